@@ -1,0 +1,82 @@
+#ifndef SMTPSCOPE_CAPTURE_H
+#define SMTPSCOPE_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+/*
+ * libpcap: live capture (immediate mode) or a capture file (pcap, pcapng,
+ * "-" for stdin), the SMTP port filter ANDed with the user's BPF expression,
+ * the -w dumper, kernel drop counters, and optional real-time pacing.
+ */
+
+struct capture_config {
+	const char *iface;	/* live: interface; NULL with file == NULL:
+				   the default device */
+	const char *file;	/* read a capture file, "-" = stdin */
+	const char *bpf;	/* user's expression, may be NULL */
+	const uint16_t *ports;	/* SMTP ports, for the filter */
+	size_t n_ports;
+	int snaplen;		/* default 262144 */
+	int buffer_mib;		/* 0: libpcap's default */
+	bool promisc;		/* false with -p */
+	long count;		/* stop after this many packets, 0 = no limit */
+	double replay;		/* 0: as fast as possible; 1: real time */
+};
+
+struct capture;
+
+/* Called for every packet; data is borrowed for the call. */
+typedef void (*capture_packet_fn)(void *arg, int linktype,
+    const struct timeval *ts, const uint8_t *data, uint32_t caplen,
+    uint32_t len);
+
+/*
+ * Open the capture.  On failure returns NULL and sets *what, *why and *hint
+ * (hint may be NULL) to strings in static storage, valid until the next
+ * capture_open; *usage is set to true when the failure is the user's input (a
+ * bad BPF expression) rather than the environment.
+ */
+struct capture *capture_open(const struct capture_config *, const char **what,
+    const char **why, const char **hint, bool *usage);
+void capture_close(struct capture *);
+int capture_linktype(const struct capture *);
+bool capture_is_live(const struct capture *);
+/* A short description of the source for the status bar ("lo", "x.pcap"). */
+const char *capture_source(const struct capture *);
+
+/*
+ * Read packets until end of file, count reached, error, or capture_stop().
+ * Returns 1 at end of input (or count/stop), -1 on a read error (*why set;
+ * a file cut in the middle of a packet is reported here after the complete
+ * packets were delivered).  For live captures timeout_ms bounds each wait so
+ * the caller can run timers; it returns 0 when it came back for that.
+ */
+int capture_loop(struct capture *, capture_packet_fn, void *arg,
+    int timeout_ms, const char **why);
+/* Safe from another thread or a signal handler. */
+void capture_stop(struct capture *);
+/* Kernel drops (live), 0 for files. */
+uint64_t capture_dropped(struct capture *);
+
+/* Also write packets that dump_packet() is called for to this pcap file. */
+int capture_dump_open(struct capture *, const char *path, const char **why);
+void capture_dump_packet(struct capture *, const struct timeval *ts,
+    const uint8_t *data, uint32_t caplen, uint32_t len);
+
+/* Write packets to a new pcap file of the given link type (UI save). */
+struct capture_writer;
+struct capture_writer *capture_writer_open(const char *path, int linktype,
+    int snaplen, const char **why);
+void capture_writer_packet(struct capture_writer *, const struct timeval *ts,
+    const uint8_t *data, uint32_t caplen, uint32_t len);
+int capture_writer_close(struct capture_writer *);
+
+/* Print the capture devices (-D) to stdout, tcpdump style; -1 on error. */
+int capture_list_devices(const char **why);
+/* "libpcap version 1.10.3 (...)" */
+const char *capture_lib_version(void);
+
+#endif

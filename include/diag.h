@@ -1,0 +1,40 @@
+#ifndef SMTPSCOPE_DIAG_H
+#define SMTPSCOPE_DIAG_H
+
+#include <stdbool.h>
+#include <sys/time.h>
+
+#include "event.h"
+#include "rules.h"
+
+/*
+ * Diagnosis: the knowledge base (basic and enhanced code meanings) and the
+ * rules, applied to a reply with the session's context (event_reply_ctx) and
+ * the recent history of the same server (bursts of 421/452).
+ */
+
+struct diag;
+
+/* With the built-in rules; never fails. */
+struct diag *diag_new(void);
+void diag_free(struct diag *);
+/* Add rules that take precedence over the built-in ones (takes them). */
+void diag_add_rules_take(struct diag *, struct rules *);
+
+/*
+ * Decide reply->highlight (421 and 452) and attach reply->diag when a rule
+ * matches (always for highlighted replies).  reply->server names the server
+ * for the cross-session history.
+ */
+void diag_reply(struct diag *, struct event *reply);
+
+/* An explanation without a capture (--explain).  answers may be NULL.
+   Caller frees with event_diag_free; never NULL. */
+struct event_diag *diag_explain(struct diag *, int code, const char *enhanced,
+    const char *text, const char *answers);
+
+/* Meaning of a basic code / an enhanced code, or NULL. */
+const char *diag_code_meaning(int code);
+const char *diag_enhanced_meaning(const char *enhanced);
+
+#endif

@@ -1,0 +1,206 @@
+#ifndef SMTPSCOPE_EVENT_H
+#define SMTPSCOPE_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+/*
+ * Events: the self-contained records that flow from the pipeline (capture
+ * thread) to the front ends (main thread).  An event owns every string it
+ * points to; event_free() releases them.  The JSON names of SPEC section 3
+ * are produced from these fields by out_json.c.
+ *
+ * Also here: the bounded, thread-safe event queue with a wake-up pipe.
+ */
+
+enum event_type {
+	EV_SESSION_OPEN,
+	EV_COMMAND,
+	EV_REPLY,
+	EV_MESSAGE,
+	EV_TLS,
+	EV_GAP,
+	EV_ANOMALY,
+	EV_SESSION_CLOSE,
+	EV_STATS,
+	EV_PACKET, /* internal: a raw packet of a session, for the UI's save */
+};
+
+/* Direction of bytes within a session. */
+#define EV_DIR_CLIENT 0 /* client to server */
+#define EV_DIR_SERVER 1 /* server to client */
+
+/* Diagnosis attached to a reply (SPEC 3, "diagnosis"); all strings owned. */
+struct event_diag {
+	char *rule;
+	char *title;
+	char *meaning;
+	char *when;
+	char *fix_sender;
+	char *fix_operator;
+};
+
+/*
+ * What the SMTP engine knew when a reply arrived: the input of the diagnosis
+ * rules.  Counts are for the current transaction unless said otherwise.
+ */
+struct event_reply_ctx {
+	unsigned rcpt_seen;	   /* RCPT commands answered so far, incl. this */
+	unsigned rcpt_accepted;	   /* RCPTs that got 2xx before this reply */
+	unsigned rcpt_rejected;	   /* RCPTs that got 4xx/5xx before this */
+	unsigned messages;	   /* messages completed in this session */
+	uint64_t mail_size;	   /* MAIL FROM SIZE=, 0 when absent */
+	uint64_t ehlo_size;	   /* SIZE advertised in EHLO, 0 when none */
+	uint64_t data_bytes;	   /* bytes of the message, for DATA-END */
+	double idle_ms;		   /* silence before this reply, -1 unknown */
+	double session_ms;	   /* time since the session began */
+	bool in_transaction;	   /* MAIL accepted, not yet finished */
+	bool tls_active;	   /* after a successful STARTTLS, or implicit */
+	bool pipelining;	   /* the client had >1 command outstanding */
+	bool unsolicited;	   /* no command was outstanding */
+	char *greeting;		   /* text of the 220/421/554 greeting, owned */
+	char *helo;		   /* EHLO/HELO argument, owned, may be NULL */
+	char *last_arg;		   /* argument of the answered command, owned */
+};
+
+struct event_code_count {
+	int code;
+	unsigned count;
+};
+
+struct event {
+	enum event_type type;
+	struct timeval ts;
+	uint64_t session;	/* from 1 in order of first packet; 0 for stats */
+	char client[64];	/* "192.0.2.1:51234" or "[2001:db8::1]:25" */
+	char server[64];
+
+	/* EV_SESSION_OPEN */
+	bool tls_implicit;
+	bool midstream;
+
+	/* EV_COMMAND (verb, arg, encrypted) and EV_REPLY */
+	char verb[16];		/* upper case */
+	char *arg;		/* already masked for AUTH */
+	bool encrypted;
+
+	/* EV_REPLY */
+	int code;
+	char enhanced[16];	/* "" means null */
+	char *text;		/* lines' text joined with "\n" (raw bytes) */
+	size_t text_len;
+	unsigned lines;
+	char answers[16];	/* "" means null */
+	bool highlight;
+	double latency_ms;	/* < 0 means null */
+	struct event_diag *diag; /* NULL when none */
+	struct event_reply_ctx ctx;
+
+	/* EV_MESSAGE */
+	uint64_t bytes;
+	char *mail_from;
+	char **rcpt_accepted;
+	size_t n_accepted;
+	char **rcpt_rejected;
+	size_t n_rejected;
+	char *queue_id;		/* NULL means null */
+
+	/* EV_TLS: NULL strings are null in JSON */
+	const char *phase;	/* static: "starttls", "handshake", ... */
+	char *version;
+	char *cipher;
+	char *sni;
+	char *alpn;
+	char *cert_subject;
+	char *cert_issuer;
+	char *cert_san;
+	char *cert_not_after;	/* RFC 3339 */
+	char *cert_problems;	/* "expired,self-signed", NULL when none */
+	char *alert;		/* "fatal handshake_failure" */
+	bool decrypted;
+	char *reason;
+
+	/* EV_GAP (dir, bytes) and EV_ANOMALY (what, detail) */
+	int dir;
+	const char *what;	/* static, from the anomaly table */
+	char *detail;		/* optional, owned */
+
+	/* EV_SESSION_CLOSE */
+	const char *close_reason; /* static: "quit", "fin", ... */
+	double duration;
+	unsigned commands, replies, messages;
+	struct event_code_count *codes;
+	size_t n_codes;
+
+	/* EV_STATS */
+	uint64_t packets, pkt_bytes, sessions, dropped;
+	double elapsed;
+	/* Counters of every cap hit, for the stats line ("caps" object). */
+	uint64_t cap_flows, cap_ooo, cap_line, cap_tls;
+
+	/* EV_PACKET: a copy of one captured packet */
+	struct timeval pkt_ts;
+	uint32_t pkt_len;	/* original length */
+	uint8_t *pkt_data;
+	uint32_t pkt_caplen;
+	int linktype;
+};
+
+/* A new zeroed event of the given type (latency_ms = -1). Never fails. */
+struct event *event_new(enum event_type);
+/* Free an event and everything it owns; NULL is fine. */
+void event_free(struct event *);
+/* A deep copy; never fails; caller frees. */
+struct event *event_dup(const struct event *);
+void event_diag_free(struct event_diag *);
+/* Format ts as RFC 3339 UTC with microseconds into buf (>= 32 bytes). */
+void event_format_ts(char *buf, size_t len, const struct timeval *ts);
+const char *event_type_name(enum event_type);
+
+/*
+ * The names of anomalies, so that the same situation always carries the same
+ * `what`.  Use these constants, not string literals.
+ */
+extern const char EV_ANOM_LINE_TOO_LONG[];
+extern const char EV_ANOM_BARE_LF[];
+extern const char EV_ANOM_REPLY_WITHOUT_COMMAND[];
+extern const char EV_ANOM_NON_SMTP[];
+extern const char EV_ANOM_CODE_CHANGED[];
+extern const char EV_ANOM_BAD_REPLY[];
+extern const char EV_ANOM_EARLY_TALKER[];
+extern const char EV_ANOM_AFTER_421[];
+extern const char EV_ANOM_DATA_WITHOUT_354[];
+extern const char EV_ANOM_BAD_BDAT[];
+extern const char EV_ANOM_IP_FRAGMENT[];
+extern const char EV_ANOM_FLOW_CAP[];
+extern const char EV_ANOM_OOO_CAP[];
+extern const char EV_ANOM_TLS_RECORD[];
+extern const char EV_ANOM_TLS_DECRYPT[];
+extern const char EV_ANOM_TLS_CAP[];
+extern const char EV_ANOM_SESSION_END_IN_AUTH[];
+extern const char EV_ANOM_SESSION_END_IN_DATA[];
+extern const char EV_ANOM_TRUNCATED_PACKET[];
+
+/*
+ * The bounded queue between the capture thread and the main thread.  push
+ * takes ownership; when the queue is full, push with may_block = false drops
+ * the event (counted), with may_block = true waits for room.
+ */
+struct event_queue;
+struct event_queue *event_queue_new(size_t cap);
+void event_queue_free(struct event_queue *);
+/* Returns 0, or -1 when the event was dropped (and freed). */
+int event_queue_push(struct event_queue *, struct event *take, bool may_block);
+/* Pop one event or NULL when empty; caller frees. */
+struct event *event_queue_pop(struct event_queue *);
+/* Read end of the wake-up pipe: readable when events were pushed. */
+int event_queue_fd(struct event_queue *);
+/* Drain the wake-up pipe's bytes (call before popping). */
+void event_queue_ack(struct event_queue *);
+uint64_t event_queue_dropped(struct event_queue *);
+/* Wake a blocked pusher for shutdown: later pushes drop. */
+void event_queue_close(struct event_queue *);
+
+#endif

@@ -1,0 +1,101 @@
+#ifndef SMTPSCOPE_FLOW_H
+#define SMTPSCOPE_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+#include "decode.h"
+#include "reasm.h"
+
+/*
+ * The flow table: TCP connections on SMTP ports, each with two reassembly
+ * directions (client to server, server to client).  The server side is the
+ * one that answered the SYN; with no SYN seen (capture started mid-stream),
+ * the side using an SMTP port.  Flows close on FIN from both sides or RST,
+ * idle flows time out, and the number of flows is capped.
+ */
+
+#define FLOW_MAX_DEFAULT 65536
+#define FLOW_OOO_TOTAL_DEFAULT (256u * 1024 * 1024)
+#define FLOW_IDLE_TIMEOUT_DEFAULT 600	/* seconds */
+
+enum flow_close_reason {
+	FLOW_CLOSE_FIN,
+	FLOW_CLOSE_RST,
+	FLOW_CLOSE_TIMEOUT,
+	FLOW_CLOSE_EVICTED,	/* the flow cap made room */
+	FLOW_CLOSE_END,		/* end of capture */
+};
+
+struct flow_config {
+	const uint16_t *ports;	/* SMTP ports (server side) */
+	size_t n_ports;
+	size_t max_flows;
+	size_t ooo_per_dir;	/* out-of-order bytes per direction */
+	size_t ooo_total;	/* out-of-order bytes over all flows */
+	unsigned idle_timeout;	/* seconds */
+};
+
+struct flow {
+	uint64_t id;		/* 1, 2, ... in order of first packet */
+	int af;
+	uint8_t client[16], server[16];
+	uint16_t cport, sport;
+	bool syn_seen;		/* the handshake was seen */
+	bool midstream;		/* picked up without a SYN */
+	struct timeval syn_ts;	/* client's SYN, when seen */
+	struct timeval first_ts, last_ts;
+	struct reasm dir[2];	/* EV_DIR_CLIENT, EV_DIR_SERVER */
+	bool fin[2], rst;
+	void *user;		/* the pipeline's per-session state */
+	/* private to flow.c */
+	void *priv;
+};
+
+struct flow_ops {
+	void (*open)(void *arg, struct flow *, const struct timeval *ts);
+	/* In-order bytes of one direction; data borrowed for the call. */
+	void (*data)(void *arg, struct flow *, int dir, const uint8_t *data,
+	    size_t len, const struct timeval *ts);
+	void (*gap)(void *arg, struct flow *, int dir, uint64_t bytes,
+	    const struct timeval *ts);
+	/* The flow is going away after this call (f->user must be freed). */
+	void (*close)(void *arg, struct flow *, enum flow_close_reason,
+	    const struct timeval *ts);
+	/* what: an EV_ANOM_* constant; f may be NULL */
+	void (*anomaly)(void *arg, struct flow *, const char *what,
+	    const char *detail, const struct timeval *ts);
+};
+
+struct flow_stats {
+	uint64_t flows;		/* flows created */
+	uint64_t active;
+	uint64_t cap_flows;	/* flows evicted by the cap */
+	uint64_t cap_ooo;	/* times an out-of-order cap forced a gap */
+	uint64_t gap_bytes;
+	uint64_t fragments;
+};
+
+/* Defaults for a busy MTA. */
+void flow_config_default(struct flow_config *);
+/* Never fails; ops and arg are borrowed for the table's lifetime. */
+struct flow_table *flow_table_new(const struct flow_config *,
+    const struct flow_ops *, void *arg);
+/* Frees every flow without callbacks; NULL is fine. */
+void flow_table_free(struct flow_table *);
+/* Feed one decoded TCP segment.  Returns the id of the flow it belonged to
+   (the flow may already be closed on return), 0 when it belongs to none
+   (not an SMTP port, or a stray segment of a closed flow). */
+uint64_t flow_input(struct flow_table *, const struct decode_pkt *);
+/* Time out idle flows (call with capture time). */
+void flow_expire(struct flow_table *, const struct timeval *now);
+/* End of capture: declare pending holes as gaps, close every flow. */
+void flow_finish(struct flow_table *, const struct timeval *now);
+/* The flow a decoded packet belongs to, or NULL. */
+struct flow *flow_lookup(struct flow_table *, const struct decode_pkt *);
+const struct flow_stats *flow_table_stats(const struct flow_table *);
+bool flow_is_smtp_port(const struct flow_config *, uint16_t port);
+
+#endif

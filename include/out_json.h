@@ -1,0 +1,17 @@
+#ifndef SMTPSCOPE_OUT_JSON_H
+#define SMTPSCOPE_OUT_JSON_H
+
+#include <stdio.h>
+
+#include "event.h"
+
+/*
+ * JSON Lines (SPEC section 3): one object per event, keys in a fixed order,
+ * UTF-8, a newline and a flush after each.  EV_PACKET is not written.
+ * Returns 0, or -1 on a write error (e.g. EPIPE).
+ */
+int out_json_event(FILE *, const struct event *);
+/* The same object into a new string without newline; caller frees. */
+char *out_json_string(const struct event *);
+
+#endif

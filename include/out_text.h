@@ -1,0 +1,17 @@
+#ifndef SMTPSCOPE_OUT_TEXT_H
+#define SMTPSCOPE_OUT_TEXT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "event.h"
+
+/*
+ * -N: one readable line per event, grep-friendly:
+ *   TIME #SESSION CLIENT > SERVER C: LINE
+ *   TIME #SESSION CLIENT > SERVER S: LINE   [!! 452 title]
+ * Wire text is escaped (vis.c).  Returns 0, or -1 on a write error.
+ */
+int out_text_event(FILE *, const struct event *, bool utf8);
+
+#endif

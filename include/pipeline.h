@@ -1,0 +1,55 @@
+#ifndef SMTPSCOPE_PIPELINE_H
+#define SMTPSCOPE_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+#include "diag.h"
+#include "event.h"
+#include "flow.h"
+#include "keylog.h"
+
+/*
+ * The glue of the capture side: packet -> decode -> flow/reassembly ->
+ * (TLS) -> SMTP -> diagnosis -> events.  One pipeline is driven by one
+ * thread.  Events are handed to emit with the session header stamped, in
+ * capture order.
+ */
+
+#define PIPELINE_PORTS_MAX 64
+
+struct pipeline_config {
+	uint16_t ports[PIPELINE_PORTS_MAX];	/* SMTP ports */
+	size_t n_ports;
+	uint16_t tls_ports[PIPELINE_PORTS_MAX]; /* implicit TLS ports */
+	size_t n_tls_ports;
+	bool show_auth;
+	bool keep_packets;	/* emit EV_PACKET copies (UI save) */
+	struct flow_config flow;
+};
+
+typedef void (*pipeline_emit_fn)(void *arg, struct event *take);
+
+struct pipeline;
+
+/* Defaults: ports 25,465,587; TLS port 465; flow defaults. */
+void pipeline_config_default(struct pipeline_config *);
+/* diag and keylog borrowed (keylog may be NULL).  Never fails. */
+struct pipeline *pipeline_new(const struct pipeline_config *, struct diag *,
+    struct keylog *, pipeline_emit_fn, void *arg);
+void pipeline_free(struct pipeline *);
+/* One captured frame; data borrowed. */
+void pipeline_packet(struct pipeline *, int linktype, const struct timeval *ts,
+    const uint8_t *data, uint32_t caplen, uint32_t len);
+/* Periodic work with the current capture time: idle timeouts, key log. */
+void pipeline_tick(struct pipeline *, const struct timeval *now);
+/* End of capture: close every session ("end-of-capture"). */
+void pipeline_finish(struct pipeline *);
+/* Fill an EV_STATS event's counters (packets, bytes, sessions, caps). */
+void pipeline_fill_stats(struct pipeline *, struct event *);
+/* The session the last packet belonged to, 0 when none (for -w). */
+uint64_t pipeline_last_session(const struct pipeline *);
+
+#endif

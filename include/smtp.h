@@ -1,0 +1,83 @@
+#ifndef SMTPSCOPE_SMTP_H
+#define SMTPSCOPE_SMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+#include "event.h"
+
+/*
+ * The SMTP engine of one session: frames lines, parses commands and replies,
+ * matches replies to outstanding commands (PIPELINING FIFO), follows DATA,
+ * BDAT, AUTH, STARTTLS and QUIT, and emits command, reply, message, anomaly
+ * and session_close events.  It never copies message bodies.
+ *
+ * Events are emitted without the session header (session, client, server):
+ * the caller stamps those.  Reply events carry ctx for the diagnosis.
+ */
+
+/* Longest command or reply line kept (RFC 5321 4.5.3.1: 512, with room for
+   extensions such as AUTH= and SASL lines, RFC 4954 section 4). */
+#define SMTP_LINE_MAX 16384
+/* Reply lines joined into one reply's text at most. */
+#define SMTP_REPLY_MAX 65536
+/* Outstanding commands remembered (PIPELINING). */
+#define SMTP_PENDING_MAX 4096
+/* Recipients listed per message in the message event. */
+#define SMTP_RCPT_LIST_MAX 1000
+
+struct smtp_config {
+	bool show_auth;		/* do not mask AUTH secrets */
+};
+
+struct smtp_ops {
+	void (*emit)(void *arg, struct event *take);
+};
+
+/* What the engine does with further bytes of a direction. */
+enum smtp_dir_state {
+	SMTP_DIR_TEXT,		/* SMTP: keep feeding */
+	SMTP_DIR_HOLD,		/* client sent STARTTLS: hold bytes until
+				   the server's answer (then TEXT or TLS) */
+	SMTP_DIR_TLS,		/* bytes from here on are TLS */
+	SMTP_DIR_IGNORE,	/* not SMTP (after an anomaly): drop */
+};
+
+struct smtp_session;
+
+/*
+ * start: time of the first packet; syn_ts: the client's SYN or NULL.
+ * implicit_tls: port 465 (the bytes fed will be decrypted plaintext).
+ * Never fails; ops/arg borrowed for the session's lifetime.
+ */
+struct smtp_session *smtp_new(const struct smtp_config *,
+    const struct smtp_ops *, void *arg, const struct timeval *start,
+    const struct timeval *syn_ts, bool implicit_tls, bool midstream);
+void smtp_free(struct smtp_session *);
+
+/*
+ * Feed in-order bytes of one direction (EV_DIR_CLIENT/EV_DIR_SERVER).
+ * encrypted: the bytes were decrypted from TLS.  Returns how many bytes were
+ * consumed: less than len only when the direction's state left
+ * SMTP_DIR_TEXT within this chunk (check smtp_dir_state).
+ */
+size_t smtp_feed(struct smtp_session *, int dir, const uint8_t *data,
+    size_t len, const struct timeval *ts, bool encrypted);
+enum smtp_dir_state smtp_dir_state(const struct smtp_session *, int dir);
+/* The TLS layer took over after STARTTLS/220, or could not decrypt: the
+   engine stops expecting SMTP in clear (no anomalies for TLS bytes). */
+void smtp_tls_started(struct smtp_session *, bool decrypting);
+/* bytes are missing in dir: resynchronise at the next line. */
+void smtp_gap(struct smtp_session *, int dir, uint64_t bytes,
+    const struct timeval *ts);
+/* The connection ended: emit anomalies for unfinished states and the
+   session_close summary.  reason: "quit", "fin", "rst", ... (static). */
+void smtp_close(struct smtp_session *, const char *reason,
+    const struct timeval *ts);
+
+/* For the UI and tests: state names. */
+const char *smtp_state_name(const struct smtp_session *);
+
+#endif

@@ -1,0 +1,30 @@
+#ifndef SMTPSCOPE_UI_H
+#define SMTPSCOPE_UI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "capture.h"
+#include "diag.h"
+#include "keylog.h"
+#include "pipeline.h"
+
+/*
+ * The ncurses front end.  ui_run starts the capture thread (capture,
+ * pipeline), runs the screens on the calling thread and returns the exit
+ * status once the user quits.  The terminal is restored on every path.
+ */
+struct ui_config {
+	struct capture *cap;		/* opened; ui_run does not close it */
+	const struct pipeline_config *pipe_cfg; /* keep_packets is set */
+	struct diag *diag;		/* borrowed, used by the capture thread */
+	struct keylog *keylog;		/* may be NULL */
+	bool dumping;			/* -w: capture_dump_packet() SMTP ones */
+	size_t limit;			/* sessions kept */
+	bool demo;
+	const char *source;		/* for the status bar */
+};
+
+int ui_run(const struct ui_config *);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * err: the one-line error format of SPEC section 2, and fatalx for broken
+ * invariants.  A cleanup hook (the UI's endwin) runs before any exit so the
+ * terminal is always restored.
+ */
+#include "config.h"
+
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void (*err_cleanup)(void);
+
+void
+err_set_cleanup(void (*fn)(void))
+{
+	err_cleanup = fn;
+}
+
+void
+err_print(const char *what, const char *why, const char *hint)
+{
+	if (why != NULL && *why != '\0')
+		fprintf(stderr, "smtpscope: %s: %s\n", what, why);
+	else
+		fprintf(stderr, "smtpscope: %s\n", what);
+	if (hint != NULL)
+		fprintf(stderr, "hint: %s\n", hint);
+	fflush(stderr);
+}
+
+void
+err_exit(int status, const char *what, const char *why, const char *hint)
+{
+	void (*fn)(void) = err_cleanup;
+
+	err_cleanup = NULL;
+	if (fn != NULL)
+		fn();
+	err_print(what, why, hint);
+	exit(status);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	void (*fn)(void) = err_cleanup;
+	va_list ap;
+
+	err_cleanup = NULL;
+	if (fn != NULL)
+		fn();
+	fputs("smtpscope: internal error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}

@@ -1,0 +1,349 @@
+/*
+ * event: the self-contained records passed from the pipeline to the front
+ * ends, and the bounded queue between the capture thread and the main
+ * thread.  Invariant: an event owns all its heap strings; the queue owns the
+ * events it holds.
+ */
+#include "config.h"
+
+#include "event.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "xmalloc.h"
+
+const char EV_ANOM_LINE_TOO_LONG[] = "line too long";
+const char EV_ANOM_BARE_LF[] = "bare LF line ending";
+const char EV_ANOM_REPLY_WITHOUT_COMMAND[] = "reply without command";
+const char EV_ANOM_NON_SMTP[] = "non-SMTP data";
+const char EV_ANOM_CODE_CHANGED[] = "reply code changed within multi-line reply";
+const char EV_ANOM_BAD_REPLY[] = "malformed reply line";
+const char EV_ANOM_EARLY_TALKER[] = "client spoke before the greeting";
+const char EV_ANOM_AFTER_421[] = "client data after 421";
+const char EV_ANOM_DATA_WITHOUT_354[] = "message data without 354";
+const char EV_ANOM_BAD_BDAT[] = "malformed BDAT size";
+const char EV_ANOM_IP_FRAGMENT[] = "IP fragment";
+const char EV_ANOM_FLOW_CAP[] = "flow table full";
+const char EV_ANOM_OOO_CAP[] = "out-of-order buffer full";
+const char EV_ANOM_TLS_RECORD[] = "malformed TLS record";
+const char EV_ANOM_TLS_DECRYPT[] = "TLS decryption failed";
+const char EV_ANOM_TLS_CAP[] = "TLS buffer full";
+const char EV_ANOM_SESSION_END_IN_AUTH[] = "session ended inside AUTH";
+const char EV_ANOM_SESSION_END_IN_DATA[] = "session ended inside DATA";
+const char EV_ANOM_TRUNCATED_PACKET[] = "truncated packet";
+
+struct event *
+event_new(enum event_type type)
+{
+	struct event *ev = xcalloc(1, sizeof *ev);
+
+	ev->type = type;
+	ev->latency_ms = -1;
+	ev->ctx.idle_ms = -1;
+	ev->dir = -1;
+	return ev;
+}
+
+void
+event_diag_free(struct event_diag *d)
+{
+	if (d == NULL)
+		return;
+	free(d->rule);
+	free(d->title);
+	free(d->meaning);
+	free(d->when);
+	free(d->fix_sender);
+	free(d->fix_operator);
+	free(d);
+}
+
+static void
+event_strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+event_free(struct event *ev)
+{
+	if (ev == NULL)
+		return;
+	free(ev->arg);
+	free(ev->text);
+	event_diag_free(ev->diag);
+	free(ev->ctx.greeting);
+	free(ev->ctx.helo);
+	free(ev->ctx.last_arg);
+	free(ev->mail_from);
+	event_strv_free(ev->rcpt_accepted, ev->n_accepted);
+	event_strv_free(ev->rcpt_rejected, ev->n_rejected);
+	free(ev->queue_id);
+	free(ev->version);
+	free(ev->cipher);
+	free(ev->sni);
+	free(ev->alpn);
+	free(ev->cert_subject);
+	free(ev->cert_issuer);
+	free(ev->cert_san);
+	free(ev->cert_not_after);
+	free(ev->cert_problems);
+	free(ev->alert);
+	free(ev->reason);
+	free(ev->detail);
+	free(ev->codes);
+	free(ev->pkt_data);
+	free(ev);
+}
+
+static char *
+dupornull(const char *s)
+{
+	return s == NULL ? NULL : xstrdup(s);
+}
+
+static char **
+strv_dup(char **v, size_t n)
+{
+	char **r;
+	size_t i;
+
+	if (v == NULL)
+		return NULL;
+	r = xcalloc(n == 0 ? 1 : n, sizeof *r);
+	for (i = 0; i < n; i++)
+		r[i] = dupornull(v[i]);
+	return r;
+}
+
+struct event *
+event_dup(const struct event *src)
+{
+	struct event *ev = xmalloc(sizeof *ev);
+
+	*ev = *src;
+	ev->arg = dupornull(src->arg);
+	ev->text = src->text == NULL ? NULL : xmemdup0(src->text, src->text_len);
+	if (src->diag != NULL) {
+		ev->diag = xcalloc(1, sizeof *ev->diag);
+		ev->diag->rule = dupornull(src->diag->rule);
+		ev->diag->title = dupornull(src->diag->title);
+		ev->diag->meaning = dupornull(src->diag->meaning);
+		ev->diag->when = dupornull(src->diag->when);
+		ev->diag->fix_sender = dupornull(src->diag->fix_sender);
+		ev->diag->fix_operator = dupornull(src->diag->fix_operator);
+	}
+	ev->ctx.greeting = dupornull(src->ctx.greeting);
+	ev->ctx.helo = dupornull(src->ctx.helo);
+	ev->ctx.last_arg = dupornull(src->ctx.last_arg);
+	ev->mail_from = dupornull(src->mail_from);
+	ev->rcpt_accepted = strv_dup(src->rcpt_accepted, src->n_accepted);
+	ev->rcpt_rejected = strv_dup(src->rcpt_rejected, src->n_rejected);
+	ev->queue_id = dupornull(src->queue_id);
+	ev->version = dupornull(src->version);
+	ev->cipher = dupornull(src->cipher);
+	ev->sni = dupornull(src->sni);
+	ev->alpn = dupornull(src->alpn);
+	ev->cert_subject = dupornull(src->cert_subject);
+	ev->cert_issuer = dupornull(src->cert_issuer);
+	ev->cert_san = dupornull(src->cert_san);
+	ev->cert_not_after = dupornull(src->cert_not_after);
+	ev->cert_problems = dupornull(src->cert_problems);
+	ev->alert = dupornull(src->alert);
+	ev->reason = dupornull(src->reason);
+	ev->detail = dupornull(src->detail);
+	if (src->codes != NULL) {
+		ev->codes = xcalloc(src->n_codes + 1, sizeof *ev->codes);
+		memcpy(ev->codes, src->codes, src->n_codes * sizeof *ev->codes);
+	}
+	if (src->pkt_data != NULL) {
+		ev->pkt_data = xmalloc(src->pkt_caplen);
+		memcpy(ev->pkt_data, src->pkt_data, src->pkt_caplen);
+	}
+	return ev;
+}
+
+void
+event_format_ts(char *buf, size_t len, const struct timeval *ts)
+{
+	struct tm tm;
+	time_t t = ts->tv_sec;
+	char tmp[32];
+
+	if (gmtime_r(&t, &tm) == NULL)
+		memset(&tm, 0, sizeof tm);
+	strftime(tmp, sizeof tmp, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%06ldZ", tmp, (long)ts->tv_usec);
+}
+
+const char *
+event_type_name(enum event_type t)
+{
+	switch (t) {
+	case EV_SESSION_OPEN:
+		return "session_open";
+	case EV_COMMAND:
+		return "command";
+	case EV_REPLY:
+		return "reply";
+	case EV_MESSAGE:
+		return "message";
+	case EV_TLS:
+		return "tls";
+	case EV_GAP:
+		return "gap";
+	case EV_ANOMALY:
+		return "anomaly";
+	case EV_SESSION_CLOSE:
+		return "session_close";
+	case EV_STATS:
+		return "stats";
+	case EV_PACKET:
+		return "packet";
+	}
+	return "unknown";
+}
+
+struct event_queue {
+	pthread_mutex_t lock;
+	pthread_cond_t room;
+	struct event **ring;
+	size_t cap, head, n;
+	uint64_t dropped;
+	int closed;
+	int pipe[2];
+	int signalled;
+};
+
+struct event_queue *
+event_queue_new(size_t cap)
+{
+	struct event_queue *q = xcalloc(1, sizeof *q);
+	int i;
+
+	if (cap == 0)
+		cap = 1;
+	q->cap = cap;
+	q->ring = xcalloc(cap, sizeof *q->ring);
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->room, NULL);
+	if (pipe(q->pipe) != 0)
+		fatalx("pipe: %s", strerror(errno));
+	for (i = 0; i < 2; i++) {
+		fcntl(q->pipe[i], F_SETFL, fcntl(q->pipe[i], F_GETFL) | O_NONBLOCK);
+		fcntl(q->pipe[i], F_SETFD, FD_CLOEXEC);
+	}
+	return q;
+}
+
+void
+event_queue_free(struct event_queue *q)
+{
+	struct event *ev;
+
+	if (q == NULL)
+		return;
+	while ((ev = event_queue_pop(q)) != NULL)
+		event_free(ev);
+	close(q->pipe[0]);
+	close(q->pipe[1]);
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->room);
+	free(q->ring);
+	free(q);
+}
+
+int
+event_queue_push(struct event_queue *q, struct event *ev, bool may_block)
+{
+	int wake = 0;
+
+	pthread_mutex_lock(&q->lock);
+	while (may_block && !q->closed && q->n == q->cap)
+		pthread_cond_wait(&q->room, &q->lock);
+	if (q->closed || q->n == q->cap) {
+		q->dropped++;
+		pthread_mutex_unlock(&q->lock);
+		event_free(ev);
+		return -1;
+	}
+	q->ring[(q->head + q->n) % q->cap] = ev;
+	q->n++;
+	if (!q->signalled) {
+		q->signalled = 1;
+		wake = 1;
+	}
+	pthread_mutex_unlock(&q->lock);
+	if (wake) {
+		ssize_t w = write(q->pipe[1], "", 1);
+		(void)w; /* a full pipe already wakes the reader */
+	}
+	return 0;
+}
+
+struct event *
+event_queue_pop(struct event_queue *q)
+{
+	struct event *ev = NULL;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->n > 0) {
+		ev = q->ring[q->head];
+		q->ring[q->head] = NULL;
+		q->head = (q->head + 1) % q->cap;
+		q->n--;
+		pthread_cond_signal(&q->room);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ev;
+}
+
+int
+event_queue_fd(struct event_queue *q)
+{
+	return q->pipe[0];
+}
+
+void
+event_queue_ack(struct event_queue *q)
+{
+	char buf[64];
+
+	pthread_mutex_lock(&q->lock);
+	q->signalled = 0;
+	pthread_mutex_unlock(&q->lock);
+	while (read(q->pipe[0], buf, sizeof buf) > 0)
+		;
+}
+
+uint64_t
+event_queue_dropped(struct event_queue *q)
+{
+	uint64_t d;
+
+	pthread_mutex_lock(&q->lock);
+	d = q->dropped;
+	pthread_mutex_unlock(&q->lock);
+	return d;
+}
+
+void
+event_queue_close(struct event_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->closed = 1;
+	pthread_cond_broadcast(&q->room);
+	pthread_mutex_unlock(&q->lock);
+}

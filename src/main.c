@@ -1,0 +1,582 @@
+/*
+ * main: the command line (tcpdump and sngrep habits, SPEC section 2), and the
+ * wiring of capture -> pipeline -> front end.  Headless modes (-j, -N) run
+ * the whole pipeline on this thread; the UI runs it on a capture thread.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <curses.h>
+#include <openssl/opensslv.h>
+#include <openssl/crypto.h>
+
+#include "capture.h"
+#include "diag.h"
+#include "err.h"
+#include "event.h"
+#include "keylog.h"
+#include "out_json.h"
+#include "out_text.h"
+#include "pipeline.h"
+#include "privdrop.h"
+#include "rules.h"
+#include "ui.h"
+#include "xmalloc.h"
+
+enum main_mode { MODE_UI, MODE_JSON, MODE_TEXT };
+
+struct main_opts {
+	struct capture_config cap;
+	struct pipeline_config pipe;
+	enum main_mode mode;
+	bool mode_set;
+	bool list_devices;
+	const char *write_file;
+	const char *keylog;
+	const char *user;
+	bool user_set;
+	bool demo;
+	size_t limit;
+	const char *rules_file;
+	bool explain;
+	const char *after;
+	char *bpf;
+};
+
+/* Long-only options. */
+enum {
+	OPT_TLS_PORTS = 256,
+	OPT_REPLAY,
+	OPT_DEMO,
+	OPT_LIMIT,
+	OPT_SHOW_AUTH,
+	OPT_RULES,
+	OPT_EXPLAIN,
+	OPT_AFTER,
+};
+
+static const struct option main_longopts[] = {
+	{"interface", required_argument, NULL, 'i'},
+	{"list-interfaces", no_argument, NULL, 'D'},
+	{"read", required_argument, NULL, 'r'},
+	{"ports", required_argument, NULL, 'P'},
+	{"tls-ports", required_argument, NULL, OPT_TLS_PORTS},
+	{"snapshot-length", required_argument, NULL, 's'},
+	{"buffer-size", required_argument, NULL, 'B'},
+	{"no-promiscuous-mode", no_argument, NULL, 'p'},
+	{"count", required_argument, NULL, 'c'},
+	{"json", no_argument, NULL, 'j'},
+	{"no-ui", no_argument, NULL, 'N'},
+	{"write", required_argument, NULL, 'w'},
+	{"keylog", required_argument, NULL, 'k'},
+	{"relinquish-privileges", required_argument, NULL, 'Z'},
+	{"replay", optional_argument, NULL, OPT_REPLAY},
+	{"demo", no_argument, NULL, OPT_DEMO},
+	{"limit", required_argument, NULL, 'l'},
+	{"show-auth", no_argument, NULL, OPT_SHOW_AUTH},
+	{"rules", required_argument, NULL, OPT_RULES},
+	{"explain", no_argument, NULL, OPT_EXPLAIN},
+	{"after", required_argument, NULL, OPT_AFTER},
+	{"version", no_argument, NULL, 'V'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static void
+main_usage(FILE *f)
+{
+	fputs(
+"usage: smtpscope [options] [BPF expression]\n"
+"       smtpscope --explain CODE [ENHANCED] [\"REPLY TEXT\"] [--after VERB]\n"
+"\n"
+"Watch SMTP sessions live or from a capture file; 421 and 452 replies are\n"
+"highlighted and explained.\n"
+"\n"
+"Capture (as in tcpdump):\n"
+"  -i, --interface IFACE    capture live on IFACE (\"any\" for all)\n"
+"  -D, --list-interfaces    list capture devices and exit\n"
+"  -r, --read FILE          read a pcap or pcapng file (\"-\" = stdin)\n"
+"  -P, --ports LIST         SMTP ports (default 25,465,587)\n"
+"      --tls-ports LIST     implicit-TLS ports (default 465)\n"
+"  -s, --snapshot-length N  snapshot length (default 262144)\n"
+"  -B, --buffer-size MIB    kernel capture buffer in MiB\n"
+"  -p, --no-promiscuous-mode  do not put the interface in promiscuous mode\n"
+"  -c, --count N            stop after N packets\n"
+"  -w, --write FILE         also save the SMTP sessions' packets to FILE\n"
+"  -Z, --relinquish-privileges USER\n"
+"                           drop root to USER once capturing (default nobody)\n"
+"      --replay[=SPEED]     with -r, pace packets by their timestamps\n"
+"                           (1 = real time, the default SPEED)\n"
+"  trailing arguments       a BPF expression, ANDed with the port filter\n"
+"\n"
+"Output:\n"
+"  -j, --json               no UI: JSON Lines events on stdout\n"
+"  -N, --no-ui              no UI: one readable line per event on stdout\n"
+"                           (the default when stdout is not a terminal)\n"
+"      --demo               open the UI on the bundled demo capture\n"
+"  -l, --limit N            sessions kept in memory (default 10000)\n"
+"\n"
+"SMTP and TLS:\n"
+"  -k, --keylog FILE        TLS key log (SSLKEYLOGFILE format) to decrypt\n"
+"                           STARTTLS and implicit-TLS sessions\n"
+"      --show-auth          show AUTH credentials (masked by default)\n"
+"      --rules FILE         extra diagnosis rules, taking precedence\n"
+"      --explain CODE [ENHANCED] [TEXT]\n"
+"                           explain a reply without capturing; --after VERB\n"
+"                           names the command it answered (RCPT, MAIL, ...)\n"
+"\n"
+"  -V, --version            versions of smtpscope and its libraries\n"
+"  -h, --help               this help\n"
+"\n"
+"Examples:\n"
+"  smtpscope -i eth0                      live, in the terminal UI\n"
+"  smtpscope -r mail.pcap -j | jq 'select(.highlight)'\n"
+"  ssh mx tcpdump -U -w - port 25 | smtpscope -r -\n"
+"  smtpscope --explain 452 4.5.3 --after RCPT\n"
+"\n"
+"See smtpscope(1) for keys, events and exit statuses.\n", f);
+}
+
+static __attribute__((noreturn)) void
+main_usage_error(const char *what, const char *why)
+{
+	err_exit(EXIT_USAGE, what, why, "see smtpscope --help");
+}
+
+/* A number in [lo, hi]; usage error otherwise. */
+static long
+main_number(const char *opt, const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+	char why[128];
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
+		snprintf(why, sizeof why, "'%s' is not a number from %ld to %ld",
+		    s, lo, hi);
+		main_usage_error(opt, why);
+	}
+	return v;
+}
+
+/* "25,465,587" into ports[]; usage error on anything else. */
+static size_t
+main_ports(const char *opt, const char *list, uint16_t *ports, size_t max)
+{
+	char *copy = xstrdup(list), *tok, *save = NULL;
+	size_t n = 0;
+
+	for (tok = strtok_r(copy, ", ", &save); tok != NULL;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		if (n == max)
+			main_usage_error(opt, "too many ports");
+		ports[n++] = (uint16_t)main_number(opt, tok, 1, 65535);
+	}
+	free(copy);
+	if (n == 0)
+		main_usage_error(opt, "no port given");
+	return n;
+}
+
+static void
+main_version(void)
+{
+	printf("smtpscope %s\n", PACKAGE_VERSION);
+	printf("%s\n", capture_lib_version());
+	printf("%s\n", curses_version());
+	printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
+}
+
+static int
+main_explain(struct diag *d, int argc, char **argv, const char *after)
+{
+	struct event_diag *x;
+	const char *enhanced = NULL, *text = NULL, *meaning;
+	int code, i;
+
+	if (argc < 1)
+		main_usage_error("--explain", "a reply code is needed, e.g. 452");
+	code = (int)main_number("--explain", argv[0], 200, 599);
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (enhanced == NULL && text == NULL &&
+		    strspn(a, "0123456789.") == strlen(a) && strchr(a, '.'))
+			enhanced = a;
+		else if (text == NULL)
+			text = a;
+		else
+			main_usage_error("--explain", "too many arguments");
+	}
+	x = diag_explain(d, code, enhanced, text, after);
+	printf("%d%s%s%s%s\n", code, enhanced ? " " : "", enhanced ? enhanced : "",
+	    text ? " " : "", text ? text : "");
+	if (x->title && *x->title)
+		printf("%s\n", x->title);
+	printf("\n");
+	if (x->meaning && *x->meaning)
+		printf("Meaning:\n  %s\n\n", x->meaning);
+	else if ((meaning = diag_code_meaning(code)) != NULL)
+		printf("Meaning:\n  %s\n\n", meaning);
+	if (x->when && *x->when)
+		printf("Situation:\n  %s\n\n", x->when);
+	if (x->fix_sender && *x->fix_sender)
+		printf("What the sender can do:\n  %s\n\n", x->fix_sender);
+	if (x->fix_operator && *x->fix_operator)
+		printf("What the server's operator can do:\n  %s\n\n",
+		    x->fix_operator);
+	printf("(rule %s)\n", x->rule ? x->rule : "-");
+	event_diag_free(x);
+	return EXIT_OK;
+}
+
+/* ---- headless run */
+
+static volatile sig_atomic_t main_stop_flag;
+static struct capture *main_capture;
+
+static void
+main_on_signal(int sig)
+{
+	(void)sig;
+	main_stop_flag = 1;
+	if (main_capture != NULL)
+		capture_stop(main_capture);
+}
+
+struct main_sink {
+	enum main_mode mode;
+	bool utf8;
+	bool broken;		/* stdout went away */
+	struct capture *cap;
+	struct pipeline *pipe;
+	bool dumping;
+	time_t last_tick;
+};
+
+static void
+main_emit(void *arg, struct event *ev)
+{
+	struct main_sink *s = arg;
+	int rc;
+
+	if (!s->broken) {
+		if (s->mode == MODE_JSON)
+			rc = out_json_event(stdout, ev);
+		else
+			rc = out_text_event(stdout, ev, s->utf8);
+		if (rc != 0) {
+			s->broken = true;
+			if (s->cap != NULL)
+				capture_stop(s->cap);
+		}
+	}
+	event_free(ev);
+}
+
+static void
+main_packet(void *arg, int linktype, const struct timeval *ts,
+    const uint8_t *data, uint32_t caplen, uint32_t len)
+{
+	struct main_sink *s = arg;
+
+	pipeline_packet(s->pipe, linktype, ts, data, caplen, len);
+	if (s->dumping && pipeline_last_session(s->pipe) != 0)
+		capture_dump_packet(s->cap, ts, data, caplen, len);
+	if (ts->tv_sec != s->last_tick) {
+		s->last_tick = ts->tv_sec;
+		pipeline_tick(s->pipe, ts);
+	}
+}
+
+static int
+main_headless(struct main_sink *s, struct capture *cap)
+{
+	struct timeval start, end, now;
+	struct event *ev;
+	const char *why = NULL;
+	int rc, status = EXIT_OK;
+
+	gettimeofday(&start, NULL);
+	for (;;) {
+		rc = capture_loop(cap, main_packet, s, 250, &why);
+		if (rc != 0 || main_stop_flag || s->broken)
+			break;
+		gettimeofday(&now, NULL);
+		if (capture_is_live(cap))
+			pipeline_tick(s->pipe, &now);
+	}
+	pipeline_finish(s->pipe);
+	gettimeofday(&end, NULL);
+	if (!s->broken) {
+		ev = event_new(EV_STATS);
+		pipeline_fill_stats(s->pipe, ev);
+		ev->dropped = capture_dropped(cap);
+		ev->elapsed = (double)(end.tv_sec - start.tv_sec) +
+		    (double)(end.tv_usec - start.tv_usec) / 1e6;
+		main_emit(s, ev);
+	}
+	if (rc < 0) {
+		err_print("read error", why, NULL);
+		status = EXIT_RUNTIME;
+	}
+	return status;
+}
+
+static const char *
+main_demo_file(void)
+{
+	const char *env = getenv("SMTPSCOPE_DEMO");
+
+	if (env != NULL && *env != '\0')
+		return env;
+	if (access(PKGDATADIR "/demo.pcap", R_OK) == 0)
+		return PKGDATADIR "/demo.pcap";
+	/* Run from the build tree before `make install`. */
+	if (access("data/demo.pcap", R_OK) == 0)
+		return "data/demo.pcap";
+	return PKGDATADIR "/demo.pcap";
+}
+
+int
+main(int argc, char **argv)
+{
+	struct main_opts o;
+	struct diag *diag;
+	struct keylog *kl = NULL;
+	struct capture *cap;
+	struct pipeline *pipe;
+	struct main_sink sink;
+	const char *what, *why, *hint, *pwhy;
+	bool usage;
+	int ch, status;
+	size_t i, blen;
+
+	setlocale(LC_ALL, "");
+	memset(&o, 0, sizeof o);
+	pipeline_config_default(&o.pipe);
+	o.cap.snaplen = 262144;
+	o.cap.promisc = true;
+	o.limit = 10000;
+
+	while ((ch = getopt_long(argc, argv, "+i:Dr:P:s:B:pc:jNw:k:Z:l:Vh",
+		    main_longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'i':
+			o.cap.iface = optarg;
+			break;
+		case 'D':
+			o.list_devices = true;
+			break;
+		case 'r':
+			o.cap.file = optarg;
+			break;
+		case 'P':
+			o.pipe.n_ports = main_ports("-P", optarg, o.pipe.ports,
+			    PIPELINE_PORTS_MAX);
+			break;
+		case OPT_TLS_PORTS:
+			o.pipe.n_tls_ports = main_ports("--tls-ports", optarg,
+			    o.pipe.tls_ports, PIPELINE_PORTS_MAX);
+			break;
+		case 's':
+			o.cap.snaplen = (int)main_number("-s", optarg, 0, 262144);
+			if (o.cap.snaplen == 0)
+				o.cap.snaplen = 262144;
+			break;
+		case 'B':
+			o.cap.buffer_mib = (int)main_number("-B", optarg, 1,
+			    1 << 20);
+			break;
+		case 'p':
+			o.cap.promisc = false;
+			break;
+		case 'c':
+			o.cap.count = main_number("-c", optarg, 1, LONG_MAX);
+			break;
+		case 'j':
+			o.mode = MODE_JSON;
+			o.mode_set = true;
+			break;
+		case 'N':
+			o.mode = MODE_TEXT;
+			o.mode_set = true;
+			break;
+		case 'w':
+			o.write_file = optarg;
+			break;
+		case 'k':
+			o.keylog = optarg;
+			break;
+		case 'Z':
+			o.user = optarg;
+			o.user_set = true;
+			break;
+		case OPT_REPLAY:
+			o.cap.replay = optarg == NULL ? 1.0 : strtod(optarg, NULL);
+			if (o.cap.replay <= 0 || o.cap.replay > 1000)
+				main_usage_error("--replay",
+				    "SPEED must be a number above 0 and up to 1000");
+			break;
+		case OPT_DEMO:
+			o.demo = true;
+			break;
+		case 'l':
+			o.limit = (size_t)main_number("--limit", optarg, 1,
+			    100000000);
+			break;
+		case OPT_SHOW_AUTH:
+			o.pipe.show_auth = true;
+			break;
+		case OPT_RULES:
+			o.rules_file = optarg;
+			break;
+		case OPT_EXPLAIN:
+			o.explain = true;
+			break;
+		case OPT_AFTER:
+			o.after = optarg;
+			break;
+		case 'V':
+			main_version();
+			return EXIT_OK;
+		case 'h':
+			main_usage(stdout);
+			return EXIT_OK;
+		default:
+			main_usage_error("bad option", "unknown option or "
+			    "missing argument");
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	diag = diag_new();
+	if (o.rules_file != NULL) {
+		char *cause = NULL;
+		struct rules *r = rules_load(o.rules_file, &cause);
+
+		if (r == NULL)
+			err_exit(EXIT_USAGE, "--rules", cause, NULL);
+		diag_add_rules_take(diag, r);
+	}
+	if (o.explain) {
+		status = main_explain(diag, argc, argv, o.after);
+		diag_free(diag);
+		return status;
+	}
+	if (o.list_devices) {
+		if (capture_list_devices(&why) != 0)
+			err_exit(EXIT_RUNTIME, "cannot list devices", why,
+			    "run as root or grant CAP_NET_RAW");
+		return EXIT_OK;
+	}
+
+	/* The trailing arguments form the BPF expression, as in tcpdump. */
+	for (i = 0, blen = 0; i < (size_t)argc; i++)
+		blen += strlen(argv[i]) + 1;
+	if (argc > 0) {
+		o.bpf = xcalloc(1, blen + 1);
+		for (i = 0; i < (size_t)argc; i++) {
+			if (i > 0)
+				strcat(o.bpf, " ");
+			strcat(o.bpf, argv[i]);
+		}
+		o.cap.bpf = o.bpf;
+	}
+
+	if (o.demo) {
+		if (o.cap.file != NULL || o.cap.iface != NULL)
+			main_usage_error("--demo", "cannot be used with -r or -i");
+		o.cap.file = main_demo_file();
+		if (o.cap.replay == 0)
+			o.cap.replay = 1.0;
+		if (!o.mode_set)
+			o.mode = MODE_UI;
+	} else if (!o.mode_set)
+		o.mode = isatty(STDOUT_FILENO) ? MODE_UI : MODE_TEXT;
+	if (o.cap.replay > 0 && o.cap.file == NULL)
+		main_usage_error("--replay", "needs a capture file (-r)");
+	if (o.cap.file != NULL && o.cap.iface != NULL)
+		main_usage_error("-r", "cannot be used with -i");
+	if (o.mode == MODE_UI && o.cap.file != NULL &&
+	    strcmp(o.cap.file, "-") == 0 && !isatty(STDIN_FILENO) &&
+	    !isatty(STDERR_FILENO))
+		o.mode = MODE_TEXT;
+
+	o.cap.ports = o.pipe.ports;
+	o.cap.n_ports = o.pipe.n_ports;
+	cap = capture_open(&o.cap, &what, &why, &hint, &usage);
+	if (cap == NULL)
+		err_exit(usage ? EXIT_USAGE : EXIT_RUNTIME, what, why, hint);
+
+	/* Drop root before the first packet is parsed. */
+	if (o.user_set || geteuid() == 0) {
+		if (privdrop(o.user, &pwhy) != 0)
+			err_exit(EXIT_RUNTIME, "-Z", pwhy, NULL);
+	}
+	if (o.write_file != NULL && capture_dump_open(cap, o.write_file, &why) != 0)
+		err_exit(EXIT_RUNTIME, o.write_file, why, NULL);
+
+	if (o.keylog == NULL && getenv("SSLKEYLOGFILE") != NULL &&
+	    *getenv("SSLKEYLOGFILE") != '\0')
+		o.keylog = getenv("SSLKEYLOGFILE");
+	if (o.keylog != NULL) {
+		kl = keylog_new(o.keylog);
+		if (keylog_refresh(kl, &pwhy) < 0)
+			err_print(o.keylog, pwhy, "the key log is read again as it grows");
+	}
+
+	memset(&sink, 0, sizeof sink);
+	sink.mode = o.mode;
+	sink.utf8 = MB_CUR_MAX > 1;
+	sink.cap = cap;
+	sink.dumping = o.write_file != NULL;
+	o.pipe.keep_packets = o.mode == MODE_UI;
+	if (o.mode == MODE_UI) {
+		struct ui_config uc;
+
+		pipe = NULL;
+		memset(&uc, 0, sizeof uc);
+		uc.cap = cap;
+		uc.pipe_cfg = &o.pipe;
+		uc.diag = diag;
+		uc.keylog = kl;
+		uc.dumping = o.write_file != NULL;
+		uc.limit = o.limit;
+		uc.demo = o.demo;
+		uc.source = capture_source(cap);
+		status = ui_run(&uc);
+	} else {
+		struct sigaction sa;
+
+		signal(SIGPIPE, SIG_IGN);
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = main_on_signal;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		main_capture = cap;
+		pipe = pipeline_new(&o.pipe, diag, kl, main_emit, &sink);
+		sink.pipe = pipe;
+		status = main_headless(&sink, cap);
+		main_capture = NULL;
+	}
+	pipeline_free(pipe);
+	capture_close(cap);
+	keylog_free(kl);
+	diag_free(diag);
+	free(o.bpf);
+	return status;
+}

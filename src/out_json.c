@@ -1,0 +1,285 @@
+/*
+ * out_json: JSON Lines, SPEC section 3.  Keys appear in a fixed order: the
+ * common header (event, ts, session, client, server), then the event's own
+ * keys as the SPEC table lists them, then keys we add.  Every wire string
+ * goes through vis_json, so the output is valid UTF-8 JSON whatever the
+ * bytes were.
+ */
+#include "config.h"
+
+#include "out_json.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vis.h"
+#include "xmalloc.h"
+
+struct jbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void
+jb_put(struct jbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		while (b->len + n + 1 > b->cap)
+			b->cap = b->cap * 2 + 256;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void
+jb_puts(struct jbuf *b, const char *s)
+{
+	jb_put(b, s, strlen(s));
+}
+
+static void
+jb_key(struct jbuf *b, const char *k)
+{
+	jb_puts(b, ",\"");
+	jb_puts(b, k);
+	jb_puts(b, "\":");
+}
+
+static void
+jb_strn(struct jbuf *b, const char *s, size_t n)
+{
+	char *e = vis_json(s, n);
+
+	jb_puts(b, "\"");
+	jb_puts(b, e);
+	jb_puts(b, "\"");
+	free(e);
+}
+
+/* A string value, or null when s is NULL. */
+static void
+jb_str(struct jbuf *b, const char *k, const char *s)
+{
+	jb_key(b, k);
+	if (s == NULL)
+		jb_puts(b, "null");
+	else
+		jb_strn(b, s, strlen(s));
+}
+
+/* A string value, or null when s is empty. */
+static void
+jb_str_or_null(struct jbuf *b, const char *k, const char *s)
+{
+	jb_str(b, k, s[0] == '\0' ? NULL : s);
+}
+
+static void
+jb_u64(struct jbuf *b, const char *k, uint64_t v)
+{
+	char tmp[32];
+
+	jb_key(b, k);
+	snprintf(tmp, sizeof tmp, "%" PRIu64, v);
+	jb_puts(b, tmp);
+}
+
+static void
+jb_int(struct jbuf *b, const char *k, long v)
+{
+	char tmp[32];
+
+	jb_key(b, k);
+	snprintf(tmp, sizeof tmp, "%ld", v);
+	jb_puts(b, tmp);
+}
+
+static void
+jb_bool(struct jbuf *b, const char *k, bool v)
+{
+	jb_key(b, k);
+	jb_puts(b, v ? "true" : "false");
+}
+
+/* Milliseconds or seconds with three decimals; null when negative. */
+static void
+jb_num3(struct jbuf *b, const char *k, double v)
+{
+	char tmp[64];
+
+	jb_key(b, k);
+	if (v < 0) {
+		jb_puts(b, "null");
+		return;
+	}
+	snprintf(tmp, sizeof tmp, "%.3f", v);
+	jb_puts(b, tmp);
+}
+
+static void
+jb_strv(struct jbuf *b, const char *k, char **v, size_t n)
+{
+	size_t i;
+
+	jb_key(b, k);
+	jb_puts(b, "[");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			jb_puts(b, ",");
+		jb_strn(b, v[i], strlen(v[i]));
+	}
+	jb_puts(b, "]");
+}
+
+static void
+jb_diag(struct jbuf *b, const struct event_diag *d)
+{
+	jb_key(b, "diagnosis");
+	jb_puts(b, "{\"rule\":");
+	jb_strn(b, d->rule ? d->rule : "", d->rule ? strlen(d->rule) : 0);
+	jb_str(b, "title", d->title);
+	jb_str(b, "meaning", d->meaning);
+	jb_str(b, "when", d->when);
+	jb_str(b, "fix_sender", d->fix_sender);
+	jb_str(b, "fix_operator", d->fix_operator);
+	jb_puts(b, "}");
+}
+
+static void
+jb_event(struct jbuf *b, const struct event *ev)
+{
+	char ts[40];
+	size_t i;
+
+	event_format_ts(ts, sizeof ts, &ev->ts);
+	jb_puts(b, "{\"event\":\"");
+	jb_puts(b, event_type_name(ev->type));
+	jb_puts(b, "\"");
+	jb_str(b, "ts", ts);
+	jb_u64(b, "session", ev->session);
+	if (ev->type != EV_STATS) {
+		jb_str(b, "client", ev->client);
+		jb_str(b, "server", ev->server);
+	}
+	switch (ev->type) {
+	case EV_SESSION_OPEN:
+		jb_str(b, "tls", ev->tls_implicit ? "implicit" : "none");
+		jb_bool(b, "midstream", ev->midstream);
+		break;
+	case EV_COMMAND:
+		jb_str(b, "verb", ev->verb);
+		jb_str(b, "arg", ev->arg ? ev->arg : "");
+		jb_bool(b, "encrypted", ev->encrypted);
+		break;
+	case EV_REPLY:
+		jb_int(b, "code", ev->code);
+		jb_str_or_null(b, "enhanced", ev->enhanced);
+		jb_key(b, "text");
+		jb_strn(b, ev->text ? ev->text : "", ev->text ? ev->text_len : 0);
+		jb_int(b, "lines", (long)ev->lines);
+		jb_str_or_null(b, "answers", ev->answers);
+		jb_bool(b, "encrypted", ev->encrypted);
+		jb_bool(b, "highlight", ev->highlight);
+		if (ev->diag != NULL)
+			jb_diag(b, ev->diag);
+		jb_num3(b, "latency_ms", ev->latency_ms);
+		break;
+	case EV_MESSAGE:
+		jb_u64(b, "bytes", ev->bytes);
+		jb_str(b, "mail_from", ev->mail_from);
+		jb_strv(b, "rcpt_accepted", ev->rcpt_accepted, ev->n_accepted);
+		jb_strv(b, "rcpt_rejected", ev->rcpt_rejected, ev->n_rejected);
+		jb_str(b, "queue_id", ev->queue_id);
+		break;
+	case EV_TLS:
+		jb_str(b, "phase", ev->phase);
+		jb_str(b, "version", ev->version);
+		jb_str(b, "cipher", ev->cipher);
+		jb_str(b, "sni", ev->sni);
+		jb_str(b, "cert_subject", ev->cert_subject);
+		jb_str(b, "cert_issuer", ev->cert_issuer);
+		jb_str(b, "cert_not_after", ev->cert_not_after);
+		jb_bool(b, "decrypted", ev->decrypted);
+		jb_str(b, "reason", ev->reason);
+		jb_str(b, "alpn", ev->alpn);
+		jb_str(b, "cert_san", ev->cert_san);
+		jb_str(b, "cert_problems", ev->cert_problems);
+		jb_str(b, "alert", ev->alert);
+		break;
+	case EV_GAP:
+		jb_str(b, "dir", ev->dir == EV_DIR_SERVER ? "server" : "client");
+		jb_u64(b, "bytes", ev->bytes);
+		break;
+	case EV_ANOMALY:
+		jb_str(b, "what", ev->what);
+		if (ev->detail != NULL)
+			jb_str(b, "detail", ev->detail);
+		break;
+	case EV_SESSION_CLOSE:
+		jb_str(b, "reason", ev->close_reason);
+		jb_num3(b, "duration", ev->duration);
+		jb_int(b, "commands", (long)ev->commands);
+		jb_int(b, "replies", (long)ev->replies);
+		jb_int(b, "messages", (long)ev->messages);
+		jb_key(b, "codes");
+		jb_puts(b, "{");
+		for (i = 0; i < ev->n_codes; i++) {
+			char tmp[48];
+
+			snprintf(tmp, sizeof tmp, "%s\"%d\":%u", i ? "," : "",
+			    ev->codes[i].code, ev->codes[i].count);
+			jb_puts(b, tmp);
+		}
+		jb_puts(b, "}");
+		break;
+	case EV_STATS:
+		jb_u64(b, "packets", ev->packets);
+		jb_u64(b, "bytes", ev->pkt_bytes);
+		jb_u64(b, "sessions", ev->sessions);
+		jb_u64(b, "dropped", ev->dropped);
+		jb_num3(b, "elapsed", ev->elapsed);
+		jb_key(b, "caps");
+		{
+			char tmp[160];
+
+			snprintf(tmp, sizeof tmp,
+			    "{\"flows\":%" PRIu64 ",\"ooo\":%" PRIu64
+			    ",\"line\":%" PRIu64 ",\"tls\":%" PRIu64 "}",
+			    ev->cap_flows, ev->cap_ooo, ev->cap_line,
+			    ev->cap_tls);
+			jb_puts(b, tmp);
+		}
+		break;
+	case EV_PACKET:
+		break;
+	}
+	jb_puts(b, "}");
+}
+
+char *
+out_json_string(const struct event *ev)
+{
+	struct jbuf b = {NULL, 0, 0};
+
+	jb_event(&b, ev);
+	return b.p;
+}
+
+int
+out_json_event(FILE *f, const struct event *ev)
+{
+	char *s;
+	int rc = 0;
+
+	if (ev->type == EV_PACKET)
+		return 0;
+	s = out_json_string(ev);
+	if (fputs(s, f) == EOF || fputc('\n', f) == EOF || fflush(f) == EOF)
+		rc = -1;
+	free(s);
+	return rc;
+}

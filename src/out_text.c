@@ -1,0 +1,140 @@
+/*
+ * out_text: -N, one human-readable line per event, made for grep and for
+ * watching a live capture scroll by.  Every line starts with the capture
+ * time, the session number and "client > server"; wire text is escaped.
+ */
+#include "config.h"
+
+#include "out_text.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vis.h"
+#include "xmalloc.h"
+
+/* Reply text with its line breaks shown as " | ". */
+static char *
+out_text_reply(const struct event *ev, bool utf8)
+{
+	char *s = vis_dup(ev->text ? ev->text : "", ev->text ? ev->text_len : 0,
+	    utf8);
+	char *out, *o;
+	const char *p;
+
+	out = o = xmalloc(strlen(s) * 2 + 1);
+	for (p = s; *p != '\0'; p++) {
+		if (p[0] == '\\' && p[1] == 'n') {
+			memcpy(o, " | ", 3);
+			o += 3;
+			p++;
+		} else if (p[0] == '\\' && p[1] != '\0') {
+			*o++ = *p++;
+			*o++ = *p;
+		} else
+			*o++ = *p;
+	}
+	*o = '\0';
+	free(s);
+	return out;
+}
+
+int
+out_text_event(FILE *f, const struct event *ev, bool utf8)
+{
+	char ts[40], *s;
+	size_t i;
+
+	if (ev->type == EV_PACKET)
+		return 0;
+	event_format_ts(ts, sizeof ts, &ev->ts);
+	if (ev->type == EV_STATS) {
+		fprintf(f,
+		    "%s stats: %" PRIu64 " packets, %" PRIu64 " bytes, %" PRIu64
+		    " sessions, %" PRIu64 " dropped, %.3f s\n",
+		    ts, ev->packets, ev->pkt_bytes, ev->sessions, ev->dropped,
+		    ev->elapsed);
+		return fflush(f) == EOF ? -1 : 0;
+	}
+	fprintf(f, "%s #%" PRIu64 " %s > %s ", ts, ev->session, ev->client,
+	    ev->server);
+	switch (ev->type) {
+	case EV_SESSION_OPEN:
+		fprintf(f, "-- session open%s%s\n",
+		    ev->tls_implicit ? " (implicit TLS)" : "",
+		    ev->midstream ? " (mid-stream)" : "");
+		break;
+	case EV_COMMAND:
+		s = vis_dup(ev->arg ? ev->arg : "", ev->arg ? strlen(ev->arg) : 0,
+		    utf8);
+		fprintf(f, "C:%s %s%s%s\n", ev->encrypted ? "[tls]" : "",
+		    ev->verb, *s ? " " : "", s);
+		free(s);
+		break;
+	case EV_REPLY:
+		s = out_text_reply(ev, utf8);
+		fprintf(f, "S:%s %s%d%s%s%s%s", ev->encrypted ? "[tls]" : "",
+		    ev->highlight ? "!! " : "", ev->code,
+		    ev->enhanced[0] ? " " : "", ev->enhanced, *s ? " " : "", s);
+		free(s);
+		if (ev->diag != NULL && ev->diag->title != NULL)
+			fprintf(f, "  <<%s %s>>", ev->highlight ? " !!" : "",
+			    ev->diag->title);
+		fputc('\n', f);
+		break;
+	case EV_MESSAGE:
+		fprintf(f,
+		    "-- message: %" PRIu64 " bytes from <%s>, %zu accepted, "
+		    "%zu rejected, queue id %s\n",
+		    ev->bytes, ev->mail_from ? ev->mail_from : "", ev->n_accepted,
+		    ev->n_rejected, ev->queue_id ? ev->queue_id : "-");
+		break;
+	case EV_TLS:
+		fprintf(f, "-- tls %s", ev->phase ? ev->phase : "?");
+		if (ev->version)
+			fprintf(f, " %s", ev->version);
+		if (ev->cipher)
+			fprintf(f, " %s", ev->cipher);
+		if (ev->sni)
+			fprintf(f, " sni=%s", ev->sni);
+		if (ev->cert_subject)
+			fprintf(f, " cert=\"%s\"", ev->cert_subject);
+		if (ev->cert_problems)
+			fprintf(f, " problems=%s", ev->cert_problems);
+		if (ev->alert)
+			fprintf(f, " alert=\"%s\"", ev->alert);
+		fprintf(f, "%s", ev->decrypted ? " decrypted" : "");
+		if (ev->reason)
+			fprintf(f, " (%s)", ev->reason);
+		fputc('\n', f);
+		break;
+	case EV_GAP:
+		fprintf(f, "-- gap: %" PRIu64 " bytes missing from the %s\n",
+		    ev->bytes, ev->dir == EV_DIR_SERVER ? "server" : "client");
+		break;
+	case EV_ANOMALY:
+		s = ev->detail ? vis_dup(ev->detail, strlen(ev->detail), utf8)
+			       : NULL;
+		fprintf(f, "-- anomaly: %s%s%s\n", ev->what, s ? ": " : "",
+		    s ? s : "");
+		free(s);
+		break;
+	case EV_SESSION_CLOSE:
+		fprintf(f,
+		    "-- session close (%s) after %.3f s: %u commands, %u "
+		    "replies, %u messages",
+		    ev->close_reason, ev->duration, ev->commands, ev->replies,
+		    ev->messages);
+		for (i = 0; i < ev->n_codes; i++)
+			fprintf(f, "%s%d:%u", i ? " " : "; ",
+			    ev->codes[i].code, ev->codes[i].count);
+		fputc('\n', f);
+		break;
+	case EV_STATS:
+	case EV_PACKET:
+		break;
+	}
+	return fflush(f) == EOF || ferror(f) ? -1 : 0;
+}
