@@ -1,0 +1,91 @@
+#!/bin/sh
+# postfix-instance.sh: run a private Postfix instance for tests, never the
+# system one.  Source this file, then:
+#
+#   pf_start DIR PORT [main.cf line ...]   start Postfix with its own
+#                                          config, queue and data directories
+#                                          under DIR, smtpd on 127.0.0.1:PORT
+#   pf_stop DIR                            stop it
+#
+# The instance accepts mail for example.test and any domain from the
+# loopback network, and discards it (local_transport = discard), so every
+# accepted message gets "250 2.0.0 Ok: queued as ID".  Extra arguments are
+# main.cf settings ("smtpd_recipient_limit = 3").  PORT 465 style implicit TLS
+# and STARTTLS are set through those settings and pf_master_line.
+
+pf_postconf() {
+	postconf -c "$PF_DIR/etc" -e "$@" >/dev/null
+}
+
+# pf_master_line DIR LINE: add a master.cf service line (e.g. a 465 listener).
+pf_master_line() {
+	printf '%s\n' "$2" >> "$1/etc/master.cf"
+}
+
+pf_start() {
+	PF_DIR=$1
+	PF_PORT=$2
+	shift 2
+	pf_stop "$PF_DIR" 2>/dev/null
+	rm -rf "$PF_DIR"
+	mkdir -p "$PF_DIR/etc" "$PF_DIR/spool" "$PF_DIR/data"
+	cp /etc/postfix/master.cf "$PF_DIR/etc/master.cf"
+	# Only our listener: drop the stock smtp inet service.
+	sed -i -e '/^smtp[[:space:]]\+inet/d' -e '/^#*smtps\?[[:space:]]\+inet/d' \
+	    -e '/^#*submission[[:space:]]\+inet/d' "$PF_DIR/etc/master.cf"
+	printf '127.0.0.1:%s inet n - n - - smtpd\n' "$PF_PORT" >> "$PF_DIR/etc/master.cf"
+	: > "$PF_DIR/etc/main.cf"
+	pf_postconf \
+	    "compatibility_level = 3.6" \
+	    "queue_directory = $PF_DIR/spool" \
+	    "data_directory = $PF_DIR/data" \
+	    "myhostname = mx.example.test" \
+	    "mydomain = example.test" \
+	    "myorigin = example.test" \
+	    "mydestination = example.test, localhost" \
+	    "inet_interfaces = loopback-only" \
+	    "inet_protocols = ipv4" \
+	    "mynetworks = 127.0.0.0/8" \
+	    "local_recipient_maps =" \
+	    "local_transport = discard" \
+	    "default_transport = discard" \
+	    "relay_transport = discard" \
+	    "alias_maps =" \
+	    "alias_database =" \
+	    "smtpd_banner = \$myhostname ESMTP Postfix" \
+	    "maillog_file_prefixes = $PF_DIR" \
+	    "maillog_file = $PF_DIR/maillog" \
+	    "smtputf8_enable = no" \
+	    "biff = no" \
+	    "shlib_directory = /usr/lib/postfix" \
+	    "daemon_directory = /usr/lib/postfix/sbin" \
+	    "meta_directory = /etc/postfix" \
+	    "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination"
+	for setting in "$@"; do
+		pf_postconf "$setting"
+	done
+	# A private instance must also have a postlog service for maillog_file.
+	grep -q '^postlog' "$PF_DIR/etc/master.cf" || printf 'postlog unix-dgram n - n - 1 postlogd\n' >> "$PF_DIR/etc/master.cf"
+	postfix -c "$PF_DIR/etc" set-permissions >/dev/null 2>&1 || true
+	postfix -c "$PF_DIR/etc" start >/dev/null 2>&1 || {
+		echo "postfix-instance: could not start Postfix in $PF_DIR" >&2
+		cat "$PF_DIR/maillog" >&2 2>/dev/null
+		return 1
+	}
+	# Wait until smtpd answers.
+	i=0
+	while [ $i -lt 50 ]; do
+		if (exec 3<>/dev/tcp/127.0.0.1/"$PF_PORT") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "postfix-instance: Postfix in $PF_DIR does not listen on $PF_PORT" >&2
+	return 1
+}
+
+pf_stop() {
+	[ -d "$1/etc" ] || return 0
+	postfix -c "$1/etc" stop >/dev/null 2>&1 || true
+}
