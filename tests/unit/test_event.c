@@ -1,25 +1,161 @@
-/* Unit tests of event: placeholder until the module is written. */
+/* Unit tests of event: ownership, deep copies, timestamps, the queue. */
 #include "config.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <poll.h>
+#include <pthread.h>
 
 #include <cmocka.h>
 
+#include "event.h"
+#include "xmalloc.h"
+
 static void
-test_placeholder(void **state)
+test_new_defaults(void **state)
 {
+	struct event *ev = event_new(EV_REPLY);
+
 	(void)state;
-	skip();
+	assert_int_equal(ev->type, EV_REPLY);
+	assert_true(ev->latency_ms < 0);
+	assert_true(ev->ctx.idle_ms < 0);
+	assert_null(ev->diag);
+	assert_string_equal(ev->answers, "");
+	event_free(ev);
+	event_free(NULL);
+}
+
+static void
+test_dup_is_deep(void **state)
+{
+	struct event *a = event_new(EV_MESSAGE), *b;
+
+	(void)state;
+	a->mail_from = xstrdup("s@example.test");
+	a->rcpt_accepted = xcalloc(2, sizeof(char *));
+	a->rcpt_accepted[0] = xstrdup("a@example.test");
+	a->rcpt_accepted[1] = xstrdup("b@example.test");
+	a->n_accepted = 2;
+	a->text = xmemdup0("x\0y", 3);
+	a->text_len = 3;
+	a->diag = xcalloc(1, sizeof *a->diag);
+	a->diag->title = xstrdup("T");
+	b = event_dup(a);
+	assert_ptr_not_equal(a->mail_from, b->mail_from);
+	assert_string_equal(b->mail_from, "s@example.test");
+	assert_string_equal(b->rcpt_accepted[1], "b@example.test");
+	assert_ptr_not_equal(a->rcpt_accepted, b->rcpt_accepted);
+	assert_memory_equal(b->text, "x\0y", 3);
+	assert_string_equal(b->diag->title, "T");
+	assert_null(b->diag->rule);
+	event_free(a);
+	/* b survives a's death. */
+	assert_string_equal(b->rcpt_accepted[0], "a@example.test");
+	event_free(b);
+}
+
+static void
+test_format_ts(void **state)
+{
+	struct timeval tv = {1764379475, 42};
+	char buf[40];
+
+	(void)state;
+	event_format_ts(buf, sizeof buf, &tv);
+	assert_string_equal(buf, "2025-11-29T01:24:35.000042Z");
+	assert_string_equal(event_type_name(EV_SESSION_CLOSE),
+	    "session_close");
+}
+
+static void
+test_queue_order_and_drop(void **state)
+{
+	struct event_queue *q = event_queue_new(2);
+	struct event *ev;
+	struct pollfd pfd;
+
+	(void)state;
+	pfd.fd = event_queue_fd(q);
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	ev = event_new(EV_COMMAND);
+	ev->session = 1;
+	assert_int_equal(event_queue_push(q, ev, false), 0);
+	ev = event_new(EV_COMMAND);
+	ev->session = 2;
+	assert_int_equal(event_queue_push(q, ev, false), 0);
+	/* Full: a non-blocking push drops and counts. */
+	assert_int_equal(event_queue_push(q, event_new(EV_GAP), false), -1);
+	assert_int_equal(event_queue_dropped(q), 1);
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	event_queue_ack(q);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	ev = event_queue_pop(q);
+	assert_int_equal(ev->session, 1);
+	event_free(ev);
+	ev = event_queue_pop(q);
+	assert_int_equal(ev->session, 2);
+	event_free(ev);
+	assert_null(event_queue_pop(q));
+	event_queue_free(q);
+}
+
+static void *
+pusher(void *arg)
+{
+	struct event_queue *q = arg;
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		struct event *ev = event_new(EV_COMMAND);
+
+		ev->session = (uint64_t)i + 1;
+		if (event_queue_push(q, ev, true) != 0)
+			break;
+	}
+	return NULL;
+}
+
+static void
+test_queue_blocking(void **state)
+{
+	struct event_queue *q = event_queue_new(8);
+	pthread_t t;
+	uint64_t want = 1;
+	struct event *ev;
+
+	(void)state;
+	pthread_create(&t, NULL, pusher, q);
+	while (want <= 1000) {
+		if ((ev = event_queue_pop(q)) == NULL) {
+			usleep(100);
+			continue;
+		}
+		/* Blocking pushes lose nothing and keep order. */
+		assert_int_equal(ev->session, want);
+		want++;
+		event_free(ev);
+	}
+	pthread_join(t, NULL);
+	assert_int_equal(event_queue_dropped(q), 0);
+	event_queue_free(q);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_placeholder),
+		cmocka_unit_test(test_new_defaults),
+		cmocka_unit_test(test_dup_is_deep),
+		cmocka_unit_test(test_format_ts),
+		cmocka_unit_test(test_queue_order_and_drop),
+		cmocka_unit_test(test_queue_blocking),
 	};
 
 	return cmocka_run_group_tests_name("event", tests, NULL, NULL);
