@@ -522,6 +522,17 @@ main(int argc, char **argv)
 	if (cap == NULL)
 		err_exit(usage ? EXIT_USAGE : EXIT_RUNTIME, what, why, hint);
 
+	/* The key log is opened before dropping root, and kept open. */
+	if (o.keylog == NULL && getenv("SSLKEYLOGFILE") != NULL &&
+	    *getenv("SSLKEYLOGFILE") != '\0')
+		o.keylog = getenv("SSLKEYLOGFILE");
+	if (o.keylog != NULL) {
+		kl = keylog_new(o.keylog);
+		if (keylog_refresh(kl, &pwhy) < 0)
+			err_print(o.keylog, pwhy,
+			    "the key log is read again as it grows");
+	}
+
 	/* Drop root before the first packet is parsed. */
 	if (o.user_set || geteuid() == 0) {
 		if (privdrop(o.user, &pwhy) != 0)
@@ -530,14 +541,6 @@ main(int argc, char **argv)
 	if (o.write_file != NULL && capture_dump_open(cap, o.write_file, &why) != 0)
 		err_exit(EXIT_RUNTIME, o.write_file, why, NULL);
 
-	if (o.keylog == NULL && getenv("SSLKEYLOGFILE") != NULL &&
-	    *getenv("SSLKEYLOGFILE") != '\0')
-		o.keylog = getenv("SSLKEYLOGFILE");
-	if (o.keylog != NULL) {
-		kl = keylog_new(o.keylog);
-		if (keylog_refresh(kl, &pwhy) < 0)
-			err_print(o.keylog, pwhy, "the key log is read again as it grows");
-	}
 
 	memset(&sink, 0, sizeof sink);
 	sink.mode = o.mode;
