@@ -52,8 +52,11 @@ const char *decode_linktype_name(int dlt, char *buf, size_t len);
 /*
  * Decode one captured frame of link type dlt.  On DECODE_OK, *out describes
  * the TCP segment (payload borrowed from data).  On DECODE_TRUNCATED or
- * DECODE_MALFORMED, *why names the problem (static string).  Never fails
- * otherwise; never reads outside data[0..caplen).
+ * DECODE_MALFORMED, *why names the problem (static string).  On
+ * DECODE_FRAGMENT, *why says which kind ("IPv4 fragment", "IPv6 first
+ * fragment") and out->af, src and dst are set (and the ports, for a first
+ * fragment that carries them).  Never fails otherwise; never reads outside
+ * data[0..caplen).  ts may be NULL.
  */
 enum decode_result decode_packet(int dlt, const uint8_t *data, size_t caplen,
     const struct timeval *ts, struct decode_pkt *out, const char **why);
