@@ -11,52 +11,117 @@
  * The bounded session store of the UI (main thread): sessions built from
  * events, each with its transcript (the events themselves) and, when kept,
  * its packets.  At most `limit` sessions are kept: the oldest closed ones
- * are evicted first.  Per-session transcripts and packets are capped too.
+ * are evicted first (the oldest open one when none is closed).  Per-session
+ * transcripts and packets are capped too, and so are packets in total; every
+ * cap hit is counted in store_stats.
+ *
+ * The statistics (codes, 421/452 per minute, top hosts by 4xx) are counted
+ * as events arrive, so they cover evicted sessions too.
+ *
+ * Not thread-safe: owned by the main thread.
  */
 
 #define STORE_LIMIT_DEFAULT 10000
 #define STORE_EVENTS_PER_SESSION_MAX 20000
+#define STORE_PACKETS_PER_SESSION_MAX 50000
+#define STORE_PACKET_BYTES_PER_SESSION_MAX (32u * 1024 * 1024)
 #define STORE_PACKET_BYTES_MAX (256u * 1024 * 1024)
+/* Recipients remembered per session for the filter (bytes). */
+#define STORE_RCPT_TEXT_MAX 2048
+/* Minutes of 421/452 history (a ring: one day). */
+#define STORE_MINUTES 1440
+/* Distinct hosts counted for the "top by 4xx" tables. */
+#define STORE_HOSTS_MAX 4096
+#define STORE_CODE_MAX 600
 
 struct store_session {
 	uint64_t id;
 	struct timeval start, last;
 	char client[64], server[64];
-	char *helo, *mail_from;
-	unsigned rcpts;
-	char tls[32];		/* "none", "starttls", "decrypted", ... */
+	char *helo, *mail_from;	/* raw wire bytes (escape before display) */
+	char *rcpt_text;	/* RCPT addresses, NUL-separated, capped */
+	size_t rcpt_len;
+	unsigned rcpts;		/* RCPT commands */
+	char tls[32];		/* "none", "starttls", "implicit", +"+dec" */
 	int last_code;
 	unsigned n421, n452, n4xx, n5xx;
+	unsigned flags;
+#define STORE_F_421 0x01
+#define STORE_F_452 0x02
+#define STORE_F_GAP 0x04
+#define STORE_F_ANOMALY 0x08
+#define STORE_F_ENCRYPTED 0x10 /* some part was TLS */
+#define STORE_F_MIDSTREAM 0x20
+	uint8_t codes_seen[STORE_CODE_MAX / 8];
 	bool closed;
 	const char *close_reason;
+	uint64_t gen;		/* store generation of the last change */
 	struct event **events;	/* owned, in order */
 	size_t n_events, cap_events;
 	bool events_truncated;
 	struct event **packets; /* owned EV_PACKET events */
+	uint64_t *pkt_seq;	/* arrival number of each packet */
 	size_t n_packets, cap_packets;
+	size_t pkt_bytes;
+	bool packets_truncated;
 	int linktype;
 };
 
 struct store_stats {
-	uint64_t packets, bytes, dropped;
+	uint64_t packets, bytes, dropped; /* from the last EV_STATS */
 	uint64_t sessions;	/* seen, including evicted */
 	uint64_t n421, n452;
 	uint64_t evicted;
-	struct event *last_stats;
+	uint64_t events_capped;	/* transcript events not kept */
+	uint64_t packets_capped; /* packets not kept (or released) */
+	uint64_t orphans;	/* events of unknown (evicted) sessions */
+	size_t packet_bytes;	/* packet bytes kept now */
+	struct event *last_stats; /* owned, NULL until one arrives */
+};
+
+struct store_host {
+	char name[64];		/* address without port */
+	uint64_t n4xx, n421, n452;
 };
 
 struct store;
+/* limit 0 means STORE_LIMIT_DEFAULT.  Never fails. */
 struct store *store_new(size_t limit);
 void store_free(struct store *);
 /* Takes ev.  Returns the session it changed, or NULL. */
 struct store_session *store_add_take(struct store *, struct event *ev);
 size_t store_count(const struct store *);
-/* i from 0 (oldest kept) to store_count()-1. */
+/* i from 0 (oldest kept) to store_count()-1; ids increase with i. */
 struct store_session *store_at(const struct store *, size_t i);
+/* The session with this id, or NULL (never seen, or evicted). */
 struct store_session *store_find(const struct store *, uint64_t id);
 const struct store_stats *store_stats(const struct store *);
-/* Per-code counts and per-minute 421/452, for the statistics view. */
+/* Incremented by every change: a cheap "redraw needed" test. */
+uint64_t store_gen(const struct store *);
+/* Per-code counts (ascending code) into out; returns how many filled. */
 size_t store_code_counts(const struct store *, struct event_code_count *out,
     size_t max);
+/*
+ * 421 and 452 replies in the minute `minute` (seconds since the epoch / 60)
+ * of capture time; 0 when that minute is outside the kept window.
+ */
+void store_minute(const struct store *, int64_t minute, unsigned *n421,
+    unsigned *n452);
+/* First and last minute with any reply; false when none yet. */
+bool store_minute_range(const struct store *, int64_t *first, int64_t *last);
+/* Top hosts by 4xx replies (servers or clients), most first. */
+size_t store_top(const struct store *, bool servers, struct store_host *out,
+    size_t max);
+/* Some reply code of the session. */
+bool store_session_has_code(const struct store_session *, int code);
+/* A problem: a 4xx or 5xx reply, or a gap. */
+bool store_session_problem(const struct store_session *);
+/*
+ * Does the session match the filter?  Words separated by spaces must all
+ * match, case-insensitively, one of: client, server, HELO, MAIL FROM, a
+ * recipient (substring), or a reply code ("452", or a class "4xx").  An
+ * empty filter matches everything.
+ */
+bool store_session_match(const struct store_session *, const char *filter);
 
 #endif

@@ -1,54 +1,136 @@
-/* store.c: STUB, to be written. */
+/*
+ * store: the UI's bounded memory of sessions, built from the events the
+ * capture thread sends.  It runs on the main thread only.
+ *
+ * Invariants: sessions are kept in increasing id order (a session's
+ * session_open arrives before any later session's), in an array used as a
+ * deque so that evicting the oldest is O(1); every kept thing is capped (see
+ * store.h) and each cap hit is counted.  Statistics are updated as events
+ * arrive, so they survive eviction.
+ */
 #include "config.h"
 
 #include "store.h"
 
+#include <ctype.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "xmalloc.h"
+
+/* Open addressing, twice STORE_HOSTS_MAX slots: never full. */
+#define STORE_HOST_SLOTS (2 * STORE_HOSTS_MAX)
+
+struct store_hosts {
+	struct store_host *slot; /* allocated on first use */
+	size_t n;
+};
+
+struct store_min {
+	int64_t minute;		/* -1: unused */
+	unsigned n421, n452;
+};
+
 struct store {
+	size_t limit;
+	struct store_session **sess; /* sess[off .. off+n) */
+	size_t off, n, cap;
+	uint64_t max_id;
+	uint64_t gen;
+	uint64_t pkt_seq;
 	struct store_stats stats;
+	uint64_t codes[STORE_CODE_MAX];
+	struct store_min minutes[STORE_MINUTES];
+	bool have_minutes;
+	int64_t first_minute, last_minute;
+	struct store_hosts servers, clients;
 };
 
 struct store *
 store_new(size_t limit)
 {
-	(void)limit;
-	return xcalloc(1, sizeof(struct store));
+	struct store *s = xcalloc(1, sizeof *s);
+	size_t i;
+
+	s->limit = limit == 0 ? STORE_LIMIT_DEFAULT : limit;
+	for (i = 0; i < STORE_MINUTES; i++)
+		s->minutes[i].minute = -1;
+	return s;
+}
+
+static void
+store_session_free(struct store_session *ss)
+{
+	size_t i;
+
+	if (ss == NULL)
+		return;
+	for (i = 0; i < ss->n_events; i++)
+		event_free(ss->events[i]);
+	for (i = 0; i < ss->n_packets; i++)
+		event_free(ss->packets[i]);
+	free(ss->events);
+	free(ss->packets);
+	free(ss->pkt_seq);
+	free(ss->helo);
+	free(ss->mail_from);
+	free(ss->rcpt_text);
+	free(ss);
 }
 
 void
 store_free(struct store *s)
 {
-	free(s);
-}
+	size_t i;
 
-struct store_session *
-store_add_take(struct store *s, struct event *ev)
-{
-	(void)s;
-	event_free(ev);
-	return NULL;
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->n; i++)
+		store_session_free(s->sess[s->off + i]);
+	free(s->sess);
+	free(s->servers.slot);
+	free(s->clients.slot);
+	event_free(s->stats.last_stats);
+	free(s);
 }
 
 size_t
 store_count(const struct store *s)
 {
-	(void)s;
-	return 0;
+	return s->n;
 }
 
 struct store_session *
 store_at(const struct store *s, size_t i)
 {
-	(void)s; (void)i;
-	return NULL;
+	if (i >= s->n)
+		return NULL;
+	return s->sess[s->off + i];
+}
+
+/* Index of the session with id, or of where it would go. */
+static size_t
+store_search(const struct store *s, uint64_t id)
+{
+	size_t lo = 0, hi = s->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->sess[s->off + mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 struct store_session *
 store_find(const struct store *s, uint64_t id)
 {
-	(void)s; (void)id;
+	size_t i = store_search(s, id);
+
+	if (i < s->n && s->sess[s->off + i]->id == id)
+		return s->sess[s->off + i];
 	return NULL;
 }
 
@@ -58,10 +140,572 @@ store_stats(const struct store *s)
 	return &s->stats;
 }
 
+uint64_t
+store_gen(const struct store *s)
+{
+	return s->gen;
+}
+
+static void
+store_remove_at(struct store *s, size_t i)
+{
+	struct store_session *ss = s->sess[s->off + i];
+
+	s->stats.packet_bytes -= ss->pkt_bytes;
+	store_session_free(ss);
+	if (i == 0)
+		s->off++;
+	else
+		memmove(&s->sess[s->off + i], &s->sess[s->off + i + 1],
+		    (s->n - i - 1) * sizeof *s->sess);
+	s->n--;
+	if (s->n == 0)
+		s->off = 0;
+}
+
+/* Keep at most limit sessions: the oldest closed first. */
+static void
+store_evict(struct store *s)
+{
+	size_t i;
+
+	while (s->n > s->limit) {
+		for (i = 0; i < s->n; i++)
+			if (s->sess[s->off + i]->closed)
+				break;
+		if (i == s->n)
+			i = 0;
+		store_remove_at(s, i);
+		s->stats.evicted++;
+	}
+}
+
+static struct store_session *
+store_append(struct store *s, const struct event *ev)
+{
+	struct store_session *ss = xcalloc(1, sizeof *ss);
+
+	ss->id = ev->session;
+	ss->start = ss->last = ev->ts;
+	memcpy(ss->client, ev->client, sizeof ss->client);
+	ss->client[sizeof ss->client - 1] = '\0';
+	memcpy(ss->server, ev->server, sizeof ss->server);
+	ss->server[sizeof ss->server - 1] = '\0';
+	strcpy(ss->tls, "none");
+	ss->linktype = -1;
+	if (s->off + s->n == s->cap) {
+		if (s->off > 0) {
+			memmove(s->sess, s->sess + s->off, s->n * sizeof *s->sess);
+			s->off = 0;
+		} else {
+			s->cap = s->cap == 0 ? 64 : s->cap * 2;
+			s->sess = xreallocarray(s->sess, s->cap, sizeof *s->sess);
+		}
+	}
+	s->sess[s->off + s->n++] = ss;
+	s->max_id = ev->session;
+	s->stats.sessions++;
+	return ss;
+}
+
+/* "1.2.3.4:25" -> "1.2.3.4", "[::1]:25" -> "::1". */
+static void
+store_host_of(char *out, size_t len, const char *ep)
+{
+	const char *colon;
+	size_t n;
+
+	if (ep[0] == '[') {
+		colon = strchr(ep, ']');
+		n = colon != NULL ? (size_t)(colon - ep - 1) : strlen(ep + 1);
+		ep++;
+	} else {
+		colon = strrchr(ep, ':');
+		n = colon != NULL ? (size_t)(colon - ep) : strlen(ep);
+	}
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, ep, n);
+	out[n] = '\0';
+}
+
+/* FNV-1a: host names are short and the table is small. */
+static size_t
+store_host_hash(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (uint8_t)*name) * 16777619u;
+	return h % STORE_HOST_SLOTS;
+}
+
+static void
+store_count_host(struct store_hosts *t, const char *ep, int code)
+{
+	char name[64];
+	struct store_host *h;
+	size_t i;
+
+	store_host_of(name, sizeof name, ep);
+	if (name[0] == '\0')
+		strcpy(name, "?"); /* an empty name marks a free slot */
+	if (t->slot == NULL)
+		t->slot = xcalloc(STORE_HOST_SLOTS, sizeof *t->slot);
+	for (i = store_host_hash(name);; i = (i + 1) % STORE_HOST_SLOTS) {
+		h = &t->slot[i];
+		if (h->name[0] == '\0') {
+			if (t->n >= STORE_HOSTS_MAX)
+				return;
+			memcpy(h->name, name, sizeof h->name);
+			t->n++;
+			break;
+		}
+		if (strcmp(h->name, name) == 0)
+			break;
+	}
+	h->n4xx++;
+	if (code == 421)
+		h->n421++;
+	if (code == 452)
+		h->n452++;
+}
+
+static void
+store_count_minute(struct store *s, time_t sec, int code)
+{
+	int64_t minute = (int64_t)sec / 60;
+	struct store_min *m;
+
+	if (minute < 0)
+		minute = 0;
+	if (!s->have_minutes) {
+		s->have_minutes = true;
+		s->first_minute = s->last_minute = minute;
+	}
+	if (minute < s->first_minute)
+		s->first_minute = minute;
+	if (minute > s->last_minute)
+		s->last_minute = minute;
+	if (code != 421 && code != 452)
+		return;
+	/* Older than the window: nothing to count it in. */
+	if (minute <= s->last_minute - STORE_MINUTES)
+		return;
+	m = &s->minutes[minute % STORE_MINUTES];
+	if (m->minute != minute) {
+		m->minute = minute;
+		m->n421 = m->n452 = 0;
+	}
+	if (code == 421)
+		m->n421++;
+	else
+		m->n452++;
+}
+
+void
+store_minute(const struct store *s, int64_t minute, unsigned *n421,
+    unsigned *n452)
+{
+	const struct store_min *m;
+
+	*n421 = *n452 = 0;
+	if (minute < 0)
+		return;
+	m = &s->minutes[minute % STORE_MINUTES];
+	if (m->minute == minute) {
+		*n421 = m->n421;
+		*n452 = m->n452;
+	}
+}
+
+bool
+store_minute_range(const struct store *s, int64_t *first, int64_t *last)
+{
+	if (!s->have_minutes)
+		return false;
+	*first = s->first_minute;
+	*last = s->last_minute;
+	return true;
+}
+
+static int
+store_host_cmp(const void *a, const void *b)
+{
+	const struct store_host *x = a, *y = b;
+
+	if (x->n4xx != y->n4xx)
+		return x->n4xx > y->n4xx ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+size_t
+store_top(const struct store *s, bool servers, struct store_host *out,
+    size_t max)
+{
+	const struct store_hosts *t = servers ? &s->servers : &s->clients;
+	struct store_host *all;
+	size_t cnt = 0, i;
+
+	if (max == 0 || t->n == 0)
+		return 0;
+	all = xcalloc(t->n, sizeof *all);
+	for (i = 0; i < STORE_HOST_SLOTS; i++)
+		if (t->slot[i].name[0] != '\0')
+			all[cnt++] = t->slot[i];
+	qsort(all, cnt, sizeof *all, store_host_cmp);
+	if (cnt > max)
+		cnt = max;
+	memcpy(out, all, cnt * sizeof *out);
+	free(all);
+	return cnt;
+}
+
 size_t
 store_code_counts(const struct store *s, struct event_code_count *out,
     size_t max)
 {
-	(void)s; (void)out; (void)max;
-	return 0;
+	size_t n = 0;
+	int c;
+
+	for (c = 0; c < STORE_CODE_MAX && n < max; c++) {
+		if (s->codes[c] == 0)
+			continue;
+		out[n].code = c;
+		out[n].count = (unsigned)s->codes[c];
+		n++;
+	}
+	return n;
+}
+
+bool
+store_session_has_code(const struct store_session *ss, int code)
+{
+	if (code < 0 || code >= STORE_CODE_MAX)
+		return false;
+	return (ss->codes_seen[code / 8] >> (code % 8)) & 1;
+}
+
+bool
+store_session_problem(const struct store_session *ss)
+{
+	return ss->n4xx > 0 || ss->n5xx > 0 || (ss->flags & STORE_F_GAP);
+}
+
+/* The address inside "FROM:<a@b> SIZE=1" or "TO:<c@d>", as raw bytes. */
+static char *
+store_path_arg(const char *arg)
+{
+	const char *p, *e;
+
+	if (arg == NULL)
+		return xstrdup("");
+	p = strchr(arg, ':');
+	p = p != NULL ? p + 1 : arg;
+	while (*p == ' ')
+		p++;
+	if (*p == '<') {
+		e = strchr(p + 1, '>');
+		if (e != NULL)
+			return xstrndup(p + 1, (size_t)(e - p - 1));
+		p++;
+	}
+	e = strchr(p, ' ');
+	return e != NULL ? xstrndup(p, (size_t)(e - p)) : xstrdup(p);
+}
+
+static void
+store_add_rcpt(struct store_session *ss, const char *arg)
+{
+	char *a = store_path_arg(arg);
+	size_t n = strlen(a) + 1;
+
+	ss->rcpts++;
+	if (ss->rcpt_len + n <= STORE_RCPT_TEXT_MAX) {
+		ss->rcpt_text = xrealloc(ss->rcpt_text, ss->rcpt_len + n);
+		memcpy(ss->rcpt_text + ss->rcpt_len, a, n);
+		ss->rcpt_len += n;
+	}
+	free(a);
+}
+
+static void
+store_tls_dec(struct store_session *ss)
+{
+	if (strstr(ss->tls, "+dec") == NULL &&
+	    strlen(ss->tls) + 5 <= sizeof ss->tls)
+		strcat(ss->tls, "+dec");
+}
+
+/* Update the list columns from one event. */
+static void
+store_columns(struct store *s, struct store_session *ss,
+    const struct event *ev)
+{
+	int code;
+
+	ss->last = ev->ts;
+	switch (ev->type) {
+	case EV_SESSION_OPEN:
+		if (ev->tls_implicit) {
+			strcpy(ss->tls, "implicit");
+			ss->flags |= STORE_F_ENCRYPTED;
+		}
+		if (ev->midstream)
+			ss->flags |= STORE_F_MIDSTREAM;
+		break;
+	case EV_COMMAND:
+		if (ev->encrypted)
+			ss->flags |= STORE_F_ENCRYPTED;
+		if (strcmp(ev->verb, "EHLO") == 0 || strcmp(ev->verb, "HELO") == 0 ||
+		    strcmp(ev->verb, "LHLO") == 0) {
+			free(ss->helo);
+			ss->helo = xstrdup(ev->arg != NULL ? ev->arg : "");
+		} else if (strcmp(ev->verb, "MAIL") == 0) {
+			free(ss->mail_from);
+			ss->mail_from = store_path_arg(ev->arg);
+		} else if (strcmp(ev->verb, "RCPT") == 0)
+			store_add_rcpt(ss, ev->arg);
+		break;
+	case EV_REPLY:
+		if (ev->encrypted)
+			ss->flags |= STORE_F_ENCRYPTED;
+		code = ev->code;
+		ss->last_code = code;
+		if (code >= 0 && code < STORE_CODE_MAX) {
+			ss->codes_seen[code / 8] |= (uint8_t)(1u << (code % 8));
+			s->codes[code]++;
+		}
+		store_count_minute(s, ev->ts.tv_sec, code);
+		if (code == 421) {
+			ss->n421++;
+			ss->flags |= STORE_F_421;
+			s->stats.n421++;
+		} else if (code == 452) {
+			ss->n452++;
+			ss->flags |= STORE_F_452;
+			s->stats.n452++;
+		}
+		if (code >= 400 && code < 500) {
+			ss->n4xx++;
+			store_count_host(&s->servers, ev->server, code);
+			store_count_host(&s->clients, ev->client, code);
+		} else if (code >= 500 && code < 600)
+			ss->n5xx++;
+		if (code == 220 && strcmp(ev->answers, "STARTTLS") == 0 &&
+		    strcmp(ss->tls, "none") == 0)
+			strcpy(ss->tls, "starttls");
+		break;
+	case EV_TLS:
+		ss->flags |= STORE_F_ENCRYPTED;
+		if (ev->decrypted)
+			store_tls_dec(ss);
+		if (ev->phase != NULL && strcmp(ev->phase, "alert") == 0 &&
+		    strcmp(ss->tls, "none") == 0)
+			strcpy(ss->tls, "failed");
+		break;
+	case EV_GAP:
+		ss->flags |= STORE_F_GAP;
+		break;
+	case EV_ANOMALY:
+		ss->flags |= STORE_F_ANOMALY;
+		break;
+	case EV_SESSION_CLOSE:
+		ss->closed = true;
+		ss->close_reason = ev->close_reason;
+		break;
+	case EV_MESSAGE:
+	case EV_STATS:
+	case EV_PACKET:
+		break;
+	}
+}
+
+/* Release the packets of the oldest closed sessions to make room. */
+static bool
+store_reclaim_packets(struct store *s, size_t need)
+{
+	size_t i, j;
+
+	for (i = 0; i < s->n; i++) {
+		struct store_session *ss = s->sess[s->off + i];
+
+		if (s->stats.packet_bytes + need <= STORE_PACKET_BYTES_MAX)
+			break;
+		if (!ss->closed || ss->n_packets == 0)
+			continue;
+		for (j = 0; j < ss->n_packets; j++)
+			event_free(ss->packets[j]);
+		s->stats.packets_capped += ss->n_packets;
+		ss->n_packets = 0;
+		s->stats.packet_bytes -= ss->pkt_bytes;
+		ss->pkt_bytes = 0;
+		ss->packets_truncated = true;
+	}
+	return s->stats.packet_bytes + need <= STORE_PACKET_BYTES_MAX;
+}
+
+static void
+store_add_packet(struct store *s, struct store_session *ss, struct event *ev)
+{
+	size_t need = ev->pkt_caplen + sizeof *ev;
+
+	if (ss->n_packets >= STORE_PACKETS_PER_SESSION_MAX ||
+	    ss->pkt_bytes + need > STORE_PACKET_BYTES_PER_SESSION_MAX ||
+	    !store_reclaim_packets(s, need)) {
+		ss->packets_truncated = true;
+		s->stats.packets_capped++;
+		event_free(ev);
+		return;
+	}
+	if (ss->n_packets == ss->cap_packets) {
+		ss->cap_packets = ss->cap_packets == 0 ? 16 : ss->cap_packets * 2;
+		ss->packets = xreallocarray(ss->packets, ss->cap_packets,
+		    sizeof *ss->packets);
+		ss->pkt_seq = xreallocarray(ss->pkt_seq, ss->cap_packets,
+		    sizeof *ss->pkt_seq);
+	}
+	if (ss->linktype == -1)
+		ss->linktype = ev->linktype;
+	ss->packets[ss->n_packets] = ev;
+	ss->pkt_seq[ss->n_packets] = s->pkt_seq++;
+	ss->n_packets++;
+	ss->pkt_bytes += need;
+	s->stats.packet_bytes += need;
+}
+
+static void
+store_add_event(struct store *s, struct store_session *ss, struct event *ev)
+{
+	/* The close always fits, so a capped transcript still ends. */
+	if (ss->n_events >= STORE_EVENTS_PER_SESSION_MAX &&
+	    ev->type != EV_SESSION_CLOSE) {
+		ss->events_truncated = true;
+		s->stats.events_capped++;
+		event_free(ev);
+		return;
+	}
+	if (ss->n_events == ss->cap_events) {
+		ss->cap_events = ss->cap_events == 0 ? 32 : ss->cap_events * 2;
+		ss->events = xreallocarray(ss->events, ss->cap_events,
+		    sizeof *ss->events);
+	}
+	ss->events[ss->n_events++] = ev;
+}
+
+struct store_session *
+store_add_take(struct store *s, struct event *ev)
+{
+	struct store_session *ss;
+	uint64_t id;
+
+	if (ev == NULL)
+		return NULL;
+	s->gen++;
+	if (ev->type == EV_STATS) {
+		s->stats.packets = ev->packets;
+		s->stats.bytes = ev->pkt_bytes;
+		s->stats.dropped = ev->dropped;
+		event_free(s->stats.last_stats);
+		s->stats.last_stats = ev;
+		return NULL;
+	}
+	if (ev->session == 0) {
+		event_free(ev);
+		return NULL;
+	}
+	ss = store_find(s, ev->session);
+	if (ss == NULL) {
+		/* An id at or below the newest is an evicted session. */
+		if (ev->session <= s->max_id) {
+			s->stats.orphans++;
+			event_free(ev);
+			return NULL;
+		}
+		ss = store_append(s, ev);
+	}
+	ss->gen = s->gen;
+	id = ss->id;
+	if (ev->type == EV_PACKET)
+		store_add_packet(s, ss, ev);
+	else {
+		store_columns(s, ss, ev);
+		store_add_event(s, ss, ev);
+	}
+	store_evict(s);
+	/* The session itself may have been evicted (limit reached, all open). */
+	return store_find(s, id);
+}
+
+/* Case-insensitive substring over n bytes (hay may hold any byte). */
+static bool
+store_contains(const char *hay, size_t n, const char *needle, size_t nl)
+{
+	size_t i, j;
+
+	if (nl == 0)
+		return true;
+	for (i = 0; i + nl <= n; i++) {
+		for (j = 0; j < nl; j++)
+			if (tolower((unsigned char)hay[i + j]) !=
+			    tolower((unsigned char)needle[j]))
+				break;
+		if (j == nl)
+			return true;
+	}
+	return false;
+}
+
+static bool
+store_match_word(const struct store_session *ss, const char *w, size_t n)
+{
+	int code, c;
+
+	if (n == 3 && isdigit((unsigned char)w[0]) &&
+	    isdigit((unsigned char)w[1]) && isdigit((unsigned char)w[2])) {
+		code = (w[0] - '0') * 100 + (w[1] - '0') * 10 + (w[2] - '0');
+		if (store_session_has_code(ss, code))
+			return true;
+	}
+	if (n == 3 && w[0] >= '1' && w[0] <= '5' &&
+	    (w[1] == 'x' || w[1] == 'X') && (w[2] == 'x' || w[2] == 'X')) {
+		for (c = (w[0] - '0') * 100; c < (w[0] - '0') * 100 + 100; c++)
+			if (store_session_has_code(ss, c))
+				return true;
+		return false;
+	}
+	if (store_contains(ss->client, strlen(ss->client), w, n) ||
+	    store_contains(ss->server, strlen(ss->server), w, n))
+		return true;
+	if (ss->helo != NULL && store_contains(ss->helo, strlen(ss->helo), w, n))
+		return true;
+	if (ss->mail_from != NULL &&
+	    store_contains(ss->mail_from, strlen(ss->mail_from), w, n))
+		return true;
+	/* The NULs between recipients never match a filter's bytes. */
+	if (ss->rcpt_text != NULL &&
+	    store_contains(ss->rcpt_text, ss->rcpt_len, w, n))
+		return true;
+	return false;
+}
+
+bool
+store_session_match(const struct store_session *ss, const char *filter)
+{
+	const char *p = filter, *e;
+
+	if (filter == NULL)
+		return true;
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return true;
+		e = strchr(p, ' ');
+		if (e == NULL)
+			e = p + strlen(p);
+		if (!store_match_word(ss, p, (size_t)(e - p)))
+			return false;
+		p = e;
+	}
 }

@@ -1,25 +1,387 @@
-/* Unit tests of store: placeholder until the module is written. */
+/*
+ * Unit tests of store: sessions built from synthetic events, eviction order,
+ * the caps on transcripts and packets, per-code and per-minute counts, top
+ * hosts and the list filters.
+ */
 #include "config.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
-static void
-test_placeholder(void **state)
+#include "event.h"
+#include "store.h"
+#include "xmalloc.h"
+
+static struct event *
+ev_make(enum event_type t, uint64_t id, time_t sec)
 {
+	struct event *ev = event_new(t);
+
+	ev->session = id;
+	ev->ts.tv_sec = sec;
+	snprintf(ev->client, sizeof ev->client, "192.0.2.%u:5000%u",
+	    (unsigned)(id % 200), (unsigned)(id % 10));
+	snprintf(ev->server, sizeof ev->server, "198.51.100.%u:25",
+	    (unsigned)(id % 3));
+	return ev;
+}
+
+static void
+open_s(struct store *s, uint64_t id, time_t sec)
+{
+	assert_non_null(store_add_take(s, ev_make(EV_SESSION_OPEN, id, sec)));
+}
+
+static void
+close_s(struct store *s, uint64_t id, time_t sec)
+{
+	struct event *ev = ev_make(EV_SESSION_CLOSE, id, sec);
+
+	ev->close_reason = "quit";
+	store_add_take(s, ev);
+}
+
+static void
+cmd(struct store *s, uint64_t id, time_t sec, const char *verb,
+    const char *arg)
+{
+	struct event *ev = ev_make(EV_COMMAND, id, sec);
+
+	snprintf(ev->verb, sizeof ev->verb, "%s", verb);
+	ev->arg = xstrdup(arg);
+	store_add_take(s, ev);
+}
+
+static void
+reply(struct store *s, uint64_t id, time_t sec, int code)
+{
+	struct event *ev = ev_make(EV_REPLY, id, sec);
+
+	ev->code = code;
+	ev->text = xstrdup("text");
+	ev->text_len = 4;
+	ev->lines = 1;
+	store_add_take(s, ev);
+}
+
+static void
+test_columns(void **state)
+{
+	struct store *s = store_new(10);
+	struct store_session *ss;
+
 	(void)state;
-	skip();
+	open_s(s, 1, 100);
+	cmd(s, 1, 101, "EHLO", "client.example");
+	cmd(s, 1, 101, "MAIL", "FROM:<a@example.org> SIZE=100");
+	cmd(s, 1, 102, "RCPT", "TO:<b@example.net>");
+	cmd(s, 1, 102, "RCPT", "TO:<c@example.net>");
+	reply(s, 1, 103, 250);
+	reply(s, 1, 103, 452);
+	ss = store_find(s, 1);
+	assert_non_null(ss);
+	assert_string_equal(ss->helo, "client.example");
+	assert_string_equal(ss->mail_from, "a@example.org");
+	assert_int_equal(ss->rcpts, 2);
+	assert_int_equal(ss->last_code, 452);
+	assert_int_equal(ss->n452, 1);
+	assert_true(ss->flags & STORE_F_452);
+	assert_false(ss->flags & STORE_F_421);
+	assert_int_equal(ss->n_events, 7);
+	assert_false(ss->closed);
+	assert_string_equal(ss->tls, "none");
+	close_s(s, 1, 104);
+	assert_true(ss->closed);
+	assert_string_equal(ss->close_reason, "quit");
+	assert_int_equal(store_stats(s)->n452, 1);
+	assert_int_equal(store_stats(s)->sessions, 1);
+	store_free(s);
+}
+
+static void
+test_eviction_order(void **state)
+{
+	struct store *s = store_new(3);
+	uint64_t id;
+
+	(void)state;
+	for (id = 1; id <= 3; id++)
+		open_s(s, id, 100);
+	close_s(s, 2, 101);
+	close_s(s, 3, 101);
+	/* 1 is open: 2, the oldest closed one, goes first. */
+	open_s(s, 4, 102);
+	assert_int_equal(store_count(s), 3);
+	assert_non_null(store_find(s, 1));
+	assert_null(store_find(s, 2));
+	assert_non_null(store_find(s, 3));
+	assert_non_null(store_find(s, 4));
+	open_s(s, 5, 103);
+	assert_null(store_find(s, 3));
+	/* Nothing closed: the oldest open session goes. */
+	open_s(s, 6, 104);
+	assert_null(store_find(s, 1));
+	assert_int_equal(store_at(s, 0)->id, 4);
+	assert_int_equal(store_at(s, 1)->id, 5);
+	assert_int_equal(store_at(s, 2)->id, 6);
+	assert_int_equal(store_stats(s)->evicted, 3);
+	assert_int_equal(store_stats(s)->sessions, 6);
+	/* Late events of an evicted session are counted, not resurrected. */
+	reply(s, 2, 105, 250);
+	assert_null(store_find(s, 2));
+	assert_int_equal(store_stats(s)->orphans, 1);
+	assert_int_equal(store_count(s), 3);
+	store_free(s);
+}
+
+static void
+test_many_sessions(void **state)
+{
+	struct store *s = store_new(100);
+	uint64_t id;
+
+	(void)state;
+	for (id = 1; id <= 5000; id++) {
+		open_s(s, id, (time_t)id);
+		reply(s, id, (time_t)id, 250);
+		close_s(s, id, (time_t)id);
+	}
+	assert_int_equal(store_count(s), 100);
+	assert_int_equal(store_at(s, 0)->id, 4901);
+	assert_int_equal(store_at(s, 99)->id, 5000);
+	assert_non_null(store_find(s, 4950));
+	assert_null(store_find(s, 4900));
+	store_free(s);
+}
+
+static void
+test_event_cap(void **state)
+{
+	struct store *s = store_new(10);
+	struct store_session *ss;
+	size_t i;
+
+	(void)state;
+	open_s(s, 1, 100);
+	for (i = 0; i < STORE_EVENTS_PER_SESSION_MAX + 10; i++)
+		cmd(s, 1, 100, "NOOP", "");
+	close_s(s, 1, 101);
+	ss = store_find(s, 1);
+	assert_true(ss->events_truncated);
+	assert_int_equal(ss->n_events, STORE_EVENTS_PER_SESSION_MAX + 1);
+	assert_int_equal(ss->events[ss->n_events - 1]->type, EV_SESSION_CLOSE);
+	assert_int_equal(store_stats(s)->events_capped, 11);
+	store_free(s);
+}
+
+static void
+packet(struct store *s, uint64_t id, uint32_t caplen)
+{
+	struct event *ev = ev_make(EV_PACKET, id, 100);
+
+	ev->pkt_caplen = ev->pkt_len = caplen;
+	ev->pkt_data = xcalloc(1, caplen);
+	ev->linktype = 1;
+	store_add_take(s, ev);
+}
+
+static void
+test_packet_caps(void **state)
+{
+	struct store *s = store_new(10);
+	struct store_session *a, *b;
+	size_t i;
+
+	(void)state;
+	open_s(s, 1, 100);
+	open_s(s, 2, 100);
+	packet(s, 1, 60);
+	packet(s, 2, 60);
+	packet(s, 1, 60);
+	a = store_find(s, 1);
+	b = store_find(s, 2);
+	assert_int_equal(a->n_packets, 2);
+	assert_int_equal(b->n_packets, 1);
+	/* Arrival numbers keep the capture order across sessions. */
+	assert_true(a->pkt_seq[0] < b->pkt_seq[0]);
+	assert_true(b->pkt_seq[0] < a->pkt_seq[1]);
+	assert_int_equal(a->linktype, 1);
+	/* The per-session byte cap. */
+	for (i = 0; i < 40; i++)
+		packet(s, 2, 1024 * 1024);
+	assert_true(b->packets_truncated);
+	assert_true(b->pkt_bytes <= STORE_PACKET_BYTES_PER_SESSION_MAX);
+	assert_true(b->n_packets < 41);
+	assert_true(store_stats(s)->packets_capped > 0);
+	assert_false(a->packets_truncated);
+	store_free(s);
+}
+
+static void
+test_codes_minutes(void **state)
+{
+	struct store *s = store_new(10);
+	struct event_code_count cc[8];
+	unsigned a, b;
+	int64_t first, last;
+	size_t n;
+
+	(void)state;
+	assert_false(store_minute_range(s, &first, &last));
+	open_s(s, 1, 600);
+	reply(s, 1, 600, 220);
+	reply(s, 1, 610, 452);
+	reply(s, 1, 659, 452);
+	reply(s, 1, 660, 421);
+	reply(s, 1, 725, 250);
+	n = store_code_counts(s, cc, 8);
+	assert_int_equal(n, 4);
+	assert_int_equal(cc[0].code, 220);
+	assert_int_equal(cc[0].count, 1);
+	assert_int_equal(cc[1].code, 250);
+	assert_int_equal(cc[2].code, 421);
+	assert_int_equal(cc[3].code, 452);
+	assert_int_equal(cc[3].count, 2);
+	store_minute(s, 10, &a, &b);
+	assert_int_equal(a, 0);
+	assert_int_equal(b, 2);
+	store_minute(s, 11, &a, &b);
+	assert_int_equal(a, 1);
+	assert_int_equal(b, 0);
+	store_minute(s, 12, &a, &b);
+	assert_int_equal(a + b, 0);
+	assert_true(store_minute_range(s, &first, &last));
+	assert_int_equal(first, 10);
+	assert_int_equal(last, 12);
+	/* A minute that fell out of the one-day ring reads as zero. */
+	reply(s, 1, 600 + 60 * STORE_MINUTES, 421);
+	store_minute(s, 10, &a, &b);
+	assert_int_equal(a + b, 0);
+	store_minute(s, 10 + STORE_MINUTES, &a, &b);
+	assert_int_equal(a, 1);
+	store_free(s);
+}
+
+static void
+test_top_hosts(void **state)
+{
+	struct store *s = store_new(10);
+	struct store_host h[4];
+	size_t n;
+	uint64_t id;
+
+	(void)state;
+	for (id = 1; id <= 6; id++) {
+		open_s(s, id, 100);
+		/* Servers: id%3 -> .1 gets 2 sessions x 2, .2 2 x 1, .0 none. */
+		if (id % 3 == 1) {
+			reply(s, id, 100, 452);
+			reply(s, id, 100, 421);
+		} else if (id % 3 == 2)
+			reply(s, id, 100, 450);
+		else
+			reply(s, id, 100, 550);
+	}
+	n = store_top(s, true, h, 4);
+	assert_int_equal(n, 2);
+	assert_string_equal(h[0].name, "198.51.100.1");
+	assert_int_equal(h[0].n4xx, 4);
+	assert_int_equal(h[0].n421, 2);
+	assert_int_equal(h[0].n452, 2);
+	assert_string_equal(h[1].name, "198.51.100.2");
+	assert_int_equal(h[1].n4xx, 2);
+	n = store_top(s, false, h, 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(h[0].n4xx, 2);
+	store_free(s);
+}
+
+static void
+test_filters(void **state)
+{
+	struct store *s = store_new(10);
+	struct store_session *a, *b;
+
+	(void)state;
+	open_s(s, 1, 100);
+	cmd(s, 1, 100, "HELO", "Relay.Example.COM");
+	cmd(s, 1, 100, "MAIL", "FROM:<alice@example.org>");
+	cmd(s, 1, 100, "RCPT", "TO:<bob@example.net>");
+	cmd(s, 1, 100, "RCPT", "TO:<carol@example.net>");
+	reply(s, 1, 100, 452);
+	open_s(s, 2, 100);
+	reply(s, 2, 100, 250);
+	a = store_find(s, 1);
+	b = store_find(s, 2);
+	assert_true(store_session_match(a, ""));
+	assert_true(store_session_match(a, NULL));
+	assert_true(store_session_match(a, "relay.example"));
+	assert_true(store_session_match(a, "ALICE"));
+	assert_true(store_session_match(a, "carol@"));
+	assert_true(store_session_match(a, "452"));
+	assert_true(store_session_match(a, "4xx"));
+	assert_false(store_session_match(a, "5xx"));
+	assert_false(store_session_match(a, "250"));
+	assert_true(store_session_match(a, "192.0.2.1:"));
+	assert_true(store_session_match(a, "452 bob"));
+	assert_false(store_session_match(a, "452 dave"));
+	assert_false(store_session_match(b, "452"));
+	assert_true(store_session_match(b, "250"));
+	assert_true(store_session_match(b, "198.51.100.2"));
+	assert_true(store_session_problem(a));
+	assert_false(store_session_problem(b));
+	store_free(s);
+}
+
+static void
+test_tls_state(void **state)
+{
+	struct store *s = store_new(10);
+	struct store_session *ss;
+	struct event *ev;
+
+	(void)state;
+	open_s(s, 1, 100);
+	cmd(s, 1, 100, "STARTTLS", "");
+	ev = ev_make(EV_REPLY, 1, 100);
+	ev->code = 220;
+	strcpy(ev->answers, "STARTTLS");
+	store_add_take(s, ev);
+	ss = store_find(s, 1);
+	assert_string_equal(ss->tls, "starttls");
+	ev = ev_make(EV_TLS, 1, 100);
+	ev->phase = "established";
+	ev->decrypted = true;
+	store_add_take(s, ev);
+	assert_string_equal(ss->tls, "starttls+dec");
+	assert_true(ss->flags & STORE_F_ENCRYPTED);
+	ev = ev_make(EV_SESSION_OPEN, 2, 100);
+	ev->tls_implicit = true;
+	store_add_take(s, ev);
+	assert_string_equal(store_find(s, 2)->tls, "implicit");
+	store_free(s);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_placeholder),
+		cmocka_unit_test(test_columns),
+		cmocka_unit_test(test_eviction_order),
+		cmocka_unit_test(test_many_sessions),
+		cmocka_unit_test(test_event_cap),
+		cmocka_unit_test(test_packet_caps),
+		cmocka_unit_test(test_codes_minutes),
+		cmocka_unit_test(test_top_hosts),
+		cmocka_unit_test(test_filters),
+		cmocka_unit_test(test_tls_state),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
