@@ -1,0 +1,195 @@
+#!/bin/sh
+# Benchmark: smtpscope -r FILE --json against a bare libpcap read loop.
+#
+# usage: bench/run.sh [BUILDDIR | SMTPSCOPE-BINARY]
+#
+# Environment:
+#   SMTPSCOPE     binary to measure (else BUILDDIR/smtpscope, else an
+#                 optimised build made in $BENCH_DIR/build)
+#   BENCH_DIR     work directory for the tools and captures
+#                 (default /tmp/smtpscope-bench)
+#   BENCH_SIZE    size of the main capture (default 1G; K, M, G suffixes)
+#   BENCH_SIZE2   a second size, to show that peak RSS does not follow the
+#                 file size (default 512M; "none" skips it)
+#   BENCH_RUNS    timed runs per reader and file, the best is kept (3)
+#   BENCH_COLD    1: drop the page cache before every timed run (needs
+#                 root); default 0: every run reads a warm page cache
+#
+# Prints MB/s, packets/s, the throughput ratio smtpscope/bare loop and the
+# peak RSS of each reader.  Exits 1 when a target is missed (ratio >= 0.5,
+# smtpscope peak RSS <= 64 MiB), 2 on a setup error.
+
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+BENCH_DIR=${BENCH_DIR:-/tmp/smtpscope-bench}
+BENCH_SIZE=${BENCH_SIZE:-1G}
+BENCH_SIZE2=${BENCH_SIZE2:-512M}
+BENCH_RUNS=${BENCH_RUNS:-3}
+BENCH_COLD=${BENCH_COLD:-0}
+RATIO_MIN=0.5
+RSS_MAX_KIB=65536
+
+die() { echo "bench: $*" >&2; exit 2; }
+
+[ -x /usr/bin/time ] || die "/usr/bin/time is missing (apt-get install -y time)"
+command -v pkg-config >/dev/null 2>&1 || die "pkg-config is missing"
+pkg-config --exists libpcap || die "libpcap not found (apt-get install -y libpcap-dev)"
+mkdir -p "$BENCH_DIR"
+
+# ---- the tools
+CC=${CC:-cc}
+for t in gen bareloop; do
+	if [ ! -x "$BENCH_DIR/$t" ] || [ -n "$(find "$here/$t.c" -newer "$BENCH_DIR/$t")" ]; then
+		# shellcheck disable=SC2046
+		$CC -std=c11 -D_DEFAULT_SOURCE -O2 -g -Wall -Wextra \
+		    -o "$BENCH_DIR/$t" "$here/$t.c" \
+		    $(pkg-config --cflags --libs libpcap) ||
+		    die "cannot build $t"
+	fi
+done
+
+# ---- the binary under test
+bin=
+if [ $# -ge 1 ]; then
+	if [ -d "$1" ] && [ -x "$1/smtpscope" ]; then
+		bin=$1/smtpscope
+	elif [ -f "$1" ] && [ -x "$1" ]; then
+		bin=$1
+	else
+		die "$1: neither a build directory nor an executable"
+	fi
+elif [ -n "${SMTPSCOPE:-}" ]; then
+	bin=$SMTPSCOPE
+else
+	# An optimised build of our own, without sanitizers or -O0.
+	b=$BENCH_DIR/build
+	if [ ! -f "$top/configure" ]; then
+		(cd "$top" && ./autogen.sh) >/dev/null || die "autogen.sh failed"
+	fi
+	mkdir -p "$b"
+	if [ ! -f "$b/Makefile" ]; then
+		(cd "$b" && "$top/configure" CFLAGS='-O2 -g') >"$b/configure.log" 2>&1 ||
+		    die "configure failed, see $b/configure.log"
+	fi
+	(cd "$b" && make -j2 smtpscope) >"$b/make.log" 2>&1 ||
+	    die "make failed, see $b/make.log"
+	bin=$b/smtpscope
+fi
+[ -x "$bin" ] || die "$bin: not executable"
+
+# ---- the captures (reused when present)
+capture() {
+	f=$BENCH_DIR/smtp-$1.pcap
+	if [ ! -s "$f" ]; then
+		echo "generating $f ..." >&2
+		"$BENCH_DIR/gen" "$f.tmp" "$1" || die "gen failed"
+		mv "$f.tmp" "$f"
+	fi
+	echo "$f"
+}
+
+# Bring the page cache to the same state before each timed run.
+cache_prepare() {
+	if [ "$BENCH_COLD" = 1 ]; then
+		sync
+		echo 3 >/proc/sys/vm/drop_caches 2>/dev/null ||
+		    die "BENCH_COLD=1 needs root"
+	else
+		cat "$1" >/dev/null
+	fi
+}
+
+now_ns() { date +%s%N; }
+
+# timed FILE OUT CMD...: sets t_best, the best wall time (s), and t_rss,
+# the largest peak RSS (KiB), over BENCH_RUNS runs.
+timed() {
+	tf=$1; out=$2; shift 2
+	best=; rss=0; i=0
+	while [ "$i" -lt "$BENCH_RUNS" ]; do
+		cache_prepare "$tf"
+		t0=$(now_ns)
+		/usr/bin/time -f '%M' -o "$BENCH_DIR/time.out" "$@" >"$out" ||
+		    die "$* failed (exit $?)"
+		t1=$(now_ns)
+		s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+		m=$(tail -n 1 "$BENCH_DIR/time.out")
+		[ "$m" -gt "$rss" ] && rss=$m
+		if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN { exit !(a < b) }'; then
+			best=$s
+		fi
+		i=$((i + 1))
+	done
+	t_best=$best
+	t_rss=$rss
+}
+
+status=0
+
+# bench FILE: measure both readers on FILE; sets r_rss for the caller.
+bench() {
+	f=$1
+	bytes=$(wc -c <"$f")
+	# Warm-up runs, which also check that smtpscope read everything.
+	cache_prepare "$f"
+	"$BENCH_DIR/bareloop" "$f" >"$BENCH_DIR/bare.out" || die "bareloop failed"
+	pkts=$(awk '{ print $2 }' "$BENCH_DIR/bare.out")
+	"$bin" -r "$f" --json >"$BENCH_DIR/warm.json" ||
+	    die "$bin -r $f --json failed"
+	stats=$(tail -n 1 "$BENCH_DIR/warm.json")
+	sp=$(echo "$stats" | sed -n 's/.*"packets": *\([0-9]*\).*/\1/p')
+	ss=$(echo "$stats" | sed -n 's/.*"sessions": *\([0-9]*\).*/\1/p')
+	nev=$(wc -l <"$BENCH_DIR/warm.json")
+	n421=$(grep -c '"code": *421' "$BENCH_DIR/warm.json" || true)
+	n452=$(grep -c '"code": *452' "$BENCH_DIR/warm.json" || true)
+	[ "$sp" = "$pkts" ] ||
+	    echo "WARNING: smtpscope counted ${sp:-?} packets, the bare loop $pkts" >&2
+
+	timed "$f" /dev/null "$BENCH_DIR/bareloop" "$f"
+	b_s=$t_best b_rss=$t_rss
+	timed "$f" /dev/null "$bin" -r "$f" --json
+	r_s=$t_best r_rss=$t_rss
+
+	echo
+	echo "file $f: $bytes bytes, $pkts packets"
+	echo "smtpscope: ${ss:-?} sessions, $nev events, $n421 replies 421, $n452 replies 452"
+	awk -v bytes="$bytes" -v pkts="$pkts" -v bs="$b_s" -v brss="$b_rss" \
+	    -v rs="$r_s" -v rrss="$r_rss" 'BEGIN {
+		if (bs <= 0) bs = 0.001; if (rs <= 0) rs = 0.001;
+		printf "%-10s %9s %10s %12s %12s\n", "reader", "seconds",
+		    "MB/s", "packets/s", "peak RSS";
+		printf "%-10s %9.3f %10.1f %12.0f %8.1f MiB\n", "bareloop",
+		    bs, bytes / bs / 1e6, pkts / bs, brss / 1024;
+		printf "%-10s %9.3f %10.1f %12.0f %8.1f MiB\n", "smtpscope",
+		    rs, bytes / rs / 1e6, pkts / rs, rrss / 1024;
+		printf "ratio smtpscope/bareloop (throughput): %.3f\n", bs / rs;
+	}'
+	if awk -v bs="$b_s" -v rs="$r_s" -v m="$RATIO_MIN" \
+	    'BEGIN { exit !(bs / (rs > 0 ? rs : 0.001) >= m) }'; then
+		echo "target ratio >= $RATIO_MIN: PASS"
+	else
+		echo "target ratio >= $RATIO_MIN: FAIL"
+		status=1
+	fi
+	if [ "$r_rss" -le "$RSS_MAX_KIB" ]; then
+		echo "target peak RSS <= 64 MiB: PASS"
+	else
+		echo "target peak RSS <= 64 MiB: FAIL"
+		status=1
+	fi
+}
+
+echo "smtpscope: $bin"
+echo "runs per reader: $BENCH_RUNS, best kept; page cache: $([ "$BENCH_COLD" = 1 ] && echo dropped || echo warm)"
+main=$(capture "$BENCH_SIZE")
+bench "$main"
+rss1=$r_rss
+if [ "$BENCH_SIZE2" != none ]; then
+	second=$(capture "$BENCH_SIZE2")
+	bench "$second"
+	echo
+	echo "peak RSS: $((rss1 / 1024)) MiB on $BENCH_SIZE, $((r_rss / 1024)) MiB on $BENCH_SIZE2"
+fi
+exit $status
