@@ -1,113 +1,872 @@
-/* capture.c: STUB, to be written. */
+/*
+ * capture: everything that touches libpcap.
+ *
+ * Live: pcap_create + options + pcap_activate in immediate mode, then
+ * non-blocking reads driven by poll() on the selectable descriptor, so the
+ * caller gets control back every timeout_ms to run timers and to notice a
+ * stop request.  Files: pcap and pcapng (libpcap tells them apart), "-" for
+ * stdin, read with pcap_next_ex as fast as possible or paced by timestamps
+ * (--replay).  A file cut in the middle of a packet delivers every complete
+ * packet, then reports the cut.
+ *
+ * Filtering, and why it differs between live and files:
+ *  - Live, the SMTP port filter runs in the kernel ("tcp and (port 25 or
+ *    ...)"), ANDed with the user's expression, so a busy host copies only
+ *    mail traffic to us.
+ *  - Files get only the user's expression: the flow table already ignores
+ *    non-SMTP ports, and without a port filter IP fragments (which carry no
+ *    ports after the first) still reach decode and are counted, and
+ *    encapsulations the BPF "port" primitive cannot see through (IPv6
+ *    extension headers, deep VLAN stacks) still work.
+ *  - On Ethernet a plain "tcp port 25" does not match 802.1Q-tagged frames,
+ *    since BPF reads the IP header at a fixed offset.  The expression E is
+ *    therefore widened to "(E) or (vlan and ((E) or (vlan and (E))))": each
+ *    "vlan" moves libpcap's offsets by one tag for the rest of the
+ *    expression, so this matches untagged, single-tagged and QinQ frames
+ *    (on Linux live captures libpcap also handles tags the kernel moved out
+ *    of the frame).  When the user's own expression says vlan, mpls or
+ *    pppoes, it is used as written, first, so those keywords keep their
+ *    meaning for the port test that follows.
+ *
+ * Invariants: the pcap handle is opened once and owned here; the optional
+ * dumper shares its link type and snapshot length; capture_stop only sets
+ * an atomic flag and calls pcap_breakloop, both safe from a signal handler
+ * or another thread.
+ */
 #include "config.h"
 
 #include "capture.h"
 
+#include <sys/stat.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include <pcap/pcap.h>
-struct capture *
-capture_open(const struct capture_config *c, const char **what, const char **why,
-    const char **hint, bool *usage)
+
+#include "decode.h"
+#include "xmalloc.h"
+
+/* Pacing sleeps in slices this long so a stop is noticed quickly. */
+#define CAPTURE_REPLAY_SLICE_MS 100
+/* Live -w output is flushed at most this often (ms), and when idle. */
+#define CAPTURE_FLUSH_MS 250
+/* The port filter is built in a buffer of this size. */
+#define CAPTURE_FILTER_MAX 4096
+
+struct capture {
+	pcap_t *p;
+	bool live;
+	int linktype;
+	char source[256];
+	long count;
+	long seen;
+	double replay;
+	atomic_int stop;
+
+	/* Set by the callback when -c is reached. */
+	bool done;
+	capture_packet_fn fn;
+	void *arg;
+
+	/* Replay: the first packet's timestamp and when it was delivered. */
+	bool have_base;
+	struct timeval base_ts;
+	struct timespec base_wall;
+	/* A packet read but not yet delivered while pacing. */
+	struct pcap_pkthdr *pend_hdr;
+	const u_char *pend_data;
+
+	/* -w */
+	pcap_dumper_t *dump;
+	bool dump_dirty;
+	struct timespec dump_flushed;
+};
+
+struct capture_writer {
+	pcap_t *p;
+	pcap_dumper_t *d;
+	bool failed;
+};
+
+/* Message storage for capture_open's results (see capture.h). */
+static char capture_what[512];
+static char capture_why[PCAP_ERRBUF_SIZE + 256];
+static char capture_hint[256];
+static char capture_loop_why[PCAP_ERRBUF_SIZE + 128];
+
+static const char capture_perm_hint[] =
+    "run as root or grant CAP_NET_RAW "
+    "(setcap cap_net_raw,cap_net_admin=eip $(command -v smtpscope))";
+
+static void
+capture_now(struct timespec *ts)
 {
-	(void)c;
+	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+static long long
+capture_ms_since(const struct timespec *then)
+{
+	struct timespec now;
+
+	capture_now(&now);
+	return (long long)(now.tv_sec - then->tv_sec) * 1000 +
+	       (now.tv_nsec - then->tv_nsec) / 1000000;
+}
+
+/* Does the user's expression move libpcap's offsets itself? */
+static bool
+capture_bpf_encap(const char *bpf)
+{
+	return strstr(bpf, "vlan") != NULL || strstr(bpf, "mpls") != NULL ||
+	       strstr(bpf, "pppoes") != NULL || strstr(bpf, "geneve") != NULL;
+}
+
+/*
+ * The expression actually compiled (see the comment at the top).  Returns
+ * NULL when no filter is needed.  Caller frees.
+ */
+static char *
+capture_filter_text(const struct capture_config *cfg, bool live, int dlt)
+{
+	char ports[CAPTURE_FILTER_MAX], *e, *out;
+	size_t i, off = 0;
+	bool user = cfg->bpf != NULL && cfg->bpf[strspn(cfg->bpf, " \t")] != 0;
+
+	ports[0] = '\0';
+	if (live && cfg->n_ports > 0) {
+		off = (size_t)snprintf(ports, sizeof ports, "tcp and (");
+		for (i = 0; i < cfg->n_ports && off < sizeof ports; i++)
+			off += (size_t)snprintf(ports + off, sizeof ports - off,
+			    "%sport %u", i > 0 ? " or " : "", cfg->ports[i]);
+		if (off < sizeof ports)
+			snprintf(ports + off, sizeof ports - off, ")");
+	}
+	if (user && ports[0] != '\0')
+		xasprintf(&e, "(%s) and (%s)", cfg->bpf, ports);
+	else if (user)
+		e = xstrdup(cfg->bpf);
+	else if (ports[0] != '\0')
+		e = xstrdup(ports);
+	else
+		return NULL;
+	if (dlt != DLT_EN10MB || (user && capture_bpf_encap(cfg->bpf)))
+		return e;
+	xasprintf(
+	    &out, "(%s) or (vlan and ((%s) or (vlan and (%s))))", e, e, e);
+	free(e);
+	return out;
+}
+
+/* Check the user's expression on its own, for a message about it alone. */
+static const char *
+capture_check_bpf(const char *bpf, int dlt)
+{
+	static char msg[PCAP_ERRBUF_SIZE];
+	struct bpf_program prog;
+	pcap_t *dead;
+	const char *why = NULL;
+
+	dead = pcap_open_dead(dlt, 262144);
+	if (dead == NULL)
+		return NULL;
+	if (pcap_compile(dead, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		snprintf(msg, sizeof msg, "%s", pcap_geterr(dead));
+		why = msg;
+	} else
+		pcap_freecode(&prog);
+	pcap_close(dead);
+	return why;
+}
+
+static int
+capture_set_filter(struct capture *c, const struct capture_config *cfg,
+    const char **what, const char **why, bool *usage)
+{
+	struct bpf_program prog;
+	bpf_u_int32 net = 0, mask = PCAP_NETMASK_UNKNOWN;
+	char errbuf[PCAP_ERRBUF_SIZE];
+	char *text;
+	const char *bad;
+
+	if (cfg->bpf != NULL && *cfg->bpf != '\0') {
+		bad = capture_check_bpf(cfg->bpf, c->linktype);
+		if (bad != NULL) {
+			snprintf(capture_what, sizeof capture_what,
+			    "bad BPF expression '%s'", cfg->bpf);
+			snprintf(capture_why, sizeof capture_why, "%s", bad);
+			*what = capture_what;
+			*why = capture_why;
+			*usage = true;
+			return -1;
+		}
+	}
+	text = capture_filter_text(cfg, c->live, c->linktype);
+	if (text == NULL)
+		return 0;
+	/* The netmask only matters for "ip broadcast"; unknown is fine. */
+	if (c->live && pcap_lookupnet(c->source, &net, &mask, errbuf) != 0)
+		mask = PCAP_NETMASK_UNKNOWN;
+	if (pcap_compile(c->p, &prog, text, 1, mask) != 0) {
+		snprintf(capture_what, sizeof capture_what,
+		    "bad BPF expression '%s'", cfg->bpf ? cfg->bpf : text);
+		snprintf(
+		    capture_why, sizeof capture_why, "%s", pcap_geterr(c->p));
+		*what = capture_what;
+		*why = capture_why;
+		*usage = cfg->bpf != NULL;
+		free(text);
+		return -1;
+	}
+	free(text);
+	if (pcap_setfilter(c->p, &prog) != 0) {
+		snprintf(capture_what, sizeof capture_what, "%s", c->source);
+		snprintf(capture_why, sizeof capture_why,
+		    "cannot set the filter: %s", pcap_geterr(c->p));
+		*what = capture_what;
+		*why = capture_why;
+		pcap_freecode(&prog);
+		return -1;
+	}
+	pcap_freecode(&prog);
+	return 0;
+}
+
+/* The default device, as tcpdump picks it: the first libpcap lists. */
+static const char *
+capture_default_device(const char **why)
+{
+	static char name[256];
+	char errbuf[PCAP_ERRBUF_SIZE];
+	pcap_if_t *all = NULL;
+
+	if (pcap_findalldevs(&all, errbuf) != 0) {
+		snprintf(capture_why, sizeof capture_why, "%s", errbuf);
+		*why = capture_why;
+		return NULL;
+	}
+	if (all == NULL) {
+		*why = "no capture device found";
+		return NULL;
+	}
+	snprintf(name, sizeof name, "%s", all->name);
+	pcap_freealldevs(all);
+	return name;
+}
+
+/*
+ * If the device's default link type is one we cannot decode, try the
+ * others it offers (e.g. Ethernet instead of a radio header).
+ */
+static void
+capture_pick_linktype(struct capture *c)
+{
+	int *dlts = NULL, n, i;
+
+	if (decode_linktype_supported(pcap_datalink(c->p)))
+		return;
+	n = pcap_list_datalinks(c->p, &dlts);
+	for (i = 0; i < n; i++) {
+		if (decode_linktype_supported(dlts[i]) &&
+		    pcap_set_datalink(c->p, dlts[i]) == 0)
+			break;
+	}
+	if (dlts != NULL)
+		pcap_free_datalinks(dlts);
+}
+
+static int
+capture_open_live(struct capture *c, const struct capture_config *cfg,
+    const char **what, const char **why, const char **hint)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+	const char *dev = cfg->iface;
+	long long bytes;
+	int rc;
+
+	if (dev == NULL) {
+		dev = capture_default_device(why);
+		if (dev == NULL) {
+			*what = "cannot find a capture device";
+			snprintf(capture_hint, sizeof capture_hint,
+			    "name one with -i, or %s", capture_perm_hint);
+			*hint = capture_hint;
+			return -1;
+		}
+	}
+	snprintf(c->source, sizeof c->source, "%s", dev);
+	snprintf(capture_what, sizeof capture_what, "%s", dev);
+	*what = capture_what;
+	errbuf[0] = '\0';
+	c->p = pcap_create(dev, errbuf);
+	if (c->p == NULL) {
+		snprintf(capture_why, sizeof capture_why, "%s", errbuf);
+		*why = capture_why;
+		return -1;
+	}
+	c->live = true;
+	pcap_set_snaplen(c->p, cfg->snaplen > 0 ? cfg->snaplen : 262144);
+	pcap_set_promisc(c->p, cfg->promisc ? 1 : 0);
+	/* Immediate mode: each packet is handed over as it arrives, so a
+	   reply is on screen at once rather than when a buffer fills. */
+	pcap_set_immediate_mode(c->p, 1);
+	pcap_set_timeout(c->p, 100);
+	if (cfg->buffer_mib > 0) {
+		bytes = (long long)cfg->buffer_mib * 1024 * 1024;
+		pcap_set_buffer_size(
+		    c->p, bytes > INT_MAX ? INT_MAX : (int)bytes);
+	}
+	rc = pcap_activate(c->p);
+	if (rc < 0) {
+		const char *detail = pcap_geterr(c->p);
+
+		switch (rc) {
+		case PCAP_ERROR_PERM_DENIED:
+			snprintf(capture_why, sizeof capture_why,
+			    "permission denied (%s)", detail);
+			*hint = capture_perm_hint;
+			break;
+		case PCAP_ERROR_PROMISC_PERM_DENIED:
+			snprintf(capture_why, sizeof capture_why,
+			    "no permission to enable promiscuous mode");
+			*hint = "use -p to capture without promiscuous mode";
+			break;
+		case PCAP_ERROR_NO_SUCH_DEVICE:
+			snprintf(
+			    capture_why, sizeof capture_why, "no such device");
+			*hint = "list the capture devices with smtpscope -D";
+			break;
+		case PCAP_ERROR_IFACE_NOT_UP:
+			snprintf(capture_why, sizeof capture_why,
+			    "the interface is down");
+			break;
+		case PCAP_ERROR_RFMON_NOTSUP:
+		case PCAP_ERROR_NOT_RFMON:
+		default:
+			snprintf(capture_why, sizeof capture_why, "%s",
+			    *detail != '\0' ? detail : pcap_statustostr(rc));
+			break;
+		}
+		*why = capture_why;
+		return -1;
+	}
+	/* rc > 0 is a warning (e.g. promiscuous mode not supported on
+	   "any"): capturing works, so carry on. */
+	capture_pick_linktype(c);
+	if (pcap_setnonblock(c->p, 1, errbuf) != 0) {
+		snprintf(capture_why, sizeof capture_why, "%s", errbuf);
+		*why = capture_why;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+capture_open_file(struct capture *c, const struct capture_config *cfg,
+    const char **what, const char **why)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+	const char *base;
+	struct stat st;
+	FILE *f;
+
+	snprintf(capture_what, sizeof capture_what, "%s", cfg->file);
+	*what = capture_what;
+	if (strcmp(cfg->file, "-") == 0) {
+		f = stdin;
+		snprintf(c->source, sizeof c->source, "stdin");
+		snprintf(capture_what, sizeof capture_what, "stdin");
+	} else {
+		f = fopen(cfg->file, "rb");
+		if (f == NULL) {
+			snprintf(capture_why, sizeof capture_why, "%s",
+			    strerror(errno));
+			*why = capture_why;
+			return -1;
+		}
+		base = strrchr(cfg->file, '/');
+		base = base != NULL && base[1] != '\0' ? base + 1 : cfg->file;
+		snprintf(c->source, sizeof c->source, "%s", base);
+	}
+	if (fstat(fileno(f), &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			*why = "is a directory";
+			fclose(f);
+			return -1;
+		}
+		if (S_ISREG(st.st_mode) && st.st_size == 0) {
+			*why = "empty file (not a pcap or pcapng capture)";
+			if (f != stdin)
+				fclose(f);
+			return -1;
+		}
+	}
+	errbuf[0] = '\0';
+	c->p = pcap_fopen_offline(f, errbuf);
+	if (c->p == NULL) {
+		/* libpcap did not take the stream: close it ourselves. */
+		if (f != stdin)
+			fclose(f);
+		if (strstr(errbuf, "unknown file format") != NULL)
+			*why = "not a pcap or pcapng capture file";
+		else if (strstr(errbuf, "truncated") != NULL &&
+			 strstr(errbuf, "only got 0") != NULL)
+			*why = "empty input (not a pcap or pcapng capture)";
+		else if (strstr(errbuf, "truncated") != NULL)
+			*why = "capture file is truncated (cut in its header)";
+		else {
+			snprintf(capture_why, sizeof capture_why, "%s", errbuf);
+			*why = capture_why;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+struct capture *
+capture_open(const struct capture_config *cfg, const char **what,
+    const char **why, const char **hint, bool *usage)
+{
+	struct capture *c = xcalloc(1, sizeof *c);
+	const char *bad = NULL;
+	char name[64];
+	int rc;
+
 	*what = "capture";
-	*why = "not implemented";
+	*why = "unknown error";
 	*hint = NULL;
 	*usage = false;
-	return NULL;
+	atomic_init(&c->stop, 0);
+	c->count = cfg->count;
+	c->replay = cfg->file != NULL ? cfg->replay : 0;
+
+	/*
+	 * A syntax error in the user's expression is a usage error and should
+	 * win over, say, a permission problem; but only the opened capture
+	 * knows its link type, so Ethernet is a guess here and the real check
+	 * comes after opening.
+	 */
+	if (cfg->bpf != NULL && *cfg->bpf != '\0')
+		bad = capture_check_bpf(cfg->bpf, DLT_EN10MB);
+
+	if (cfg->file != NULL)
+		rc = capture_open_file(c, cfg, what, why);
+	else
+		rc = capture_open_live(c, cfg, what, why, hint);
+	if (rc != 0) {
+		if (bad != NULL) {
+			snprintf(capture_what, sizeof capture_what,
+			    "bad BPF expression '%s'", cfg->bpf);
+			snprintf(capture_why, sizeof capture_why, "%s", bad);
+			*what = capture_what;
+			*why = capture_why;
+			*hint = NULL;
+			*usage = true;
+		}
+		capture_close(c);
+		return NULL;
+	}
+	c->linktype = pcap_datalink(c->p);
+	if (!decode_linktype_supported(c->linktype)) {
+		snprintf(capture_what, sizeof capture_what, "%s", c->source);
+		snprintf(capture_why, sizeof capture_why,
+		    "unsupported link type %s (%d)",
+		    decode_linktype_name(c->linktype, name, sizeof name),
+		    c->linktype);
+		*what = capture_what;
+		*why = capture_why;
+		*hint = "supported: Ethernet (with VLAN tags), Linux cooked "
+			"(SLL, SLL2), BSD loopback, raw IPv4/IPv6";
+		capture_close(c);
+		return NULL;
+	}
+	if (capture_set_filter(c, cfg, what, why, usage) != 0) {
+		capture_close(c);
+		return NULL;
+	}
+	return c;
 }
 
 void
 capture_close(struct capture *c)
 {
-	(void)c;
+	if (c == NULL)
+		return;
+	if (c->dump != NULL) {
+		pcap_dump_flush(c->dump);
+		pcap_dump_close(c->dump);
+	}
+	if (c->p != NULL)
+		pcap_close(c->p);
+	free(c);
 }
 
 int
 capture_linktype(const struct capture *c)
 {
-	(void)c;
-	return 1;
+	return c->linktype;
 }
 
 bool
 capture_is_live(const struct capture *c)
 {
-	(void)c;
-	return false;
+	return c->live;
 }
 
 const char *
 capture_source(const struct capture *c)
 {
-	(void)c;
-	return "";
+	return c->source;
+}
+
+static void
+capture_deliver(
+    struct capture *c, const struct pcap_pkthdr *h, const u_char *data)
+{
+	c->seen++;
+	c->fn(c->arg, c->linktype, &h->ts, data, h->caplen, h->len);
+	if (c->count > 0 && c->seen >= c->count)
+		c->done = true;
+}
+
+static void
+capture_handler(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
+{
+	struct capture *c = (struct capture *)(void *)user;
+
+	capture_deliver(c, h, data);
+	if (c->done)
+		pcap_breakloop(c->p);
+}
+
+static void
+capture_flush(struct capture *c)
+{
+	if (c->dump != NULL && c->dump_dirty) {
+		pcap_dump_flush(c->dump);
+		c->dump_dirty = false;
+		capture_now(&c->dump_flushed);
+	}
+}
+
+/*
+ * --replay: how long (ms) until this packet is due.  The first packet sets
+ * the origin; timestamps going backwards are due at once.
+ */
+static long long
+capture_due_in(struct capture *c, const struct timeval *ts)
+{
+	double delta;
+	long long elapsed;
+
+	if (!c->have_base) {
+		c->have_base = true;
+		c->base_ts = *ts;
+		capture_now(&c->base_wall);
+		return 0;
+	}
+	delta = (double)(ts->tv_sec - c->base_ts.tv_sec) * 1000.0 +
+		(double)(ts->tv_usec - c->base_ts.tv_usec) / 1000.0;
+	delta /= c->replay;
+	elapsed = capture_ms_since(&c->base_wall);
+	if (delta <= (double)elapsed)
+		return 0;
+	if (delta - (double)elapsed > (double)LLONG_MAX / 2)
+		return LLONG_MAX / 2;
+	return (long long)(delta - (double)elapsed);
+}
+
+static void
+capture_sleep_ms(long long ms)
+{
+	struct timespec t;
+
+	t.tv_sec = (time_t)(ms / 1000);
+	t.tv_nsec = (long)(ms % 1000) * 1000000;
+	nanosleep(&t, NULL); /* a signal cuts it short: fine */
+}
+
+static int
+capture_loop_file(struct capture *c, int timeout_ms, const char **why)
+{
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	struct timespec start;
+	long long due, waited;
+	int rc;
+
+	capture_now(&start);
+	for (;;) {
+		if (atomic_load(&c->stop) || c->done)
+			return 1;
+		if (c->pend_hdr != NULL) {
+			h = c->pend_hdr;
+			data = c->pend_data;
+		} else {
+			rc = pcap_next_ex(c->p, &h, &data);
+			if (rc == PCAP_ERROR_BREAK)
+				return 1; /* end of file */
+			if (rc != 1) {
+				const char *e = pcap_geterr(c->p);
+
+				/* A signal interrupting a read on stdin. */
+				if (atomic_load(&c->stop))
+					return 1;
+				if (strstr(e, "truncated") != NULL)
+					*why = "capture file is truncated (cut "
+					       "in the middle of a packet)";
+				else {
+					snprintf(capture_loop_why,
+					    sizeof capture_loop_why, "%s", e);
+					*why = capture_loop_why;
+				}
+				return -1;
+			}
+		}
+		if (c->replay > 0) {
+			due = capture_due_in(c, &h->ts);
+			if (due > 0) {
+				c->pend_hdr = h;
+				c->pend_data = data;
+				waited = capture_ms_since(&start);
+				if (timeout_ms >= 0 && waited >= timeout_ms)
+					return 0;
+				if (due > CAPTURE_REPLAY_SLICE_MS)
+					due = CAPTURE_REPLAY_SLICE_MS;
+				if (timeout_ms >= 0 &&
+				    due > timeout_ms - waited)
+					due = timeout_ms - waited;
+				capture_sleep_ms(due);
+				continue;
+			}
+		}
+		c->pend_hdr = NULL;
+		c->pend_data = NULL;
+		capture_deliver(c, h, data);
+		/* While pacing, give the caller its timer ticks. */
+		if (c->replay > 0 && timeout_ms >= 0 &&
+		    capture_ms_since(&start) >= timeout_ms)
+			return c->done || atomic_load(&c->stop) ? 1 : 0;
+	}
+}
+
+static int
+capture_loop_live(struct capture *c, int timeout_ms, const char **why)
+{
+	struct pollfd pfd;
+	struct timespec start;
+	long long left;
+	int fd, n, cnt;
+
+	fd = pcap_get_selectable_fd(c->p);
+	capture_now(&start);
+	for (;;) {
+		if (atomic_load(&c->stop) || c->done)
+			return 1;
+		left =
+		    timeout_ms < 0 ? -1 : timeout_ms - capture_ms_since(&start);
+		if (timeout_ms >= 0 && left <= 0) {
+			capture_flush(c);
+			return 0;
+		}
+		if (fd >= 0) {
+			pfd.fd = fd;
+			pfd.events = POLLIN;
+			pfd.revents = 0;
+			n = poll(&pfd, 1, left < 0 ? -1 : (int)left);
+			if (n < 0 && errno != EINTR) {
+				snprintf(capture_loop_why,
+				    sizeof capture_loop_why, "poll: %s",
+				    strerror(errno));
+				*why = capture_loop_why;
+				return -1;
+			}
+			if (n <= 0)
+				continue;
+		}
+		cnt = -1;
+		if (c->count > 0)
+			cnt = c->count - c->seen > INT_MAX
+				  ? INT_MAX
+				  : (int)(c->count - c->seen);
+		n = pcap_dispatch(c->p, cnt, capture_handler, (u_char *)c);
+		if (n == PCAP_ERROR_BREAK)
+			return 1;
+		if (n < 0) {
+			snprintf(capture_loop_why, sizeof capture_loop_why,
+			    "%s", pcap_geterr(c->p));
+			*why = capture_loop_why;
+			return -1;
+		}
+		if (n == 0 && fd < 0) {
+			/* No selectable descriptor: pcap's own timeout. */
+			capture_flush(c);
+		}
+	}
 }
 
 int
-capture_loop(struct capture *c, capture_packet_fn fn, void *arg,
-    int timeout_ms, const char **why)
+capture_loop(struct capture *c, capture_packet_fn fn, void *arg, int timeout_ms,
+    const char **why)
 {
-	(void)c; (void)fn; (void)arg; (void)timeout_ms; (void)why;
-	return 1;
+	int rc;
+
+	*why = NULL;
+	c->fn = fn;
+	c->arg = arg;
+	if (c->live)
+		rc = capture_loop_live(c, timeout_ms, why);
+	else
+		rc = capture_loop_file(c, timeout_ms, why);
+	if (rc != 0)
+		capture_flush(c);
+	return rc;
 }
 
 void
 capture_stop(struct capture *c)
 {
-	(void)c;
+	atomic_store(&c->stop, 1);
+	if (c->p != NULL)
+		pcap_breakloop(c->p);
 }
 
 uint64_t
 capture_dropped(struct capture *c)
 {
-	(void)c;
-	return 0;
+	struct pcap_stat st;
+
+	if (!c->live || c->p == NULL)
+		return 0;
+	memset(&st, 0, sizeof st);
+	if (pcap_stats(c->p, &st) != 0)
+		return 0;
+	return (uint64_t)st.ps_drop + st.ps_ifdrop;
 }
 
 int
 capture_dump_open(struct capture *c, const char *path, const char **why)
 {
-	(void)c; (void)path;
-	*why = "not implemented";
-	return -1;
+	if (c->dump != NULL)
+		return 0;
+	c->dump = pcap_dump_open(c->p, path);
+	if (c->dump == NULL) {
+		snprintf(capture_loop_why, sizeof capture_loop_why, "%s",
+		    pcap_geterr(c->p));
+		*why = capture_loop_why;
+		return -1;
+	}
+	capture_now(&c->dump_flushed);
+	return 0;
 }
 
 void
 capture_dump_packet(struct capture *c, const struct timeval *ts,
     const uint8_t *data, uint32_t caplen, uint32_t len)
 {
-	(void)c; (void)ts; (void)data; (void)caplen; (void)len;
+	struct pcap_pkthdr h;
+
+	if (c->dump == NULL)
+		return;
+	memset(&h, 0, sizeof h);
+	h.ts = *ts;
+	h.caplen = caplen;
+	h.len = len;
+	pcap_dump((u_char *)c->dump, &h, data);
+	c->dump_dirty = true;
+	/* Live: keep the file usable while running, at bounded cost. */
+	if (c->live && capture_ms_since(&c->dump_flushed) >= CAPTURE_FLUSH_MS)
+		capture_flush(c);
 }
 
 struct capture_writer *
-capture_writer_open(const char *path, int linktype, int snaplen, const char **why)
+capture_writer_open(
+    const char *path, int linktype, int snaplen, const char **why)
 {
-	(void)path; (void)linktype; (void)snaplen;
-	*why = "not implemented";
-	return NULL;
+	struct capture_writer *w;
+	static char msg[PCAP_ERRBUF_SIZE + 64];
+
+	w = xcalloc(1, sizeof *w);
+	w->p = pcap_open_dead(linktype, snaplen > 0 ? snaplen : 262144);
+	if (w->p == NULL) {
+		*why = "cannot create a pcap handle";
+		free(w);
+		return NULL;
+	}
+	w->d = pcap_dump_open(w->p, path);
+	if (w->d == NULL) {
+		snprintf(msg, sizeof msg, "%s", pcap_geterr(w->p));
+		*why = msg;
+		pcap_close(w->p);
+		free(w);
+		return NULL;
+	}
+	return w;
 }
 
 void
 capture_writer_packet(struct capture_writer *w, const struct timeval *ts,
     const uint8_t *data, uint32_t caplen, uint32_t len)
 {
-	(void)w; (void)ts; (void)data; (void)caplen; (void)len;
+	struct pcap_pkthdr h;
+
+	memset(&h, 0, sizeof h);
+	h.ts = *ts;
+	h.caplen = caplen;
+	h.len = len;
+	pcap_dump((u_char *)w->d, &h, data);
 }
 
 int
 capture_writer_close(struct capture_writer *w)
 {
-	(void)w;
-	return 0;
+	int rc = 0;
+
+	if (w == NULL)
+		return 0;
+	if (pcap_dump_flush(w->d) != 0 || ferror(pcap_dump_file(w->d)))
+		rc = -1;
+	pcap_dump_close(w->d);
+	pcap_close(w->p);
+	free(w);
+	return rc;
 }
 
 int
 capture_list_devices(const char **why)
 {
-	*why = "not implemented";
-	return -1;
+	static char msg[PCAP_ERRBUF_SIZE];
+	pcap_if_t *all = NULL, *d;
+	int i = 0;
+
+	if (pcap_findalldevs(&all, msg) != 0) {
+		*why = msg;
+		return -1;
+	}
+	if (all == NULL) {
+		*why = "no capture devices found";
+		return -1;
+	}
+	for (d = all; d != NULL; d = d->next) {
+		printf("%d.%s", ++i, d->name);
+		if (d->description != NULL)
+			printf(" (%s)", d->description);
+		printf(" [%s%s%s]\n", d->flags & PCAP_IF_UP ? "Up" : "Down",
+		    d->flags & PCAP_IF_RUNNING ? ", Running" : "",
+		    d->flags & PCAP_IF_LOOPBACK ? ", Loopback" : "");
+	}
+	pcap_freealldevs(all);
+	if (fflush(stdout) != 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	return 0;
 }
 
 const char *
