@@ -329,7 +329,7 @@ main_headless(struct main_sink *s, struct capture *cap)
 		main_emit(s, ev);
 	}
 	if (rc < 0) {
-		err_print("read error", why, NULL);
+		err_print(capture_source(cap), why, NULL);
 		status = EXIT_RUNTIME;
 	}
 	return status;
@@ -533,13 +533,15 @@ main(int argc, char **argv)
 			    "the key log is read again as it grows");
 	}
 
+	/* -w is opened as root, like tcpdump, so it can go anywhere. */
+	if (o.write_file != NULL && capture_dump_open(cap, o.write_file, &why) != 0)
+		err_exit(EXIT_RUNTIME, o.write_file, why, NULL);
+
 	/* Drop root before the first packet is parsed. */
 	if (o.user_set || geteuid() == 0) {
 		if (privdrop(o.user, &pwhy) != 0)
 			err_exit(EXIT_RUNTIME, "-Z", pwhy, NULL);
 	}
-	if (o.write_file != NULL && capture_dump_open(cap, o.write_file, &why) != 0)
-		err_exit(EXIT_RUNTIME, o.write_file, why, NULL);
 
 
 	memset(&sink, 0, sizeof sink);
