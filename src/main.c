@@ -153,6 +153,21 @@ main_usage_error(const char *what, const char *why)
 	err_exit(EXIT_USAGE, what, why, "see smtpscope --help");
 }
 
+/* getopt returned '?' (unknown option) or ':' (missing argument). */
+static __attribute__((noreturn)) void
+main_bad_option(int ch, char **argv)
+{
+	char name[64];
+
+	if (optopt > 0 && optopt < 128)
+		snprintf(name, sizeof name, "-%c", optopt);
+	else
+		snprintf(name, sizeof name, "%s", argv[optind - 1]);
+	name[strcspn(name, "=")] = '\0';
+	main_usage_error(name, ch == ':' ? "this option needs an argument" :
+	    "unknown option");
+}
+
 /* A number in [lo, hi]; usage error otherwise. */
 static long
 main_number(const char *opt, const char *s, long lo, long hi)
@@ -371,7 +386,9 @@ main(int argc, char **argv)
 	o.cap.promisc = true;
 	o.limit = 10000;
 
-	while ((ch = getopt_long(argc, argv, "+i:Dr:P:s:B:pc:jNw:k:Z:l:Vh",
+	/* getopt's own messages would make a second error line. */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:i:Dr:P:s:B:pc:jNw:k:Z:l:Vh",
 		    main_longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'i':
@@ -456,8 +473,7 @@ main(int argc, char **argv)
 			main_usage(stdout);
 			return EXIT_OK;
 		default:
-			main_usage_error("bad option", "unknown option or "
-			    "missing argument");
+			main_bad_option(ch, argv);
 		}
 	}
 	argc -= optind;
