@@ -1,13 +1,92 @@
-/* flow.c: STUB, to be written. */
+/*
+ * flow: the table of TCP connections on SMTP ports.  Each flow owns two
+ * reassembly directions and reports open, ordered data and gaps, and close
+ * through struct flow_ops.
+ *
+ * Lookup is a chained hash on the 4-tuple normalised so that both directions
+ * find the same flow; the seed is random so that crafted addresses cannot
+ * pile flows into one chain.  Active flows sit on an LRU list (most recently
+ * active last) that makes idle expiry and eviction O(1) per flow, and on a
+ * list in id order for the end of the capture.
+ *
+ * A closed flow stays a short while as a tombstone (TIME_WAIT, RFC 9293
+ * section 3.6.1): the last ACK, a retransmitted FIN or a late RST must not
+ * be mistaken for a new connection picked up mid-stream.  Only a SYN reopens
+ * the 4-tuple.  No callback ever names a flow after its close callback.
+ *
+ * Who is the server: the receiver of a SYN (without ACK), else the sender of
+ * a SYN-ACK, else (mid-stream) the side whose port is an SMTP port; when both
+ * ports are SMTP ports the one listed first in cfg->ports wins (25 before
+ * 587 with the defaults), and with the same port on both sides the receiver
+ * of the first packet seen.
+ *
+ * The start of a direction: SYN/SYN-ACK sequence + 1, else the first data
+ * segment seen in that direction.  A hole that the peer has acknowledged
+ * will never be retransmitted (the capture missed it): it becomes a gap as
+ * soon as it is bounded (see reasm_ack).  Holes left when a flow ends,
+ * times out or is evicted become gaps before the close callback.
+ */
 #include "config.h"
 
 #include "flow.h"
 
+#include <bsd/sys/queue.h>
+#include <sys/socket.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "event.h"
+#include "seq.h"
 #include "xmalloc.h"
+
+/* How long (capture seconds) a closed 4-tuple ignores stray segments. */
+#define FLOW_LINGER 60
+/* Bounds of the hash table's bucket array (a power of two). */
+#define FLOW_BUCKETS_MIN 256
+#define FLOW_BUCKETS_MAX (1u << 20)
+
+struct flow_entry {
+	struct flow f;
+	LIST_ENTRY(flow_entry) hash;
+	/* active: LRU order; closed: order of closing */
+	TAILQ_ENTRY(flow_entry) lru;
+	TAILQ_ENTRY(flow_entry) order; /* active flows by id */
+	uint32_t hval;
+	bool closed;
+	bool ack_seen[2];	/* ack[d] valid */
+	uint32_t ack[2];	/* highest ACK acknowledging direction d */
+	bool cap_reported[2];
+	bool trunc_reported;
+};
+
+LIST_HEAD(flow_bucket, flow_entry);
+TAILQ_HEAD(flow_list, flow_entry);
+
 struct flow_table {
+	struct flow_config cfg;
+	uint16_t *ports;	/* own copy of cfg.ports */
+	const struct flow_ops *ops;
+	void *arg;
+	struct flow_bucket *buckets;
+	size_t mask;
+	struct flow_list lru;	 /* active, least recently active first */
+	struct flow_list order;	 /* active, by id */
+	struct flow_list closed; /* tombstones, oldest first */
+	size_t nclosed;
+	uint64_t next_id;
+	size_t global_left;	/* out-of-order budget left */
+	uint64_t seed;
 	struct flow_stats stats;
+};
+
+/* What reasm callbacks need to reach the flow's consumer. */
+struct flow_cb {
+	struct flow_table *t;
+	struct flow_entry *e;
+	int dir;
 };
 
 void
@@ -21,52 +100,6 @@ flow_config_default(struct flow_config *c)
 	c->idle_timeout = FLOW_IDLE_TIMEOUT_DEFAULT;
 }
 
-struct flow_table *
-flow_table_new(const struct flow_config *c, const struct flow_ops *ops,
-    void *arg)
-{
-	(void)c; (void)ops; (void)arg;
-	return xcalloc(1, sizeof(struct flow_table));
-}
-
-void
-flow_table_free(struct flow_table *t)
-{
-	free(t);
-}
-
-uint64_t
-flow_input(struct flow_table *t, const struct decode_pkt *p)
-{
-	(void)t; (void)p;
-	return 0;
-}
-
-void
-flow_expire(struct flow_table *t, const struct timeval *now)
-{
-	(void)t; (void)now;
-}
-
-void
-flow_finish(struct flow_table *t, const struct timeval *now)
-{
-	(void)t; (void)now;
-}
-
-struct flow *
-flow_lookup(struct flow_table *t, const struct decode_pkt *p)
-{
-	(void)t; (void)p;
-	return NULL;
-}
-
-const struct flow_stats *
-flow_table_stats(const struct flow_table *t)
-{
-	return &t->stats;
-}
-
 bool
 flow_is_smtp_port(const struct flow_config *c, uint16_t port)
 {
@@ -76,4 +109,529 @@ flow_is_smtp_port(const struct flow_config *c, uint16_t port)
 		if (c->ports[i] == port)
 			return true;
 	return false;
+}
+
+/* Position of port in the SMTP port list, -1 when absent. */
+static int
+flow_port_rank(const struct flow_table *t, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < t->cfg.n_ports; i++)
+		if (t->ports[i] == port)
+			return (int)i;
+	return -1;
+}
+
+struct flow_table *
+flow_table_new(const struct flow_config *c, const struct flow_ops *ops,
+    void *arg)
+{
+	struct flow_table *t = xcalloc(1, sizeof *t);
+	size_t n;
+
+	t->cfg = *c;
+	if (t->cfg.max_flows == 0)
+		t->cfg.max_flows = 1;
+	if (c->n_ports > 0) {
+		t->ports = xreallocarray(NULL, c->n_ports, sizeof *t->ports);
+		memcpy(t->ports, c->ports, c->n_ports * sizeof *t->ports);
+	}
+	t->cfg.ports = t->ports;
+	t->ops = ops;
+	t->arg = arg;
+	/* About one flow per bucket at the cap (tombstones add at most as
+	   many again). */
+	for (n = FLOW_BUCKETS_MIN; n < t->cfg.max_flows && n < FLOW_BUCKETS_MAX;
+	     n *= 2)
+		;
+	t->buckets = xreallocarray(NULL, n, sizeof *t->buckets);
+	for (t->mask = 0; t->mask < n; t->mask++)
+		LIST_INIT(&t->buckets[t->mask]);
+	t->mask = n - 1;
+	TAILQ_INIT(&t->lru);
+	TAILQ_INIT(&t->order);
+	TAILQ_INIT(&t->closed);
+	t->global_left = t->cfg.ooo_total;
+	if (getentropy(&t->seed, sizeof t->seed) != 0)
+		t->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)t;
+	return t;
+}
+
+static void
+flow_entry_free(struct flow_table *t, struct flow_entry *e)
+{
+	int d;
+
+	LIST_REMOVE(e, hash);
+	if (e->closed) {
+		TAILQ_REMOVE(&t->closed, e, lru);
+		t->nclosed--;
+	} else {
+		TAILQ_REMOVE(&t->lru, e, lru);
+		TAILQ_REMOVE(&t->order, e, order);
+		t->stats.active--;
+	}
+	for (d = 0; d < 2; d++) {
+		t->global_left += reasm_pending(&e->f.dir[d]);
+		reasm_clear(&e->f.dir[d]);
+	}
+	free(e);
+}
+
+void
+flow_table_free(struct flow_table *t)
+{
+	struct flow_entry *e;
+
+	if (t == NULL)
+		return;
+	while ((e = TAILQ_FIRST(&t->lru)) != NULL)
+		flow_entry_free(t, e);
+	while ((e = TAILQ_FIRST(&t->closed)) != NULL)
+		flow_entry_free(t, e);
+	free(t->buckets);
+	free(t->ports);
+	free(t);
+}
+
+static size_t
+flow_addr_len(int af)
+{
+	return af == AF_INET6 ? 16 : 4;
+}
+
+static uint64_t
+flow_mix(uint64_t h, uint32_t w)
+{
+	h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 29);
+}
+
+/* Symmetric: both directions of a connection hash alike. */
+static uint32_t
+flow_hash(const struct flow_table *t, const struct decode_pkt *p)
+{
+	const uint8_t *a = p->src, *b = p->dst;
+	uint16_t pa = p->sport, pb = p->dport;
+	size_t alen = flow_addr_len(p->af), i;
+	uint64_t h = t->seed ^ (uint64_t)p->af;
+	uint32_t w;
+	int cmp;
+
+	cmp = memcmp(a, b, alen);
+	if (cmp > 0 || (cmp == 0 && pa > pb)) {
+		a = p->dst;
+		b = p->src;
+		pa = p->dport;
+		pb = p->sport;
+	}
+	for (i = 0; i < alen; i += 4) {
+		memcpy(&w, a + i, 4);
+		h = flow_mix(h, w);
+		memcpy(&w, b + i, 4);
+		h = flow_mix(h, w);
+	}
+	h = flow_mix(h, (uint32_t)pa << 16 | pb);
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+/* Which side of e sent p: EV_DIR_CLIENT, EV_DIR_SERVER, or -1 if p is not
+   part of e at all. */
+static int
+flow_dir(const struct flow_entry *e, const struct decode_pkt *p)
+{
+	size_t alen = flow_addr_len(p->af);
+	const struct flow *f = &e->f;
+
+	if (f->af != p->af)
+		return -1;
+	if (p->sport == f->cport && p->dport == f->sport &&
+	    memcmp(p->src, f->client, alen) == 0 &&
+	    memcmp(p->dst, f->server, alen) == 0)
+		return EV_DIR_CLIENT;
+	if (p->sport == f->sport && p->dport == f->cport &&
+	    memcmp(p->src, f->server, alen) == 0 &&
+	    memcmp(p->dst, f->client, alen) == 0)
+		return EV_DIR_SERVER;
+	return -1;
+}
+
+static struct flow_entry *
+flow_find(const struct flow_table *t, const struct decode_pkt *p,
+    uint32_t hval, int *dir)
+{
+	struct flow_entry *e;
+
+	LIST_FOREACH(e, &t->buckets[hval & t->mask], hash) {
+		if (e->hval != hval)
+			continue;
+		if ((*dir = flow_dir(e, p)) != -1)
+			return e;
+	}
+	return NULL;
+}
+
+struct flow *
+flow_lookup(struct flow_table *t, const struct decode_pkt *p)
+{
+	struct flow_entry *e;
+	int dir;
+
+	if (p->af != AF_INET && p->af != AF_INET6)
+		return NULL;
+	e = flow_find(t, p, flow_hash(t, p), &dir);
+	if (e == NULL || e->closed)
+		return NULL;
+	return &e->f;
+}
+
+static void
+flow_cb_data(void *arg, const uint8_t *data, size_t len,
+    const struct timeval *ts)
+{
+	struct flow_cb *c = arg;
+
+	if (c->t->ops->data != NULL)
+		c->t->ops->data(c->t->arg, &c->e->f, c->dir, data, len, ts);
+}
+
+static void
+flow_cb_gap(void *arg, uint64_t bytes, const struct timeval *ts)
+{
+	struct flow_cb *c = arg;
+
+	c->t->stats.gap_bytes += bytes;
+	if (c->t->ops->gap != NULL)
+		c->t->ops->gap(c->t->arg, &c->e->f, c->dir, bytes, ts);
+}
+
+static const struct reasm_ops flow_reasm_ops = {flow_cb_data, flow_cb_gap};
+
+static void
+flow_anomaly(struct flow_table *t, struct flow *f, const char *what,
+    const char *detail, const struct timeval *ts)
+{
+	if (t->ops->anomaly != NULL)
+		t->ops->anomaly(t->arg, f, what, detail, ts);
+}
+
+/* An out-of-order cap forced a gap: counted every time, reported once per
+   direction so that a flood does not bury the session in anomalies. */
+static void
+flow_capped(struct flow_table *t, struct flow_entry *e, int dir,
+    const struct timeval *ts)
+{
+	char detail[128];
+
+	t->stats.cap_ooo++;
+	if (e->cap_reported[dir])
+		return;
+	e->cap_reported[dir] = true;
+	snprintf(detail, sizeof detail,
+	    "%s data: out-of-order bytes over the cap (%zu per direction, "
+	    "%zu in all); a hole was declared a gap",
+	    dir == EV_DIR_CLIENT ? "client" : "server", t->cfg.ooo_per_dir,
+	    t->cfg.ooo_total);
+	flow_anomaly(t, &e->f, EV_ANOM_OOO_CAP, detail, ts);
+}
+
+static void
+flow_insert(struct flow_table *t, struct flow_entry *e, int dir, uint32_t seq,
+    const uint8_t *data, size_t len, const struct timeval *ts)
+{
+	struct flow_cb c = {t, e, dir};
+	bool capped = false;
+
+	reasm_insert(&e->f.dir[dir], seq, data, len, ts, &flow_reasm_ops, &c,
+	    &t->global_left, &capped);
+	if (capped)
+		flow_capped(t, e, dir, ts);
+}
+
+/* Every hole of both directions becomes a gap: the flow is ending. */
+static void
+flow_flush(struct flow_table *t, struct flow_entry *e,
+    const struct timeval *ts)
+{
+	struct flow_cb c = {t, e, 0};
+	struct reasm *r;
+	int d;
+
+	for (d = 0; d < 2; d++) {
+		c.dir = d;
+		r = &e->f.dir[d];
+		while (reasm_skip_gap(r, ts, &flow_reasm_ops, &c,
+		    &t->global_left))
+			;
+		/* Bytes the peer acknowledged (or that precede a FIN) but
+		   that never showed up in the capture. */
+		if (e->ack_seen[d])
+			reasm_ack(r, e->ack[d], true, ts, &flow_reasm_ops, &c,
+			    &t->global_left);
+		if (r->fin_seen)
+			reasm_ack(r, r->fin_seq, true, ts, &flow_reasm_ops, &c,
+			    &t->global_left);
+	}
+}
+
+/* Declare the holes, tell the consumer, keep a tombstone. */
+static void
+flow_close(struct flow_table *t, struct flow_entry *e,
+    enum flow_close_reason why, const struct timeval *ts)
+{
+	struct flow_entry *old;
+	int d;
+
+	flow_flush(t, e, ts);
+	if (t->ops->close != NULL)
+		t->ops->close(t->arg, &e->f, why, ts);
+	/* From here on the consumer never hears of e again. */
+	for (d = 0; d < 2; d++) {
+		t->global_left += reasm_pending(&e->f.dir[d]);
+		reasm_clear(&e->f.dir[d]);
+	}
+	TAILQ_REMOVE(&t->lru, e, lru);
+	TAILQ_REMOVE(&t->order, e, order);
+	t->stats.active--;
+	e->closed = true;
+	e->f.last_ts = *ts;
+	TAILQ_INSERT_TAIL(&t->closed, e, lru);
+	t->nclosed++;
+	if (t->nclosed > t->cfg.max_flows) {
+		old = TAILQ_FIRST(&t->closed);
+		flow_entry_free(t, old);
+	}
+}
+
+/* The flow cap: the least recently active flow makes room. */
+static void
+flow_evict(struct flow_table *t, const struct timeval *ts)
+{
+	struct flow_entry *e = TAILQ_FIRST(&t->lru);
+	char detail[128];
+
+	if (e == NULL)
+		return;
+	t->stats.cap_flows++;
+	snprintf(detail, sizeof detail,
+	    "%zu flows tracked: the least recently active one was evicted",
+	    t->cfg.max_flows);
+	flow_anomaly(t, &e->f, EV_ANOM_FLOW_CAP, detail, ts);
+	flow_close(t, e, FLOW_CLOSE_EVICTED, ts);
+}
+
+/* Mid-stream: does the sender of p look like the server? */
+static bool
+flow_src_is_server(const struct flow_table *t, const struct decode_pkt *p)
+{
+	int s = flow_port_rank(t, p->sport), d = flow_port_rank(t, p->dport);
+
+	if (s < 0)
+		return false;
+	if (d < 0)
+		return true;
+	if (s != d)
+		return s < d;
+	return false;
+}
+
+static struct flow_entry *
+flow_create(struct flow_table *t, const struct decode_pkt *p, uint32_t hval)
+{
+	struct flow_entry *e;
+	struct flow *f;
+	size_t alen = flow_addr_len(p->af);
+	bool src_server;
+
+	while (t->stats.active >= t->cfg.max_flows)
+		flow_evict(t, &p->ts);
+	e = xcalloc(1, sizeof *e);
+	f = &e->f;
+	f->priv = e;
+	e->hval = hval;
+	f->id = ++t->next_id;
+	f->af = p->af;
+	if ((p->flags & (DECODE_TH_SYN | DECODE_TH_ACK)) == DECODE_TH_SYN)
+		src_server = false;
+	else if (p->flags & DECODE_TH_SYN)
+		src_server = true; /* SYN-ACK: the client's SYN was missed */
+	else
+		src_server = flow_src_is_server(t, p);
+	memcpy(src_server ? f->server : f->client, p->src, alen);
+	memcpy(src_server ? f->client : f->server, p->dst, alen);
+	f->sport = src_server ? p->sport : p->dport;
+	f->cport = src_server ? p->dport : p->sport;
+	f->midstream = (p->flags & DECODE_TH_SYN) == 0;
+	f->first_ts = f->last_ts = p->ts;
+	reasm_init(&f->dir[EV_DIR_CLIENT], t->cfg.ooo_per_dir);
+	reasm_init(&f->dir[EV_DIR_SERVER], t->cfg.ooo_per_dir);
+	LIST_INSERT_HEAD(&t->buckets[hval & t->mask], e, hash);
+	TAILQ_INSERT_TAIL(&t->lru, e, lru);
+	TAILQ_INSERT_TAIL(&t->order, e, order);
+	t->stats.flows++;
+	t->stats.active++;
+	if (t->ops->open != NULL)
+		t->ops->open(t->arg, f, &p->ts);
+	return e;
+}
+
+/* A SYN from the client of a live flow: a retransmission, or (another ISN,
+   bytes already seen) the 4-tuple reused by a new connection whose
+   predecessor ended unseen. */
+static bool
+flow_syn_reuses(const struct flow_entry *e, int dir, const struct decode_pkt *p)
+{
+	const struct reasm *c = &e->f.dir[EV_DIR_CLIENT];
+	const struct reasm *s = &e->f.dir[EV_DIR_SERVER];
+	uint32_t isn;
+
+	if (dir != EV_DIR_CLIENT)
+		return false;
+	if (c->next_off == 0 && c->nsegs == 0 && s->next_off == 0 &&
+	    s->nsegs == 0)
+		return false; /* no byte seen yet: at most a new ISN */
+	if (e->f.midstream)
+		return true;
+	/* next_off counts the bytes since the ISN: a SYN with the same ISN
+	   is a late duplicate. */
+	isn = c->next_seq - (uint32_t)c->next_off;
+	return p->seq + 1 != isn;
+}
+
+uint64_t
+flow_input(struct flow_table *t, const struct decode_pkt *p)
+{
+	struct flow_entry *e;
+	struct flow_cb c;
+	struct reasm *r;
+	uint32_t hval, seq, *ack;
+	uint64_t id;
+	bool syn;
+	int dir = 0, peer;
+
+	if (p->af != AF_INET && p->af != AF_INET6)
+		return 0;
+	if (!flow_is_smtp_port(&t->cfg, p->sport) &&
+	    !flow_is_smtp_port(&t->cfg, p->dport))
+		return 0;
+	syn = (p->flags & (DECODE_TH_SYN | DECODE_TH_ACK)) == DECODE_TH_SYN;
+	hval = flow_hash(t, p);
+	e = flow_find(t, p, hval, &dir);
+	if (e != NULL && !e->closed && syn && flow_syn_reuses(e, dir, p)) {
+		/* Its end was not captured: say so as a time-out. */
+		flow_close(t, e, FLOW_CLOSE_TIMEOUT, &p->ts);
+	}
+	if (e != NULL && e->closed) {
+		if (!syn)
+			return 0; /* a straggler of a closed connection */
+		flow_entry_free(t, e);
+		e = NULL;
+	}
+	if (e == NULL) {
+		/* Only a handshake or data starts a flow: a lone ACK, FIN or
+		   RST is the end of something we never saw. */
+		if ((p->flags & DECODE_TH_RST) ||
+		    ((p->flags & DECODE_TH_SYN) == 0 && p->wire_len == 0))
+			return 0;
+		e = flow_create(t, p, hval);
+		dir = flow_dir(e, p);
+	}
+	id = e->f.id;
+	peer = !dir;
+	e->f.last_ts = p->ts;
+	TAILQ_REMOVE(&t->lru, e, lru);
+	TAILQ_INSERT_TAIL(&t->lru, e, lru);
+
+	seq = p->seq;
+	if (p->flags & DECODE_TH_SYN) {
+		/* The SYN takes one sequence number (RFC 9293 3.4). */
+		if (syn && dir == EV_DIR_CLIENT) {
+			if (!e->f.syn_seen) {
+				e->f.syn_seen = true;
+				e->f.syn_ts = p->ts;
+			}
+			reasm_set_isn(&e->f.dir[dir], seq + 1);
+		} else if (!syn && dir == EV_DIR_SERVER)
+			reasm_set_isn(&e->f.dir[dir], seq + 1);
+		seq++;
+	}
+	if (p->len > 0)
+		flow_insert(t, e, dir, seq, p->payload, p->len, &p->ts);
+	if (p->wire_len > p->len) {
+		/* The snapshot length cut the payload: what is missing
+		   becomes a gap in its turn. */
+		flow_insert(t, e, dir, seq + (uint32_t)p->len, NULL,
+		    p->wire_len - p->len, &p->ts);
+		if (!e->trunc_reported) {
+			e->trunc_reported = true;
+			flow_anomaly(t, &e->f, EV_ANOM_TRUNCATED_PACKET,
+			    "payload cut by the snapshot length (-s)",
+			    &p->ts);
+		}
+	}
+	if (p->flags & DECODE_TH_FIN) {
+		reasm_fin(&e->f.dir[dir], seq + (uint32_t)p->wire_len);
+		e->f.fin[dir] = true;
+	}
+	if (p->flags & DECODE_TH_ACK) {
+		ack = &e->ack[peer];
+		if (!e->ack_seen[peer] || SEQ_GT(p->ack, *ack)) {
+			e->ack_seen[peer] = true;
+			*ack = p->ack;
+		}
+		r = &e->f.dir[peer];
+		if (r->nsegs > 0 || r->fin_seen) {
+			c.t = t;
+			c.e = e;
+			c.dir = peer;
+			reasm_ack(r, *ack, false, &p->ts, &flow_reasm_ops, &c,
+			    &t->global_left);
+		}
+	}
+	if (p->flags & DECODE_TH_RST) {
+		e->f.rst = true;
+		flow_close(t, e, FLOW_CLOSE_RST, &p->ts);
+	} else if (reasm_done(&e->f.dir[EV_DIR_CLIENT]) &&
+	    reasm_done(&e->f.dir[EV_DIR_SERVER]))
+		flow_close(t, e, FLOW_CLOSE_FIN, &p->ts);
+	return id;
+}
+
+static int64_t
+flow_usec_since(const struct timeval *then, const struct timeval *now)
+{
+	return ((int64_t)now->tv_sec - then->tv_sec) * 1000000 +
+	    ((int64_t)now->tv_usec - then->tv_usec);
+}
+
+void
+flow_expire(struct flow_table *t, const struct timeval *now)
+{
+	struct flow_entry *e;
+	int64_t idle = (int64_t)t->cfg.idle_timeout * 1000000;
+
+	while ((e = TAILQ_FIRST(&t->lru)) != NULL &&
+	    flow_usec_since(&e->f.last_ts, now) >= idle)
+		flow_close(t, e, FLOW_CLOSE_TIMEOUT, now);
+	while ((e = TAILQ_FIRST(&t->closed)) != NULL &&
+	    flow_usec_since(&e->f.last_ts, now) >= (int64_t)FLOW_LINGER * 1000000)
+		flow_entry_free(t, e);
+}
+
+void
+flow_finish(struct flow_table *t, const struct timeval *now)
+{
+	struct flow_entry *e;
+
+	while ((e = TAILQ_FIRST(&t->order)) != NULL)
+		flow_close(t, e, FLOW_CLOSE_END, now);
+	while ((e = TAILQ_FIRST(&t->closed)) != NULL)
+		flow_entry_free(t, e);
+}
+
+const struct flow_stats *
+flow_table_stats(const struct flow_table *t)
+{
+	return &t->stats;
 }
