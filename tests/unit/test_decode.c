@@ -11,6 +11,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -988,6 +990,103 @@ test_garbage(void **state)
 	}
 }
 
+/* ---- the captures made by tests/scripts/make-linktype-captures.sh */
+
+/* What a capture decodes to, per address family (0: IPv4, 1: IPv6). */
+struct fixture_sum {
+	unsigned segments[2];
+	unsigned long bytes[2];
+	uint32_t hash[2]; /* FNV-1a over payloads, in order */
+	unsigned other;	  /* anything but DECODE_OK */
+};
+
+static int
+fixture_read(const char *name, struct fixture_sum *sum)
+{
+	char path[4096], errbuf[PCAP_ERRBUF_SIZE];
+	const char *top = getenv("top_srcdir");
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	struct decode_pkt p;
+	const char *why;
+	pcap_t *pc;
+	size_t i;
+	int k;
+
+	memset(sum, 0, sizeof *sum);
+	sum->hash[0] = sum->hash[1] = 2166136261u;
+	snprintf(path, sizeof path, "%s/tests/fixtures/%s",
+	    top != NULL ? top : "..", name);
+	pc = pcap_open_offline(path, errbuf);
+	if (pc == NULL)
+		return -1;
+	while (pcap_next_ex(pc, &h, &data) == 1) {
+		if (decode_packet(pcap_datalink(pc), data, h->caplen, &h->ts,
+			&p, &why) != DECODE_OK) {
+			sum->other++;
+			continue;
+		}
+		k = p.af == AF_INET6;
+		sum->segments[k]++;
+		sum->bytes[k] += p.len;
+		for (i = 0; i < p.len; i++)
+			sum->hash[k] =
+			    (sum->hash[k] ^ p.payload[i]) * 16777619u;
+		assert_int_equal(p.len, p.wire_len);
+		assert_true(p.dport == 10025 || p.sport == 10025 ||
+			    p.dport == 10026 || p.sport == 10026);
+	}
+	pcap_close(pc);
+	return 0;
+}
+
+static void
+test_fixtures(void **state)
+{
+	static const struct {
+		const char *name;
+		int v4, v6;
+	} fx[] = {
+	    {"linktype-en10mb.pcapng", 1, 1},
+	    {"linktype-vlan.pcap", 1, 1},
+	    {"linktype-qinq.pcap", 1, 1},
+	    {"linktype-sll.pcap", 1, 1},
+	    {"linktype-sll2.pcap", 1, 1},
+	    {"linktype-raw.pcap", 1, 1},
+	    {"linktype-ipv4.pcap", 1, 0},
+	    {"linktype-ipv6.pcap", 0, 1},
+	    {"linktype-null.pcap", 1, 0},
+	    {"linktype-null6.pcap", 0, 1},
+	    {"linktype-loop.pcap", 1, 0},
+	};
+	struct fixture_sum ref, got;
+	size_t i;
+
+	(void)state;
+	if (fixture_read("linktype-en10mb.pcap", &ref) != 0)
+		skip();
+	/* One IPv4 and one IPv6 SMTP exchange of 24 segments each. */
+	assert_int_equal(ref.segments[0], 24);
+	assert_int_equal(ref.segments[1], 24);
+	assert_int_equal(ref.other, 0);
+	assert_true(ref.bytes[0] > 200 && ref.bytes[1] > 200);
+	for (i = 0; i < sizeof fx / sizeof fx[0]; i++) {
+		print_message("%s\n", fx[i].name);
+		assert_int_equal(fixture_read(fx[i].name, &got), 0);
+		assert_int_equal(got.other, 0);
+		assert_int_equal(got.segments[0], fx[i].v4 ? 24 : 0);
+		assert_int_equal(got.segments[1], fx[i].v6 ? 24 : 0);
+		if (fx[i].v4) {
+			assert_int_equal(got.bytes[0], ref.bytes[0]);
+			assert_int_equal(got.hash[0], ref.hash[0]);
+		}
+		if (fx[i].v6) {
+			assert_int_equal(got.bytes[1], ref.bytes[1]);
+			assert_int_equal(got.hash[1], ref.hash[1]);
+		}
+	}
+}
+
 /* ---- endpoints */
 
 static void
@@ -1043,6 +1142,7 @@ main(void)
 	    cmocka_unit_test(test_ipv6_snaplen),
 	    cmocka_unit_test(test_garbage),
 	    cmocka_unit_test(test_endpoint),
+	    cmocka_unit_test(test_fixtures),
 	};
 
 	return cmocka_run_group_tests_name("decode", tests, NULL, NULL);
