@@ -1,78 +1,1298 @@
-/* diag.c: STUB, to be written. */
+/*
+ * diag: the knowledge base and the rule engine that explains replies.
+ *
+ * For every reply, diag_reply decides `highlight` (421 and 452) and, when a
+ * rule matches, attaches an event_diag whose texts are the rule's templates
+ * filled from the session's context (event_reply_ctx), the server software
+ * recognised from the greeting, and a small per-server history of recent
+ * sessions (to spot bursts of 421/452 across sessions).
+ *
+ * Precedence: site rules (--rules, added with diag_add_rules_take) in their
+ * order, then the built-in rules (data/rules.conf) in file order, first match
+ * wins; then a generic explanation built from the code tables below.  Other
+ * 4xx/5xx replies get a diagnosis only from a real rule, to keep the output
+ * lean.
+ *
+ * Bounds: the history holds DIAG_HIST_SERVERS servers (least recently seen
+ * evicted) of DIAG_HIST_SESSIONS sessions each; reply text given to regexec
+ * is cut at DIAG_TEXT_MAX bytes; expanded texts at DIAG_OUT_MAX bytes.
+ */
 #include "config.h"
 
 #include "diag.h"
 
+#include <ctype.h>
+#include <regex.h>
+#include <stdio.h>
 #include <stdlib.h>
-
 #include <string.h>
+#include <strings.h>
 
+#include "err.h"
 #include "xmalloc.h"
+
+#define DIAG_HIST_SERVERS 256
+#define DIAG_HIST_SESSIONS 16
+#define DIAG_TEXT_MAX 4096
+#define DIAG_OUT_MAX 16384
+#define DIAG_BURST_WINDOW 600.0 /* s: window of the {burst} placeholder */
+#define DIAG_BURST_NOTE 3	/* sessions: append a burst note from here */
+
+/* ---- knowledge: basic reply codes (RFC 5321 4.2.2, 4.2.3; RFC 4954;
+   RFC 7504; RFC 3207) ---- */
+
+struct diag_code {
+	int code;
+	const char *name;
+	const char *meaning;
+};
+
+static const struct diag_code diag_codes[] = {
+	{211, "System status",
+	    "A status or help reply to a HELP or similar request; "
+	    "informational, nothing failed."},
+	{214, "Help message",
+	    "Text for a human reading the session by hand (HELP)."},
+	{220, "Service ready",
+	    "The greeting: the server is ready for EHLO. After STARTTLS it "
+	    "means: start the TLS handshake now."},
+	{221, "Closing connection",
+	    "The server says goodbye, normally in answer to QUIT."},
+	{235, "Authentication succeeded",
+	    "AUTH worked; the client is now logged in (RFC 4954)."},
+	{250, "OK",
+	    "The command was done. After the final dot it means the server "
+	    "now owns the message and must deliver or bounce it."},
+	{251, "User not local, will forward",
+	    "Accepted; the server will relay to another address."},
+	{252, "Cannot verify, will try",
+	    "The server will not confirm the mailbox (VRFY) but will accept "
+	    "mail for it and try to deliver."},
+	{334, "AUTH challenge",
+	    "The server waits for the next SASL line from the client "
+	    "(base64); not an error."},
+	{354, "Start mail input",
+	    "Send the message now and end it with a line holding a single "
+	    "dot."},
+	{421, "Service not available, closing connection",
+	    "The server is hanging up on this connection: overload, "
+	    "connection or rate limits, an idle timeout, a policy decision, "
+	    "or a shutdown. Everything not yet finished in this session is "
+	    "lost and must be retried later, on a new connection."},
+	{432, "Password transition needed",
+	    "The account must log in once with PLAIN (over TLS) before this "
+	    "mechanism works (RFC 4954)."},
+	{450, "Mailbox unavailable (try later)",
+	    "This one command was refused for now: the mailbox is busy, a "
+	    "rate limit or greylisting is in force. The connection stays up."},
+	{451, "Local error in processing",
+	    "The server hit a temporary problem of its own (lookup, queue "
+	    "write, policy service) or is greylisting; retry later."},
+	{452, "Insufficient system storage / too many recipients",
+	    "Not done for now. To RCPT after some recipients were accepted it "
+	    "almost always means the per-message recipient limit was reached "
+	    "(RFC 5321 4.5.3.1.10), not a full disk. To MAIL it means the "
+	    "server is short of queue space (or, with some servers, a rate "
+	    "or connection control). After the data: no room for this "
+	    "message now, or a mailbox over quota."},
+	{454, "Temporary failure (TLS or AUTH)",
+	    "To STARTTLS: TLS cannot be started right now. To AUTH: the "
+	    "authentication back end failed temporarily. Not a storage "
+	    "problem."},
+	{455, "Server cannot accommodate parameters",
+	    "MAIL or RCPT parameters cannot be handled at this time."},
+	{500, "Syntax error, command unrecognised",
+	    "The server did not understand the command, or the line was too "
+	    "long."},
+	{501, "Syntax error in parameters",
+	    "The command is known but its arguments are malformed."},
+	{502, "Command not implemented",
+	    "The server does not offer this command."},
+	{503, "Bad sequence of commands",
+	    "The command came at the wrong time (RCPT before MAIL, DATA "
+	    "without an accepted recipient, a second AUTH...)."},
+	{504, "Parameter not implemented",
+	    "The command is known but this parameter or mechanism is not."},
+	{521, "Host does not accept mail",
+	    "This host never takes mail (RFC 7504); do not retry it, try the "
+	    "next MX."},
+	{523, "Encryption needed",
+	    "The requested action needs TLS first (RFC 5248)."},
+	{530, "Authentication or TLS required",
+	    "The server wants AUTH (or STARTTLS) before it takes mail."},
+	{534, "Authentication mechanism too weak",
+	    "Use a stronger SASL mechanism (RFC 4954)."},
+	{535, "Authentication credentials invalid",
+	    "Wrong user name or password (RFC 4954)."},
+	{538, "Encryption required for this mechanism",
+	    "The mechanism is only allowed over TLS (RFC 4954, historical)."},
+	{550, "Mailbox unavailable (permanent)",
+	    "Refused for good: no such user, or a policy refusal. Do not "
+	    "retry unchanged."},
+	{551, "User not local",
+	    "The server will not relay; the text may name the right "
+	    "address."},
+	{552, "Exceeded storage allocation",
+	    "The message is too big for the server or the mailbox is full; "
+	    "to RCPT some servers use it for too many recipients."},
+	{553, "Mailbox name not allowed",
+	    "The address is syntactically wrong or not permitted (e.g. "
+	    "non-ASCII without SMTPUTF8)."},
+	{554, "Transaction failed",
+	    "As a greeting: no SMTP service for you here. To DATA: no valid "
+	    "recipients. After the data: the message was refused (content "
+	    "or policy)."},
+	{555, "Parameters not recognised",
+	    "A MAIL FROM or RCPT TO parameter is unknown or not supported."},
+	{556, "Domain does not accept mail",
+	    "The recipient's domain said it takes no mail, e.g. with a null "
+	    "MX (RFC 7504, RFC 7505)."},
+};
+
+static const char *const diag_first_digit[] = {
+	NULL, NULL,
+	"2xx: positive completion: the command succeeded.",
+	"3xx: positive intermediate: the server waits for more (message "
+	"data, the next AUTH line).",
+	"4xx: transient failure: not done now, but the same request may work "
+	"later; the client keeps the message and retries.",
+	"5xx: permanent failure: do not repeat the same request unchanged.",
+};
+
+static const char *const diag_second_digit[] = {
+	"x0x: about syntax.",
+	"x1x: information.",
+	"x2x: about the connection (transmission channel).",
+	"x3x: unassigned.",
+	"x4x: unassigned.",
+	"x5x: about the mail system (mailbox, storage, policy).",
+};
+
+/* ---- knowledge: enhanced status codes (RFC 3463 and the IANA registry) */
+
+struct diag_enh {
+	int subject;
+	int detail; /* -1: the subject itself */
+	const char *meaning;
+};
+
+static const struct diag_enh diag_enhs[] = {
+	{0, -1, "other or undefined status"},
+	{1, -1, "addressing: something about the sender or recipient address"},
+	{2, -1, "mailbox: the address is fine but the mailbox has a problem"},
+	{3, -1, "mail system: the receiving host (storage, features, load)"},
+	{4, -1, "network and routing: DNS, connections, routing, queue time"},
+	{5, -1, "mail protocol: the SMTP dialogue (commands, order, limits)"},
+	{6, -1, "message content or media: encoding, conversion"},
+	{7, -1, "security or policy: authentication, TLS, anti-abuse, local "
+	    "policy"},
+	{0, 0, "nothing more specific to say than the class"},
+	{1, 0, "some property of an address caused this"},
+	{1, 1, "the recipient's mailbox (left of @) does not exist"},
+	{1, 2, "the recipient's domain does not exist or cannot take mail"},
+	{1, 3, "the recipient address is not valid syntax"},
+	{1, 4, "the recipient address is ambiguous (matches several "
+	    "mailboxes)"},
+	{1, 5, "the recipient address is valid (a positive code)"},
+	{1, 6, "the mailbox moved away and left no forwarding address"},
+	{1, 7, "the sender address (MAIL FROM) is not valid syntax"},
+	{1, 8, "the sender's domain does not exist or cannot take bounces"},
+	{1, 9, "relayed on to a system that does not report delivery "
+	    "status"},
+	{1, 10, "the recipient's domain publishes a null MX: it takes no "
+	    "mail"},
+	{2, 0, "something about the (existing) mailbox caused this"},
+	{2, 1, "the mailbox is disabled and takes no mail"},
+	{2, 2, "the mailbox is over its quota; the recipient must make room"},
+	{2, 3, "the message is over this mailbox's own size limit"},
+	{2, 4, "the address is a mailing list that could not be expanded"},
+	{3, 0, "the receiving system has an unspecified problem"},
+	{3, 1, "the receiving system is out of storage (queue or spool "
+	    "disk); only its operator can fix it"},
+	{3, 2, "the host is not accepting mail now (overload, maintenance, "
+	    "shutdown) or never does"},
+	{3, 3, "the destination cannot provide a feature the message needs"},
+	{3, 4, "the message is bigger than the system accepts"},
+	{3, 5, "the receiving system is misconfigured"},
+	{3, 6, "the requested priority was changed (MT-PRIORITY)"},
+	{4, 0, "an unspecified network or routing problem"},
+	{4, 1, "the next host did not answer"},
+	{4, 2, "the connection was made but broke or timed out before the "
+	    "end"},
+	{4, 3, "a directory server (usually DNS) failed"},
+	{4, 4, "no route to the destination could be found"},
+	{4, 5, "the mail system is congested"},
+	{4, 6, "a mail loop was detected (too many hops)"},
+	{4, 7, "the message was too old: queue lifetime expired"},
+	{5, 0, "an unspecified protocol problem"},
+	{5, 1, "the command is invalid here (unknown or out of sequence)"},
+	{5, 2, "the command could not be parsed"},
+	{5, 3, "too many recipients for one transaction: send the rest in "
+	    "another transaction"},
+	{5, 4, "a command argument is invalid or unsupported"},
+	{5, 5, "protocol version mismatch"},
+	{5, 6, "an AUTH response line was too long"},
+	{6, 0, "the content made the message undeliverable"},
+	{6, 1, "a media type is not supported on the path"},
+	{6, 2, "a conversion is needed but forbidden"},
+	{6, 3, "a conversion is needed but impossible (e.g. 8-bit to a "
+	    "7-bit hop)"},
+	{6, 4, "delivered after a lossy conversion (warning)"},
+	{6, 5, "a needed conversion failed"},
+	{6, 6, "referenced content could not be fetched (BURL)"},
+	{6, 7, "a non-ASCII address is not allowed (declare SMTPUTF8)"},
+	{6, 8, "the reply would need UTF-8 but the client did not allow it"},
+	{6, 9, "UTF-8 headers cannot be passed on to some recipient"},
+	{6, 10, "deprecated duplicate of X.6.8"},
+	{7, 0, "a security or policy reason, often deliberately vague "
+	    "(throttling, reputation)"},
+	{7, 1, "the sender is not allowed to deliver here (policy, "
+	    "filtering, often greylisting when temporary)"},
+	{7, 2, "posting to this mailing list is not allowed"},
+	{7, 3, "a security conversion is needed but impossible"},
+	{7, 4, "message security features are not supported"},
+	{7, 5, "a cryptographic key or material was missing or invalid"},
+	{7, 6, "the cryptographic algorithm is not supported"},
+	{7, 7, "the message failed an integrity check"},
+	{7, 8, "the AUTH credentials are wrong"},
+	{7, 9, "the AUTH mechanism is too weak for this server"},
+	{7, 10, "TLS is needed for this"},
+	{7, 11, "this AUTH mechanism is only allowed over TLS"},
+	{7, 12, "a password transition is needed (log in once with PLAIN)"},
+	{7, 13, "the account is disabled"},
+	{7, 14, "a trust relationship with a third party is needed (BURL)"},
+	{7, 15, "the message priority is too low to be accepted now"},
+	{7, 16, "the message is too big for its priority"},
+	{7, 17, "the mailbox changed owner since the given date (RRVS)"},
+	{7, 18, "the domain changed owner since the given date (RRVS)"},
+	{7, 19, "the RRVS check could not be completed"},
+	{7, 20, "no passing DKIM signature"},
+	{7, 21, "no DKIM signature acceptable to local policy"},
+	{7, 22, "no passing DKIM signature from the From: domain"},
+	{7, 23, "SPF check failed"},
+	{7, 24, "SPF check could not be evaluated (temperror/permerror)"},
+	{7, 25, "the client IP failed the reverse DNS check"},
+	{7, 26, "several authentication checks failed"},
+	{7, 27, "the sender's domain publishes a null MX"},
+	{7, 28, "the message looks like part of a mail flood"},
+	{7, 29, "ARC validation failed"},
+	{7, 30, "REQUIRETLS was requested but cannot be honoured"},
+};
+
+/* ---- server software, recognised from the greeting (or reply) text ---- */
+
+static const struct {
+	const char *id;
+	const char *name;
+	const char *pattern;
+} diag_servers[] = {
+	{"microsoft365", "Microsoft 365 (Exchange Online)",
+	    "outlook\\.com|protection\\.outlook|\\(AS[0-9]{5,}\\)"},
+	{"exchange", "Microsoft Exchange",
+	    "Microsoft ESMTP MAIL Service|Microsoft Exchange"},
+	{"gmail", "Gmail", "mx\\.google\\.com|gsmtp|smtp\\.gmail\\.com"},
+	{"yahoo", "Yahoo", "yahoo|yahoodns|\\[TS[0-9]+\\]"},
+	{"icloud", "Apple iCloud", "icloud\\.com|me\\.com|mac\\.com"},
+	{"godaddy", "GoDaddy", "secureserver\\.net|IB[0-9]{3}"},
+	{"postscreen", "Postfix postscreen", "postscreen"},
+	{"postfix", "Postfix", "ESMTP Postfix|\\(Postfix\\)|Postfix"},
+	{"exim", "Exim", "ESMTP Exim|Exim [0-9]"},
+	{"sendmail", "Sendmail", "Sendmail"},
+	{"opensmtpd", "OpenSMTPD", "OpenSMTPD"},
+	{"haraka", "Haraka", "Haraka"},
+	{"aiosmtpd", "aiosmtpd", "aiosmtpd|Python SMTP"},
+	{"dovecot", "Dovecot", "Dovecot"},
+	{"qmail", "qmail", "qmail"},
+};
+#define DIAG_NSERVERS (sizeof diag_servers / sizeof diag_servers[0])
+
+/* ---- history of recent sessions per server ---- */
+
+struct diag_hsess {
+	uint64_t session;
+	double last;	  /* last reply, s */
+	double last_flag; /* last 421/452, s; 0 when none */
+};
+
+struct diag_hserver {
+	char server[64];
+	double last_seen;
+	struct diag_hsess s[DIAG_HIST_SESSIONS];
+	size_t n;
+};
+
 struct diag {
+	struct rules *site[8]; /* --rules files, first has precedence */
+	size_t nsite;
 	struct rules *builtin;
+	regex_t server_re[DIAG_NSERVERS];
+	struct diag_hserver *hist;
+	size_t nhist;
+};
+
+/* What a rule is matched against. */
+struct diag_input {
+	int code;
+	char enhanced[16]; /* "" when none */
+	int enh[3];
+	bool has_enh;
+	const char *text; /* NULL in --explain without text */
+	const char *answers; /* "" = none / unknown */
+	bool answers_known;  /* false in --explain without --after */
+	unsigned ans_bit;
+	const struct event_reply_ctx *ctx; /* NULL without a capture */
+	int server; /* index into diag_servers, -1 unknown */
+	const struct diag_hserver *hist;
+	double now;
+	char *helo; /* sanitised copy, owned */
 };
 
 struct diag *
 diag_new(void)
 {
 	struct diag *d = xcalloc(1, sizeof *d);
+	size_t i;
 
 	d->builtin = rules_builtin();
+	for (i = 0; i < DIAG_NSERVERS; i++) {
+		if (regcomp(&d->server_re[i], diag_servers[i].pattern,
+		    REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
+			fatalx("diag: bad server pattern %s",
+			    diag_servers[i].id);
+	}
 	return d;
 }
 
 void
 diag_free(struct diag *d)
 {
+	size_t i;
+
 	if (d == NULL)
 		return;
+	for (i = 0; i < d->nsite; i++)
+		rules_free(d->site[i]);
 	rules_free(d->builtin);
+	for (i = 0; i < DIAG_NSERVERS; i++)
+		regfree(&d->server_re[i]);
+	free(d->hist);
 	free(d);
 }
 
 void
 diag_add_rules_take(struct diag *d, struct rules *r)
 {
-	(void)d;
-	rules_free(r);
+	if (r == NULL)
+		return;
+	if (d->nsite == sizeof d->site / sizeof d->site[0]) {
+		rules_free(r);
+		return;
+	}
+	d->site[d->nsite++] = r;
+}
+
+const char *
+diag_code_meaning(int code)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof diag_codes / sizeof diag_codes[0]; i++) {
+		if (diag_codes[i].code == code)
+			return diag_codes[i].meaning;
+	}
+	return NULL;
+}
+
+static const char *
+diag_code_name(int code)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof diag_codes / sizeof diag_codes[0]; i++) {
+		if (diag_codes[i].code == code)
+			return diag_codes[i].name;
+	}
+	return NULL;
+}
+
+/* "4.5.3" into three numbers; -1 when not an enhanced code. */
+static int
+diag_parse_enhanced(const char *s, int out[3])
+{
+	int k, v, digits;
+
+	if (s == NULL)
+		return -1;
+	for (k = 0; k < 3; k++) {
+		v = 0;
+		digits = 0;
+		while (isdigit((unsigned char)*s)) {
+			if (++digits > 3)
+				return -1;
+			v = v * 10 + (*s++ - '0');
+		}
+		if (digits == 0)
+			return -1;
+		out[k] = v;
+		if (k < 2 && *s++ != '.')
+			return -1;
+	}
+	if (*s != '\0' || (out[0] != 2 && out[0] != 4 && out[0] != 5))
+		return -1;
+	return 0;
+}
+
+const char *
+diag_enhanced_meaning(const char *enhanced)
+{
+	int e[3];
+	size_t i;
+
+	if (diag_parse_enhanced(enhanced, e) != 0)
+		return NULL;
+	for (i = 0; i < sizeof diag_enhs / sizeof diag_enhs[0]; i++) {
+		if (diag_enhs[i].subject == e[1] &&
+		    diag_enhs[i].detail == e[2])
+			return diag_enhs[i].meaning;
+	}
+	/* Unregistered detail: say what the subject is about. */
+	for (i = 0; i < sizeof diag_enhs / sizeof diag_enhs[0]; i++) {
+		if (diag_enhs[i].subject == e[1] && diag_enhs[i].detail == -1)
+			return diag_enhs[i].meaning;
+	}
+	return NULL;
+}
+
+/* ---- history ---- */
+
+static double
+diag_secs(const struct timeval *tv)
+{
+	return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
+}
+
+/* Record this reply of this session; returns the server's entry. */
+static struct diag_hserver *
+diag_hist_record(struct diag *d, const struct event *ev, double now)
+{
+	struct diag_hserver *h = NULL;
+	struct diag_hsess *s = NULL;
+	size_t i, oldest = 0;
+
+	for (i = 0; i < d->nhist; i++) {
+		if (strcmp(d->hist[i].server, ev->server) == 0) {
+			h = &d->hist[i];
+			break;
+		}
+		if (d->hist[i].last_seen < d->hist[oldest].last_seen)
+			oldest = i;
+	}
+	if (h == NULL) {
+		if (d->hist == NULL)
+			d->hist = xcalloc(DIAG_HIST_SERVERS, sizeof *d->hist);
+		if (d->nhist < DIAG_HIST_SERVERS)
+			h = &d->hist[d->nhist++];
+		else
+			h = &d->hist[oldest]; /* evict least recently seen */
+		memset(h, 0, sizeof *h);
+		snprintf(h->server, sizeof h->server, "%s", ev->server);
+	}
+	h->last_seen = now;
+	for (i = 0; i < h->n; i++) {
+		if (h->s[i].session == ev->session) {
+			s = &h->s[i];
+			break;
+		}
+	}
+	if (s == NULL) {
+		if (h->n < DIAG_HIST_SESSIONS)
+			s = &h->s[h->n++];
+		else {
+			/* Replace the session with the oldest activity. */
+			s = &h->s[0];
+			for (i = 1; i < h->n; i++) {
+				if (h->s[i].last < s->last)
+					s = &h->s[i];
+			}
+		}
+		memset(s, 0, sizeof *s);
+		s->session = ev->session;
+	}
+	s->last = now;
+	if (ev->code == 421 || ev->code == 452)
+		s->last_flag = now;
+	return h;
+}
+
+/* Sessions with a 421/452 within window seconds before now; *total gets the
+   sessions active in the window and *span the age of the oldest flag. */
+static unsigned
+diag_hist_count(const struct diag_hserver *h, double now, double window,
+    unsigned *total, double *span)
+{
+	unsigned k = 0, t = 0;
+	double oldest = now;
+	size_t i;
+
+	if (h != NULL) {
+		for (i = 0; i < h->n; i++) {
+			if (h->s[i].last >= now - window)
+				t++;
+			if (h->s[i].last_flag > 0 &&
+			    h->s[i].last_flag >= now - window) {
+				k++;
+				if (h->s[i].last_flag < oldest)
+					oldest = h->s[i].last_flag;
+			}
+		}
+	}
+	if (total != NULL)
+		*total = t;
+	if (span != NULL)
+		*span = now - oldest;
+	return k;
+}
+
+/* ---- formatting helpers ---- */
+
+struct diag_buf {
+	char *s;
+	size_t len, cap;
+};
+
+static void
+diag_put(struct diag_buf *b, const char *s, size_t n)
+{
+	if (b->len + n > DIAG_OUT_MAX)
+		n = DIAG_OUT_MAX - b->len;
+	if (b->len + n + 1 > b->cap) {
+		b->cap = b->len + n + 64;
+		b->s = xrealloc(b->s, b->cap);
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static void
+diag_puts(struct diag_buf *b, const char *s)
+{
+	diag_put(b, s, strlen(s));
+}
+
+static void
+diag_ordinal(char *buf, size_t len, unsigned n)
+{
+	const char *suf = "th";
+
+	if (n % 100 < 11 || n % 100 > 13) {
+		if (n % 10 == 1)
+			suf = "st";
+		else if (n % 10 == 2)
+			suf = "nd";
+		else if (n % 10 == 3)
+			suf = "rd";
+	}
+	snprintf(buf, len, "%u%s", n, suf);
+}
+
+/* "5 min 2 s", "42 s", "1.5 s", "1 h 3 min". */
+static void
+diag_duration(char *buf, size_t len, double ms)
+{
+	unsigned long s;
+
+	if (ms < 10000) {
+		snprintf(buf, len, "%.1f s", ms / 1000.0);
+		return;
+	}
+	s = (unsigned long)(ms / 1000.0 + 0.5);
+	if (s < 60)
+		snprintf(buf, len, "%lu s", s);
+	else if (s < 3600) {
+		if (s % 60 != 0)
+			snprintf(buf, len, "%lu min %lu s", s / 60, s % 60);
+		else
+			snprintf(buf, len, "%lu min", s / 60);
+	} else
+		snprintf(buf, len, "%lu h %lu min", s / 3600, (s % 3600) / 60);
+}
+
+static void
+diag_size(char *buf, size_t len, uint64_t n)
+{
+	if (n >= 1024 * 1024)
+		snprintf(buf, len, "%llu bytes (%.1f MiB)",
+		    (unsigned long long)n, (double)n / (1024.0 * 1024.0));
+	else if (n >= 1024)
+		snprintf(buf, len, "%llu bytes (%.1f KiB)",
+		    (unsigned long long)n, (double)n / 1024.0);
+	else
+		snprintf(buf, len, "%llu bytes", (unsigned long long)n);
+}
+
+static const char *
+diag_phase(const char *answers, bool known)
+{
+	static const struct {
+		const char *verb, *phrase;
+	} t[] = {
+		{"CONNECT", "the greeting (at connect)"},
+		{"EHLO", "EHLO"},
+		{"HELO", "HELO"},
+		{"MAIL", "MAIL FROM"},
+		{"RCPT", "RCPT TO"},
+		{"DATA", "DATA"},
+		{"DATA-END", "the end of the message data"},
+		{"BDAT", "a BDAT chunk"},
+		{"AUTH", "AUTH"},
+		{"STARTTLS", "STARTTLS"},
+		{"QUIT", "QUIT"},
+		{"RSET", "RSET"},
+	};
+	size_t i;
+
+	if (!known)
+		return "a command";
+	if (*answers == '\0')
+		return "no command (it came unsolicited)";
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		if (strcmp(t[i].verb, answers) == 0)
+			return t[i].phrase;
+	}
+	return answers;
+}
+
+/*
+ * The value of a placeholder into buf.  Returns true when the value is
+ * known from the context; otherwise buf holds a neutral phrase, used when
+ * the placeholder is outside a [[ ]] segment.
+ */
+static bool
+diag_value(const struct diag_input *in, const char *name, size_t nlen,
+    char *buf, size_t len)
+{
+	const struct event_reply_ctx *c = in->ctx;
+
+#define IS(s) (nlen == sizeof(s) - 1 && strncmp(name, s, nlen) == 0)
+	if (IS("code")) {
+		snprintf(buf, len, "%d", in->code);
+		return true;
+	}
+	if (IS("enhanced")) {
+		snprintf(buf, len, "%s", in->has_enh ? in->enhanced : "none");
+		return in->has_enh;
+	}
+	if (IS("answers")) {
+		snprintf(buf, len, "%s", in->answers_known && *in->answers ?
+		    in->answers : "the command");
+		return in->answers_known && *in->answers != '\0';
+	}
+	if (IS("phase")) {
+		snprintf(buf, len, "%s", diag_phase(in->answers,
+		    in->answers_known));
+		return in->answers_known;
+	}
+	if (IS("rcpt_seen") || IS("rcpt_accepted") || IS("rcpt_rejected") ||
+	    IS("messages")) {
+		unsigned v = 0;
+
+		if (c != NULL)
+			v = IS("rcpt_seen") ? c->rcpt_seen :
+			    IS("rcpt_accepted") ? c->rcpt_accepted :
+			    IS("rcpt_rejected") ? c->rcpt_rejected :
+			    c->messages;
+		if (v == 0) {
+			snprintf(buf, len, "%s", "some");
+			return false;
+		}
+		snprintf(buf, len, "%u", v);
+		return true;
+	}
+	if (IS("ordinal_rcpt")) {
+		if (c == NULL || c->rcpt_seen == 0) {
+			snprintf(buf, len, "a later");
+			return false;
+		}
+		diag_ordinal(buf, len, c->rcpt_seen);
+		return true;
+	}
+	if (IS("ordinal_message")) {
+		if (c == NULL) {
+			snprintf(buf, len, "a further");
+			return false;
+		}
+		diag_ordinal(buf, len, c->messages + 1);
+		return true;
+	}
+	if (IS("mail_size") || IS("ehlo_size") || IS("data_bytes")) {
+		uint64_t v = 0;
+
+		if (c != NULL)
+			v = IS("mail_size") ? c->mail_size :
+			    IS("ehlo_size") ? c->ehlo_size : c->data_bytes;
+		if (v == 0) {
+			snprintf(buf, len, "%s", IS("mail_size") ?
+			    "the declared size" : IS("ehlo_size") ?
+			    "the advertised maximum" : "the message size");
+			return false;
+		}
+		diag_size(buf, len, v);
+		return true;
+	}
+	if (IS("idle") || IS("session_time")) {
+		double v = -1;
+
+		if (c != NULL)
+			v = IS("idle") ? c->idle_ms : c->session_ms;
+		if (v < 1000) {
+			snprintf(buf, len, "some time");
+			return false;
+		}
+		diag_duration(buf, len, v);
+		return true;
+	}
+	if (IS("server_software")) {
+		if (in->server < 0) {
+			snprintf(buf, len, "the server");
+			return false;
+		}
+		snprintf(buf, len, "%s", diag_servers[in->server].name);
+		return true;
+	}
+	if (IS("helo")) {
+		if (in->helo == NULL) {
+			snprintf(buf, len, "the client's name");
+			return false;
+		}
+		snprintf(buf, len, "%s", in->helo);
+		return true;
+	}
+	if (IS("burst")) {
+		unsigned k, t;
+		double span;
+		char dur[32];
+
+		k = diag_hist_count(in->hist, in->now, DIAG_BURST_WINDOW, &t,
+		    &span);
+		if (c == NULL || k < 2) {
+			snprintf(buf, len, "repeated 421/452 replies");
+			return false;
+		}
+		diag_duration(dur, sizeof dur, span * 1000.0);
+		snprintf(buf, len, "%u of the last %u sessions to this server "
+		    "got 421 or 452 within %s", k, t, dur);
+		return true;
+	}
+	if (IS("tls")) {
+		if (c == NULL) {
+			snprintf(buf, len, "%s", "");
+			return false;
+		}
+		snprintf(buf, len, "%s", c->tls_active ? "inside TLS" :
+		    "in clear text");
+		return true;
+	}
+#undef IS
+	snprintf(buf, len, "?");
+	return false;
+}
+
+/* Expand [s, e) without segments into b; returns false when a placeholder
+   was unknown. */
+static bool
+diag_expand_span(struct diag_buf *b, const struct diag_input *in,
+    const char *s, const char *e)
+{
+	char val[256];
+	const char *close;
+	bool all = true;
+
+	while (s < e) {
+		if (*s == '{' && (close = memchr(s, '}', (size_t)(e - s))) !=
+		    NULL) {
+			if (!diag_value(in, s + 1, (size_t)(close - s - 1), val,
+			    sizeof val))
+				all = false;
+			diag_puts(b, val);
+			s = close + 1;
+			continue;
+		}
+		diag_put(b, s, 1);
+		s++;
+	}
+	return all;
+}
+
+/* A template: [[ ... ]] segments are kept only when every placeholder in
+   them is known.  Caller frees. */
+static char *
+diag_expand(const char *tmpl, const struct diag_input *in)
+{
+	struct diag_buf b = {NULL, 0, 0}, seg;
+	const char *s = tmpl, *open, *close;
+
+	diag_puts(&b, "");
+	if (tmpl == NULL)
+		return b.s;
+	while (*s != '\0') {
+		open = strstr(s, "[[");
+		if (open == NULL) {
+			diag_expand_span(&b, in, s, s + strlen(s));
+			break;
+		}
+		diag_expand_span(&b, in, s, open);
+		close = strstr(open + 2, "]]");
+		if (close == NULL) /* the parser rejects this; be safe */
+			close = open + strlen(open);
+		seg.s = NULL;
+		seg.len = seg.cap = 0;
+		diag_puts(&seg, "");
+		if (diag_expand_span(&seg, in, open + 2, close))
+			diag_puts(&b, seg.s);
+		free(seg.s);
+		s = *close != '\0' ? close + 2 : close;
+	}
+	/* Tidy: no leading/trailing blanks, no double spaces left behind. */
+	{
+		char *r = b.s, *w = b.s;
+
+		while (*r == ' ')
+			r++;
+		for (; *r != '\0'; r++) {
+			if (*r == ' ' && (r[1] == ' ' || r[1] == '\0'))
+				continue;
+			*w++ = *r;
+		}
+		*w = '\0';
+	}
+	return b.s;
+}
+
+/* ---- matching ---- */
+
+static bool
+diag_match_code(const struct rule *r, int code)
+{
+	char c[4];
+	size_t i, j;
+
+	snprintf(c, sizeof c, "%03d", code);
+	for (i = 0; i < r->ncodes; i++) {
+		for (j = 0; j < 3; j++) {
+			if (r->codes[i].d[j] != 'x' && r->codes[i].d[j] != c[j])
+				break;
+		}
+		if (j == 3)
+			return true;
+	}
+	return false;
+}
+
+static bool
+diag_match_enh(const struct rule *r, const struct diag_input *in)
+{
+	size_t i, k;
+
+	if (!r->has_enh)
+		return true;
+	if (!in->has_enh)
+		return r->enh_none;
+	for (i = 0; i < r->nenh; i++) {
+		for (k = 0; k < 3; k++) {
+			if (r->enh[i].lo[k] >= 0 &&
+			    (in->enh[k] < r->enh[i].lo[k] ||
+			    in->enh[k] > r->enh[i].hi[k]))
+				break;
+		}
+		if (k == 3)
+			return true;
+	}
+	return false;
+}
+
+static bool
+diag_match_num(const struct rules_num *n, const struct event_reply_ctx *c)
+{
+	double v;
+
+	switch (n->field) {
+	case RULES_F_RCPT_SEEN:
+		v = c->rcpt_seen;
+		break;
+	case RULES_F_RCPT_ACCEPTED:
+		v = c->rcpt_accepted;
+		break;
+	case RULES_F_RCPT_REJECTED:
+		v = c->rcpt_rejected;
+		break;
+	case RULES_F_MESSAGES:
+		v = c->messages;
+		break;
+	case RULES_F_MAIL_SIZE:
+		v = (double)c->mail_size;
+		break;
+	case RULES_F_EHLO_SIZE:
+		v = (double)c->ehlo_size;
+		break;
+	case RULES_F_DATA_BYTES:
+		v = (double)c->data_bytes;
+		break;
+	case RULES_F_IDLE_MS:
+		if (c->idle_ms < 0)
+			return false; /* unknown never matches */
+		v = c->idle_ms;
+		break;
+	case RULES_F_SESSION_MS:
+		v = c->session_ms;
+		break;
+	default:
+		return false;
+	}
+	switch (n->op) {
+	case RULES_OP_GE:
+		return v >= (double)n->value;
+	case RULES_OP_GT:
+		return v > (double)n->value;
+	case RULES_OP_LE:
+		return v <= (double)n->value;
+	case RULES_OP_LT:
+		return v < (double)n->value;
+	case RULES_OP_EQ:
+		return v == (double)n->value;
+	}
+	return false;
+}
+
+static bool
+diag_match_bool(enum rules_tri want, bool v)
+{
+	return want == RULES_ANY || (want == RULES_YES) == v;
+}
+
+static bool
+diag_match(const struct rule *r, const struct diag_input *in)
+{
+	const struct event_reply_ctx *c = in->ctx;
+	size_t i;
+
+	if (!diag_match_code(r, in->code) || !diag_match_enh(r, in))
+		return false;
+	if (r->answers != 0 &&
+	    (!in->answers_known || (r->answers & in->ans_bit) == 0))
+		return false;
+	if (r->has_text &&
+	    (in->text == NULL || regexec(&r->text, in->text, 0, NULL, 0) != 0))
+		return false;
+	if (c == NULL)
+		return !rules_needs_context(r);
+	if (r->has_greeting && (c->greeting == NULL ||
+	    regexec(&r->greeting, c->greeting, 0, NULL, 0) != 0))
+		return false;
+	if (r->nservers > 0) {
+		bool ok = false;
+
+		for (i = 0; i < r->nservers && in->server >= 0; i++) {
+			if (strcmp(r->servers[i], diag_servers[in->server].id) ==
+			    0)
+				ok = true;
+		}
+		if (!ok)
+			return false;
+	}
+	for (i = 0; i < r->nnums; i++) {
+		if (!diag_match_num(&r->nums[i], c))
+			return false;
+	}
+	if (!diag_match_bool(r->bools[RULES_B_TLS], c->tls_active) ||
+	    !diag_match_bool(r->bools[RULES_B_IN_TRANSACTION],
+	    c->in_transaction) ||
+	    !diag_match_bool(r->bools[RULES_B_UNSOLICITED], c->unsolicited) ||
+	    !diag_match_bool(r->bools[RULES_B_PIPELINING], c->pipelining))
+		return false;
+	if (r->burst_sessions > 0 &&
+	    diag_hist_count(in->hist, in->now, (double)r->burst_window_s, NULL,
+	    NULL) < r->burst_sessions)
+		return false;
+	return true;
+}
+
+static const struct rule *
+diag_find(const struct diag *d, const struct diag_input *in)
+{
+	const struct rule *r;
+	size_t i, j;
+
+	for (i = 0; i < d->nsite; i++) {
+		for (j = 0; (r = rules_get(d->site[i], j)) != NULL; j++) {
+			if (diag_match(r, in))
+				return r;
+		}
+	}
+	for (j = 0; (r = rules_get(d->builtin, j)) != NULL; j++) {
+		if (diag_match(r, in))
+			return r;
+	}
+	return NULL;
+}
+
+/* ---- building the diagnosis ---- */
+
+static struct event_diag *
+diag_from_rule(const struct rule *r, const struct diag_input *in)
+{
+	struct event_diag *x = xcalloc(1, sizeof *x);
+
+	x->rule = xstrdup(r->id);
+	x->title = diag_expand(r->title, in);
+	x->meaning = diag_expand(r->meaning, in);
+	if (in->ctx == NULL && r->when_general != NULL)
+		x->when = diag_expand(r->when_general, in);
+	else
+		x->when = diag_expand(r->when, in);
+	x->fix_sender = diag_expand(r->fix_sender, in);
+	x->fix_operator = diag_expand(r->fix_operator, in);
+	return x;
+}
+
+/* The explanation from the code tables alone. */
+static struct event_diag *
+diag_generic(const struct diag_input *in)
+{
+	struct event_diag *x = xcalloc(1, sizeof *x);
+	const char *name = diag_code_name(in->code), *m;
+	const char *em = in->has_enh ? diag_enhanced_meaning(in->enhanced) :
+	    NULL;
+	int d1 = in->code / 100, d2 = (in->code / 10) % 10;
+	struct diag_buf b = {NULL, 0, 0};
+	const char *tmpl;
+
+	if (name != NULL) {
+		xasprintf(&x->rule, "generic-%d", in->code);
+		xasprintf(&x->title, "%d %s", in->code, name);
+	} else {
+		xasprintf(&x->rule, "generic-%dxx", d1);
+		xasprintf(&x->title, "%d: not a standard code; read by its "
+		    "first digit", in->code);
+	}
+	m = diag_code_meaning(in->code);
+	diag_puts(&b, "");
+	if (m != NULL) {
+		diag_puts(&b, m);
+		diag_puts(&b, " ");
+	}
+	if (d1 >= 2 && d1 <= 5)
+		diag_puts(&b, diag_first_digit[d1]);
+	if (m == NULL && d2 >= 0 && d2 <= 5) {
+		diag_puts(&b, " ");
+		diag_puts(&b, diag_second_digit[d2]);
+	}
+	if (em != NULL) {
+		diag_puts(&b, " Enhanced code ");
+		diag_puts(&b, in->enhanced);
+		diag_puts(&b, ": ");
+		diag_puts(&b, em);
+		diag_puts(&b, ".");
+	}
+	x->meaning = b.s;
+
+	if (in->ctx != NULL)
+		tmpl = "The server sent it in answer to {phase}, {tls}."
+		    "[[ The greeting identifies {server_software}.]]"
+		    "[[ Pattern: {burst}.]]";
+	else if (in->answers_known)
+		tmpl = "In answer to {phase}. The session's context (what was "
+		    "accepted before, how long it was idle) would say more: "
+		    "look at the capture.";
+	else
+		tmpl = "Without a capture the situation is unknown; the "
+		    "command it answers decides much of what it means (try "
+		    "--after VERB).";
+	x->when = diag_expand(tmpl, in);
+	switch (d1) {
+	case 4:
+		x->fix_sender = xstrdup("Transient: keep the message queued "
+		    "and let the queue retry with back-off; do not bounce it. "
+		    "If it keeps coming back, read the reply text and the "
+		    "receiving site's postmaster pages.");
+		x->fix_operator = xstrdup("Find the matching line in the "
+		    "server's mail log (same time, same client) for the real "
+		    "reason, and fix that condition.");
+		break;
+	case 5:
+		x->fix_sender = xstrdup("Permanent: retrying unchanged will "
+		    "fail again. Fix the address, message, credentials or "
+		    "route first, then resend.");
+		x->fix_operator = xstrdup("If the refusal is wrong, find the "
+		    "restriction or lookup that produced it in the mail log "
+		    "and correct it.");
+		break;
+	default:
+		x->fix_sender = xstrdup("Nothing to fix: this is not an "
+		    "error.");
+		x->fix_operator = xstrdup("Nothing to fix.");
+		break;
+	}
+	return x;
+}
+
+/* The reply text with lines joined by a space, NUL-free, capped. */
+static char *
+diag_join_text(const char *text, size_t len)
+{
+	char *s;
+	size_t i;
+
+	if (text == NULL)
+		return xstrdup("");
+	if (len > DIAG_TEXT_MAX)
+		len = DIAG_TEXT_MAX;
+	s = xmemdup0(text, len);
+	for (i = 0; i < len; i++) {
+		if (s[i] == '\n' || s[i] == '\r' || s[i] == '\0' || s[i] == '\t')
+			s[i] = ' ';
+	}
+	return s;
+}
+
+/* A printable, bounded copy of a wire string for the `when` text. */
+static char *
+diag_clean(const char *s)
+{
+	char *c;
+	size_t i;
+
+	if (s == NULL || *s == '\0')
+		return NULL;
+	c = xstrndup(s, 64);
+	for (i = 0; c[i] != '\0'; i++) {
+		if ((unsigned char)c[i] < 0x20 || c[i] == 0x7f ||
+		    (unsigned char)c[i] >= 0x80 || c[i] == '{' || c[i] == '[')
+			c[i] = '?';
+	}
+	return c;
+}
+
+static int
+diag_recognise(const struct diag *d, const char *greeting, const char *text)
+{
+	size_t i;
+
+	if (greeting != NULL) {
+		for (i = 0; i < DIAG_NSERVERS; i++) {
+			if (regexec(&d->server_re[i], greeting, 0, NULL, 0) ==
+			    0)
+				return (int)i;
+		}
+	}
+	if (text != NULL) {
+		for (i = 0; i < DIAG_NSERVERS; i++) {
+			if (regexec(&d->server_re[i], text, 0, NULL, 0) == 0)
+				return (int)i;
+		}
+	}
+	return -1;
+}
+
+static void
+diag_set_enhanced(struct diag_input *in, const char *enhanced)
+{
+	if (enhanced != NULL && diag_parse_enhanced(enhanced, in->enh) == 0) {
+		in->has_enh = true;
+		snprintf(in->enhanced, sizeof in->enhanced, "%s", enhanced);
+	}
+}
+
+void
+diag_reply(struct diag *d, struct event *ev)
+{
+	struct diag_input in;
+	const struct rule *r;
+	char *text, *greeting = NULL;
+	bool highlight = ev->code == 421 || ev->code == 452;
+
+	memset(&in, 0, sizeof in);
+	ev->highlight = highlight;
+	in.now = diag_secs(&ev->ts);
+	in.hist = diag_hist_record(d, ev, in.now);
+	if (ev->code < 400 || ev->code > 599)
+		return; /* only failures are diagnosed */
+
+	text = diag_join_text(ev->text, ev->text_len);
+	if (ev->ctx.greeting != NULL)
+		greeting = diag_join_text(ev->ctx.greeting,
+		    strlen(ev->ctx.greeting));
+	in.code = ev->code;
+	diag_set_enhanced(&in, ev->enhanced);
+	in.text = text;
+	in.answers = ev->answers;
+	in.answers_known = true;
+	in.ans_bit = rules_answers_bit(ev->answers);
+	in.ctx = &ev->ctx;
+	in.server = diag_recognise(d, greeting, text);
+	in.helo = diag_clean(ev->ctx.helo);
+
+	r = diag_find(d, &in);
+	if (r != NULL)
+		ev->diag = diag_from_rule(r, &in);
+	else if (highlight)
+		ev->diag = diag_generic(&in);
+
+	/* A burst is worth saying whatever the rule: it changes the fix. */
+	if (ev->diag != NULL && highlight && r != NULL &&
+	    strstr(r->when, "{burst}") == NULL &&
+	    diag_hist_count(in.hist, in.now, DIAG_BURST_WINDOW, NULL, NULL) >=
+	    DIAG_BURST_NOTE) {
+		char *note = diag_expand(" Pattern: {burst}: the server is "
+		    "overloaded or is throttling this client.", &in), *w;
+
+		xasprintf(&w, "%s %s", ev->diag->when, note);
+		free(ev->diag->when);
+		ev->diag->when = w;
+		free(note);
+	}
+	free(in.helo);
+	free(text);
+	free(greeting);
 }
 
 struct event_diag *
 diag_explain(struct diag *d, int code, const char *enhanced, const char *text,
     const char *answers)
 {
-	struct event_diag *x = xcalloc(1, sizeof *x);
+	struct diag_input in;
+	const struct rule *r;
+	char *t = NULL, verb[16];
+	size_t i;
 
-	(void)d; (void)enhanced; (void)text; (void)answers;
-	x->rule = xstrdup("generic");
-	xasprintf(&x->title, "%d", code);
-	x->meaning = xstrdup("");
-	x->when = xstrdup("");
-	x->fix_sender = xstrdup("");
-	x->fix_operator = xstrdup("");
-	return x;
-}
+	memset(&in, 0, sizeof in);
+	in.code = code;
+	in.server = -1;
+	diag_set_enhanced(&in, enhanced);
+	if (text != NULL) {
+		t = diag_join_text(text, strlen(text));
+		in.text = t;
+	}
+	verb[0] = '\0';
+	if (answers != NULL) {
+		for (i = 0; answers[i] != '\0' && i < sizeof verb - 1; i++)
+			verb[i] = (char)toupper((unsigned char)answers[i]);
+		verb[i] = '\0';
+		if (strcmp(verb, "GREETING") == 0 || strcmp(verb, "CONNECT") ==
+		    0)
+			snprintf(verb, sizeof verb, "CONNECT");
+		else if (strcmp(verb, "END-OF-DATA") == 0)
+			snprintf(verb, sizeof verb, "DATA-END");
+		else if (strcmp(verb, "NONE") == 0)
+			verb[0] = '\0';
+		in.answers_known = true;
+		in.ans_bit = rules_answers_bit(verb);
+	}
+	in.answers = verb;
 
-void
-diag_reply(struct diag *d, struct event *ev)
-{
-	if (ev->code != 421 && ev->code != 452)
-		return;
-	ev->highlight = true;
-	ev->diag = diag_explain(d, ev->code, ev->enhanced, ev->text,
-	    ev->answers);
-}
-
-const char *
-diag_code_meaning(int code)
-{
-	(void)code;
-	return NULL;
-}
-
-const char *
-diag_enhanced_meaning(const char *enhanced)
-{
-	(void)enhanced;
-	return NULL;
+	r = diag_find(d, &in);
+	free(t);
+	if (r != NULL)
+		return diag_from_rule(r, &in);
+	return diag_generic(&in);
 }

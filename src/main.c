@@ -214,46 +214,138 @@ main_version(void)
 	printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
 }
 
+/* Print s wrapped at 76 columns, each line indented by indent spaces. */
+static void
+main_wrap(const char *s, size_t indent)
+{
+	const size_t width = 76 - indent;
+	size_t col = 0, wlen;
+
+	while (*s != '\0') {
+		while (*s == ' ')
+			s++;
+		wlen = strcspn(s, " ");
+		if (wlen == 0)
+			break;
+		if (col > 0 && col + 1 + wlen > width) {
+			fputc('\n', stdout);
+			col = 0;
+		}
+		if (col == 0)
+			printf("%*s", (int)indent, "");
+		else
+			fputc(' ', stdout);
+		fwrite(s, 1, wlen, stdout);
+		col += (col == 0 ? 0 : 1) + wlen;
+		s += wlen;
+	}
+	fputc('\n', stdout);
+}
+
+static void
+main_explain_part(const char *head, const char *text)
+{
+	if (text == NULL || *text == '\0')
+		return;
+	printf("%s\n", head);
+	main_wrap(text, 2);
+	printf("\n");
+}
+
+/* An enhanced status code: digits '.' digits '.' digits. */
+static bool
+main_is_enhanced(const char *a)
+{
+	size_t dots = 0;
+
+	if (*a < '0' || *a > '9')
+		return false;
+	for (; *a != '\0'; a++) {
+		if (*a == '.')
+			dots++;
+		else if (*a < '0' || *a > '9')
+			return false;
+	}
+	return dots == 2;
+}
+
+/*
+ * --explain CODE [ENHANCED] [TEXT] [--after VERB]: the arguments after the
+ * options (getopt stops at the first operand, so --after may also come here).
+ * A whole pasted reply line ("452 4.5.3 Error: too many recipients") works
+ * as well.  A bad code is a usage error (exit 2).
+ */
 static int
 main_explain(struct diag *d, int argc, char **argv, const char *after)
 {
 	struct event_diag *x;
-	const char *enhanced = NULL, *text = NULL, *meaning;
+	const char *enhanced = NULL, *text = NULL;
+	char codebuf[4], *line = NULL, *rest, save;
+	size_t el;
 	int code, i;
 
 	if (argc < 1)
 		main_usage_error("--explain", "a reply code is needed, e.g. 452");
-	code = (int)main_number("--explain", argv[0], 200, 599);
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (enhanced == NULL && text == NULL &&
-		    strspn(a, "0123456789.") == strlen(a) && strchr(a, '.'))
+		if (strcmp(a, "--after") == 0) {
+			if (++i == argc)
+				main_usage_error("--after", "a command is "
+				    "needed, e.g. RCPT");
+			after = argv[i];
+		} else if (strncmp(a, "--after=", 8) == 0)
+			after = a + 8;
+		else if (enhanced == NULL && text == NULL &&
+		    main_is_enhanced(a))
 			enhanced = a;
 		else if (text == NULL)
 			text = a;
 		else
-			main_usage_error("--explain", "too many arguments");
+			main_usage_error("--explain", "too many arguments "
+			    "(quote the reply text)");
 	}
+	/* A pasted reply line: code, optional enhanced code, text. */
+	if (strlen(argv[0]) > 4 && (argv[0][3] == ' ' || argv[0][3] == '-') &&
+	    enhanced == NULL && text == NULL) {
+		line = xstrdup(argv[0]);
+		memcpy(codebuf, line, 3);
+		codebuf[3] = '\0';
+		rest = line + 4;
+		code = (int)main_number("--explain", codebuf, 200, 599);
+		el = strcspn(rest, " ");
+		save = rest[el];
+		rest[el] = '\0';
+		if (main_is_enhanced(rest)) {
+			enhanced = rest;
+			rest = save != '\0' ? rest + el + 1 : rest + el;
+		} else
+			rest[el] = save;
+		while (*rest == ' ')
+			rest++;
+		if (*rest != '\0')
+			text = rest;
+	} else
+		code = (int)main_number("--explain", argv[0], 200, 599);
+	if (after != NULL && *after == '\0')
+		after = NULL;
+
 	x = diag_explain(d, code, enhanced, text, after);
-	printf("%d%s%s%s%s\n", code, enhanced ? " " : "", enhanced ? enhanced : "",
-	    text ? " " : "", text ? text : "");
-	if (x->title && *x->title)
-		printf("%s\n", x->title);
+	printf("%d%s%s%s%s", code, enhanced ? " " : "",
+	    enhanced ? enhanced : "", text ? " " : "", text ? text : "");
+	if (after != NULL)
+		printf("  (in answer to %s)", after);
 	printf("\n");
-	if (x->meaning && *x->meaning)
-		printf("Meaning:\n  %s\n\n", x->meaning);
-	else if ((meaning = diag_code_meaning(code)) != NULL)
-		printf("Meaning:\n  %s\n\n", meaning);
-	if (x->when && *x->when)
-		printf("Situation:\n  %s\n\n", x->when);
-	if (x->fix_sender && *x->fix_sender)
-		printf("What the sender can do:\n  %s\n\n", x->fix_sender);
-	if (x->fix_operator && *x->fix_operator)
-		printf("What the server's operator can do:\n  %s\n\n",
-		    x->fix_operator);
-	printf("(rule %s)\n", x->rule ? x->rule : "-");
+	main_wrap(x->title, 0);
+	printf("\n");
+	main_explain_part("Meaning:", x->meaning);
+	main_explain_part("Situation:", x->when);
+	main_explain_part("What the sender can do:", x->fix_sender);
+	main_explain_part("What the server's operator can do:",
+	    x->fix_operator);
+	printf("(rule %s)\n", x->rule);
 	event_diag_free(x);
+	free(line);
 	return EXIT_OK;
 }
 
