@@ -3,8 +3,22 @@
 
 /*
  * Internal to the UI: each screen (ui_list.c, ui_session.c, ui_stats.c,
- * ui_help.c) is a small vtable driven by ui.c.
+ * ui_help.c) is a small vtable driven by ui.c; they share the context below,
+ * the semantic colour roles, and a "document" (lines of styled segments)
+ * that the scrolling screens draw and that `t` writes as plain text.
+ *
+ * Everything here runs on the main thread.  Text given to ui_put() and kept
+ * in documents is already safe (made by vis_*() or by us); wire bytes go
+ * through ui_vis() first.
  */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store.h"
+#include "ui.h"
 
 struct ui_ctx;
 
@@ -14,11 +28,201 @@ struct ui_screen {
 	/* Returns 1 when the key was handled. */
 	int (*key)(struct ui_ctx *, int key);
 	void (*resize)(struct ui_ctx *);
+	/* Key hints for the bottom line: "KEY:what  KEY:what". */
+	const char *hints;
 };
 
 extern const struct ui_screen ui_screen_list;
 extern const struct ui_screen ui_screen_session;
 extern const struct ui_screen ui_screen_stats;
 extern const struct ui_screen ui_screen_help;
+
+/* Semantic colour roles; ui.c maps them to colours or to bold/reverse. */
+enum ui_role {
+	UI_NORMAL,
+	UI_TITLE,
+	UI_HEADER,
+	UI_STATUS,
+	UI_STATUS_ALERT,
+	UI_KEY,
+	UI_SELECTED,
+	UI_HIGHLIGHT,
+	UI_HIGHLIGHT_SEL,
+	UI_FLAG,
+	UI_REPLY_2XX,
+	UI_REPLY_3XX,
+	UI_REPLY_4XX,
+	UI_REPLY_5XX,
+	UI_CLIENT,
+	UI_SERVER,
+	UI_TIME,
+	UI_INFO,
+	UI_WARN,
+	UI_ENCRYPTED,
+	UI_BOX,
+	UI_BOX_TITLE,
+	UI_BOX_TITLE_MINOR,
+	UI_BOX_LABEL,
+	UI_BAR_421,
+	UI_BAR_452,
+	UI_PROMPT,
+	UI_ERROR,
+	UI_ROLE_MAX
+};
+
+/* Line drawing pieces: ACS in curses, ASCII in text files. */
+enum ui_ld { UI_LD_NONE, UI_LD_H, UI_LD_V, UI_LD_TL, UI_LD_TR, UI_LD_BL,
+	UI_LD_BR };
+
+struct ui_seg {
+	enum ui_role role;
+	char *text;		/* safe text, or NULL for a line piece */
+	enum ui_ld ld;
+	int count;		/* line pieces */
+};
+
+struct ui_dline {
+	struct ui_seg *segs;
+	size_t n, cap;
+	int mark;		/* screen-specific: e.g. 1 on a 421/452 reply */
+};
+
+struct ui_doc {
+	struct ui_dline *lines;
+	size_t n, cap;
+};
+
+struct ui_scroll {
+	size_t top;
+	bool follow;		/* stick to the end as lines arrive */
+};
+
+#define UI_STACK_MAX 8
+#define UI_FILTER_MAX 128
+
+struct ui_ctx {
+	const struct ui_config *cfg;
+	struct store *store;
+	int rows, cols;
+	bool color, utf8;
+	const struct ui_screen *stack[UI_STACK_MAX];
+	size_t depth;
+	bool quit;
+	bool dirty;
+
+	/* Capture state for the status bar. */
+	const char *state;	/* "live", "reading", "done", "paused", ... */
+	uint64_t queue_dropped;
+
+	/* List. */
+	struct store_session **view;
+	size_t n_view, cap_view;
+	uint64_t view_gen;
+	bool view_stale;
+	uint64_t sel_id;
+	size_t sel, top;
+	bool follow;
+	char filter[UI_FILTER_MAX];
+	bool problems;
+
+	/* Session view. */
+	uint64_t sess_id;
+	struct ui_doc sess_doc;
+	uint64_t sess_gen;
+	int sess_width;
+	struct ui_scroll sess_scroll;
+
+	/* Statistics and help. */
+	struct ui_doc stats_doc;
+	struct ui_scroll stats_scroll;
+	struct ui_doc help_doc;
+	struct ui_scroll help_scroll;
+
+	/* The bottom line: a message, or a prompt being edited. */
+	char msg[256];
+	bool msg_error;
+	double msg_time;
+	bool prompting;
+	char prompt_label[64];
+	char prompt_buf[256];
+	size_t prompt_len;
+	char prompt_saved[UI_FILTER_MAX];
+	void (*prompt_done)(struct ui_ctx *, const char *answer);
+	void (*prompt_change)(struct ui_ctx *, const char *text);
+};
+
+/* Keys that curses does not name. */
+#define UI_KEY_ESC 27
+#define UI_KEY_CTRL(c) ((c) & 0x1f)
+
+/* ui.c */
+int ui_attr(struct ui_ctx *, enum ui_role);
+/* Draw safe text at (y, x) within w columns; returns columns used. */
+int ui_put(struct ui_ctx *, int y, int x, int w, enum ui_role, const char *);
+/* As ui_put, then pad with spaces to w; "~"/"…" marks a cut. */
+void ui_cell(struct ui_ctx *, int y, int x, int w, enum ui_role,
+    const char *);
+/* Fill a row from x to the right edge in role. */
+void ui_fill(struct ui_ctx *, int y, int x, enum ui_role);
+/* Wire bytes made safe for display; caller frees. */
+char *ui_vis(struct ui_ctx *, const void *, size_t);
+/* Display width of safe text (columns). */
+int ui_width(const char *);
+void ui_push(struct ui_ctx *, const struct ui_screen *);
+void ui_pop(struct ui_ctx *);
+void ui_message(struct ui_ctx *, bool error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Start editing a line at the bottom; done gets NULL on Esc. */
+void ui_prompt(struct ui_ctx *, const char *label, const char *initial,
+    void (*done)(struct ui_ctx *, const char *),
+    void (*change)(struct ui_ctx *, const char *));
+/* Body rows: from UI_BODY_Y to ui_body_end() (exclusive). */
+#define UI_BODY_Y 1
+int ui_body_end(struct ui_ctx *);
+/* Role of a reply code's class. */
+enum ui_role ui_reply_role(int code);
+/* "HH:MM:SS" or "HH:MM:SS.mmm" in local time. */
+void ui_format_time(char *, size_t, const struct timeval *, bool ms);
+
+/* ui_doc.c */
+void ui_doc_clear(struct ui_doc *);
+void ui_doc_line(struct ui_doc *);
+void ui_doc_seg(struct ui_doc *, enum ui_role, const char *text);
+void ui_doc_segf(struct ui_doc *, enum ui_role, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void ui_doc_ld(struct ui_doc *, enum ui_role, enum ui_ld, int count);
+/* Split safe text into pieces of at most width columns, at spaces when
+   words allow; returns the count, pieces in *out (caller frees each). */
+size_t ui_wrap(const char *text, int width, bool words, char ***out);
+void ui_doc_draw(struct ui_ctx *, const struct ui_doc *, size_t top, int y0,
+    int height);
+/* Plain text, ASCII line drawing; returns -1 on a write error. */
+int ui_doc_write(const struct ui_doc *, FILE *);
+/* Scrolling keys for a document view; returns 1 when handled. */
+int ui_scroll_key(struct ui_scroll *, int key, size_t total, int height);
+void ui_scroll_fix(struct ui_scroll *, size_t total, int height);
+
+/* ui_list.c */
+void ui_list_refresh(struct ui_ctx *);
+/* The sessions `w` saves from the list: the filtered ones when a filter
+   is on, else the selected one.  Caller frees the array. */
+size_t ui_list_targets(struct ui_ctx *, struct store_session ***);
+
+/* ui_session.c */
+void ui_session_open(struct ui_ctx *, uint64_t id);
+void ui_session_doc(struct ui_ctx *, const struct store_session *, int width,
+    struct ui_doc *);
+
+/* ui_save.c */
+/* Default file names: smtpscope-YYYYmmdd-HHMMSS.EXT */
+void ui_save_default_name(char *, size_t, const char *ext);
+/* Write the sessions' kept packets in capture order; 0 or -1 with *why. */
+int ui_save_pcap(struct store_session **, size_t n, const char *path,
+    size_t *written, char *why, size_t whylen);
+int ui_save_text(struct ui_ctx *, const struct store_session *,
+    const char *path, char *why, size_t whylen);
+/* Prompt for a file name and save (w / t keys). */
+void ui_save_pcap_prompt(struct ui_ctx *, struct store_session **, size_t n);
+void ui_save_text_prompt(struct ui_ctx *, uint64_t id);
 
 #endif

@@ -1,13 +1,956 @@
-/* ui.c: STUB, to be written. */
+/*
+ * ui: the ncurses front end's driver.  ui_run owns two threads:
+ *
+ *  - the capture thread runs capture_loop -> pipeline and pushes events
+ *    into a bounded event_queue (file input blocks when it is full, live
+ *    input never does: overflow is counted and shown).  All signals are
+ *    blocked there.
+ *  - the calling (main) thread owns curses and the store: it poll()s the
+ *    terminal, the queue's wake-up pipe and a self-pipe fed by the signal
+ *    handler (SIGINT, SIGTERM, SIGHUP, SIGWINCH), drains events into the
+ *    store and redraws at most every UI_FRAME_MS, only when something
+ *    changed.
+ *
+ * Only the queue and the atomics of struct ui_cap are shared.
+ *
+ * Pause (space): with a file the main thread stops draining the queue, so
+ * the reader blocks on the full queue and nothing is lost; live, events are
+ * held on the main thread (up to UI_HELD_MAX) and applied on resume, so the
+ * capture never waits for the screen.
+ *
+ * The terminal is restored on every way out: quit, SIGINT/SIGTERM/SIGHUP
+ * (through the self-pipe, so the normal path runs), and err_exit/fatalx
+ * (err_set_cleanup).  Nothing is written to stderr while curses is active.
+ */
 #include "config.h"
 
 #include "ui.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+#include <wchar.h>
+
+#include <curses.h>
+
+#include "capture.h"
+#include "err.h"
+#include "event.h"
+#include "pipeline.h"
+#include "store.h"
+#include "ui_screen.h"
+#include "vis.h"
+#include "xmalloc.h"
+
+#define UI_FRAME_MS 100		/* at most ten redraws a second */
+#define UI_QUEUE_CAP 16384	/* events between the threads */
+#define UI_DRAIN_MAX 4096	/* events applied between two looks at keys */
+#define UI_HELD_MAX 200000	/* events held during a live pause */
+#define UI_LOOP_MS 250		/* live capture: timer granularity */
+#define UI_STATS_MS 500		/* progress stats from the capture thread */
+#define UI_MSG_SECONDS 8.0
+
+enum ui_cap_state { UI_CAP_RUNNING, UI_CAP_DONE, UI_CAP_FAILED };
+
+struct ui_cap {
+	struct capture *cap;
+	struct pipeline *pipe;
+	struct event_queue *q;
+	bool live, dumping;
+	atomic_bool stop;
+	atomic_bool pause;	/* files only: the callback waits */
+	atomic_int state;
+	const char *why;	/* written before state becomes FAILED */
+	time_t last_tick;
+	double last_stats;
+	struct timeval started;
+};
+
+static int ui_sigpipe[2] = {-1, -1};
+static bool ui_curses_on;
+
+static double
+ui_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- capture thread */
+
+static void
+ui_cap_emit(void *arg, struct event *ev)
+{
+	struct ui_cap *c = arg;
+
+	event_queue_push(c->q, ev, !c->live);
+}
+
+static void
+ui_cap_stats(struct ui_cap *c, bool final)
+{
+	struct event *ev = event_new(EV_STATS);
+	struct timeval now;
+
+	pipeline_fill_stats(c->pipe, ev);
+	ev->dropped = capture_dropped(c->cap);
+	gettimeofday(&now, NULL);
+	ev->elapsed = (double)(now.tv_sec - c->started.tv_sec) +
+	    (double)(now.tv_usec - c->started.tv_usec) / 1e6;
+	ev->session = 0;
+	/* Progress reports may be lost on a full live queue; the last not. */
+	event_queue_push(c->q, ev, final || !c->live);
+}
+
+static void
+ui_cap_periodic(struct ui_cap *c)
+{
+	double now = ui_now();
+
+	if ((now - c->last_stats) * 1000 >= UI_STATS_MS) {
+		c->last_stats = now;
+		ui_cap_stats(c, false);
+	}
+}
+
+static void
+ui_cap_packet(void *arg, int linktype, const struct timeval *ts,
+    const uint8_t *data, uint32_t caplen, uint32_t len)
+{
+	struct ui_cap *c = arg;
+	struct timespec nap = {0, 50 * 1000 * 1000};
+
+	pipeline_packet(c->pipe, linktype, ts, data, caplen, len);
+	if (c->dumping && pipeline_last_session(c->pipe) != 0)
+		capture_dump_packet(c->cap, ts, data, caplen, len);
+	if (ts->tv_sec != c->last_tick) {
+		c->last_tick = ts->tv_sec;
+		pipeline_tick(c->pipe, ts);
+	}
+	ui_cap_periodic(c);
+	while (atomic_load(&c->pause) && !atomic_load(&c->stop))
+		nanosleep(&nap, NULL);
+	if (atomic_load(&c->stop))
+		capture_stop(c->cap);
+}
+
+static void *
+ui_cap_main(void *arg)
+{
+	struct ui_cap *c = arg;
+	struct timeval now;
+	const char *why = NULL;
+	int rc;
+
+	for (;;) {
+		rc = capture_loop(c->cap, ui_cap_packet, c, UI_LOOP_MS, &why);
+		if (rc != 0 || atomic_load(&c->stop))
+			break;
+		if (c->live) {
+			gettimeofday(&now, NULL);
+			pipeline_tick(c->pipe, &now);
+		}
+		ui_cap_periodic(c);
+	}
+	if (!atomic_load(&c->stop)) {
+		pipeline_finish(c->pipe);
+		ui_cap_stats(c, true);
+	}
+	if (rc < 0) {
+		c->why = why != NULL ? why : "read error";
+		atomic_store(&c->state, UI_CAP_FAILED);
+	} else
+		atomic_store(&c->state, UI_CAP_DONE);
+	/* Wake the main thread so that it sees the new state. */
+	if (ui_sigpipe[1] != -1) {
+		ssize_t w = write(ui_sigpipe[1], "d", 1);
+		(void)w;
+	}
+	return NULL;
+}
+
+/* ---- terminal */
+
+static void
+ui_on_signal(int sig)
+{
+	char c = (char)sig;
+	int saved = errno;
+	ssize_t w = write(ui_sigpipe[1], &c, 1);
+
+	(void)w;
+	errno = saved;
+}
+
+static void
+ui_cleanup(void)
+{
+	if (ui_curses_on) {
+		ui_curses_on = false;
+		endwin();
+	}
+}
+
+struct ui_colour {
+	short fg, bg;
+	int attr;		/* with colour */
+	int mono;		/* without colour */
+};
+
+/* Indexed by enum ui_role. */
+static const struct ui_colour ui_colours[UI_ROLE_MAX] = {
+	[UI_NORMAL] = {-1, -1, 0, 0},
+	[UI_TITLE] = {COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
+	[UI_HEADER] = {COLOR_BLACK, COLOR_GREEN, 0, A_BOLD | A_UNDERLINE},
+	[UI_STATUS] = {COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
+	[UI_STATUS_ALERT] = {COLOR_WHITE, COLOR_RED, A_BOLD,
+	    A_REVERSE | A_BOLD},
+	[UI_KEY] = {COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
+	[UI_SELECTED] = {COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
+	[UI_HIGHLIGHT] = {COLOR_RED, -1, A_BOLD, A_BOLD},
+	[UI_HIGHLIGHT_SEL] = {COLOR_WHITE, COLOR_RED, A_BOLD,
+	    A_REVERSE | A_BOLD},
+	[UI_FLAG] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
+	[UI_REPLY_2XX] = {COLOR_GREEN, -1, 0, 0},
+	[UI_REPLY_3XX] = {COLOR_CYAN, -1, 0, 0},
+	[UI_REPLY_4XX] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
+	[UI_REPLY_5XX] = {COLOR_RED, -1, A_BOLD, A_BOLD | A_UNDERLINE},
+	[UI_CLIENT] = {COLOR_MAGENTA, -1, A_BOLD, A_BOLD},
+	[UI_SERVER] = {COLOR_BLUE, -1, A_BOLD, 0},
+	[UI_TIME] = {-1, -1, A_DIM, 0},
+	[UI_INFO] = {COLOR_CYAN, -1, 0, 0},
+	[UI_WARN] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
+	[UI_ENCRYPTED] = {COLOR_MAGENTA, -1, 0, A_UNDERLINE},
+	[UI_BOX] = {COLOR_YELLOW, -1, 0, 0},
+	[UI_BOX_TITLE] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
+	[UI_BOX_TITLE_MINOR] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
+	[UI_BOX_LABEL] = {-1, -1, A_BOLD, A_BOLD},
+	[UI_BAR_421] = {COLOR_RED, -1, A_BOLD, A_BOLD},
+	[UI_BAR_452] = {COLOR_YELLOW, -1, A_BOLD, 0},
+	[UI_PROMPT] = {-1, -1, A_BOLD, A_BOLD},
+	[UI_ERROR] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
+};
+
+static void
+ui_colours_init(struct ui_ctx *ctx)
+{
+	const char *nc = getenv("NO_COLOR");
+	int i;
+
+	ctx->color = false;
+	/* https://no-color.org: present and not empty disables colour. */
+	if (nc != NULL && *nc != '\0')
+		return;
+	if (!has_colors() || start_color() == ERR || COLORS < 8)
+		return;
+	use_default_colors();
+	for (i = 1; i < UI_ROLE_MAX; i++)
+		init_pair((short)i, ui_colours[i].fg, ui_colours[i].bg);
+	ctx->color = true;
+}
+
+int
+ui_attr(struct ui_ctx *ctx, enum ui_role r)
+{
+	if (r <= UI_NORMAL || r >= UI_ROLE_MAX)
+		return A_NORMAL;
+	if (!ctx->color)
+		return ui_colours[r].mono;
+	return COLOR_PAIR(r) | ui_colours[r].attr;
+}
+
+/* Columns of one character of safe text at s, and its byte length. */
+static int
+ui_char(const char *s, size_t *bytes)
+{
+	mbstate_t st;
+	wchar_t wc;
+	size_t n;
+	int w;
+
+	if ((unsigned char)*s < 0x80) {
+		*bytes = 1;
+		return 1;
+	}
+	memset(&st, 0, sizeof st);
+	n = mbrtowc(&wc, s, MB_CUR_MAX, &st);
+	if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+		*bytes = 1;
+		return 1;
+	}
+	*bytes = n;
+	w = wcwidth(wc);
+	return w < 0 ? 1 : w;
+}
+
+int
+ui_width(const char *s)
+{
+	size_t b;
+	int w = 0;
+
+	while (*s != '\0') {
+		w += ui_char(s, &b);
+		s += b;
+	}
+	return w;
+}
+
+int
+ui_put(struct ui_ctx *ctx, int y, int x, int w, enum ui_role role,
+    const char *s)
+{
+	const char *p = s;
+	size_t b;
+	int cols = 0, cw;
+
+	if (y < 0 || y >= ctx->rows || x >= ctx->cols || w <= 0)
+		return 0;
+	if (x + w > ctx->cols)
+		w = ctx->cols - x;
+	while (*p != '\0') {
+		cw = ui_char(p, &b);
+		if (cols + cw > w)
+			break;
+		cols += cw;
+		p += b;
+	}
+	attrset(ui_attr(ctx, role));
+	mvaddnstr(y, x, s, (int)(p - s));
+	attrset(A_NORMAL);
+	return cols;
+}
+
+void
+ui_cell(struct ui_ctx *ctx, int y, int x, int w, enum ui_role role,
+    const char *s)
+{
+	int used, tw;
+
+	if (w <= 0)
+		return;
+	tw = ui_width(s);
+	if (tw > w && w > 1) {
+		used = ui_put(ctx, y, x, w - 1, role, s);
+		ui_put(ctx, y, x + used, w - used, role, ctx->utf8 ? "…" : "~");
+		used++;
+	} else
+		used = ui_put(ctx, y, x, w, role, s);
+	attrset(ui_attr(ctx, role));
+	for (; used < w && x + used < ctx->cols; used++)
+		mvaddch(y, x + used, ' ');
+	attrset(A_NORMAL);
+}
+
+void
+ui_fill(struct ui_ctx *ctx, int y, int x, enum ui_role role)
+{
+	attrset(ui_attr(ctx, role));
+	for (; x < ctx->cols; x++)
+		mvaddch(y, x, ' ');
+	attrset(A_NORMAL);
+}
+
+char *
+ui_vis(struct ui_ctx *ctx, const void *p, size_t n)
+{
+	return vis_dup(p != NULL ? p : "", p != NULL ? n : 0, ctx->utf8);
+}
+
+enum ui_role
+ui_reply_role(int code)
+{
+	if (code >= 200 && code < 300)
+		return UI_REPLY_2XX;
+	if (code >= 300 && code < 400)
+		return UI_REPLY_3XX;
+	if (code >= 400 && code < 500)
+		return UI_REPLY_4XX;
+	if (code >= 500 && code < 600)
+		return UI_REPLY_5XX;
+	return UI_NORMAL;
+}
+
+void
+ui_format_time(char *buf, size_t len, const struct timeval *tv, bool ms)
+{
+	struct tm tm;
+	time_t t = tv->tv_sec;
+
+	if (localtime_r(&t, &tm) == NULL)
+		memset(&tm, 0, sizeof tm);
+	if (ms)
+		snprintf(buf, len, "%02d:%02d:%02d.%03ld", tm.tm_hour,
+		    tm.tm_min, tm.tm_sec, (long)(tv->tv_usec / 1000));
+	else
+		snprintf(buf, len, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min,
+		    tm.tm_sec);
+}
+
+int
+ui_body_end(struct ui_ctx *ctx)
+{
+	return ctx->rows - 2;
+}
+
+void
+ui_push(struct ui_ctx *ctx, const struct ui_screen *s)
+{
+	if (ctx->depth < UI_STACK_MAX)
+		ctx->stack[ctx->depth++] = s;
+	else
+		ctx->stack[ctx->depth - 1] = s;
+	ctx->dirty = true;
+}
+
+void
+ui_pop(struct ui_ctx *ctx)
+{
+	if (ctx->depth > 1)
+		ctx->depth--;
+	ctx->dirty = true;
+}
+
+void
+ui_message(struct ui_ctx *ctx, bool error, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
+	va_end(ap);
+	ctx->msg_error = error;
+	ctx->msg_time = ui_now();
+	ctx->dirty = true;
+}
+
+void
+ui_prompt(struct ui_ctx *ctx, const char *label, const char *initial,
+    void (*done)(struct ui_ctx *, const char *),
+    void (*change)(struct ui_ctx *, const char *))
+{
+	ctx->prompting = true;
+	snprintf(ctx->prompt_label, sizeof ctx->prompt_label, "%s", label);
+	snprintf(ctx->prompt_buf, sizeof ctx->prompt_buf, "%s",
+	    initial != NULL ? initial : "");
+	ctx->prompt_len = strlen(ctx->prompt_buf);
+	ctx->prompt_done = done;
+	ctx->prompt_change = change;
+	ctx->msg[0] = '\0';
+	ctx->dirty = true;
+}
+
+static void
+ui_prompt_key(struct ui_ctx *ctx, int key)
+{
+	void (*done)(struct ui_ctx *, const char *) = ctx->prompt_done;
+	bool changed = false;
+
+	ctx->dirty = true;
+	switch (key) {
+	case '\r':
+	case '\n':
+	case KEY_ENTER:
+		ctx->prompting = false;
+		done(ctx, ctx->prompt_buf);
+		return;
+	case UI_KEY_ESC:
+	case UI_KEY_CTRL('g'):
+		ctx->prompting = false;
+		done(ctx, NULL);
+		return;
+	case KEY_BACKSPACE:
+	case 127:
+	case UI_KEY_CTRL('h'):
+		if (ctx->prompt_len > 0) {
+			/* Remove a whole UTF-8 character. */
+			do
+				ctx->prompt_len--;
+			while (ctx->prompt_len > 0 &&
+			    ((unsigned char)ctx->prompt_buf[ctx->prompt_len] &
+				0xc0) == 0x80);
+			ctx->prompt_buf[ctx->prompt_len] = '\0';
+			changed = true;
+		}
+		break;
+	case UI_KEY_CTRL('u'):
+		ctx->prompt_len = 0;
+		ctx->prompt_buf[0] = '\0';
+		changed = true;
+		break;
+	default:
+		if (key >= 0x20 && key < 0x100 && key != 0x7f &&
+		    ctx->prompt_len + 1 < sizeof ctx->prompt_buf) {
+			ctx->prompt_buf[ctx->prompt_len++] = (char)key;
+			ctx->prompt_buf[ctx->prompt_len] = '\0';
+			changed = true;
+		}
+		break;
+	}
+	if (changed && ctx->prompt_change != NULL)
+		ctx->prompt_change(ctx, ctx->prompt_buf);
+}
+
+static void
+ui_draw_title(struct ui_ctx *ctx)
+{
+	const struct ui_screen *s = ctx->stack[ctx->depth - 1];
+	char buf[256];
+	int x;
+
+	ui_fill(ctx, 0, 0, UI_TITLE);
+	snprintf(buf, sizeof buf, " smtpscope %s%s  %s", PACKAGE_VERSION,
+	    ctx->cfg->demo ? " (demo)" : "", s->name);
+	x = ui_put(ctx, 0, 0, ctx->cols, UI_TITLE, buf);
+	if (ctx->filter[0] != '\0' || ctx->problems) {
+		char *f = ui_vis(ctx, ctx->filter, strlen(ctx->filter));
+
+		snprintf(buf, sizeof buf, "  [%s%s%s%s]",
+		    ctx->filter[0] ? "filter: " : "", f,
+		    ctx->filter[0] && ctx->problems ? ", " : "",
+		    ctx->problems ? "problems only" : "");
+		free(f);
+		x += ui_put(ctx, 0, x, ctx->cols - x, UI_TITLE, buf);
+	}
+	if (ctx->cols - x > 12)
+		ui_put(ctx, 0, ctx->cols - 10, 10, UI_TITLE, "  ?: help ");
+}
+
+static void
+ui_draw_status(struct ui_ctx *ctx)
+{
+	const struct store_stats *st = store_stats(ctx->store);
+	char *src, buf[256];
+	int y = ctx->rows - 2, x;
+
+	ui_fill(ctx, y, 0, UI_STATUS);
+	src = ui_vis(ctx, ctx->cfg->source != NULL ? ctx->cfg->source : "",
+	    ctx->cfg->source != NULL ? strlen(ctx->cfg->source) : 0);
+	snprintf(buf, sizeof buf, " %s  pkts %" PRIu64 "  sessions %" PRIu64
+	    "  ", src, st->packets, st->sessions);
+	free(src);
+	x = ui_put(ctx, y, 0, ctx->cols, UI_STATUS, buf);
+	snprintf(buf, sizeof buf, "421: %" PRIu64, st->n421);
+	x += ui_put(ctx, y, x, ctx->cols - x,
+	    st->n421 ? UI_STATUS_ALERT : UI_STATUS, buf);
+	x += ui_put(ctx, y, x, ctx->cols - x, UI_STATUS, "  ");
+	snprintf(buf, sizeof buf, "452: %" PRIu64, st->n452);
+	x += ui_put(ctx, y, x, ctx->cols - x,
+	    st->n452 ? UI_STATUS_ALERT : UI_STATUS, buf);
+	snprintf(buf, sizeof buf, "  drops %" PRIu64, st->dropped);
+	x += ui_put(ctx, y, x, ctx->cols - x, UI_STATUS, buf);
+	if (ctx->queue_dropped > 0) {
+		snprintf(buf, sizeof buf, "  lost %" PRIu64, ctx->queue_dropped);
+		x += ui_put(ctx, y, x, ctx->cols - x, UI_STATUS_ALERT, buf);
+	}
+	snprintf(buf, sizeof buf, " [%s] ", ctx->state);
+	if (ctx->cols - x > ui_width(buf))
+		ui_put(ctx, y, ctx->cols - ui_width(buf), ui_width(buf),
+		    strcmp(ctx->state, "paused") == 0 ? UI_STATUS_ALERT
+						       : UI_STATUS,
+		    buf);
+}
+
+static void
+ui_draw_bottom(struct ui_ctx *ctx)
+{
+	const struct ui_screen *s = ctx->stack[ctx->depth - 1];
+	int y = ctx->rows - 1, x = 0;
+	const char *p, *sep, *colon;
+	char key[32], what[64], *t;
+
+	move(y, 0);
+	clrtoeol();
+	if (ctx->prompting) {
+		x = ui_put(ctx, y, 0, ctx->cols, UI_PROMPT, ctx->prompt_label);
+		t = ui_vis(ctx, ctx->prompt_buf, ctx->prompt_len);
+		/* Show the end of a long answer. */
+		{
+			const char *q = t;
+			size_t b;
+
+			while (ui_width(q) > ctx->cols - x - 2 && *q != '\0') {
+				ui_char(q, &b);
+				q += b;
+			}
+			x += ui_put(ctx, y, x, ctx->cols - x, UI_NORMAL, q);
+		}
+		free(t);
+		curs_set(1);
+		move(y, x < ctx->cols ? x : ctx->cols - 1);
+		return;
+	}
+	curs_set(0);
+	if (ctx->msg[0] != '\0' && ui_now() - ctx->msg_time < UI_MSG_SECONDS) {
+		ui_put(ctx, y, 0, ctx->cols, ctx->msg_error ? UI_ERROR : UI_PROMPT,
+		    ctx->msg);
+		return;
+	}
+	ctx->msg[0] = '\0';
+	for (p = s->hints; p != NULL && *p != '\0' && x < ctx->cols;) {
+		sep = strstr(p, "  ");
+		if (sep == NULL)
+			sep = p + strlen(p);
+		colon = memchr(p, ':', (size_t)(sep - p));
+		if (colon == NULL || colon == p)
+			break;
+		snprintf(key, sizeof key, "%.*s", (int)(colon - p), p);
+		snprintf(what, sizeof what, " %.*s ", (int)(sep - colon - 1),
+		    colon + 1);
+		if (x + ui_width(key) + ui_width(what) > ctx->cols)
+			break;
+		x += ui_put(ctx, y, x, ctx->cols - x, UI_KEY, key);
+		x += ui_put(ctx, y, x, ctx->cols - x, UI_NORMAL, what);
+		p = *sep != '\0' ? sep + 2 : sep;
+	}
+}
+
+static void
+ui_draw(struct ui_ctx *ctx)
+{
+	const struct ui_screen *s = ctx->stack[ctx->depth - 1];
+
+	erase();
+	if (ctx->rows < 8 || ctx->cols < 30) {
+		ui_put(ctx, 0, 0, ctx->cols, UI_ERROR, "terminal too small");
+		refresh();
+		return;
+	}
+	ui_draw_title(ctx);
+	if (s->draw != NULL)
+		s->draw(ctx);
+	ui_draw_status(ctx);
+	ui_draw_bottom(ctx);
+	refresh();
+	ctx->dirty = false;
+}
+
+static void
+ui_resize(struct ui_ctx *ctx)
+{
+	struct winsize ws;
+	size_t i;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 &&
+	    ws.ws_col > 0)
+		resizeterm(ws.ws_row, ws.ws_col);
+	getmaxyx(stdscr, ctx->rows, ctx->cols);
+	for (i = 0; i < ctx->depth; i++)
+		if (ctx->stack[i]->resize != NULL)
+			ctx->stack[i]->resize(ctx);
+	clearok(stdscr, TRUE);
+	ctx->dirty = true;
+}
+
+/* Keys every screen shares; the screen gets the key first. */
+static void
+ui_key(struct ui_ctx *ctx, int key)
+{
+	const struct ui_screen *s = ctx->stack[ctx->depth - 1];
+
+	ctx->dirty = true;
+	if (ctx->prompting) {
+		ui_prompt_key(ctx, key);
+		return;
+	}
+	if (key == KEY_RESIZE)
+		return;
+	if (ctx->msg[0] != '\0')
+		ctx->msg[0] = '\0';
+	if (s->key != NULL && s->key(ctx, key))
+		return;
+	switch (key) {
+	case '?':
+	case KEY_F(1):
+		if (s != &ui_screen_help)
+			ui_push(ctx, &ui_screen_help);
+		break;
+	case 's':
+	case 'S':
+		if (s != &ui_screen_stats)
+			ui_push(ctx, &ui_screen_stats);
+		break;
+	case UI_KEY_ESC:
+	case 'q':
+		if (ctx->depth > 1)
+			ui_pop(ctx);
+		else if (key == 'q')
+			ctx->quit = true;
+		break;
+	case 'Q':
+		ctx->quit = true;
+		break;
+	case UI_KEY_CTRL('l'):
+		clearok(stdscr, TRUE);
+		break;
+	default:
+		break;
+	}
+}
+
+struct ui_held {
+	struct event **ev;
+	size_t n, cap;
+};
+
+static void
+ui_apply(struct ui_ctx *ctx, struct event *ev)
+{
+	store_add_take(ctx->store, ev);
+}
+
+static bool
+ui_paused_state(struct ui_ctx *ctx)
+{
+	return strcmp(ctx->state, "paused") == 0;
+}
+
+static void
+ui_toggle_pause(struct ui_ctx *ctx, struct ui_cap *c, struct ui_held *held,
+    const char *running)
+{
+	size_t i;
+
+	if (atomic_load(&c->state) != UI_CAP_RUNNING) {
+		ui_message(ctx, false, "capture finished: nothing to pause");
+		return;
+	}
+	if (!ui_paused_state(ctx)) {
+		ctx->state = "paused";
+		if (!c->live)
+			atomic_store(&c->pause, true);
+		return;
+	}
+	ctx->state = running;
+	atomic_store(&c->pause, false);
+	for (i = 0; i < held->n; i++)
+		ui_apply(ctx, held->ev[i]);
+	held->n = 0;
+}
 
 int
 ui_run(const struct ui_config *cfg)
 {
-	(void)cfg;
-	return 1;
+	struct ui_ctx ctx;
+	struct ui_cap c;
+	struct ui_held held;
+	struct sigaction sa;
+	sigset_t all, old;
+	pthread_t tid;
+	struct pollfd pfd[3];
+	SCREEN *scr;
+	struct event *ev;
+	double last_draw = 0, now;
+	const char *running;
+	uint64_t gen = (uint64_t)-1;
+	int i, key, timeout, status = EXIT_OK;
+	bool more = false, failed_shown = false;
+	char sig;
+
+	memset(&ctx, 0, sizeof ctx);
+	memset(&c, 0, sizeof c);
+	memset(&held, 0, sizeof held);
+	ctx.cfg = cfg;
+	ctx.store = store_new(cfg->limit);
+	ctx.utf8 = MB_CUR_MAX > 1;
+	ctx.follow = true;
+	ctx.sess_scroll.follow = false;
+	c.cap = cfg->cap;
+	c.live = capture_is_live(cfg->cap);
+	c.dumping = cfg->dumping;
+	c.q = event_queue_new(UI_QUEUE_CAP);
+	c.pipe = pipeline_new(cfg->pipe_cfg, cfg->diag, cfg->keylog,
+	    ui_cap_emit, &c);
+	atomic_init(&c.stop, false);
+	atomic_init(&c.pause, false);
+	atomic_init(&c.state, UI_CAP_RUNNING);
+	gettimeofday(&c.started, NULL);
+	running = c.live ? "live" : cfg->demo ? "replay" : "reading";
+	ctx.state = running;
+
+	if (pipe(ui_sigpipe) != 0)
+		err_exit(EXIT_RUNTIME, "pipe", strerror(errno), NULL);
+	for (i = 0; i < 2; i++) {
+		fcntl(ui_sigpipe[i], F_SETFL,
+		    fcntl(ui_sigpipe[i], F_GETFL) | O_NONBLOCK);
+		fcntl(ui_sigpipe[i], F_SETFD, FD_CLOEXEC);
+	}
+	/* Ours before curses starts, so that curses leaves SIGWINCH to us. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = ui_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGWINCH, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	scr = newterm(NULL, stdout, stdin);
+	if (scr == NULL)
+		err_exit(EXIT_RUNTIME, "cannot use the terminal",
+		    "curses could not initialise it",
+		    "check TERM, or use -N or -j for output without the UI");
+	ui_curses_on = true;
+	err_set_cleanup(ui_cleanup);
+	cbreak();
+	noecho();
+	nonl();
+	intrflush(stdscr, FALSE);
+	keypad(stdscr, TRUE);
+	nodelay(stdscr, TRUE);
+	set_escdelay(25);
+	curs_set(0);
+	ui_colours_init(&ctx);
+	getmaxyx(stdscr, ctx.rows, ctx.cols);
+	ui_push(&ctx, &ui_screen_list);
+
+	/* The capture thread inherits a mask with every signal blocked. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	if (pthread_create(&tid, NULL, ui_cap_main, &c) != 0)
+		err_exit(EXIT_RUNTIME, "cannot start the capture thread",
+		    strerror(errno), NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	while (!ctx.quit) {
+		bool hold_queue = ui_paused_state(&ctx) && !c.live;
+
+		now = ui_now();
+		if (more && !hold_queue)
+			timeout = 0;
+		else if (ctx.dirty || store_gen(ctx.store) != gen)
+			timeout = (int)(UI_FRAME_MS - (now - last_draw) * 1000);
+		else
+			timeout = 1000;
+		if (timeout < 0)
+			timeout = 0;
+		pfd[0].fd = STDIN_FILENO;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = ui_sigpipe[0];
+		pfd[1].events = POLLIN;
+		/* A held queue stays readable: do not spin on it. */
+		pfd[2].fd = hold_queue ? -1 : event_queue_fd(c.q);
+		pfd[2].events = POLLIN;
+		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
+			break;
+
+		while (read(ui_sigpipe[0], &sig, 1) == 1) {
+			if (sig == SIGWINCH)
+				ui_resize(&ctx);
+			else if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+				ctx.quit = true;
+			else
+				ctx.dirty = true; /* capture thread finished */
+		}
+		while ((key = getch()) != ERR) {
+			if (key == ' ' && !ctx.prompting) {
+				ui_toggle_pause(&ctx, &c, &held, running);
+				ctx.dirty = true;
+				continue;
+			}
+			ui_key(&ctx, key);
+			if (ctx.quit)
+				break;
+		}
+
+		more = false;
+		if (!hold_queue) {
+			event_queue_ack(c.q);
+			for (i = 0; i < UI_DRAIN_MAX; i++) {
+				if ((ev = event_queue_pop(c.q)) == NULL)
+					break;
+				if (ui_paused_state(&ctx)) {
+					if (held.n == held.cap) {
+						held.cap = held.cap ? held.cap * 2
+								    : 1024;
+						held.ev = xreallocarray(held.ev,
+						    held.cap, sizeof *held.ev);
+					}
+					held.ev[held.n++] = ev;
+					if (held.n >= UI_HELD_MAX) {
+						ui_toggle_pause(&ctx, &c, &held,
+						    running);
+						ui_message(&ctx, true,
+						    "pause buffer full: resumed");
+					}
+				} else
+					ui_apply(&ctx, ev);
+			}
+			more = i == UI_DRAIN_MAX;
+		}
+		ctx.queue_dropped = event_queue_dropped(c.q);
+
+		switch (atomic_load(&c.state)) {
+		case UI_CAP_DONE:
+			if (!ui_paused_state(&ctx) &&
+			    strcmp(ctx.state, "done") != 0 && !more) {
+				ctx.state = "done";
+				ctx.dirty = true;
+			}
+			break;
+		case UI_CAP_FAILED:
+			if (!failed_shown && !more) {
+				failed_shown = true;
+				ctx.state = "error";
+				ui_message(&ctx, true, "read error: %s", c.why);
+				status = EXIT_RUNTIME;
+			}
+			break;
+		default:
+			break;
+		}
+
+		if (ctx.msg[0] != '\0' && ui_now() - ctx.msg_time >=
+		    UI_MSG_SECONDS)
+			ctx.dirty = true;
+		now = ui_now();
+		if ((ctx.dirty || store_gen(ctx.store) != gen) &&
+		    (now - last_draw) * 1000 >= UI_FRAME_MS) {
+			gen = store_gen(ctx.store);
+			ui_draw(&ctx);
+			last_draw = now;
+		}
+	}
+
+	atomic_store(&c.stop, true);
+	atomic_store(&c.pause, false);
+	capture_stop(c.cap);
+	event_queue_close(c.q);
+	pthread_join(tid, NULL);
+	ui_cleanup();
+	err_set_cleanup(NULL);
+	delscreen(scr);
+	if (status != EXIT_OK && c.why != NULL)
+		err_print("read error", c.why, NULL);
+
+	for (i = 0; (size_t)i < held.n; i++)
+		event_free(held.ev[i]);
+	free(held.ev);
+	pipeline_free(c.pipe);
+	event_queue_free(c.q);
+	store_free(ctx.store);
+	ui_doc_clear(&ctx.sess_doc);
+	ui_doc_clear(&ctx.stats_doc);
+	ui_doc_clear(&ctx.help_doc);
+	free(ctx.sess_doc.lines);
+	free(ctx.stats_doc.lines);
+	free(ctx.help_doc.lines);
+	free(ctx.view);
+	close(ui_sigpipe[0]);
+	close(ui_sigpipe[1]);
+	ui_sigpipe[0] = ui_sigpipe[1] = -1;
+	return status;
 }

@@ -1,8 +1,440 @@
-/* ui_list.c: STUB. */
+/*
+ * ui_list: the session list, one row per session (SPEC section 4): start
+ * time, client, server, HELO, MAIL FROM, recipients, TLS, last reply and
+ * flags.  Sessions with 421 or 452 stand out (colour, or bold with a
+ * reverse flag on monochrome terminals).  The view is rebuilt from the store
+ * when it changed, with the filter and "problems only" applied; the
+ * selection follows its session by id, and sticks to the bottom while it is
+ * there (autoscroll).
+ */
 #include "config.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curses.h>
+
 #include "ui_screen.h"
+#include "xmalloc.h"
 
-#include <stddef.h>
+/* Column widths for the current terminal width. */
+struct ui_list_cols {
+	int id, time, client, server, helo, from, rcpt, tls, last, flags;
+};
 
-const struct ui_screen ui_screen_list = {"list", NULL, NULL, NULL};
+static void
+ui_list_layout(int cols, uint64_t max_id, struct ui_list_cols *c)
+{
+	int avail, flex, n = 9;
+	char buf[32];
+
+	/* As wide as the biggest session number, at least "#". */
+	c->id = snprintf(buf, sizeof buf, "%" PRIu64, max_id);
+	if (c->id < 3)
+		c->id = 3;
+	c->time = 8;
+	c->rcpt = 4;
+	c->tls = 4;
+	c->last = 4;
+	c->flags = 7;
+	/* One space after every column. */
+	avail = cols - (c->id + c->time + c->rcpt + c->tls + c->last +
+	    c->flags + n);
+	/*
+	 * Addresses first: they are what people read and filter on.  The
+	 * server drops ":25", so an IPv4 server fits in 15 columns.
+	 */
+	c->client = 21;
+	c->server = 21;
+	flex = avail - c->client - c->server;
+	if (flex < 10) {
+		/* MAIL FROM keeps 10 columns, the server 15, the client
+		   the rest. */
+		c->server = 15;
+		c->client = avail - 10 - c->server;
+		if (c->client < 9)
+			c->client = 9;
+		flex = avail - c->client - c->server;
+	}
+	if (flex >= 30) {
+		c->helo = flex * 2 / 5 - 1;
+		c->from = flex - c->helo - 1;
+		/* Very wide: do not push the flags far right. */
+		if (c->helo > 32)
+			c->helo = 32;
+		if (c->from > 40)
+			c->from = 40;
+	} else {
+		c->helo = 0; /* narrow: HELO is in the session view */
+		c->from = flex;
+	}
+	if (c->from < 0)
+		c->from = 0;
+}
+
+/* The server column: ":25" is implied. */
+static void
+ui_list_server(const char *ep, char *buf, size_t len)
+{
+	size_t n = strlen(ep);
+
+	snprintf(buf, len, "%s", ep);
+	if (n > 3 && strcmp(ep + n - 3, ":25") == 0 && n - 3 < len)
+		buf[n - 3] = '\0';
+	/* "[2001:db8::1]" reads fine without the brackets too, keep them. */
+}
+
+void
+ui_list_refresh(struct ui_ctx *ctx)
+{
+	size_t i, n = store_count(ctx->store);
+	struct store_session *ss;
+	bool at_end = ctx->follow;
+
+	if (!ctx->view_stale && ctx->view_gen == store_gen(ctx->store))
+		return;
+	if (ctx->cap_view < n) {
+		ctx->cap_view = n + 64;
+		ctx->view = xreallocarray(ctx->view, ctx->cap_view,
+		    sizeof *ctx->view);
+	}
+	ctx->n_view = 0;
+	for (i = 0; i < n; i++) {
+		ss = store_at(ctx->store, i);
+		if (ctx->problems && !store_session_problem(ss))
+			continue;
+		if (!store_session_match(ss, ctx->filter))
+			continue;
+		ctx->view[ctx->n_view++] = ss;
+	}
+	ctx->view_gen = store_gen(ctx->store);
+	ctx->view_stale = false;
+	if (ctx->n_view == 0) {
+		ctx->sel = 0;
+		return;
+	}
+	if (at_end) {
+		ctx->sel = ctx->n_view - 1;
+	} else {
+		/* Keep the selected session; else the next one after it. */
+		for (i = 0; i < ctx->n_view; i++)
+			if (ctx->view[i]->id >= ctx->sel_id)
+				break;
+		ctx->sel = i < ctx->n_view ? i : ctx->n_view - 1;
+	}
+	ctx->sel_id = ctx->view[ctx->sel]->id;
+}
+
+size_t
+ui_list_targets(struct ui_ctx *ctx, struct store_session ***out)
+{
+	size_t n;
+
+	ui_list_refresh(ctx);
+	*out = NULL;
+	if (ctx->n_view == 0)
+		return 0;
+	if (ctx->filter[0] != '\0' || ctx->problems) {
+		n = ctx->n_view;
+		*out = xcalloc(n, sizeof **out);
+		memcpy(*out, ctx->view, n * sizeof **out);
+		return n;
+	}
+	*out = xcalloc(1, sizeof **out);
+	(*out)[0] = ctx->view[ctx->sel];
+	return 1;
+}
+
+static const char *
+ui_list_tls(const struct store_session *ss)
+{
+	if (strcmp(ss->tls, "none") == 0)
+		return "-";
+	if (strcmp(ss->tls, "starttls") == 0)
+		return "STLS";
+	if (strcmp(ss->tls, "starttls+dec") == 0)
+		return "STL+";
+	if (strcmp(ss->tls, "implicit") == 0)
+		return "TLS";
+	if (strcmp(ss->tls, "implicit+dec") == 0)
+		return "TLS+";
+	return ss->tls;
+}
+
+static void
+ui_list_flags(const struct store_session *ss, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s%s", ss->flags & STORE_F_421 ? "421 " : "",
+	    ss->flags & STORE_F_452 ? "452 " : "",
+	    ss->flags & STORE_F_GAP ? "gap " : "",
+	    (ss->flags & (STORE_F_421 | STORE_F_452 | STORE_F_GAP)) == 0 &&
+		    (ss->flags & STORE_F_ANOMALY)
+		? "anom "
+		: "");
+	if (buf[0] != '\0')
+		buf[strlen(buf) - 1] = '\0';
+}
+
+static void
+ui_list_row(struct ui_ctx *ctx, int y, const struct store_session *ss,
+    bool selected, const struct ui_list_cols *c)
+{
+	bool hl = (ss->flags & (STORE_F_421 | STORE_F_452)) != 0;
+	enum ui_role role = selected ? (hl ? UI_HIGHLIGHT_SEL : UI_SELECTED)
+				     : (hl ? UI_HIGHLIGHT : UI_NORMAL);
+	char buf[64], *t;
+	int x = 0;
+
+	ui_fill(ctx, y, 0, role);
+	snprintf(buf, sizeof buf, "%*" PRIu64, c->id, ss->id);
+	ui_cell(ctx, y, x, c->id, role, buf);
+	x += c->id + 1;
+	ui_format_time(buf, sizeof buf, &ss->start, false);
+	ui_cell(ctx, y, x, c->time, role, buf);
+	x += c->time + 1;
+	t = ui_vis(ctx, ss->client, strlen(ss->client));
+	ui_cell(ctx, y, x, c->client, role, t);
+	free(t);
+	x += c->client + 1;
+	ui_list_server(ss->server, buf, sizeof buf);
+	t = ui_vis(ctx, buf, strlen(buf));
+	ui_cell(ctx, y, x, c->server, role, t);
+	free(t);
+	x += c->server + 1;
+	if (c->helo > 0) {
+		t = ui_vis(ctx, ss->helo, ss->helo ? strlen(ss->helo) : 0);
+		ui_cell(ctx, y, x, c->helo, role, t);
+		free(t);
+		x += c->helo + 1;
+	}
+	if (c->from > 0) {
+		t = ui_vis(ctx, ss->mail_from,
+		    ss->mail_from ? strlen(ss->mail_from) : 0);
+		ui_cell(ctx, y, x, c->from, role, ss->mail_from && !*t ? "<>" : t);
+		free(t);
+		x += c->from + 1;
+	}
+	snprintf(buf, sizeof buf, "%4u", ss->rcpts);
+	ui_cell(ctx, y, x, c->rcpt, role, ss->rcpts ? buf : "   -");
+	x += c->rcpt + 1;
+	ui_cell(ctx, y, x, c->tls, role, ui_list_tls(ss));
+	x += c->tls + 1;
+	if (ss->last_code > 0) {
+		snprintf(buf, sizeof buf, "%d", ss->last_code);
+		/* The code keeps its class colour unless the row is lit. */
+		ui_cell(ctx, y, x, c->last,
+		    selected || hl ? role : ui_reply_role(ss->last_code), buf);
+	}
+	x += c->last + 1;
+	ui_list_flags(ss, buf, sizeof buf);
+	if (buf[0] != '\0')
+		ui_cell(ctx, y, x, c->flags,
+		    hl && !ctx->color ? UI_FLAG : role, buf);
+	if (!ss->closed && x + c->flags + 1 < ctx->cols)
+		ui_put(ctx, y, x + c->flags, 1, role, "*");
+}
+
+static void
+ui_list_header(struct ui_ctx *ctx, int y, const struct ui_list_cols *c)
+{
+	int x = 0;
+
+	ui_fill(ctx, y, 0, UI_HEADER);
+	ui_cell(ctx, y, x, c->id - 1, UI_HEADER, "");
+	ui_cell(ctx, y, x + c->id - 1, 1, UI_HEADER, "#");
+	x += c->id + 1;
+	ui_cell(ctx, y, x, c->time, UI_HEADER, "Start");
+	x += c->time + 1;
+	ui_cell(ctx, y, x, c->client, UI_HEADER, "Client");
+	x += c->client + 1;
+	ui_cell(ctx, y, x, c->server, UI_HEADER, "Server");
+	x += c->server + 1;
+	if (c->helo > 0) {
+		ui_cell(ctx, y, x, c->helo, UI_HEADER, "HELO");
+		x += c->helo + 1;
+	}
+	if (c->from > 0) {
+		ui_cell(ctx, y, x, c->from, UI_HEADER, "MAIL FROM");
+		x += c->from + 1;
+	}
+	ui_cell(ctx, y, x, c->rcpt, UI_HEADER, "Rcpt");
+	x += c->rcpt + 1;
+	ui_cell(ctx, y, x, c->tls, UI_HEADER, "TLS");
+	x += c->tls + 1;
+	ui_cell(ctx, y, x, c->last, UI_HEADER, "Last");
+	x += c->last + 1;
+	ui_cell(ctx, y, x, c->flags, UI_HEADER, "Flags");
+}
+
+static int
+ui_list_height(struct ui_ctx *ctx)
+{
+	int h = ui_body_end(ctx) - (UI_BODY_Y + 1);
+
+	return h > 0 ? h : 1;
+}
+
+static void
+ui_list_draw(struct ui_ctx *ctx)
+{
+	struct ui_list_cols c;
+	int h = ui_list_height(ctx), y;
+	size_t i;
+
+	ui_list_refresh(ctx);
+	ui_list_layout(ctx->cols,
+	    store_count(ctx->store) > 0
+		? store_at(ctx->store, store_count(ctx->store) - 1)->id
+		: 1,
+	    &c);
+	ui_list_header(ctx, UI_BODY_Y, &c);
+	/* Keep the selection on screen. */
+	if (ctx->sel < ctx->top)
+		ctx->top = ctx->sel;
+	if (ctx->sel >= ctx->top + (size_t)h)
+		ctx->top = ctx->sel - (size_t)h + 1;
+	if (ctx->top + (size_t)h > ctx->n_view)
+		ctx->top = ctx->n_view > (size_t)h ? ctx->n_view - (size_t)h
+						   : 0;
+	for (y = 0; y < h; y++) {
+		i = ctx->top + (size_t)y;
+		if (i >= ctx->n_view)
+			break;
+		ui_list_row(ctx, UI_BODY_Y + 1 + y, ctx->view[i],
+		    i == ctx->sel, &c);
+	}
+	if (ctx->n_view == 0) {
+		const char *m = store_count(ctx->store) == 0
+		    ? "No SMTP sessions yet."
+		    : "No session matches the filter (Esc clears it).";
+
+		ui_put(ctx, UI_BODY_Y + 2, 2, ctx->cols - 2, UI_INFO, m);
+	}
+}
+
+static void
+ui_list_filter_change(struct ui_ctx *ctx, const char *text)
+{
+	snprintf(ctx->filter, sizeof ctx->filter, "%s", text);
+	ctx->view_stale = true;
+}
+
+static void
+ui_list_filter_done(struct ui_ctx *ctx, const char *answer)
+{
+	if (answer == NULL)
+		snprintf(ctx->filter, sizeof ctx->filter, "%s",
+		    ctx->prompt_saved);
+	else
+		snprintf(ctx->filter, sizeof ctx->filter, "%s", answer);
+	ctx->view_stale = true;
+}
+
+static void
+ui_list_select(struct ui_ctx *ctx, size_t i)
+{
+	if (ctx->n_view == 0)
+		return;
+	if (i >= ctx->n_view)
+		i = ctx->n_view - 1;
+	ctx->sel = i;
+	ctx->sel_id = ctx->view[i]->id;
+	ctx->follow = i == ctx->n_view - 1;
+}
+
+static int
+ui_list_key(struct ui_ctx *ctx, int key)
+{
+	size_t h = (size_t)ui_list_height(ctx);
+	struct store_session **t;
+	size_t n;
+
+	ui_list_refresh(ctx);
+	switch (key) {
+	case KEY_UP:
+	case 'k':
+		ui_list_select(ctx, ctx->sel > 0 ? ctx->sel - 1 : 0);
+		break;
+	case KEY_DOWN:
+	case 'j':
+		ui_list_select(ctx, ctx->sel + 1);
+		break;
+	case KEY_PPAGE:
+	case UI_KEY_CTRL('b'):
+		ui_list_select(ctx, ctx->sel > h ? ctx->sel - h : 0);
+		break;
+	case KEY_NPAGE:
+	case UI_KEY_CTRL('f'):
+		ui_list_select(ctx, ctx->sel + h);
+		break;
+	case KEY_HOME:
+	case 'g':
+		ui_list_select(ctx, 0);
+		break;
+	case KEY_END:
+	case 'G':
+		ui_list_select(ctx, ctx->n_view);
+		ctx->follow = true;
+		break;
+	case '\r':
+	case '\n':
+	case KEY_ENTER:
+	case KEY_RIGHT:
+	case 'l':
+		if (ctx->n_view > 0)
+			ui_session_open(ctx, ctx->view[ctx->sel]->id);
+		break;
+	case '/':
+		snprintf(ctx->prompt_saved, sizeof ctx->prompt_saved, "%s",
+		    ctx->filter);
+		ui_prompt(ctx, "Filter (address, HELO, sender, recipient, "
+			       "code): ",
+		    ctx->filter, ui_list_filter_done, ui_list_filter_change);
+		break;
+	case 'p':
+	case 'P':
+		ctx->problems = !ctx->problems;
+		ctx->view_stale = true;
+		ui_message(ctx, false, ctx->problems
+			? "problems only: sessions with 4xx/5xx replies or gaps"
+			: "all sessions");
+		break;
+	case UI_KEY_ESC:
+		if (ctx->filter[0] == '\0' && !ctx->problems)
+			return 0;
+		ctx->filter[0] = '\0';
+		ctx->problems = false;
+		ctx->view_stale = true;
+		break;
+	case 'w':
+	case 'W':
+		n = ui_list_targets(ctx, &t);
+		if (n == 0)
+			ui_message(ctx, true, "no session to save");
+		else
+			ui_save_pcap_prompt(ctx, t, n);
+		free(t);
+		break;
+	case 't':
+	case 'T':
+		if (ctx->n_view == 0)
+			ui_message(ctx, true, "no session to save");
+		else
+			ui_save_text_prompt(ctx, ctx->view[ctx->sel]->id);
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+const struct ui_screen ui_screen_list = {
+	"Sessions",
+	ui_list_draw,
+	ui_list_key,
+	NULL,
+	"Enter:open  /:filter  p:problems  s:stats  w:save pcap  "
+	"t:text  Space:pause  ?:help  q:quit",
+};

@@ -1,8 +1,500 @@
-/* ui_session.c: STUB. */
+/*
+ * ui_session: one session as a transcript.  Every event becomes one or more
+ * lines: a timestamp, a C:/S: mark for client and server, replies coloured
+ * by class, [tls] on what was seen inside TLS, gaps and anomalies marked,
+ * and under every reply that carries a diagnosis (always 421 and 452) a
+ * box: title, meaning, the situation, and what sender and operator can do.
+ *
+ * The document is rebuilt when the session changed or the width did; it
+ * follows the end while the view is at the bottom (a live session grows).
+ * The same builder makes the `t` text file.
+ */
 #include "config.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curses.h>
+
+#include "diag.h"
 #include "ui_screen.h"
+#include "xmalloc.h"
 
-#include <stddef.h>
+/* "HH:MM:SS.mmm " */
+#define UI_TS_COLS 13
+/* "S: " */
+#define UI_MARK_COLS 3
 
-const struct ui_screen ui_screen_session = {"session", NULL, NULL, NULL};
+static void
+ui_session_lead(struct ui_doc *d, const struct timeval *ts, bool first)
+{
+	char buf[32];
+
+	ui_doc_line(d);
+	if (first) {
+		ui_format_time(buf, sizeof buf, ts, true);
+		ui_doc_segf(d, UI_TIME, "%-*s", UI_TS_COLS, buf);
+	} else
+		ui_doc_segf(d, UI_NORMAL, "%*s", UI_TS_COLS, "");
+}
+
+/* Lines for text that may need wrapping after a lead and mark. */
+static void
+ui_session_wrapped(struct ui_doc *d, const struct timeval *ts, bool first,
+    const char *mark, enum ui_role mark_role, const char *tag,
+    enum ui_role role, const char *text, int width)
+{
+	char **parts;
+	size_t n, i;
+	int w = width - UI_TS_COLS - UI_MARK_COLS - (tag ? ui_width(tag) : 0);
+
+	n = ui_wrap(text, w < 10 ? 10 : w, false, &parts);
+	for (i = 0; i < n; i++) {
+		ui_session_lead(d, ts, first && i == 0);
+		if (i == 0) {
+			ui_doc_seg(d, mark_role, mark);
+			if (tag != NULL)
+				ui_doc_seg(d, UI_ENCRYPTED, tag);
+		} else
+			ui_doc_segf(d, UI_NORMAL, "%*s",
+			    UI_MARK_COLS + (tag ? ui_width(tag) : 0), "");
+		ui_doc_seg(d, role, parts[i]);
+		free(parts[i]);
+	}
+	free(parts);
+}
+
+/* One labelled paragraph inside the box. */
+static void
+ui_session_box_para(struct ui_ctx *ctx, struct ui_doc *d, int indent,
+    int inner, const char *label, const char *raw)
+{
+	char **parts, *t;
+	size_t n, i;
+	int lw = 10, w;
+
+	if (raw == NULL || *raw == '\0')
+		return;
+	t = ui_vis(ctx, raw, strlen(raw));
+	n = ui_wrap(t, inner - lw, true, &parts);
+	free(t);
+	for (i = 0; i < n; i++) {
+		ui_doc_line(d);
+		ui_doc_segf(d, UI_NORMAL, "%*s", indent, "");
+		ui_doc_ld(d, UI_BOX, UI_LD_V, 1);
+		ui_doc_seg(d, UI_NORMAL, " ");
+		ui_doc_segf(d, UI_BOX_LABEL, "%-*s", lw, i == 0 ? label : "");
+		ui_doc_seg(d, UI_NORMAL, parts[i]);
+		w = inner - lw - ui_width(parts[i]);
+		ui_doc_segf(d, UI_NORMAL, "%*s", w > 0 ? w : 0, "");
+		ui_doc_seg(d, UI_NORMAL, " ");
+		ui_doc_ld(d, UI_BOX, UI_LD_V, 1);
+		free(parts[i]);
+	}
+	free(parts);
+}
+
+static void
+ui_session_box(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
+    int width)
+{
+	const struct event_diag *x = ev->diag;
+	int indent = UI_TS_COLS + UI_MARK_COLS, boxw, inner, tw, used;
+	char head[320], *title, *tt;
+	const char *meaning;
+
+	boxw = width - indent - 1;
+	if (boxw > 96)
+		boxw = 96;
+	if (boxw < 30) {
+		indent = 2;
+		boxw = width - 3;
+	}
+	inner = boxw - 4;
+	title = ui_vis(ctx, x->title ? x->title : "", x->title ?
+	    strlen(x->title) : 0);
+	snprintf(head, sizeof head, " %s%d%s%s: %s ",
+	    ev->highlight ? "!! " : "", ev->code, ev->enhanced[0] ? " " : "",
+	    ev->enhanced, *title ? title : "no explanation");
+	free(title);
+	/* Cut the head to fit between the corners. */
+	{
+		char **parts;
+		size_t n, i;
+
+		n = ui_wrap(head, boxw - 4, false, &parts);
+		tt = parts[0];
+		for (i = 1; i < n; i++)
+			free(parts[i]);
+		free(parts);
+	}
+	tw = ui_width(tt);
+	ui_doc_line(d);
+	d->lines[d->n - 1].mark = 2;
+	ui_doc_segf(d, UI_NORMAL, "%*s", indent, "");
+	ui_doc_ld(d, UI_BOX, UI_LD_TL, 1);
+	ui_doc_ld(d, UI_BOX, UI_LD_H, 1);
+	ui_doc_seg(d, ev->highlight ? UI_BOX_TITLE : UI_BOX_TITLE_MINOR, tt);
+	free(tt);
+	used = 2 + tw;
+	ui_doc_ld(d, UI_BOX, UI_LD_H, boxw - used - 1);
+	ui_doc_ld(d, UI_BOX, UI_LD_TR, 1);
+
+	meaning = x->meaning;
+	if (meaning == NULL || *meaning == '\0')
+		meaning = diag_code_meaning(ev->code);
+	ui_session_box_para(ctx, d, indent, inner, "Meaning", meaning);
+	ui_session_box_para(ctx, d, indent, inner, "When", x->when);
+	ui_session_box_para(ctx, d, indent, inner, "Sender", x->fix_sender);
+	ui_session_box_para(ctx, d, indent, inner, "Operator",
+	    x->fix_operator);
+
+	ui_doc_line(d);
+	ui_doc_segf(d, UI_NORMAL, "%*s", indent, "");
+	ui_doc_ld(d, UI_BOX, UI_LD_BL, 1);
+	if (x->rule != NULL && *x->rule != '\0') {
+		char *r = ui_vis(ctx, x->rule, strlen(x->rule));
+		int rw;
+
+		snprintf(head, sizeof head, " rule %s ", r);
+		free(r);
+		rw = ui_width(head);
+		if (rw > boxw - 4) {
+			ui_doc_ld(d, UI_BOX, UI_LD_H, boxw - 2);
+		} else {
+			ui_doc_ld(d, UI_BOX, UI_LD_H, boxw - 3 - rw);
+			ui_doc_seg(d, UI_TIME, head);
+			ui_doc_ld(d, UI_BOX, UI_LD_H, 1);
+		}
+	} else
+		ui_doc_ld(d, UI_BOX, UI_LD_H, boxw - 2);
+	ui_doc_ld(d, UI_BOX, UI_LD_BR, 1);
+}
+
+static void
+ui_session_reply(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
+    int width)
+{
+	enum ui_role role = ev->highlight ? UI_HIGHLIGHT : ui_reply_role(ev->code);
+	const char *p = ev->text != NULL ? ev->text : "", *e;
+	const char *end = p + (ev->text != NULL ? ev->text_len : 0);
+	char *t, *line;
+	unsigned i = 0, lines = ev->lines > 0 ? ev->lines : 1;
+	bool first = true;
+	size_t mark_line = d->n;
+
+	/* Rebuild each line as the server sent it: "452-" ... "452 ". */
+	do {
+		e = memchr(p, '\n', (size_t)(end - p));
+		if (e == NULL)
+			e = end;
+		t = ui_vis(ctx, p, (size_t)(e - p));
+		if (xasprintf(&line, "%d%c%s%s%s", ev->code,
+			i + 1 < lines && e != end ? '-' : ' ', ev->enhanced,
+			ev->enhanced[0] ? " " : "", t) < 0)
+			line = xstrdup("");
+		free(t);
+		ui_session_wrapped(d, &ev->ts, first, "S: ", UI_SERVER,
+		    ev->encrypted ? "[tls] " : NULL, role, line, width);
+		free(line);
+		first = false;
+		i++;
+		p = e + 1;
+	} while (e < end);
+	if (ev->latency_ms >= 0)
+		ui_doc_segf(d, UI_TIME, "  (%.0f ms)", ev->latency_ms);
+	if (ev->highlight && mark_line < d->n)
+		d->lines[mark_line].mark = 1;
+	if (ev->diag != NULL)
+		ui_session_box(ctx, d, ev, width);
+}
+
+static void
+ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
+    int width)
+{
+	char *t, *u, buf[512];
+	size_t i;
+
+	switch (ev->type) {
+	case EV_SESSION_OPEN:
+		t = ui_vis(ctx, ev->client, strlen(ev->client));
+		u = ui_vis(ctx, ev->server, strlen(ev->server));
+		snprintf(buf, sizeof buf, "-- session opened: %s > %s%s%s", t, u,
+		    ev->tls_implicit ? " (implicit TLS)" : "",
+		    ev->midstream ? " (capture began mid-session)" : "");
+		free(t);
+		free(u);
+		ui_session_wrapped(d, &ev->ts, true, "", UI_INFO, NULL, UI_INFO,
+		    buf, width);
+		break;
+	case EV_COMMAND:
+		t = ui_vis(ctx, ev->arg, ev->arg ? strlen(ev->arg) : 0);
+		u = ui_vis(ctx, ev->verb, strnlen(ev->verb, sizeof ev->verb));
+		{
+			char *line;
+
+			if (xasprintf(&line, "%s%s%s", u, *t ? " " : "", t) < 0)
+				line = xstrdup("");
+			ui_session_wrapped(d, &ev->ts, true, "C: ", UI_CLIENT,
+			    ev->encrypted ? "[tls] " : NULL, UI_NORMAL, line,
+			    width);
+			free(line);
+		}
+		free(t);
+		free(u);
+		break;
+	case EV_REPLY:
+		ui_session_reply(ctx, d, ev, width);
+		break;
+	case EV_MESSAGE:
+		t = ui_vis(ctx, ev->mail_from,
+		    ev->mail_from ? strlen(ev->mail_from) : 0);
+		u = ui_vis(ctx, ev->queue_id, ev->queue_id ?
+		    strlen(ev->queue_id) : 0);
+		snprintf(buf, sizeof buf,
+		    "-- message: %" PRIu64 " bytes from <%s>, %zu accepted, "
+		    "%zu rejected%s%s",
+		    ev->bytes, t, ev->n_accepted, ev->n_rejected,
+		    ev->queue_id ? ", queued as " : "", u);
+		free(t);
+		free(u);
+		ui_session_wrapped(d, &ev->ts, true, "", UI_INFO, NULL, UI_INFO,
+		    buf, width);
+		break;
+	case EV_TLS: {
+		char tls[1024];
+		size_t o = 0;
+
+#define UI_TLS_ADD(label, s)                                                   \
+	if ((s) != NULL && o < sizeof tls) {                                   \
+		char *v_ = ui_vis(ctx, (s), strlen(s));                        \
+		o += (size_t)snprintf(tls + o, sizeof tls - o, "%s%s", label,  \
+		    v_);                                                       \
+		free(v_);                                                      \
+	}
+		o = (size_t)snprintf(tls, sizeof tls, "== TLS %s",
+		    ev->phase ? ev->phase : "?");
+		UI_TLS_ADD(" ", ev->version);
+		UI_TLS_ADD(" ", ev->cipher);
+		UI_TLS_ADD(" sni=", ev->sni);
+		UI_TLS_ADD(" cert=", ev->cert_subject);
+		UI_TLS_ADD(" problems=", ev->cert_problems);
+		UI_TLS_ADD(" alert=", ev->alert);
+		if (o < sizeof tls && ev->phase != NULL &&
+		    strcmp(ev->phase, "established") == 0)
+			o += (size_t)snprintf(tls + o, sizeof tls - o, "%s",
+			    ev->decrypted ? " - decrypted"
+					  : " - encrypted from here on");
+		UI_TLS_ADD(" - ", ev->reason);
+#undef UI_TLS_ADD
+		ui_session_wrapped(d, &ev->ts, true, "", UI_ENCRYPTED, NULL,
+		    UI_ENCRYPTED, tls, width);
+		break;
+	}
+	case EV_GAP:
+		snprintf(buf, sizeof buf,
+		    "!! gap: %" PRIu64 " bytes missing from the %s (not "
+		    "captured)",
+		    ev->bytes, ev->dir == EV_DIR_SERVER ? "server" : "client");
+		ui_session_wrapped(d, &ev->ts, true, "", UI_WARN, NULL, UI_WARN,
+		    buf, width);
+		break;
+	case EV_ANOMALY:
+		t = ui_vis(ctx, ev->detail, ev->detail ? strlen(ev->detail) : 0);
+		snprintf(buf, sizeof buf, "!! anomaly: %s%s%s",
+		    ev->what ? ev->what : "?", *t ? ": " : "", t);
+		free(t);
+		ui_session_wrapped(d, &ev->ts, true, "", UI_WARN, NULL, UI_WARN,
+		    buf, width);
+		break;
+	case EV_SESSION_CLOSE: {
+		size_t o;
+
+		o = (size_t)snprintf(buf, sizeof buf,
+		    "-- session closed (%s) after %.3f s: %u commands, %u "
+		    "replies, %u messages",
+		    ev->close_reason ? ev->close_reason : "?", ev->duration,
+		    ev->commands, ev->replies, ev->messages);
+		for (i = 0; i < ev->n_codes && o < sizeof buf; i++)
+			o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%d:%u",
+			    i ? " " : "; ", ev->codes[i].code,
+			    ev->codes[i].count);
+		ui_session_wrapped(d, &ev->ts, true, "", UI_INFO, NULL, UI_INFO,
+		    buf, width);
+		break;
+	}
+	case EV_STATS:
+	case EV_PACKET:
+		break;
+	}
+}
+
+void
+ui_session_doc(struct ui_ctx *ctx, const struct store_session *ss, int width,
+    struct ui_doc *d)
+{
+	char *t, *u, buf[512];
+	size_t i;
+
+	ui_doc_clear(d);
+	t = ui_vis(ctx, ss->helo, ss->helo ? strlen(ss->helo) : 0);
+	u = ui_vis(ctx, ss->client, strlen(ss->client));
+	snprintf(buf, sizeof buf, "Session %" PRIu64 ": %s", ss->id, u);
+	free(u);
+	u = ui_vis(ctx, ss->server, strlen(ss->server));
+	ui_doc_line(d);
+	ui_doc_seg(d, UI_CLIENT, buf);
+	ui_doc_seg(d, UI_NORMAL, " > ");
+	ui_doc_seg(d, UI_SERVER, u);
+	free(u);
+	if (*t != '\0')
+		ui_doc_segf(d, UI_NORMAL, "  HELO %s", t);
+	free(t);
+	ui_doc_line(d);
+	snprintf(buf, sizeof buf,
+	    "TLS %s  rcpts %u  packets kept %zu%s  %s%s", ss->tls, ss->rcpts,
+	    ss->n_packets, ss->packets_truncated ? " (capped)" : "",
+	    ss->closed ? "closed: " : "open",
+	    ss->closed && ss->close_reason ? ss->close_reason : "");
+	ui_doc_seg(d, UI_INFO, buf);
+	if (ss->n421 + ss->n452 > 0) {
+		ui_doc_seg(d, UI_NORMAL, "  ");
+		ui_doc_segf(d, UI_FLAG, " %u x 421, %u x 452 ", ss->n421,
+		    ss->n452);
+	}
+	if (ss->events_truncated) {
+		ui_doc_line(d);
+		ui_doc_seg(d, UI_WARN,
+		    "!! transcript capped: later events were not kept");
+	}
+	ui_doc_line(d);
+	for (i = 0; i < ss->n_events; i++)
+		ui_session_event(ctx, d, ss->events[i], width);
+}
+
+void
+ui_session_open(struct ui_ctx *ctx, uint64_t id)
+{
+	ctx->sess_id = id;
+	ctx->sess_gen = 0;
+	ctx->sess_width = 0;
+	ctx->sess_scroll.top = 0;
+	ctx->sess_scroll.follow = false;
+	ui_push(ctx, &ui_screen_session);
+}
+
+static int
+ui_session_height(struct ui_ctx *ctx)
+{
+	int h = ui_body_end(ctx) - UI_BODY_Y;
+
+	return h > 0 ? h : 1;
+}
+
+/* The session, with its document up to date; NULL when it was evicted. */
+static struct store_session *
+ui_session_current(struct ui_ctx *ctx)
+{
+	struct store_session *ss = store_find(ctx->store, ctx->sess_id);
+
+	if (ss == NULL)
+		return NULL;
+	if (ss->gen != ctx->sess_gen || ctx->sess_width != ctx->cols) {
+		ui_session_doc(ctx, ss, ctx->cols, &ctx->sess_doc);
+		ctx->sess_gen = ss->gen;
+		ctx->sess_width = ctx->cols;
+	}
+	ui_scroll_fix(&ctx->sess_scroll, ctx->sess_doc.n,
+	    ui_session_height(ctx));
+	return ss;
+}
+
+static void
+ui_session_draw(struct ui_ctx *ctx)
+{
+	if (ui_session_current(ctx) == NULL) {
+		ui_put(ctx, UI_BODY_Y + 1, 2, ctx->cols - 2, UI_WARN,
+		    "This session was evicted (see --limit). Esc goes back.");
+		return;
+	}
+	ui_doc_draw(ctx, &ctx->sess_doc, ctx->sess_scroll.top, UI_BODY_Y,
+	    ui_session_height(ctx));
+}
+
+/* Scroll to the next (dir 1) or previous (-1) 421/452 reply. */
+static void
+ui_session_jump(struct ui_ctx *ctx, int dir)
+{
+	size_t i = ctx->sess_scroll.top;
+	const struct ui_doc *d = &ctx->sess_doc;
+
+	for (;;) {
+		if (dir > 0) {
+			if (++i >= d->n)
+				break;
+		} else {
+			if (i == 0)
+				break;
+			i--;
+		}
+		if (d->lines[i].mark == 1) {
+			ctx->sess_scroll.top = i > 1 ? i - 1 : 0;
+			ctx->sess_scroll.follow = false;
+			ui_scroll_fix(&ctx->sess_scroll, d->n,
+			    ui_session_height(ctx));
+			return;
+		}
+	}
+	ui_message(ctx, false, "no more 421/452 replies %s",
+	    dir > 0 ? "below" : "above");
+}
+
+static int
+ui_session_key(struct ui_ctx *ctx, int key)
+{
+	struct store_session *ss = ui_session_current(ctx);
+
+	switch (key) {
+	case UI_KEY_ESC:
+	case 'q':
+	case KEY_LEFT:
+	case 'h':
+		ui_pop(ctx);
+		return 1;
+	case 'n':
+		ui_session_jump(ctx, 1);
+		return 1;
+	case 'N':
+		ui_session_jump(ctx, -1);
+		return 1;
+	case 'w':
+	case 'W':
+		if (ss == NULL)
+			ui_message(ctx, true, "this session was evicted");
+		else
+			ui_save_pcap_prompt(ctx, &ss, 1);
+		return 1;
+	case 't':
+	case 'T':
+		if (ss == NULL)
+			ui_message(ctx, true, "this session was evicted");
+		else
+			ui_save_text_prompt(ctx, ss->id);
+		return 1;
+	default:
+		break;
+	}
+	return ui_scroll_key(&ctx->sess_scroll, key, ctx->sess_doc.n,
+	    ui_session_height(ctx));
+}
+
+const struct ui_screen ui_screen_session = {
+	"Session",
+	ui_session_draw,
+	ui_session_key,
+	NULL,
+	"Esc:back  n/N:next 421/452  w:save pcap  t:text  s:stats  ?:help",
+};

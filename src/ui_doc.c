@@ -1,0 +1,308 @@
+/*
+ * ui_doc: documents for the scrolling screens (session transcript,
+ * statistics, help): lines of styled segments holding safe text or
+ * line-drawing pieces.  The same document is drawn with curses (ACS line
+ * drawing, which ncurses maps to UTF-8 or ASCII as the terminal allows) and
+ * written as plain text with ASCII line drawing for `t`.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curses.h>
+
+#include "ui_screen.h"
+#include "xmalloc.h"
+
+void
+ui_doc_clear(struct ui_doc *d)
+{
+	size_t i, j;
+
+	for (i = 0; i < d->n; i++) {
+		for (j = 0; j < d->lines[i].n; j++)
+			free(d->lines[i].segs[j].text);
+		free(d->lines[i].segs);
+	}
+	d->n = 0;
+}
+
+void
+ui_doc_line(struct ui_doc *d)
+{
+	if (d->n == d->cap) {
+		d->cap = d->cap == 0 ? 64 : d->cap * 2;
+		d->lines = xreallocarray(d->lines, d->cap, sizeof *d->lines);
+	}
+	memset(&d->lines[d->n], 0, sizeof d->lines[d->n]);
+	d->n++;
+}
+
+static struct ui_seg *
+ui_doc_newseg(struct ui_doc *d)
+{
+	struct ui_dline *l;
+
+	if (d->n == 0)
+		ui_doc_line(d);
+	l = &d->lines[d->n - 1];
+	if (l->n == l->cap) {
+		l->cap = l->cap == 0 ? 4 : l->cap * 2;
+		l->segs = xreallocarray(l->segs, l->cap, sizeof *l->segs);
+	}
+	memset(&l->segs[l->n], 0, sizeof l->segs[l->n]);
+	return &l->segs[l->n++];
+}
+
+void
+ui_doc_seg(struct ui_doc *d, enum ui_role role, const char *text)
+{
+	struct ui_seg *s = ui_doc_newseg(d);
+
+	s->role = role;
+	s->text = xstrdup(text);
+}
+
+void
+ui_doc_segf(struct ui_doc *d, enum ui_role role, const char *fmt, ...)
+{
+	struct ui_seg *s = ui_doc_newseg(d);
+	va_list ap;
+	char *t;
+
+	va_start(ap, fmt);
+	if (vasprintf(&t, fmt, ap) < 0)
+		t = xstrdup("");
+	va_end(ap);
+	s->role = role;
+	s->text = t;
+}
+
+void
+ui_doc_ld(struct ui_doc *d, enum ui_role role, enum ui_ld ld, int count)
+{
+	struct ui_seg *s;
+
+	if (count <= 0)
+		return;
+	s = ui_doc_newseg(d);
+	s->role = role;
+	s->ld = ld;
+	s->count = count;
+}
+
+/* Bytes of the longest prefix of s within width columns. */
+static size_t
+ui_fit(const char *s, int width)
+{
+	const char *p = s;
+	char one[8];
+	size_t b;
+	int cols = 0, cw;
+
+	while (*p != '\0') {
+		/* Width of one character: copy it out to measure. */
+		b = 1;
+		while (((unsigned char)p[b] & 0xc0) == 0x80 && b < 4)
+			b++;
+		memcpy(one, p, b);
+		one[b] = '\0';
+		cw = ui_width(one);
+		if (cols + cw > width)
+			break;
+		cols += cw;
+		p += b;
+	}
+	return (size_t)(p - s);
+}
+
+size_t
+ui_wrap(const char *text, int width, bool words, char ***out)
+{
+	const char *p = text;
+	char **v = NULL;
+	size_t n = 0, cap = 0, fit, cut;
+
+	if (width < 1)
+		width = 1;
+	do {
+		fit = ui_fit(p, width);
+		cut = fit;
+		if (p[fit] != '\0' && words) {
+			/* Break after the last space that fits, if any. */
+			for (cut = fit; cut > 0 && p[cut - 1] != ' '; cut--)
+				;
+			if (cut == 0)
+				cut = fit;
+		}
+		if (cut == 0 && p[0] != '\0')
+			cut = 1; /* a character wider than the width */
+		if (n == cap) {
+			cap = cap == 0 ? 4 : cap * 2;
+			v = xreallocarray(v, cap, sizeof *v);
+		}
+		v[n] = xstrndup(p, cut);
+		/* Trailing spaces at a break are not worth a column. */
+		if (p[cut] != '\0') {
+			size_t l = strlen(v[n]);
+
+			while (l > 0 && v[n][l - 1] == ' ')
+				v[n][--l] = '\0';
+		}
+		n++;
+		p += cut;
+		if (words)
+			while (*p == ' ')
+				p++;
+	} while (*p != '\0');
+	*out = v;
+	return n;
+}
+
+static chtype
+ui_ld_acs(enum ui_ld ld)
+{
+	switch (ld) {
+	case UI_LD_H:
+		return ACS_HLINE;
+	case UI_LD_V:
+		return ACS_VLINE;
+	case UI_LD_TL:
+		return ACS_ULCORNER;
+	case UI_LD_TR:
+		return ACS_URCORNER;
+	case UI_LD_BL:
+		return ACS_LLCORNER;
+	case UI_LD_BR:
+		return ACS_LRCORNER;
+	case UI_LD_NONE:
+		break;
+	}
+	return ' ';
+}
+
+static char
+ui_ld_ascii(enum ui_ld ld)
+{
+	switch (ld) {
+	case UI_LD_H:
+		return '-';
+	case UI_LD_V:
+		return '|';
+	case UI_LD_TL:
+	case UI_LD_TR:
+	case UI_LD_BL:
+	case UI_LD_BR:
+		return '+';
+	case UI_LD_NONE:
+		break;
+	}
+	return ' ';
+}
+
+void
+ui_doc_draw(struct ui_ctx *ctx, const struct ui_doc *d, size_t top, int y0,
+    int height)
+{
+	const struct ui_dline *l;
+	const struct ui_seg *s;
+	size_t i, j;
+	int y, x, k;
+
+	for (y = 0; y < height && top + (size_t)y < d->n; y++) {
+		l = &d->lines[top + (size_t)y];
+		x = 0;
+		for (j = 0; j < l->n && x < ctx->cols; j++) {
+			s = &l->segs[j];
+			if (s->text != NULL) {
+				x += ui_put(ctx, y0 + y, x, ctx->cols - x,
+				    s->role, s->text);
+				continue;
+			}
+			attrset(ui_attr(ctx, s->role));
+			for (k = 0; k < s->count && x < ctx->cols; k++)
+				mvaddch(y0 + y, x++, ui_ld_acs(s->ld));
+			attrset(A_NORMAL);
+		}
+	}
+	(void)i;
+}
+
+int
+ui_doc_write(const struct ui_doc *d, FILE *f)
+{
+	const struct ui_seg *s;
+	size_t i, j;
+	int k;
+
+	for (i = 0; i < d->n; i++) {
+		for (j = 0; j < d->lines[i].n; j++) {
+			s = &d->lines[i].segs[j];
+			if (s->text != NULL)
+				fputs(s->text, f);
+			else
+				for (k = 0; k < s->count; k++)
+					fputc(ui_ld_ascii(s->ld), f);
+		}
+		fputc('\n', f);
+	}
+	return ferror(f) ? -1 : 0;
+}
+
+void
+ui_scroll_fix(struct ui_scroll *sc, size_t total, int height)
+{
+	size_t h = height > 0 ? (size_t)height : 1;
+	size_t max = total > h ? total - h : 0;
+
+	if (sc->follow || sc->top > max)
+		sc->top = max;
+}
+
+int
+ui_scroll_key(struct ui_scroll *sc, int key, size_t total, int height)
+{
+	size_t h = height > 1 ? (size_t)height - 1 : 1;
+	size_t max = total > (size_t)height ? total - (size_t)height : 0;
+
+	switch (key) {
+	case KEY_UP:
+	case 'k':
+		if (sc->top > 0)
+			sc->top--;
+		break;
+	case KEY_DOWN:
+	case 'j':
+	case '\r':
+	case '\n':
+		if (sc->top < max)
+			sc->top++;
+		break;
+	case KEY_PPAGE:
+	case 'b':
+	case UI_KEY_CTRL('b'):
+		sc->top = sc->top > h ? sc->top - h : 0;
+		break;
+	case KEY_NPAGE:
+	case 'f':
+	case UI_KEY_CTRL('f'):
+		sc->top = sc->top + h < max ? sc->top + h : max;
+		break;
+	case KEY_HOME:
+	case 'g':
+		sc->top = 0;
+		break;
+	case KEY_END:
+	case 'G':
+		sc->top = max;
+		sc->follow = true;
+		return 1;
+	default:
+		return 0;
+	}
+	sc->follow = sc->top >= max;
+	return 1;
+}

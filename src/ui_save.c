@@ -1,0 +1,235 @@
+/*
+ * ui_save: `w` writes the kept packets of sessions to a pcap file (in
+ * capture order across sessions, so that Wireshark and `smtpscope -r` see
+ * the same conversation again), `t` writes a transcript as text.  Both ask
+ * for a file name with a dated default, never overwrite an existing file,
+ * and report the outcome on the status line.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "ui_screen.h"
+#include "xmalloc.h"
+
+/* Snapshot length written in the file header: the capture's maximum. */
+#define UI_SAVE_SNAPLEN 262144
+
+/* The sessions a pending prompt is about (main thread only). */
+static uint64_t *ui_save_ids;
+static size_t ui_save_n;
+
+void
+ui_save_default_name(char *buf, size_t len, const char *ext)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	char stamp[32];
+
+	if (localtime_r(&t, &tm) == NULL)
+		memset(&tm, 0, sizeof tm);
+	strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+	snprintf(buf, len, "smtpscope-%s.%s", stamp, ext);
+}
+
+struct ui_save_pkt {
+	uint64_t seq;
+	const struct event *ev;
+};
+
+static int
+ui_save_pkt_cmp(const void *a, const void *b)
+{
+	const struct ui_save_pkt *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int
+ui_save_pcap(struct store_session **ss, size_t n, const char *path,
+    size_t *written, char *why, size_t whylen)
+{
+	struct ui_save_pkt *all;
+	struct capture_writer *w;
+	const char *cause = NULL;
+	size_t total = 0, i, j, k = 0, skipped = 0;
+	int linktype = -1;
+	struct stat sb;
+
+	*written = 0;
+	for (i = 0; i < n; i++)
+		total += ss[i]->n_packets;
+	if (total == 0) {
+		snprintf(why, whylen, "no packets kept for %s",
+		    n == 1 ? "this session" : "these sessions");
+		return -1;
+	}
+	if (stat(path, &sb) == 0) {
+		snprintf(why, whylen, "%s exists; not overwritten", path);
+		return -1;
+	}
+	all = xcalloc(total, sizeof *all);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < ss[i]->n_packets; j++) {
+			all[k].seq = ss[i]->pkt_seq[j];
+			all[k].ev = ss[i]->packets[j];
+			k++;
+		}
+	qsort(all, total, sizeof *all, ui_save_pkt_cmp);
+	linktype = all[0].ev->linktype;
+	w = capture_writer_open(path, linktype, UI_SAVE_SNAPLEN, &cause);
+	if (w == NULL) {
+		snprintf(why, whylen, "%s: %s", path,
+		    cause != NULL ? cause : "cannot open");
+		free(all);
+		return -1;
+	}
+	for (i = 0; i < total; i++) {
+		const struct event *ev = all[i].ev;
+
+		/* A pcap file has one link type. */
+		if (ev->linktype != linktype) {
+			skipped++;
+			continue;
+		}
+		capture_writer_packet(w, &ev->pkt_ts, ev->pkt_data,
+		    ev->pkt_caplen, ev->pkt_len);
+		(*written)++;
+	}
+	free(all);
+	if (capture_writer_close(w) != 0) {
+		snprintf(why, whylen, "%s: write error", path);
+		return -1;
+	}
+	why[0] = '\0';
+	if (skipped > 0)
+		snprintf(why, whylen, "%zu packets of another link type skipped",
+		    skipped);
+	return 0;
+}
+
+int
+ui_save_text(struct ui_ctx *ctx, const struct store_session *ss,
+    const char *path, char *why, size_t whylen)
+{
+	struct ui_doc d;
+	struct stat sb;
+	FILE *f;
+	int rc;
+
+	if (stat(path, &sb) == 0) {
+		snprintf(why, whylen, "%s exists; not overwritten", path);
+		return -1;
+	}
+	if ((f = fopen(path, "wx")) == NULL) {
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	memset(&d, 0, sizeof d);
+	ui_session_doc(ctx, ss, 100, &d);
+	rc = ui_doc_write(&d, f);
+	ui_doc_clear(&d);
+	free(d.lines);
+	if (fclose(f) != 0 || rc != 0) {
+		snprintf(why, whylen, "%s: write error", path);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+ui_save_pcap_done(struct ui_ctx *ctx, const char *answer)
+{
+	struct store_session **ss;
+	char why[512];
+	size_t n = 0, i, written;
+
+	if (answer == NULL || *answer == '\0') {
+		ui_message(ctx, false, "not saved");
+		goto out;
+	}
+	ss = xcalloc(ui_save_n + 1, sizeof *ss);
+	for (i = 0; i < ui_save_n; i++)
+		if ((ss[n] = store_find(ctx->store, ui_save_ids[i])) != NULL)
+			n++;
+	if (n == 0)
+		ui_message(ctx, true, "save: the sessions were evicted");
+	else if (ui_save_pcap(ss, n, answer, &written, why, sizeof why) != 0)
+		ui_message(ctx, true, "save failed: %s", why);
+	else
+		ui_message(ctx, false, "saved %zu packets of %zu session%s to "
+		    "%s%s%s", written, n, n == 1 ? "" : "s", answer,
+		    why[0] ? "; " : "", why);
+	free(ss);
+out:
+	free(ui_save_ids);
+	ui_save_ids = NULL;
+	ui_save_n = 0;
+}
+
+void
+ui_save_pcap_prompt(struct ui_ctx *ctx, struct store_session **ss, size_t n)
+{
+	char name[64], label[64];
+	size_t i;
+
+	free(ui_save_ids);
+	ui_save_ids = xcalloc(n, sizeof *ui_save_ids);
+	for (i = 0; i < n; i++)
+		ui_save_ids[i] = ss[i]->id;
+	ui_save_n = n;
+	ui_save_default_name(name, sizeof name, "pcap");
+	if (n == 1)
+		snprintf(label, sizeof label, "Save session %" PRIu64
+		    " as pcap: ", ss[0]->id);
+	else
+		snprintf(label, sizeof label, "Save %zu sessions as pcap: ", n);
+	ui_prompt(ctx, label, name, ui_save_pcap_done, NULL);
+}
+
+static void
+ui_save_text_done(struct ui_ctx *ctx, const char *answer)
+{
+	struct store_session *ss;
+	char why[512];
+
+	if (answer == NULL || *answer == '\0' || ui_save_n != 1) {
+		ui_message(ctx, false, "not saved");
+		goto out;
+	}
+	ss = store_find(ctx->store, ui_save_ids[0]);
+	if (ss == NULL)
+		ui_message(ctx, true, "save: the session was evicted");
+	else if (ui_save_text(ctx, ss, answer, why, sizeof why) != 0)
+		ui_message(ctx, true, "save failed: %s", why);
+	else
+		ui_message(ctx, false, "saved the transcript of session %"
+		    PRIu64 " to %s", ss->id, answer);
+out:
+	free(ui_save_ids);
+	ui_save_ids = NULL;
+	ui_save_n = 0;
+}
+
+void
+ui_save_text_prompt(struct ui_ctx *ctx, uint64_t id)
+{
+	char name[64], label[64];
+
+	free(ui_save_ids);
+	ui_save_ids = xcalloc(1, sizeof *ui_save_ids);
+	ui_save_ids[0] = id;
+	ui_save_n = 1;
+	ui_save_default_name(name, sizeof name, "txt");
+	snprintf(label, sizeof label, "Save transcript of %" PRIu64 " as: ",
+	    id);
+	ui_prompt(ctx, label, name, ui_save_text_done, NULL);
+}
