@@ -755,10 +755,12 @@ capture_dump_open(struct capture *c, const char *path, const char **why)
 {
 	if (c->dump != NULL)
 		return 0;
+	errno = 0;
 	c->dump = pcap_dump_open(c->p, path);
 	if (c->dump == NULL) {
+		/* pcap's text repeats the path, which is already the WHAT. */
 		snprintf(capture_loop_why, sizeof capture_loop_why, "%s",
-		    pcap_geterr(c->p));
+		    errno != 0 ? strerror(errno) : pcap_geterr(c->p));
 		*why = capture_loop_why;
 		return -1;
 	}
@@ -799,9 +801,11 @@ capture_writer_open(
 		free(w);
 		return NULL;
 	}
+	errno = 0;
 	w->d = pcap_dump_open(w->p, path);
 	if (w->d == NULL) {
-		snprintf(msg, sizeof msg, "%s", pcap_geterr(w->p));
+		snprintf(msg, sizeof msg, "%s",
+		    errno != 0 ? strerror(errno) : pcap_geterr(w->p));
 		*why = msg;
 		pcap_close(w->p);
 		free(w);

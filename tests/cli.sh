@@ -1,2 +1,130 @@
 #!/bin/sh
-echo "1..0 # SKIP not written yet"
+# cli.sh: the command line contract (SPEC section 2): help names every flag,
+# -V names the libraries, usage errors are one "smtpscope: WHAT: WHY" line
+# (plus an optional "hint:" line) with exit status 2, -D lists devices.
+: "${SMTPSCOPE:=./smtpscope}"
+
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+n=0
+fails=0
+ok() {
+	n=$((n + 1))
+	echo "ok $n - $1"
+}
+notok() {
+	n=$((n + 1))
+	fails=$((fails + 1))
+	echo "not ok $n - $1"
+	[ -n "$2" ] && printf '%s\n' "$2" | sed 's/^/# /'
+	return 0
+}
+check() {			# check WHAT CMD...: ok when CMD succeeds
+	what=$1
+	shift
+	if "$@"; then ok "$what"; else notok "$what"; fi
+}
+
+# The stderr of a failed run is exactly one error line, optionally
+# followed by one hint line.
+one_error_line() {		# FILE
+	lines=$(wc -l < "$1")
+	head -n 1 "$1" | grep -q '^smtpscope: [^:]*: .' || return 1
+	[ "$lines" -eq 1 ] && return 0
+	[ "$lines" -eq 2 ] && sed -n 2p "$1" | grep -q '^hint: ' && return 0
+	return 1
+}
+
+# Runs CMD, expects exit STATUS and a single error line matching RE.
+expect_error() {		# WHAT STATUS RE CMD...
+	what=$1 status=$2 re=$3
+	shift 3
+	"$@" > "$tmp/out" 2> "$tmp/err" < /dev/null
+	rc=$?
+	if [ "$rc" -ne "$status" ]; then
+		notok "$what (exit $rc, wanted $status)" "$(cat "$tmp/err")"
+	elif ! one_error_line "$tmp/err"; then
+		notok "$what (not one error line)" "$(cat "$tmp/err")"
+	elif ! grep -q -- "$re" "$tmp/err"; then
+		notok "$what (message does not match $re)" "$(cat "$tmp/err")"
+	elif [ -s "$tmp/out" ]; then
+		notok "$what (wrote to stdout)" "$(cat "$tmp/out")"
+	else
+		ok "$what"
+	fi
+}
+
+echo "1..16"
+
+# 1-2: help
+"$SMTPSCOPE" -h > "$tmp/h" 2> "$tmp/herr"
+rc=$?
+missing=""
+for flag in -i -D -r -P --ports --tls-ports -s -B -p -c -j --json -N --no-ui \
+    -w -k --keylog -Z --replay --demo --limit --show-auth --rules --explain \
+    -V -h "BPF expression"; do
+	grep -q -- "$flag" "$tmp/h" || missing="$missing $flag"
+done
+if [ $rc -eq 0 ] && [ -z "$missing" ] && [ ! -s "$tmp/herr" ]; then
+	ok "-h exits 0 and names every SPEC flag"
+else
+	notok "-h exits 0 and names every SPEC flag" "rc=$rc missing:$missing"
+fi
+"$SMTPSCOPE" --help > "$tmp/h2"
+check "--help is the same as -h" cmp -s "$tmp/h" "$tmp/h2"
+
+# 3: version
+"$SMTPSCOPE" -V > "$tmp/v"
+rc=$?
+if [ $rc -eq 0 ] && grep -q '^smtpscope [0-9]' "$tmp/v" &&
+    grep -q 'libpcap version [0-9]' "$tmp/v" &&
+    grep -q 'ncurses [0-9]' "$tmp/v" && grep -q 'OpenSSL [0-9]' "$tmp/v"; then
+	ok "-V prints smtpscope, libpcap, ncurses and OpenSSL versions"
+else
+	notok "-V prints smtpscope, libpcap, ncurses and OpenSSL versions" \
+	    "$(cat "$tmp/v")"
+fi
+
+# 4-12: usage errors
+expect_error "unknown long option" 2 '^smtpscope: --bogus: unknown option' \
+    "$SMTPSCOPE" --bogus
+expect_error "unknown short option" 2 '^smtpscope: -x: unknown option' \
+    "$SMTPSCOPE" -x
+expect_error "missing argument" 2 '^smtpscope: -c: .*argument' \
+    "$SMTPSCOPE" -j -c
+expect_error "-c not a number" 2 "^smtpscope: -c: 'many' is not a number" \
+    "$SMTPSCOPE" -c many -r /dev/null
+expect_error "-P out of range" 2 '^smtpscope: -P: ' \
+    "$SMTPSCOPE" -P 25,70000 -r /dev/null
+expect_error "-r with -i" 2 '^smtpscope: -r: cannot be used with -i' \
+    "$SMTPSCOPE" -r x.pcap -i lo
+expect_error "--replay without -r" 2 '^smtpscope: --replay: ' \
+    "$SMTPSCOPE" --replay -i lo
+expect_error "--replay bad speed" 2 '^smtpscope: --replay: ' \
+    "$SMTPSCOPE" --replay=0 -r x.pcap
+expect_error "bad BPF is a usage error" 2 \
+    "^smtpscope: bad BPF expression 'tcp port': " \
+    "$SMTPSCOPE" -j -r "$top_srcdir/tests/fixtures/linktype-en10mb.pcap" \
+    tcp port
+
+# 13: usage errors happen before anything is opened
+expect_error "-Z unknown user" 1 "^smtpscope: -Z: unknown user 'no-such-user-x'" \
+    "$SMTPSCOPE" -j -Z no-such-user-x \
+    -r "$top_srcdir/tests/fixtures/linktype-en10mb.pcap"
+
+# 14-16: -D
+if [ "$(id -u)" -ne 0 ]; then
+	echo "ok 14 # SKIP -D needs root"
+	echo "ok 15 # SKIP -D needs root"
+	echo "ok 16 # SKIP -D needs root"
+	n=16
+else
+	"$SMTPSCOPE" -D > "$tmp/d" 2> "$tmp/derr"
+	rc=$?
+	check "-D exits 0" [ $rc -eq 0 ]
+	check "-D lists lo, numbered" grep -q '^[0-9][0-9]*\.lo\b' "$tmp/d"
+	check "-D lists the any device" grep -q '^[0-9][0-9]*\.any ' "$tmp/d"
+fi
+
+[ $fails -eq 0 ]
