@@ -16,7 +16,8 @@
 
 struct keylog;
 
-/* Never fails; the file need not exist yet.  path is copied. */
+/* Never fails; the file need not exist yet.  path is copied; NULL gives a
+   key log fed only by keylog_add_text(). */
 struct keylog *keylog_new(const char *path);
 void keylog_free(struct keylog *);
 /* Add lines from memory (tests); returns lines accepted. */

@@ -22,6 +22,8 @@
 #define TLS_PENDING_MAX (4u * 1024 * 1024)
 /* Largest record accepted (2^14 + 2048, RFC 8446 5.2 / RFC 5246 6.2.3). */
 #define TLS_RECORD_MAX (16384 + 2048)
+/* Largest handshake message reassembled (certificate chains included). */
+#define TLS_HANDSHAKE_MAX (256u * 1024)
 
 struct tls_ops {
 	/* Decrypted application data of one direction, borrowed. */

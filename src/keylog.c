@@ -1,13 +1,74 @@
-/* keylog.c: STUB, to be written. */
+/*
+ * keylog: TLS key log files in the SSLKEYLOGFILE format (the NSS format that
+ * OpenSSL, curl, Python and browsers write): one secret per line,
+ *
+ *	LABEL <client_random, 64 hex digits> <secret, hex>
+ *
+ * with '#' comments and blank lines allowed.  Secrets are kept in a hash
+ * table keyed by (label, client random); a later line for the same key
+ * replaces the earlier one.
+ *
+ * The file is read incrementally: keylog_refresh() continues at the byte
+ * where the previous call stopped, and only complete lines are consumed, so
+ * a client that is still writing a line is picked up on the next call.  A
+ * file that shrank was replaced or truncated: it is read again from the
+ * start (known secrets stay).
+ *
+ * Invariants: at most KEYLOG_ENTRIES_MAX entries; a line longer than
+ * KEYLOG_LINE_MAX is junk and skipped up to its newline; every secret is at
+ * most KEYLOG_SECRET_MAX bytes.
+ */
 #include "config.h"
 
 #include "keylog.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "xmalloc.h"
+
+/* Longest line considered: label (~40) + 64 + 128 hex digits + spaces. */
+#define KEYLOG_LINE_MAX 512
+/* Bytes read from the file per read(2). */
+#define KEYLOG_CHUNK 65536
+
+/* The labels we keep; other well-formed labels are skipped silently. */
+static const char *const keylog_labels[] = {
+	"CLIENT_RANDOM",
+	"CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+	"SERVER_HANDSHAKE_TRAFFIC_SECRET",
+	"CLIENT_TRAFFIC_SECRET_0",
+	"SERVER_TRAFFIC_SECRET_0",
+	"CLIENT_EARLY_TRAFFIC_SECRET",
+	"EXPORTER_SECRET",
+	"EARLY_EXPORTER_SECRET",
+};
+#define KEYLOG_NLABELS (sizeof keylog_labels / sizeof keylog_labels[0])
+
+struct keylog_entry {
+	uint8_t random[32];
+	uint8_t secret[KEYLOG_SECRET_MAX];
+	uint8_t secret_len;
+	uint8_t label;
+	uint32_t next; /* index + 1 of the next entry in the bucket, 0 ends */
+};
+
 struct keylog {
 	char *path;
+	off_t offset;		/* file bytes consumed (complete lines) */
+	bool skipping;		/* inside an over-long line */
+	char line[KEYLOG_LINE_MAX];
+	size_t line_len;	/* partial line carried between reads */
+
+	struct keylog_entry *entries;
+	size_t n, cap_bytes;
+	uint32_t *buckets;	/* index + 1 of the first entry, 0 empty */
+	size_t nbuckets;	/* power of two */
+	size_t junk;
 };
 
 struct keylog *
@@ -15,7 +76,7 @@ keylog_new(const char *path)
 {
 	struct keylog *k = xcalloc(1, sizeof *k);
 
-	k->path = xstrdup(path);
+	k->path = path != NULL ? xstrdup(path) : NULL;
 	return k;
 }
 
@@ -25,43 +86,344 @@ keylog_free(struct keylog *k)
 	if (k == NULL)
 		return;
 	free(k->path);
+	free(k->entries);
+	free(k->buckets);
 	free(k);
+}
+
+static int
+keylog_label_index(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < KEYLOG_NLABELS; i++)
+		if (strlen(keylog_labels[i]) == len &&
+		    memcmp(keylog_labels[i], s, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+static size_t
+keylog_hash(const uint8_t random[32], unsigned label)
+{
+	size_t h = 0;
+	int i;
+
+	/* Client randoms are random: a few of their bytes hash well. */
+	for (i = 0; i < 8; i++)
+		h = (h << 8) | random[i];
+	return h ^ ((size_t)label * 0x9e3779b9u);
+}
+
+static void
+keylog_rehash(struct keylog *k)
+{
+	size_t nb = k->nbuckets == 0 ? 256 : k->nbuckets * 2;
+	size_t i, b;
+
+	free(k->buckets);
+	k->buckets = xcalloc(nb, sizeof *k->buckets);
+	k->nbuckets = nb;
+	for (i = 0; i < k->n; i++) {
+		b = keylog_hash(k->entries[i].random, k->entries[i].label) &
+		    (nb - 1);
+		k->entries[i].next = k->buckets[b];
+		k->buckets[b] = (uint32_t)(i + 1);
+	}
+}
+
+static struct keylog_entry *
+keylog_find(const struct keylog *k, unsigned label, const uint8_t random[32])
+{
+	struct keylog_entry *e;
+	uint32_t i;
+
+	if (k->nbuckets == 0)
+		return NULL;
+	i = k->buckets[keylog_hash(random, label) & (k->nbuckets - 1)];
+	while (i != 0) {
+		e = &k->entries[i - 1];
+		if (e->label == label && memcmp(e->random, random, 32) == 0)
+			return e;
+		i = e->next;
+	}
+	return NULL;
+}
+
+/* Store one secret; false when the entry cap is reached. */
+static bool
+keylog_store(struct keylog *k, unsigned label, const uint8_t random[32],
+    const uint8_t *secret, size_t secret_len)
+{
+	struct keylog_entry *e;
+	size_t b;
+
+	if ((e = keylog_find(k, label, random)) == NULL) {
+		if (k->n >= KEYLOG_ENTRIES_MAX)
+			return false;
+		if (xcapped_grow((void **)&k->entries, &k->cap_bytes,
+			(k->n + 1) * sizeof *k->entries,
+			KEYLOG_ENTRIES_MAX * sizeof *k->entries) != 0)
+			return false;
+		if (k->n + 1 > k->nbuckets)
+			keylog_rehash(k);
+		e = &k->entries[k->n];
+		memset(e, 0, sizeof *e);
+		memcpy(e->random, random, 32);
+		e->label = (uint8_t)label;
+		b = keylog_hash(random, label) & (k->nbuckets - 1);
+		e->next = k->buckets[b];
+		k->buckets[b] = (uint32_t)(k->n + 1);
+		k->n++;
+	}
+	memcpy(e->secret, secret, secret_len);
+	e->secret_len = (uint8_t)secret_len;
+	return true;
+}
+
+static int
+keylog_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decode exactly len hex digits into out (len / 2 bytes). */
+static bool
+keylog_unhex(const char *s, size_t len, uint8_t *out)
+{
+	size_t i;
+	int hi, lo;
+
+	if (len % 2 != 0)
+		return false;
+	for (i = 0; i < len; i += 2) {
+		if ((hi = keylog_hexval(s[i])) < 0 ||
+		    (lo = keylog_hexval(s[i + 1])) < 0)
+			return false;
+		out[i / 2] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+/* Split off the next space-separated field of s[*pos..len). */
+static bool
+keylog_field(const char *s, size_t len, size_t *pos, const char **f,
+    size_t *flen)
+{
+	size_t i = *pos;
+
+	while (i < len && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	if (i == len)
+		return false;
+	*f = s + i;
+	while (i < len && s[i] != ' ' && s[i] != '\t')
+		i++;
+	*flen = (size_t)(s + i - *f);
+	*pos = i;
+	return true;
+}
+
+/*
+ * One line without its newline.  Returns 1 when a secret was stored, 0 for
+ * comments, blank lines and labels we do not use, -1 for junk.
+ */
+static int
+keylog_line(struct keylog *k, const char *s, size_t len)
+{
+	const char *label, *rnd, *sec, *extra;
+	size_t label_len, rnd_len, sec_len, extra_len, pos = 0;
+	uint8_t random[32], secret[KEYLOG_SECRET_MAX];
+	int idx;
+
+	while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == ' ' ||
+			      s[len - 1] == '\t'))
+		len--;
+	if (!keylog_field(s, len, &pos, &label, &label_len))
+		return 0; /* blank */
+	if (label[0] == '#')
+		return 0;
+	if (!keylog_field(s, len, &pos, &rnd, &rnd_len) ||
+	    !keylog_field(s, len, &pos, &sec, &sec_len) ||
+	    keylog_field(s, len, &pos, &extra, &extra_len))
+		return -1;
+	idx = keylog_label_index(label, label_len);
+	if (idx < 0) {
+		/* e.g. "RSA <premaster>": well-formed but not for us. */
+		return 0;
+	}
+	if (rnd_len != 64 || !keylog_unhex(rnd, rnd_len, random))
+		return -1;
+	if (sec_len == 0 || sec_len > 2 * KEYLOG_SECRET_MAX ||
+	    !keylog_unhex(sec, sec_len, secret))
+		return -1;
+	if (!keylog_store(k, (unsigned)idx, random, secret, sec_len / 2))
+		return -1; /* over the entry cap: counted as not accepted */
+	return 1;
 }
 
 size_t
 keylog_add_text(struct keylog *k, const char *text, size_t len)
 {
-	(void)k; (void)text; (void)len;
-	return 0;
+	size_t accepted = 0, start = 0, i;
+	int r;
+
+	for (i = 0; i <= len; i++) {
+		if (i < len && text[i] != '\n')
+			continue;
+		if (i - start > KEYLOG_LINE_MAX)
+			r = -1;
+		else
+			r = keylog_line(k, text + start, i - start);
+		if (r > 0)
+			accepted++;
+		else if (r < 0)
+			k->junk++;
+		start = i + 1;
+	}
+	return accepted;
+}
+
+/* Consume a chunk read from the file; partial last lines are carried. */
+static size_t
+keylog_consume(struct keylog *k, const char *buf, size_t len)
+{
+	size_t accepted = 0, i, start = 0, n;
+	int r;
+
+	for (i = 0; i < len; i++) {
+		if (buf[i] != '\n')
+			continue;
+		n = i - start;
+		if (k->skipping) {
+			k->skipping = false;
+		} else if (k->line_len + n > KEYLOG_LINE_MAX) {
+			k->junk++;
+		} else {
+			memcpy(k->line + k->line_len, buf + start, n);
+			r = keylog_line(k, k->line, k->line_len + n);
+			if (r > 0)
+				accepted++;
+			else if (r < 0)
+				k->junk++;
+		}
+		k->line_len = 0;
+		start = i + 1;
+	}
+	/* The unfinished tail. */
+	n = len - start;
+	if (k->skipping)
+		return accepted;
+	if (k->line_len + n > KEYLOG_LINE_MAX) {
+		k->junk++;
+		k->skipping = true;
+		k->line_len = 0;
+	} else {
+		memcpy(k->line + k->line_len, buf + start, n);
+		k->line_len += n;
+	}
+	return accepted;
 }
 
 int
 keylog_refresh(struct keylog *k, const char **why)
 {
-	(void)k;
+	struct stat st;
+	char *buf;
+	ssize_t got;
+	size_t accepted = 0;
+	int fd;
+
 	*why = NULL;
-	return 0;
+	if (k->path == NULL)
+		return 0;
+	if ((fd = open(k->path, O_RDONLY | O_CLOEXEC)) == -1) {
+		*why = strerror(errno);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		*why = strerror(errno);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+		*why = "not a regular file";
+		close(fd);
+		return -1;
+	}
+	if (S_ISREG(st.st_mode)) {
+		if (st.st_size < k->offset) {
+			/* Truncated or replaced: start over. */
+			k->offset = 0;
+			k->line_len = 0;
+			k->skipping = false;
+		}
+		if (st.st_size == k->offset) {
+			close(fd);
+			return 0;
+		}
+		if (lseek(fd, k->offset, SEEK_SET) == -1) {
+			*why = strerror(errno);
+			close(fd);
+			return -1;
+		}
+	}
+	buf = xmalloc(KEYLOG_CHUNK);
+	for (;;) {
+		got = read(fd, buf, KEYLOG_CHUNK);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got == -1) {
+			*why = strerror(errno);
+			break;
+		}
+		if (got == 0)
+			break;
+		accepted += keylog_consume(k, buf, (size_t)got);
+		k->offset += got;
+		/* A pipe would never end: one chunk per call. */
+		if (!S_ISREG(st.st_mode))
+			break;
+	}
+	free(buf);
+	close(fd);
+	if (*why != NULL && accepted == 0)
+		return -1;
+	return accepted > 0 ? 1 : 0;
 }
 
 bool
 keylog_lookup(const struct keylog *k, const char *label,
     const uint8_t client_random[32], uint8_t *secret, size_t *secret_len)
 {
-	(void)k; (void)label; (void)client_random; (void)secret;
+	const struct keylog_entry *e;
+	int idx;
+
 	*secret_len = 0;
-	return false;
+	if (k == NULL ||
+	    (idx = keylog_label_index(label, strlen(label))) < 0)
+		return false;
+	if ((e = keylog_find(k, (unsigned)idx, client_random)) == NULL)
+		return false;
+	memcpy(secret, e->secret, e->secret_len);
+	*secret_len = e->secret_len;
+	return true;
 }
 
 size_t
 keylog_count(const struct keylog *k)
 {
-	(void)k;
-	return 0;
+	return k->n;
 }
 
 size_t
 keylog_junk(const struct keylog *k)
 {
-	(void)k;
-	return 0;
+	return k->junk;
 }
