@@ -30,6 +30,10 @@
 
 struct smtp_config {
 	bool show_auth;		/* do not mask AUTH secrets */
+	/* Optional: told every state change ("ready -> data (354)"), for
+	   debugging and tests.  NULL: no tracing. */
+	void (*trace)(void *trace_arg, const char *what);
+	void *trace_arg;
 };
 
 struct smtp_ops {
