@@ -102,45 +102,59 @@ ui_session_box(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 {
 	const struct event_diag *x = ev->diag;
 	int indent = UI_TS_COLS + UI_MARK_COLS, boxw, inner, tw, used;
-	char head[320], *title, *tt;
+	char head[320], *title;
 	const char *meaning;
 
+	/* Wide terminals line the box up with the text; narrow ones give
+	   the text the room. */
+	if (width < 110)
+		indent = 4;
 	boxw = width - indent - 1;
 	if (boxw > 96)
 		boxw = 96;
 	if (boxw < 30) {
-		indent = 2;
-		boxw = width - 3;
+		indent = 0;
+		boxw = width - 1;
 	}
 	inner = boxw - 4;
-	title = ui_vis(ctx, x->title ? x->title : "", x->title ?
-	    strlen(x->title) : 0);
-	snprintf(head, sizeof head, " %s%d%s%s: %s ",
-	    ev->highlight ? "!! " : "", ev->code, ev->enhanced[0] ? " " : "",
-	    ev->enhanced, *title ? title : "no explanation");
-	free(title);
-	/* Cut the head to fit between the corners. */
-	{
-		char **parts;
-		size_t n, i;
-
-		n = ui_wrap(head, boxw - 4, false, &parts);
-		tt = parts[0];
-		for (i = 1; i < n; i++)
-			free(parts[i]);
-		free(parts);
-	}
-	tw = ui_width(tt);
+	snprintf(head, sizeof head, " %s%d%s%s ", ev->highlight ? "!! " : "",
+	    ev->code, ev->enhanced[0] ? " " : "", ev->enhanced);
+	tw = ui_width(head);
 	ui_doc_line(d);
 	d->lines[d->n - 1].mark = 2;
 	ui_doc_segf(d, UI_NORMAL, "%*s", indent, "");
 	ui_doc_ld(d, UI_BOX, UI_LD_TL, 1);
 	ui_doc_ld(d, UI_BOX, UI_LD_H, 1);
-	ui_doc_seg(d, ev->highlight ? UI_BOX_TITLE : UI_BOX_TITLE_MINOR, tt);
-	free(tt);
+	ui_doc_seg(d, ev->highlight ? UI_BOX_TITLE : UI_BOX_TITLE_MINOR, head);
 	used = 2 + tw;
 	ui_doc_ld(d, UI_BOX, UI_LD_H, boxw - used - 1);
 	ui_doc_ld(d, UI_BOX, UI_LD_TR, 1);
+
+	/* The title, in full, on its own lines. */
+	title = ui_vis(ctx, x->title ? x->title : "", x->title ?
+	    strlen(x->title) : 0);
+	{
+		char **parts;
+		size_t n, i;
+		int pad;
+
+		n = ui_wrap(*title ? title : "(no explanation)", inner, true,
+		    &parts);
+		for (i = 0; i < n; i++) {
+			ui_doc_line(d);
+			ui_doc_segf(d, UI_NORMAL, "%*s", indent, "");
+			ui_doc_ld(d, UI_BOX, UI_LD_V, 1);
+			ui_doc_seg(d, UI_NORMAL, " ");
+			ui_doc_seg(d, UI_BOX_LABEL, parts[i]);
+			pad = inner - ui_width(parts[i]);
+			ui_doc_segf(d, UI_NORMAL, "%*s", pad > 0 ? pad : 0, "");
+			ui_doc_seg(d, UI_NORMAL, " ");
+			ui_doc_ld(d, UI_BOX, UI_LD_V, 1);
+			free(parts[i]);
+		}
+		free(parts);
+	}
+	free(title);
 
 	meaning = x->meaning;
 	if (meaning == NULL || *meaning == '\0')
@@ -204,7 +218,9 @@ ui_session_reply(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		p = e + 1;
 	} while (e < end);
 	if (ev->latency_ms >= 0)
-		ui_doc_segf(d, UI_TIME, "  (%.0f ms)", ev->latency_ms);
+		ui_doc_segf(d, UI_TIME, ev->latency_ms < 10 ? "  (%.1f ms)"
+							    : "  (%.0f ms)",
+		    ev->latency_ms);
 	if (ev->highlight && mark_line < d->n)
 		d->lines[mark_line].mark = 1;
 	if (ev->diag != NULL)

@@ -1,2 +1,336 @@
 #!/bin/sh
-echo "1..0 # SKIP not written yet"
+# The terminal UI driven through tmux: start on fixture captures at 80x24 and
+# 200x50, navigate, open a 452, check the explanation box and its colour,
+# filter, problems only, statistics, help, resize, save (w) and read back,
+# NO_COLOR and TERM=vt100, wire text with escape sequences, and that the
+# terminal is given back (no alternate screen left) on q and on SIGTERM.
+# Expected numbers come from the same capture read with -j.
+# TAP output.
+
+: "${top_srcdir:=.}"
+: "${SMTPSCOPE:=./smtpscope}"
+PY=/usr/bin/python3
+FIX="$top_srcdir/tests/fixtures"
+
+if ! command -v tmux >/dev/null 2>&1; then
+	echo "1..0 # SKIP tmux is not installed"
+	exit 0
+fi
+if [ ! -x "$PY" ]; then
+	echo "1..0 # SKIP /usr/bin/python3 is needed"
+	exit 0
+fi
+if [ ! -f "$FIX/postfix-rcpt-limit.pcap" ]; then
+	echo "1..0 # SKIP fixture captures are missing (tests/fixtures)"
+	exit 0
+fi
+
+SOCK="smtpscope-ui-test-$$"
+TM="tmux -L $SOCK -f /dev/null"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/smtpscope-ui.XXXXXX")
+# Run as root, smtpscope drops to nobody: the save directory must be open.
+chmod 777 "$WORK"
+trap '$TM kill-server >/dev/null 2>&1; [ -n "$KEEP" ] || rm -rf "$WORK"' EXIT INT TERM
+
+n=0
+fails=0
+ok() {
+	n=$((n + 1))
+	echo "ok $n - $1"
+}
+not_ok() {
+	n=$((n + 1))
+	fails=$((fails + 1))
+	echo "not ok $n - $1"
+	if [ -f "$WORK/pane" ]; then
+		sed 's/^/# /' "$WORK/pane"
+	fi
+}
+check() { # check "what" command...
+	what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+# The capture the UI tests look at: several fixtures merged in time order
+# (mergecap comes with tshark); one fixture when it is missing.
+CAP="$WORK/merged.pcap"
+set --
+for f in postfix-clean postfix-rcpt-limit postfix-conn-limit \
+    postfix-queue-minfree postfix-starttls scripted-greet-421-burst \
+    aiosmtpd-auth aiosmtpd-rcpt-quota; do
+	[ -f "$FIX/$f.pcap" ] && set -- "$@" "$FIX/$f.pcap"
+done
+if ! command -v mergecap >/dev/null 2>&1 ||
+    ! mergecap -F pcap -w "$CAP" "$@" 2>/dev/null; then
+	cp "$FIX/postfix-rcpt-limit.pcap" "$CAP"
+fi
+
+TZ=UTC
+export TZ
+"$SMTPSCOPE" -r "$CAP" -j >"$WORK/all.jsonl" 2>"$WORK/json.err"
+
+# Expected figures, from the JSON events.
+eval "$("$PY" - "$WORK/all.jsonl" <<'EOF'
+import json, sys
+sess = set(); codes = {}; s452 = set(); prob = set(); first452 = 0
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e["event"] == "session_open":
+        sess.add(e["session"])
+    if e["event"] == "reply":
+        c = e["code"]
+        codes[c] = codes.get(c, 0) + 1
+        if c == 452:
+            s452.add(e["session"])
+        if 400 <= c < 600:
+            prob.add(e["session"])
+    if e["event"] == "gap":
+        prob.add(e["session"])
+print("EXP_SESSIONS=%d" % len(sess))
+print("EXP_421=%d" % codes.get(421, 0))
+print("EXP_452=%d" % codes.get(452, 0))
+print("EXP_250=%d" % codes.get(250, 0))
+print("EXP_S452=%d" % len(s452))
+print("EXP_PROBLEMS=%d" % len(prob))
+print("FIRST452=%d" % (min(s452) if s452 else 0))
+print("S452_IDS='%s'" % " ".join(str(x) for x in sorted(s452)))
+EOF
+)"
+
+if [ "${EXP_452:-0}" -eq 0 ]; then
+	echo "1..0 # SKIP the fixtures give no 452 reply yet"
+	exit 0
+fi
+
+echo "1..36"
+
+pane() { # the visible pane as text (and with SGR codes: pane -e)
+	$TM capture-pane -p "$@" -t ui >"$WORK/pane" 2>/dev/null
+}
+# wait_for REGEX [SECONDS]: poll the pane until grep -E matches.
+wait_for() {
+	i=0
+	lim=$(( ${2:-5} * 10 ))
+	while [ $i -lt $lim ]; do
+		pane
+		grep -Eq -- "$1" "$WORK/pane" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+keys() {
+	$TM send-keys -t ui "$@"
+	sleep 0.3
+}
+# start W H [env...] -- ARGS: smtpscope in a new tmux server; the shell
+# prints EXIT=status when it returns so the pane shows how it ended.
+start() {
+	w=$1
+	h=$2
+	shift 2
+	envs=""
+	while [ "$1" != "--" ]; do
+		envs="$envs $1"
+		shift
+	done
+	shift
+	$TM kill-server >/dev/null 2>&1
+	sleep 0.2
+	$TM new-session -d -s ui -x "$w" -y "$h" -c "$WORK" \
+	    "env TZ=UTC $envs $SMTPSCOPE $*; echo EXIT=\$?; sleep 60"
+	$TM set-option -t ui -g status off >/dev/null 2>&1
+}
+rows() { # session rows in the list
+	grep -Ec '^ *[0-9]+ [0-9][0-9]:[0-9][0-9]:[0-9][0-9] ' "$WORK/pane"
+}
+alt_off() {
+	[ "$($TM display-message -p -t ui '#{alternate_on}')" = "0" ]
+}
+
+# ---- 80x24: list, navigation, 452, filter, problems, stats, help
+start 80 24 -- -r "$CAP"
+check "80x24: the list and status bar appear, reading finishes" \
+    wait_for "\\[done\\]" 10
+check "status bar counts sessions, 421 and 452" \
+    grep -Eq "sessions $EXP_SESSIONS +421: $EXP_421 +452: $EXP_452 " \
+    "$WORK/pane"
+check "list header names the columns" \
+    grep -Eq "# Start +Client +Server +MAIL FROM +Rcpt TLS +Last Flags" \
+    "$WORK/pane"
+check "a 452 session carries the 452 flag" \
+    grep -Eq "^ *$FIRST452 .* 452( |$)" "$WORK/pane"
+keys g Enter
+check "Home then Enter opens session 1" wait_for "^Session 1: " 3
+keys Escape j Enter
+check "Esc goes back, j moves down, Enter opens session 2" \
+    wait_for "^Session 2: " 3
+keys Escape
+
+keys / 4 5 2 Enter
+pane
+check "filter 452 keeps only the sessions with a 452 ($EXP_S452)" \
+    test "$(rows)" -eq "$EXP_S452"
+check "the title shows the filter" grep -q "filter: 452" "$WORK/pane"
+keys g Enter
+keys n
+pane
+check "session view: the 452 reply is shown" \
+    grep -Eq "S: 452 4\\.5\\.[0-9]" "$WORK/pane"
+check "the explanation box has its title line and labels" \
+    sh -c "grep -q '!! 452' '$WORK/pane' && grep -Eq '│ Meaning|\\| Meaning' '$WORK/pane' && grep -Eq 'Operator' '$WORK/pane'"
+check "the box says what to do for the sender" grep -q "Sender" "$WORK/pane"
+pane -e
+check "the box title is white on red (SGR 41)" \
+    sh -c "grep -a '!! 452' '$WORK/pane' | grep -aq '41m'"
+check "the 452 reply line is red (SGR 31)" \
+    sh -c "grep -a 'S: .*452 4\\.5' '$WORK/pane' | grep -aq '31m'"
+keys Escape Escape
+pane
+check "Esc on the list clears the filter" \
+    test "$(rows)" -eq "$EXP_SESSIONS" -o "$(rows)" -ge 20
+keys p
+pane
+check "p shows problems only ($EXP_PROBLEMS sessions)" \
+    test "$(rows)" -eq "$EXP_PROBLEMS"
+keys p s
+check "statistics: 452 count" wait_for "^ +452 +$EXP_452( |$)" 3
+check "statistics: 250 count" grep -Eq "^ +250 +$EXP_250( |$)" "$WORK/pane"
+check "statistics: 452 per minute chart" \
+    grep -q "421 and 452 per minute" "$WORK/pane"
+keys Escape '?'
+check "help lists the keys" wait_for "problems only" 3
+check "help explains the filter and save keys" \
+    sh -c "grep -q 'filter' '$WORK/pane' && grep -q 'pcap' '$WORK/pane'"
+keys Escape
+
+# ---- resize mid-run, then quit
+$TM resize-window -t ui -x 200 -y 50 >/dev/null 2>&1
+sleep 0.5
+check "resized to 200x50: the HELO column appears" \
+    wait_for "Client +Server +HELO +MAIL FROM" 3
+keys q
+check "q quits with status 0" wait_for "^EXIT=0" 5
+check "quit leaves no alternate screen" alt_off
+
+# ---- save (w): the selected session, then the filtered ones; read back
+start 80 24 -- -r "$CAP"
+wait_for "\\[done\\]" 10
+keys g j
+keys w C-u one.pcap Enter
+check "w saves the selected session's packets" \
+    wait_for "saved [0-9]+ packets of 1 session to one.pcap" 3
+keys / 4 5 2 Enter
+keys w C-u saved.pcap Enter
+check "w with a filter saves every listed session" \
+    wait_for "saved [0-9]+ packets of $EXP_S452 sessions? to saved.pcap" 3
+keys Q
+wait_for "^EXIT=" 5
+"$SMTPSCOPE" -r "$WORK/one.pcap" -j 2>/dev/null >"$WORK/one.jsonl"
+"$SMTPSCOPE" -r "$WORK/saved.pcap" -j 2>/dev/null >"$WORK/saved.jsonl"
+cat >"$WORK/same.py" <<'EOF'
+# same.py ORIG SAVED ID...: the saved file's sessions 1, 2, ... carry the
+# same events (stats aside) as the original's sessions ID...  The
+# diagnosis "when" is left out: it may cite a burst over other sessions
+# of the server, which a partial save rightly does not hold.
+import json, sys
+def events(path):
+    out = {}
+    for line in open(path):
+        e = json.loads(line)
+        if e["event"] == "stats":
+            continue
+        if "diagnosis" in e:
+            e["diagnosis"].pop("when", None)
+        sid = e.pop("session", None)
+        out.setdefault(sid, []).append(e)
+    return out
+a = events(sys.argv[1])
+b = events(sys.argv[2])
+ids = [int(x) for x in sys.argv[3:]]
+ok = len(b) == len(ids) and all(
+    a.get(sid) and a[sid] == b.get(i + 1) for i, sid in enumerate(ids))
+sys.exit(0 if ok else 1)
+EOF
+check "the saved session reads back with the same events" \
+    "$PY" "$WORK/same.py" "$WORK/all.jsonl" "$WORK/one.jsonl" 2
+# shellcheck disable=SC2086
+check "the saved filtered sessions read back with the same events" \
+    "$PY" "$WORK/same.py" "$WORK/all.jsonl" "$WORK/saved.jsonl" $S452_IDS
+
+# ---- 200x50, then SIGTERM
+start 200 50 -- -r "$CAP"
+check "200x50: the list fills the wide terminal" \
+    wait_for "Client +Server +HELO +MAIL FROM" 10
+pid=$($TM list-panes -t ui -F '#{pane_pid}')
+sleep 0.3
+pkill -TERM -P "$pid" -x smtpscope 2>/dev/null ||
+    pkill -TERM -P "$pid" 2>/dev/null
+check "SIGTERM ends the UI cleanly" wait_for "^EXIT=0" 5
+check "after SIGTERM no alternate screen is left" alt_off
+
+# ---- monochrome: NO_COLOR and TERM=vt100
+start 80 24 NO_COLOR=1 -- -r "$FIX/postfix-rcpt-limit.pcap"
+wait_for "\\[done\\]" 10
+keys Enter n
+pane -e
+check "NO_COLOR: no colour codes, the box title in reverse video" \
+    sh -c "! grep -aq '\\[3[0-7]m' '$WORK/pane' && grep -a '!! 452' '$WORK/pane' | grep -aq '7m'"
+keys Q
+start 80 24 TERM=vt100 -- -r "$FIX/postfix-rcpt-limit.pcap"
+wait_for "\\[done\\]" 10
+keys Enter n
+pane -e
+check "TERM=vt100: the box is drawn, in bold/reverse without colour" \
+    sh -c "grep -aq 'Meaning' '$WORK/pane' && ! grep -aq '\\[3[0-7]m' '$WORK/pane'"
+keys Q
+
+# ---- wire text with escape sequences never reaches the terminal raw
+"$PY" - "$WORK/evil.pcap" <<'EOF'
+import struct, sys
+out = open(sys.argv[1], "wb")
+out.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+C, S = bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2])
+seq = {C: 1000, S: 5000}
+t = [1700000000.0]
+def pkt(src, dst, sport, dport, flags, data=b""):
+    tcp = struct.pack(">HHIIBBHHH", sport, dport, seq[src],
+        seq[dst] if flags & 0x10 else 0, 5 << 4, flags, 65535, 0, 0) + data
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64,
+        6, 0, src, dst) + tcp
+    frame = b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip
+    t[0] += 0.01
+    sec = int(t[0]); usec = int((t[0] - sec) * 1e6)
+    out.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)))
+    out.write(frame)
+    seq[src] += len(data) + (1 if flags & 0x03 else 0)
+def c2s(d): pkt(C, S, 40000, 25, 0x18, d)
+def s2c(d): pkt(S, C, 25, 40000, 0x18, d)
+pkt(C, S, 40000, 25, 0x02)
+pkt(S, C, 25, 40000, 0x12)
+pkt(C, S, 40000, 25, 0x10)
+s2c(b"220 mx \x1b[31mRED\x1b]0;pwned-title\x07 ESMTP\r\n")
+c2s(b"EHLO evil\x1b[2J.example\r\n")
+s2c(b"250-mx\x1b[5m blink\r\n250 SIZE\x01\x02\r\n")
+c2s(b"QUIT\r\n")
+s2c(b"221 bye\r\n")
+pkt(S, C, 25, 40000, 0x11)
+pkt(C, S, 40000, 25, 0x11)
+EOF
+start 80 24 -- -r "$WORK/evil.pcap"
+wait_for "\\[done\\]" 10
+keys Enter
+pane
+check "escape sequences in replies are shown escaped" \
+    grep -q '220 mx \\e\[31mRED\\e\]0;pwned-title\\x07 ESMTP' "$WORK/pane"
+check "escape sequences in commands and HELO are shown escaped" \
+    grep -q 'EHLO evil\\e\[2J.example' "$WORK/pane"
+check "the pane title was not changed by the capture" \
+    sh -c "! $TM display-message -p -t ui '#{pane_title}' | grep -q pwned"
+keys Q
+
+if [ $fails -ne 0 ]; then
+	exit 1
+fi
+exit 0
