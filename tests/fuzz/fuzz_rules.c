@@ -1,0 +1,56 @@
+/*
+ * libFuzzer target for the rules file parser: any bytes must give either a
+ * rule list or a "FILE:LINE: why" error, never a crash or a leak.  When a
+ * list comes back, its rules are also run through diag on a fixed reply, so
+ * that templates and conditions from hostile files are exercised too.
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "event.h"
+#include "rules.h"
+#include "xmalloc.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct rules *rs;
+	struct diag *site;
+	struct event *ev;
+	struct event_diag *x;
+	char *cause = NULL;
+
+	rs = rules_parse((const char *)data, size, "fuzz", &cause);
+	if (rs == NULL) {
+		if (cause == NULL || strncmp(cause, "fuzz:", 5) != 0)
+			abort();
+		free(cause);
+		return 0;
+	}
+	site = diag_new();
+	diag_add_rules_take(site, rs);
+	ev = event_new(EV_REPLY);
+	ev->code = 452;
+	snprintf(ev->enhanced, sizeof ev->enhanced, "4.5.3");
+	snprintf(ev->answers, sizeof ev->answers, "RCPT");
+	snprintf(ev->server, sizeof ev->server, "192.0.2.1:25");
+	ev->text = xstrdup("Error: too many recipients");
+	ev->text_len = strlen(ev->text);
+	ev->ctx.rcpt_seen = 4;
+	ev->ctx.rcpt_accepted = 3;
+	ev->ctx.idle_ms = 1500;
+	diag_reply(site, ev);
+	event_free(ev);
+	x = diag_explain(site, 421, NULL, NULL, NULL);
+	event_diag_free(x);
+	diag_free(site);
+	return 0;
+}
