@@ -589,6 +589,7 @@ main(int argc, char **argv)
 		if (capture_list_devices(&why) != 0)
 			err_exit(EXIT_RUNTIME, "cannot list devices", why,
 			    "run as root or grant CAP_NET_RAW");
+		diag_free(diag);
 		return EXIT_OK;
 	}
 
