@@ -17,11 +17,11 @@
  */
 
 /* Caps: a rules file is trusted more than wire data, but still bounded. */
-#define RULES_MAX 2000		/* rules per file */
-#define RULES_LINE_MAX 4096	/* bytes per line */
-#define RULES_VALUE_MAX 8192	/* bytes per value, continuations included */
+#define RULES_MAX 2000		  /* rules per file */
+#define RULES_LINE_MAX 4096	  /* bytes per line */
+#define RULES_VALUE_MAX 8192	  /* bytes per value, continuations included */
 #define RULES_FILE_MAX (4u << 20) /* bytes per file (rules_load) */
-#define RULES_LIST_MAX 16	/* items in a code:/enhanced:/server: list */
+#define RULES_LIST_MAX 16	  /* items in a code:/enhanced:/server: list */
 
 /* The commands a reply can answer (answers: key); bit per verb. */
 #define RULES_ANS_NONE 0x0001u /* null: no command seen (midstream, idle) */
@@ -53,7 +53,13 @@ enum rules_num_field {
 	RULES_F_COUNT
 };
 
-enum rules_op { RULES_OP_GE, RULES_OP_GT, RULES_OP_LE, RULES_OP_LT, RULES_OP_EQ };
+enum rules_op {
+	RULES_OP_GE,
+	RULES_OP_GT,
+	RULES_OP_LE,
+	RULES_OP_LT,
+	RULES_OP_EQ
+};
 
 /* Boolean context predicates: unset, must be true, must be false. */
 enum rules_tri { RULES_ANY = 0, RULES_YES, RULES_NO };
@@ -90,14 +96,14 @@ struct rule {
 	size_t ncodes;
 	struct rules_enh enh[RULES_LIST_MAX];
 	size_t nenh;
-	bool enh_none;	 /* "none" listed: matches a reply without one */
-	bool has_enh;	 /* an enhanced: key was given */
+	bool enh_none;	  /* "none" listed: matches a reply without one */
+	bool has_enh;	  /* an enhanced: key was given */
 	unsigned answers; /* RULES_ANS_* mask; 0 = any */
 
 	bool has_text;
-	regex_t text;	 /* on the reply text, lines joined by a space */
+	regex_t text; /* on the reply text, lines joined by a space */
 	bool has_greeting;
-	regex_t greeting; /* on the session's greeting text */
+	regex_t greeting;	       /* on the session's greeting text */
 	char *servers[RULES_LIST_MAX]; /* recognised software ids */
 	size_t nservers;
 
@@ -125,8 +131,8 @@ struct rules {
    errors.  Returns NULL with *cause ("FILE:LINE: why", caller frees) on a
    malformed file.  An empty file gives an empty list.  Caller frees the
    result with rules_free. */
-struct rules *rules_parse(const char *text, size_t len, const char *fname,
-    char **cause);
+struct rules *rules_parse(
+    const char *text, size_t len, const char *fname, char **cause);
 /* Read and parse a file; NULL with *cause on error (unreadable, too big or
    malformed). */
 struct rules *rules_load(const char *path, char **cause);

@@ -48,124 +48,124 @@ struct diag_code {
 };
 
 static const struct diag_code diag_codes[] = {
-	{211, "System status",
-	    "A status or help reply to a HELP or similar request; "
-	    "informational, nothing failed."},
-	{214, "Help message",
-	    "Text for a human reading the session by hand (HELP)."},
-	{220, "Service ready",
-	    "The greeting: the server is ready for EHLO. After STARTTLS it "
-	    "means: start the TLS handshake now."},
-	{221, "Closing connection",
-	    "The server says goodbye, normally in answer to QUIT."},
-	{235, "Authentication succeeded",
-	    "AUTH worked; the client is now logged in (RFC 4954)."},
-	{250, "OK",
-	    "The command was done. After the final dot it means the server "
-	    "now owns the message and must deliver or bounce it."},
-	{251, "User not local, will forward",
-	    "Accepted; the server will relay to another address."},
-	{252, "Cannot verify, will try",
-	    "The server will not confirm the mailbox (VRFY) but will accept "
-	    "mail for it and try to deliver."},
-	{334, "AUTH challenge",
-	    "The server waits for the next SASL line from the client "
-	    "(base64); not an error."},
-	{354, "Start mail input",
-	    "Send the message now and end it with a line holding a single "
-	    "dot."},
-	{421, "Service not available, closing connection",
-	    "The server is hanging up on this connection: overload, "
-	    "connection or rate limits, an idle timeout, a policy decision, "
-	    "or a shutdown. Everything not yet finished in this session is "
-	    "lost and must be retried later, on a new connection."},
-	{432, "Password transition needed",
-	    "The account must log in once with PLAIN (over TLS) before this "
-	    "mechanism works (RFC 4954)."},
-	{450, "Mailbox unavailable (try later)",
-	    "This one command was refused for now: the mailbox is busy, a "
-	    "rate limit or greylisting is in force. The connection stays up."},
-	{451, "Local error in processing",
-	    "The server hit a temporary problem of its own (lookup, queue "
-	    "write, policy service) or is greylisting; retry later."},
-	{452, "Insufficient system storage / too many recipients",
-	    "Not done for now. To RCPT after some recipients were accepted it "
-	    "almost always means the per-message recipient limit was reached "
-	    "(RFC 5321 4.5.3.1.10), not a full disk. To MAIL it means the "
-	    "server is short of queue space (or, with some servers, a rate "
-	    "or connection control). After the data: no room for this "
-	    "message now, or a mailbox over quota."},
-	{454, "Temporary failure (TLS or AUTH)",
-	    "To STARTTLS: TLS cannot be started right now. To AUTH: the "
-	    "authentication back end failed temporarily. Not a storage "
-	    "problem."},
-	{455, "Server cannot accommodate parameters",
-	    "MAIL or RCPT parameters cannot be handled at this time."},
-	{500, "Syntax error, command unrecognised",
-	    "The server did not understand the command, or the line was too "
-	    "long."},
-	{501, "Syntax error in parameters",
-	    "The command is known but its arguments are malformed."},
-	{502, "Command not implemented",
-	    "The server does not offer this command."},
-	{503, "Bad sequence of commands",
-	    "The command came at the wrong time (RCPT before MAIL, DATA "
-	    "without an accepted recipient, a second AUTH...)."},
-	{504, "Parameter not implemented",
-	    "The command is known but this parameter or mechanism is not."},
-	{521, "Host does not accept mail",
-	    "This host never takes mail (RFC 7504); do not retry it, try the "
-	    "next MX."},
-	{523, "Encryption needed",
-	    "The requested action needs TLS first (RFC 5248)."},
-	{530, "Authentication or TLS required",
-	    "The server wants AUTH (or STARTTLS) before it takes mail."},
-	{534, "Authentication mechanism too weak",
-	    "Use a stronger SASL mechanism (RFC 4954)."},
-	{535, "Authentication credentials invalid",
-	    "Wrong user name or password (RFC 4954)."},
-	{538, "Encryption required for this mechanism",
-	    "The mechanism is only allowed over TLS (RFC 4954, historical)."},
-	{550, "Mailbox unavailable (permanent)",
-	    "Refused for good: no such user, or a policy refusal. Do not "
-	    "retry unchanged."},
-	{551, "User not local",
-	    "The server will not relay; the text may name the right "
-	    "address."},
-	{552, "Exceeded storage allocation",
-	    "The message is too big for the server or the mailbox is full; "
-	    "to RCPT some servers use it for too many recipients."},
-	{553, "Mailbox name not allowed",
-	    "The address is syntactically wrong or not permitted (e.g. "
-	    "non-ASCII without SMTPUTF8)."},
-	{554, "Transaction failed",
-	    "As a greeting: no SMTP service for you here. To DATA: no valid "
-	    "recipients. After the data: the message was refused (content "
-	    "or policy)."},
-	{555, "Parameters not recognised",
-	    "A MAIL FROM or RCPT TO parameter is unknown or not supported."},
-	{556, "Domain does not accept mail",
-	    "The recipient's domain said it takes no mail, e.g. with a null "
-	    "MX (RFC 7504, RFC 7505)."},
+    {211, "System status",
+	"A status or help reply to a HELP or similar request; "
+	"informational, nothing failed."},
+    {214, "Help message",
+	"Text for a human reading the session by hand (HELP)."},
+    {220, "Service ready",
+	"The greeting: the server is ready for EHLO. After STARTTLS it "
+	"means: start the TLS handshake now."},
+    {221, "Closing connection",
+	"The server says goodbye, normally in answer to QUIT."},
+    {235, "Authentication succeeded",
+	"AUTH worked; the client is now logged in (RFC 4954)."},
+    {250, "OK",
+	"The command was done. After the final dot it means the server "
+	"now owns the message and must deliver or bounce it."},
+    {251, "User not local, will forward",
+	"Accepted; the server will relay to another address."},
+    {252, "Cannot verify, will try",
+	"The server will not confirm the mailbox (VRFY) but will accept "
+	"mail for it and try to deliver."},
+    {334, "AUTH challenge",
+	"The server waits for the next SASL line from the client "
+	"(base64); not an error."},
+    {354, "Start mail input",
+	"Send the message now and end it with a line holding a single "
+	"dot."},
+    {421, "Service not available, closing connection",
+	"The server is hanging up on this connection: overload, "
+	"connection or rate limits, an idle timeout, a policy decision, "
+	"or a shutdown. Everything not yet finished in this session is "
+	"lost and must be retried later, on a new connection."},
+    {432, "Password transition needed",
+	"The account must log in once with PLAIN (over TLS) before this "
+	"mechanism works (RFC 4954)."},
+    {450, "Mailbox unavailable (try later)",
+	"This one command was refused for now: the mailbox is busy, a "
+	"rate limit or greylisting is in force. The connection stays up."},
+    {451, "Local error in processing",
+	"The server hit a temporary problem of its own (lookup, queue "
+	"write, policy service) or is greylisting; retry later."},
+    {452, "Insufficient system storage / too many recipients",
+	"Not done for now. To RCPT after some recipients were accepted it "
+	"almost always means the per-message recipient limit was reached "
+	"(RFC 5321 4.5.3.1.10), not a full disk. To MAIL it means the "
+	"server is short of queue space (or, with some servers, a rate "
+	"or connection control). After the data: no room for this "
+	"message now, or a mailbox over quota."},
+    {454, "Temporary failure (TLS or AUTH)",
+	"To STARTTLS: TLS cannot be started right now. To AUTH: the "
+	"authentication back end failed temporarily. Not a storage "
+	"problem."},
+    {455, "Server cannot accommodate parameters",
+	"MAIL or RCPT parameters cannot be handled at this time."},
+    {500, "Syntax error, command unrecognised",
+	"The server did not understand the command, or the line was too "
+	"long."},
+    {501, "Syntax error in parameters",
+	"The command is known but its arguments are malformed."},
+    {502, "Command not implemented", "The server does not offer this command."},
+    {503, "Bad sequence of commands",
+	"The command came at the wrong time (RCPT before MAIL, DATA "
+	"without an accepted recipient, a second AUTH...)."},
+    {504, "Parameter not implemented",
+	"The command is known but this parameter or mechanism is not."},
+    {521, "Host does not accept mail",
+	"This host never takes mail (RFC 7504); do not retry it, try the "
+	"next MX."},
+    {523, "Encryption needed",
+	"The requested action needs TLS first (RFC 5248)."},
+    {530, "Authentication or TLS required",
+	"The server wants AUTH (or STARTTLS) before it takes mail."},
+    {534, "Authentication mechanism too weak",
+	"Use a stronger SASL mechanism (RFC 4954)."},
+    {535, "Authentication credentials invalid",
+	"Wrong user name or password (RFC 4954)."},
+    {538, "Encryption required for this mechanism",
+	"The mechanism is only allowed over TLS (RFC 4954, historical)."},
+    {550, "Mailbox unavailable (permanent)",
+	"Refused for good: no such user, or a policy refusal. Do not "
+	"retry unchanged."},
+    {551, "User not local",
+	"The server will not relay; the text may name the right "
+	"address."},
+    {552, "Exceeded storage allocation",
+	"The message is too big for the server or the mailbox is full; "
+	"to RCPT some servers use it for too many recipients."},
+    {553, "Mailbox name not allowed",
+	"The address is syntactically wrong or not permitted (e.g. "
+	"non-ASCII without SMTPUTF8)."},
+    {554, "Transaction failed",
+	"As a greeting: no SMTP service for you here. To DATA: no valid "
+	"recipients. After the data: the message was refused (content "
+	"or policy)."},
+    {555, "Parameters not recognised",
+	"A MAIL FROM or RCPT TO parameter is unknown or not supported."},
+    {556, "Domain does not accept mail",
+	"The recipient's domain said it takes no mail, e.g. with a null "
+	"MX (RFC 7504, RFC 7505)."},
 };
 
 static const char *const diag_first_digit[] = {
-	NULL, NULL,
-	"2xx: positive completion: the command succeeded.",
-	"3xx: positive intermediate: the server waits for more (message "
-	"data, the next AUTH line).",
-	"4xx: transient failure: not done now, but the same request may work "
-	"later; the client keeps the message and retries.",
-	"5xx: permanent failure: do not repeat the same request unchanged.",
+    NULL,
+    NULL,
+    "2xx: positive completion: the command succeeded.",
+    "3xx: positive intermediate: the server waits for more (message "
+    "data, the next AUTH line).",
+    "4xx: transient failure: not done now, but the same request may work "
+    "later; the client keeps the message and retries.",
+    "5xx: permanent failure: do not repeat the same request unchanged.",
 };
 
 static const char *const diag_second_digit[] = {
-	"x0x: about syntax.",
-	"x1x: information.",
-	"x2x: about the connection (transmission channel).",
-	"x3x: unassigned.",
-	"x4x: unassigned.",
-	"x5x: about the mail system (mailbox, storage, policy).",
+    "x0x: about syntax.",
+    "x1x: information.",
+    "x2x: about the connection (transmission channel).",
+    "x3x: unassigned.",
+    "x4x: unassigned.",
+    "x5x: about the mail system (mailbox, storage, policy).",
 };
 
 /* ---- knowledge: enhanced status codes (RFC 3463 and the IANA registry) */
@@ -177,106 +177,117 @@ struct diag_enh {
 };
 
 static const struct diag_enh diag_enhs[] = {
-	{0, -1, "other or undefined status"},
-	{1, -1, "addressing: something about the sender or recipient address"},
-	{2, -1, "mailbox: the address is fine but the mailbox has a problem"},
-	{3, -1, "mail system: the receiving host (storage, features, load)"},
-	{4, -1, "network and routing: DNS, connections, routing, queue time"},
-	{5, -1, "mail protocol: the SMTP dialogue (commands, order, limits)"},
-	{6, -1, "message content or media: encoding, conversion"},
-	{7, -1, "security or policy: authentication, TLS, anti-abuse, local "
-	    "policy"},
-	{0, 0, "nothing more specific to say than the class"},
-	{1, 0, "some property of an address caused this"},
-	{1, 1, "the recipient's mailbox (left of @) does not exist"},
-	{1, 2, "the recipient's domain does not exist or cannot take mail"},
-	{1, 3, "the recipient address is not valid syntax"},
-	{1, 4, "the recipient address is ambiguous (matches several "
-	    "mailboxes)"},
-	{1, 5, "the recipient address is valid (a positive code)"},
-	{1, 6, "the mailbox moved away and left no forwarding address"},
-	{1, 7, "the sender address (MAIL FROM) is not valid syntax"},
-	{1, 8, "the sender's domain does not exist or cannot take bounces"},
-	{1, 9, "relayed on to a system that does not report delivery "
-	    "status"},
-	{1, 10, "the recipient's domain publishes a null MX: it takes no "
-	    "mail"},
-	{2, 0, "something about the (existing) mailbox caused this"},
-	{2, 1, "the mailbox is disabled and takes no mail"},
-	{2, 2, "the mailbox is over its quota; the recipient must make room"},
-	{2, 3, "the message is over this mailbox's own size limit"},
-	{2, 4, "the address is a mailing list that could not be expanded"},
-	{3, 0, "the receiving system has an unspecified problem"},
-	{3, 1, "the receiving system is out of storage (queue or spool "
-	    "disk); only its operator can fix it"},
-	{3, 2, "the host is not accepting mail now (overload, maintenance, "
-	    "shutdown) or never does"},
-	{3, 3, "the destination cannot provide a feature the message needs"},
-	{3, 4, "the message is bigger than the system accepts"},
-	{3, 5, "the receiving system is misconfigured"},
-	{3, 6, "the requested priority was changed (MT-PRIORITY)"},
-	{4, 0, "an unspecified network or routing problem"},
-	{4, 1, "the next host did not answer"},
-	{4, 2, "the connection was made but broke or timed out before the "
-	    "end"},
-	{4, 3, "a directory server (usually DNS) failed"},
-	{4, 4, "no route to the destination could be found"},
-	{4, 5, "the mail system is congested"},
-	{4, 6, "a mail loop was detected (too many hops)"},
-	{4, 7, "the message was too old: queue lifetime expired"},
-	{5, 0, "an unspecified protocol problem"},
-	{5, 1, "the command is invalid here (unknown or out of sequence)"},
-	{5, 2, "the command could not be parsed"},
-	{5, 3, "too many recipients for one transaction: send the rest in "
-	    "another transaction"},
-	{5, 4, "a command argument is invalid or unsupported"},
-	{5, 5, "protocol version mismatch"},
-	{5, 6, "an AUTH response line was too long"},
-	{6, 0, "the content made the message undeliverable"},
-	{6, 1, "a media type is not supported on the path"},
-	{6, 2, "a conversion is needed but forbidden"},
-	{6, 3, "a conversion is needed but impossible (e.g. 8-bit to a "
-	    "7-bit hop)"},
-	{6, 4, "delivered after a lossy conversion (warning)"},
-	{6, 5, "a needed conversion failed"},
-	{6, 6, "referenced content could not be fetched (BURL)"},
-	{6, 7, "a non-ASCII address is not allowed (declare SMTPUTF8)"},
-	{6, 8, "the reply would need UTF-8 but the client did not allow it"},
-	{6, 9, "UTF-8 headers cannot be passed on to some recipient"},
-	{6, 10, "deprecated duplicate of X.6.8"},
-	{7, 0, "a security or policy reason, often deliberately vague "
-	    "(throttling, reputation)"},
-	{7, 1, "the sender is not allowed to deliver here (policy, "
-	    "filtering, often greylisting when temporary)"},
-	{7, 2, "posting to this mailing list is not allowed"},
-	{7, 3, "a security conversion is needed but impossible"},
-	{7, 4, "message security features are not supported"},
-	{7, 5, "a cryptographic key or material was missing or invalid"},
-	{7, 6, "the cryptographic algorithm is not supported"},
-	{7, 7, "the message failed an integrity check"},
-	{7, 8, "the AUTH credentials are wrong"},
-	{7, 9, "the AUTH mechanism is too weak for this server"},
-	{7, 10, "TLS is needed for this"},
-	{7, 11, "this AUTH mechanism is only allowed over TLS"},
-	{7, 12, "a password transition is needed (log in once with PLAIN)"},
-	{7, 13, "the account is disabled"},
-	{7, 14, "a trust relationship with a third party is needed (BURL)"},
-	{7, 15, "the message priority is too low to be accepted now"},
-	{7, 16, "the message is too big for its priority"},
-	{7, 17, "the mailbox changed owner since the given date (RRVS)"},
-	{7, 18, "the domain changed owner since the given date (RRVS)"},
-	{7, 19, "the RRVS check could not be completed"},
-	{7, 20, "no passing DKIM signature"},
-	{7, 21, "no DKIM signature acceptable to local policy"},
-	{7, 22, "no passing DKIM signature from the From: domain"},
-	{7, 23, "SPF check failed"},
-	{7, 24, "SPF check could not be evaluated (temperror/permerror)"},
-	{7, 25, "the client IP failed the reverse DNS check"},
-	{7, 26, "several authentication checks failed"},
-	{7, 27, "the sender's domain publishes a null MX"},
-	{7, 28, "the message looks like part of a mail flood"},
-	{7, 29, "ARC validation failed"},
-	{7, 30, "REQUIRETLS was requested but cannot be honoured"},
+    {0, -1, "other or undefined status"},
+    {1, -1, "addressing: something about the sender or recipient address"},
+    {2, -1, "mailbox: the address is fine but the mailbox has a problem"},
+    {3, -1, "mail system: the receiving host (storage, features, load)"},
+    {4, -1, "network and routing: DNS, connections, routing, queue time"},
+    {5, -1, "mail protocol: the SMTP dialogue (commands, order, limits)"},
+    {6, -1, "message content or media: encoding, conversion"},
+    {7, -1,
+	"security or policy: authentication, TLS, anti-abuse, local "
+	"policy"},
+    {0, 0, "nothing more specific to say than the class"},
+    {1, 0, "some property of an address caused this"},
+    {1, 1, "the recipient's mailbox (left of @) does not exist"},
+    {1, 2, "the recipient's domain does not exist or cannot take mail"},
+    {1, 3, "the recipient address is not valid syntax"},
+    {1, 4,
+	"the recipient address is ambiguous (matches several "
+	"mailboxes)"},
+    {1, 5, "the recipient address is valid (a positive code)"},
+    {1, 6, "the mailbox moved away and left no forwarding address"},
+    {1, 7, "the sender address (MAIL FROM) is not valid syntax"},
+    {1, 8, "the sender's domain does not exist or cannot take bounces"},
+    {1, 9,
+	"relayed on to a system that does not report delivery "
+	"status"},
+    {1, 10,
+	"the recipient's domain publishes a null MX: it takes no "
+	"mail"},
+    {2, 0, "something about the (existing) mailbox caused this"},
+    {2, 1, "the mailbox is disabled and takes no mail"},
+    {2, 2, "the mailbox is over its quota; the recipient must make room"},
+    {2, 3, "the message is over this mailbox's own size limit"},
+    {2, 4, "the address is a mailing list that could not be expanded"},
+    {3, 0, "the receiving system has an unspecified problem"},
+    {3, 1,
+	"the receiving system is out of storage (queue or spool "
+	"disk); only its operator can fix it"},
+    {3, 2,
+	"the host is not accepting mail now (overload, maintenance, "
+	"shutdown) or never does"},
+    {3, 3, "the destination cannot provide a feature the message needs"},
+    {3, 4, "the message is bigger than the system accepts"},
+    {3, 5, "the receiving system is misconfigured"},
+    {3, 6, "the requested priority was changed (MT-PRIORITY)"},
+    {4, 0, "an unspecified network or routing problem"},
+    {4, 1, "the next host did not answer"},
+    {4, 2,
+	"the connection was made but broke or timed out before the "
+	"end"},
+    {4, 3, "a directory server (usually DNS) failed"},
+    {4, 4, "no route to the destination could be found"},
+    {4, 5, "the mail system is congested"},
+    {4, 6, "a mail loop was detected (too many hops)"},
+    {4, 7, "the message was too old: queue lifetime expired"},
+    {5, 0, "an unspecified protocol problem"},
+    {5, 1, "the command is invalid here (unknown or out of sequence)"},
+    {5, 2, "the command could not be parsed"},
+    {5, 3,
+	"too many recipients for one transaction: send the rest in "
+	"another transaction"},
+    {5, 4, "a command argument is invalid or unsupported"},
+    {5, 5, "protocol version mismatch"},
+    {5, 6, "an AUTH response line was too long"},
+    {6, 0, "the content made the message undeliverable"},
+    {6, 1, "a media type is not supported on the path"},
+    {6, 2, "a conversion is needed but forbidden"},
+    {6, 3,
+	"a conversion is needed but impossible (e.g. 8-bit to a "
+	"7-bit hop)"},
+    {6, 4, "delivered after a lossy conversion (warning)"},
+    {6, 5, "a needed conversion failed"},
+    {6, 6, "referenced content could not be fetched (BURL)"},
+    {6, 7, "a non-ASCII address is not allowed (declare SMTPUTF8)"},
+    {6, 8, "the reply would need UTF-8 but the client did not allow it"},
+    {6, 9, "UTF-8 headers cannot be passed on to some recipient"},
+    {6, 10, "deprecated duplicate of X.6.8"},
+    {7, 0,
+	"a security or policy reason, often deliberately vague "
+	"(throttling, reputation)"},
+    {7, 1,
+	"the sender is not allowed to deliver here (policy, "
+	"filtering, often greylisting when temporary)"},
+    {7, 2, "posting to this mailing list is not allowed"},
+    {7, 3, "a security conversion is needed but impossible"},
+    {7, 4, "message security features are not supported"},
+    {7, 5, "a cryptographic key or material was missing or invalid"},
+    {7, 6, "the cryptographic algorithm is not supported"},
+    {7, 7, "the message failed an integrity check"},
+    {7, 8, "the AUTH credentials are wrong"},
+    {7, 9, "the AUTH mechanism is too weak for this server"},
+    {7, 10, "TLS is needed for this"},
+    {7, 11, "this AUTH mechanism is only allowed over TLS"},
+    {7, 12, "a password transition is needed (log in once with PLAIN)"},
+    {7, 13, "the account is disabled"},
+    {7, 14, "a trust relationship with a third party is needed (BURL)"},
+    {7, 15, "the message priority is too low to be accepted now"},
+    {7, 16, "the message is too big for its priority"},
+    {7, 17, "the mailbox changed owner since the given date (RRVS)"},
+    {7, 18, "the domain changed owner since the given date (RRVS)"},
+    {7, 19, "the RRVS check could not be completed"},
+    {7, 20, "no passing DKIM signature"},
+    {7, 21, "no DKIM signature acceptable to local policy"},
+    {7, 22, "no passing DKIM signature from the From: domain"},
+    {7, 23, "SPF check failed"},
+    {7, 24, "SPF check could not be evaluated (temperror/permerror)"},
+    {7, 25, "the client IP failed the reverse DNS check"},
+    {7, 26, "several authentication checks failed"},
+    {7, 27, "the sender's domain publishes a null MX"},
+    {7, 28, "the message looks like part of a mail flood"},
+    {7, 29, "ARC validation failed"},
+    {7, 30, "REQUIRETLS was requested but cannot be honoured"},
 };
 
 /* ---- server software, recognised from the greeting (or reply) text ---- */
@@ -286,23 +297,23 @@ static const struct {
 	const char *name;
 	const char *pattern;
 } diag_servers[] = {
-	{"microsoft365", "Microsoft 365 (Exchange Online)",
-	    "outlook\\.com|protection\\.outlook|\\(AS[0-9]{5,}\\)"},
-	{"exchange", "Microsoft Exchange",
-	    "Microsoft ESMTP MAIL Service|Microsoft Exchange"},
-	{"gmail", "Gmail", "mx\\.google\\.com|gsmtp|smtp\\.gmail\\.com"},
-	{"yahoo", "Yahoo", "yahoo|yahoodns|\\[TS[0-9]+\\]"},
-	{"icloud", "Apple iCloud", "icloud\\.com|me\\.com|mac\\.com"},
-	{"godaddy", "GoDaddy", "secureserver\\.net|IB[0-9]{3}"},
-	{"postscreen", "Postfix postscreen", "postscreen"},
-	{"postfix", "Postfix", "ESMTP Postfix|\\(Postfix\\)|Postfix"},
-	{"exim", "Exim", "ESMTP Exim|Exim [0-9]"},
-	{"sendmail", "Sendmail", "Sendmail"},
-	{"opensmtpd", "OpenSMTPD", "OpenSMTPD"},
-	{"haraka", "Haraka", "Haraka"},
-	{"aiosmtpd", "aiosmtpd", "aiosmtpd|Python SMTP"},
-	{"dovecot", "Dovecot", "Dovecot"},
-	{"qmail", "qmail", "qmail"},
+    {"microsoft365", "Microsoft 365 (Exchange Online)",
+	"outlook\\.com|protection\\.outlook|\\(AS[0-9]{5,}\\)"},
+    {"exchange", "Microsoft Exchange",
+	"Microsoft ESMTP MAIL Service|Microsoft Exchange"},
+    {"gmail", "Gmail", "mx\\.google\\.com|gsmtp|smtp\\.gmail\\.com"},
+    {"yahoo", "Yahoo", "yahoo|yahoodns|\\[TS[0-9]+\\]"},
+    {"icloud", "Apple iCloud", "icloud\\.com|me\\.com|mac\\.com"},
+    {"godaddy", "GoDaddy", "secureserver\\.net|IB[0-9]{3}"},
+    {"postscreen", "Postfix postscreen", "postscreen"},
+    {"postfix", "Postfix", "ESMTP Postfix|\\(Postfix\\)|Postfix"},
+    {"exim", "Exim", "ESMTP Exim|Exim [0-9]"},
+    {"sendmail", "Sendmail", "Sendmail"},
+    {"opensmtpd", "OpenSMTPD", "OpenSMTPD"},
+    {"haraka", "Haraka", "Haraka"},
+    {"aiosmtpd", "aiosmtpd", "aiosmtpd|Python SMTP"},
+    {"dovecot", "Dovecot", "Dovecot"},
+    {"qmail", "qmail", "qmail"},
 };
 #define DIAG_NSERVERS (sizeof diag_servers / sizeof diag_servers[0])
 
@@ -336,7 +347,7 @@ struct diag_input {
 	char enhanced[16]; /* "" when none */
 	int enh[3];
 	bool has_enh;
-	const char *text; /* NULL in --explain without text */
+	const char *text;    /* NULL in --explain without text */
 	const char *answers; /* "" = none / unknown */
 	bool answers_known;  /* false in --explain without --after */
 	unsigned ans_bit;
@@ -356,9 +367,9 @@ diag_new(void)
 	d->builtin = rules_builtin();
 	for (i = 0; i < DIAG_NSERVERS; i++) {
 		if (regcomp(&d->server_re[i], diag_servers[i].pattern,
-		    REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
-			fatalx("diag: bad server pattern %s",
-			    diag_servers[i].id);
+			REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
+			fatalx(
+			    "diag: bad server pattern %s", diag_servers[i].id);
 	}
 	return d;
 }
@@ -451,8 +462,7 @@ diag_enhanced_meaning(const char *enhanced)
 	if (diag_parse_enhanced(enhanced, e) != 0)
 		return NULL;
 	for (i = 0; i < sizeof diag_enhs / sizeof diag_enhs[0]; i++) {
-		if (diag_enhs[i].subject == e[1] &&
-		    diag_enhs[i].detail == e[2])
+		if (diag_enhs[i].subject == e[1] && diag_enhs[i].detail == e[2])
 			return diag_enhs[i].meaning;
 	}
 	/* Unregistered detail: say what the subject is about. */
@@ -637,18 +647,18 @@ diag_phase(const char *answers, bool known)
 	static const struct {
 		const char *verb, *phrase;
 	} t[] = {
-		{"CONNECT", "the greeting (at connect)"},
-		{"EHLO", "EHLO"},
-		{"HELO", "HELO"},
-		{"MAIL", "MAIL FROM"},
-		{"RCPT", "RCPT TO"},
-		{"DATA", "DATA"},
-		{"DATA-END", "the end of the message data"},
-		{"BDAT", "a BDAT chunk"},
-		{"AUTH", "AUTH"},
-		{"STARTTLS", "STARTTLS"},
-		{"QUIT", "QUIT"},
-		{"RSET", "RSET"},
+	    {"CONNECT", "the greeting (at connect)"},
+	    {"EHLO", "EHLO"},
+	    {"HELO", "HELO"},
+	    {"MAIL", "MAIL FROM"},
+	    {"RCPT", "RCPT TO"},
+	    {"DATA", "DATA"},
+	    {"DATA-END", "the end of the message data"},
+	    {"BDAT", "a BDAT chunk"},
+	    {"AUTH", "AUTH"},
+	    {"STARTTLS", "STARTTLS"},
+	    {"QUIT", "QUIT"},
+	    {"RSET", "RSET"},
 	};
 	size_t i;
 
@@ -684,13 +694,14 @@ diag_value(const struct diag_input *in, const char *name, size_t nlen,
 		return in->has_enh;
 	}
 	if (IS("answers")) {
-		snprintf(buf, len, "%s", in->answers_known && *in->answers ?
-		    in->answers : "the command");
+		snprintf(buf, len, "%s",
+		    in->answers_known && *in->answers ? in->answers
+						      : "the command");
 		return in->answers_known && *in->answers != '\0';
 	}
 	if (IS("phase")) {
-		snprintf(buf, len, "%s", diag_phase(in->answers,
-		    in->answers_known));
+		snprintf(
+		    buf, len, "%s", diag_phase(in->answers, in->answers_known));
 		return in->answers_known;
 	}
 	if (IS("rcpt_seen") || IS("rcpt_accepted") || IS("rcpt_rejected") ||
@@ -698,10 +709,10 @@ diag_value(const struct diag_input *in, const char *name, size_t nlen,
 		unsigned v = 0;
 
 		if (c != NULL)
-			v = IS("rcpt_seen") ? c->rcpt_seen :
-			    IS("rcpt_accepted") ? c->rcpt_accepted :
-			    IS("rcpt_rejected") ? c->rcpt_rejected :
-			    c->messages;
+			v = IS("rcpt_seen")	  ? c->rcpt_seen
+			    : IS("rcpt_accepted") ? c->rcpt_accepted
+			    : IS("rcpt_rejected") ? c->rcpt_rejected
+						  : c->messages;
 		if (v == 0) {
 			snprintf(buf, len, "%s", "some");
 			return false;
@@ -729,12 +740,14 @@ diag_value(const struct diag_input *in, const char *name, size_t nlen,
 		uint64_t v = 0;
 
 		if (c != NULL)
-			v = IS("mail_size") ? c->mail_size :
-			    IS("ehlo_size") ? c->ehlo_size : c->data_bytes;
+			v = IS("mail_size")   ? c->mail_size
+			    : IS("ehlo_size") ? c->ehlo_size
+					      : c->data_bytes;
 		if (v == 0) {
-			snprintf(buf, len, "%s", IS("mail_size") ?
-			    "the declared size" : IS("ehlo_size") ?
-			    "the advertised maximum" : "the message size");
+			snprintf(buf, len, "%s",
+			    IS("mail_size")   ? "the declared size"
+			    : IS("ehlo_size") ? "the advertised maximum"
+					      : "the message size");
 			return false;
 		}
 		diag_size(buf, len, v);
@@ -773,15 +786,17 @@ diag_value(const struct diag_input *in, const char *name, size_t nlen,
 		double span;
 		char dur[32];
 
-		k = diag_hist_count(in->hist, in->now, DIAG_BURST_WINDOW, &t,
-		    &span);
+		k = diag_hist_count(
+		    in->hist, in->now, DIAG_BURST_WINDOW, &t, &span);
 		if (c == NULL || k < 2) {
 			snprintf(buf, len, "repeated 421/452 replies");
 			return false;
 		}
 		diag_duration(dur, sizeof dur, span * 1000.0);
-		snprintf(buf, len, "%u of the last %u sessions to this server "
-		    "got 421 or 452 within %s", k, t, dur);
+		snprintf(buf, len,
+		    "%u of the last %u sessions to this server "
+		    "got 421 or 452 within %s",
+		    k, t, dur);
 		return true;
 	}
 	if (IS("tls")) {
@@ -789,8 +804,8 @@ diag_value(const struct diag_input *in, const char *name, size_t nlen,
 			snprintf(buf, len, "%s", "");
 			return false;
 		}
-		snprintf(buf, len, "%s", c->tls_active ? "inside TLS" :
-		    "in clear text");
+		snprintf(buf, len, "%s",
+		    c->tls_active ? "inside TLS" : "in clear text");
 		return true;
 	}
 #undef IS
@@ -801,18 +816,18 @@ diag_value(const struct diag_input *in, const char *name, size_t nlen,
 /* Expand [s, e) without segments into b; returns false when a placeholder
    was unknown. */
 static bool
-diag_expand_span(struct diag_buf *b, const struct diag_input *in,
-    const char *s, const char *e)
+diag_expand_span(struct diag_buf *b, const struct diag_input *in, const char *s,
+    const char *e)
 {
 	char val[256];
 	const char *close;
 	bool all = true;
 
 	while (s < e) {
-		if (*s == '{' && (close = memchr(s, '}', (size_t)(e - s))) !=
-		    NULL) {
+		if (*s == '{' &&
+		    (close = memchr(s, '}', (size_t)(e - s))) != NULL) {
 			if (!diag_value(in, s + 1, (size_t)(close - s - 1), val,
-			    sizeof val))
+				sizeof val))
 				all = false;
 			diag_puts(b, val);
 			s = close + 1;
@@ -902,7 +917,7 @@ diag_match_enh(const struct rule *r, const struct diag_input *in)
 		for (k = 0; k < 3; k++) {
 			if (r->enh[i].lo[k] >= 0 &&
 			    (in->enh[k] < r->enh[i].lo[k] ||
-			    in->enh[k] > r->enh[i].hi[k]))
+				in->enh[k] > r->enh[i].hi[k]))
 				break;
 		}
 		if (k == 3)
@@ -986,15 +1001,16 @@ diag_match(const struct rule *r, const struct diag_input *in)
 		return false;
 	if (c == NULL)
 		return !rules_needs_context(r);
-	if (r->has_greeting && (c->greeting == NULL ||
-	    regexec(&r->greeting, c->greeting, 0, NULL, 0) != 0))
+	if (r->has_greeting &&
+	    (c->greeting == NULL ||
+		regexec(&r->greeting, c->greeting, 0, NULL, 0) != 0))
 		return false;
 	if (r->nservers > 0) {
 		bool ok = false;
 
 		for (i = 0; i < r->nservers && in->server >= 0; i++) {
-			if (strcmp(r->servers[i], diag_servers[in->server].id) ==
-			    0)
+			if (strcmp(r->servers[i],
+				diag_servers[in->server].id) == 0)
 				ok = true;
 		}
 		if (!ok)
@@ -1005,14 +1021,14 @@ diag_match(const struct rule *r, const struct diag_input *in)
 			return false;
 	}
 	if (!diag_match_bool(r->bools[RULES_B_TLS], c->tls_active) ||
-	    !diag_match_bool(r->bools[RULES_B_IN_TRANSACTION],
-	    c->in_transaction) ||
+	    !diag_match_bool(
+		r->bools[RULES_B_IN_TRANSACTION], c->in_transaction) ||
 	    !diag_match_bool(r->bools[RULES_B_UNSOLICITED], c->unsolicited) ||
 	    !diag_match_bool(r->bools[RULES_B_PIPELINING], c->pipelining))
 		return false;
 	if (r->burst_sessions > 0 &&
 	    diag_hist_count(in->hist, in->now, (double)r->burst_window_s, NULL,
-	    NULL) < r->burst_sessions)
+		NULL) < r->burst_sessions)
 		return false;
 	return true;
 }
@@ -1061,8 +1077,8 @@ diag_generic(const struct diag_input *in)
 {
 	struct event_diag *x = xcalloc(1, sizeof *x);
 	const char *name = diag_code_name(in->code), *m;
-	const char *em = in->has_enh ? diag_enhanced_meaning(in->enhanced) :
-	    NULL;
+	const char *em =
+	    in->has_enh ? diag_enhanced_meaning(in->enhanced) : NULL;
 	int d1 = in->code / 100, d2 = (in->code / 10) % 10;
 	struct diag_buf b = {NULL, 0, 0};
 	const char *tmpl;
@@ -1072,8 +1088,10 @@ diag_generic(const struct diag_input *in)
 		xasprintf(&x->title, "%d %s", in->code, name);
 	} else {
 		xasprintf(&x->rule, "generic-%dxx", d1);
-		xasprintf(&x->title, "%d: not a standard code; read by its "
-		    "first digit", in->code);
+		xasprintf(&x->title,
+		    "%d: not a standard code; read by its "
+		    "first digit",
+		    in->code);
 	}
 	m = diag_code_meaning(in->code);
 	diag_puts(&b, "");
@@ -1098,38 +1116,42 @@ diag_generic(const struct diag_input *in)
 
 	if (in->ctx != NULL)
 		tmpl = "The server sent it in answer to {phase}, {tls}."
-		    "[[ The greeting identifies {server_software}.]]"
-		    "[[ Pattern: {burst}.]]";
+		       "[[ The greeting identifies {server_software}.]]"
+		       "[[ Pattern: {burst}.]]";
 	else if (in->answers_known)
 		tmpl = "In answer to {phase}. The session's context (what was "
-		    "accepted before, how long it was idle) would say more: "
-		    "look at the capture.";
+		       "accepted before, how long it was idle) would say more: "
+		       "look at the capture.";
 	else
 		tmpl = "Without a capture the situation is unknown; the "
-		    "command it answers decides much of what it means (try "
-		    "--after VERB).";
+		       "command it answers decides much of what it means (try "
+		       "--after VERB).";
 	x->when = diag_expand(tmpl, in);
 	switch (d1) {
 	case 4:
-		x->fix_sender = xstrdup("Transient: keep the message queued "
+		x->fix_sender = xstrdup(
+		    "Transient: keep the message queued "
 		    "and let the queue retry with back-off; do not bounce it. "
 		    "If it keeps coming back, read the reply text and the "
 		    "receiving site's postmaster pages.");
-		x->fix_operator = xstrdup("Find the matching line in the "
+		x->fix_operator = xstrdup(
+		    "Find the matching line in the "
 		    "server's mail log (same time, same client) for the real "
 		    "reason, and fix that condition.");
 		break;
 	case 5:
-		x->fix_sender = xstrdup("Permanent: retrying unchanged will "
+		x->fix_sender = xstrdup(
+		    "Permanent: retrying unchanged will "
 		    "fail again. Fix the address, message, credentials or "
 		    "route first, then resend.");
-		x->fix_operator = xstrdup("If the refusal is wrong, find the "
+		x->fix_operator = xstrdup(
+		    "If the refusal is wrong, find the "
 		    "restriction or lookup that produced it in the mail log "
 		    "and correct it.");
 		break;
 	default:
 		x->fix_sender = xstrdup("Nothing to fix: this is not an "
-		    "error.");
+					"error.");
 		x->fix_operator = xstrdup("Nothing to fix.");
 		break;
 	}
@@ -1149,7 +1171,8 @@ diag_join_text(const char *text, size_t len)
 		len = DIAG_TEXT_MAX;
 	s = xmemdup0(text, len);
 	for (i = 0; i < len; i++) {
-		if (s[i] == '\n' || s[i] == '\r' || s[i] == '\0' || s[i] == '\t')
+		if (s[i] == '\n' || s[i] == '\r' || s[i] == '\0' ||
+		    s[i] == '\t')
 			s[i] = ' ';
 	}
 	return s;
@@ -1220,8 +1243,8 @@ diag_reply(struct diag *d, struct event *ev)
 
 	text = diag_join_text(ev->text, ev->text_len);
 	if (ev->ctx.greeting != NULL)
-		greeting = diag_join_text(ev->ctx.greeting,
-		    strlen(ev->ctx.greeting));
+		greeting =
+		    diag_join_text(ev->ctx.greeting, strlen(ev->ctx.greeting));
 	in.code = ev->code;
 	diag_set_enhanced(&in, ev->enhanced);
 	in.text = text;
@@ -1242,9 +1265,12 @@ diag_reply(struct diag *d, struct event *ev)
 	if (ev->diag != NULL && highlight && r != NULL &&
 	    strstr(r->when, "{burst}") == NULL &&
 	    diag_hist_count(in.hist, in.now, DIAG_BURST_WINDOW, NULL, NULL) >=
-	    DIAG_BURST_NOTE) {
-		char *note = diag_expand(" Pattern: {burst}: the server is "
-		    "overloaded or is throttling this client.", &in), *w;
+		DIAG_BURST_NOTE) {
+		char *note =
+			 diag_expand(" Pattern: {burst}: the server is "
+				     "overloaded or is throttling this client.",
+			     &in),
+		     *w;
 
 		xasprintf(&w, "%s %s", ev->diag->when, note);
 		free(ev->diag->when);
@@ -1278,8 +1304,8 @@ diag_explain(struct diag *d, int code, const char *enhanced, const char *text,
 		for (i = 0; answers[i] != '\0' && i < sizeof verb - 1; i++)
 			verb[i] = (char)toupper((unsigned char)answers[i]);
 		verb[i] = '\0';
-		if (strcmp(verb, "GREETING") == 0 || strcmp(verb, "CONNECT") ==
-		    0)
+		if (strcmp(verb, "GREETING") == 0 ||
+		    strcmp(verb, "CONNECT") == 0)
 			snprintf(verb, sizeof verb, "CONNECT");
 		else if (strcmp(verb, "END-OF-DATA") == 0)
 			snprintf(verb, sizeof verb, "DATA-END");

@@ -130,10 +130,13 @@ main_usage(FILE *f)
 "  -k, --keylog FILE        TLS key log (SSLKEYLOGFILE format) to decrypt\n"
 "                           STARTTLS and implicit-TLS sessions\n"
 "      --show-auth          show AUTH credentials (masked by default)\n"
-"      --rules FILE         extra diagnosis rules, taking precedence\n"
+"      --rules FILE         extra diagnosis rules (format: see the top of\n"
+"                           rules.conf), tried before the built-in ones\n"
 "      --explain CODE [ENHANCED] [TEXT]\n"
-"                           explain a reply without capturing; --after VERB\n"
-"                           names the command it answered (RCPT, MAIL, ...)\n"
+"                           explain a reply without capturing (or paste the\n"
+"                           whole reply line in quotes); --after VERB names\n"
+"                           the command it answered: CONNECT, EHLO, MAIL,\n"
+"                           RCPT, DATA, DATA-END, BDAT, AUTH, STARTTLS\n"
 "\n"
 "  -V, --version            versions of smtpscope and its libraries\n"
 "  -h, --help               this help\n"
@@ -280,7 +283,7 @@ main_explain(struct diag *d, int argc, char **argv, const char *after)
 {
 	struct event_diag *x;
 	const char *enhanced = NULL, *text = NULL;
-	char codebuf[4], *line = NULL, *rest, save;
+	char codebuf[4], *line = NULL, *rest, save, *head;
 	size_t el;
 	int code, i;
 
@@ -331,11 +334,12 @@ main_explain(struct diag *d, int argc, char **argv, const char *after)
 		after = NULL;
 
 	x = diag_explain(d, code, enhanced, text, after);
-	printf("%d%s%s%s%s", code, enhanced ? " " : "",
-	    enhanced ? enhanced : "", text ? " " : "", text ? text : "");
-	if (after != NULL)
-		printf("  (in answer to %s)", after);
-	printf("\n");
+	xasprintf(&head, "%d%s%s%s%s%s%s%s", code, enhanced ? " " : "",
+	    enhanced ? enhanced : "", text ? " " : "", text ? text : "",
+	    after ? " (in answer to " : "", after ? after : "",
+	    after ? ")" : "");
+	main_wrap(head, 0);
+	free(head);
 	main_wrap(x->title, 0);
 	printf("\n");
 	main_explain_part("Meaning:", x->meaning);

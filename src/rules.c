@@ -28,39 +28,68 @@
 #include "xmalloc.h"
 
 const char *const rules_placeholders[] = {
-	"code", "enhanced", "answers", "phase", "rcpt_seen", "rcpt_accepted",
-	"rcpt_rejected", "ordinal_rcpt", "messages", "ordinal_message",
-	"mail_size", "ehlo_size", "data_bytes", "idle", "session_time",
-	"server_software", "helo", "burst", "tls", NULL,
+    "code",
+    "enhanced",
+    "answers",
+    "phase",
+    "rcpt_seen",
+    "rcpt_accepted",
+    "rcpt_rejected",
+    "ordinal_rcpt",
+    "messages",
+    "ordinal_message",
+    "mail_size",
+    "ehlo_size",
+    "data_bytes",
+    "idle",
+    "session_time",
+    "server_software",
+    "helo",
+    "burst",
+    "tls",
+    NULL,
 };
 
 const char *const rules_server_ids[] = {
-	"postfix", "postscreen", "exim", "sendmail", "exchange", "microsoft365",
-	"gmail", "yahoo", "icloud", "godaddy", "opensmtpd", "haraka",
-	"aiosmtpd", "dovecot", "qmail", NULL,
+    "postfix",
+    "postscreen",
+    "exim",
+    "sendmail",
+    "exchange",
+    "microsoft365",
+    "gmail",
+    "yahoo",
+    "icloud",
+    "godaddy",
+    "opensmtpd",
+    "haraka",
+    "aiosmtpd",
+    "dovecot",
+    "qmail",
+    NULL,
 };
 
 static const struct {
 	const char *name;
 	unsigned bit;
 } rules_verbs[] = {
-	{"NONE", RULES_ANS_NONE},
-	{"CONNECT", RULES_ANS_CONNECT},
-	{"GREETING", RULES_ANS_CONNECT},
-	{"EHLO", RULES_ANS_EHLO},
-	{"HELO", RULES_ANS_HELO},
-	{"LHLO", RULES_ANS_EHLO},
-	{"MAIL", RULES_ANS_MAIL},
-	{"RCPT", RULES_ANS_RCPT},
-	{"DATA", RULES_ANS_DATA},
-	{"DATA-END", RULES_ANS_DATA_END},
-	{"END-OF-DATA", RULES_ANS_DATA_END},
-	{"BDAT", RULES_ANS_BDAT},
-	{"AUTH", RULES_ANS_AUTH},
-	{"STARTTLS", RULES_ANS_STARTTLS},
-	{"QUIT", RULES_ANS_QUIT},
-	{"RSET", RULES_ANS_RSET},
-	{"OTHER", RULES_ANS_OTHER},
+    {"NONE", RULES_ANS_NONE},
+    {"CONNECT", RULES_ANS_CONNECT},
+    {"GREETING", RULES_ANS_CONNECT},
+    {"EHLO", RULES_ANS_EHLO},
+    {"HELO", RULES_ANS_HELO},
+    {"LHLO", RULES_ANS_EHLO},
+    {"MAIL", RULES_ANS_MAIL},
+    {"RCPT", RULES_ANS_RCPT},
+    {"DATA", RULES_ANS_DATA},
+    {"DATA-END", RULES_ANS_DATA_END},
+    {"END-OF-DATA", RULES_ANS_DATA_END},
+    {"BDAT", RULES_ANS_BDAT},
+    {"AUTH", RULES_ANS_AUTH},
+    {"STARTTLS", RULES_ANS_STARTTLS},
+    {"QUIT", RULES_ANS_QUIT},
+    {"RSET", RULES_ANS_RSET},
+    {"OTHER", RULES_ANS_OTHER},
 };
 
 static const struct {
@@ -68,25 +97,25 @@ static const struct {
 	enum rules_num_field field;
 	bool duration; /* value in s/m/h, kept in ms */
 } rules_num_keys[] = {
-	{"rcpt_seen", RULES_F_RCPT_SEEN, false},
-	{"rcpt_accepted", RULES_F_RCPT_ACCEPTED, false},
-	{"rcpt_rejected", RULES_F_RCPT_REJECTED, false},
-	{"messages", RULES_F_MESSAGES, false},
-	{"mail_size", RULES_F_MAIL_SIZE, false},
-	{"ehlo_size", RULES_F_EHLO_SIZE, false},
-	{"data_bytes", RULES_F_DATA_BYTES, false},
-	{"idle", RULES_F_IDLE_MS, true},
-	{"session_time", RULES_F_SESSION_MS, true},
+    {"rcpt_seen", RULES_F_RCPT_SEEN, false},
+    {"rcpt_accepted", RULES_F_RCPT_ACCEPTED, false},
+    {"rcpt_rejected", RULES_F_RCPT_REJECTED, false},
+    {"messages", RULES_F_MESSAGES, false},
+    {"mail_size", RULES_F_MAIL_SIZE, false},
+    {"ehlo_size", RULES_F_EHLO_SIZE, false},
+    {"data_bytes", RULES_F_DATA_BYTES, false},
+    {"idle", RULES_F_IDLE_MS, true},
+    {"session_time", RULES_F_SESSION_MS, true},
 };
 
 static const struct {
 	const char *key;
 	enum rules_bool_field field;
 } rules_bool_keys[] = {
-	{"tls", RULES_B_TLS},
-	{"in_transaction", RULES_B_IN_TRANSACTION},
-	{"unsolicited", RULES_B_UNSOLICITED},
-	{"pipelining", RULES_B_PIPELINING},
+    {"tls", RULES_B_TLS},
+    {"in_transaction", RULES_B_IN_TRANSACTION},
+    {"unsolicited", RULES_B_UNSOLICITED},
+    {"pipelining", RULES_B_PIPELINING},
 };
 
 /* The text keys and where they go. */
@@ -99,8 +128,13 @@ enum rules_text_key {
 	RULES_T_FIX_OPERATOR,
 };
 static const char *const rules_text_keys[] = {
-	"title", "meaning", "when", "when_general", "fix_sender",
-	"fix_operator", NULL,
+    "title",
+    "meaning",
+    "when",
+    "when_general",
+    "fix_sender",
+    "fix_operator",
+    NULL,
 };
 
 /* Parser state: the file name and the line being read, for messages. */
@@ -234,21 +268,26 @@ rules_parse_code(struct rules_parser *p, struct rule *r, char *value)
 
 	n = rules_split(value, items, RULES_LIST_MAX, &over);
 	if (over)
-		return rules_error(p, "too many codes (max %d)", RULES_LIST_MAX);
+		return rules_error(
+		    p, "too many codes (max %d)", RULES_LIST_MAX);
 	for (i = 0; i < n; i++) {
 		const char *s = items[i];
 
 		if (strlen(s) != 3 || s[0] < '2' || s[0] > '5')
-			return rules_error(p, "bad code '%s' (want e.g. 452, "
-			    "45x or 4xx)", s);
+			return rules_error(p,
+			    "bad code '%s' (want e.g. 452, "
+			    "45x or 4xx)",
+			    s);
 		for (j = 0; j < 3; j++) {
 			if (s[j] == 'x' || s[j] == 'X')
 				r->codes[i].d[j] = 'x';
 			else if (isdigit((unsigned char)s[j]))
 				r->codes[i].d[j] = s[j];
 			else
-				return rules_error(p, "bad code '%s' (want "
-				    "e.g. 452, 45x or 4xx)", s);
+				return rules_error(p,
+				    "bad code '%s' (want "
+				    "e.g. 452, 45x or 4xx)",
+				    s);
 		}
 	}
 	if (n == 0)
@@ -296,7 +335,8 @@ rules_enh_part(const char *s, size_t len, int *lo, int *hi)
 		return 0;
 	}
 	if (rules_number(s, (size_t)(dash - s), 999, &a) != 0 ||
-	    rules_number(dash + 1, len - (size_t)(dash - s) - 1, 999, &b) != 0 ||
+	    rules_number(dash + 1, len - (size_t)(dash - s) - 1, 999, &b) !=
+		0 ||
 	    b < a)
 		return -1;
 	*lo = (int)a;
@@ -313,8 +353,8 @@ rules_parse_enhanced(struct rules_parser *p, struct rule *r, char *value)
 
 	n = rules_split(value, items, RULES_LIST_MAX, &over);
 	if (over)
-		return rules_error(p, "too many enhanced codes (max %d)",
-		    RULES_LIST_MAX);
+		return rules_error(
+		    p, "too many enhanced codes (max %d)", RULES_LIST_MAX);
 	if (n == 0)
 		return rules_error(p, "enhanced: needs a value");
 	r->has_enh = true;
@@ -329,22 +369,29 @@ rules_parse_enhanced(struct rules_parser *p, struct rule *r, char *value)
 		for (k = 0; k < 3; k++) {
 			dot = strchr(start, '.');
 			if ((k < 2) != (dot != NULL))
-				return rules_error(p, "bad enhanced code '%s' "
+				return rules_error(p,
+				    "bad enhanced code '%s' "
 				    "(want e.g. 4.5.3, 4.7.*, *.5.3, "
-				    "4.7.500-699 or none)", s);
+				    "4.7.500-699 or none)",
+				    s);
 			if (dot == NULL)
 				dot = start + strlen(start);
 			if (rules_enh_part(start, (size_t)(dot - start),
-			    &e->lo[k], &e->hi[k]) != 0)
-				return rules_error(p, "bad enhanced code '%s' "
+				&e->lo[k], &e->hi[k]) != 0)
+				return rules_error(p,
+				    "bad enhanced code '%s' "
 				    "(want e.g. 4.5.3, 4.7.*, *.5.3, "
-				    "4.7.500-699 or none)", s);
+				    "4.7.500-699 or none)",
+				    s);
 			start = dot + 1;
 		}
-		if (e->lo[0] != -1 && (e->lo[0] != e->hi[0] ||
-		    (e->lo[0] != 2 && e->lo[0] != 4 && e->lo[0] != 5)))
-			return rules_error(p, "bad enhanced code '%s' (the "
-			    "class is 2, 4, 5 or *)", s);
+		if (e->lo[0] != -1 &&
+		    (e->lo[0] != e->hi[0] ||
+			(e->lo[0] != 2 && e->lo[0] != 4 && e->lo[0] != 5)))
+			return rules_error(p,
+			    "bad enhanced code '%s' (the "
+			    "class is 2, 4, 5 or *)",
+			    s);
 		r->nenh++;
 	}
 	return 0;
@@ -370,17 +417,19 @@ rules_parse_answers(struct rules_parser *p, struct rule *r, char *value)
 			}
 		}
 		if (!found)
-			return rules_error(p, "unknown command '%s' in "
+			return rules_error(p,
+			    "unknown command '%s' in "
 			    "answers: (want CONNECT, EHLO, HELO, MAIL, RCPT, "
 			    "DATA, DATA-END, BDAT, AUTH, STARTTLS, QUIT, RSET, "
-			    "OTHER or none)", items[i]);
+			    "OTHER or none)",
+			    items[i]);
 	}
 	return 0;
 }
 
 static int
-rules_parse_regex(struct rules_parser *p, regex_t *re, const char *key,
-    const char *value)
+rules_parse_regex(
+    struct rules_parser *p, regex_t *re, const char *key, const char *value)
 {
 	char buf[256];
 	int rc;
@@ -389,8 +438,8 @@ rules_parse_regex(struct rules_parser *p, regex_t *re, const char *key,
 	if (rc != 0) {
 		regerror(rc, re, buf, sizeof buf);
 		regfree(re);
-		return rules_error(p, "bad regular expression in %s: %s", key,
-		    buf);
+		return rules_error(
+		    p, "bad regular expression in %s: %s", key, buf);
 	}
 	return 0;
 }
@@ -404,8 +453,8 @@ rules_parse_servers(struct rules_parser *p, struct rule *r, char *value)
 
 	n = rules_split(value, items, RULES_LIST_MAX, &over);
 	if (over || n == 0)
-		return rules_error(p, "server: needs 1 to %d names",
-		    RULES_LIST_MAX);
+		return rules_error(
+		    p, "server: needs 1 to %d names", RULES_LIST_MAX);
 	for (i = 0; i < n; i++) {
 		found = false;
 		for (j = 0; rules_server_ids[j] != NULL; j++) {
@@ -413,7 +462,8 @@ rules_parse_servers(struct rules_parser *p, struct rule *r, char *value)
 				found = true;
 		}
 		if (!found)
-			return rules_error(p, "unknown server '%s' (known: "
+			return rules_error(p,
+			    "unknown server '%s' (known: "
 			    "postfix, postscreen, exim, sendmail, exchange, "
 			    "microsoft365, gmail, yahoo, icloud, godaddy, "
 			    "opensmtpd, haraka, aiosmtpd, dovecot, qmail)",
@@ -531,8 +581,10 @@ rules_parse_burst(struct rules_parser *p, struct rule *r, const char *value)
 	r->burst_window_s = (unsigned)m;
 	return 0;
 bad:
-	return rules_error(p, "bad burst: value '%s' (want e.g. '3 in 10m': "
-	    "3 sessions (1 to 64) got 421/452 within 10 minutes)", value);
+	return rules_error(p,
+	    "bad burst: value '%s' (want e.g. '3 in 10m': "
+	    "3 sessions (1 to 64) got 421/452 within 10 minutes)",
+	    value);
 }
 
 static int
@@ -542,11 +594,11 @@ rules_parse_bool(struct rules_parser *p, struct rule *r, const char *key,
 	if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0)
 		r->bools[field] = RULES_YES;
 	else if (strcasecmp(value, "no") == 0 ||
-	    strcasecmp(value, "false") == 0)
+		 strcasecmp(value, "false") == 0)
 		r->bools[field] = RULES_NO;
 	else
-		return rules_error(p, "bad %s: value '%s' (want yes or no)",
-		    key, value);
+		return rules_error(
+		    p, "bad %s: value '%s' (want yes or no)", key, value);
 	return 0;
 }
 
@@ -566,26 +618,27 @@ rules_check_text(struct rules_parser *p, const char *key, const char *s)
 			s++;
 		} else if (s[0] == ']' && s[1] == ']') {
 			if (!in_seg)
-				return rules_error(p, "%s: ']]' without '[['",
-				    key);
+				return rules_error(
+				    p, "%s: ']]' without '[['", key);
 			in_seg = false;
 			s++;
 		} else if (*s == '{') {
 			close = strchr(s, '}');
 			if (close == NULL)
-				return rules_error(p, "%s: '{' without '}'",
-				    key);
+				return rules_error(
+				    p, "%s: '{' without '}'", key);
 			len = (size_t)(close - s - 1);
 			for (i = 0; rules_placeholders[i] != NULL; i++) {
 				if (strlen(rules_placeholders[i]) == len &&
-				    strncmp(rules_placeholders[i], s + 1,
-				    len) == 0)
+				    strncmp(
+					rules_placeholders[i], s + 1, len) == 0)
 					break;
 			}
 			if (rules_placeholders[i] == NULL)
-				return rules_error(p, "%s: unknown placeholder "
-				    "{%.*s}", key, (int)(len > 40 ? 40 : len),
-				    s + 1);
+				return rules_error(p,
+				    "%s: unknown placeholder "
+				    "{%.*s}",
+				    key, (int)(len > 40 ? 40 : len), s + 1);
 			s = close;
 		}
 	}
@@ -619,7 +672,8 @@ rules_apply(struct rules_parser *p, const char *key, char *value)
 	/* Every key once per record. */
 	for (i = 0; i < p->nkeyseen; i++) {
 		if (strcmp(p->keyseen[i], key) == 0)
-			return rules_error(p, "duplicate key '%s' in rule", key);
+			return rules_error(
+			    p, "duplicate key '%s' in rule", key);
 	}
 	if (p->nkeyseen < sizeof p->keyseen / sizeof p->keyseen[0] &&
 	    strlen(key) < sizeof p->keyseen[0])
@@ -629,13 +683,16 @@ rules_apply(struct rules_parser *p, const char *key, char *value)
 		return rules_error(p, "%s: has no value", key);
 	if (strcmp(key, "rule") == 0) {
 		if (!rules_valid_id(value))
-			return rules_error(p, "bad rule id '%.64s' (letters, "
-			    "digits, '-', '_', '.'; at most 64)", value);
+			return rules_error(p,
+			    "bad rule id '%.64s' (letters, "
+			    "digits, '-', '_', '.'; at most 64)",
+			    value);
 		for (i = 0; i < p->out->n; i++) {
 			if (strcmp(p->out->v[i].id, value) == 0)
-				return rules_error(p, "duplicate rule id '%s' "
-				    "(first at line %u)", value,
-				    p->out->v[i].line);
+				return rules_error(p,
+				    "duplicate rule id '%s' "
+				    "(first at line %u)",
+				    value, p->out->v[i].line);
 		}
 		r->id = xstrdup(value);
 		return 0;
@@ -671,8 +728,8 @@ rules_apply(struct rules_parser *p, const char *key, char *value)
 	for (i = 0; i < sizeof rules_bool_keys / sizeof rules_bool_keys[0];
 	     i++) {
 		if (strcmp(key, rules_bool_keys[i].key) == 0)
-			return rules_parse_bool(p, r, key,
-			    rules_bool_keys[i].field, value);
+			return rules_parse_bool(
+			    p, r, key, rules_bool_keys[i].field, value);
 	}
 	for (i = 0; rules_text_keys[i] != NULL; i++) {
 		if (strcmp(key, rules_text_keys[i]) == 0) {
@@ -735,8 +792,8 @@ rules_flush(struct rules_parser *p, char *key, char *value, size_t *vlen,
 	if (*key == '\0')
 		return 0;
 	/* Trim trailing blanks. */
-	while (*vlen > 0 && (value[*vlen - 1] == ' ' ||
-	    value[*vlen - 1] == '\t'))
+	while (
+	    *vlen > 0 && (value[*vlen - 1] == ' ' || value[*vlen - 1] == '\t'))
 		value[--*vlen] = '\0';
 	p->line = key_line;
 	rc = rules_apply(p, key, value);
@@ -778,8 +835,8 @@ rules_parse(const char *text, size_t len, const char *fname, char **cause)
 		if (llen > 0 && line[llen - 1] == '\r')
 			llen--;
 		if (llen > RULES_LINE_MAX) {
-			rc = rules_error(&p, "line too long (max %d bytes)",
-			    RULES_LINE_MAX);
+			rc = rules_error(
+			    &p, "line too long (max %d bytes)", RULES_LINE_MAX);
 			break;
 		}
 		if (memchr(line, '\0', llen) != NULL) {
@@ -790,8 +847,10 @@ rules_parse(const char *text, size_t len, const char *fname, char **cause)
 		buf[llen] = '\0';
 		for (i = 0; i < llen; i++) {
 			if ((unsigned char)buf[i] < 0x20 && buf[i] != '\t') {
-				rc = rules_error(&p, "control character "
-				    "0x%02x in line", (unsigned char)buf[i]);
+				rc = rules_error(&p,
+				    "control character "
+				    "0x%02x in line",
+				    (unsigned char)buf[i]);
 				break;
 			}
 		}
@@ -813,13 +872,16 @@ rules_parse(const char *text, size_t len, const char *fname, char **cause)
 			size_t add = strlen(s);
 
 			if (*key == '\0') {
-				rc = rules_error(&p, "indented line continues "
+				rc = rules_error(&p,
+				    "indented line continues "
 				    "nothing (no key above it)");
 				break;
 			}
 			if (vlen + 1 + add > RULES_VALUE_MAX) {
-				rc = rules_error(&p, "value of '%s' too long "
-				    "(max %d bytes)", key, RULES_VALUE_MAX);
+				rc = rules_error(&p,
+				    "value of '%s' too long "
+				    "(max %d bytes)",
+				    key, RULES_VALUE_MAX);
 				break;
 			}
 			if (vlen > 0)
@@ -840,7 +902,8 @@ rules_parse(const char *text, size_t len, const char *fname, char **cause)
 		}
 		for (i = 0; s + i < colon; i++) {
 			if (!islower((unsigned char)s[i]) && s[i] != '_') {
-				rc = rules_error(&p, "bad key '%.*s' (lower "
+				rc = rules_error(&p,
+				    "bad key '%.*s' (lower "
 				    "case letters and '_')",
 				    (int)(colon - s), s);
 				break;
@@ -916,8 +979,8 @@ rules_builtin(void)
 	char *cause = NULL;
 	struct rules *rs;
 
-	rs = rules_parse(rules_builtin_text, rules_builtin_text_len,
-	    "rules.conf", &cause);
+	rs = rules_parse(
+	    rules_builtin_text, rules_builtin_text_len, "rules.conf", &cause);
 	if (rs == NULL)
 		fatalx("built-in rules: %s", cause);
 	return rs;

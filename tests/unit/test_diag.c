@@ -122,14 +122,15 @@ test_variants(void **state)
 		diag_reply(d, ev);
 		if (ev->diag == NULL || strcmp(ev->diag->rule, rule) != 0) {
 			print_error("ref %s: %s %s [%s] \"%s\": want %s, got "
-			    "%s\n", ref, code, enh, ans, text, rule,
+				    "%s\n",
+			    ref, code, enh, ans, text, rule,
 			    ev->diag ? ev->diag->rule : "(none)");
 			fail();
 		}
 		assert_true(strncmp(ev->diag->rule, "generic", 7) != 0);
 		check_texts(ev->diag);
-		assert_int_equal(ev->highlight,
-		    ev->code == 421 || ev->code == 452);
+		assert_int_equal(
+		    ev->highlight, ev->code == 421 || ev->code == 452);
 		for (i = 0; i < nrefs && refs[i] != (unsigned)atoi(ref); i++)
 			;
 		if (i == nrefs && nrefs < 128)
@@ -163,9 +164,9 @@ test_rcpt_limit_count(void **state)
 	assert_string_equal(ev->diag->rule, "452-postfix-rcpt-limit");
 	assert_non_null(strstr(ev->diag->when, "4th RCPT"));
 	assert_non_null(strstr(ev->diag->when, "first 3 recipients were "
-	    "accepted"));
+					       "accepted"));
 	assert_non_null(strstr(ev->diag->when, "limit is 3 recipients per "
-	    "message"));
+					       "message"));
 	assert_non_null(strstr(ev->diag->when, "new transaction"));
 	check_texts(ev->diag);
 	event_free(ev);
@@ -257,7 +258,8 @@ test_burst(void **state)
 		else
 			assert_string_equal(ev->diag->rule, "421-burst");
 		if (s == 4)
-			assert_non_null(strstr(ev->diag->when, "4 of the last 4 "
+			assert_non_null(strstr(ev->diag->when,
+			    "4 of the last 4 "
 			    "sessions to this server got 421 or 452 within "
 			    "3 min"));
 		check_texts(ev->diag);
@@ -303,17 +305,17 @@ test_history_bounded(void **state)
 
 	(void)state;
 	for (i = 0; i < 3000; i++) {
-		snprintf(server, sizeof server, "10.%u.%u.1:25", i / 200,
-		    i % 200);
-		ev = mkreply(i + 1, server, (double)i, 421, NULL, "CONNECT",
-		    "busy");
+		snprintf(
+		    server, sizeof server, "10.%u.%u.1:25", i / 200, i % 200);
+		ev = mkreply(
+		    i + 1, server, (double)i, 421, NULL, "CONNECT", "busy");
 		diag_reply(d, ev);
 		assert_non_null(ev->diag);
 		event_free(ev);
 	}
 	for (i = 0; i < 100; i++) {
-		ev = mkreply(10000 + i, "10.9.9.9:25", 4000.0 + i, 452,
-		    "4.3.1", "MAIL", "Insufficient system storage");
+		ev = mkreply(10000 + i, "10.9.9.9:25", 4000.0 + i, 452, "4.3.1",
+		    "MAIL", "Insufficient system storage");
 		diag_reply(d, ev);
 		event_free(ev);
 	}
@@ -336,8 +338,8 @@ test_storage_and_size(void **state)
 	assert_non_null(strstr(ev->diag->meaning, "queue_minfree"));
 	event_free(ev);
 
-	ev = mkreply(2, "192.0.2.26:25", 0, 452, "4.3.1", "MAIL",
-	    "No room at the inn");
+	ev = mkreply(
+	    2, "192.0.2.26:25", 0, 452, "4.3.1", "MAIL", "No room at the inn");
 	ev->ctx.mail_size = 20000000;
 	diag_reply(d, ev);
 	assert_string_equal(ev->diag->rule, "452-queue-full");
@@ -345,8 +347,8 @@ test_storage_and_size(void **state)
 	assert_non_null(strstr(ev->diag->fix_operator, "queue_minfree"));
 	event_free(ev);
 
-	ev = mkreply(3, "192.0.2.27:25", 0, 452, NULL, "MAIL",
-	    "Try again later");
+	ev = mkreply(
+	    3, "192.0.2.27:25", 0, 452, NULL, "MAIL", "Try again later");
 	ev->ctx.mail_size = 5242880;
 	ev->ctx.ehlo_size = 52428800;
 	diag_reply(d, ev);
@@ -380,7 +382,7 @@ test_421_situations(void **state)
 	assert_string_equal(ev->diag->rule, "421-after-messages");
 	assert_non_null(strstr(ev->diag->when, "11th MAIL FROM"));
 	assert_non_null(strstr(ev->diag->when, "limit is 10 messages per "
-	    "connection"));
+					       "connection"));
 	event_free(ev);
 
 	ev = mkreply(2, "192.0.2.26:25", 0, 421, "4.7.0", "STARTTLS", "Bye");
@@ -422,8 +424,7 @@ test_lean(void **state)
 	struct event *ev;
 
 	(void)state;
-	ev = mkreply(1, "192.0.2.25:25", 0, 550, "5.7.1", "RCPT",
-	    "Go away");
+	ev = mkreply(1, "192.0.2.25:25", 0, 550, "5.7.1", "RCPT", "Go away");
 	diag_reply(d, ev);
 	assert_false(ev->highlight);
 	assert_null(ev->diag);
@@ -435,15 +436,14 @@ test_lean(void **state)
 	assert_null(ev->diag);
 	event_free(ev);
 
-	ev = mkreply(3, "192.0.2.25:25", 0, 451, "4.3.0", "RCPT",
-	    "Something odd");
+	ev = mkreply(
+	    3, "192.0.2.25:25", 0, 451, "4.3.0", "RCPT", "Something odd");
 	diag_reply(d, ev);
 	assert_null(ev->diag);
 	event_free(ev);
 
 	/* 454 to STARTTLS has a rule of its own. */
-	ev = mkreply(4, "192.0.2.25:25", 0, 454, "4.7.0", "STARTTLS",
-	    "Nope");
+	ev = mkreply(4, "192.0.2.25:25", 0, 454, "4.7.0", "STARTTLS", "Nope");
 	diag_reply(d, ev);
 	assert_non_null(ev->diag);
 	assert_string_equal(ev->diag->rule, "454-starttls");
@@ -466,12 +466,11 @@ test_lean(void **state)
 static void
 test_site_precedence(void **state)
 {
-	static const char site[] =
-	    "rule: site-rcpt\n"
-	    "code: 452\n"
-	    "answers: RCPT\n"
-	    "title: Our relay allows 50 recipients\n"
-	    "when: After {rcpt_accepted} recipients.\n";
+	static const char site[] = "rule: site-rcpt\n"
+				   "code: 452\n"
+				   "answers: RCPT\n"
+				   "title: Our relay allows 50 recipients\n"
+				   "when: After {rcpt_accepted} recipients.\n";
 	struct diag *d = diag_new();
 	struct rules *r;
 	struct event *ev;
@@ -509,27 +508,27 @@ test_explain(void **state)
 		int code;
 		const char *enh, *text, *after, *rule;
 	} t[] = {
-		{452, "4.5.3", NULL, NULL, "452-rcpt-limit"},
-		{452, NULL, NULL, "RCPT", "452-rcpt"},
-		{452, NULL, NULL, "rcpt", "452-rcpt"},
-		{452, NULL, NULL, NULL, "452-any"},
-		{452, "4.3.1", NULL, "MAIL", "452-queue-full"},
-		{452, NULL, NULL, "MAIL", "452-mail"},
-		{452, "4.5.3", "Error: too many recipients", "RCPT",
-		    "452-postfix-rcpt-limit"},
-		{421, NULL, NULL, NULL, "421-any"},
-		{421, NULL, NULL, "CONNECT", "421-greeting"},
-		{421, NULL, NULL, "greeting", "421-greeting"},
-		{421, NULL, NULL, "DATA-END", "421-after-data"},
-		{421, "4.4.2", "Error: timeout exceeded", NULL,
-		    "421-postfix-timeout"},
-		{454, NULL, NULL, "STARTTLS", "454-starttls"},
-		{451, "4.7.1", "Greylisted", "RCPT", "greylisting"},
-		{550, NULL, NULL, NULL, "generic-550"},
-		{521, NULL, NULL, NULL, "521-no-mail"},
-		{299, NULL, NULL, NULL, "generic-2xx"},
-		{459, NULL, NULL, NULL, "generic-4xx"},
-		{250, NULL, NULL, NULL, "generic-250"},
+	    {452, "4.5.3", NULL, NULL, "452-rcpt-limit"},
+	    {452, NULL, NULL, "RCPT", "452-rcpt"},
+	    {452, NULL, NULL, "rcpt", "452-rcpt"},
+	    {452, NULL, NULL, NULL, "452-any"},
+	    {452, "4.3.1", NULL, "MAIL", "452-queue-full"},
+	    {452, NULL, NULL, "MAIL", "452-mail"},
+	    {452, "4.5.3", "Error: too many recipients", "RCPT",
+		"452-postfix-rcpt-limit"},
+	    {421, NULL, NULL, NULL, "421-any"},
+	    {421, NULL, NULL, "CONNECT", "421-greeting"},
+	    {421, NULL, NULL, "greeting", "421-greeting"},
+	    {421, NULL, NULL, "DATA-END", "421-after-data"},
+	    {421, "4.4.2", "Error: timeout exceeded", NULL,
+		"421-postfix-timeout"},
+	    {454, NULL, NULL, "STARTTLS", "454-starttls"},
+	    {451, "4.7.1", "Greylisted", "RCPT", "greylisting"},
+	    {550, NULL, NULL, NULL, "generic-550"},
+	    {521, NULL, NULL, NULL, "521-no-mail"},
+	    {299, NULL, NULL, NULL, "generic-2xx"},
+	    {459, NULL, NULL, NULL, "generic-4xx"},
+	    {250, NULL, NULL, NULL, "generic-250"},
 	};
 	struct diag *d = diag_new();
 	struct event_diag *x;
@@ -549,7 +548,7 @@ test_explain(void **state)
 	}
 	x = diag_explain(d, 452, "4.5.3", NULL, NULL);
 	assert_non_null(strstr(x->when, "If this answers RCPT after some "
-	    "recipients were accepted"));
+					"recipients were accepted"));
 	event_diag_free(x);
 	x = diag_explain(d, 550, "5.1.1", NULL, NULL);
 	assert_non_null(strstr(x->meaning, "does not exist"));
@@ -561,9 +560,9 @@ test_explain(void **state)
 static void
 test_knowledge(void **state)
 {
-	static const int codes[] = {211, 214, 220, 221, 235, 250, 251, 252,
-	    334, 354, 421, 432, 450, 451, 452, 454, 455, 500, 501, 502, 503,
-	    504, 521, 530, 534, 535, 538, 550, 551, 552, 553, 554, 555, 556};
+	static const int codes[] = {211, 214, 220, 221, 235, 250, 251, 252, 334,
+	    354, 421, 432, 450, 451, 452, 454, 455, 500, 501, 502, 503, 504,
+	    521, 530, 534, 535, 538, 550, 551, 552, 553, 554, 555, 556};
 	/* Details registered per subject (IANA registry, RFC 3463 etc.). */
 	static const int details[8] = {0, 10, 4, 6, 7, 6, 10, 30};
 	char e[16], fb[16];
@@ -599,17 +598,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_variants),
-		cmocka_unit_test(test_rcpt_limit_count),
-		cmocka_unit_test(test_idle_timeout),
-		cmocka_unit_test(test_burst),
-		cmocka_unit_test(test_history_bounded),
-		cmocka_unit_test(test_storage_and_size),
-		cmocka_unit_test(test_421_situations),
-		cmocka_unit_test(test_lean),
-		cmocka_unit_test(test_site_precedence),
-		cmocka_unit_test(test_explain),
-		cmocka_unit_test(test_knowledge),
+	    cmocka_unit_test(test_variants),
+	    cmocka_unit_test(test_rcpt_limit_count),
+	    cmocka_unit_test(test_idle_timeout),
+	    cmocka_unit_test(test_burst),
+	    cmocka_unit_test(test_history_bounded),
+	    cmocka_unit_test(test_storage_and_size),
+	    cmocka_unit_test(test_421_situations),
+	    cmocka_unit_test(test_lean),
+	    cmocka_unit_test(test_site_precedence),
+	    cmocka_unit_test(test_explain),
+	    cmocka_unit_test(test_knowledge),
 	};
 
 	return cmocka_run_group_tests_name("diag", tests, NULL, NULL);

@@ -77,7 +77,7 @@ test_good(void **state)
 	assert_int_equal(r->enh[2].lo[2], 500);
 	assert_int_equal(r->enh[2].hi[2], 699);
 	assert_int_equal(r->answers, RULES_ANS_RCPT | RULES_ANS_MAIL |
-	    RULES_ANS_DATA_END | RULES_ANS_NONE);
+					 RULES_ANS_DATA_END | RULES_ANS_NONE);
 	assert_true(r->has_text);
 	assert_int_equal(regexec(&r->text, "TOO MANY RCPT", 0, NULL, 0), 0);
 	assert_true(r->has_greeting);
@@ -117,68 +117,61 @@ test_malformed(void **state)
 		const char *text;
 		const char *cause;
 	} t[] = {
-		{"rule: a\ncode: 452\ntitle: t\ncolour: red\n",
-		    "t.conf:4: unknown key 'colour'"},
-		{"code: 452\ntitle: t\n",
-		    "t.conf:1: rule has no 'rule:' id"},
-		{"\n\nrule: a\ntitle: t\n",
-		    "t.conf:3: rule 'a' has no 'code:'"},
-		{"rule: a\ncode: 452\n",
-		    "t.conf:1: rule 'a' has no 'title:'"},
-		{"rule: a\ncode: 452\ntitle: t\n\nrule: a\ncode: 421\n"
-		    "title: u\n",
-		    "t.conf:5: duplicate rule id 'a' (first at line 1)"},
-		{"rule: a\ncode: 452\ncode: 421\ntitle: t\n",
-		    "t.conf:3: duplicate key 'code' in rule"},
-		{"rule: a\ncode: 452\ntitle: t\ntext: (unclosed\n",
-		    "t.conf:4: bad regular expression in text: "},
-		{"rule: a\ncode: 4522\ntitle: t\n",
-		    "t.conf:2: bad code '4522' (want e.g. 452, 45x or 4xx)"},
-		{"rule: a\ncode: 652\ntitle: t\n",
-		    "t.conf:2: bad code '652' (want e.g. 452, 45x or 4xx)"},
-		{"rule: a\ncode: 4y2\ntitle: t\n",
-		    "t.conf:2: bad code '4y2' (want e.g. 452, 45x or 4xx)"},
-		{"rule: a\ncode: 452\nenhanced: 4.5\ntitle: t\n",
-		    "t.conf:3: bad enhanced code '4.5'"},
-		{"rule: a\ncode: 452\nenhanced: 3.5.3\ntitle: t\n",
-		    "t.conf:3: bad enhanced code '3.5.3' (the class is 2, 4, 5 "
-		    "or *)"},
-		{"rule: a\ncode: 452\nenhanced: 4.7.699-500\ntitle: t\n",
-		    "t.conf:3: bad enhanced code '4.7.699-500'"},
-		{"rule: a\ncode: 452\nanswers: RCPT FOO\ntitle: t\n",
-		    "t.conf:3: unknown command 'FOO' in answers:"},
-		{"rule: a\ncode: 452\ntitle: t {nope}\n",
-		    "t.conf:3: title: unknown placeholder {nope}"},
-		{"rule: a\ncode: 452\ntitle: t\nwhen: [[ a\n",
-		    "t.conf:4: when: '[[' without ']]'"},
-		{"rule: a\ncode: 452\ntitle: t\nwhen: a ]] b\n",
-		    "t.conf:4: when: ']]' without '[['"},
-		{"rule: a\ncode: 452\ntitle: t\nwhen: {code\n",
-		    "t.conf:4: when: '{' without '}'"},
-		{"  indented\n",
-		    "t.conf:1: indented line continues nothing"},
-		{"rule: a\njust words\n",
-		    "t.conf:2: expected 'key: value'"},
-		{"rule: a\nCode: 452\n",
-		    "t.conf:2: bad key 'Code'"},
-		{"rule: a\ncode:\ntitle: t\n",
-		    "t.conf:2: code: has no value"},
-		{"rule: bad id!\ncode: 452\ntitle: t\n",
-		    "t.conf:1: bad rule id 'bad id!'"},
-		{"rule: a\ncode: 452\ntitle: t\nrcpt_accepted: lots\n",
-		    "t.conf:4: bad rcpt_accepted: value 'lots'"},
-		{"rule: a\ncode: 452\ntitle: t\nidle: >= 5 min\n",
-		    "t.conf:4: bad idle: value '>= 5 min'"},
-		{"rule: a\ncode: 452\ntitle: t\ntls: maybe\n",
-		    "t.conf:4: bad tls: value 'maybe' (want yes or no)"},
-		{"rule: a\ncode: 452\ntitle: t\nburst: 3\n",
-		    "t.conf:4: bad burst: value '3'"},
-		{"rule: a\ncode: 452\ntitle: t\nburst: 0 in 5m\n",
-		    "t.conf:4: bad burst: value '0 in 5m'"},
-		{"rule: a\ncode: 452\ntitle: t\nserver: lotus\n",
-		    "t.conf:4: unknown server 'lotus'"},
-		{"rule: a\ncode: 452\ntitle: t\x01\n",
-		    "t.conf:3: control character 0x01 in line"},
+	    {"rule: a\ncode: 452\ntitle: t\ncolour: red\n",
+		"t.conf:4: unknown key 'colour'"},
+	    {"code: 452\ntitle: t\n", "t.conf:1: rule has no 'rule:' id"},
+	    {"\n\nrule: a\ntitle: t\n", "t.conf:3: rule 'a' has no 'code:'"},
+	    {"rule: a\ncode: 452\n", "t.conf:1: rule 'a' has no 'title:'"},
+	    {"rule: a\ncode: 452\ntitle: t\n\nrule: a\ncode: 421\n"
+	     "title: u\n",
+		"t.conf:5: duplicate rule id 'a' (first at line 1)"},
+	    {"rule: a\ncode: 452\ncode: 421\ntitle: t\n",
+		"t.conf:3: duplicate key 'code' in rule"},
+	    {"rule: a\ncode: 452\ntitle: t\ntext: (unclosed\n",
+		"t.conf:4: bad regular expression in text: "},
+	    {"rule: a\ncode: 4522\ntitle: t\n",
+		"t.conf:2: bad code '4522' (want e.g. 452, 45x or 4xx)"},
+	    {"rule: a\ncode: 652\ntitle: t\n",
+		"t.conf:2: bad code '652' (want e.g. 452, 45x or 4xx)"},
+	    {"rule: a\ncode: 4y2\ntitle: t\n",
+		"t.conf:2: bad code '4y2' (want e.g. 452, 45x or 4xx)"},
+	    {"rule: a\ncode: 452\nenhanced: 4.5\ntitle: t\n",
+		"t.conf:3: bad enhanced code '4.5'"},
+	    {"rule: a\ncode: 452\nenhanced: 3.5.3\ntitle: t\n",
+		"t.conf:3: bad enhanced code '3.5.3' (the class is 2, 4, 5 "
+		"or *)"},
+	    {"rule: a\ncode: 452\nenhanced: 4.7.699-500\ntitle: t\n",
+		"t.conf:3: bad enhanced code '4.7.699-500'"},
+	    {"rule: a\ncode: 452\nanswers: RCPT FOO\ntitle: t\n",
+		"t.conf:3: unknown command 'FOO' in answers:"},
+	    {"rule: a\ncode: 452\ntitle: t {nope}\n",
+		"t.conf:3: title: unknown placeholder {nope}"},
+	    {"rule: a\ncode: 452\ntitle: t\nwhen: [[ a\n",
+		"t.conf:4: when: '[[' without ']]'"},
+	    {"rule: a\ncode: 452\ntitle: t\nwhen: a ]] b\n",
+		"t.conf:4: when: ']]' without '[['"},
+	    {"rule: a\ncode: 452\ntitle: t\nwhen: {code\n",
+		"t.conf:4: when: '{' without '}'"},
+	    {"  indented\n", "t.conf:1: indented line continues nothing"},
+	    {"rule: a\njust words\n", "t.conf:2: expected 'key: value'"},
+	    {"rule: a\nCode: 452\n", "t.conf:2: bad key 'Code'"},
+	    {"rule: a\ncode:\ntitle: t\n", "t.conf:2: code: has no value"},
+	    {"rule: bad id!\ncode: 452\ntitle: t\n",
+		"t.conf:1: bad rule id 'bad id!'"},
+	    {"rule: a\ncode: 452\ntitle: t\nrcpt_accepted: lots\n",
+		"t.conf:4: bad rcpt_accepted: value 'lots'"},
+	    {"rule: a\ncode: 452\ntitle: t\nidle: >= 5 min\n",
+		"t.conf:4: bad idle: value '>= 5 min'"},
+	    {"rule: a\ncode: 452\ntitle: t\ntls: maybe\n",
+		"t.conf:4: bad tls: value 'maybe' (want yes or no)"},
+	    {"rule: a\ncode: 452\ntitle: t\nburst: 3\n",
+		"t.conf:4: bad burst: value '3'"},
+	    {"rule: a\ncode: 452\ntitle: t\nburst: 0 in 5m\n",
+		"t.conf:4: bad burst: value '0 in 5m'"},
+	    {"rule: a\ncode: 452\ntitle: t\nserver: lotus\n",
+		"t.conf:4: unknown server 'lotus'"},
+	    {"rule: a\ncode: 452\ntitle: t\x01\n",
+		"t.conf:3: control character 0x01 in line"},
 	};
 	char *cause;
 	size_t i;
@@ -198,8 +191,8 @@ test_malformed(void **state)
 	}
 	/* A NUL byte inside a line. */
 	cause = NULL;
-	assert_null(rules_parse("rule: a\0b\ncode: 452\n", 19, "n.conf",
-	    &cause));
+	assert_null(
+	    rules_parse("rule: a\0b\ncode: 452\n", 19, "n.conf", &cause));
 	assert_string_equal(cause, "n.conf:1: NUL byte in line");
 	free(cause);
 }
@@ -240,8 +233,8 @@ test_huge(void **state)
 	assert_int_equal(rules_count(rs), RULES_MAX);
 	rules_free(rs);
 	/* One more is one too many; the error names its line. */
-	len += (size_t)snprintf(buf + len, cap - len,
-	    "rule: last\ncode: 452\ntitle: t\n");
+	len += (size_t)snprintf(
+	    buf + len, cap - len, "rule: last\ncode: 452\ntitle: t\n");
 	rs = rules_parse(buf, len, "h.conf", &cause);
 	assert_null(rs);
 	assert_non_null(cause);
@@ -273,7 +266,7 @@ test_huge(void **state)
 	cause = NULL;
 	assert_null(rules_parse(buf, len, "v.conf", &cause));
 	assert_string_equal(cause, "v.conf:6: value of 'title' too long "
-	    "(max 8192 bytes)");
+				   "(max 8192 bytes)");
 	free(cause);
 	free(buf);
 }
@@ -303,7 +296,7 @@ test_load(void **state)
 	cause = NULL;
 	assert_null(rules_load("/nonexistent/rules.conf", &cause));
 	assert_string_equal(cause, "/nonexistent/rules.conf: No such file or "
-	    "directory");
+				   "directory");
 	free(cause);
 }
 
@@ -350,13 +343,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_huge),
-		cmocka_unit_test(test_load),
-		cmocka_unit_test(test_builtin),
-		cmocka_unit_test(test_answers_bit),
+	    cmocka_unit_test(test_good),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_huge),
+	    cmocka_unit_test(test_load),
+	    cmocka_unit_test(test_builtin),
+	    cmocka_unit_test(test_answers_bit),
 	};
 
 	return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
