@@ -647,7 +647,7 @@ diag_phase(const char *answers, bool known)
 	static const struct {
 		const char *verb, *phrase;
 	} t[] = {
-	    {"CONNECT", "the greeting (at connect)"},
+	    {"CONNECT", "connect, as the greeting"},
 	    {"EHLO", "EHLO"},
 	    {"HELO", "HELO"},
 	    {"MAIL", "MAIL FROM"},
@@ -665,7 +665,7 @@ diag_phase(const char *answers, bool known)
 	if (!known)
 		return "a command";
 	if (*answers == '\0')
-		return "no command (it came unsolicited)";
+		return "no command pending: it came unsolicited";
 	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
 		if (strcmp(t[i].verb, answers) == 0)
 			return t[i].phrase;
