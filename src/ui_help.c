@@ -39,7 +39,7 @@ static const char *const ui_help_keys[][2] = {
 	{"C: S:", "client command / server reply (colour by class 2xx..5xx)"},
 	{"[tls]", "seen inside TLS (decrypted with a key log)"},
 	{"!! gap", "bytes that were not captured"},
-	{"*", "in the list: the session is still open"},
+	{"12*", "in the list, * after the number: the session is still open"},
 	{"STLS TLS +d", "STARTTLS, implicit TLS, decrypted"},
 };
 

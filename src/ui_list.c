@@ -190,6 +190,9 @@ ui_list_row(struct ui_ctx *ctx, int y, const struct store_session *ss,
 	ui_fill(ctx, y, 0, role);
 	snprintf(buf, sizeof buf, "%*" PRIu64, c->id, ss->id);
 	ui_cell(ctx, y, x, c->id, role, buf);
+	/* The separator after the number marks a session still open. */
+	if (!ss->closed)
+		ui_put(ctx, y, x + c->id, 1, role, "*");
 	x += c->id + 1;
 	ui_format_time(buf, sizeof buf, &ss->start, false);
 	ui_cell(ctx, y, x, c->time, role, buf);
@@ -232,8 +235,6 @@ ui_list_row(struct ui_ctx *ctx, int y, const struct store_session *ss,
 	if (buf[0] != '\0')
 		ui_cell(ctx, y, x, c->flags,
 		    hl && !ctx->color ? UI_FLAG : role, buf);
-	if (!ss->closed && x + c->flags + 1 < ctx->cols)
-		ui_put(ctx, y, x + c->flags, 1, role, "*");
 }
 
 static void

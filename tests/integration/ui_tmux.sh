@@ -103,7 +103,7 @@ if [ "${EXP_452:-0}" -eq 0 ]; then
 	exit 0
 fi
 
-echo "1..36"
+echo "1..38"
 
 pane() { # the visible pane as text (and with SGR codes: pane -e)
 	$TM capture-pane -p "$@" -t ui >"$WORK/pane" 2>/dev/null
@@ -329,6 +329,60 @@ check "escape sequences in commands and HELO are shown escaped" \
 check "the pane title was not changed by the capture" \
     sh -c "! $TM display-message -p -t ui '#{pane_title}' | grep -q pwned"
 keys Q
+
+# ---- live on lo: a session shows up while it is still running
+if [ "$(id -u)" -ne 0 ] || ! "$PY" -c 'import aiosmtpd' 2>/dev/null; then
+	n=$((n + 1)); echo "ok $n # SKIP live capture needs root and aiosmtpd"
+	n=$((n + 1)); echo "ok $n # SKIP live capture needs root and aiosmtpd"
+	n=$((n + 1)); echo "ok $n # SKIP live capture needs root and aiosmtpd"
+else
+	PORT=10401
+	cat >"$WORK/server.py" <<'EOF'
+import sys, time
+from aiosmtpd.controller import Controller
+class H:
+    async def handle_RCPT(self, server, session, envelope, address, opts):
+        if address.startswith("full@"):
+            return "452 4.2.2 Mailbox full, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+c = Controller(H(), hostname="127.0.0.1", port=int(sys.argv[1]))
+c.start()
+time.sleep(float(sys.argv[2]))
+c.stop()
+EOF
+	cat >"$WORK/client.py" <<'EOF'
+import smtplib, sys, time
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+s.ehlo("live.example.test")
+s.mail("a@example.org")
+s.rcpt("full@example.net")
+time.sleep(float(sys.argv[2]))   # the session stays open meanwhile
+s.quit()
+EOF
+	"$PY" "$WORK/server.py" $PORT 20 >/dev/null 2>&1 &
+	spid=$!
+	sleep 1
+	start 80 24 -- -i lo -P $PORT
+	if wait_for "\\[live\\]" 5; then
+		"$PY" "$WORK/client.py" $PORT 4 >/dev/null 2>&1 &
+		cpid=$!
+		check "live: the session appears while it is open" \
+		    wait_for "^ *[0-9]+\\*[0-9:]+ +127\\.0\\.0\\.1:[0-9]+ +127\\.0\\.0\\.1:$PORT .* 452 *$" 3
+		check "live: its 452 is counted at once" \
+		    grep -q "452: 1 " "$WORK/pane"
+		wait "$cpid"
+		check "live: the session is closed after QUIT" \
+		    sh -c "sleep 1; $TM capture-pane -p -t ui | grep -Eq '^ *[0-9]+ [0-9:]+ .*:$PORT .* 221 +452 *\$'"
+	else
+		not_ok "live: capture on lo started"
+		not_ok "live: its 452 is counted at once"
+		not_ok "live: the session is closed after QUIT"
+	fi
+	keys Q
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+fi
 
 if [ $fails -ne 0 ]; then
 	exit 1
