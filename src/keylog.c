@@ -59,7 +59,10 @@ struct keylog_entry {
 
 struct keylog {
 	char *path;
-	off_t offset;		/* file bytes consumed (complete lines) */
+	int fd;			/* kept open: see keylog_refresh() */
+	dev_t dev;
+	ino_t ino;
+	off_t offset;		/* file bytes read */
 	bool skipping;		/* inside an over-long line */
 	char line[KEYLOG_LINE_MAX];
 	size_t line_len;	/* partial line carried between reads */
@@ -77,6 +80,7 @@ keylog_new(const char *path)
 	struct keylog *k = xcalloc(1, sizeof *k);
 
 	k->path = path != NULL ? xstrdup(path) : NULL;
+	k->fd = -1;
 	return k;
 }
 
@@ -85,6 +89,8 @@ keylog_free(struct keylog *k)
 {
 	if (k == NULL)
 		return;
+	if (k->fd != -1)
+		close(k->fd);
 	free(k->path);
 	free(k->entries);
 	free(k->buckets);
@@ -331,6 +337,50 @@ keylog_consume(struct keylog *k, const char *buf, size_t len)
 	return accepted;
 }
 
+/*
+ * The descriptor stays open between calls: smtpscope may drop root (-Z)
+ * after the first read, and the key log often sits in a directory that the
+ * unprivileged user cannot enter.  The path is opened again only when it
+ * now names another file (the client replaced it) and that file can be
+ * opened.
+ */
+static int
+keylog_open(struct keylog *k, const char **why)
+{
+	struct stat st;
+	int fd;
+
+	if (k->fd != -1 && stat(k->path, &st) == 0 &&
+	    (st.st_dev != k->dev || st.st_ino != k->ino) &&
+	    (fd = open(k->path, O_RDONLY | O_CLOEXEC)) != -1) {
+		close(k->fd);
+		k->fd = fd;
+		k->offset = 0;
+		k->line_len = 0;
+		k->skipping = false;
+	}
+	if (k->fd == -1) {
+		if ((k->fd = open(k->path, O_RDONLY | O_CLOEXEC)) == -1) {
+			*why = strerror(errno);
+			return -1;
+		}
+		k->offset = 0;
+	}
+	if (fstat(k->fd, &st) == -1) {
+		*why = strerror(errno);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+		*why = "not a regular file";
+		close(k->fd);
+		k->fd = -1;
+		return -1;
+	}
+	k->dev = st.st_dev;
+	k->ino = st.st_ino;
+	return 0;
+}
+
 int
 keylog_refresh(struct keylog *k, const char **why)
 {
@@ -338,45 +388,32 @@ keylog_refresh(struct keylog *k, const char **why)
 	char *buf;
 	ssize_t got;
 	size_t accepted = 0;
-	int fd;
 
 	*why = NULL;
 	if (k->path == NULL)
 		return 0;
-	if ((fd = open(k->path, O_RDONLY | O_CLOEXEC)) == -1) {
-		*why = strerror(errno);
-		return -1;
-	}
-	if (fstat(fd, &st) == -1) {
-		*why = strerror(errno);
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
-		*why = "not a regular file";
-		close(fd);
+	if (keylog_open(k, why) != 0 || fstat(k->fd, &st) == -1) {
+		if (*why == NULL)
+			*why = strerror(errno);
 		return -1;
 	}
 	if (S_ISREG(st.st_mode)) {
 		if (st.st_size < k->offset) {
-			/* Truncated or replaced: start over. */
+			/* Truncated: start over (known secrets stay). */
 			k->offset = 0;
 			k->line_len = 0;
 			k->skipping = false;
 		}
-		if (st.st_size == k->offset) {
-			close(fd);
+		if (st.st_size == k->offset)
 			return 0;
-		}
-		if (lseek(fd, k->offset, SEEK_SET) == -1) {
+		if (lseek(k->fd, k->offset, SEEK_SET) == -1) {
 			*why = strerror(errno);
-			close(fd);
 			return -1;
 		}
 	}
 	buf = xmalloc(KEYLOG_CHUNK);
 	for (;;) {
-		got = read(fd, buf, KEYLOG_CHUNK);
+		got = read(k->fd, buf, KEYLOG_CHUNK);
 		if (got == -1 && errno == EINTR)
 			continue;
 		if (got == -1) {
@@ -392,7 +429,6 @@ keylog_refresh(struct keylog *k, const char **why)
 			break;
 	}
 	free(buf);
-	close(fd);
 	if (*why != NULL && accepted == 0)
 		return -1;
 	return accepted > 0 ? 1 : 0;

@@ -40,6 +40,7 @@ struct psess {
 	struct tls_conn *tls;
 	uint8_t *hold;
 	size_t hold_len, hold_cap;
+	char greeting_host[256];	/* first word of the 220 greeting */
 };
 
 struct pipeline {
@@ -98,6 +99,13 @@ psess_emit(void *arg, struct event *ev)
 		ps->p->cap_tls++;
 	if (ev->type == EV_REPLY)
 		diag_reply(ps->p->diag, ev);
+	/* The server's name from its greeting: the TLS layer checks the
+	   certificate against it. */
+	if (ev->type == EV_REPLY && ev->code == 220 &&
+	    strcmp(ev->answers, "CONNECT") == 0 &&
+	    ps->greeting_host[0] == '\0' && ev->text != NULL)
+		snprintf(ps->greeting_host, sizeof ps->greeting_host, "%.*s",
+		    (int)strcspn(ev->text, " \r\n"), ev->text);
 	ps->p->emit(ps->p->arg, ev);
 }
 
@@ -133,7 +141,7 @@ psess_start_tls(struct psess *ps, bool starttls)
 	if (ps->tls != NULL)
 		return;
 	ps->tls = tls_conn_new(ps->p->keylog, &psess_tls_ops, ps, starttls,
-	    NULL);
+	    ps->greeting_host[0] != '\0' ? ps->greeting_host : NULL);
 	if (starttls)
 		smtp_tls_started(ps->smtp, ps->p->keylog != NULL);
 }
