@@ -77,6 +77,11 @@ struct flow_table {
 	struct flow_list closed; /* tombstones, oldest first */
 	size_t nclosed;
 	uint64_t next_id;
+	/* The capture clock: the earlier of the last two packets' times, so
+	   that a single packet with a wild timestamp moves nothing. */
+	struct timeval ts_last[2];
+	uint64_t npackets;
+	struct timeval clock;
 	size_t global_left;	/* out-of-order budget left */
 	uint64_t seed;
 	struct flow_stats stats;
@@ -391,6 +396,13 @@ flow_close(struct flow_table *t, struct flow_entry *e,
 		t->global_left += reasm_pending(&e->f.dir[d]);
 		reasm_clear(&e->f.dir[d]);
 	}
+	if (why != FLOW_CLOSE_FIN && why != FLOW_CLOSE_RST) {
+		/* Timed out, evicted, replaced or the end: nothing more is
+		   expected from this connection, so no tombstone; should it
+		   speak again, it is picked up mid-stream as a new flow. */
+		flow_entry_free(t, e);
+		return;
+	}
 	TAILQ_REMOVE(&t->lru, e, lru);
 	TAILQ_REMOVE(&t->order, e, order);
 	t->stats.active--;
@@ -499,6 +511,24 @@ flow_syn_reuses(const struct flow_entry *e, int dir, const struct decode_pkt *p)
 	return p->seq + 1 != isn;
 }
 
+static bool
+flow_tv_lt(const struct timeval *a, const struct timeval *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	    (a->tv_sec == b->tv_sec && a->tv_usec < b->tv_usec);
+}
+
+static void
+flow_clock(struct flow_table *t, const struct timeval *ts)
+{
+	if (t->npackets++ == 0)
+		t->ts_last[1] = *ts;
+	t->ts_last[0] = t->ts_last[1];
+	t->ts_last[1] = *ts;
+	t->clock = flow_tv_lt(&t->ts_last[0], &t->ts_last[1]) ? t->ts_last[0] :
+								t->ts_last[1];
+}
+
 uint64_t
 flow_input(struct flow_table *t, const struct decode_pkt *p)
 {
@@ -515,12 +545,14 @@ flow_input(struct flow_table *t, const struct decode_pkt *p)
 	if (!flow_is_smtp_port(&t->cfg, p->sport) &&
 	    !flow_is_smtp_port(&t->cfg, p->dport))
 		return 0;
+	flow_clock(t, &p->ts);
 	syn = (p->flags & (DECODE_TH_SYN | DECODE_TH_ACK)) == DECODE_TH_SYN;
 	hval = flow_hash(t, p);
 	e = flow_find(t, p, hval, &dir);
 	if (e != NULL && !e->closed && syn && flow_syn_reuses(e, dir, p)) {
 		/* Its end was not captured: say so as a time-out. */
 		flow_close(t, e, FLOW_CLOSE_TIMEOUT, &p->ts);
+		e = NULL;
 	}
 	if (e != NULL && e->closed) {
 		if (!syn)
@@ -609,14 +641,27 @@ void
 flow_expire(struct flow_table *t, const struct timeval *now)
 {
 	struct flow_entry *e;
-	int64_t idle = (int64_t)t->cfg.idle_timeout * 1000000;
+	struct timeval lim = t->clock;
+	int64_t idle = (int64_t)t->cfg.idle_timeout * 1000000, d;
 
+	/* Trust now only half an idle period ahead of the packets' clock:
+	   on a quiet live link flows idle that long still expire, but one
+	   packet with a corrupt timestamp cannot time every flow out. */
+	lim.tv_sec += t->cfg.idle_timeout / 2;
+	if (flow_tv_lt(&lim, now))
+		now = &lim;
 	while ((e = TAILQ_FIRST(&t->lru)) != NULL &&
 	    flow_usec_since(&e->f.last_ts, now) >= idle)
 		flow_close(t, e, FLOW_CLOSE_TIMEOUT, now);
-	while ((e = TAILQ_FIRST(&t->closed)) != NULL &&
-	    flow_usec_since(&e->f.last_ts, now) >= (int64_t)FLOW_LINGER * 1000000)
+	/* Tombstones go after FLOW_LINGER, or when time runs backwards
+	   that far (a capture with non-monotonic timestamps). */
+	while ((e = TAILQ_FIRST(&t->closed)) != NULL) {
+		d = flow_usec_since(&e->f.last_ts, now);
+		if (d < (int64_t)FLOW_LINGER * 1000000 &&
+		    -d < (int64_t)FLOW_LINGER * 1000000)
+			break;
 		flow_entry_free(t, e);
+	}
 }
 
 void

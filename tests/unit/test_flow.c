@@ -422,7 +422,9 @@ test_idle_timeout(void **state)
 	handshake(t, C1, S1);
 	send_pkt(t, S1, C1, 5001, 1001, F_ACK, "220 ");
 	send_pkt(t, S1, C1, 5008, 1001, F_ACK, "ok\r\n"); /* 3 bytes lost */
-	now_sec = 5010;
+	/* the clock is what two packets agree on */
+	now_sec = 5016;
+	send_pkt(t, (struct ep){"10.0.0.3", 1}, S1, 1, 0, F_SYN, NULL);
 	send_pkt(t, (struct ep){"10.0.0.3", 1}, S1, 1, 0, F_SYN, NULL);
 	flow_expire(t, &(struct timeval){5029, 999999});
 	assert_null(strstr(lg.buf, "close"));
@@ -434,14 +436,28 @@ test_idle_timeout(void **state)
 	    "gap 1 S 3\n"
 	    "data 1 S ok\r\n\n"
 	    "close 1 timeout @5030\n");
-	/* the timed-out 4-tuple ignores stragglers for a while... */
-	assert_int_equal(send_pkt(t, C1, S1, 1001, 5012, F_ACK, "x"), 0);
-	flow_expire(t, &(struct timeval){5040, 0});
-	assert_non_null(strstr(lg.buf, "close 2 timeout @5040\n"));
-	/* ...then the tombstone goes and data starts a new flow */
-	flow_expire(t, &(struct timeval){5100, 0});
-	now_sec = 5100;
+	/* no tombstone after a time-out: should the connection speak again,
+	   it is picked up mid-stream as a new flow */
+	now_sec = 5031;
 	assert_int_equal(send_pkt(t, C1, S1, 1001, 5012, F_ACK, "x"), 3);
+	assert_true(lg.last_open->midstream);
+	/* one packet with a wild timestamp does not time everything out */
+	now_sec = 99999999;
+	send_pkt(t, C1, S1, 1002, 5012, F_ACK, "y");
+	now_sec = 5032;
+	send_pkt(t, C1, S1, 1003, 5012, F_ACK, "z");
+	flow_expire(t, &(struct timeval){99999999, 0});
+	assert_null(strstr(lg.buf, "close 3"));
+	assert_int_equal(flow_table_stats(t)->active, 1);
+	/* but time passing, as packets tell it, does */
+	now_sec = 5070;
+	send_pkt(t, (struct ep){"10.0.0.5", 2}, S1, 1, 0, F_SYN, NULL);
+	send_pkt(t, (struct ep){"10.0.0.5", 2}, S1, 1, 0, F_SYN, NULL);
+	flow_expire(t, &(struct timeval){5070, 0});
+	assert_non_null(strstr(lg.buf, "data 3 C z\n"
+				       "close 2 timeout @5047\n"
+				       "open 4 10.0.0.5:2>10.0.0.2:25\n"
+				       "close 3 timeout @5070\n"));
 	flow_table_free(t);
 }
 
