@@ -38,11 +38,11 @@ struct store_session {
 	uint64_t id;
 	struct timeval start, last;
 	char client[64], server[64];
-	char *helo, *mail_from;	/* raw wire bytes (escape before display) */
+	char *helo, *mail_from; /* raw wire bytes (escape before display) */
 	char *rcpt_text;	/* RCPT addresses, NUL-separated, capped */
 	size_t rcpt_len;
-	unsigned rcpts;		/* RCPT commands */
-	char tls[32];		/* "none", "starttls", "implicit", +"+dec" */
+	unsigned rcpts; /* RCPT commands */
+	char tls[32];	/* "none", "starttls", "implicit", +"+dec" */
 	int last_code;
 	unsigned n421, n452, n4xx, n5xx;
 	unsigned flags;
@@ -55,8 +55,8 @@ struct store_session {
 	uint8_t codes_seen[STORE_CODE_MAX / 8];
 	bool closed;
 	const char *close_reason;
-	uint64_t gen;		/* store generation of the last change */
-	struct event **events;	/* owned, in order */
+	uint64_t gen;	       /* store generation of the last change */
+	struct event **events; /* owned, in order */
 	size_t n_events, cap_events;
 	bool events_truncated;
 	struct event **packets; /* owned EV_PACKET events */
@@ -69,18 +69,18 @@ struct store_session {
 
 struct store_stats {
 	uint64_t packets, bytes, dropped; /* from the last EV_STATS */
-	uint64_t sessions;	/* seen, including evicted */
+	uint64_t sessions;		  /* seen, including evicted */
 	uint64_t n421, n452;
 	uint64_t evicted;
-	uint64_t events_capped;	/* transcript events not kept */
-	uint64_t packets_capped; /* packets not kept (or released) */
-	uint64_t orphans;	/* events of unknown (evicted) sessions */
-	size_t packet_bytes;	/* packet bytes kept now */
+	uint64_t events_capped;	  /* transcript events not kept */
+	uint64_t packets_capped;  /* packets not kept (or released) */
+	uint64_t orphans;	  /* events of unknown (evicted) sessions */
+	size_t packet_bytes;	  /* packet bytes kept now */
 	struct event *last_stats; /* owned, NULL until one arrives */
 };
 
 struct store_host {
-	char name[64];		/* address without port */
+	char name[64]; /* address without port */
 	uint64_t n4xx, n421, n452;
 };
 
@@ -99,19 +99,19 @@ const struct store_stats *store_stats(const struct store *);
 /* Incremented by every change: a cheap "redraw needed" test. */
 uint64_t store_gen(const struct store *);
 /* Per-code counts (ascending code) into out; returns how many filled. */
-size_t store_code_counts(const struct store *, struct event_code_count *out,
-    size_t max);
+size_t store_code_counts(
+    const struct store *, struct event_code_count *out, size_t max);
 /*
  * 421 and 452 replies in the minute `minute` (seconds since the epoch / 60)
  * of capture time; 0 when that minute is outside the kept window.
  */
-void store_minute(const struct store *, int64_t minute, unsigned *n421,
-    unsigned *n452);
+void store_minute(
+    const struct store *, int64_t minute, unsigned *n421, unsigned *n452);
 /* First and last minute with any reply; false when none yet. */
 bool store_minute_range(const struct store *, int64_t *first, int64_t *last);
 /* Top hosts by 4xx replies (servers or clients), most first. */
-size_t store_top(const struct store *, bool servers, struct store_host *out,
-    size_t max);
+size_t store_top(
+    const struct store *, bool servers, struct store_host *out, size_t max);
 /* Some reply code of the session. */
 bool store_session_has_code(const struct store_session *, int code);
 /* A problem: a 4xx or 5xx reply, or a gap. */

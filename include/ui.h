@@ -15,14 +15,14 @@
  * status once the user quits.  The terminal is restored on every path.
  */
 struct ui_config {
-	struct capture *cap;		/* opened; ui_run does not close it */
+	struct capture *cap; /* opened; ui_run does not close it */
 	const struct pipeline_config *pipe_cfg; /* keep_packets is set */
-	struct diag *diag;		/* borrowed, used by the capture thread */
-	struct keylog *keylog;		/* may be NULL */
-	bool dumping;			/* -w: capture_dump_packet() SMTP ones */
-	size_t limit;			/* sessions kept */
+	struct diag *diag;     /* borrowed, used by the capture thread */
+	struct keylog *keylog; /* may be NULL */
+	bool dumping;	       /* -w: capture_dump_packet() SMTP ones */
+	size_t limit;	       /* sessions kept */
 	bool demo;
-	const char *source;		/* for the status bar */
+	const char *source; /* for the status bar */
 };
 
 int ui_run(const struct ui_config *);

@@ -71,20 +71,27 @@ enum ui_role {
 };
 
 /* Line drawing pieces: ACS in curses, ASCII in text files. */
-enum ui_ld { UI_LD_NONE, UI_LD_H, UI_LD_V, UI_LD_TL, UI_LD_TR, UI_LD_BL,
-	UI_LD_BR };
+enum ui_ld {
+	UI_LD_NONE,
+	UI_LD_H,
+	UI_LD_V,
+	UI_LD_TL,
+	UI_LD_TR,
+	UI_LD_BL,
+	UI_LD_BR
+};
 
 struct ui_seg {
 	enum ui_role role;
-	char *text;		/* safe text, or NULL for a line piece */
+	char *text; /* safe text, or NULL for a line piece */
 	enum ui_ld ld;
-	int count;		/* line pieces */
+	int count; /* line pieces */
 };
 
 struct ui_dline {
 	struct ui_seg *segs;
 	size_t n, cap;
-	int mark;		/* screen-specific: e.g. 1 on a 421/452 reply */
+	int mark; /* screen-specific: e.g. 1 on a 421/452 reply */
 };
 
 struct ui_doc {
@@ -94,7 +101,7 @@ struct ui_doc {
 
 struct ui_scroll {
 	size_t top;
-	bool follow;		/* stick to the end as lines arrive */
+	bool follow; /* stick to the end as lines arrive */
 };
 
 #define UI_STACK_MAX 8
@@ -111,7 +118,7 @@ struct ui_ctx {
 	bool dirty;
 
 	/* Capture state for the status bar. */
-	const char *state;	/* "live", "reading", "done", "paused", ... */
+	const char *state; /* "live", "reading", "done", "paused", ... */
 	uint64_t queue_dropped;
 
 	/* List. */
@@ -153,15 +160,14 @@ struct ui_ctx {
 
 /* Keys that curses does not name. */
 #define UI_KEY_ESC 27
-#define UI_KEY_CTRL(c) ((c) & 0x1f)
+#define UI_KEY_CTRL(c) ((c)&0x1f)
 
 /* ui.c */
 int ui_attr(struct ui_ctx *, enum ui_role);
 /* Draw safe text at (y, x) within w columns; returns columns used. */
 int ui_put(struct ui_ctx *, int y, int x, int w, enum ui_role, const char *);
 /* As ui_put, then pad with spaces to w; "~"/"…" marks a cut. */
-void ui_cell(struct ui_ctx *, int y, int x, int w, enum ui_role,
-    const char *);
+void ui_cell(struct ui_ctx *, int y, int x, int w, enum ui_role, const char *);
 /* Fill a row from x to the right edge in role. */
 void ui_fill(struct ui_ctx *, int y, int x, enum ui_role);
 /* Wire bytes made safe for display; caller frees. */
@@ -194,8 +200,8 @@ void ui_doc_ld(struct ui_doc *, enum ui_role, enum ui_ld, int count);
 /* Split safe text into pieces of at most width columns, at spaces when
    words allow; returns the count, pieces in *out (caller frees each). */
 size_t ui_wrap(const char *text, int width, bool words, char ***out);
-void ui_doc_draw(struct ui_ctx *, const struct ui_doc *, size_t top, int y0,
-    int height);
+void ui_doc_draw(
+    struct ui_ctx *, const struct ui_doc *, size_t top, int y0, int height);
 /* Plain text, ASCII line drawing; returns -1 on a write error. */
 int ui_doc_write(const struct ui_doc *, FILE *);
 /* Scrolling keys for a document view; returns 1 when handled. */
@@ -210,8 +216,8 @@ size_t ui_list_targets(struct ui_ctx *, struct store_session ***);
 
 /* ui_session.c */
 void ui_session_open(struct ui_ctx *, uint64_t id);
-void ui_session_doc(struct ui_ctx *, const struct store_session *, int width,
-    struct ui_doc *);
+void ui_session_doc(
+    struct ui_ctx *, const struct store_session *, int width, struct ui_doc *);
 
 /* ui_save.c */
 /* Default file names: smtpscope-YYYYmmdd-HHMMSS.EXT */

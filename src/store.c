@@ -27,7 +27,7 @@ struct store_hosts {
 };
 
 struct store_min {
-	int64_t minute;		/* -1: unused */
+	int64_t minute; /* -1: unused */
 	unsigned n421, n452;
 };
 
@@ -195,11 +195,13 @@ store_append(struct store *s, const struct event *ev)
 	ss->linktype = -1;
 	if (s->off + s->n == s->cap) {
 		if (s->off > 0) {
-			memmove(s->sess, s->sess + s->off, s->n * sizeof *s->sess);
+			memmove(
+			    s->sess, s->sess + s->off, s->n * sizeof *s->sess);
 			s->off = 0;
 		} else {
 			s->cap = s->cap == 0 ? 64 : s->cap * 2;
-			s->sess = xreallocarray(s->sess, s->cap, sizeof *s->sess);
+			s->sess =
+			    xreallocarray(s->sess, s->cap, sizeof *s->sess);
 		}
 	}
 	s->sess[s->off + s->n++] = ss;
@@ -304,8 +306,8 @@ store_count_minute(struct store *s, time_t sec, int code)
 }
 
 void
-store_minute(const struct store *s, int64_t minute, unsigned *n421,
-    unsigned *n452)
+store_minute(
+    const struct store *s, int64_t minute, unsigned *n421, unsigned *n452)
 {
 	const struct store_min *m;
 
@@ -340,8 +342,8 @@ store_host_cmp(const void *a, const void *b)
 }
 
 size_t
-store_top(const struct store *s, bool servers, struct store_host *out,
-    size_t max)
+store_top(
+    const struct store *s, bool servers, struct store_host *out, size_t max)
 {
 	const struct store_hosts *t = servers ? &s->servers : &s->clients;
 	struct store_host *all;
@@ -362,8 +364,8 @@ store_top(const struct store *s, bool servers, struct store_host *out,
 }
 
 size_t
-store_code_counts(const struct store *s, struct event_code_count *out,
-    size_t max)
+store_code_counts(
+    const struct store *s, struct event_code_count *out, size_t max)
 {
 	size_t n = 0;
 	int c;
@@ -439,8 +441,7 @@ store_tls_dec(struct store_session *ss)
 
 /* Update the list columns from one event. */
 static void
-store_columns(struct store *s, struct store_session *ss,
-    const struct event *ev)
+store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 {
 	int code;
 
@@ -457,7 +458,8 @@ store_columns(struct store *s, struct store_session *ss,
 	case EV_COMMAND:
 		if (ev->encrypted)
 			ss->flags |= STORE_F_ENCRYPTED;
-		if (strcmp(ev->verb, "EHLO") == 0 || strcmp(ev->verb, "HELO") == 0 ||
+		if (strcmp(ev->verb, "EHLO") == 0 ||
+		    strcmp(ev->verb, "HELO") == 0 ||
 		    strcmp(ev->verb, "LHLO") == 0) {
 			free(ss->helo);
 			ss->helo = xstrdup(ev->arg != NULL ? ev->arg : "");
@@ -559,11 +561,12 @@ store_add_packet(struct store *s, struct store_session *ss, struct event *ev)
 		return;
 	}
 	if (ss->n_packets == ss->cap_packets) {
-		ss->cap_packets = ss->cap_packets == 0 ? 16 : ss->cap_packets * 2;
-		ss->packets = xreallocarray(ss->packets, ss->cap_packets,
-		    sizeof *ss->packets);
-		ss->pkt_seq = xreallocarray(ss->pkt_seq, ss->cap_packets,
-		    sizeof *ss->pkt_seq);
+		ss->cap_packets =
+		    ss->cap_packets == 0 ? 16 : ss->cap_packets * 2;
+		ss->packets = xreallocarray(
+		    ss->packets, ss->cap_packets, sizeof *ss->packets);
+		ss->pkt_seq = xreallocarray(
+		    ss->pkt_seq, ss->cap_packets, sizeof *ss->pkt_seq);
 	}
 	if (ss->linktype == -1)
 		ss->linktype = ev->linktype;
@@ -587,8 +590,8 @@ store_add_event(struct store *s, struct store_session *ss, struct event *ev)
 	}
 	if (ss->n_events == ss->cap_events) {
 		ss->cap_events = ss->cap_events == 0 ? 32 : ss->cap_events * 2;
-		ss->events = xreallocarray(ss->events, ss->cap_events,
-		    sizeof *ss->events);
+		ss->events = xreallocarray(
+		    ss->events, ss->cap_events, sizeof *ss->events);
 	}
 	ss->events[ss->n_events++] = ev;
 }
@@ -633,7 +636,8 @@ store_add_take(struct store *s, struct event *ev)
 		store_add_event(s, ss, ev);
 	}
 	store_evict(s);
-	/* The session itself may have been evicted (limit reached, all open). */
+	/* The session itself may have been evicted (limit reached, all open).
+	 */
 	return store_find(s, id);
 }
 
@@ -677,7 +681,8 @@ store_match_word(const struct store_session *ss, const char *w, size_t n)
 	if (store_contains(ss->client, strlen(ss->client), w, n) ||
 	    store_contains(ss->server, strlen(ss->server), w, n))
 		return true;
-	if (ss->helo != NULL && store_contains(ss->helo, strlen(ss->helo), w, n))
+	if (ss->helo != NULL &&
+	    store_contains(ss->helo, strlen(ss->helo), w, n))
 		return true;
 	if (ss->mail_from != NULL &&
 	    store_contains(ss->mail_from, strlen(ss->mail_from), w, n))

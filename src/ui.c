@@ -53,12 +53,12 @@
 #include "vis.h"
 #include "xmalloc.h"
 
-#define UI_FRAME_MS 100		/* at most ten redraws a second */
-#define UI_QUEUE_CAP 16384	/* events between the threads */
-#define UI_DRAIN_MAX 4096	/* events applied between two looks at keys */
-#define UI_HELD_MAX 200000	/* events held during a live pause */
-#define UI_LOOP_MS 250		/* live capture: timer granularity */
-#define UI_STATS_MS 500		/* progress stats from the capture thread */
+#define UI_FRAME_MS 100	   /* at most ten redraws a second */
+#define UI_QUEUE_CAP 16384 /* events between the threads */
+#define UI_DRAIN_MAX 4096  /* events applied between two looks at keys */
+#define UI_HELD_MAX 200000 /* events held during a live pause */
+#define UI_LOOP_MS 250	   /* live capture: timer granularity */
+#define UI_STATS_MS 500	   /* progress stats from the capture thread */
 #define UI_MSG_SECONDS 8.0
 
 enum ui_cap_state { UI_CAP_RUNNING, UI_CAP_DONE, UI_CAP_FAILED };
@@ -69,9 +69,9 @@ struct ui_cap {
 	struct event_queue *q;
 	bool live, dumping;
 	atomic_bool stop;
-	atomic_bool pause;	/* files only: the callback waits */
+	atomic_bool pause; /* files only: the callback waits */
 	atomic_int state;
-	const char *why;	/* written before state becomes FAILED */
+	const char *why; /* written before state becomes FAILED */
 	time_t last_tick;
 	double last_stats;
 	struct timeval started;
@@ -109,7 +109,7 @@ ui_cap_stats(struct ui_cap *c, bool final)
 	ev->dropped = capture_dropped(c->cap);
 	gettimeofday(&now, NULL);
 	ev->elapsed = (double)(now.tv_sec - c->started.tv_sec) +
-	    (double)(now.tv_usec - c->started.tv_usec) / 1e6;
+		      (double)(now.tv_usec - c->started.tv_usec) / 1e6;
 	ev->session = 0;
 	/* Progress reports may be lost on a full live queue; the last not. */
 	event_queue_push(c->q, ev, final || !c->live);
@@ -206,42 +206,40 @@ ui_cleanup(void)
 
 struct ui_colour {
 	short fg, bg;
-	int attr;		/* with colour */
-	int mono;		/* without colour */
+	int attr; /* with colour */
+	int mono; /* without colour */
 };
 
 /* Indexed by enum ui_role. */
 static const struct ui_colour ui_colours[UI_ROLE_MAX] = {
-	[UI_NORMAL] = {-1, -1, 0, 0},
-	[UI_TITLE] = {COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
-	[UI_HEADER] = {COLOR_BLACK, COLOR_GREEN, 0, A_BOLD | A_UNDERLINE},
-	[UI_STATUS] = {COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
-	[UI_STATUS_ALERT] = {COLOR_WHITE, COLOR_RED, A_BOLD,
-	    A_REVERSE | A_BOLD},
-	[UI_KEY] = {COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
-	[UI_SELECTED] = {COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
-	[UI_HIGHLIGHT] = {COLOR_RED, -1, A_BOLD, A_BOLD},
-	[UI_HIGHLIGHT_SEL] = {COLOR_WHITE, COLOR_RED, A_BOLD,
-	    A_REVERSE | A_BOLD},
-	[UI_FLAG] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
-	[UI_REPLY_2XX] = {COLOR_GREEN, -1, 0, 0},
-	[UI_REPLY_3XX] = {COLOR_CYAN, -1, 0, 0},
-	[UI_REPLY_4XX] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
-	[UI_REPLY_5XX] = {COLOR_RED, -1, A_BOLD, A_BOLD | A_UNDERLINE},
-	[UI_CLIENT] = {COLOR_MAGENTA, -1, A_BOLD, A_BOLD},
-	[UI_SERVER] = {COLOR_BLUE, -1, A_BOLD, 0},
-	[UI_TIME] = {-1, -1, A_DIM, 0},
-	[UI_INFO] = {COLOR_CYAN, -1, 0, 0},
-	[UI_WARN] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
-	[UI_ENCRYPTED] = {COLOR_MAGENTA, -1, 0, A_UNDERLINE},
-	[UI_BOX] = {COLOR_YELLOW, -1, 0, 0},
-	[UI_BOX_TITLE] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
-	[UI_BOX_TITLE_MINOR] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
-	[UI_BOX_LABEL] = {-1, -1, A_BOLD, A_BOLD},
-	[UI_BAR_421] = {COLOR_RED, -1, A_BOLD, A_BOLD},
-	[UI_BAR_452] = {COLOR_YELLOW, -1, A_BOLD, 0},
-	[UI_PROMPT] = {-1, -1, A_BOLD, A_BOLD},
-	[UI_ERROR] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
+    [UI_NORMAL] = {-1, -1, 0, 0},
+    [UI_TITLE] = {COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
+    [UI_HEADER] = {COLOR_BLACK, COLOR_GREEN, 0, A_BOLD | A_UNDERLINE},
+    [UI_STATUS] = {COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
+    [UI_STATUS_ALERT] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
+    [UI_KEY] = {COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
+    [UI_SELECTED] = {COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
+    [UI_HIGHLIGHT] = {COLOR_RED, -1, A_BOLD, A_BOLD},
+    [UI_HIGHLIGHT_SEL] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
+    [UI_FLAG] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
+    [UI_REPLY_2XX] = {COLOR_GREEN, -1, 0, 0},
+    [UI_REPLY_3XX] = {COLOR_CYAN, -1, 0, 0},
+    [UI_REPLY_4XX] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
+    [UI_REPLY_5XX] = {COLOR_RED, -1, A_BOLD, A_BOLD | A_UNDERLINE},
+    [UI_CLIENT] = {COLOR_MAGENTA, -1, A_BOLD, A_BOLD},
+    [UI_SERVER] = {COLOR_BLUE, -1, A_BOLD, 0},
+    [UI_TIME] = {-1, -1, A_DIM, 0},
+    [UI_INFO] = {COLOR_CYAN, -1, 0, 0},
+    [UI_WARN] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
+    [UI_ENCRYPTED] = {COLOR_MAGENTA, -1, 0, A_UNDERLINE},
+    [UI_BOX] = {COLOR_YELLOW, -1, 0, 0},
+    [UI_BOX_TITLE] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
+    [UI_BOX_TITLE_MINOR] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
+    [UI_BOX_LABEL] = {-1, -1, A_BOLD, A_BOLD},
+    [UI_BAR_421] = {COLOR_RED, -1, A_BOLD, A_BOLD},
+    [UI_BAR_452] = {COLOR_YELLOW, -1, A_BOLD, 0},
+    [UI_PROMPT] = {-1, -1, A_BOLD, A_BOLD},
+    [UI_ERROR] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
 };
 
 static void
@@ -310,8 +308,8 @@ ui_width(const char *s)
 }
 
 int
-ui_put(struct ui_ctx *ctx, int y, int x, int w, enum ui_role role,
-    const char *s)
+ui_put(
+    struct ui_ctx *ctx, int y, int x, int w, enum ui_role role, const char *s)
 {
 	const char *p = s;
 	size_t b;
@@ -335,8 +333,8 @@ ui_put(struct ui_ctx *ctx, int y, int x, int w, enum ui_role role,
 }
 
 void
-ui_cell(struct ui_ctx *ctx, int y, int x, int w, enum ui_role role,
-    const char *s)
+ui_cell(
+    struct ui_ctx *ctx, int y, int x, int w, enum ui_role role, const char *s)
 {
 	int used, tw;
 
@@ -479,7 +477,8 @@ ui_prompt_key(struct ui_ctx *ctx, int key)
 			/* Remove a whole UTF-8 character. */
 			do
 				ctx->prompt_len--;
-			while (ctx->prompt_len > 0 &&
+			while (
+			    ctx->prompt_len > 0 &&
 			    ((unsigned char)ctx->prompt_buf[ctx->prompt_len] &
 				0xc0) == 0x80);
 			ctx->prompt_buf[ctx->prompt_len] = '\0';
@@ -539,8 +538,9 @@ ui_draw_status(struct ui_ctx *ctx)
 	ui_fill(ctx, y, 0, UI_STATUS);
 	src = ui_vis(ctx, ctx->cfg->source != NULL ? ctx->cfg->source : "",
 	    ctx->cfg->source != NULL ? strlen(ctx->cfg->source) : 0);
-	snprintf(buf, sizeof buf, " %s  pkts %" PRIu64 "  sessions %" PRIu64
-	    "  ", src, st->packets, st->sessions);
+	snprintf(buf, sizeof buf,
+	    " %s  pkts %" PRIu64 "  sessions %" PRIu64 "  ", src, st->packets,
+	    st->sessions);
 	free(src);
 	x = ui_put(ctx, y, 0, ctx->cols, UI_STATUS, buf);
 	snprintf(buf, sizeof buf, "421: %" PRIu64, st->n421);
@@ -553,14 +553,15 @@ ui_draw_status(struct ui_ctx *ctx)
 	snprintf(buf, sizeof buf, "  drops %" PRIu64, st->dropped);
 	x += ui_put(ctx, y, x, ctx->cols - x, UI_STATUS, buf);
 	if (ctx->queue_dropped > 0) {
-		snprintf(buf, sizeof buf, "  lost %" PRIu64, ctx->queue_dropped);
+		snprintf(
+		    buf, sizeof buf, "  lost %" PRIu64, ctx->queue_dropped);
 		x += ui_put(ctx, y, x, ctx->cols - x, UI_STATUS_ALERT, buf);
 	}
 	snprintf(buf, sizeof buf, " [%s] ", ctx->state);
 	if (ctx->cols - x > ui_width(buf))
 		ui_put(ctx, y, ctx->cols - ui_width(buf), ui_width(buf),
 		    strcmp(ctx->state, "paused") == 0 ? UI_STATUS_ALERT
-						       : UI_STATUS,
+						      : UI_STATUS,
 		    buf);
 }
 
@@ -595,8 +596,8 @@ ui_draw_bottom(struct ui_ctx *ctx)
 	}
 	curs_set(0);
 	if (ctx->msg[0] != '\0' && ui_now() - ctx->msg_time < UI_MSG_SECONDS) {
-		ui_put(ctx, y, 0, ctx->cols, ctx->msg_error ? UI_ERROR : UI_PROMPT,
-		    ctx->msg);
+		ui_put(ctx, y, 0, ctx->cols,
+		    ctx->msg_error ? UI_ERROR : UI_PROMPT, ctx->msg);
 		return;
 	}
 	ctx->msg[0] = '\0';
@@ -772,8 +773,8 @@ ui_run(const struct ui_config *cfg)
 	c.live = capture_is_live(cfg->cap);
 	c.dumping = cfg->dumping;
 	c.q = event_queue_new(UI_QUEUE_CAP);
-	c.pipe = pipeline_new(cfg->pipe_cfg, cfg->diag, cfg->keylog,
-	    ui_cap_emit, &c);
+	c.pipe = pipeline_new(
+	    cfg->pipe_cfg, cfg->diag, cfg->keylog, ui_cap_emit, &c);
 	atomic_init(&c.stop, false);
 	atomic_init(&c.pause, false);
 	atomic_init(&c.state, UI_CAP_RUNNING);
@@ -850,7 +851,8 @@ ui_run(const struct ui_config *cfg)
 		while (read(ui_sigpipe[0], &sig, 1) == 1) {
 			if (sig == SIGWINCH)
 				ui_resize(&ctx);
-			else if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+			else if (sig == SIGINT || sig == SIGTERM ||
+				 sig == SIGHUP)
 				ctx.quit = true;
 			else
 				ctx.dirty = true; /* capture thread finished */
@@ -874,17 +876,19 @@ ui_run(const struct ui_config *cfg)
 					break;
 				if (ui_paused_state(&ctx)) {
 					if (held.n == held.cap) {
-						held.cap = held.cap ? held.cap * 2
-								    : 1024;
+						held.cap = held.cap
+							       ? held.cap * 2
+							       : 1024;
 						held.ev = xreallocarray(held.ev,
 						    held.cap, sizeof *held.ev);
 					}
 					held.ev[held.n++] = ev;
 					if (held.n >= UI_HELD_MAX) {
-						ui_toggle_pause(&ctx, &c, &held,
-						    running);
+						ui_toggle_pause(
+						    &ctx, &c, &held, running);
 						ui_message(&ctx, true,
-						    "pause buffer full: resumed");
+						    "pause buffer full: "
+						    "resumed");
 					}
 				} else
 					ui_apply(&ctx, ev);
@@ -913,8 +917,8 @@ ui_run(const struct ui_config *cfg)
 			break;
 		}
 
-		if (ctx.msg[0] != '\0' && ui_now() - ctx.msg_time >=
-		    UI_MSG_SECONDS)
+		if (ctx.msg[0] != '\0' &&
+		    ui_now() - ctx.msg_time >= UI_MSG_SECONDS)
 			ctx.dirty = true;
 		now = ui_now();
 		if ((ctx.dirty || store_gen(ctx.store) != gen) &&

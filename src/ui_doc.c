@@ -204,8 +204,8 @@ ui_ld_ascii(enum ui_ld ld)
 }
 
 void
-ui_doc_draw(struct ui_ctx *ctx, const struct ui_doc *d, size_t top, int y0,
-    int height)
+ui_doc_draw(
+    struct ui_ctx *ctx, const struct ui_doc *d, size_t top, int y0, int height)
 {
 	const struct ui_dline *l;
 	const struct ui_seg *s;

@@ -9,38 +9,38 @@
 #include "ui_screen.h"
 
 static const char *const ui_help_keys[][2] = {
-	{NULL, "Everywhere"},
-	{"?  F1", "this help"},
-	{"s", "statistics: codes, 421/452 per minute, top hosts by 4xx"},
-	{"Space", "pause / resume (a file stops being read; live, new events "
-		  "wait until resumed)"},
-	{"Esc  q", "back to the previous screen (q on the list quits)"},
-	{"Q", "quit from any screen"},
-	{"Ctrl-L", "redraw the screen"},
-	{NULL, "Moving"},
-	{"Up Down  k j", "previous / next line"},
-	{"PgUp PgDn  ^B ^F", "page up / down"},
-	{"Home End  g G", "first / last (the list follows new sessions at "
-			  "the end)"},
-	{NULL, "Session list"},
-	{"Enter  Right  l", "open the session's transcript"},
-	{"/", "filter: words matching address, HELO, sender, recipient, or a "
-	      "code (452) or class (4xx); empty clears"},
-	{"p", "problems only: sessions with 4xx/5xx replies or gaps"},
-	{"Esc", "clear the filter and problems-only"},
-	{"w", "save packets of the selected session (all listed sessions when "
-	      "filtered) to a pcap"},
-	{"t", "save the selected session's transcript as text"},
-	{NULL, "Session view"},
-	{"n N", "next / previous 421 or 452 reply"},
-	{"w  t", "save this session as pcap / as text"},
-	{"Esc  Left  h", "back to the list"},
-	{NULL, "Marks"},
-	{"C: S:", "client command / server reply (colour by class 2xx..5xx)"},
-	{"[tls]", "seen inside TLS (decrypted with a key log)"},
-	{"!! gap", "bytes that were not captured"},
-	{"12*", "in the list, * after the number: the session is still open"},
-	{"STLS TLS +d", "STARTTLS, implicit TLS, decrypted"},
+    {NULL, "Everywhere"},
+    {"?  F1", "this help"},
+    {"s", "statistics: codes, 421/452 per minute, top hosts by 4xx"},
+    {"Space", "pause / resume (a file stops being read; live, new events "
+	      "wait until resumed)"},
+    {"Esc  q", "back to the previous screen (q on the list quits)"},
+    {"Q", "quit from any screen"},
+    {"Ctrl-L", "redraw the screen"},
+    {NULL, "Moving"},
+    {"Up Down  k j", "previous / next line"},
+    {"PgUp PgDn  ^B ^F", "page up / down"},
+    {"Home End  g G", "first / last (the list follows new sessions at "
+		      "the end)"},
+    {NULL, "Session list"},
+    {"Enter  Right  l", "open the session's transcript"},
+    {"/", "filter: words matching address, HELO, sender, recipient, or a "
+	  "code (452) or class (4xx); empty clears"},
+    {"p", "problems only: sessions with 4xx/5xx replies or gaps"},
+    {"Esc", "clear the filter and problems-only"},
+    {"w", "save packets of the selected session (all listed sessions when "
+	  "filtered) to a pcap"},
+    {"t", "save the selected session's transcript as text"},
+    {NULL, "Session view"},
+    {"n N", "next / previous 421 or 452 reply"},
+    {"w  t", "save this session as pcap / as text"},
+    {"Esc  Left  h", "back to the list"},
+    {NULL, "Marks"},
+    {"C: S:", "client command / server reply (colour by class 2xx..5xx)"},
+    {"[tls]", "seen inside TLS (decrypted with a key log)"},
+    {"!! gap", "bytes that were not captured"},
+    {"12*", "in the list, * after the number: the session is still open"},
+    {"STLS TLS +d", "STARTTLS, implicit TLS, decrypted"},
 };
 
 static void
@@ -70,8 +70,9 @@ ui_help_build(struct ui_doc *d, int width)
 	}
 	ui_doc_line(d);
 	ui_doc_line(d);
-	ui_doc_seg(d, UI_INFO, "Replies 421 and 452 are highlighted and "
-			       "explained under the reply in the session view.");
+	ui_doc_seg(d, UI_INFO,
+	    "Replies 421 and 452 are highlighted and "
+	    "explained under the reply in the session view.");
 }
 
 static int
@@ -95,14 +96,14 @@ ui_help_draw(struct ui_ctx *ctx)
 static int
 ui_help_key(struct ui_ctx *ctx, int key)
 {
-	return ui_scroll_key(&ctx->help_scroll, key, ctx->help_doc.n,
-	    ui_help_height(ctx));
+	return ui_scroll_key(
+	    &ctx->help_scroll, key, ctx->help_doc.n, ui_help_height(ctx));
 }
 
 const struct ui_screen ui_screen_help = {
-	"Help",
-	ui_help_draw,
-	ui_help_key,
-	NULL,
-	"Esc:back  Up/Down:scroll  Q:quit",
+    "Help",
+    ui_help_draw,
+    ui_help_key,
+    NULL,
+    "Esc:back  Up/Down:scroll  Q:quit",
 };

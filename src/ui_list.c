@@ -40,8 +40,8 @@ ui_list_layout(int cols, uint64_t max_id, struct ui_list_cols *c)
 	c->last = 4;
 	c->flags = 7;
 	/* One space after every column. */
-	avail = cols - (c->id + c->time + c->rcpt + c->tls + c->last +
-	    c->flags + n);
+	avail = cols -
+		(c->id + c->time + c->rcpt + c->tls + c->last + c->flags + n);
 	/*
 	 * Addresses first: they are what people read and filter on.  The
 	 * server drops ":25", so an IPv4 server fits in 15 columns.
@@ -97,8 +97,8 @@ ui_list_refresh(struct ui_ctx *ctx)
 		return;
 	if (ctx->cap_view < n) {
 		ctx->cap_view = n + 64;
-		ctx->view = xreallocarray(ctx->view, ctx->cap_view,
-		    sizeof *ctx->view);
+		ctx->view =
+		    xreallocarray(ctx->view, ctx->cap_view, sizeof *ctx->view);
 	}
 	ctx->n_view = 0;
 	for (i = 0; i < n; i++) {
@@ -215,7 +215,8 @@ ui_list_row(struct ui_ctx *ctx, int y, const struct store_session *ss,
 	if (c->from > 0) {
 		t = ui_vis(ctx, ss->mail_from,
 		    ss->mail_from ? strlen(ss->mail_from) : 0);
-		ui_cell(ctx, y, x, c->from, role, ss->mail_from && !*t ? "<>" : t);
+		ui_cell(
+		    ctx, y, x, c->from, role, ss->mail_from && !*t ? "<>" : t);
 		free(t);
 		x += c->from + 1;
 	}
@@ -233,8 +234,8 @@ ui_list_row(struct ui_ctx *ctx, int y, const struct store_session *ss,
 	x += c->last + 1;
 	ui_list_flags(ss, buf, sizeof buf);
 	if (buf[0] != '\0')
-		ui_cell(ctx, y, x, c->flags,
-		    hl && !ctx->color ? UI_FLAG : role, buf);
+		ui_cell(ctx, y, x, c->flags, hl && !ctx->color ? UI_FLAG : role,
+		    buf);
 }
 
 static void
@@ -297,19 +298,20 @@ ui_list_draw(struct ui_ctx *ctx)
 	if (ctx->sel >= ctx->top + (size_t)h)
 		ctx->top = ctx->sel - (size_t)h + 1;
 	if (ctx->top + (size_t)h > ctx->n_view)
-		ctx->top = ctx->n_view > (size_t)h ? ctx->n_view - (size_t)h
-						   : 0;
+		ctx->top =
+		    ctx->n_view > (size_t)h ? ctx->n_view - (size_t)h : 0;
 	for (y = 0; y < h; y++) {
 		i = ctx->top + (size_t)y;
 		if (i >= ctx->n_view)
 			break;
-		ui_list_row(ctx, UI_BODY_Y + 1 + y, ctx->view[i],
-		    i == ctx->sel, &c);
+		ui_list_row(
+		    ctx, UI_BODY_Y + 1 + y, ctx->view[i], i == ctx->sel, &c);
 	}
 	if (ctx->n_view == 0) {
-		const char *m = store_count(ctx->store) == 0
-		    ? "No SMTP sessions yet."
-		    : "No session matches the filter (Esc clears it).";
+		const char *m =
+		    store_count(ctx->store) == 0
+			? "No SMTP sessions yet."
+			: "No session matches the filter (Esc clears it).";
 
 		ui_put(ctx, UI_BODY_Y + 2, 2, ctx->cols - 2, UI_INFO, m);
 	}
@@ -326,8 +328,8 @@ static void
 ui_list_filter_done(struct ui_ctx *ctx, const char *answer)
 {
 	if (answer == NULL)
-		snprintf(ctx->filter, sizeof ctx->filter, "%s",
-		    ctx->prompt_saved);
+		snprintf(
+		    ctx->filter, sizeof ctx->filter, "%s", ctx->prompt_saved);
 	else
 		snprintf(ctx->filter, sizeof ctx->filter, "%s", answer);
 	ctx->view_stale = true;
@@ -390,15 +392,17 @@ ui_list_key(struct ui_ctx *ctx, int key)
 	case '/':
 		snprintf(ctx->prompt_saved, sizeof ctx->prompt_saved, "%s",
 		    ctx->filter);
-		ui_prompt(ctx, "Filter (address, HELO, sender, recipient, "
-			       "code): ",
+		ui_prompt(ctx,
+		    "Filter (address, HELO, sender, recipient, "
+		    "code): ",
 		    ctx->filter, ui_list_filter_done, ui_list_filter_change);
 		break;
 	case 'p':
 	case 'P':
 		ctx->problems = !ctx->problems;
 		ctx->view_stale = true;
-		ui_message(ctx, false, ctx->problems
+		ui_message(ctx, false,
+		    ctx->problems
 			? "problems only: sessions with 4xx/5xx replies or gaps"
 			: "all sessions");
 		break;
@@ -432,10 +436,10 @@ ui_list_key(struct ui_ctx *ctx, int key)
 }
 
 const struct ui_screen ui_screen_list = {
-	"Sessions",
-	ui_list_draw,
-	ui_list_key,
-	NULL,
-	"Enter:open  /:filter  p:problems  s:stats  w:save pcap  "
-	"t:text  Space:pause  ?:help  q:quit",
+    "Sessions",
+    ui_list_draw,
+    ui_list_key,
+    NULL,
+    "Enter:open  /:filter  p:problems  s:stats  w:save pcap  "
+    "t:text  Space:pause  ?:help  q:quit",
 };

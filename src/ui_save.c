@@ -100,8 +100,8 @@ ui_save_pcap(struct store_session **ss, size_t n, const char *path,
 			skipped++;
 			continue;
 		}
-		capture_writer_packet(w, &ev->pkt_ts, ev->pkt_data,
-		    ev->pkt_caplen, ev->pkt_len);
+		capture_writer_packet(
+		    w, &ev->pkt_ts, ev->pkt_data, ev->pkt_caplen, ev->pkt_len);
 		(*written)++;
 	}
 	free(all);
@@ -111,8 +111,8 @@ ui_save_pcap(struct store_session **ss, size_t n, const char *path,
 	}
 	why[0] = '\0';
 	if (skipped > 0)
-		snprintf(why, whylen, "%zu packets of another link type skipped",
-		    skipped);
+		snprintf(why, whylen,
+		    "%zu packets of another link type skipped", skipped);
 	return 0;
 }
 
@@ -165,9 +165,11 @@ ui_save_pcap_done(struct ui_ctx *ctx, const char *answer)
 	else if (ui_save_pcap(ss, n, answer, &written, why, sizeof why) != 0)
 		ui_message(ctx, true, "save failed: %s", why);
 	else
-		ui_message(ctx, false, "saved %zu packets of %zu session%s to "
-		    "%s%s%s", written, n, n == 1 ? "" : "s", answer,
-		    why[0] ? "; " : "", why);
+		ui_message(ctx, false,
+		    "saved %zu packets of %zu session%s to "
+		    "%s%s%s",
+		    written, n, n == 1 ? "" : "s", answer, why[0] ? "; " : "",
+		    why);
 	free(ss);
 out:
 	free(ui_save_ids);
@@ -188,8 +190,8 @@ ui_save_pcap_prompt(struct ui_ctx *ctx, struct store_session **ss, size_t n)
 	ui_save_n = n;
 	ui_save_default_name(name, sizeof name, "pcap");
 	if (n == 1)
-		snprintf(label, sizeof label, "Save session %" PRIu64
-		    " as pcap: ", ss[0]->id);
+		snprintf(label, sizeof label,
+		    "Save session %" PRIu64 " as pcap: ", ss[0]->id);
 	else
 		snprintf(label, sizeof label, "Save %zu sessions as pcap: ", n);
 	ui_prompt(ctx, label, name, ui_save_pcap_done, NULL);
@@ -211,8 +213,9 @@ ui_save_text_done(struct ui_ctx *ctx, const char *answer)
 	else if (ui_save_text(ctx, ss, answer, why, sizeof why) != 0)
 		ui_message(ctx, true, "save failed: %s", why);
 	else
-		ui_message(ctx, false, "saved the transcript of session %"
-		    PRIu64 " to %s", ss->id, answer);
+		ui_message(ctx, false,
+		    "saved the transcript of session %" PRIu64 " to %s", ss->id,
+		    answer);
 out:
 	free(ui_save_ids);
 	ui_save_ids = NULL;
@@ -229,7 +232,7 @@ ui_save_text_prompt(struct ui_ctx *ctx, uint64_t id)
 	ui_save_ids[0] = id;
 	ui_save_n = 1;
 	ui_save_default_name(name, sizeof name, "txt");
-	snprintf(label, sizeof label, "Save transcript of %" PRIu64 " as: ",
-	    id);
+	snprintf(
+	    label, sizeof label, "Save transcript of %" PRIu64 " as: ", id);
 	ui_prompt(ctx, label, name, ui_save_text_done, NULL);
 }

@@ -68,8 +68,8 @@ ui_session_wrapped(struct ui_doc *d, const struct timeval *ts, bool first,
 
 /* One labelled paragraph inside the box. */
 static void
-ui_session_box_para(struct ui_ctx *ctx, struct ui_doc *d, int indent,
-    int inner, const char *label, const char *raw)
+ui_session_box_para(struct ui_ctx *ctx, struct ui_doc *d, int indent, int inner,
+    const char *label, const char *raw)
 {
 	char **parts, *t;
 	size_t n, i;
@@ -97,8 +97,8 @@ ui_session_box_para(struct ui_ctx *ctx, struct ui_doc *d, int indent,
 }
 
 static void
-ui_session_box(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
-    int width)
+ui_session_box(
+    struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev, int width)
 {
 	const struct event_diag *x = ev->diag;
 	int indent = UI_TS_COLS + UI_MARK_COLS, boxw, inner, tw, used;
@@ -131,15 +131,15 @@ ui_session_box(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 	ui_doc_ld(d, UI_BOX, UI_LD_TR, 1);
 
 	/* The title, in full, on its own lines. */
-	title = ui_vis(ctx, x->title ? x->title : "", x->title ?
-	    strlen(x->title) : 0);
+	title = ui_vis(
+	    ctx, x->title ? x->title : "", x->title ? strlen(x->title) : 0);
 	{
 		char **parts;
 		size_t n, i;
 		int pad;
 
-		n = ui_wrap(*title ? title : "(no explanation)", inner, true,
-		    &parts);
+		n = ui_wrap(
+		    *title ? title : "(no explanation)", inner, true, &parts);
 		for (i = 0; i < n; i++) {
 			ui_doc_line(d);
 			ui_doc_segf(d, UI_NORMAL, "%*s", indent, "");
@@ -162,8 +162,7 @@ ui_session_box(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 	ui_session_box_para(ctx, d, indent, inner, "Meaning", meaning);
 	ui_session_box_para(ctx, d, indent, inner, "When", x->when);
 	ui_session_box_para(ctx, d, indent, inner, "Sender", x->fix_sender);
-	ui_session_box_para(ctx, d, indent, inner, "Operator",
-	    x->fix_operator);
+	ui_session_box_para(ctx, d, indent, inner, "Operator", x->fix_operator);
 
 	ui_doc_line(d);
 	ui_doc_segf(d, UI_NORMAL, "%*s", indent, "");
@@ -188,10 +187,11 @@ ui_session_box(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 }
 
 static void
-ui_session_reply(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
-    int width)
+ui_session_reply(
+    struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev, int width)
 {
-	enum ui_role role = ev->highlight ? UI_HIGHLIGHT : ui_reply_role(ev->code);
+	enum ui_role role =
+	    ev->highlight ? UI_HIGHLIGHT : ui_reply_role(ev->code);
 	const char *p = ev->text != NULL ? ev->text : "", *e;
 	const char *end = p + (ev->text != NULL ? ev->text_len : 0);
 	char *t, *line;
@@ -218,8 +218,8 @@ ui_session_reply(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		p = e + 1;
 	} while (e < end);
 	if (ev->latency_ms >= 0)
-		ui_doc_segf(d, UI_TIME, ev->latency_ms < 10 ? "  (%.1f ms)"
-							    : "  (%.0f ms)",
+		ui_doc_segf(d, UI_TIME,
+		    ev->latency_ms < 10 ? "  (%.1f ms)" : "  (%.0f ms)",
 		    ev->latency_ms);
 	if (ev->highlight && mark_line < d->n)
 		d->lines[mark_line].mark = 1;
@@ -228,8 +228,8 @@ ui_session_reply(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 }
 
 static void
-ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
-    int width)
+ui_session_event(
+    struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev, int width)
 {
 	char *t, *u, buf[512];
 	size_t i;
@@ -238,13 +238,13 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 	case EV_SESSION_OPEN:
 		t = ui_vis(ctx, ev->client, strlen(ev->client));
 		u = ui_vis(ctx, ev->server, strlen(ev->server));
-		snprintf(buf, sizeof buf, "-- session opened: %s > %s%s%s", t, u,
-		    ev->tls_implicit ? " (implicit TLS)" : "",
+		snprintf(buf, sizeof buf, "-- session opened: %s > %s%s%s", t,
+		    u, ev->tls_implicit ? " (implicit TLS)" : "",
 		    ev->midstream ? " (capture began mid-session)" : "");
 		free(t);
 		free(u);
-		ui_session_wrapped(d, &ev->ts, true, "", UI_INFO, NULL, UI_INFO,
-		    buf, width);
+		ui_session_wrapped(
+		    d, &ev->ts, true, "", UI_INFO, NULL, UI_INFO, buf, width);
 		break;
 	case EV_COMMAND:
 		t = ui_vis(ctx, ev->arg, ev->arg ? strlen(ev->arg) : 0);
@@ -268,8 +268,8 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 	case EV_MESSAGE:
 		t = ui_vis(ctx, ev->mail_from,
 		    ev->mail_from ? strlen(ev->mail_from) : 0);
-		u = ui_vis(ctx, ev->queue_id, ev->queue_id ?
-		    strlen(ev->queue_id) : 0);
+		u = ui_vis(
+		    ctx, ev->queue_id, ev->queue_id ? strlen(ev->queue_id) : 0);
 		snprintf(buf, sizeof buf,
 		    "-- message: %" PRIu64 " bytes from <%s>, %zu accepted, "
 		    "%zu rejected%s%s",
@@ -277,8 +277,8 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		    ev->queue_id ? ", queued as " : "", u);
 		free(t);
 		free(u);
-		ui_session_wrapped(d, &ev->ts, true, "", UI_INFO, NULL, UI_INFO,
-		    buf, width);
+		ui_session_wrapped(
+		    d, &ev->ts, true, "", UI_INFO, NULL, UI_INFO, buf, width);
 		break;
 	case EV_TLS: {
 		char tls[1024];
@@ -287,12 +287,12 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 #define UI_TLS_ADD(label, s)                                                   \
 	if ((s) != NULL && o < sizeof tls) {                                   \
 		char *v_ = ui_vis(ctx, (s), strlen(s));                        \
-		o += (size_t)snprintf(tls + o, sizeof tls - o, "%s%s", label,  \
-		    v_);                                                       \
+		o += (size_t)snprintf(                                         \
+		    tls + o, sizeof tls - o, "%s%s", label, v_);               \
 		free(v_);                                                      \
 	}
-		o = (size_t)snprintf(tls, sizeof tls, "== TLS %s",
-		    ev->phase ? ev->phase : "?");
+		o = (size_t)snprintf(
+		    tls, sizeof tls, "== TLS %s", ev->phase ? ev->phase : "?");
 		UI_TLS_ADD(" ", ev->version);
 		UI_TLS_ADD(" ", ev->cipher);
 		UI_TLS_ADD(" sni=", ev->sni);
@@ -315,16 +315,17 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		    "!! gap: %" PRIu64 " bytes missing from the %s (not "
 		    "captured)",
 		    ev->bytes, ev->dir == EV_DIR_SERVER ? "server" : "client");
-		ui_session_wrapped(d, &ev->ts, true, "", UI_WARN, NULL, UI_WARN,
-		    buf, width);
+		ui_session_wrapped(
+		    d, &ev->ts, true, "", UI_WARN, NULL, UI_WARN, buf, width);
 		break;
 	case EV_ANOMALY:
-		t = ui_vis(ctx, ev->detail, ev->detail ? strlen(ev->detail) : 0);
+		t = ui_vis(
+		    ctx, ev->detail, ev->detail ? strlen(ev->detail) : 0);
 		snprintf(buf, sizeof buf, "!! anomaly: %s%s%s",
 		    ev->what ? ev->what : "?", *t ? ": " : "", t);
 		free(t);
-		ui_session_wrapped(d, &ev->ts, true, "", UI_WARN, NULL, UI_WARN,
-		    buf, width);
+		ui_session_wrapped(
+		    d, &ev->ts, true, "", UI_WARN, NULL, UI_WARN, buf, width);
 		break;
 	case EV_SESSION_CLOSE: {
 		size_t o;
@@ -335,11 +336,11 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		    ev->close_reason ? ev->close_reason : "?", ev->duration,
 		    ev->commands, ev->replies, ev->messages);
 		for (i = 0; i < ev->n_codes && o < sizeof buf; i++)
-			o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%d:%u",
-			    i ? " " : "; ", ev->codes[i].code,
+			o += (size_t)snprintf(buf + o, sizeof buf - o,
+			    "%s%d:%u", i ? " " : "; ", ev->codes[i].code,
 			    ev->codes[i].count);
-		ui_session_wrapped(d, &ev->ts, true, "", UI_INFO, NULL, UI_INFO,
-		    buf, width);
+		ui_session_wrapped(
+		    d, &ev->ts, true, "", UI_INFO, NULL, UI_INFO, buf, width);
 		break;
 	}
 	case EV_STATS:
@@ -370,16 +371,16 @@ ui_session_doc(struct ui_ctx *ctx, const struct store_session *ss, int width,
 		ui_doc_segf(d, UI_NORMAL, "  HELO %s", t);
 	free(t);
 	ui_doc_line(d);
-	snprintf(buf, sizeof buf,
-	    "TLS %s  rcpts %u  packets kept %zu%s  %s%s", ss->tls, ss->rcpts,
-	    ss->n_packets, ss->packets_truncated ? " (capped)" : "",
+	snprintf(buf, sizeof buf, "TLS %s  rcpts %u  packets kept %zu%s  %s%s",
+	    ss->tls, ss->rcpts, ss->n_packets,
+	    ss->packets_truncated ? " (capped)" : "",
 	    ss->closed ? "closed: " : "open",
 	    ss->closed && ss->close_reason ? ss->close_reason : "");
 	ui_doc_seg(d, UI_INFO, buf);
 	if (ss->n421 + ss->n452 > 0) {
 		ui_doc_seg(d, UI_NORMAL, "  ");
-		ui_doc_segf(d, UI_FLAG, " %u x 421, %u x 452 ", ss->n421,
-		    ss->n452);
+		ui_doc_segf(
+		    d, UI_FLAG, " %u x 421, %u x 452 ", ss->n421, ss->n452);
 	}
 	if (ss->events_truncated) {
 		ui_doc_line(d);
@@ -423,8 +424,8 @@ ui_session_current(struct ui_ctx *ctx)
 		ctx->sess_gen = ss->gen;
 		ctx->sess_width = ctx->cols;
 	}
-	ui_scroll_fix(&ctx->sess_scroll, ctx->sess_doc.n,
-	    ui_session_height(ctx));
+	ui_scroll_fix(
+	    &ctx->sess_scroll, ctx->sess_doc.n, ui_session_height(ctx));
 	return ss;
 }
 
@@ -459,8 +460,8 @@ ui_session_jump(struct ui_ctx *ctx, int dir)
 		if (d->lines[i].mark == 1) {
 			ctx->sess_scroll.top = i > 1 ? i - 1 : 0;
 			ctx->sess_scroll.follow = false;
-			ui_scroll_fix(&ctx->sess_scroll, d->n,
-			    ui_session_height(ctx));
+			ui_scroll_fix(
+			    &ctx->sess_scroll, d->n, ui_session_height(ctx));
 			return;
 		}
 	}
@@ -503,14 +504,14 @@ ui_session_key(struct ui_ctx *ctx, int key)
 	default:
 		break;
 	}
-	return ui_scroll_key(&ctx->sess_scroll, key, ctx->sess_doc.n,
-	    ui_session_height(ctx));
+	return ui_scroll_key(
+	    &ctx->sess_scroll, key, ctx->sess_doc.n, ui_session_height(ctx));
 }
 
 const struct ui_screen ui_screen_session = {
-	"Session",
-	ui_session_draw,
-	ui_session_key,
-	NULL,
-	"Esc:back  n/N:next 421/452  w:save pcap  t:text  s:stats  ?:help",
+    "Session",
+    ui_session_draw,
+    ui_session_key,
+    NULL,
+    "Esc:back  n/N:next 421/452  w:save pcap  t:text  s:stats  ?:help",
 };

@@ -55,8 +55,9 @@ ui_stats_hosts(struct ui_ctx *ctx, struct ui_doc *d, bool servers)
 
 	ui_doc_line(d);
 	ui_doc_line(d);
-	ui_doc_seg(d, UI_BOX_LABEL, servers ? "Top servers by 4xx replies"
-					    : "Top clients by 4xx replies");
+	ui_doc_seg(d, UI_BOX_LABEL,
+	    servers ? "Top servers by 4xx replies"
+		    : "Top clients by 4xx replies");
 	n = store_top(ctx->store, servers, h, UI_STATS_TOP);
 	if (n == 0) {
 		ui_doc_line(d);
@@ -64,8 +65,8 @@ ui_stats_hosts(struct ui_ctx *ctx, struct ui_doc *d, bool servers)
 		return;
 	}
 	ui_doc_line(d);
-	ui_doc_segf(d, UI_HEADER, "  %-40s %7s %7s %7s", "host", "4xx", "421",
-	    "452");
+	ui_doc_segf(
+	    d, UI_HEADER, "  %-40s %7s %7s %7s", "host", "4xx", "421", "452");
 	for (i = 0; i < n; i++) {
 		t = ui_vis(ctx, h[i].name, strlen(h[i].name));
 		ui_doc_line(d);
@@ -108,8 +109,8 @@ ui_stats_build(struct ui_ctx *ctx, struct ui_doc *d)
 	for (i = 0; i < n; i++) {
 		const char *mean = diag_code_meaning(cc[i].code);
 		enum ui_role r = cc[i].code == 421 || cc[i].code == 452
-		    ? UI_HIGHLIGHT
-		    : ui_reply_role(cc[i].code);
+				     ? UI_HIGHLIGHT
+				     : ui_reply_role(cc[i].code);
 
 		ui_doc_line(d);
 		ui_doc_segf(d, r, "  %3d %8u", cc[i].code, cc[i].count);
@@ -153,10 +154,11 @@ ui_stats_build(struct ui_ctx *ctx, struct ui_doc *d)
 			ui_format_time(tbuf, sizeof tbuf, &tv, false);
 			tbuf[5] = '\0';
 			ui_doc_line(d);
-			ui_doc_segf(d, a + b ? UI_NORMAL : UI_TIME, "  %s ",
-			    tbuf);
+			ui_doc_segf(
+			    d, a + b ? UI_NORMAL : UI_TIME, "  %s ", tbuf);
 			ui_stats_bar(ctx, d, UI_BAR_421, " 421 ", a, max, barw);
-			ui_stats_bar(ctx, d, UI_BAR_452, "  452 ", b, max, barw);
+			ui_stats_bar(
+			    ctx, d, UI_BAR_452, "  452 ", b, max, barw);
 		}
 	}
 	ui_stats_hosts(ctx, d, true);
@@ -198,8 +200,8 @@ static void
 ui_stats_draw(struct ui_ctx *ctx)
 {
 	ui_stats_build(ctx, &ctx->stats_doc);
-	ui_scroll_fix(&ctx->stats_scroll, ctx->stats_doc.n,
-	    ui_stats_height(ctx));
+	ui_scroll_fix(
+	    &ctx->stats_scroll, ctx->stats_doc.n, ui_stats_height(ctx));
 	ui_doc_draw(ctx, &ctx->stats_doc, ctx->stats_scroll.top, UI_BODY_Y,
 	    ui_stats_height(ctx));
 }
@@ -211,14 +213,14 @@ ui_stats_key(struct ui_ctx *ctx, int key)
 		ui_pop(ctx);
 		return 1;
 	}
-	return ui_scroll_key(&ctx->stats_scroll, key, ctx->stats_doc.n,
-	    ui_stats_height(ctx));
+	return ui_scroll_key(
+	    &ctx->stats_scroll, key, ctx->stats_doc.n, ui_stats_height(ctx));
 }
 
 const struct ui_screen ui_screen_stats = {
-	"Statistics",
-	ui_stats_draw,
-	ui_stats_key,
-	NULL,
-	"Esc:back  Up/Down:scroll  ?:help  Q:quit",
+    "Statistics",
+    ui_stats_draw,
+    ui_stats_key,
+    NULL,
+    "Esc:back  Up/Down:scroll  ?:help  Q:quit",
 };

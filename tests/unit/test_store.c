@@ -49,8 +49,7 @@ close_s(struct store *s, uint64_t id, time_t sec)
 }
 
 static void
-cmd(struct store *s, uint64_t id, time_t sec, const char *verb,
-    const char *arg)
+cmd(struct store *s, uint64_t id, time_t sec, const char *verb, const char *arg)
 {
 	struct event *ev = ev_make(EV_COMMAND, id, sec);
 
@@ -280,7 +279,8 @@ test_top_hosts(void **state)
 	(void)state;
 	for (id = 1; id <= 6; id++) {
 		open_s(s, id, 100);
-		/* Servers: id%3 -> .1 gets 2 sessions x 2, .2 2 x 1, .0 none. */
+		/* Servers: id%3 -> .1 gets 2 sessions x 2, .2 2 x 1, .0 none.
+		 */
 		if (id % 3 == 1) {
 			reply(s, id, 100, 452);
 			reply(s, id, 100, 421);
@@ -373,15 +373,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_columns),
-		cmocka_unit_test(test_eviction_order),
-		cmocka_unit_test(test_many_sessions),
-		cmocka_unit_test(test_event_cap),
-		cmocka_unit_test(test_packet_caps),
-		cmocka_unit_test(test_codes_minutes),
-		cmocka_unit_test(test_top_hosts),
-		cmocka_unit_test(test_filters),
-		cmocka_unit_test(test_tls_state),
+	    cmocka_unit_test(test_columns),
+	    cmocka_unit_test(test_eviction_order),
+	    cmocka_unit_test(test_many_sessions),
+	    cmocka_unit_test(test_event_cap),
+	    cmocka_unit_test(test_packet_caps),
+	    cmocka_unit_test(test_codes_minutes),
+	    cmocka_unit_test(test_top_hosts),
+	    cmocka_unit_test(test_filters),
+	    cmocka_unit_test(test_tls_state),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
