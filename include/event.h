@@ -183,6 +183,7 @@ extern const char EV_ANOM_SESSION_END_IN_AUTH[];
 extern const char EV_ANOM_SESSION_END_IN_DATA[];
 extern const char EV_ANOM_TRUNCATED_PACKET[];
 extern const char EV_ANOM_PENDING_CAP[];
+extern const char EV_ANOM_DATA_END_EARLY[];
 
 /*
  * The bounded queue between the capture thread and the main thread.  push

@@ -40,6 +40,7 @@ const char EV_ANOM_SESSION_END_IN_AUTH[] = "session ended inside AUTH";
 const char EV_ANOM_SESSION_END_IN_DATA[] = "session ended inside DATA";
 const char EV_ANOM_TRUNCATED_PACKET[] = "truncated packet";
 const char EV_ANOM_PENDING_CAP[] = "too many outstanding commands";
+const char EV_ANOM_DATA_END_EARLY[] = "reply before the end of data (no CRLF.CRLF)";
 
 struct event *
 event_new(enum event_type type)

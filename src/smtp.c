@@ -82,6 +82,7 @@ enum smtp_kind {
 
 struct smtp_session;
 struct smtp_pending;
+struct smtp_reply;
 struct smtp_verb {
 	const char *name;
 	enum smtp_kind kind;
@@ -90,7 +91,7 @@ struct smtp_verb {
 	    size_t arglen, const struct timeval *, bool encrypted);
 	/* Its reply arrived (the entry has been popped). */
 	void (*reply)(struct smtp_session *, struct smtp_pending *,
-	    const struct event *);
+	    const struct smtp_reply *, const struct timeval *);
 };
 
 /* One outstanding command. */
@@ -216,25 +217,25 @@ static void smtp_cmd_starttls(struct smtp_session *, uint64_t, const char *,
 static void smtp_cmd_auth(struct smtp_session *, uint64_t, const char *,
     size_t, const struct timeval *, bool);
 static void smtp_reply_helo(struct smtp_session *, struct smtp_pending *,
-    const struct event *);
+    const struct smtp_reply *, const struct timeval *);
 static void smtp_reply_mail(struct smtp_session *, struct smtp_pending *,
-    const struct event *);
+    const struct smtp_reply *, const struct timeval *);
 static void smtp_reply_rcpt(struct smtp_session *, struct smtp_pending *,
-    const struct event *);
+    const struct smtp_reply *, const struct timeval *);
 static void smtp_reply_data(struct smtp_session *, struct smtp_pending *,
-    const struct event *);
+    const struct smtp_reply *, const struct timeval *);
 static void smtp_reply_dataend(struct smtp_session *, struct smtp_pending *,
-    const struct event *);
+    const struct smtp_reply *, const struct timeval *);
 static void smtp_reply_bdat(struct smtp_session *, struct smtp_pending *,
-    const struct event *);
+    const struct smtp_reply *, const struct timeval *);
 static void smtp_reply_rset(struct smtp_session *, struct smtp_pending *,
-    const struct event *);
+    const struct smtp_reply *, const struct timeval *);
 static void smtp_reply_quit(struct smtp_session *, struct smtp_pending *,
-    const struct event *);
+    const struct smtp_reply *, const struct timeval *);
 static void smtp_reply_starttls(struct smtp_session *, struct smtp_pending *,
-    const struct event *);
+    const struct smtp_reply *, const struct timeval *);
 static void smtp_reply_auth(struct smtp_session *, struct smtp_pending *,
-    const struct event *);
+    const struct smtp_reply *, const struct timeval *);
 
 /* RFC 5321 verbs and the common extensions. */
 static const struct smtp_verb smtp_verbs[] = {
@@ -546,7 +547,7 @@ smtp_qid_token(const char *p, const char *end)
 }
 
 /*
- * Postfix "queued as ID", Exim "id=ID", Sendmail and OpenSMTPD "ID Message
+ * Postfix "queued as ID", Exchange "InternalId=ID", Exim "id=ID", Sendmail and OpenSMTPD "ID Message
  * accepted for delivery", Haraka "Message Queued (ID)", Gmail "OK <time>
  * ID - gsmtp".  NULL when none is recognised; caller frees.
  */
@@ -557,6 +558,9 @@ smtp_queue_id(const char *t, size_t n)
 
 	if ((p = smtp_ci_find(t, n, "queued as ")) != NULL)
 		return smtp_qid_token(p + 10, end);
+	/* Microsoft Exchange: "<msgid> [InternalId=123, ...] Queued". */
+	if ((p = smtp_ci_find(t, n, "InternalId=")) != NULL)
+		return smtp_qid_token(p + 11, end);
 	if ((p = smtp_ci_find(t, n, "id=")) != NULL &&
 	    (p == t || p[-1] == ' ' || p[-1] == '('))
 		return smtp_qid_token(p + 3, end);
@@ -606,14 +610,14 @@ smtp_count_code(struct smtp_session *s, int code)
 }
 
 static void
-smtp_emit_message(struct smtp_session *s, const struct event *rep,
-    uint64_t bytes)
+smtp_emit_message(struct smtp_session *s, const struct smtp_reply *rep,
+    const struct timeval *ts, uint64_t bytes)
 {
 	struct event *ev = event_new(EV_MESSAGE);
 	struct smtp_txn *t = &s->txn;
 	size_t i;
 
-	ev->ts = rep->ts;
+	ev->ts = *ts;
 	ev->bytes = bytes;
 	ev->mail_from = t->mail_from != NULL ? xstrdup(t->mail_from) : NULL;
 	ev->rcpt_accepted = xcalloc(t->n_acc + 1, sizeof *ev->rcpt_accepted);
@@ -781,8 +785,9 @@ smtp_mask_auth(const struct smtp_session *s, const char *arg, size_t arglen)
 
 static void
 smtp_reply_helo(struct smtp_session *s, struct smtp_pending *p,
-    const struct event *rep)
+    const struct smtp_reply *rep, const struct timeval *ts)
 {
+	(void)ts;
 	if (rep->code / 100 != 2)
 		return;
 	/* A new EHLO/HELO resets the transaction like RSET (RFC 5321
@@ -794,8 +799,9 @@ smtp_reply_helo(struct smtp_session *s, struct smtp_pending *p,
 
 static void
 smtp_reply_mail(struct smtp_session *s, struct smtp_pending *p,
-    const struct event *rep)
+    const struct smtp_reply *rep, const struct timeval *ts)
 {
+	(void)ts;
 	const char *rest;
 
 	if (rep->code / 100 != 2)
@@ -808,8 +814,9 @@ smtp_reply_mail(struct smtp_session *s, struct smtp_pending *p,
 
 static void
 smtp_reply_rcpt(struct smtp_session *s, struct smtp_pending *p,
-    const struct event *rep)
+    const struct smtp_reply *rep, const struct timeval *ts)
 {
+	(void)ts;
 	const char *rest;
 	struct smtp_txn *t = &s->txn;
 
@@ -827,8 +834,9 @@ smtp_reply_rcpt(struct smtp_session *s, struct smtp_pending *p,
 
 static void
 smtp_reply_data(struct smtp_session *s, struct smtp_pending *p,
-    const struct event *rep)
+    const struct smtp_reply *rep, const struct timeval *ts)
 {
+	(void)ts;
 	struct smtp_pending *h = smtp_fifo_head(&s->fifo);
 	bool spec_done;
 
@@ -863,26 +871,29 @@ smtp_reply_data(struct smtp_session *s, struct smtp_pending *p,
 
 static void
 smtp_reply_dataend(struct smtp_session *s, struct smtp_pending *p,
-    const struct event *rep)
+    const struct smtp_reply *rep, const struct timeval *ts)
 {
-	smtp_emit_message(s, rep, p->bytes);
+	(void)ts;
+	smtp_emit_message(s, rep, ts, p->bytes);
 	smtp_txn_clear(&s->txn);
 }
 
 static void
 smtp_reply_bdat(struct smtp_session *s, struct smtp_pending *p,
-    const struct event *rep)
+    const struct smtp_reply *rep, const struct timeval *ts)
 {
+	(void)ts;
 	if (!p->last)
 		return;
-	smtp_emit_message(s, rep, p->bytes);
+	smtp_emit_message(s, rep, ts, p->bytes);
 	smtp_txn_clear(&s->txn);
 }
 
 static void
 smtp_reply_rset(struct smtp_session *s, struct smtp_pending *p,
-    const struct event *rep)
+    const struct smtp_reply *rep, const struct timeval *ts)
 {
+	(void)ts;
 	(void)p;
 	if (rep->code / 100 == 2)
 		smtp_txn_clear(&s->txn);
@@ -890,8 +901,9 @@ smtp_reply_rset(struct smtp_session *s, struct smtp_pending *p,
 
 static void
 smtp_reply_quit(struct smtp_session *s, struct smtp_pending *p,
-    const struct event *rep)
+    const struct smtp_reply *rep, const struct timeval *ts)
 {
+	(void)ts;
 	(void)p;
 	if (rep->code == 221) {
 		s->quit = true;
@@ -901,8 +913,9 @@ smtp_reply_quit(struct smtp_session *s, struct smtp_pending *p,
 
 static void
 smtp_reply_starttls(struct smtp_session *s, struct smtp_pending *p,
-    const struct event *rep)
+    const struct smtp_reply *rep, const struct timeval *ts)
 {
+	(void)ts;
 	(void)p;
 	if (s->state != SMTP_ST_STARTTLS)
 		return;
@@ -916,8 +929,9 @@ smtp_reply_starttls(struct smtp_session *s, struct smtp_pending *p,
 
 static void
 smtp_reply_auth(struct smtp_session *s, struct smtp_pending *p,
-    const struct event *rep)
+    const struct smtp_reply *rep, const struct timeval *ts)
 {
+	(void)ts;
 	(void)p;
 	(void)rep;
 	/* A final reply (334 never reaches here). */
@@ -983,6 +997,44 @@ smtp_reply_append(struct smtp_reply *r, const char *p, size_t n)
 	r->text[r->text_len] = '\0';
 }
 
+static void smtp_body_end(struct smtp_session *, const struct timeval *);
+
+/*
+ * Some codes answer one verb only: 354 DATA, 334 AUTH, 221 QUIT.  When such
+ * a reply finds another command at the head of the FIFO, replies were lost
+ * (a capture hole, a broken server): drop the entries before that verb so
+ * the rest of the session stays matched.
+ */
+static struct smtp_pending *
+smtp_anchor(struct smtp_session *s, int code)
+{
+	struct smtp_pending *h = smtp_fifo_head(&s->fifo), *p = NULL, drop;
+	enum smtp_kind want;
+	uint64_t seq;
+
+	if (code == 354)
+		want = SMTP_K_DATA;
+	else if (code == 334)
+		want = SMTP_K_AUTH;
+	else if (code == 221)
+		want = SMTP_K_QUIT;
+	else
+		return h;
+	if (h == NULL || h->v->kind == want)
+		return h;
+	for (seq = s->fifo.popped; (p = smtp_fifo_at(&s->fifo, seq)) != NULL;
+	     seq++)
+		if (p->v->kind == want)
+			break;
+	if (p == NULL)
+		return h;
+	while (s->fifo.popped < seq) {
+		smtp_fifo_pop(&s->fifo, &drop);
+		free(drop.arg);
+	}
+	return smtp_fifo_head(&s->fifo);
+}
+
 /* A complete reply: match it, describe it, emit it, apply it. */
 static void
 smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
@@ -1001,9 +1053,21 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 	ev->text_len = r->text_len;
 	ev->lines = r->lines;
 	ev->encrypted = r->encrypted;
+	if (s->greeted && !s->over && s->state == SMTP_ST_DATA &&
+	    s->fifo.count == 0 && r->code != 421) {
+		/*
+		 * The server answers while the body has not ended by the
+		 * rules: it ended the data on something else (Sendmail takes
+		 * "\r\n.\n", the pattern of SMTP smuggling) or gave up on
+		 * it.  Either way this reply is the verdict on the message.
+		 */
+		smtp_anomaly(s, EV_ANOM_DATA_END_EARLY, NULL, ts);
+		smtp_body_end(s, ts);
+		outstanding = s->fifo.count;
+	}
 	in_body = s->state == SMTP_ST_DATA || s->state == SMTP_ST_BDAT;
 
-	h = smtp_fifo_head(&s->fifo);
+	h = s->greeted ? smtp_anchor(s, r->code) : smtp_fifo_head(&s->fifo);
 	if (!s->greeted) {
 		/* The greeting answers the connection (RFC 5321 3.1); an
 		   early talker's commands stay queued behind it. */
@@ -1046,7 +1110,8 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 		   the body is still arriving is the server giving up on it;
 		   mid-stream, earlier commands were not seen. */
 		if (r->code != 421 && !in_body &&
-		    !(s->midstream && !s->cmd_seen))
+		    !(s->midstream && !s->cmd_seen) &&
+		    !s->d[EV_DIR_CLIENT].ignore)
 			smtp_anomaly(s, EV_ANOM_REPLY_WITHOUT_COMMAND, NULL, ts);
 	}
 
@@ -1079,7 +1144,7 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 	if (challenge) {
 		smtp_enter_state(s, SMTP_ST_AUTH, "334 challenge");
 	} else if (have && ans.v->reply != NULL)
-		ans.v->reply(s, &ans, ev);
+		ans.v->reply(s, &ans, r, ts);
 	free(ans.arg);
 
 	if (r->code == 421) {
@@ -1360,6 +1425,8 @@ smtp_client_line(struct smtp_session *s, const char *line, size_t len,
 			break;
 	if (i < vlen) {
 		/* Binary in the command stream. */
+		if (s->resync)
+			return;
 		if (!d->valid && !s->midstream) {
 			smtp_anomaly(s, EV_ANOM_NON_SMTP, "client", ts);
 			d->ignore = true;
@@ -1675,11 +1742,20 @@ smtp_gap(struct smtp_session *s, int dir, uint64_t bytes,
 		(void)smtp_bdat_take(s, (size_t)s->bdat_left, ts);
 		s->resync = true;
 	}
-	/* Resynchronise at the next line end. */
+	/*
+	 * Resynchronise.  The client: drop lines until one starts with a
+	 * known verb (the hole often ends on a line boundary, so dropping
+	 * blindly up to the next LF could lose a command).  The server: the
+	 * broken line will not parse as a reply; do not report it.
+	 */
 	d->len = 0;
 	d->in_line = false;
-	d->overflow = true;
+	d->overflow = false;
 	d->any = true;
+	if (dir == EV_DIR_CLIENT)
+		s->resync = true;
+	else
+		d->garbage_noted = true;
 }
 
 void

@@ -174,7 +174,11 @@ collect(void *arg, struct event *ev)
 	res->evs = xreallocarray(res->evs, res->n + 1, sizeof *res->evs);
 	res->lines[res->n] = render(ev, false);
 	res->full[res->n] = render(ev, true);
-	res->evs[res->n] = ev;
+	/* Ownership passes to the sink, which may free the event at once
+	   (the pipeline queues it to another thread): keep a copy and free
+	   the original so that any later use by the engine shows up. */
+	res->evs[res->n] = event_dup(ev);
+	event_free(ev);
 	res->n++;
 }
 
@@ -1517,6 +1521,93 @@ test_gaps(void **state)
 	    "R 250 -|ok|1|NOOP|3",
 	    "R 250 -|ok|1|RSET|3",
 	};
+	/* A hole that runs past the end of a BDAT chunk and ends exactly
+	   at the next command (Zeek's bdat-gap capture). */
+	static const struct step st2[] = {
+	    S(0, "220 mx\r\n"),
+	    C(1, "BDAT 200\r\nAAAAAAAAAA"),
+	    GAP(2, EV_DIR_CLIENT, 1000),
+	    C(3, "DATA\r\n"),
+	    S(4, "250 ok\r\n354 go\r\n"),
+	};
+	static const struct scen sc2 = {SCEN(st2)};
+	static const char *const want2[] = {
+	    "R 220 -|mx|1|CONNECT|null",
+	    "C BDAT|200",
+	    "C DATA|",
+	    "R 250 -|ok|1|BDAT|2",
+	    "R 354 -|go|1|DATA|1",
+	};
+	struct result r;
+
+	(void)state;
+	check(&sc, want, NW(want), &r);
+	result_free(&r);
+	check(&sc2, want2, NW(want2), &r);
+	result_free(&r);
+}
+
+static void
+test_data_end_early(void **state)
+{
+	/* Sendmail ends DATA on "\r\n.\n" (RFC 5321 says it must not):
+	   its verdict arrives while the body is, by the rules, still open. */
+	static const struct step st[] = {
+	    S(0, "220 mx\r\n"),
+	    C(1, "DATA\r\n"),
+	    S(2, "354 go\r\n"),
+	    C(3, "hate\r\n.\n"),
+	    S(4, "250 2.0.0 x1ABC Message accepted for delivery\r\n"),
+	    C(5, "QUIT\r\n"),
+	    S(6, "221 bye\r\n"),
+	};
+	static const struct scen sc = {SCEN(st), .close = "fin",
+	    .close_ms = 7};
+	static const char *const want[] = {
+	    "R 220 -|mx|1|CONNECT|null",
+	    "C DATA|",
+	    "R 354 -|go|1|DATA|1",
+	    "A reply before the end of data (no CRLF.CRLF)",
+	    "R 250 2.0.0|x1ABC Message accepted for delivery|1|DATA-END|0",
+	    "M 7|(null)|||x1ABC",
+	    "C QUIT|",
+	    "R 221 -|bye|1|QUIT|1",
+	    "X quit 0.007 c=2 r=4 m=1 {220:1,221:1,250:1,354:1}",
+	};
+	struct result r;
+
+	(void)state;
+	check(&sc, want, NW(want), &r);
+	result_free(&r);
+}
+
+static void
+test_anchor_lost_reply(void **state)
+{
+	/* The reply to one RCPT is missing: 354 still answers DATA. */
+	static const struct step st[] = {
+	    S(0, "220 mx\r\n"),
+	    C(1, "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nRCPT TO:<e@f>\r\n"
+		 "DATA\r\n"),
+	    S(2, "250 ok\r\n250 ok\r\n354 go\r\n"),
+	    C(3, "x\r\n.\r\nQUIT\r\n"),
+	    S(4, "250 ok\r\n221 bye\r\n"),
+	};
+	static const struct scen sc = {SCEN(st)};
+	static const char *const want[] = {
+	    "R 220 -|mx|1|CONNECT|null",
+	    "C MAIL|FROM:<a@b>",
+	    "C RCPT|TO:<c@d>",
+	    "C RCPT|TO:<e@f>",
+	    "C DATA|",
+	    "R 250 -|ok|1|MAIL|1",
+	    "R 250 -|ok|1|RCPT|1",
+	    "R 354 -|go|1|DATA|1",
+	    "C QUIT|",
+	    "R 250 -|ok|1|DATA-END|1",
+	    "M 3|a@b|c@d||null",
+	    "R 221 -|bye|1|QUIT|1",
+	};
 	struct result r;
 
 	(void)state;
@@ -1620,6 +1711,8 @@ test_queue_ids(void **state)
 	    {"250 2.0.0 OK  1700000000 d2-20020a05.123 - gsmtp\r\n",
 		"d2-20020a05.123"},
 	    {"250 Queued as 12345.\r\n", "12345"},
+	    {"250 2.6.0 <a.b@c.d> [InternalId=97779625, Hostname=x] Queued "
+	     "mail for delivery\r\n", "97779625"},
 	    {"250 OK\r\n", NULL},
 	    {"250-2.0.0 first line\r\n250 2.0.0 queued as MULTI\r\n", "MULTI"},
 	    {"450 4.0.0 queued as NOTREALLY\r\n", NULL},
@@ -1708,6 +1801,8 @@ main(void)
 		cmocka_unit_test(test_binary_garbage),
 		cmocka_unit_test(test_pipelined_1000),
 		cmocka_unit_test(test_gaps),
+		cmocka_unit_test(test_data_end_early),
+		cmocka_unit_test(test_anchor_lost_reply),
 		cmocka_unit_test(test_rset_ehlo_clear),
 		cmocka_unit_test(test_verbs),
 		cmocka_unit_test(test_queue_ids),
