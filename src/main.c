@@ -647,13 +647,18 @@ main(int argc, char **argv)
 	}
 
 	/* -w is opened as root, like tcpdump, so it can go anywhere. */
-	if (o.write_file != NULL && capture_dump_open(cap, o.write_file, &why) != 0)
+	if (o.write_file != NULL &&
+	    capture_dump_open(cap, o.write_file, &why) != 0) {
+		capture_close(cap);	/* why is static: still valid */
 		err_exit(EXIT_RUNTIME, o.write_file, why, NULL);
+	}
 
 	/* Drop root before the first packet is parsed. */
 	if (o.user_set || geteuid() == 0) {
-		if (privdrop(o.user, &pwhy) != 0)
+		if (privdrop(o.user, &pwhy) != 0) {
+			capture_close(cap);
 			err_exit(EXIT_RUNTIME, "-Z", pwhy, NULL);
+		}
 	}
 
 
