@@ -103,26 +103,31 @@ cache_prepare() {
 
 now_ns() { date +%s%N; }
 
-# timed FILE OUT CMD...: sets t_best, the best wall time (s), and t_rss,
-# the largest peak RSS (KiB), over BENCH_RUNS runs.
+# timed FILE OUT CMD...: over BENCH_RUNS runs, sets t_best, the best wall
+# time (s), t_cpu, the user+system time of that run (s), and t_rss, the
+# largest peak RSS (KiB).
 timed() {
 	tf=$1; out=$2; shift 2
-	best=; rss=0; i=0
+	best=; cpu=; rss=0; i=0
 	while [ "$i" -lt "$BENCH_RUNS" ]; do
 		cache_prepare "$tf"
 		t0=$(now_ns)
-		/usr/bin/time -f '%M' -o "$BENCH_DIR/time.out" "$@" >"$out" ||
+		/usr/bin/time -f '%M %U %S' -o "$BENCH_DIR/time.out" "$@" >"$out" ||
 		    die "$* failed (exit $?)"
 		t1=$(now_ns)
 		s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-		m=$(tail -n 1 "$BENCH_DIR/time.out")
+		tail -n 1 "$BENCH_DIR/time.out" >"$BENCH_DIR/time.last"
+		read -r m u y <"$BENCH_DIR/time.last"
+		c=$(awk -v u="$u" -v y="$y" 'BEGIN { printf "%.2f", u + y }')
 		[ "$m" -gt "$rss" ] && rss=$m
 		if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN { exit !(a < b) }'; then
 			best=$s
+			cpu=$c
 		fi
 		i=$((i + 1))
 	done
 	t_best=$best
+	t_cpu=$cpu
 	t_rss=$rss
 }
 
@@ -148,23 +153,25 @@ bench() {
 	    echo "WARNING: smtpscope counted ${sp:-?} packets, the bare loop $pkts" >&2
 
 	timed "$f" /dev/null "$BENCH_DIR/bareloop" "$f"
-	b_s=$t_best b_rss=$t_rss
+	b_s=$t_best b_cpu=$t_cpu b_rss=$t_rss
 	timed "$f" /dev/null "$bin" -r "$f" --json
-	r_s=$t_best r_rss=$t_rss
+	r_s=$t_best r_cpu=$t_cpu r_rss=$t_rss
 
 	echo
 	echo "file $f: $bytes bytes, $pkts packets"
 	echo "smtpscope: ${ss:-?} sessions, $nev events, $n421 replies 421, $n452 replies 452"
 	awk -v bytes="$bytes" -v pkts="$pkts" -v bs="$b_s" -v brss="$b_rss" \
-	    -v rs="$r_s" -v rrss="$r_rss" 'BEGIN {
+	    -v rs="$r_s" -v rrss="$r_rss" -v bc="$b_cpu" -v rc="$r_cpu" 'BEGIN {
 		if (bs <= 0) bs = 0.001; if (rs <= 0) rs = 0.001;
-		printf "%-10s %9s %10s %12s %12s\n", "reader", "seconds",
-		    "MB/s", "packets/s", "peak RSS";
-		printf "%-10s %9.3f %10.1f %12.0f %8.1f MiB\n", "bareloop",
-		    bs, bytes / bs / 1e6, pkts / bs, brss / 1024;
-		printf "%-10s %9.3f %10.1f %12.0f %8.1f MiB\n", "smtpscope",
-		    rs, bytes / rs / 1e6, pkts / rs, rrss / 1024;
-		printf "ratio smtpscope/bareloop (throughput): %.3f\n", bs / rs;
+		if (bc <= 0) bc = 0.01; if (rc <= 0) rc = 0.01;
+		printf "%-10s %9s %8s %10s %12s %12s\n", "reader", "seconds",
+		    "cpu s", "MB/s", "packets/s", "peak RSS";
+		printf "%-10s %9.3f %8.2f %10.1f %12.0f %8.1f MiB\n", "bareloop",
+		    bs, bc, bytes / bs / 1e6, pkts / bs, brss / 1024;
+		printf "%-10s %9.3f %8.2f %10.1f %12.0f %8.1f MiB\n", "smtpscope",
+		    rs, rc, bytes / rs / 1e6, pkts / rs, rrss / 1024;
+		printf "ratio smtpscope/bareloop (throughput): %.3f wall, %.3f cpu\n",
+		    bs / rs, bc / rc;
 	}'
 	if awk -v bs="$b_s" -v rs="$r_s" -v m="$RATIO_MIN" \
 	    'BEGIN { exit !(bs / (rs > 0 ? rs : 0.001) >= m) }'; then
