@@ -3,6 +3,7 @@
 
 Usage: aiosmtpd_scripted.py SCENARIO PORT [HOST]
 
+The server calls itself $SCRIPTED_HOSTNAME (default mx2.example.test).
 Prints "ready" on stdout once it listens, then serves until SIGTERM/SIGINT.
 Run with Debian's /usr/bin/python3 (python3-aiosmtpd).
 
@@ -21,10 +22,12 @@ are in ../shared/reference/reply-variants.tsv.
 """
 
 import asyncio
+import os
 import signal
 import sys
 
-HOSTNAME = "mx2.example.test"
+# The name the server gives itself (make-demo.sh runs several of them).
+HOSTNAME = os.environ.get("SCRIPTED_HOSTNAME", "mx2.example.test")
 
 # ---------------------------------------------------------------- aiosmtpd
 
@@ -100,6 +103,7 @@ class Session:
         self.conn_no = conn_no
         self.messages = 0
         self.in_tx = False
+        self.peer = writer.get_extra_info("peername")[0]
 
     async def send(self, *lines):
         self.w.write("".join(l + "\r\n" for l in lines).encode("ascii"))
@@ -168,8 +172,8 @@ class Session:
                 if sc == "multiline421":
                     # Gmail-style reputation rate limit, as a 3-line 421.
                     return await self.hangup(
-                        "421-4.7.0 [127.0.0.1] Our system has detected an "
-                        "unusual rate of",
+                        "421-4.7.0 [%s] Our system has detected an "
+                        "unusual rate of" % self.peer,
                         "421-4.7.0 unsolicited mail originating from your "
                         "IP address. To protect our",
                         "421 4.7.0 users from spam, mail sent from your IP "

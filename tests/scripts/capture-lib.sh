@@ -10,16 +10,17 @@
 #                              rewrite server ports (and addresses) with
 #                              tcprewrite: PORTMAP "10601:25", PNAT
 #                              "127.0.0.1/32:192.0.2.10/32"
+#   cap_check FILE             fail if FILE lost segments (tshark)
 #   srv_start SCENARIO PORT [HOST]
 #                              start tests/scripts/aiosmtpd_scripted.py and
 #                              wait until it listens
-#   srv_stop                   stop it
+#   srv_stop                   stop all servers started so far
 #   cap_cleanup                stop whatever is still running (for traps)
 
 PY=/usr/bin/python3
 SCRIPTS=$TOP/tests/scripts
 CAP_PID=
-SRV_PID=
+SRV_PIDS=
 PF_DIRS=
 
 . "$SCRIPTS/postfix-instance.sh"
@@ -52,6 +53,12 @@ cap_stop() {
 	kill -INT "$CAP_PID" 2>/dev/null || true
 	wait "$CAP_PID" 2>/dev/null || true
 	CAP_PID=
+	# A capture that lost packets is useless as a fixture: say so loudly.
+	if grep -q '^[1-9][0-9]* packets\{0,1\} dropped by kernel' "$WORK/tcpdump.err"; then
+		echo "capture-lib: tcpdump dropped packets:" >&2
+		cat "$WORK/tcpdump.err" >&2
+		return 1
+	fi
 }
 
 cap_port() {
@@ -63,16 +70,29 @@ cap_port() {
 	fi
 }
 
+# cap_check FILE: fail when tshark sees a segment missing from FILE (the
+# capture lost packets; record it again).
+cap_check() {
+	command -v tshark >/dev/null || return 0
+	lost=$(tshark -r "$1" -Y 'tcp.analysis.lost_segment || tcp.analysis.ack_lost_segment' 2>/dev/null | wc -l)
+	if [ "$lost" -ne 0 ]; then
+		echo "capture-lib: $1 misses segments ($lost places); record it again" >&2
+		return 1
+	fi
+}
+
 srv_start() {
-	: > "$WORK/srv.out"
+	out=$WORK/srv-$1-$2.out
+	: > "$out"
 	$PY "$SCRIPTS/aiosmtpd_scripted.py" "$1" "$2" "${3:-127.0.0.1}" \
-	    > "$WORK/srv.out" 2> "$WORK/srv-$1.err" &
-	SRV_PID=$!
+	    > "$out" 2> "$WORK/srv-$1-$2.err" &
+	pid=$!
+	SRV_PIDS="$SRV_PIDS $pid"
 	i=0
-	while ! grep -q ready "$WORK/srv.out"; do
+	while ! grep -q ready "$out"; do
 		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$SRV_PID" 2>/dev/null; then
-			cat "$WORK/srv-$1.err" >&2
+		if [ $i -gt 100 ] || ! kill -0 "$pid" 2>/dev/null; then
+			cat "$WORK/srv-$1-$2.err" >&2
 			echo "capture-lib: server $1 did not start" >&2
 			return 1
 		fi
@@ -80,11 +100,13 @@ srv_start() {
 	done
 }
 
+# srv_stop: stop every server srv_start started.
 srv_stop() {
-	[ -n "$SRV_PID" ] || return 0
-	kill -TERM "$SRV_PID" 2>/dev/null || true
-	wait "$SRV_PID" 2>/dev/null || true
-	SRV_PID=
+	for pid in $SRV_PIDS; do
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	SRV_PIDS=
 }
 
 # pf_up DIR PORT [main.cf settings]: pf_start, remembered for cleanup.
@@ -99,7 +121,9 @@ pf_up() {
 
 cap_cleanup() {
 	[ -z "$CAP_PID" ] || kill -INT "$CAP_PID" 2>/dev/null || true
-	[ -z "$SRV_PID" ] || kill -TERM "$SRV_PID" 2>/dev/null || true
+	for pid in $SRV_PIDS; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
 	for d in $PF_DIRS; do
 		pf_stop "$d"
 	done

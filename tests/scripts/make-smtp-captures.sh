@@ -68,6 +68,7 @@ LOG=$WORK/clients.log
 rec() {
 	cap_stop
 	cap_port "$WORK/$1.raw" "$OUT/$1.pcap" "$2:$3"
+	cap_check "$OUT/$1.pcap"
 	echo "wrote $OUT/$1.pcap ($(wc -c < "$OUT/$1.pcap") bytes)"
 }
 
