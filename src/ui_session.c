@@ -458,7 +458,8 @@ ui_session_jump(struct ui_ctx *ctx, int dir)
 			i--;
 		}
 		if (d->lines[i].mark == 1) {
-			ctx->sess_scroll.top = i > 1 ? i - 1 : 0;
+			/* A few lines of context above the reply. */
+			ctx->sess_scroll.top = i > 3 ? i - 3 : 0;
 			ctx->sess_scroll.follow = false;
 			ui_scroll_fix(
 			    &ctx->sess_scroll, d->n, ui_session_height(ctx));
