@@ -29,7 +29,7 @@
 #define SMTP_RCPT_LIST_MAX 1000
 
 struct smtp_config {
-	bool show_auth;		/* do not mask AUTH secrets */
+	bool show_auth; /* do not mask AUTH secrets */
 	/* Optional: told every state change ("ready -> data (354)"), for
 	   debugging and tests.  NULL: no tracing. */
 	void (*trace)(void *trace_arg, const char *what);
@@ -42,11 +42,11 @@ struct smtp_ops {
 
 /* What the engine does with further bytes of a direction. */
 enum smtp_dir_state {
-	SMTP_DIR_TEXT,		/* SMTP: keep feeding */
-	SMTP_DIR_HOLD,		/* client sent STARTTLS: hold bytes until
-				   the server's answer (then TEXT or TLS) */
-	SMTP_DIR_TLS,		/* bytes from here on are TLS */
-	SMTP_DIR_IGNORE,	/* not SMTP (after an anomaly): drop */
+	SMTP_DIR_TEXT,	 /* SMTP: keep feeding */
+	SMTP_DIR_HOLD,	 /* client sent STARTTLS: hold bytes until
+			    the server's answer (then TEXT or TLS) */
+	SMTP_DIR_TLS,	 /* bytes from here on are TLS */
+	SMTP_DIR_IGNORE, /* not SMTP (after an anomaly): drop */
 };
 
 struct smtp_session;
@@ -74,12 +74,12 @@ enum smtp_dir_state smtp_dir_state(const struct smtp_session *, int dir);
    engine stops expecting SMTP in clear (no anomalies for TLS bytes). */
 void smtp_tls_started(struct smtp_session *, bool decrypting);
 /* bytes are missing in dir: resynchronise at the next line. */
-void smtp_gap(struct smtp_session *, int dir, uint64_t bytes,
-    const struct timeval *ts);
+void smtp_gap(
+    struct smtp_session *, int dir, uint64_t bytes, const struct timeval *ts);
 /* The connection ended: emit anomalies for unfinished states and the
    session_close summary.  reason: "quit", "fin", "rst", ... (static). */
-void smtp_close(struct smtp_session *, const char *reason,
-    const struct timeval *ts);
+void smtp_close(
+    struct smtp_session *, const char *reason, const struct timeval *ts);
 
 /* For the UI and tests: state names. */
 const char *smtp_state_name(const struct smtp_session *);

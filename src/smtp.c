@@ -49,19 +49,25 @@
 
 /* What the client's bytes are, as far as the engine knows. */
 enum smtp_state {
-	SMTP_ST_GREETING,	/* no greeting yet (client may talk early) */
-	SMTP_ST_READY,		/* client lines are commands */
-	SMTP_ST_AUTH,		/* client lines are SASL responses */
-	SMTP_ST_DATA,		/* client bytes are a message body */
-	SMTP_ST_BDAT,		/* client bytes are a BDAT chunk */
-	SMTP_ST_STARTTLS,	/* STARTTLS sent: client bytes held */
-	SMTP_ST_TLS,		/* 220 to STARTTLS: bytes are TLS */
-	SMTP_ST_CLOSED,		/* smtp_close() was called */
+	SMTP_ST_GREETING, /* no greeting yet (client may talk early) */
+	SMTP_ST_READY,	  /* client lines are commands */
+	SMTP_ST_AUTH,	  /* client lines are SASL responses */
+	SMTP_ST_DATA,	  /* client bytes are a message body */
+	SMTP_ST_BDAT,	  /* client bytes are a BDAT chunk */
+	SMTP_ST_STARTTLS, /* STARTTLS sent: client bytes held */
+	SMTP_ST_TLS,	  /* 220 to STARTTLS: bytes are TLS */
+	SMTP_ST_CLOSED,	  /* smtp_close() was called */
 };
 
 static const char *const smtp_state_names[] = {
-	"greeting", "ready", "auth", "data", "bdat", "starttls", "tls",
-	"closed",
+    "greeting",
+    "ready",
+    "auth",
+    "data",
+    "bdat",
+    "starttls",
+    "tls",
+    "closed",
 };
 
 /* Which command an outstanding entry stands for. */
@@ -97,24 +103,24 @@ struct smtp_verb {
 /* One outstanding command. */
 struct smtp_pending {
 	const struct smtp_verb *v;
-	char verb[16];		/* what "answers" says */
-	char *arg;		/* as reported (AUTH masked), owned */
-	struct timeval ts;	/* when it (or its last part) was sent */
-	bool pipelined;		/* sent while others were outstanding */
-	bool last;		/* BDAT ... LAST */
-	bool spec;		/* DATA-END of a body sent without 354 */
-	uint64_t lines;		/* DATA-END: body lines; SKIP: replies left */
-	uint64_t bytes;		/* DATA-END, BDAT: message bytes so far */
+	char verb[16];	   /* what "answers" says */
+	char *arg;	   /* as reported (AUTH masked), owned */
+	struct timeval ts; /* when it (or its last part) was sent */
+	bool pipelined;	   /* sent while others were outstanding */
+	bool last;	   /* BDAT ... LAST */
+	bool spec;	   /* DATA-END of a body sent without 354 */
+	uint64_t lines;	   /* DATA-END: body lines; SKIP: replies left */
+	uint64_t bytes;	   /* DATA-END, BDAT: message bytes so far */
 };
 
 struct smtp_fifo {
 	struct smtp_pending *ring;
 	size_t cap, first, count;
-	uint64_t popped;	/* entries ever popped: seq of the head */
+	uint64_t popped; /* entries ever popped: seq of the head */
 };
 
 struct smtp_dir {
-	uint8_t *buf;		/* the current line, without terminator */
+	uint8_t *buf; /* the current line, without terminator */
 	size_t len, cap;
 	bool in_line;		/* bytes of the current line were seen */
 	bool overflow;		/* discarding up to the next LF */
@@ -123,7 +129,7 @@ struct smtp_dir {
 	bool valid;		/* a well-formed command/reply was seen */
 	bool ignore;		/* not SMTP: drop everything */
 	bool garbage_noted;	/* one anomaly per run of bad lines */
-	struct timeval line_ts;	/* first byte of the current line */
+	struct timeval line_ts; /* first byte of the current line */
 	double line_idle;	/* silence before that byte (ms) */
 };
 
@@ -138,13 +144,13 @@ struct smtp_reply {
 	struct timeval first_ts;
 	double idle_ms;
 	bool encrypted;
-	bool has_size;		/* EHLO keyword SIZE seen */
+	bool has_size; /* EHLO keyword SIZE seen */
 	uint64_t size;
 };
 
 /* The mail transaction (RFC 5321 4.1.4). */
 struct smtp_txn {
-	bool active;		/* MAIL accepted */
+	bool active; /* MAIL accepted */
 	char *mail_from;
 	uint64_t mail_size;
 	char **acc, **rej;
@@ -163,20 +169,20 @@ struct smtp_session {
 
 	enum smtp_state state;
 	struct smtp_dir d[2];
-	struct timeval last_ts;	/* last byte seen in either direction */
+	struct timeval last_ts; /* last byte seen in either direction */
 
-	bool greeted;		/* greeting seen (or not expected) */
-	bool over;		/* 421 or 221: no more replies expected */
+	bool greeted; /* greeting seen (or not expected) */
+	bool over;    /* 421 or 221: no more replies expected */
 	bool after_421;
-	bool quit;		/* QUIT answered by 221 */
+	bool quit; /* QUIT answered by 221 */
 	bool tls_active;
-	bool decrypting;	/* the TLS layer hands us plaintext */
-	bool tls_dirs;		/* 220 to STARTTLS: both directions TLS */
+	bool decrypting; /* the TLS layer hands us plaintext */
+	bool tls_dirs;	 /* 220 to STARTTLS: both directions TLS */
 	bool cmd_seen;
-	bool resync;		/* client: skip lines until a known verb */
-	bool auth_open;		/* an AUTH exchange is unfinished */
+	bool resync;	/* client: skip lines until a known verb */
+	bool auth_open; /* an AUTH exchange is unfinished */
 	uint64_t auth_seq;
-	bool data_wait;		/* DATA sent, its reply not seen */
+	bool data_wait; /* DATA sent, its reply not seen */
 	uint64_t data_seq;
 	uint64_t bdat_seq;
 	uint64_t bdat_left;
@@ -185,10 +191,10 @@ struct smtp_session {
 	   PIPELINING this runs ahead of the replies, so each DATA-END/BDAT
 	   entry keeps its own count). */
 	uint64_t msg_bytes;
-	int body_m;		/* DATA end matcher state */
+	int body_m; /* DATA end matcher state */
 	uint64_t body_lines;
-	bool body_spec;		/* body sent before DATA's reply */
-	bool body_rejected;	/* ... and DATA was refused */
+	bool body_spec;	    /* body sent before DATA's reply */
+	bool body_rejected; /* ... and DATA was refused */
 
 	/* Anomalies reported at most once per session. */
 	bool noted_bare_lf, noted_early, noted_421, noted_354, noted_cap;
@@ -206,16 +212,16 @@ struct smtp_session {
 	size_t n_codes, cap_codes;
 };
 
-static void smtp_cmd_helo(struct smtp_session *, uint64_t, const char *,
-    size_t, const struct timeval *, bool);
-static void smtp_cmd_data(struct smtp_session *, uint64_t, const char *,
-    size_t, const struct timeval *, bool);
-static void smtp_cmd_bdat(struct smtp_session *, uint64_t, const char *,
-    size_t, const struct timeval *, bool);
+static void smtp_cmd_helo(struct smtp_session *, uint64_t, const char *, size_t,
+    const struct timeval *, bool);
+static void smtp_cmd_data(struct smtp_session *, uint64_t, const char *, size_t,
+    const struct timeval *, bool);
+static void smtp_cmd_bdat(struct smtp_session *, uint64_t, const char *, size_t,
+    const struct timeval *, bool);
 static void smtp_cmd_starttls(struct smtp_session *, uint64_t, const char *,
     size_t, const struct timeval *, bool);
-static void smtp_cmd_auth(struct smtp_session *, uint64_t, const char *,
-    size_t, const struct timeval *, bool);
+static void smtp_cmd_auth(struct smtp_session *, uint64_t, const char *, size_t,
+    const struct timeval *, bool);
 static void smtp_reply_helo(struct smtp_session *, struct smtp_pending *,
     const struct smtp_reply *, const struct timeval *);
 static void smtp_reply_mail(struct smtp_session *, struct smtp_pending *,
@@ -239,37 +245,36 @@ static void smtp_reply_auth(struct smtp_session *, struct smtp_pending *,
 
 /* RFC 5321 verbs and the common extensions. */
 static const struct smtp_verb smtp_verbs[] = {
-	{"EHLO", SMTP_K_HELO, smtp_cmd_helo, smtp_reply_helo},
-	{"HELO", SMTP_K_HELO, smtp_cmd_helo, smtp_reply_helo},
-	{"LHLO", SMTP_K_HELO, smtp_cmd_helo, smtp_reply_helo},
-	{"MAIL", SMTP_K_MAIL, NULL, smtp_reply_mail},
-	{"RCPT", SMTP_K_RCPT, NULL, smtp_reply_rcpt},
-	{"DATA", SMTP_K_DATA, smtp_cmd_data, smtp_reply_data},
-	{"BDAT", SMTP_K_BDAT, smtp_cmd_bdat, smtp_reply_bdat},
-	{"RSET", SMTP_K_RSET, NULL, smtp_reply_rset},
-	{"VRFY", SMTP_K_OTHER, NULL, NULL},
-	{"EXPN", SMTP_K_OTHER, NULL, NULL},
-	{"HELP", SMTP_K_OTHER, NULL, NULL},
-	{"NOOP", SMTP_K_OTHER, NULL, NULL},
-	{"QUIT", SMTP_K_QUIT, NULL, smtp_reply_quit},
-	{"STARTTLS", SMTP_K_STARTTLS, smtp_cmd_starttls, smtp_reply_starttls},
-	{"AUTH", SMTP_K_AUTH, smtp_cmd_auth, smtp_reply_auth},
-	{"ETRN", SMTP_K_OTHER, NULL, NULL},
-	{"XCLIENT", SMTP_K_OTHER, NULL, NULL},
-	{"XFORWARD", SMTP_K_OTHER, NULL, NULL},
-	{"TURN", SMTP_K_OTHER, NULL, NULL},
-	{"ATRN", SMTP_K_OTHER, NULL, NULL},
-	{"SEND", SMTP_K_OTHER, NULL, NULL},
-	{"SOML", SMTP_K_OTHER, NULL, NULL},
-	{"SAML", SMTP_K_OTHER, NULL, NULL},
+    {"EHLO", SMTP_K_HELO, smtp_cmd_helo, smtp_reply_helo},
+    {"HELO", SMTP_K_HELO, smtp_cmd_helo, smtp_reply_helo},
+    {"LHLO", SMTP_K_HELO, smtp_cmd_helo, smtp_reply_helo},
+    {"MAIL", SMTP_K_MAIL, NULL, smtp_reply_mail},
+    {"RCPT", SMTP_K_RCPT, NULL, smtp_reply_rcpt},
+    {"DATA", SMTP_K_DATA, smtp_cmd_data, smtp_reply_data},
+    {"BDAT", SMTP_K_BDAT, smtp_cmd_bdat, smtp_reply_bdat},
+    {"RSET", SMTP_K_RSET, NULL, smtp_reply_rset},
+    {"VRFY", SMTP_K_OTHER, NULL, NULL},
+    {"EXPN", SMTP_K_OTHER, NULL, NULL},
+    {"HELP", SMTP_K_OTHER, NULL, NULL},
+    {"NOOP", SMTP_K_OTHER, NULL, NULL},
+    {"QUIT", SMTP_K_QUIT, NULL, smtp_reply_quit},
+    {"STARTTLS", SMTP_K_STARTTLS, smtp_cmd_starttls, smtp_reply_starttls},
+    {"AUTH", SMTP_K_AUTH, smtp_cmd_auth, smtp_reply_auth},
+    {"ETRN", SMTP_K_OTHER, NULL, NULL},
+    {"XCLIENT", SMTP_K_OTHER, NULL, NULL},
+    {"XFORWARD", SMTP_K_OTHER, NULL, NULL},
+    {"TURN", SMTP_K_OTHER, NULL, NULL},
+    {"ATRN", SMTP_K_OTHER, NULL, NULL},
+    {"SEND", SMTP_K_OTHER, NULL, NULL},
+    {"SOML", SMTP_K_OTHER, NULL, NULL},
+    {"SAML", SMTP_K_OTHER, NULL, NULL},
 };
 /* Pseudo entries: the end of a message, refused body lines, and any verb
    not in the table (its name is copied into the pending entry). */
-static const struct smtp_verb smtp_verb_dataend = {"DATA-END",
-    SMTP_K_DATAEND, NULL, smtp_reply_dataend};
+static const struct smtp_verb smtp_verb_dataend = {
+    "DATA-END", SMTP_K_DATAEND, NULL, smtp_reply_dataend};
 static const struct smtp_verb smtp_verb_skip = {"", SMTP_K_SKIP, NULL, NULL};
-static const struct smtp_verb smtp_verb_other = {"", SMTP_K_OTHER, NULL,
-    NULL};
+static const struct smtp_verb smtp_verb_other = {"", SMTP_K_OTHER, NULL, NULL};
 
 /* ---- small helpers ---- */
 
@@ -277,7 +282,7 @@ static double
 smtp_ms(const struct timeval *a, const struct timeval *b)
 {
 	return (double)(a->tv_sec - b->tv_sec) * 1e3 +
-	    (double)(a->tv_usec - b->tv_usec) / 1e3;
+	       (double)(a->tv_usec - b->tv_usec) / 1e3;
 }
 
 static int
@@ -525,8 +530,8 @@ static bool
 smtp_qid_char(char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	    (c >= 'A' && c <= 'Z') || c == '-' || c == '_' || c == '.' ||
-	    c == '@' || c == '/' || c == '+' || c == '=' || c == ':';
+	       (c >= 'A' && c <= 'Z') || c == '-' || c == '_' || c == '.' ||
+	       c == '@' || c == '/' || c == '+' || c == '=' || c == ':';
 }
 
 static char *
@@ -547,9 +552,9 @@ smtp_qid_token(const char *p, const char *end)
 }
 
 /*
- * Postfix "queued as ID", Exchange "InternalId=ID", Exim "id=ID", Sendmail and OpenSMTPD "ID Message
- * accepted for delivery", Haraka "Message Queued (ID)", Gmail "OK <time>
- * ID - gsmtp".  NULL when none is recognised; caller frees.
+ * Postfix "queued as ID", Exchange "InternalId=ID", Exim "id=ID", Sendmail and
+ * OpenSMTPD "ID Message accepted for delivery", Haraka "Message Queued (ID)",
+ * Gmail "OK <time> ID - gsmtp".  NULL when none is recognised; caller frees.
  */
 static char *
 smtp_queue_id(const char *t, size_t n)
@@ -599,8 +604,8 @@ smtp_count_code(struct smtp_session *s, int code)
 		return;
 	if (s->n_codes == s->cap_codes) {
 		s->cap_codes = s->cap_codes == 0 ? 8 : s->cap_codes * 2;
-		s->codes = xreallocarray(s->codes, s->cap_codes,
-		    sizeof *s->codes);
+		s->codes =
+		    xreallocarray(s->codes, s->cap_codes, sizeof *s->codes);
 	}
 	memmove(&s->codes[i + 1], &s->codes[i],
 	    (s->n_codes - i) * sizeof *s->codes);
@@ -764,8 +769,9 @@ smtp_cmd_auth(struct smtp_session *s, uint64_t seq, const char *arg,
 	   response (RFC 4954 4): never let it be read as a command, even
 	   when the client does not wait for the 334. */
 	if (memchr(arg, ' ', arglen) == NULL)
-		smtp_enter_state(s, SMTP_ST_AUTH, "AUTH without initial "
-						  "response");
+		smtp_enter_state(s, SMTP_ST_AUTH,
+		    "AUTH without initial "
+		    "response");
 }
 
 /* Mechanism kept, initial response hidden (unless --show-auth). */
@@ -823,12 +829,12 @@ smtp_reply_rcpt(struct smtp_session *s, struct smtp_pending *p,
 	t->rcpt_seen++;
 	if (rep->code / 100 == 2) {
 		t->rcpt_accepted++;
-		smtp_list_add(&t->acc, &t->n_acc, smtp_path(p->arg, "TO:",
-		    &rest));
+		smtp_list_add(
+		    &t->acc, &t->n_acc, smtp_path(p->arg, "TO:", &rest));
 	} else if (rep->code / 100 == 4 || rep->code / 100 == 5) {
 		t->rcpt_rejected++;
-		smtp_list_add(&t->rej, &t->n_rej, smtp_path(p->arg, "TO:",
-		    &rest));
+		smtp_list_add(
+		    &t->rej, &t->n_rej, smtp_path(p->arg, "TO:", &rest));
 	}
 }
 
@@ -960,8 +966,7 @@ smtp_enhanced_len(const char *p, size_t n)
 {
 	size_t i = 0, k, part;
 
-	if (n < 5 || (p[0] != '2' && p[0] != '4' && p[0] != '5') ||
-	    p[1] != '.')
+	if (n < 5 || (p[0] != '2' && p[0] != '4' && p[0] != '5') || p[1] != '.')
 		return 0;
 	i = 2;
 	for (part = 0; part < 2; part++) {
@@ -987,8 +992,8 @@ smtp_reply_append(struct smtp_reply *r, const char *p, size_t n)
 
 	if (need > SMTP_REPLY_MAX)
 		return; /* keep what fits: a reply this long is abuse */
-	if (xcapped_grow((void **)&r->text, &r->text_cap, need,
-		SMTP_REPLY_MAX) != 0)
+	if (xcapped_grow(
+		(void **)&r->text, &r->text_cap, need, SMTP_REPLY_MAX) != 0)
 		return;
 	if (r->lines > 0)
 		r->text[r->text_len++] = '\n';
@@ -1112,19 +1117,20 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 		if (r->code != 421 && !in_body &&
 		    !(s->midstream && !s->cmd_seen) &&
 		    !s->d[EV_DIR_CLIENT].ignore)
-			smtp_anomaly(s, EV_ANOM_REPLY_WITHOUT_COMMAND, NULL, ts);
+			smtp_anomaly(
+			    s, EV_ANOM_REPLY_WITHOUT_COMMAND, NULL, ts);
 	}
 
 	/* The situation before this reply, for the diagnosis. */
-	ev->ctx.rcpt_seen = s->txn.rcpt_seen +
-	    ((have && ans.v->kind == SMTP_K_RCPT) ? 1 : 0);
+	ev->ctx.rcpt_seen =
+	    s->txn.rcpt_seen + ((have && ans.v->kind == SMTP_K_RCPT) ? 1 : 0);
 	ev->ctx.rcpt_accepted = s->txn.rcpt_accepted;
 	ev->ctx.rcpt_rejected = s->txn.rcpt_rejected;
 	ev->ctx.messages = s->messages;
 	ev->ctx.mail_size = s->txn.mail_size;
 	ev->ctx.ehlo_size = s->ehlo_size;
-	if (have && (ans.v->kind == SMTP_K_DATAEND ||
-	    ans.v->kind == SMTP_K_BDAT))
+	if (have &&
+	    (ans.v->kind == SMTP_K_DATAEND || ans.v->kind == SMTP_K_BDAT))
 		ev->ctx.data_bytes = ans.bytes;
 	else if (in_body)
 		ev->ctx.data_bytes = s->msg_bytes;
@@ -1132,8 +1138,8 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 	ev->ctx.session_ms = smtp_ms(&r->first_ts, &s->start);
 	ev->ctx.in_transaction = s->txn.active;
 	ev->ctx.tls_active = s->tls_active;
-	ev->ctx.pipelining = (have || challenge) &&
-	    (ans.pipelined || outstanding > 1);
+	ev->ctx.pipelining =
+	    (have || challenge) && (ans.pipelined || outstanding > 1);
 	ev->ctx.greeting = s->greeting != NULL ? xstrdup(s->greeting) : NULL;
 	ev->ctx.helo = s->helo != NULL ? xstrdup(s->helo) : NULL;
 
@@ -1213,7 +1219,8 @@ smtp_server_line(struct smtp_session *s, const char *line, size_t len,
 			smtp_anomaly(s, EV_ANOM_CODE_CHANGED, NULL, ts);
 		/* Gmail and others repeat the enhanced code on every line. */
 		el = strlen(r->enhanced);
-		if (el > 0 && tlen >= el && memcmp(text, r->enhanced, el) == 0 &&
+		if (el > 0 && tlen >= el &&
+		    memcmp(text, r->enhanced, el) == 0 &&
 		    (tlen == el || text[el] == ' ')) {
 			text += el;
 			tlen -= el;
@@ -1470,8 +1477,9 @@ smtp_client_line(struct smtp_session *s, const char *line, size_t len,
 		smtp_body_start(s);
 		smtp_body_scan(s, (const uint8_t *)line, len, ts);
 		if (s->state == SMTP_ST_DATA)
-			smtp_body_scan(s, (const uint8_t *)(d->crlf ? "\r\n" :
-			    "\n"), d->crlf ? 2 : 1, ts);
+			smtp_body_scan(s,
+			    (const uint8_t *)(d->crlf ? "\r\n" : "\n"),
+			    d->crlf ? 2 : 1, ts);
 		return;
 	}
 	d->valid = true;
@@ -1505,7 +1513,7 @@ smtp_client_line(struct smtp_session *s, const char *line, size_t len,
 	/* A new transaction or a reset: the client's next message starts
 	   from zero. */
 	if (v != NULL && (v->kind == SMTP_K_MAIL || v->kind == SMTP_K_RSET ||
-	    v->kind == SMTP_K_HELO))
+			     v->kind == SMTP_K_HELO))
 		s->msg_bytes = 0;
 	memset(&p, 0, sizeof p);
 	p.v = v != NULL ? v : &smtp_verb_other;
@@ -1529,17 +1537,17 @@ smtp_client_line(struct smtp_session *s, const char *line, size_t len,
 /* ---- line framing ---- */
 
 static void
-smtp_line(struct smtp_session *s, int dir, const struct timeval *ts,
-    bool encrypted)
+smtp_line(
+    struct smtp_session *s, int dir, const struct timeval *ts, bool encrypted)
 {
 	struct smtp_dir *d = &s->d[dir];
 
 	if (dir == EV_DIR_SERVER)
-		smtp_server_line(s, (const char *)d->buf, d->len, ts,
-		    encrypted);
+		smtp_server_line(
+		    s, (const char *)d->buf, d->len, ts, encrypted);
 	else
-		smtp_client_line(s, (const char *)d->buf, d->len, ts,
-		    encrypted);
+		smtp_client_line(
+		    s, (const char *)d->buf, d->len, ts, encrypted);
 	d->len = 0;
 }
 
@@ -1574,8 +1582,8 @@ smtp_take_line(struct smtp_session *s, int dir, const uint8_t *p, size_t n,
 	}
 	if (d->len + take > SMTP_LINE_MAX) {
 		room = SMTP_LINE_MAX - d->len;
-		(void)xcapped_grow((void **)&d->buf, &d->cap,
-		    SMTP_LINE_MAX + 1, SMTP_LINE_MAX + 1);
+		(void)xcapped_grow((void **)&d->buf, &d->cap, SMTP_LINE_MAX + 1,
+		    SMTP_LINE_MAX + 1);
 		memcpy(d->buf + d->len, p, room);
 		d->len = SMTP_LINE_MAX;
 		d->buf[d->len] = '\0';
@@ -1589,8 +1597,8 @@ smtp_take_line(struct smtp_session *s, int dir, const uint8_t *p, size_t n,
 		d->overflow = true;
 		return n;
 	}
-	(void)xcapped_grow((void **)&d->buf, &d->cap, d->len + take + 1,
-	    SMTP_LINE_MAX + 1);
+	(void)xcapped_grow(
+	    (void **)&d->buf, &d->cap, d->len + take + 1, SMTP_LINE_MAX + 1);
 	memcpy(d->buf + d->len, p, take);
 	d->len += take;
 	d->buf[d->len] = '\0';
@@ -1662,8 +1670,8 @@ smtp_feed(struct smtp_session *s, int dir, const uint8_t *data, size_t len,
 				continue;
 			}
 		}
-		used = smtp_take_line(s, dir, data + off, len - off, off, ts,
-		    &done);
+		used = smtp_take_line(
+		    s, dir, data + off, len - off, off, ts, &done);
 		off += used;
 		if (done)
 			smtp_line(s, dir, ts, encrypted);
@@ -1715,8 +1723,8 @@ smtp_tls_started(struct smtp_session *s, bool decrypting)
 }
 
 void
-smtp_gap(struct smtp_session *s, int dir, uint64_t bytes,
-    const struct timeval *ts)
+smtp_gap(
+    struct smtp_session *s, int dir, uint64_t bytes, const struct timeval *ts)
 {
 	struct smtp_dir *d;
 
@@ -1738,7 +1746,6 @@ smtp_gap(struct smtp_session *s, int dir, uint64_t bytes,
 			return;
 		}
 		/* The hole ran past the chunk: framing is lost. */
-		bytes -= s->bdat_left;
 		(void)smtp_bdat_take(s, (size_t)s->bdat_left, ts);
 		s->resync = true;
 	}
@@ -1759,8 +1766,7 @@ smtp_gap(struct smtp_session *s, int dir, uint64_t bytes,
 }
 
 void
-smtp_close(struct smtp_session *s, const char *reason,
-    const struct timeval *ts)
+smtp_close(struct smtp_session *s, const char *reason, const struct timeval *ts)
 {
 	struct event *ev;
 

@@ -40,8 +40,8 @@ fuzz_emit(void *arg, struct event *ev)
 	f->events++;
 	switch (ev->type) {
 	case EV_COMMAND:
-		if (ev->arg == NULL || memchr(ev->verb, '\0',
-					   sizeof ev->verb) == NULL)
+		if (ev->arg == NULL ||
+		    memchr(ev->verb, '\0', sizeof ev->verb) == NULL)
 			abort();
 		break;
 	case EV_REPLY:

@@ -26,31 +26,46 @@ struct step {
 	int dir;
 	const char *data;
 	size_t len;
-	long ms;	/* capture time, ms after the session start */
-	bool enc;	/* plaintext from the TLS layer */
-	uint64_t gap;	/* not data: a gap of this many bytes */
+	long ms;      /* capture time, ms after the session start */
+	bool enc;     /* plaintext from the TLS layer */
+	uint64_t gap; /* not data: a gap of this many bytes */
 };
 
-#define C(ms, s) {EV_DIR_CLIENT, s, sizeof(s) - 1, ms, false, 0}
-#define S(ms, s) {EV_DIR_SERVER, s, sizeof(s) - 1, ms, false, 0}
-#define CE(ms, s) {EV_DIR_CLIENT, s, sizeof(s) - 1, ms, true, 0}
-#define SE(ms, s) {EV_DIR_SERVER, s, sizeof(s) - 1, ms, true, 0}
-#define GAP(ms, d, n) {d, NULL, 0, ms, false, n}
+#define C(ms, s)                                                               \
+	{                                                                      \
+		EV_DIR_CLIENT, s, sizeof(s) - 1, ms, false, 0                  \
+	}
+#define S(ms, s)                                                               \
+	{                                                                      \
+		EV_DIR_SERVER, s, sizeof(s) - 1, ms, false, 0                  \
+	}
+#define CE(ms, s)                                                              \
+	{                                                                      \
+		EV_DIR_CLIENT, s, sizeof(s) - 1, ms, true, 0                   \
+	}
+#define SE(ms, s)                                                              \
+	{                                                                      \
+		EV_DIR_SERVER, s, sizeof(s) - 1, ms, true, 0                   \
+	}
+#define GAP(ms, d, n)                                                          \
+	{                                                                      \
+		d, NULL, 0, ms, false, n                                       \
+	}
 
 struct scen {
 	const struct step *steps;
 	size_t n;
 	bool midstream;
 	bool implicit;
-	bool syn;		/* SYN seen at -5 ms */
+	bool syn; /* SYN seen at -5 ms */
 	bool show_auth;
-	const char *close;	/* reason, NULL: no smtp_close */
+	const char *close; /* reason, NULL: no smtp_close */
 	long close_ms;
 };
 
 struct result {
-	char **lines;	/* short form, for the assertions */
-	char **full;	/* with the reply context, for split comparison */
+	char **lines; /* short form, for the assertions */
+	char **full;  /* with the reply context, for split comparison */
 	struct event **evs;
 	size_t n;
 	char *trace;
@@ -96,8 +111,8 @@ render(const struct event *ev, bool full)
 	switch (ev->type) {
 	case EV_COMMAND:
 		esc(t, sizeof t, ev->arg, strlen(ev->arg));
-		xasprintf(&r, "C %s|%s%s", ev->verb, t,
-		    ev->encrypted ? "|enc" : "");
+		xasprintf(
+		    &r, "C %s|%s%s", ev->verb, t, ev->encrypted ? "|enc" : "");
 		break;
 	case EV_REPLY:
 		esc(t, sizeof t, ev->text, ev->text_len);
@@ -137,8 +152,7 @@ render(const struct event *ev, bool full)
 		for (i = 0; i < ev->n_rejected && o < 400; i++)
 			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
 			    i ? "," : "", ev->rcpt_rejected[i]);
-		xasprintf(&r, "M %llu|%s|%s|%s",
-		    (unsigned long long)ev->bytes,
+		xasprintf(&r, "M %llu|%s|%s|%s", (unsigned long long)ev->bytes,
 		    ev->mail_from ? ev->mail_from : "(null)", list,
 		    ev->queue_id ? ev->queue_id : "null");
 		break;
@@ -152,9 +166,9 @@ render(const struct event *ev, bool full)
 			o += (size_t)snprintf(list + o, sizeof list - o,
 			    "%s%d:%u", i ? "," : "", ev->codes[i].code,
 			    ev->codes[i].count);
-		xasprintf(&r, "X %s %.3f c=%u r=%u m=%u {%s}",
-		    ev->close_reason, ev->duration, ev->commands, ev->replies,
-		    ev->messages, list);
+		xasprintf(&r, "X %s %.3f c=%u r=%u m=%u {%s}", ev->close_reason,
+		    ev->duration, ev->commands, ev->replies, ev->messages,
+		    list);
 		break;
 	default:
 		xasprintf(&r, "? %d", (int)ev->type);
@@ -261,7 +275,8 @@ feed_piece(struct driver *dr, const struct step *st, const uint8_t *p,
     size_t len, const struct timeval *ts)
 {
 	if (st->enc) {
-		if (!dr->tls && smtp_dir_state(dr->s, st->dir) == SMTP_DIR_TLS) {
+		if (!dr->tls &&
+		    smtp_dir_state(dr->s, st->dir) == SMTP_DIR_TLS) {
 			dr->tls = true;
 			smtp_tls_started(dr->s, true);
 		}
@@ -308,10 +323,10 @@ run(const struct scen *sc, long split_step, size_t split_pos, bool bytewise,
 			for (k = 0; k < st->len; k++)
 				feed_piece(&dr, st, buf + k, 1, &ts);
 		} else if ((long)i == split_step && split_pos > 0 &&
-		    split_pos < st->len) {
+			   split_pos < st->len) {
 			feed_piece(&dr, st, buf, split_pos, &ts);
-			feed_piece(&dr, st, buf + split_pos,
-			    st->len - split_pos, &ts);
+			feed_piece(
+			    &dr, st, buf + split_pos, st->len - split_pos, &ts);
 		} else
 			feed_piece(&dr, st, buf, st->len, &ts);
 		free(buf);
@@ -370,8 +385,8 @@ check_splits(const struct scen *sc, const struct result *whole)
 		for (k = 1; k < sc->steps[i].len; k++) {
 			run(sc, (long)i, k, false, &r);
 			if (!same(whole, &r)) {
-				fprintf(stderr, "# split step %zu at %zu\n", i,
-				    k);
+				fprintf(
+				    stderr, "# split step %zu at %zu\n", i, k);
 				dump("whole", whole);
 				dump("split", &r);
 				fail();
@@ -401,8 +416,9 @@ check(const struct scen *sc, const char *const *want, size_t nwant,
 
 		if (strcmp(got, exp) != 0) {
 			dump("got", res);
-			fprintf(stderr, "# event %zu: want\n#   %s\n# got\n#   %s\n",
-			    i, exp, got);
+			fprintf(stderr,
+			    "# event %zu: want\n#   %s\n# got\n#   %s\n", i,
+			    exp, got);
 			fail();
 		}
 	}
@@ -434,8 +450,8 @@ test_basic_session(void **state)
 	    C(800, "QUIT\r\n"),
 	    S(801, "221 2.0.0 Bye\r\n"),
 	};
-	static const struct scen sc = {SCEN(st), .syn = true, .close = "fin",
-	    .close_ms = 900};
+	static const struct scen sc = {
+	    SCEN(st), .syn = true, .close = "fin", .close_ms = 900};
 	static const char *const want[] = {
 	    "R 220 -|mx.example.org ESMTP Postfix|1|CONNECT|105",
 	    "C EHLO|client.example",
@@ -485,8 +501,8 @@ test_greeting_without_syn(void **state)
 	static const struct step st[] = {
 	    S(100, "220 hi\r\n"),
 	};
-	static const struct scen sc = {SCEN(st), .close = "rst",
-	    .close_ms = 150};
+	static const struct scen sc = {
+	    SCEN(st), .close = "rst", .close_ms = 150};
 	static const char *const want[] = {
 	    "R 220 -|hi|1|CONNECT|null",
 	    "X rst 0.150 c=0 r=1 m=0 {220:1}",
@@ -539,8 +555,8 @@ test_pipelining_452(void **state)
 	    C(50, "x\r\n.\r\n"),
 	    S(60, "250 2.0.0 Ok: queued as ABC\r\n"),
 	};
-	static const struct scen sc = {SCEN(st), .close = "fin",
-	    .close_ms = 70};
+	static const struct scen sc = {
+	    SCEN(st), .close = "fin", .close_ms = 70};
 	static const char *const want[] = {
 	    "R 220 -|mx|1|CONNECT|null",
 	    "C EHLO|c",
@@ -595,8 +611,8 @@ test_unsolicited_421(void **state)
 	    C(300030, "MAIL FROM:<a@b>\r\n"),
 	    C(300031, "QUIT\r\n"),
 	};
-	static const struct scen sc = {SCEN(st), .close = "fin",
-	    .close_ms = 300040};
+	static const struct scen sc = {
+	    SCEN(st), .close = "fin", .close_ms = 300040};
 	static const char *const want[] = {
 	    "R 220 -|mx|1|CONNECT|null",
 	    "C EHLO|c",
@@ -631,8 +647,8 @@ test_421_answers_oldest(void **state)
 		  "421 4.7.0 bye\r\n"),
 	    S(41, "250 late\r\n"),
 	};
-	static const struct scen sc = {SCEN(st), .close = "fin",
-	    .close_ms = 50};
+	static const struct scen sc = {
+	    SCEN(st), .close = "fin", .close_ms = 50};
 	static const char *const want[] = {
 	    "R 220 -|mx|1|CONNECT|null",
 	    "C EHLO|c",
@@ -660,8 +676,8 @@ test_421_greeting(void **state)
 	    S(0, "421 4.7.0 mx Error: too many connections from 1.2.3.4\r\n"),
 	    C(5, "QUIT\r\n"),
 	};
-	static const struct scen sc = {SCEN(st), .syn = true, .close = "fin",
-	    .close_ms = 6};
+	static const struct scen sc = {
+	    SCEN(st), .syn = true, .close = "fin", .close_ms = 6};
 	static const char *const want[] = {
 	    "R 421 4.7.0|mx Error: too many connections from 1.2.3.4|1|"
 	    "CONNECT|5",
@@ -740,8 +756,7 @@ test_non_smtp(void **state)
 	    C(1, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"),
 	    S(2, "220 ignored\r\n"),
 	};
-	static const struct scen sc = {SCEN(st), .close = "fin",
-	    .close_ms = 3};
+	static const struct scen sc = {SCEN(st), .close = "fin", .close_ms = 3};
 	static const char *const want[] = {
 	    "A non-SMTP data",
 	    "A non-SMTP data",
@@ -758,8 +773,8 @@ test_non_smtp(void **state)
 	result_free(&r);
 	memset(&r2, 0, sizeof r2);
 	s = smtp_new(NULL, &ops, &r2, &t0, NULL, false, false);
-	(void)smtp_feed(s, EV_DIR_SERVER, (const uint8_t *)"\x00\x01", 2, &t0,
-	    false);
+	(void)smtp_feed(
+	    s, EV_DIR_SERVER, (const uint8_t *)"\x00\x01", 2, &t0, false);
 	assert_int_equal(smtp_dir_state(s, EV_DIR_SERVER), SMTP_DIR_IGNORE);
 	assert_int_equal(smtp_dir_state(s, EV_DIR_CLIENT), SMTP_DIR_TEXT);
 	smtp_free(s);
@@ -799,8 +814,8 @@ test_midstream(void **state)
 	    S(4, "221 bye\r\n"),
 	    S(5, "250 stray\r\n"),
 	};
-	static const struct scen sc = {SCEN(st), .midstream = true,
-	    .close = "fin", .close_ms = 6};
+	static const struct scen sc = {
+	    SCEN(st), .midstream = true, .close = "fin", .close_ms = 6};
 	static const char *const want[] = {
 	    "R 250 2.0.0|Ok: queued as X|1|null|null",
 	    "R 250 -|again|1|null|null",
@@ -850,8 +865,8 @@ test_data_end_splits(void **state)
 	    S(13, "250 2.0.0 u8ABCdef012345 Message accepted for delivery\r\n"
 		  "250 2.0.0 ok\r\n"),
 	};
-	static const struct scen sc = {SCEN(st), .close = "fin",
-	    .close_ms = 20};
+	static const struct scen sc = {
+	    SCEN(st), .close = "fin", .close_ms = 20};
 	static const char *const want[] = {
 	    "R 220 -|mx|1|CONNECT|null",
 	    "C DATA|",
@@ -925,8 +940,7 @@ test_body_without_354(void **state)
 		 "502 5.5.2 Error: command not recognized\r\n"
 		 "221 bye\r\n"),
 	};
-	static const struct scen sc = {SCEN(st), .close = "fin",
-	    .close_ms = 3};
+	static const struct scen sc = {SCEN(st), .close = "fin", .close_ms = 3};
 	static const char *const want[] = {
 	    "R 220 -|mx|1|CONNECT|null",
 	    "C MAIL|FROM:<a@b>",
@@ -983,8 +997,7 @@ test_data_never_ends(void **state)
 	    S(2, "354 go\r\n"),
 	    C(3, "a\r\n.b\r\n"),
 	};
-	static const struct scen sc = {SCEN(st), .close = "rst",
-	    .close_ms = 4};
+	static const struct scen sc = {SCEN(st), .close = "rst", .close_ms = 4};
 	static const char *const want[] = {
 	    "R 220 -|mx|1|CONNECT|null",
 	    "C DATA|",
@@ -1010,8 +1023,8 @@ test_421_during_body(void **state)
 	    S(300003, "421 4.4.2 timeout\r\n"),
 	    C(300004, "rest\r\n.\r\nQUIT\r\n"),
 	};
-	static const struct scen sc = {SCEN(st), .close = "fin",
-	    .close_ms = 300005};
+	static const struct scen sc = {
+	    SCEN(st), .close = "fin", .close_ms = 300005};
 	static const char *const want[] = {
 	    "R 220 -|mx|1|CONNECT|null",
 	    "C DATA|",
@@ -1037,15 +1050,15 @@ test_bdat(void **state)
 	static const struct step st[] = {
 	    S(0, "220 mx\r\n"),
 	    C(1, "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"
-		 "BDAT 12\r\nQUIT\r\n.\r\n\0\xff" "Z"
+		 "BDAT 12\r\nQUIT\r\n.\r\n\0\xff"
+		 "Z"
 		 "bdat 3 last\r\nxyzRSET\r\n"),
 	    S(2, "250 ok\r\n250 ok\r\n250 2.0.0 12 octets\r\n"
 		 "250 2.0.0 Ok: queued as BD1\r\n250 reset\r\n"),
 	    C(3, "MAIL FROM:<e@f>\r\nBDAT 0 LAST\r\n"),
 	    S(4, "250 ok\r\n250 queued as BD2\r\n"),
 	};
-	static const struct scen sc = {SCEN(st), .close = "fin",
-	    .close_ms = 5};
+	static const struct scen sc = {SCEN(st), .close = "fin", .close_ms = 5};
 	static const char *const want[] = {
 	    "R 220 -|mx|1|CONNECT|null",
 	    "C MAIL|FROM:<a@b>",
@@ -1080,8 +1093,8 @@ test_bdat_bad_sizes(void **state)
 	static const char *const bad[] = {
 	    "BDAT -5\r\n",
 	    "BDAT 99999999999999999999999 LAST\r\n",
-	    "BDAT 18446744073709551616\r\n",	/* 2^64 */
-	    "BDAT 18446744073709551615\r\n",	/* fits, but absurd */
+	    "BDAT 18446744073709551616\r\n", /* 2^64 */
+	    "BDAT 18446744073709551615\r\n", /* fits, but absurd */
 	    "BDAT 12abc\r\n",
 	    "BDAT\r\n",
 	    "BDAT 5 LASTX\r\n",
@@ -1117,8 +1130,7 @@ test_bdat_bad_sizes(void **state)
 
 		if (*a == ' ')
 			a++;
-		snprintf(cmd, sizeof cmd, "C BDAT|%.*s", (int)strlen(a) - 2,
-		    a);
+		snprintf(cmd, sizeof cmd, "C BDAT|%.*s", (int)strlen(a) - 2, a);
 		check(&sc, want, NW(want), &r);
 		result_free(&r);
 	}
@@ -1145,8 +1157,8 @@ test_auth(void **state)
 	    S(14, "334 PDEyMzQ1QGV4YW1wbGU+\r\n"),
 	    C(15, "Ym9iIDEyMzQ=\r\n"),
 	};
-	static const struct scen sc = {SCEN(st), .close = "rst",
-	    .close_ms = 16};
+	static const struct scen sc = {
+	    SCEN(st), .close = "rst", .close_ms = 16};
 	static const char *const want[] = {
 	    "R 220 -|mx|1|CONNECT|null",
 	    "C AUTH|PLAIN ***",
@@ -1203,14 +1215,15 @@ test_starttls(void **state)
 	    S(2, "250-mx\r\n250-SIZE 1000\r\n250 STARTTLS\r\n"),
 	    C(3, "STARTTLS\r\n\x16\x03\x01\x00\x05hello"),
 	    S(4, "220 2.0.0 Ready to start TLS\r\n\x16\x03\x03\x00\x02hi"),
-	    C(5, "\x17\x03\x03\x00\x10" "encrypted......"),
+	    C(5, "\x17\x03\x03\x00\x10"
+		 "encrypted......"),
 	    CE(6, "EHLO c2\r\n"),
 	    SE(7, "250-mx\r\n250 AUTH PLAIN\r\n"),
 	    CE(8, "MAIL FROM:<a@b>\r\n"),
 	    SE(9, "250 2.1.0 Ok\r\n"),
 	};
-	static const struct scen sc = {SCEN(st), .close = "fin",
-	    .close_ms = 10};
+	static const struct scen sc = {
+	    SCEN(st), .close = "fin", .close_ms = 10};
 	static const char *const want[] = {
 	    "R 220 -|mx|1|CONNECT|null",
 	    "C EHLO|c",
@@ -1295,8 +1308,7 @@ test_implicit_tls(void **state)
 	    CE(6, "EHLO c\r\n"),
 	    SE(7, "250 ok\r\n"),
 	};
-	static const struct scen sc = {SCEN(st), .implicit = true,
-	    .syn = true};
+	static const struct scen sc = {SCEN(st), .implicit = true, .syn = true};
 	static const char *const want[] = {
 	    "R 220 -|smtp.example ESMTP|1|CONNECT|10|enc",
 	    "C EHLO|c|enc",
@@ -1326,10 +1338,10 @@ test_long_line(void **state)
 	big = xmalloc(n);
 	memset(big, 'A', n);
 	s = smtp_new(NULL, &ops, &r, &t0, NULL, false, false);
-	(void)smtp_feed(s, EV_DIR_SERVER, (const uint8_t *)"220 x\r\n", 7,
-	    &t0, false);
-	(void)smtp_feed(s, EV_DIR_CLIENT, (const uint8_t *)"EHLO x\r\n", 8,
-	    &t0, false);
+	(void)smtp_feed(
+	    s, EV_DIR_SERVER, (const uint8_t *)"220 x\r\n", 7, &t0, false);
+	(void)smtp_feed(
+	    s, EV_DIR_CLIENT, (const uint8_t *)"EHLO x\r\n", 8, &t0, false);
 	/* 1 MB without a line end, in 1460-byte segments. */
 	for (i = 0; i < n; i += 1460)
 		(void)smtp_feed(s, EV_DIR_CLIENT, big + i,
@@ -1340,12 +1352,12 @@ test_long_line(void **state)
 	big[2] = '0';
 	big[3] = ' ';
 	(void)smtp_feed(s, EV_DIR_SERVER, big, n, &t0, false);
-	(void)smtp_feed(s, EV_DIR_SERVER, (const uint8_t *)"\r\n250 b\r\n", 9,
-	    &t0, false);
+	(void)smtp_feed(
+	    s, EV_DIR_SERVER, (const uint8_t *)"\r\n250 b\r\n", 9, &t0, false);
 	(void)smtp_feed(s, EV_DIR_CLIENT, (const uint8_t *)"AAA\r\nNOOP\r\n",
 	    11, &t0, false);
-	(void)smtp_feed(s, EV_DIR_SERVER, (const uint8_t *)"250 c\r\n", 7,
-	    &t0, false);
+	(void)smtp_feed(
+	    s, EV_DIR_SERVER, (const uint8_t *)"250 c\r\n", 7, &t0, false);
 	smtp_close(s, "fin", &t0);
 	for (i = 0; i < r.n; i++)
 		if (r.evs[i]->type == EV_ANOMALY &&
@@ -1473,10 +1485,10 @@ test_pipelined_1000(void **state)
 			if (rcpt == 997) {
 				assert_int_equal(r.evs[i]->code, 452);
 				assert_int_equal(r.evs[i]->ctx.rcpt_seen, 998);
-				assert_int_equal(r.evs[i]->ctx.rcpt_accepted,
-				    995);
-				assert_int_equal(r.evs[i]->ctx.rcpt_rejected,
-				    2);
+				assert_int_equal(
+				    r.evs[i]->ctx.rcpt_accepted, 995);
+				assert_int_equal(
+				    r.evs[i]->ctx.rcpt_rejected, 2);
 			}
 			rcpt++;
 		}
@@ -1561,8 +1573,7 @@ test_data_end_early(void **state)
 	    C(5, "QUIT\r\n"),
 	    S(6, "221 bye\r\n"),
 	};
-	static const struct scen sc = {SCEN(st), .close = "fin",
-	    .close_ms = 7};
+	static const struct scen sc = {SCEN(st), .close = "fin", .close_ms = 7};
 	static const char *const want[] = {
 	    "R 220 -|mx|1|CONNECT|null",
 	    "C DATA|",
@@ -1658,9 +1669,10 @@ test_verbs(void **state)
 {
 	static const struct step st[] = {
 	    S(0, "220 mx\r\n"),
-	    C(1, "vrfy bob\r\nExpn list\r\netrn example.org\r\n"
-		 "XCLIENT NAME=x\r\nxforward ADDR=1.2.3.4\r\nFOOBAR baz  qux\r\n"
-		 "\r\nLHLO l\r\nAVeryLongUnknownVerbIndeed x\r\n"),
+	    C(1,
+		"vrfy bob\r\nExpn list\r\netrn example.org\r\n"
+		"XCLIENT NAME=x\r\nxforward ADDR=1.2.3.4\r\nFOOBAR baz  qux\r\n"
+		"\r\nLHLO l\r\nAVeryLongUnknownVerbIndeed x\r\n"),
 	    S(2, "252 maybe\r\n550 no\r\n250 queuing\r\n220 mx again\r\n"
 		 "250 ok\r\n502 5.5.2 what\r\n500 5.5.2 bad syntax\r\n"
 		 "250 lmtp\r\n502 no\r\n"),
@@ -1712,7 +1724,8 @@ test_queue_ids(void **state)
 		"d2-20020a05.123"},
 	    {"250 Queued as 12345.\r\n", "12345"},
 	    {"250 2.6.0 <a.b@c.d> [InternalId=97779625, Hostname=x] Queued "
-	     "mail for delivery\r\n", "97779625"},
+	     "mail for delivery\r\n",
+		"97779625"},
 	    {"250 OK\r\n", NULL},
 	    {"250-2.0.0 first line\r\n250 2.0.0 queued as MULTI\r\n", "MULTI"},
 	    {"450 4.0.0 queued as NOTREALLY\r\n", NULL},
@@ -1755,8 +1768,8 @@ test_pending_cap(void **state)
 	(void)state;
 	memset(&r, 0, sizeof r);
 	s = smtp_new(NULL, &ops, &r, &t0, NULL, false, false);
-	(void)smtp_feed(s, EV_DIR_SERVER, (const uint8_t *)"220 x\r\n", 7,
-	    &t0, false);
+	(void)smtp_feed(
+	    s, EV_DIR_SERVER, (const uint8_t *)"220 x\r\n", 7, &t0, false);
 	for (i = 0; i < SMTP_PENDING_MAX + 10; i++)
 		(void)smtp_feed(s, EV_DIR_CLIENT, (const uint8_t *)"NOOP\r\n",
 		    6, &t0, false);
@@ -1773,40 +1786,40 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_basic_session),
-		cmocka_unit_test(test_greeting_without_syn),
-		cmocka_unit_test(test_bare_lf),
-		cmocka_unit_test(test_pipelining_452),
-		cmocka_unit_test(test_unsolicited_421),
-		cmocka_unit_test(test_421_answers_oldest),
-		cmocka_unit_test(test_421_greeting),
-		cmocka_unit_test(test_multiline_code_change),
-		cmocka_unit_test(test_bad_reply_code),
-		cmocka_unit_test(test_non_smtp),
-		cmocka_unit_test(test_early_talker),
-		cmocka_unit_test(test_midstream),
-		cmocka_unit_test(test_data_end_splits),
-		cmocka_unit_test(test_data_rejected),
-		cmocka_unit_test(test_body_without_354),
-		cmocka_unit_test(test_data_never_ends),
-		cmocka_unit_test(test_421_during_body),
-		cmocka_unit_test(test_bdat),
-		cmocka_unit_test(test_bdat_bad_sizes),
-		cmocka_unit_test(test_auth),
-		cmocka_unit_test(test_starttls),
-		cmocka_unit_test(test_starttls_dir_states),
-		cmocka_unit_test(test_implicit_tls),
-		cmocka_unit_test(test_long_line),
-		cmocka_unit_test(test_nul_bytes),
-		cmocka_unit_test(test_binary_garbage),
-		cmocka_unit_test(test_pipelined_1000),
-		cmocka_unit_test(test_gaps),
-		cmocka_unit_test(test_data_end_early),
-		cmocka_unit_test(test_anchor_lost_reply),
-		cmocka_unit_test(test_rset_ehlo_clear),
-		cmocka_unit_test(test_verbs),
-		cmocka_unit_test(test_queue_ids),
-		cmocka_unit_test(test_pending_cap),
+	    cmocka_unit_test(test_basic_session),
+	    cmocka_unit_test(test_greeting_without_syn),
+	    cmocka_unit_test(test_bare_lf),
+	    cmocka_unit_test(test_pipelining_452),
+	    cmocka_unit_test(test_unsolicited_421),
+	    cmocka_unit_test(test_421_answers_oldest),
+	    cmocka_unit_test(test_421_greeting),
+	    cmocka_unit_test(test_multiline_code_change),
+	    cmocka_unit_test(test_bad_reply_code),
+	    cmocka_unit_test(test_non_smtp),
+	    cmocka_unit_test(test_early_talker),
+	    cmocka_unit_test(test_midstream),
+	    cmocka_unit_test(test_data_end_splits),
+	    cmocka_unit_test(test_data_rejected),
+	    cmocka_unit_test(test_body_without_354),
+	    cmocka_unit_test(test_data_never_ends),
+	    cmocka_unit_test(test_421_during_body),
+	    cmocka_unit_test(test_bdat),
+	    cmocka_unit_test(test_bdat_bad_sizes),
+	    cmocka_unit_test(test_auth),
+	    cmocka_unit_test(test_starttls),
+	    cmocka_unit_test(test_starttls_dir_states),
+	    cmocka_unit_test(test_implicit_tls),
+	    cmocka_unit_test(test_long_line),
+	    cmocka_unit_test(test_nul_bytes),
+	    cmocka_unit_test(test_binary_garbage),
+	    cmocka_unit_test(test_pipelined_1000),
+	    cmocka_unit_test(test_gaps),
+	    cmocka_unit_test(test_data_end_early),
+	    cmocka_unit_test(test_anchor_lost_reply),
+	    cmocka_unit_test(test_rset_ehlo_clear),
+	    cmocka_unit_test(test_verbs),
+	    cmocka_unit_test(test_queue_ids),
+	    cmocka_unit_test(test_pending_cap),
 	};
 
 	return cmocka_run_group_tests_name("smtp", tests, NULL, NULL);
