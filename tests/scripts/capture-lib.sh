@@ -28,8 +28,12 @@ PF_DIRS=
 cap_start() {
 	: > "$WORK/tcpdump.err"
 	# --immediate-mode: without it packets sit in the kernel ring until a
-	# timeout and are lost when tcpdump is stopped.
-	tcpdump -i lo -n -U --immediate-mode -s 262144 -w "$WORK/$1.raw" "$2" \
+	# timeout and are lost when tcpdump is stopped.  In immediate mode each
+	# ring slot is snaplen bytes, so the default 2 MB buffer holds only a
+	# few packets and a busy machine drops some: use a 32 MiB buffer and a
+	# snaplen just above lo's 64 KiB MTU.
+	tcpdump -i lo -n -U --immediate-mode -s 65600 -B 32768 \
+	    -w "$WORK/$1.raw" "$2" \
 	    2> "$WORK/tcpdump.err" &
 	CAP_PID=$!
 	# tcpdump prints "listening on" once the filter is in place.
