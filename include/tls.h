@@ -41,10 +41,10 @@ struct tls_conn *tls_conn_new(struct keylog *, const struct tls_ops *,
     void *arg, bool starttls, const char *greeting_host);
 void tls_conn_free(struct tls_conn *);
 /* TLS bytes of one direction, in order. */
-void tls_conn_feed(struct tls_conn *, int dir, const uint8_t *data,
-    size_t len, const struct timeval *ts);
-void tls_conn_gap(struct tls_conn *, int dir, uint64_t bytes,
+void tls_conn_feed(struct tls_conn *, int dir, const uint8_t *data, size_t len,
     const struct timeval *ts);
+void tls_conn_gap(
+    struct tls_conn *, int dir, uint64_t bytes, const struct timeval *ts);
 /* The key log grew: try records that waited for keys. */
 void tls_conn_retry(struct tls_conn *, const struct timeval *ts);
 /* End of session: report "no key for this session" etc. if still pending. */

@@ -38,14 +38,14 @@
 
 /* The labels we keep; other well-formed labels are skipped silently. */
 static const char *const keylog_labels[] = {
-	"CLIENT_RANDOM",
-	"CLIENT_HANDSHAKE_TRAFFIC_SECRET",
-	"SERVER_HANDSHAKE_TRAFFIC_SECRET",
-	"CLIENT_TRAFFIC_SECRET_0",
-	"SERVER_TRAFFIC_SECRET_0",
-	"CLIENT_EARLY_TRAFFIC_SECRET",
-	"EXPORTER_SECRET",
-	"EARLY_EXPORTER_SECRET",
+    "CLIENT_RANDOM",
+    "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+    "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+    "CLIENT_TRAFFIC_SECRET_0",
+    "SERVER_TRAFFIC_SECRET_0",
+    "CLIENT_EARLY_TRAFFIC_SECRET",
+    "EXPORTER_SECRET",
+    "EARLY_EXPORTER_SECRET",
 };
 #define KEYLOG_NLABELS (sizeof keylog_labels / sizeof keylog_labels[0])
 
@@ -59,18 +59,18 @@ struct keylog_entry {
 
 struct keylog {
 	char *path;
-	int fd;			/* kept open: see keylog_refresh() */
+	int fd; /* kept open: see keylog_refresh() */
 	dev_t dev;
 	ino_t ino;
-	off_t offset;		/* file bytes read */
-	bool skipping;		/* inside an over-long line */
+	off_t offset;  /* file bytes read */
+	bool skipping; /* inside an over-long line */
 	char line[KEYLOG_LINE_MAX];
-	size_t line_len;	/* partial line carried between reads */
+	size_t line_len; /* partial line carried between reads */
 
 	struct keylog_entry *entries;
 	size_t n, cap_bytes;
-	uint32_t *buckets;	/* index + 1 of the first entry, 0 empty */
-	size_t nbuckets;	/* power of two */
+	uint32_t *buckets; /* index + 1 of the first entry, 0 empty */
+	size_t nbuckets;   /* power of two */
 	size_t junk;
 };
 
@@ -219,8 +219,8 @@ keylog_unhex(const char *s, size_t len, uint8_t *out)
 
 /* Split off the next space-separated field of s[*pos..len). */
 static bool
-keylog_field(const char *s, size_t len, size_t *pos, const char **f,
-    size_t *flen)
+keylog_field(
+    const char *s, size_t len, size_t *pos, const char **f, size_t *flen)
 {
 	size_t i = *pos;
 
@@ -248,8 +248,8 @@ keylog_line(struct keylog *k, const char *s, size_t len)
 	uint8_t random[32], secret[KEYLOG_SECRET_MAX];
 	int idx;
 
-	while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == ' ' ||
-			      s[len - 1] == '\t'))
+	while (len > 0 &&
+	       (s[len - 1] == '\r' || s[len - 1] == ' ' || s[len - 1] == '\t'))
 		len--;
 	if (!keylog_field(s, len, &pos, &label, &label_len))
 		return 0; /* blank */
@@ -442,8 +442,7 @@ keylog_lookup(const struct keylog *k, const char *label,
 	int idx;
 
 	*secret_len = 0;
-	if (k == NULL ||
-	    (idx = keylog_label_index(label, strlen(label))) < 0)
+	if (k == NULL || (idx = keylog_label_index(label, strlen(label))) < 0)
 		return false;
 	if ((e = keylog_find(k, (unsigned)idx, client_random)) == NULL)
 		return false;

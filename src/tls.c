@@ -96,88 +96,83 @@ struct tls_suite {
 };
 
 static const struct tls_suite tls_suites[] = {
-	{0x1301, "TLS_AES_128_GCM_SHA256", TLS_K_GCM, true, 16, NULL, 0,
-	    "SHA256"},
-	{0x1302, "TLS_AES_256_GCM_SHA384", TLS_K_GCM, true, 32, NULL, 0,
-	    "SHA384"},
-	{0x1303, "TLS_CHACHA20_POLY1305_SHA256", TLS_K_CHACHA, true, 32, NULL,
-	    0, "SHA256"},
-	{0x1304, "TLS_AES_128_CCM_SHA256", TLS_K_NONE, true, 0, NULL, 0,
-	    NULL},
-	{0x1305, "TLS_AES_128_CCM_8_SHA256", TLS_K_NONE, true, 0, NULL, 0,
-	    NULL},
-	/* TLS 1.2 AEAD */
-	{0xc02f, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", TLS_K_GCM, false, 16,
-	    NULL, 0, "SHA256"},
-	{0xc030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", TLS_K_GCM, false, 32,
-	    NULL, 0, "SHA384"},
-	{0xc02b, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", TLS_K_GCM, false,
-	    16, NULL, 0, "SHA256"},
-	{0xc02c, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", TLS_K_GCM, false,
-	    32, NULL, 0, "SHA384"},
-	{0x009e, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", TLS_K_GCM, false, 16,
-	    NULL, 0, "SHA256"},
-	{0x009f, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", TLS_K_GCM, false, 32,
-	    NULL, 0, "SHA384"},
-	{0x009c, "TLS_RSA_WITH_AES_128_GCM_SHA256", TLS_K_GCM, false, 16, NULL,
-	    0, "SHA256"},
-	{0x009d, "TLS_RSA_WITH_AES_256_GCM_SHA384", TLS_K_GCM, false, 32, NULL,
-	    0, "SHA384"},
-	{0xcca8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", TLS_K_CHACHA,
-	    false, 32, NULL, 0, "SHA256"},
-	{0xcca9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-	    TLS_K_CHACHA, false, 32, NULL, 0, "SHA256"},
-	{0xccaa, "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256", TLS_K_CHACHA,
-	    false, 32, NULL, 0, "SHA256"},
-	/* TLS 1.0-1.2 CBC with HMAC */
-	{0xc013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", TLS_K_CBC, false, 16,
-	    "SHA1", 20, "SHA256"},
-	{0xc014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", TLS_K_CBC, false, 32,
-	    "SHA1", 20, "SHA256"},
-	{0xc009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", TLS_K_CBC, false, 16,
-	    "SHA1", 20, "SHA256"},
-	{0xc00a, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", TLS_K_CBC, false, 32,
-	    "SHA1", 20, "SHA256"},
-	{0xc027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", TLS_K_CBC, false, 16,
-	    "SHA256", 32, "SHA256"},
-	{0xc028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384", TLS_K_CBC, false, 32,
-	    "SHA384", 48, "SHA384"},
-	{0xc023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", TLS_K_CBC, false,
-	    16, "SHA256", 32, "SHA256"},
-	{0xc024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384", TLS_K_CBC, false,
-	    32, "SHA384", 48, "SHA384"},
-	{0x002f, "TLS_RSA_WITH_AES_128_CBC_SHA", TLS_K_CBC, false, 16, "SHA1",
-	    20, "SHA256"},
-	{0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA", TLS_K_CBC, false, 32, "SHA1",
-	    20, "SHA256"},
-	{0x003c, "TLS_RSA_WITH_AES_128_CBC_SHA256", TLS_K_CBC, false, 16,
-	    "SHA256", 32, "SHA256"},
-	{0x003d, "TLS_RSA_WITH_AES_256_CBC_SHA256", TLS_K_CBC, false, 32,
-	    "SHA256", 32, "SHA256"},
-	{0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA", TLS_K_CBC, false, 16,
-	    "SHA1", 20, "SHA256"},
-	{0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA", TLS_K_CBC, false, 32,
-	    "SHA1", 20, "SHA256"},
-	{0x0067, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256", TLS_K_CBC, false, 16,
-	    "SHA256", 32, "SHA256"},
-	{0x006b, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256", TLS_K_CBC, false, 32,
-	    "SHA256", 32, "SHA256"},
-	/* Named only. */
-	{0x000a, "TLS_RSA_WITH_3DES_EDE_CBC_SHA", TLS_K_NONE, false, 0, NULL,
-	    0, NULL},
-	{0xc012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", TLS_K_NONE, false, 0,
-	    NULL, 0, NULL},
-	{0x0005, "TLS_RSA_WITH_RC4_128_SHA", TLS_K_NONE, false, 0, NULL, 0,
-	    NULL},
-	{0xc0ac, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM", TLS_K_NONE, false, 0,
-	    NULL, 0, NULL},
+    {0x1301, "TLS_AES_128_GCM_SHA256", TLS_K_GCM, true, 16, NULL, 0, "SHA256"},
+    {0x1302, "TLS_AES_256_GCM_SHA384", TLS_K_GCM, true, 32, NULL, 0, "SHA384"},
+    {0x1303, "TLS_CHACHA20_POLY1305_SHA256", TLS_K_CHACHA, true, 32, NULL, 0,
+	"SHA256"},
+    {0x1304, "TLS_AES_128_CCM_SHA256", TLS_K_NONE, true, 0, NULL, 0, NULL},
+    {0x1305, "TLS_AES_128_CCM_8_SHA256", TLS_K_NONE, true, 0, NULL, 0, NULL},
+    /* TLS 1.2 AEAD */
+    {0xc02f, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", TLS_K_GCM, false, 16,
+	NULL, 0, "SHA256"},
+    {0xc030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", TLS_K_GCM, false, 32,
+	NULL, 0, "SHA384"},
+    {0xc02b, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", TLS_K_GCM, false, 16,
+	NULL, 0, "SHA256"},
+    {0xc02c, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", TLS_K_GCM, false, 32,
+	NULL, 0, "SHA384"},
+    {0x009e, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", TLS_K_GCM, false, 16, NULL,
+	0, "SHA256"},
+    {0x009f, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", TLS_K_GCM, false, 32, NULL,
+	0, "SHA384"},
+    {0x009c, "TLS_RSA_WITH_AES_128_GCM_SHA256", TLS_K_GCM, false, 16, NULL, 0,
+	"SHA256"},
+    {0x009d, "TLS_RSA_WITH_AES_256_GCM_SHA384", TLS_K_GCM, false, 32, NULL, 0,
+	"SHA384"},
+    {0xcca8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", TLS_K_CHACHA, false,
+	32, NULL, 0, "SHA256"},
+    {0xcca9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", TLS_K_CHACHA,
+	false, 32, NULL, 0, "SHA256"},
+    {0xccaa, "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256", TLS_K_CHACHA, false,
+	32, NULL, 0, "SHA256"},
+    /* TLS 1.0-1.2 CBC with HMAC */
+    {0xc013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", TLS_K_CBC, false, 16, "SHA1",
+	20, "SHA256"},
+    {0xc014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", TLS_K_CBC, false, 32, "SHA1",
+	20, "SHA256"},
+    {0xc009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", TLS_K_CBC, false, 16,
+	"SHA1", 20, "SHA256"},
+    {0xc00a, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", TLS_K_CBC, false, 32,
+	"SHA1", 20, "SHA256"},
+    {0xc027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", TLS_K_CBC, false, 16,
+	"SHA256", 32, "SHA256"},
+    {0xc028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384", TLS_K_CBC, false, 32,
+	"SHA384", 48, "SHA384"},
+    {0xc023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", TLS_K_CBC, false, 16,
+	"SHA256", 32, "SHA256"},
+    {0xc024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384", TLS_K_CBC, false, 32,
+	"SHA384", 48, "SHA384"},
+    {0x002f, "TLS_RSA_WITH_AES_128_CBC_SHA", TLS_K_CBC, false, 16, "SHA1", 20,
+	"SHA256"},
+    {0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA", TLS_K_CBC, false, 32, "SHA1", 20,
+	"SHA256"},
+    {0x003c, "TLS_RSA_WITH_AES_128_CBC_SHA256", TLS_K_CBC, false, 16, "SHA256",
+	32, "SHA256"},
+    {0x003d, "TLS_RSA_WITH_AES_256_CBC_SHA256", TLS_K_CBC, false, 32, "SHA256",
+	32, "SHA256"},
+    {0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA", TLS_K_CBC, false, 16, "SHA1",
+	20, "SHA256"},
+    {0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA", TLS_K_CBC, false, 32, "SHA1",
+	20, "SHA256"},
+    {0x0067, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256", TLS_K_CBC, false, 16,
+	"SHA256", 32, "SHA256"},
+    {0x006b, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256", TLS_K_CBC, false, 32,
+	"SHA256", 32, "SHA256"},
+    /* Named only. */
+    {0x000a, "TLS_RSA_WITH_3DES_EDE_CBC_SHA", TLS_K_NONE, false, 0, NULL, 0,
+	NULL},
+    {0xc012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", TLS_K_NONE, false, 0, NULL,
+	0, NULL},
+    {0x0005, "TLS_RSA_WITH_RC4_128_SHA", TLS_K_NONE, false, 0, NULL, 0, NULL},
+    {0xc0ac, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM", TLS_K_NONE, false, 0, NULL, 0,
+	NULL},
 };
 
 /* SHA-256("HelloRetryRequest"): the ServerHello random of an HRR. */
-static const uint8_t tls_hrr_random[32] = {0xcf, 0x21, 0xad, 0x74, 0xe5,
-    0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2,
-    0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8,
-    0xa8, 0x33, 0x9c};
+static const uint8_t tls_hrr_random[32] = {0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a,
+    0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2,
+    0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8,
+    0x33, 0x9c};
 
 /* TLS 1.3 key epochs of a direction. */
 enum tls_epoch {
@@ -187,18 +182,18 @@ enum tls_epoch {
 };
 
 struct tls_dir {
-	uint8_t *rec;		/* one partial record, header included */
+	uint8_t *rec; /* one partial record, header included */
 	size_t rec_len, rec_cap;
-	uint8_t *hs;		/* partial handshake messages (plaintext) */
+	uint8_t *hs; /* partial handshake messages (plaintext) */
 	size_t hs_len, hs_cap;
-	bool started;		/* a valid record header was seen */
-	bool dead;		/* framing lost: ignore the rest */
-	bool hs_dead;		/* handshake reassembly gave up */
-	bool failed;		/* decryption failed: ignore the rest */
+	bool started; /* a valid record header was seen */
+	bool dead;    /* framing lost: ignore the rest */
+	bool hs_dead; /* handshake reassembly gave up */
+	bool failed;  /* decryption failed: ignore the rest */
 
-	bool cipher_on;		/* records are encrypted from here on */
-	enum tls_epoch epoch;	/* TLS 1.3 */
-	bool keys;		/* key material installed */
+	bool cipher_on;	      /* records are encrypted from here on */
+	enum tls_epoch epoch; /* TLS 1.3 */
+	bool keys;	      /* key material installed */
 	EVP_CIPHER_CTX *ctx;
 	uint8_t key[32];
 	uint8_t iv[16];
@@ -207,9 +202,9 @@ struct tls_dir {
 	size_t secret_len;
 	uint64_t seq;
 	uint64_t records;
-	uint64_t sealed;	/* records that needed decryption */
-	uint64_t queued_app;	/* application_data records queued */
-	bool key_update;	/* apply a KeyUpdate after this record */
+	uint64_t sealed;     /* records that needed decryption */
+	uint64_t queued_app; /* application_data records queued */
+	bool key_update;     /* apply a KeyUpdate after this record */
 };
 
 /* A record waiting for its key in the pending queue. */
@@ -228,18 +223,18 @@ struct tls_conn {
 	bool starttls;
 	char *greeting_host;
 	struct tls_dir d[2];
-	uint8_t *pt;		/* plaintext of the current record */
+	uint8_t *pt; /* plaintext of the current record */
 
 	/* What the hellos said. */
 	bool have_ch, have_sh, hrr;
 	uint8_t client_random[32];
 	uint8_t server_random[32];
-	uint16_t version;	/* negotiated */
+	uint16_t version; /* negotiated */
 	uint16_t suite_id;
 	const struct tls_suite *suite;
 	bool etm_offered, etm;
 	char *sni;
-	char *alpn;		/* chosen by the server */
+	char *alpn; /* chosen by the server */
 
 	/* The server certificate. */
 	bool have_cert;
@@ -261,7 +256,7 @@ struct tls_conn {
 	uint8_t *pend;
 	size_t pend_len, pend_cap;
 	bool draining;
-	bool stall;		/* a drained record still lacked its key */
+	bool stall; /* a drained record still lacked its key */
 };
 
 static void tls_record(struct tls_conn *, int, uint8_t, uint16_t,
@@ -332,9 +327,9 @@ tls_dupornull(const char *s)
 
 /* ---- events ---- */
 
-static void
-tls_anomaly(struct tls_conn *t, const char *what, const struct timeval *ts,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void tls_anomaly(struct tls_conn *t, const char *what,
+    const struct timeval *ts, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static void
 tls_anomaly(struct tls_conn *t, const char *what, const struct timeval *ts,
@@ -428,8 +423,8 @@ tls_report_established(struct tls_conn *t, const struct timeval *ts)
 
 /* Nothing (more) will be decrypted: say why, once. */
 static void
-tls_report_verdict(struct tls_conn *t, const char *reason,
-    const struct timeval *ts)
+tls_report_verdict(
+    struct tls_conn *t, const char *reason, const struct timeval *ts)
 {
 	struct event *ev;
 
@@ -451,62 +446,62 @@ struct tls_alert_desc {
 };
 
 static const struct tls_alert_desc tls_alerts[] = {
-	{0, "close_notify", "orderly end of the TLS session"},
-	{10, "unexpected_message",
-	    "a message arrived out of order: an implementation bug or a "
-	    "middlebox interfering with STARTTLS"},
-	{20, "bad_record_mac",
-	    "a record failed its integrity check: corrupted or altered data "
-	    "on the path"},
-	{21, "decryption_failed", "a record could not be decrypted"},
-	{22, "record_overflow", "a record was longer than allowed"},
-	{30, "decompression_failure", "compressed data could not be inflated"},
-	{40, "handshake_failure",
-	    "the two sides share no acceptable protocol version, cipher suite "
-	    "or key exchange: compare the TLS settings of client and server"},
-	{41, "no_certificate", "no certificate was available"},
-	{42, "bad_certificate",
-	    "a certificate was corrupt or its signature did not verify"},
-	{43, "unsupported_certificate", "a certificate type is not supported"},
-	{44, "certificate_revoked", "a certificate was revoked by its CA"},
-	{45, "certificate_expired",
-	    "a certificate has expired or is not yet valid: renew it"},
-	{46, "certificate_unknown",
-	    "a certificate was rejected, typically because its name does not "
-	    "match or its chain is incomplete"},
-	{47, "illegal_parameter",
-	    "a handshake field had a value out of range or inconsistent: "
-	    "incompatible implementations"},
-	{48, "unknown_ca",
-	    "the certificate's issuer is not trusted (self-signed or private "
-	    "CA, or a missing intermediate certificate)"},
-	{49, "access_denied", "the peer refused access after the handshake"},
-	{50, "decode_error", "a message could not be parsed"},
-	{51, "decrypt_error",
-	    "a signature or Finished check failed: wrong key, or data changed "
-	    "on the path"},
-	{70, "protocol_version",
-	    "no TLS version in common: one side allows only versions the "
-	    "other does not offer"},
-	{71, "insufficient_security",
-	    "the server requires stronger ciphers than the client offered"},
-	{80, "internal_error",
-	    "the sender hit a local problem unrelated to the peer (e.g. an "
-	    "unreadable key or certificate file)"},
-	{86, "inappropriate_fallback",
-	    "a version downgrade after a failed attempt was refused"},
-	{90, "user_canceled", "the handshake was cancelled by the sender"},
-	{100, "no_renegotiation", "renegotiation was refused"},
-	{109, "missing_extension", "a required extension was missing"},
-	{110, "unsupported_extension", "an extension was not expected"},
-	{112, "unrecognized_name",
-	    "the server has no certificate for the name sent in SNI"},
-	{113, "bad_certificate_status_response", "an OCSP response was bad"},
-	{115, "unknown_psk_identity", "the pre-shared key was not known"},
-	{116, "certificate_required",
-	    "the server requires a client certificate and got none"},
-	{120, "no_application_protocol",
-	    "no application protocol (ALPN) in common"},
+    {0, "close_notify", "orderly end of the TLS session"},
+    {10, "unexpected_message",
+	"a message arrived out of order: an implementation bug or a "
+	"middlebox interfering with STARTTLS"},
+    {20, "bad_record_mac",
+	"a record failed its integrity check: corrupted or altered data "
+	"on the path"},
+    {21, "decryption_failed", "a record could not be decrypted"},
+    {22, "record_overflow", "a record was longer than allowed"},
+    {30, "decompression_failure", "compressed data could not be inflated"},
+    {40, "handshake_failure",
+	"the two sides share no acceptable protocol version, cipher suite "
+	"or key exchange: compare the TLS settings of client and server"},
+    {41, "no_certificate", "no certificate was available"},
+    {42, "bad_certificate",
+	"a certificate was corrupt or its signature did not verify"},
+    {43, "unsupported_certificate", "a certificate type is not supported"},
+    {44, "certificate_revoked", "a certificate was revoked by its CA"},
+    {45, "certificate_expired",
+	"a certificate has expired or is not yet valid: renew it"},
+    {46, "certificate_unknown",
+	"a certificate was rejected, typically because its name does not "
+	"match or its chain is incomplete"},
+    {47, "illegal_parameter",
+	"a handshake field had a value out of range or inconsistent: "
+	"incompatible implementations"},
+    {48, "unknown_ca",
+	"the certificate's issuer is not trusted (self-signed or private "
+	"CA, or a missing intermediate certificate)"},
+    {49, "access_denied", "the peer refused access after the handshake"},
+    {50, "decode_error", "a message could not be parsed"},
+    {51, "decrypt_error",
+	"a signature or Finished check failed: wrong key, or data changed "
+	"on the path"},
+    {70, "protocol_version",
+	"no TLS version in common: one side allows only versions the "
+	"other does not offer"},
+    {71, "insufficient_security",
+	"the server requires stronger ciphers than the client offered"},
+    {80, "internal_error",
+	"the sender hit a local problem unrelated to the peer (e.g. an "
+	"unreadable key or certificate file)"},
+    {86, "inappropriate_fallback",
+	"a version downgrade after a failed attempt was refused"},
+    {90, "user_canceled", "the handshake was cancelled by the sender"},
+    {100, "no_renegotiation", "renegotiation was refused"},
+    {109, "missing_extension", "a required extension was missing"},
+    {110, "unsupported_extension", "an extension was not expected"},
+    {112, "unrecognized_name",
+	"the server has no certificate for the name sent in SNI"},
+    {113, "bad_certificate_status_response", "an OCSP response was bad"},
+    {115, "unknown_psk_identity", "the pre-shared key was not known"},
+    {116, "certificate_required",
+	"the server requires a client certificate and got none"},
+    {120, "no_application_protocol",
+	"no application protocol (ALPN) in common"},
 };
 
 static void
@@ -625,11 +620,11 @@ tls_x509_san(X509 *x)
 				tls_append(buf, sizeof buf, one);
 			} else if (len == 16) {
 				snprintf(one, sizeof one,
-				    "%x:%x:%x:%x:%x:%x:%x:%x",
-				    p[0] << 8 | p[1], p[2] << 8 | p[3],
-				    p[4] << 8 | p[5], p[6] << 8 | p[7],
-				    p[8] << 8 | p[9], p[10] << 8 | p[11],
-				    p[12] << 8 | p[13], p[14] << 8 | p[15]);
+				    "%x:%x:%x:%x:%x:%x:%x:%x", p[0] << 8 | p[1],
+				    p[2] << 8 | p[3], p[4] << 8 | p[5],
+				    p[6] << 8 | p[7], p[8] << 8 | p[9],
+				    p[10] << 8 | p[11], p[12] << 8 | p[13],
+				    p[14] << 8 | p[15]);
 				tls_append(buf, sizeof buf, one);
 			}
 		}
@@ -689,8 +684,8 @@ tls_certificate(struct tls_conn *t, const uint8_t *der, size_t len,
 	}
 	if (t->greeting_host != NULL) {
 		named = true;
-		matched |= X509_check_host(x, t->greeting_host, 0, 0, NULL) ==
-		    1;
+		matched |=
+		    X509_check_host(x, t->greeting_host, 0, 0, NULL) == 1;
 	}
 	if (named && !matched)
 		tls_append(problems, sizeof problems, "name-mismatch");
@@ -731,12 +726,12 @@ tls_hkdf_expand_label(const char *md, const uint8_t *secret, size_t slen,
 	if (kctx == NULL)
 		return false;
 	params[0] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
-	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-	    (char *)md, 0);
-	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-	    (void *)secret, slen);
-	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-	    info, n);
+	params[1] = OSSL_PARAM_construct_utf8_string(
+	    OSSL_KDF_PARAM_DIGEST, (char *)md, 0);
+	params[2] = OSSL_PARAM_construct_octet_string(
+	    OSSL_KDF_PARAM_KEY, (void *)secret, slen);
+	params[3] =
+	    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, n);
 	params[4] = OSSL_PARAM_construct_end();
 	ok = EVP_KDF_derive(kctx, out, outlen, params);
 	EVP_KDF_CTX_free(kctx);
@@ -744,8 +739,8 @@ tls_hkdf_expand_label(const char *md, const uint8_t *secret, size_t slen,
 }
 
 static bool
-tls_prf(const char *md, const uint8_t *secret, size_t slen,
-    const uint8_t *seed, size_t seedlen, uint8_t *out, size_t outlen)
+tls_prf(const char *md, const uint8_t *secret, size_t slen, const uint8_t *seed,
+    size_t seedlen, uint8_t *out, size_t outlen)
 {
 	EVP_KDF *kdf;
 	EVP_KDF_CTX *kctx;
@@ -758,12 +753,12 @@ tls_prf(const char *md, const uint8_t *secret, size_t slen,
 	EVP_KDF_free(kdf);
 	if (kctx == NULL)
 		return false;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-	    (char *)md, 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET,
-	    (void *)secret, slen);
-	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED,
-	    (void *)seed, seedlen);
+	params[0] = OSSL_PARAM_construct_utf8_string(
+	    OSSL_KDF_PARAM_DIGEST, (char *)md, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(
+	    OSSL_KDF_PARAM_SECRET, (void *)secret, slen);
+	params[2] = OSSL_PARAM_construct_octet_string(
+	    OSSL_KDF_PARAM_SEED, (void *)seed, seedlen);
 	params[3] = OSSL_PARAM_construct_end();
 	ok = EVP_KDF_derive(kctx, out, outlen, params);
 	EVP_KDF_CTX_free(kctx);
@@ -815,10 +810,10 @@ tls13_derive(struct tls_conn *t, struct tls_dir *d)
 {
 	const struct tls_suite *s = t->suite;
 
-	return tls_hkdf_expand_label(s->prf_md, d->secret, d->secret_len,
-		   "key", d->key, s->key_len) &&
-	    tls_hkdf_expand_label(s->prf_md, d->secret, d->secret_len, "iv",
-		d->iv, 12);
+	return tls_hkdf_expand_label(s->prf_md, d->secret, d->secret_len, "key",
+		   d->key, s->key_len) &&
+	       tls_hkdf_expand_label(
+		   s->prf_md, d->secret, d->secret_len, "iv", d->iv, 12);
 }
 
 static bool
@@ -840,8 +835,7 @@ tls_ctx_init(struct tls_conn *t, struct tls_dir *d)
 		return true;
 	}
 	if (EVP_DecryptInit_ex(d->ctx, c, NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(d->ctx, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL) !=
-		1)
+	    EVP_CIPHER_CTX_ctrl(d->ctx, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL) != 1)
 		return false;
 	return true;
 }
@@ -866,12 +860,12 @@ tls_keys_known(struct tls_conn *t, int dir)
 		return false;
 	if (tls13(t))
 		return keylog_lookup(t->kl,
-		    tls13_label(dir,
-			t->d[dir].epoch == TLS_EP_APP ? TLS_EP_APP
-						      : TLS_EP_HANDSHAKE),
+		    tls13_label(dir, t->d[dir].epoch == TLS_EP_APP
+					 ? TLS_EP_APP
+					 : TLS_EP_HANDSHAKE),
 		    t->client_random, secret, &len);
-	return keylog_lookup(t->kl, "CLIENT_RANDOM", t->client_random, secret,
-	    &len);
+	return keylog_lookup(
+	    t->kl, "CLIENT_RANDOM", t->client_random, secret, &len);
 }
 
 /*
@@ -913,8 +907,8 @@ tls_keys_install(struct tls_conn *t, int dir, const char **why)
 			memcpy(seed, "key expansion", 13);
 			memcpy(seed + 13, t->server_random, 32);
 			memcpy(seed + 45, t->client_random, 32);
-			if (!tls_prf(t->version < 0x0303 ? "MD5-SHA1"
-							 : s->prf_md,
+			if (!tls_prf(
+				t->version < 0x0303 ? "MD5-SHA1" : s->prf_md,
 				master, len, seed, sizeof seed, t->kb,
 				sizeof t->kb)) {
 				*why = "key derivation failed";
@@ -931,7 +925,7 @@ tls_keys_install(struct tls_conn *t, int dir, const char **why)
 		off = 2 * mac + (dir == EV_DIR_CLIENT ? 0 : s->key_len);
 		memcpy(d->key, t->kb + off, s->key_len);
 		off = 2 * mac + 2 * (size_t)s->key_len +
-		    (dir == EV_DIR_CLIENT ? 0 : ivl);
+		      (dir == EV_DIR_CLIENT ? 0 : ivl);
 		memcpy(d->iv, t->kb + off, ivl);
 	}
 	if (!tls_ctx_init(t, d)) {
@@ -968,8 +962,8 @@ tls_aead_open(struct tls_dir *d, const uint8_t nonce[12], const uint8_t *aad,
 	if (EVP_DecryptInit_ex(d->ctx, NULL, NULL, d->key, nonce) != 1 ||
 	    EVP_DecryptUpdate(d->ctx, NULL, &outl, aad, (int)aadlen) != 1 ||
 	    EVP_DecryptUpdate(d->ctx, out, &outl, ct, (int)ctlen) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(d->ctx, EVP_CTRL_AEAD_SET_TAG, TLS_TAG,
-		(void *)tag) != 1)
+	    EVP_CIPHER_CTX_ctrl(
+		d->ctx, EVP_CTRL_AEAD_SET_TAG, TLS_TAG, (void *)tag) != 1)
 		return false;
 	fin = EVP_DecryptFinal_ex(d->ctx, out + outl, &outl);
 	return fin == 1;
@@ -977,8 +971,8 @@ tls_aead_open(struct tls_dir *d, const uint8_t nonce[12], const uint8_t *aad,
 
 /* Sequence number, type, version, length: the TLS 1.2 MAC/AAD header. */
 static void
-tls12_pseudo_header(uint8_t h[13], uint64_t seq, uint8_t type,
-    uint16_t version, size_t len)
+tls12_pseudo_header(
+    uint8_t h[13], uint64_t seq, uint8_t type, uint16_t version, size_t len)
 {
 	int i;
 
@@ -1008,13 +1002,13 @@ tls_hmac(const char *md, const uint8_t *key, size_t keylen,
 	EVP_MAC_free(mac);
 	if (ctx == NULL)
 		return false;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-	    (char *)md, 0);
+	params[0] = OSSL_PARAM_construct_utf8_string(
+	    OSSL_MAC_PARAM_DIGEST, (char *)md, 0);
 	params[1] = OSSL_PARAM_construct_end();
 	ok = EVP_MAC_init(ctx, key, keylen, params) == 1 &&
-	    EVP_MAC_update(ctx, hdr, 13) == 1 &&
-	    EVP_MAC_update(ctx, data, len) == 1 &&
-	    EVP_MAC_final(ctx, out, &got, outlen) == 1 && got == outlen;
+	     EVP_MAC_update(ctx, hdr, 13) == 1 &&
+	     EVP_MAC_update(ctx, data, len) == 1 &&
+	     EVP_MAC_final(ctx, out, &got, outlen) == 1 && got == outlen;
 	EVP_MAC_CTX_free(ctx);
 	return ok;
 }
@@ -1123,8 +1117,8 @@ tls_decrypt(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
 		aad[3] = (uint8_t)(len >> 8);
 		aad[4] = (uint8_t)len;
 		ctlen = len - TLS_TAG;
-		if (!tls_aead_open(d, nonce, aad, 5, body, ctlen, body + ctlen,
-			t->pt)) {
+		if (!tls_aead_open(
+			d, nonce, aad, 5, body, ctlen, body + ctlen, t->pt)) {
 			*why = "authentication tag mismatch";
 			return -1;
 		}
@@ -1165,8 +1159,8 @@ tls_decrypt(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
 			nonce[4 + i] ^= (uint8_t)(d->seq >> (56 - 8 * i));
 		ctlen = len - TLS_TAG;
 		tls12_pseudo_header(aad, d->seq, type, version, ctlen);
-		if (!tls_aead_open(d, nonce, aad, 13, body, ctlen,
-			body + ctlen, t->pt)) {
+		if (!tls_aead_open(
+			d, nonce, aad, 13, body, ctlen, body + ctlen, t->pt)) {
 			*why = "authentication tag mismatch";
 			return -1;
 		}
@@ -1192,7 +1186,7 @@ tls_client_hello(struct tls_conn *t, struct rd *r)
 
 	rd_be16(r); /* legacy_version */
 	rd_copy(r, t->client_random, 32);
-	rd_skip(r, rd_u8(r));	   /* session id */
+	rd_skip(r, rd_u8(r));	    /* session id */
 	cs = rd_sub(r, rd_be16(r)); /* cipher suites */
 	(void)cs;
 	rd_skip(r, rd_u8(r)); /* compression */
@@ -1240,8 +1234,7 @@ tls_server_hello(struct tls_conn *t, struct rd *r, const struct timeval *ts)
 	t->suite_id = rd_be16(r);
 	rd_u8(r);
 	if (r->err) {
-		tls_anomaly(t, EV_ANOM_TLS_RECORD, ts,
-		    "truncated ServerHello");
+		tls_anomaly(t, EV_ANOM_TLS_RECORD, ts, "truncated ServerHello");
 		return;
 	}
 	if (memcmp(t->server_random, tls_hrr_random, 32) == 0) {
@@ -1278,16 +1271,19 @@ tls_server_hello(struct tls_conn *t, struct rd *r, const struct timeval *ts)
 	t->version = version;
 	t->suite = tls_suite_find(t->suite_id);
 
-	if (t->kl == NULL)
+	/* no_decrypt may already be set: data before the handshake. */
+	if (t->no_decrypt == NULL && t->kl == NULL)
 		t->no_decrypt = xstrdup("no key log given");
-	else if (!t->have_ch)
+	else if (t->no_decrypt == NULL && !t->have_ch)
 		t->no_decrypt = xstrdup("the ClientHello was not captured "
 					"(capture began mid-session)");
-	else if (version < 0x0301 || version > 0x0304)
-		xasprintf(&t->no_decrypt, "protocol version 0x%04X not supported",
-		    version);
-	else if (t->suite == NULL || t->suite->kind == TLS_K_NONE ||
-	    t->suite->tls13 != (version == 0x0304))
+	else if (t->no_decrypt == NULL &&
+		 (version < 0x0301 || version > 0x0304))
+		xasprintf(&t->no_decrypt,
+		    "protocol version 0x%04X not supported", version);
+	else if (t->no_decrypt == NULL &&
+		 (t->suite == NULL || t->suite->kind == TLS_K_NONE ||
+		     t->suite->tls13 != (version == 0x0304)))
 		xasprintf(&t->no_decrypt, "cipher suite %s not supported",
 		    tls_cipher_name(t, buf, sizeof buf));
 
@@ -1361,8 +1357,8 @@ tls_handshake_msg(struct tls_conn *t, int dir, uint8_t type, struct rd *r,
 				n = rd_u8(&l);
 				if (rd_left(&l) >= n && n > 0 &&
 				    t->alpn == NULL)
-					t->alpn = tls_clean_name(
-					    rd_bytes(&l, n), n);
+					t->alpn =
+					    tls_clean_name(rd_bytes(&l, n), n);
 			}
 		}
 		break;
@@ -1472,10 +1468,11 @@ tls_content(struct tls_conn *t, int dir, uint8_t type, const uint8_t *p,
 			d->cipher_on = true;
 			if (t->no_decrypt == NULL)
 				t->no_decrypt = xstrdup(
-				    t->have_ch ? "application data before the "
-						 "handshake finished"
-					       : "the handshake was not captured "
-						 "(capture began mid-session)");
+				    t->have_ch
+					? "application data before the "
+					  "handshake finished"
+					: "the handshake was not captured "
+					  "(capture began mid-session)");
 			tls_report_verdict(t, t->no_decrypt, ts);
 			break;
 		}
@@ -1519,9 +1516,8 @@ tls_pend_drop(struct tls_conn *t)
 
 /* A record whose key is missing: queue it, or give up when full. */
 static void
-tls_wait_for_keys(struct tls_conn *t, int dir, uint8_t type,
-    uint16_t version, const uint8_t *body, size_t len,
-    const struct timeval *ts)
+tls_wait_for_keys(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
+    const uint8_t *body, size_t len, const struct timeval *ts)
 {
 	struct tls_dir *d = &t->d[dir];
 
@@ -1579,8 +1575,7 @@ tls_record(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
 		if (t->draining)
 			t->stall = true;
 		else
-			tls_wait_for_keys(t, dir, type, version, body, len,
-			    ts);
+			tls_wait_for_keys(t, dir, type, version, body, len, ts);
 		return;
 	}
 	if (n < 0) {
@@ -1589,8 +1584,8 @@ tls_record(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
 		    "record %llu from the %s: %s; the key log's secrets do not "
 		    "fit this session, decryption of this direction stops",
 		    (unsigned long long)d->records, tls_dir_name(dir), why);
-		tls_report_verdict(t,
-		    "the key log's secrets do not decrypt this session", ts);
+		tls_report_verdict(
+		    t, "the key log's secrets do not decrypt this session", ts);
 		return;
 	}
 	t->decrypted_any = true;
@@ -1645,7 +1640,7 @@ static bool
 tls_header_ok(const uint8_t *h)
 {
 	return h[0] >= TLS_CT_CCS && h[0] <= TLS_CT_HEARTBEAT && h[1] == 3 &&
-	    h[2] <= 4;
+	       h[2] <= 4;
 }
 
 /* Report why dir's bytes are not TLS and stop parsing it. */
@@ -1787,8 +1782,8 @@ tls_conn_feed(struct tls_conn *t, int dir, const uint8_t *data, size_t len,
 }
 
 void
-tls_conn_gap(struct tls_conn *t, int dir, uint64_t bytes,
-    const struct timeval *ts)
+tls_conn_gap(
+    struct tls_conn *t, int dir, uint64_t bytes, const struct timeval *ts)
 {
 	struct tls_dir *d;
 
@@ -1820,16 +1815,15 @@ tls_conn_finish(struct tls_conn *t, const struct timeval *ts)
 		if (t->pend_len > 0) {
 			tls_pend_drop(t);
 			tls_report_handshake(t, ts);
-			tls_report_verdict(t,
-			    "no key for this session in the key log", ts);
+			tls_report_verdict(
+			    t, "no key for this session in the key log", ts);
 			return;
 		}
 	}
 	if (t->have_ch && !t->have_sh && !t->reported_hs && !t->alert_seen) {
 		t->reported_hs = true;
 		tls_report_verdict(t,
-		    "the handshake did not complete (no ServerHello seen)",
-		    ts);
+		    "the handshake did not complete (no ServerHello seen)", ts);
 		return;
 	}
 	if (t->have_sh && !t->reported_hs)

@@ -17,7 +17,7 @@
 #define R1 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 #define R2 "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
 #define S48                                                                    \
-	"0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20"    \
+	"0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20"     \
 	"2122232425262728292a2b2c2d2e2f30"
 #define S32 "a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0"
 
@@ -42,8 +42,8 @@ test_parse(void **state)
 	    "\n"
 	    "SERVER_HANDSHAKE_TRAFFIC_SECRET " R2 " " S32 "\r\n"
 	    "CLIENT_TRAFFIC_SECRET_N " R2 " " S32 "\n" /* unknown label */
-	    "RSA 0011223344556677 " S48 "\n"		  /* not for us */
-	    "CLIENT_TRAFFIC_SECRET_0 " R2 " " S32;	  /* no final LF */
+	    "RSA 0011223344556677 " S48 "\n"	       /* not for us */
+	    "CLIENT_TRAFFIC_SECRET_0 " R2 " " S32;     /* no final LF */
 	struct keylog *k = keylog_new(NULL);
 	uint8_t r1[32], r2[32], want[48], got[KEYLOG_SECRET_MAX];
 	size_t len;
@@ -78,12 +78,12 @@ static void
 test_junk(void **state)
 {
 	static const char text[] =
-	    "CLIENT_RANDOM " R1 "\n"		       /* missing secret */
-	    "CLIENT_RANDOM 0011 " S48 "\n"	       /* short random */
-	    "CLIENT_RANDOM " R1 " 0g\n"		       /* bad hex */
-	    "CLIENT_RANDOM " R1 " 012\n"	       /* odd digits */
-	    "CLIENT_RANDOM " R1 " " S48 " extra\n"     /* extra field */
-	    "CLIENT_RANDOM " R1 " " S48 S48 S48 "\n"   /* secret > 64 bytes */
+	    "CLIENT_RANDOM " R1 "\n"		     /* missing secret */
+	    "CLIENT_RANDOM 0011 " S48 "\n"	     /* short random */
+	    "CLIENT_RANDOM " R1 " 0g\n"		     /* bad hex */
+	    "CLIENT_RANDOM " R1 " 012\n"	     /* odd digits */
+	    "CLIENT_RANDOM " R1 " " S48 " extra\n"   /* extra field */
+	    "CLIENT_RANDOM " R1 " " S48 S48 S48 "\n" /* secret > 64 bytes */
 	    "garbage\xff\x01 line\n"
 	    "CLIENT_RANDOM " R1 " " S48 "\n";
 	struct keylog *k = keylog_new(NULL);
@@ -185,8 +185,8 @@ test_many_and_replace(void **state)
 	(void)state;
 	/* Enough entries to rehash the table several times. */
 	for (i = 0; i < 5000; i++) {
-		snprintf(line, sizeof line,
-		    "CLIENT_RANDOM %064zx %096zx\n", i * 7919, i);
+		snprintf(line, sizeof line, "CLIENT_RANDOM %064zx %096zx\n",
+		    i * 7919, i);
 		assert_int_equal(keylog_add_text(k, line, strlen(line)), 1);
 	}
 	assert_int_equal(keylog_count(k), 5000);
@@ -214,10 +214,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_junk),
-		cmocka_unit_test(test_refresh_growth),
-		cmocka_unit_test(test_many_and_replace),
+	    cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_junk),
+	    cmocka_unit_test(test_refresh_growth),
+	    cmocka_unit_test(test_many_and_replace),
 	};
 
 	return cmocka_run_group_tests_name("keylog", tests, NULL, NULL);

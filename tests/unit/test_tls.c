@@ -216,8 +216,8 @@ test_garbage(void **state)
 {
 	static const uint8_t junk[] = {0x99, 0x03, 0x03, 0x00, 0x10, 1, 2, 3};
 	static const uint8_t text[] = "EHLO client.example\r\n";
-	static const uint8_t sslv2[] = {0x80, 0x2e, 0x01, 0x03, 0x01, 0x00,
-	    0x15};
+	static const uint8_t sslv2[] = {
+	    0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15};
 	static const uint8_t big[] = {0x16, 0x03, 0x03, 0x48, 0x01};
 	struct sink s = {0};
 	struct tls_conn *t;
@@ -261,10 +261,10 @@ test_garbage(void **state)
 static void
 test_alert(void **state)
 {
-	static const uint8_t alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02,
-	    0x28};
-	static const uint8_t close_notify[] = {0x15, 0x03, 0x03, 0x00, 0x02,
-	    0x01, 0x00};
+	static const uint8_t alert[] = {
+	    0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
+	static const uint8_t close_notify[] = {
+	    0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00};
 	uint8_t ch[512];
 	size_t chl = unhex(tls13_client_hello, ch);
 	struct sink s = {0};
@@ -274,8 +274,8 @@ test_alert(void **state)
 	(void)state;
 	t = tls_conn_new(NULL, &sink_ops, &s, true, NULL);
 	tls_conn_feed(t, EV_DIR_CLIENT, ch, chl, &ts0);
-	tls_conn_feed(t, EV_DIR_SERVER, close_notify, sizeof close_notify,
-	    &ts0);
+	tls_conn_feed(
+	    t, EV_DIR_SERVER, close_notify, sizeof close_notify, &ts0);
 	assert_int_equal(s.n, 0); /* the normal end is not news */
 	tls_conn_feed(t, EV_DIR_SERVER, alert, sizeof alert, &ts0);
 	ev = sink_tls(&s, "alert");
@@ -404,11 +404,11 @@ capture_load(const char *name, uint16_t sport, struct capture *c)
 		thl = (size_t)(p[14 + ihl + 12] >> 4) * 4;
 		plen = iplen - ihl - thl;
 		dir = ((p[14 + ihl + 2] << 8) | p[14 + ihl + 3]) == sport
-		    ? EV_DIR_CLIENT
-		    : EV_DIR_SERVER;
+			  ? EV_DIR_CLIENT
+			  : EV_DIR_SERVER;
 		seq = (uint32_t)p[14 + ihl + 4] << 24 |
-		    (uint32_t)p[14 + ihl + 5] << 16 |
-		    (uint32_t)p[14 + ihl + 6] << 8 | p[14 + ihl + 7];
+		      (uint32_t)p[14 + ihl + 5] << 16 |
+		      (uint32_t)p[14 + ihl + 6] << 8 | p[14 + ihl + 7];
 		if (plen == 0)
 			continue;
 		/* Loopback does not reorder; drop retransmissions. */
@@ -422,8 +422,8 @@ capture_load(const char *name, uint16_t sport, struct capture *c)
 		started[dir] = true;
 		c->data = xrealloc(c->data, c->len + plen);
 		memcpy(c->data + c->len, p, plen);
-		c->chunks = xreallocarray(c->chunks, c->n + 1,
-		    sizeof *c->chunks);
+		c->chunks =
+		    xreallocarray(c->chunks, c->n + 1, sizeof *c->chunks);
 		c->chunks[c->n].dir = dir;
 		c->chunks[c->n].off = c->len;
 		c->chunks[c->n].len = plen;
@@ -458,7 +458,8 @@ capture_feed(struct tls_conn *t, const struct capture *c, size_t step)
 			if (step > 0 && n > step)
 				n = step;
 			tls_conn_feed(t, c->chunks[i].dir,
-			    c->data + c->chunks[i].off + o, n, &c->chunks[i].ts);
+			    c->data + c->chunks[i].off + o, n,
+			    &c->chunks[i].ts);
 		}
 }
 
@@ -471,28 +472,26 @@ struct fixture {
 };
 
 static const struct fixture fixtures[] = {
-	{"starttls-tls13-aes256", 10525, "TLSv1.3", "TLS_AES_256_GCM_SHA384",
-	    true},
-	{"starttls-tls13-aes128", 10525, "TLSv1.3", "TLS_AES_128_GCM_SHA256",
-	    true},
-	{"starttls-tls13-chacha-keyupdate", 10525, "TLSv1.3",
-	    "TLS_CHACHA20_POLY1305_SHA256", false},
-	{"starttls-tls12-aes128gcm", 10525, "TLSv1.2",
-	    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", true},
-	{"starttls-tls12-aes256gcm", 10525, "TLSv1.2",
-	    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", true},
-	{"starttls-tls12-chacha", 10525, "TLSv1.2",
-	    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", true},
-	{"starttls-tls12-cbc-etm", 10525, "TLSv1.2",
-	    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", true},
-	{"starttls-tls12-cbc-mte", 10525, "TLSv1.2",
-	    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", true},
-	{"starttls-curl", 10525, "TLSv1.3", "TLS_AES_256_GCM_SHA384", false},
-	{"implicit-curl", 10565, "TLSv1.3", "TLS_AES_256_GCM_SHA384", false},
-	{"starttls-python-tls12", 10525, "TLSv1.2",
-	    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", true},
-	{"implicit-python-tls13", 10565, "TLSv1.3", "TLS_AES_256_GCM_SHA384",
-	    false},
+    {"starttls-tls13-aes256", 10525, "TLSv1.3", "TLS_AES_256_GCM_SHA384", true},
+    {"starttls-tls13-aes128", 10525, "TLSv1.3", "TLS_AES_128_GCM_SHA256", true},
+    {"starttls-tls13-chacha-keyupdate", 10525, "TLSv1.3",
+	"TLS_CHACHA20_POLY1305_SHA256", false},
+    {"starttls-tls12-aes128gcm", 10525, "TLSv1.2",
+	"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", true},
+    {"starttls-tls12-aes256gcm", 10525, "TLSv1.2",
+	"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", true},
+    {"starttls-tls12-chacha", 10525, "TLSv1.2",
+	"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", true},
+    {"starttls-tls12-cbc-etm", 10525, "TLSv1.2",
+	"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", true},
+    {"starttls-tls12-cbc-mte", 10525, "TLSv1.2",
+	"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", true},
+    {"starttls-curl", 10525, "TLSv1.3", "TLS_AES_256_GCM_SHA384", false},
+    {"implicit-curl", 10565, "TLSv1.3", "TLS_AES_256_GCM_SHA384", false},
+    {"starttls-python-tls12", 10525, "TLSv1.2",
+	"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", true},
+    {"implicit-python-tls13", 10565, "TLSv1.3", "TLS_AES_256_GCM_SHA384",
+	false},
 };
 
 static bool
@@ -546,13 +545,14 @@ test_fixtures_decrypt(void **state)
 			assert_string_equal(ev->version, fixtures[i].version);
 			assert_string_equal(ev->cipher, fixtures[i].cipher);
 			assert_non_null(ev->cert_subject);
-			assert_non_null(strstr(ev->cert_problems, "self-signed"));
+			assert_non_null(
+			    strstr(ev->cert_problems, "self-signed"));
 			assert_non_null(ev->cert_not_after);
-			assert_true(has(&s, EV_DIR_CLIENT, "alice@example.test"));
+			assert_true(
+			    has(&s, EV_DIR_CLIENT, "alice@example.test"));
 			assert_true(has(&s, EV_DIR_SERVER, "250"));
 			assert_true(has(&s, EV_DIR_SERVER, "221 2.0.0 Bye"));
-			assert_int_equal(
-			    has(&s, EV_DIR_SERVER, "452 4.5.3"),
+			assert_int_equal(has(&s, EV_DIR_SERVER, "452 4.5.3"),
 			    fixtures[i].has_452);
 			if (step == 0) {
 				whole[0] = s.pt[0];
@@ -563,10 +563,10 @@ test_fixtures_decrypt(void **state)
 			} else {
 				assert_int_equal(s.pt_len[0], whole_len[0]);
 				assert_int_equal(s.pt_len[1], whole_len[1]);
-				assert_memory_equal(s.pt[0], whole[0],
-				    whole_len[0]);
-				assert_memory_equal(s.pt[1], whole[1],
-				    whole_len[1]);
+				assert_memory_equal(
+				    s.pt[0], whole[0], whole_len[0]);
+				assert_memory_equal(
+				    s.pt[1], whole[1], whole_len[1]);
 				free(whole[0]);
 				free(whole[1]);
 			}
@@ -759,18 +759,18 @@ test_wrong_keys(void **state)
 		assert_false(tls_conn_decrypting(t));
 		tls_conn_free(t);
 		/* One anomaly per direction at most, never plaintext. */
-		assert_true(sink_count(&s, EV_ANOMALY, EV_ANOM_TLS_DECRYPT) >=
-		    1);
-		assert_true(sink_count(&s, EV_ANOMALY, EV_ANOM_TLS_DECRYPT) <=
-		    2);
+		assert_true(
+		    sink_count(&s, EV_ANOMALY, EV_ANOM_TLS_DECRYPT) >= 1);
+		assert_true(
+		    sink_count(&s, EV_ANOMALY, EV_ANOM_TLS_DECRYPT) <= 2);
 		assert_non_null(strstr(
 		    sink_anomaly(&s, EV_ANOM_TLS_DECRYPT)->detail, "key log"));
 		assert_null(s.pt[0]);
 		assert_null(s.pt[1]);
 		assert_null(sink_tls(&s, "established") != NULL &&
-			    sink_tls(&s, "established")->decrypted
-			? "decrypted"
-			: NULL);
+				    sink_tls(&s, "established")->decrypted
+				? "decrypted"
+				: NULL);
 		ev = NULL;
 		for (size_t j = 0; j < s.n; j++)
 			if (s.ev[j]->type == EV_TLS && s.ev[j]->reason != NULL)
@@ -813,8 +813,8 @@ test_bad_tag(void **state)
 		capture_feed(t, &c, 0);
 		tls_conn_finish(t, &ts0);
 		tls_conn_free(t);
-		assert_int_equal(sink_count(&s, EV_ANOMALY, EV_ANOM_TLS_DECRYPT),
-		    1);
+		assert_int_equal(
+		    sink_count(&s, EV_ANOMALY, EV_ANOM_TLS_DECRYPT), 1);
 		/* The server's earlier replies came through, the client's
 		   side is untouched, nothing after the bad record. */
 		assert_true(has(&s, EV_DIR_SERVER, "250"));
@@ -831,17 +831,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hello_split),
-		cmocka_unit_test(test_truncated_handshake),
-		cmocka_unit_test(test_garbage),
-		cmocka_unit_test(test_alert),
-		cmocka_unit_test(test_pending_cap),
-		cmocka_unit_test(test_fixtures_decrypt),
-		cmocka_unit_test(test_certificate_facts),
-		cmocka_unit_test(test_keys_later),
-		cmocka_unit_test(test_no_key_in_log),
-		cmocka_unit_test(test_wrong_keys),
-		cmocka_unit_test(test_bad_tag),
+	    cmocka_unit_test(test_hello_split),
+	    cmocka_unit_test(test_truncated_handshake),
+	    cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_alert),
+	    cmocka_unit_test(test_pending_cap),
+	    cmocka_unit_test(test_fixtures_decrypt),
+	    cmocka_unit_test(test_certificate_facts),
+	    cmocka_unit_test(test_keys_later),
+	    cmocka_unit_test(test_no_key_in_log),
+	    cmocka_unit_test(test_wrong_keys),
+	    cmocka_unit_test(test_bad_tag),
 	};
 
 	return cmocka_run_group_tests_name("tls", tests, NULL, NULL);
