@@ -42,14 +42,14 @@ struct reasm_seg;
 RB_HEAD(reasm_tree, reasm_seg);
 
 struct reasm {
-	bool have_isn;		/* next_seq is valid */
-	uint32_t next_seq;	/* the next byte to deliver */
-	uint64_t next_off;	/* its stream offset (delivered + gaps) */
+	bool have_isn;	   /* next_seq is valid */
+	uint32_t next_seq; /* the next byte to deliver */
+	uint64_t next_off; /* its stream offset (delivered + gaps) */
 	bool fin_seen;
-	uint32_t fin_seq;	/* sequence number of the FIN itself */
-	size_t ooo_bytes;	/* payload bytes held out of order */
-	size_t ooo_mem;		/* what is charged to the caps: payload plus
-				   REASM_SEG_OVERHEAD per held segment */
+	uint32_t fin_seq; /* sequence number of the FIN itself */
+	size_t ooo_bytes; /* payload bytes held out of order */
+	size_t ooo_mem;	  /* what is charged to the caps: payload plus
+			     REASM_SEG_OVERHEAD per held segment */
 	size_t ooo_max;
 	uint64_t delivered;	/* bytes delivered so far */
 	uint64_t gaps;		/* bytes declared missing */
@@ -80,8 +80,8 @@ void reasm_set_isn(struct reasm *, uint32_t next_seq);
  * length): they are delivered as a gap in their turn.  In-order data with
  * nothing held is delivered straight from data, without a copy.
  */
-void reasm_insert(struct reasm *, uint32_t seq, const uint8_t *data,
-    size_t len, const struct timeval *ts, const struct reasm_ops *, void *arg,
+void reasm_insert(struct reasm *, uint32_t seq, const uint8_t *data, size_t len,
+    const struct timeval *ts, const struct reasm_ops *, void *arg,
     size_t *global_left, bool *capped);
 /* Give up on the current hole: report it as a gap and deliver what follows.
    Returns true when something was pending. */

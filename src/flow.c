@@ -56,8 +56,8 @@ struct flow_entry {
 	TAILQ_ENTRY(flow_entry) order; /* active flows by id */
 	uint32_t hval;
 	bool closed;
-	bool ack_seen[2];	/* ack[d] valid */
-	uint32_t ack[2];	/* highest ACK acknowledging direction d */
+	bool ack_seen[2]; /* ack[d] valid */
+	uint32_t ack[2];  /* highest ACK acknowledging direction d */
 	bool cap_reported[2];
 	bool trunc_reported;
 };
@@ -67,7 +67,7 @@ TAILQ_HEAD(flow_list, flow_entry);
 
 struct flow_table {
 	struct flow_config cfg;
-	uint16_t *ports;	/* own copy of cfg.ports */
+	uint16_t *ports; /* own copy of cfg.ports */
 	const struct flow_ops *ops;
 	void *arg;
 	struct flow_bucket *buckets;
@@ -82,7 +82,7 @@ struct flow_table {
 	struct timeval ts_last[2];
 	uint64_t npackets;
 	struct timeval clock;
-	size_t global_left;	/* out-of-order budget left */
+	size_t global_left; /* out-of-order budget left */
 	uint64_t seed;
 	struct flow_stats stats;
 };
@@ -129,8 +129,8 @@ flow_port_rank(const struct flow_table *t, uint16_t port)
 }
 
 struct flow_table *
-flow_table_new(const struct flow_config *c, const struct flow_ops *ops,
-    void *arg)
+flow_table_new(
+    const struct flow_config *c, const struct flow_ops *ops, void *arg)
 {
 	struct flow_table *t = xcalloc(1, sizeof *t);
 	size_t n;
@@ -263,12 +263,13 @@ flow_dir(const struct flow_entry *e, const struct decode_pkt *p)
 }
 
 static struct flow_entry *
-flow_find(const struct flow_table *t, const struct decode_pkt *p,
-    uint32_t hval, int *dir)
+flow_find(const struct flow_table *t, const struct decode_pkt *p, uint32_t hval,
+    int *dir)
 {
 	struct flow_entry *e;
 
-	LIST_FOREACH(e, &t->buckets[hval & t->mask], hash) {
+	LIST_FOREACH(e, &t->buckets[hval & t->mask], hash)
+	{
 		if (e->hval != hval)
 			continue;
 		if ((*dir = flow_dir(e, p)) != -1)
@@ -292,8 +293,8 @@ flow_lookup(struct flow_table *t, const struct decode_pkt *p)
 }
 
 static void
-flow_cb_data(void *arg, const uint8_t *data, size_t len,
-    const struct timeval *ts)
+flow_cb_data(
+    void *arg, const uint8_t *data, size_t len, const struct timeval *ts)
 {
 	struct flow_cb *c = arg;
 
@@ -356,8 +357,7 @@ flow_insert(struct flow_table *t, struct flow_entry *e, int dir, uint32_t seq,
 
 /* Every hole of both directions becomes a gap: the flow is ending. */
 static void
-flow_flush(struct flow_table *t, struct flow_entry *e,
-    const struct timeval *ts)
+flow_flush(struct flow_table *t, struct flow_entry *e, const struct timeval *ts)
 {
 	struct flow_cb c = {t, e, 0};
 	struct reasm *r;
@@ -366,8 +366,8 @@ flow_flush(struct flow_table *t, struct flow_entry *e,
 	for (d = 0; d < 2; d++) {
 		c.dir = d;
 		r = &e->f.dir[d];
-		while (reasm_skip_gap(r, ts, &flow_reasm_ops, &c,
-		    &t->global_left))
+		while (
+		    reasm_skip_gap(r, ts, &flow_reasm_ops, &c, &t->global_left))
 			;
 		/* Bytes the peer acknowledged (or that precede a FIN) but
 		   that never showed up in the capture. */
@@ -515,7 +515,7 @@ static bool
 flow_tv_lt(const struct timeval *a, const struct timeval *b)
 {
 	return a->tv_sec < b->tv_sec ||
-	    (a->tv_sec == b->tv_sec && a->tv_usec < b->tv_usec);
+	       (a->tv_sec == b->tv_sec && a->tv_usec < b->tv_usec);
 }
 
 static void
@@ -525,8 +525,8 @@ flow_clock(struct flow_table *t, const struct timeval *ts)
 		t->ts_last[1] = *ts;
 	t->ts_last[0] = t->ts_last[1];
 	t->ts_last[1] = *ts;
-	t->clock = flow_tv_lt(&t->ts_last[0], &t->ts_last[1]) ? t->ts_last[0] :
-								t->ts_last[1];
+	t->clock = flow_tv_lt(&t->ts_last[0], &t->ts_last[1]) ? t->ts_last[0]
+							      : t->ts_last[1];
 }
 
 uint64_t
@@ -598,8 +598,7 @@ flow_input(struct flow_table *t, const struct decode_pkt *p)
 		if (!e->trunc_reported) {
 			e->trunc_reported = true;
 			flow_anomaly(t, &e->f, EV_ANOM_TRUNCATED_PACKET,
-			    "payload cut by the snapshot length (-s)",
-			    &p->ts);
+			    "payload cut by the snapshot length (-s)", &p->ts);
 		}
 	}
 	if (p->flags & DECODE_TH_FIN) {
@@ -625,7 +624,7 @@ flow_input(struct flow_table *t, const struct decode_pkt *p)
 		e->f.rst = true;
 		flow_close(t, e, FLOW_CLOSE_RST, &p->ts);
 	} else if (reasm_done(&e->f.dir[EV_DIR_CLIENT]) &&
-	    reasm_done(&e->f.dir[EV_DIR_SERVER]))
+		   reasm_done(&e->f.dir[EV_DIR_SERVER]))
 		flow_close(t, e, FLOW_CLOSE_FIN, &p->ts);
 	return id;
 }
@@ -634,7 +633,7 @@ static int64_t
 flow_usec_since(const struct timeval *then, const struct timeval *now)
 {
 	return ((int64_t)now->tv_sec - then->tv_sec) * 1000000 +
-	    ((int64_t)now->tv_usec - then->tv_usec);
+	       ((int64_t)now->tv_usec - then->tv_usec);
 }
 
 void
@@ -651,7 +650,7 @@ flow_expire(struct flow_table *t, const struct timeval *now)
 	if (flow_tv_lt(&lim, now))
 		now = &lim;
 	while ((e = TAILQ_FIRST(&t->lru)) != NULL &&
-	    flow_usec_since(&e->f.last_ts, now) >= idle)
+	       flow_usec_since(&e->f.last_ts, now) >= idle)
 		flow_close(t, e, FLOW_CLOSE_TIMEOUT, now);
 	/* Tombstones go after FLOW_LINGER, or when time runs backwards
 	   that far (a capture with non-monotonic timestamps). */

@@ -33,9 +33,9 @@
 
 struct reasm_seg {
 	RB_ENTRY(reasm_seg) entry;
-	uint64_t off;	/* stream offset of the first byte */
+	uint64_t off; /* stream offset of the first byte */
 	size_t len;
-	bool missing;	/* on the wire but not captured: no data */
+	bool missing; /* on the wire but not captured: no data */
 	uint8_t data[];
 };
 
@@ -139,8 +139,8 @@ reasm_emit(struct reasm_ctx *c, const uint8_t *data, uint64_t len)
  * Held bytes come first where both cover an offset (first copy wins).
  */
 static void
-reasm_deliver(struct reasm_ctx *c, uint64_t start, uint64_t end,
-    const uint8_t *data)
+reasm_deliver(
+    struct reasm_ctx *c, uint64_t start, uint64_t end, const uint8_t *data)
 {
 	struct reasm *r = c->r;
 	struct reasm_seg *s;
@@ -151,7 +151,8 @@ reasm_deliver(struct reasm_ctx *c, uint64_t start, uint64_t end,
 		if (s != NULL && s->off <= r->next_off) {
 			if (s->off + s->len > r->next_off) {
 				skip = r->next_off - s->off;
-				reasm_emit(c, s->missing ? NULL : s->data + skip,
+				reasm_emit(c,
+				    s->missing ? NULL : s->data + skip,
 				    s->len - skip);
 			}
 			reasm_seg_free(r, s, c->global_left);
@@ -184,8 +185,8 @@ reasm_walk(struct reasm *r, uint64_t start, uint64_t end, const uint8_t *data,
 
 	key.off = start;
 	s = RB_NFIND(reasm_tree, &r->segs, &key);
-	p = s != NULL ? RB_PREV(reasm_tree, &r->segs, s) :
-			RB_MAX(reasm_tree, &r->segs);
+	p = s != NULL ? RB_PREV(reasm_tree, &r->segs, s)
+		      : RB_MAX(reasm_tree, &r->segs);
 	if (p != NULL && p->off + p->len > pos)
 		s = p;
 	while (pos < end) {
@@ -274,7 +275,7 @@ reasm_insert(struct reasm *r, uint32_t seq, const uint8_t *data, size_t len,
 		return;
 	}
 	if (diff < 0) {
-		back = (uint64_t)-(int64_t)diff;
+		back = (uint64_t) - (int64_t)diff;
 		if (back >= len)
 			return; /* all delivered already: a retransmission */
 		if (data != NULL)

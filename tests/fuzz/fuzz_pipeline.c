@@ -41,8 +41,8 @@ fuzz_feed(struct pipeline *p, const struct timeval *ts, const uint8_t *pkt,
 	if (copy == NULL)
 		return;
 	memcpy(copy, pkt, len);
-	pipeline_packet(p, FUZZ_DLT_IPV4, ts, copy, (uint32_t)len,
-	    (uint32_t)len);
+	pipeline_packet(
+	    p, FUZZ_DLT_IPV4, ts, copy, (uint32_t)len, (uint32_t)len);
 	free(copy);
 }
 
@@ -88,8 +88,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (size - off < 6)
 				break;
 			pair = data[off] & 7;
-			seq = 1000 + ((uint32_t)data[off + 1] << 8 | data[off + 2]);
-			ack = 5000 + ((uint32_t)data[off + 3] << 8 | data[off + 4]);
+			seq = 1000 +
+			      ((uint32_t)data[off + 1] << 8 | data[off + 2]);
+			ack = 5000 +
+			      ((uint32_t)data[off + 3] << 8 | data[off + 4]);
 			plen = data[off + 5];
 			off += 6;
 			if (plen > size - off)
@@ -121,7 +123,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_put32(pkt + 28, ack);
 			pkt[32] = 0x50;
 			/* flags from the control byte: FIN, SYN, RST, ACK */
-			pkt[33] = (uint8_t)(((data[off - 6] >> 3) & 0x07) | 0x10);
+			pkt[33] =
+			    (uint8_t)(((data[off - 6] >> 3) & 0x07) | 0x10);
 			if (data[off - 6] & 0x40)
 				pkt[33] &= (uint8_t)~0x10;
 			pkt[34] = 0xff;

@@ -139,8 +139,8 @@ sd_flow_close(void *arg, struct flow *f, enum flow_close_reason why,
 }
 
 static void
-sd_flow_anomaly(void *arg, struct flow *f, const char *what,
-    const char *detail, const struct timeval *ts)
+sd_flow_anomaly(void *arg, struct flow *f, const char *what, const char *detail,
+    const struct timeval *ts)
 {
 	(void)arg;
 	(void)ts;
@@ -148,8 +148,8 @@ sd_flow_anomaly(void *arg, struct flow *f, const char *what,
 	    f ? (unsigned long long)f->id : 0ULL, what, detail ? detail : "");
 }
 
-static const struct flow_ops sd_ops = {sd_flow_open, sd_flow_data,
-    sd_flow_gap, sd_flow_close, sd_flow_anomaly};
+static const struct flow_ops sd_ops = {
+    sd_flow_open, sd_flow_data, sd_flow_gap, sd_flow_close, sd_flow_anomaly};
 
 static void
 usage(void)

@@ -33,8 +33,7 @@ struct log {
 
 static struct log lg;
 
-static void
-log_add(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_add(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void
 log_add(const char *fmt, ...)
@@ -95,8 +94,8 @@ cb_gap(void *arg, struct flow *f, int dir, uint64_t bytes,
 	    dir == EV_DIR_CLIENT ? 'C' : 'S', (unsigned long long)bytes);
 }
 
-static const char *const close_names[] = {"fin", "rst", "timeout", "evicted",
-    "end"};
+static const char *const close_names[] = {
+    "fin", "rst", "timeout", "evicted", "end"};
 
 static void
 cb_close(void *arg, struct flow *f, enum flow_close_reason why,
@@ -119,11 +118,12 @@ cb_anomaly(void *arg, struct flow *f, const char *what, const char *detail,
 	(void)ts;
 	if (f != NULL)
 		log_check_alive(f);
-	log_add("anomaly %llu %s\n", f ? (unsigned long long)f->id : 0ULL, what);
+	log_add(
+	    "anomaly %llu %s\n", f ? (unsigned long long)f->id : 0ULL, what);
 }
 
-static const struct flow_ops ops = {cb_open, cb_data, cb_gap, cb_close,
-    cb_anomaly};
+static const struct flow_ops ops = {
+    cb_open, cb_data, cb_gap, cb_close, cb_anomaly};
 static const uint16_t smtp_ports[] = {25, 465, 587};
 
 static struct flow_config
@@ -215,22 +215,21 @@ test_direction_by_syn(void **state)
 	assert_false(f->midstream);
 	assert_int_equal(f->syn_ts.tv_sec, 1000);
 	now_sec = 1002;
-	assert_int_equal(send_pkt(t, S1, C1, 5001, 1001, F_ACK, "220 hi\r\n"),
-	    1);
+	assert_int_equal(
+	    send_pkt(t, S1, C1, 5001, 1001, F_ACK, "220 hi\r\n"), 1);
 	assert_int_equal(send_pkt(t, C1, S1, 1001, 5009, F_ACK, "QUIT\r\n"), 1);
 	assert_int_equal(f->first_ts.tv_sec, 1000);
 	assert_int_equal(f->last_ts.tv_sec, 1002);
 	assert_int_equal(f->dir[EV_DIR_CLIENT].delivered, 6);
 	send_pkt(t, S1, C1, 5009, 1007, F_ACK | F_FIN, "221 bye\r\n");
-	assert_string_equal(lg.buf,
-	    "open 1 10.0.0.1:40000>10.0.0.2:25\n"
-	    "data 1 S 220 hi\r\n\n"
-	    "data 1 C QUIT\r\n\n"
-	    "data 1 S 221 bye\r\n\n");
+	assert_string_equal(lg.buf, "open 1 10.0.0.1:40000>10.0.0.2:25\n"
+				    "data 1 S 220 hi\r\n\n"
+				    "data 1 C QUIT\r\n\n"
+				    "data 1 S 221 bye\r\n\n");
 	assert_true(f->fin[EV_DIR_SERVER]);
 	/* the client's FIN completes the close */
-	assert_int_equal(send_pkt(t, C1, S1, 1007, 5019, F_ACK | F_FIN, NULL),
-	    1);
+	assert_int_equal(
+	    send_pkt(t, C1, S1, 1007, 5019, F_ACK | F_FIN, NULL), 1);
 	assert_non_null(
 	    strstr(lg.buf, "data 1 S 221 bye\r\n\nclose 1 fin @1002\n"));
 	/* the last ACK is a straggler of the closed flow */
@@ -238,8 +237,8 @@ test_direction_by_syn(void **state)
 	assert_int_equal(st->flows, 1);
 	assert_int_equal(st->active, 0);
 	/* a SYN sent from port 25 to a high port: the receiver is server */
-	send_pkt(t, (struct ep){"10.0.0.9", 25},
-	    (struct ep){"10.0.0.8", 50000}, 7, 0, F_SYN, NULL);
+	send_pkt(t, (struct ep){"10.0.0.9", 25}, (struct ep){"10.0.0.8", 50000},
+	    7, 0, F_SYN, NULL);
 	assert_non_null(strstr(lg.buf, "open 2 10.0.0.9:25>10.0.0.8:50000\n"));
 	flow_table_free(t);
 }
@@ -253,8 +252,7 @@ test_midstream_by_port(void **state)
 
 	(void)state;
 	/* the server speaks first: it is the side on port 25 */
-	assert_int_equal(send_pkt(t, S1, C1, 777, 333, F_ACK, "250 ok\r\n"),
-	    1);
+	assert_int_equal(send_pkt(t, S1, C1, 777, 333, F_ACK, "250 ok\r\n"), 1);
 	f = lg.last_open;
 	assert_true(f->midstream);
 	assert_false(f->syn_seen);
@@ -267,11 +265,11 @@ test_midstream_by_port(void **state)
 	send_pkt(t, (struct ep){"10.1.0.3", 25}, (struct ep){"10.1.0.4", 587},
 	    1, 1, F_ACK, "Y");
 	/* same port on both sides: the receiver of the first packet */
-	send_pkt(t, (struct ep){"10.2.0.1", 25}, (struct ep){"10.2.0.2", 25},
-	    1, 1, F_ACK, "Z");
+	send_pkt(t, (struct ep){"10.2.0.1", 25}, (struct ep){"10.2.0.2", 25}, 1,
+	    1, F_ACK, "Z");
 	/* a pure ACK or a FIN alone does not start a flow */
-	assert_int_equal(send_pkt(t, (struct ep){"10.3.0.1", 1234}, S1, 1, 1,
-			     F_ACK, NULL),
+	assert_int_equal(
+	    send_pkt(t, (struct ep){"10.3.0.1", 1234}, S1, 1, 1, F_ACK, NULL),
 	    0);
 	assert_int_equal(send_pkt(t, (struct ep){"10.3.0.1", 1234}, S1, 1, 1,
 			     F_ACK | F_FIN, NULL),
@@ -280,17 +278,16 @@ test_midstream_by_port(void **state)
 	assert_int_equal(send_pkt(t, (struct ep){"10.3.0.1", 1234},
 			     (struct ep){"10.3.0.2", 80}, 1, 1, F_ACK, "GET"),
 	    0);
-	assert_string_equal(lg.buf,
-	    "open 1 10.0.0.1:40000>10.0.0.2:25 mid\n"
-	    "data 1 S 250 ok\r\n\n"
-	    "data 1 C RSET\r\n\n"
-	    "data 1 C NOOP\r\n\n"
-	    "open 2 10.1.0.1:587>10.1.0.2:25 mid\n"
-	    "data 2 C X\n"
-	    "open 3 10.1.0.4:587>10.1.0.3:25 mid\n"
-	    "data 3 S Y\n"
-	    "open 4 10.2.0.1:25>10.2.0.2:25 mid\n"
-	    "data 4 C Z\n");
+	assert_string_equal(lg.buf, "open 1 10.0.0.1:40000>10.0.0.2:25 mid\n"
+				    "data 1 S 250 ok\r\n\n"
+				    "data 1 C RSET\r\n\n"
+				    "data 1 C NOOP\r\n\n"
+				    "open 2 10.1.0.1:587>10.1.0.2:25 mid\n"
+				    "data 2 C X\n"
+				    "open 3 10.1.0.4:587>10.1.0.3:25 mid\n"
+				    "data 3 S Y\n"
+				    "open 4 10.2.0.1:25>10.2.0.2:25 mid\n"
+				    "data 4 C Z\n");
 	assert_int_equal(flow_table_stats(t)->flows, 4);
 	flow_table_free(t);
 }
@@ -307,24 +304,22 @@ test_rst_midstream(void **state)
 	send_pkt(t, C1, S1, 1001, 5001, F_ACK, "MAIL");
 	/* 5 bytes at 1005 lost, then a held segment */
 	send_pkt(t, C1, S1, 1010, 5001, F_ACK, "RCPT\r\n");
-	assert_int_equal(send_pkt(t, S1, C1, 5001, 1005, F_RST | F_ACK, NULL),
-	    1);
+	assert_int_equal(
+	    send_pkt(t, S1, C1, 5001, 1005, F_RST | F_ACK, NULL), 1);
 	assert_true(lg.last_open->rst);
-	assert_string_equal(lg.buf,
-	    "open 1 10.0.0.1:40000>10.0.0.2:25\n"
-	    "data 1 C MAIL\n"
-	    "gap 1 C 5\n"
-	    "data 1 C RCPT\r\n\n"
-	    "close 1 rst @2000\n");
+	assert_string_equal(lg.buf, "open 1 10.0.0.1:40000>10.0.0.2:25\n"
+				    "data 1 C MAIL\n"
+				    "gap 1 C 5\n"
+				    "data 1 C RCPT\r\n\n"
+				    "close 1 rst @2000\n");
 	/* more from either side is ignored, nothing is reopened */
 	assert_int_equal(send_pkt(t, C1, S1, 1016, 5001, F_ACK, "DATA\r\n"), 0);
 	assert_int_equal(send_pkt(t, S1, C1, 5001, 1005, F_RST, NULL), 0);
 	assert_int_equal(flow_table_stats(t)->gap_bytes, 5);
 	assert_int_equal(flow_table_stats(t)->flows, 1);
 	/* a lone RST on an unknown 4-tuple does not create a flow */
-	assert_int_equal(send_pkt(t, (struct ep){"10.9.9.9", 25}, C1, 1, 1,
-			     F_RST, NULL),
-	    0);
+	assert_int_equal(
+	    send_pkt(t, (struct ep){"10.9.9.9", 25}, C1, 1, 1, F_RST, NULL), 0);
 	flow_table_free(t);
 }
 
@@ -344,12 +339,11 @@ test_fin_both_sides(void **state)
 	assert_null(strstr(lg.buf, "close"));
 	now_sec = 3001;
 	send_pkt(t, C1, S1, 1003, 5005, F_ACK, "IT\r\n");
-	assert_string_equal(lg.buf,
-	    "open 1 10.0.0.1:40000>10.0.0.2:25\n"
-	    "data 1 C QU\n"
-	    "data 1 S bye\n"
-	    "data 1 C IT\r\n\n"
-	    "close 1 fin @3001\n");
+	assert_string_equal(lg.buf, "open 1 10.0.0.1:40000>10.0.0.2:25\n"
+				    "data 1 C QU\n"
+				    "data 1 S bye\n"
+				    "data 1 C IT\r\n\n"
+				    "close 1 fin @3001\n");
 	flow_table_free(t);
 
 	/* the client's last data was not captured before its FIN: the
@@ -363,11 +357,10 @@ test_fin_both_sides(void **state)
 	send_pkt(t, C1, S1, 1007, 5008, F_ACK | F_FIN, NULL);
 	assert_null(strstr(lg.buf, "close"));
 	send_pkt(t, S1, C1, 5008, 1008, F_ACK | F_FIN, NULL);
-	assert_string_equal(lg.buf,
-	    "open 1 10.0.0.1:40000>10.0.0.2:25\n"
-	    "data 1 S 221 x\r\n\n"
-	    "gap 1 C 6\n"
-	    "close 1 fin @3000\n");
+	assert_string_equal(lg.buf, "open 1 10.0.0.1:40000>10.0.0.2:25\n"
+				    "data 1 S 221 x\r\n\n"
+				    "gap 1 C 6\n"
+				    "close 1 fin @3000\n");
 	flow_table_free(t);
 }
 
@@ -385,8 +378,8 @@ test_syn_reuse(void **state)
 	send_pkt(t, S1, C1, 5006, 1002, F_ACK | F_FIN, NULL);
 	send_pkt(t, C1, S1, 1002, 5007, F_ACK, NULL);
 	/* a retransmitted SYN-ACK is a straggler */
-	assert_int_equal(send_pkt(t, S1, C1, 5000, 1001, F_SYN | F_ACK, NULL),
-	    0);
+	assert_int_equal(
+	    send_pkt(t, S1, C1, 5000, 1001, F_SYN | F_ACK, NULL), 0);
 	/* a new SYN on the closed 4-tuple: a new flow */
 	now_sec = 4001;
 	assert_int_equal(send_pkt(t, C1, S1, 9000, 0, F_SYN, NULL), 2);
@@ -397,14 +390,13 @@ test_syn_reuse(void **state)
 	/* the 4-tuple reused while flow 2 is live (its end was missed) */
 	now_sec = 4002;
 	assert_int_equal(send_pkt(t, C1, S1, 100, 0, F_SYN, NULL), 3);
-	assert_string_equal(lg.buf,
-	    "open 1 10.0.0.1:40000>10.0.0.2:25\n"
-	    "data 1 S 220\r\n\n"
-	    "close 1 fin @4000\n"
-	    "open 2 10.0.0.1:40000>10.0.0.2:25\n"
-	    "data 2 S 220 again\r\n\n"
-	    "close 2 timeout @4002\n"
-	    "open 3 10.0.0.1:40000>10.0.0.2:25\n");
+	assert_string_equal(lg.buf, "open 1 10.0.0.1:40000>10.0.0.2:25\n"
+				    "data 1 S 220\r\n\n"
+				    "close 1 fin @4000\n"
+				    "open 2 10.0.0.1:40000>10.0.0.2:25\n"
+				    "data 2 S 220 again\r\n\n"
+				    "close 2 timeout @4002\n"
+				    "open 3 10.0.0.1:40000>10.0.0.2:25\n");
 	assert_int_equal(lg.last_open->dir[EV_DIR_CLIENT].next_seq, 101);
 	flow_table_free(t);
 }
@@ -429,13 +421,12 @@ test_idle_timeout(void **state)
 	flow_expire(t, &(struct timeval){5029, 999999});
 	assert_null(strstr(lg.buf, "close"));
 	flow_expire(t, &(struct timeval){5030, 0});
-	assert_string_equal(lg.buf,
-	    "open 1 10.0.0.1:40000>10.0.0.2:25\n"
-	    "data 1 S 220 \n"
-	    "open 2 10.0.0.3:1>10.0.0.2:25\n"
-	    "gap 1 S 3\n"
-	    "data 1 S ok\r\n\n"
-	    "close 1 timeout @5030\n");
+	assert_string_equal(lg.buf, "open 1 10.0.0.1:40000>10.0.0.2:25\n"
+				    "data 1 S 220 \n"
+				    "open 2 10.0.0.3:1>10.0.0.2:25\n"
+				    "gap 1 S 3\n"
+				    "data 1 S ok\r\n\n"
+				    "close 1 timeout @5030\n");
 	/* no tombstone after a time-out: should the connection speak again,
 	   it is picked up mid-stream as a new flow */
 	now_sec = 5031;
@@ -481,22 +472,22 @@ test_flow_cap_eviction(void **state)
 	send_pkt(t, c2, S1, 1005, 5001, F_ACK, "B"); /* held: 4 bytes lost */
 	send_pkt(t, C1, S1, 1002, 5001, F_ACK, "C");
 	handshake(t, c3, S1);
-	assert_string_equal(lg.buf,
-	    "open 1 10.0.0.1:40000>10.0.0.2:25\n"
-	    "open 2 10.0.0.3:40001>10.0.0.2:25\n"
-	    "data 1 C A\n"
-	    "data 1 C C\n"
-	    "anomaly 2 flow table full\n"
-	    "gap 2 C 4\n"
-	    "data 2 C B\n"
-	    "close 2 evicted @6000\n"
-	    "open 3 10.0.0.4:40002>10.0.0.2:25\n");
+	assert_string_equal(lg.buf, "open 1 10.0.0.1:40000>10.0.0.2:25\n"
+				    "open 2 10.0.0.3:40001>10.0.0.2:25\n"
+				    "data 1 C A\n"
+				    "data 1 C C\n"
+				    "anomaly 2 flow table full\n"
+				    "gap 2 C 4\n"
+				    "data 2 C B\n"
+				    "close 2 evicted @6000\n"
+				    "open 3 10.0.0.4:40002>10.0.0.2:25\n");
 	assert_int_equal(st->cap_flows, 1);
 	assert_int_equal(st->active, 2);
 	assert_int_equal(st->flows, 3);
 	/* flow_finish closes the rest in id order */
 	flow_finish(t, &(struct timeval){6001, 0});
-	assert_non_null(strstr(lg.buf, "close 1 end @6001\nclose 3 end @6001\n"));
+	assert_non_null(
+	    strstr(lg.buf, "close 1 end @6001\nclose 3 end @6001\n"));
 	assert_int_equal(st->active, 0);
 	flow_table_free(t);
 }
@@ -560,17 +551,16 @@ test_ooo_cap_and_ack_gap(void **state)
 	/* the server acknowledges past the next hole: it becomes a gap at
 	   once, not at the end of the session */
 	send_pkt(t, S1, C1, 5001, 1021, F_ACK, NULL);
-	assert_string_equal(lg.buf,
-	    "open 1 10.0.0.1:40000>10.0.0.2:25\n"
-	    "gap 1 C 2\n"
-	    "data 1 C cccc\n"
-	    "anomaly 1 out-of-order buffer full\n"
-	    "gap 1 C 2\n"
-	    "data 1 C dddd\n"
-	    "gap 1 C 2\n"
-	    "data 1 C eeee\n"
-	    "gap 1 C 2\n"
-	    "data 1 C ffff\n");
+	assert_string_equal(lg.buf, "open 1 10.0.0.1:40000>10.0.0.2:25\n"
+				    "gap 1 C 2\n"
+				    "data 1 C cccc\n"
+				    "anomaly 1 out-of-order buffer full\n"
+				    "gap 1 C 2\n"
+				    "data 1 C dddd\n"
+				    "gap 1 C 2\n"
+				    "data 1 C eeee\n"
+				    "gap 1 C 2\n"
+				    "data 1 C ffff\n");
 	assert_int_equal(st->gap_bytes, 8);
 	flow_table_free(t);
 }
@@ -600,12 +590,11 @@ test_snaplen_cut(void **state)
 	p.wire_len = 6;
 	assert_int_equal(flow_input(t, &p), 1);
 	send_pkt(t, C1, S1, 1007, 5001, F_ACK, "ok");
-	assert_string_equal(lg.buf,
-	    "open 1 10.0.0.1:40000>10.0.0.2:25\n"
-	    "data 1 C DA\n"
-	    "gap 1 C 4\n"
-	    "anomaly 1 truncated packet\n"
-	    "data 1 C ok\n");
+	assert_string_equal(lg.buf, "open 1 10.0.0.1:40000>10.0.0.2:25\n"
+				    "data 1 C DA\n"
+				    "gap 1 C 4\n"
+				    "anomaly 1 truncated packet\n"
+				    "data 1 C ok\n");
 	flow_table_free(t);
 }
 
@@ -619,18 +608,17 @@ test_finish_declares_gaps(void **state)
 	now_sec = 9500;
 	handshake(t, C1, S1);
 	send_pkt(t, S1, C1, 5001, 1001, F_ACK, "220 ");
-	send_pkt(t, S1, C1, 5010, 1001, F_ACK, "x");	/* 5 bytes missing */
+	send_pkt(t, S1, C1, 5010, 1001, F_ACK, "x"); /* 5 bytes missing */
 	/* the client acknowledged 20 more bytes than were captured */
 	send_pkt(t, C1, S1, 1001, 5005, F_ACK, NULL);
 	send_pkt(t, C1, S1, 1001, 5031, F_ACK, NULL);
 	flow_finish(t, &(struct timeval){9501, 0});
-	assert_string_equal(lg.buf,
-	    "open 1 10.0.0.1:40000>10.0.0.2:25\n"
-	    "data 1 S 220 \n"
-	    "gap 1 S 5\n"
-	    "data 1 S x\n"
-	    "gap 1 S 20\n"
-	    "close 1 end @9501\n");
+	assert_string_equal(lg.buf, "open 1 10.0.0.1:40000>10.0.0.2:25\n"
+				    "data 1 S 220 \n"
+				    "gap 1 S 5\n"
+				    "data 1 S x\n"
+				    "gap 1 S 20\n"
+				    "close 1 end @9501\n");
 	flow_table_free(t);
 }
 
@@ -638,17 +626,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_direction_by_syn, setup),
-		cmocka_unit_test_setup(test_midstream_by_port, setup),
-		cmocka_unit_test_setup(test_rst_midstream, setup),
-		cmocka_unit_test_setup(test_fin_both_sides, setup),
-		cmocka_unit_test_setup(test_syn_reuse, setup),
-		cmocka_unit_test_setup(test_idle_timeout, setup),
-		cmocka_unit_test_setup(test_flow_cap_eviction, setup),
-		cmocka_unit_test_setup(test_ipv6, setup),
-		cmocka_unit_test_setup(test_ooo_cap_and_ack_gap, setup),
-		cmocka_unit_test_setup(test_snaplen_cut, setup),
-		cmocka_unit_test_setup(test_finish_declares_gaps, setup),
+	    cmocka_unit_test_setup(test_direction_by_syn, setup),
+	    cmocka_unit_test_setup(test_midstream_by_port, setup),
+	    cmocka_unit_test_setup(test_rst_midstream, setup),
+	    cmocka_unit_test_setup(test_fin_both_sides, setup),
+	    cmocka_unit_test_setup(test_syn_reuse, setup),
+	    cmocka_unit_test_setup(test_idle_timeout, setup),
+	    cmocka_unit_test_setup(test_flow_cap_eviction, setup),
+	    cmocka_unit_test_setup(test_ipv6, setup),
+	    cmocka_unit_test_setup(test_ooo_cap_and_ack_gap, setup),
+	    cmocka_unit_test_setup(test_snaplen_cut, setup),
+	    cmocka_unit_test_setup(test_finish_declares_gaps, setup),
 	};
 
 	return cmocka_run_group_tests_name("flow", tests, NULL, NULL);

@@ -111,8 +111,8 @@ test_in_order(void **state)
 	    &f->rec, &f->global, &f->capped);
 	/* delivered straight from the packet buffer, no copy */
 	assert_ptr_equal(f->rec.last_ptr, (const uint8_t *)a);
-	reasm_insert(&f->r, 1008, (const uint8_t *)b, strlen(b), &ts0,
-	    &rec_ops, &f->rec, &f->global, &f->capped);
+	reasm_insert(&f->r, 1008, (const uint8_t *)b, strlen(b), &ts0, &rec_ops,
+	    &f->rec, &f->global, &f->capped);
 	assert_ptr_equal(f->rec.last_ptr, (const uint8_t *)b);
 	assert_string_equal(f->rec.out, "EHLO x\r\nMAIL FROM:<a@b>\r\n");
 	assert_int_equal(f->r.delivered, 25);
@@ -157,9 +157,9 @@ test_duplicate(void **state)
 
 	(void)state;
 	put(f, 100, "hello ");
-	put(f, 100, "hello ");	/* retransmission of delivered bytes */
+	put(f, 100, "hello "); /* retransmission of delivered bytes */
 	put(f, 109, "ld");
-	put(f, 109, "ld");	/* duplicate of a held segment */
+	put(f, 109, "ld"); /* duplicate of a held segment */
 	assert_int_equal(f->r.nsegs, 1);
 	assert_int_equal(f->r.ooo_bytes, 2);
 	put(f, 106, "wo");
@@ -189,9 +189,9 @@ test_overlap_first_copy_wins(void **state)
 
 	/* a new segment overlapping a held one from the left and the right */
 	f = fix_new(0, REASM_OOO_MAX_DEFAULT, BIG);
-	put(f, 5, "MMM");	/* 5..8 */
-	put(f, 3, "LLLLL");	/* 3..8: only 3..5 is new */
-	put(f, 7, "RRRR");	/* 7..11: only 8..11 is new */
+	put(f, 5, "MMM");   /* 5..8 */
+	put(f, 3, "LLLLL"); /* 3..8: only 3..5 is new */
+	put(f, 7, "RRRR");  /* 7..11: only 8..11 is new */
 	assert_int_equal(f->r.nsegs, 3);
 	assert_int_equal(f->r.ooo_bytes, 8);
 	put(f, 0, "ooo");
@@ -203,7 +203,7 @@ test_overlap_first_copy_wins(void **state)
 	put(f, 2, "a");
 	put(f, 4, "b");
 	put(f, 6, "c");
-	put(f, 1, "-------");	/* 1..8 */
+	put(f, 1, "-------"); /* 1..8 */
 	assert_int_equal(f->r.nsegs, 7);
 	assert_int_equal(f->r.ooo_bytes, 7);
 	put(f, 0, "!");
@@ -218,8 +218,8 @@ test_wraparound(void **state)
 
 	(void)state;
 	/* 0xfffffffa + 6 wraps to 0 */
-	put(f, 2, "89");		/* after the wrap, held */
-	put(f, 0xfffffffeU, "4567");	/* crosses 2^32 */
+	put(f, 2, "89");	     /* after the wrap, held */
+	put(f, 0xfffffffeU, "4567"); /* crosses 2^32 */
 	assert_int_equal(f->rec.len, 0);
 	put(f, 0xfffffffaU, "0123");
 	assert_string_equal(f->rec.out, "0123456789");
@@ -251,7 +251,8 @@ test_gap_then_resume(void **state)
 	/* the missing bytes arriving late change nothing */
 	put(f, 508, "0123456789");
 	put(f, 529, "221 bye\r\n");
-	assert_string_equal(f->rec.out, "220 ok\r\n[10]250 later\r\n221 bye\r\n");
+	assert_string_equal(
+	    f->rec.out, "220 ok\r\n[10]250 later\r\n221 bye\r\n");
 	assert_false(reasm_skip_gap(&f->r, &ts, &rec_ops, &f->rec, &f->global));
 	fix_free(f, BIG);
 }
@@ -262,7 +263,8 @@ test_skip_gap_several(void **state)
 	struct fix *f = fix_new(0, REASM_OOO_MAX_DEFAULT, BIG);
 
 	(void)state;
-	assert_false(reasm_skip_gap(&f->r, &ts0, &rec_ops, &f->rec, &f->global));
+	assert_false(
+	    reasm_skip_gap(&f->r, &ts0, &rec_ops, &f->rec, &f->global));
 	put(f, 3, "b");
 	put(f, 4, "c");
 	put(f, 8, "d");
@@ -270,7 +272,8 @@ test_skip_gap_several(void **state)
 	assert_string_equal(f->rec.out, "[3]bc");
 	assert_true(reasm_skip_gap(&f->r, &ts0, &rec_ops, &f->rec, &f->global));
 	assert_string_equal(f->rec.out, "[3]bc[3]d");
-	assert_false(reasm_skip_gap(&f->r, &ts0, &rec_ops, &f->rec, &f->global));
+	assert_false(
+	    reasm_skip_gap(&f->r, &ts0, &rec_ops, &f->rec, &f->global));
 	assert_int_equal(f->r.gaps, 6);
 	assert_int_equal(f->r.next_off, 9);
 	assert_int_equal(f->global, BIG);
@@ -297,10 +300,11 @@ test_cap_per_direction(void **state)
 	assert_int_equal(f->r.ooo_mem, 2 * (10 + REASM_SEG_OVERHEAD));
 	/* a segment larger than the whole cap: every hole before it goes */
 	f->capped = false;
-	put(f, 100, "0123456789012345678901234567890123456789"
-		    "0123456789012345678901234567890123456789"
-		    "0123456789012345678901234567890123456789"
-		    "0123456789012345678901234567890123456789");
+	put(f, 100,
+	    "0123456789012345678901234567890123456789"
+	    "0123456789012345678901234567890123456789"
+	    "0123456789012345678901234567890123456789"
+	    "0123456789012345678901234567890123456789");
 	assert_true(f->capped);
 	assert_string_equal(f->rec.out,
 	    "[10]AAAAAAAAAA[10]BBBBBBBBBB[10]CCCCCCCCCC[40]"
@@ -362,12 +366,12 @@ test_zero_length(void **state)
 	memset(&rec, 0, sizeof rec);
 	reasm_init(&r, 100);
 	/* an empty segment does not set the ISN */
-	reasm_insert(&r, 77, (const uint8_t *)"", 0, &ts0, &rec_ops, &rec,
-	    NULL, NULL);
+	reasm_insert(
+	    &r, 77, (const uint8_t *)"", 0, &ts0, &rec_ops, &rec, NULL, NULL);
 	assert_false(r.have_isn);
 	/* without an ISN, the first data segment gives it (mid-stream) */
-	reasm_insert(&r, 90, (const uint8_t *)"ab", 2, &ts0, &rec_ops, &rec,
-	    NULL, NULL);
+	reasm_insert(
+	    &r, 90, (const uint8_t *)"ab", 2, &ts0, &rec_ops, &rec, NULL, NULL);
 	assert_true(r.have_isn);
 	assert_int_equal(r.next_seq, 92);
 	assert_string_equal(rec.out, "ab");
@@ -396,7 +400,7 @@ test_syn_fin_accounting(void **state)
 	/* the FIN arrives first, after the data it follows */
 	reasm_fin(&f->r, syn + 1 + 7);
 	assert_false(reasm_done(&f->r));
-	put(f, syn + 1 + 4, "\r\n!");	/* ends exactly at the FIN */
+	put(f, syn + 1 + 4, "\r\n!"); /* ends exactly at the FIN */
 	assert_false(reasm_done(&f->r));
 	put(f, syn + 1, "QUI");
 	assert_false(reasm_done(&f->r));
@@ -437,8 +441,8 @@ test_missing_bytes(void **state)
 	(void)state;
 	/* a packet cut by the snapshot length: 3 bytes captured of 8 */
 	put(f, 0, "abc");
-	reasm_insert(&f->r, 3, NULL, 5, &ts0, &rec_ops, &f->rec, &f->global,
-	    &f->capped);
+	reasm_insert(
+	    &f->r, 3, NULL, 5, &ts0, &rec_ops, &f->rec, &f->global, &f->capped);
 	assert_string_equal(f->rec.out, "abc[5]");
 	/* out of order: held as a placeholder, no payload charged */
 	reasm_insert(&f->r, 12, NULL, 4, &ts0, &rec_ops, &f->rec, &f->global,
@@ -462,31 +466,28 @@ test_ack_declares_gap(void **state)
 	(void)state;
 	put(f, 0, "abc");
 	/* nothing held: an ACK alone never invents a gap */
-	assert_int_equal(reasm_ack(&f->r, 10, false, &ts0, &rec_ops, &f->rec,
-			     &f->global),
+	assert_int_equal(
+	    reasm_ack(&f->r, 10, false, &ts0, &rec_ops, &f->rec, &f->global),
 	    0);
 	put(f, 5, "fg");
 	put(f, 9, "j");
 	/* ACK of 6: 3..5 was received by the peer but not captured */
-	assert_int_equal(reasm_ack(&f->r, 6, false, &ts0, &rec_ops, &f->rec,
-			     &f->global),
-	    2);
+	assert_int_equal(
+	    reasm_ack(&f->r, 6, false, &ts0, &rec_ops, &f->rec, &f->global), 2);
 	assert_string_equal(f->rec.out, "abc[2]fg");
 	/* ACK far past what is held: only up to the held end */
-	assert_int_equal(reasm_ack(&f->r, 50, false, &ts0, &rec_ops, &f->rec,
-			     &f->global),
+	assert_int_equal(
+	    reasm_ack(&f->r, 50, false, &ts0, &rec_ops, &f->rec, &f->global),
 	    2);
 	assert_string_equal(f->rec.out, "abc[2]fg[2]j");
 	assert_int_equal(f->r.next_seq, 10);
 	/* closing: bytes acknowledged but never captured are a gap too */
-	assert_int_equal(reasm_ack(&f->r, 15, true, &ts0, &rec_ops, &f->rec,
-			     &f->global),
-	    5);
+	assert_int_equal(
+	    reasm_ack(&f->r, 15, true, &ts0, &rec_ops, &f->rec, &f->global), 5);
 	assert_string_equal(f->rec.out, "abc[2]fg[2]j[5]");
 	/* an old ACK does nothing */
-	assert_int_equal(reasm_ack(&f->r, 3, true, &ts0, &rec_ops, &f->rec,
-			     &f->global),
-	    0);
+	assert_int_equal(
+	    reasm_ack(&f->r, 3, true, &ts0, &rec_ops, &f->rec, &f->global), 0);
 	fix_free(f, BIG);
 
 	/* with a FIN: the hole before it is bounded, the FIN's own number is
@@ -494,8 +495,8 @@ test_ack_declares_gap(void **state)
 	f = fix_new(100, REASM_OOO_MAX_DEFAULT, BIG);
 	put(f, 100, "ab");
 	reasm_fin(&f->r, 110);
-	assert_int_equal(reasm_ack(&f->r, 111, false, &ts0, &rec_ops, &f->rec,
-			     &f->global),
+	assert_int_equal(
+	    reasm_ack(&f->r, 111, false, &ts0, &rec_ops, &f->rec, &f->global),
 	    8);
 	assert_string_equal(f->rec.out, "ab[8]");
 	assert_true(reasm_done(&f->r));
@@ -607,22 +608,22 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_in_order),
-		cmocka_unit_test(test_reorder),
-		cmocka_unit_test(test_duplicate),
-		cmocka_unit_test(test_overlap_first_copy_wins),
-		cmocka_unit_test(test_wraparound),
-		cmocka_unit_test(test_gap_then_resume),
-		cmocka_unit_test(test_skip_gap_several),
-		cmocka_unit_test(test_cap_per_direction),
-		cmocka_unit_test(test_cap_global),
-		cmocka_unit_test(test_zero_length),
-		cmocka_unit_test(test_syn_fin_accounting),
-		cmocka_unit_test(test_missing_bytes),
-		cmocka_unit_test(test_ack_declares_gap),
-		cmocka_unit_test(test_implausible),
-		cmocka_unit_test(test_many_tiny_segments),
-		cmocka_unit_test(test_random_orders),
+	    cmocka_unit_test(test_in_order),
+	    cmocka_unit_test(test_reorder),
+	    cmocka_unit_test(test_duplicate),
+	    cmocka_unit_test(test_overlap_first_copy_wins),
+	    cmocka_unit_test(test_wraparound),
+	    cmocka_unit_test(test_gap_then_resume),
+	    cmocka_unit_test(test_skip_gap_several),
+	    cmocka_unit_test(test_cap_per_direction),
+	    cmocka_unit_test(test_cap_global),
+	    cmocka_unit_test(test_zero_length),
+	    cmocka_unit_test(test_syn_fin_accounting),
+	    cmocka_unit_test(test_missing_bytes),
+	    cmocka_unit_test(test_ack_declares_gap),
+	    cmocka_unit_test(test_implausible),
+	    cmocka_unit_test(test_many_tiny_segments),
+	    cmocka_unit_test(test_random_orders),
 	};
 
 	return cmocka_run_group_tests_name("reasm", tests, NULL, NULL);
