@@ -190,6 +190,7 @@ struct tls_dir {
 	bool dead;    /* framing lost: ignore the rest */
 	bool hs_dead; /* handshake reassembly gave up */
 	bool failed;  /* decryption failed: ignore the rest */
+	bool clear;   /* plain text instead of TLS: passed on */
 
 	bool cipher_on;	      /* records are encrypted from here on */
 	enum tls_epoch epoch; /* TLS 1.3 */
@@ -1661,18 +1662,41 @@ tls_bad_start(struct tls_conn *t, int dir, const uint8_t *h, size_t have,
 		    "SSLv2-compatible ClientHello from the %s: not "
 		    "supported, the rest of this direction is ignored",
 		    tls_dir_name(dir));
-	else if (!d->started && text)
+	else if (!d->started && text) {
+		/* After STARTTLS this is seen in captures of TLS proxies and
+		   in decrypted exports: the dialogue goes on in clear, so let
+		   the SMTP engine read it rather than lose it.  On an
+		   implicit-TLS port it is a server that does not speak TLS
+		   there: the anomaly says so. */
+		d->clear = t->starttls;
 		tls_anomaly(t, EV_ANOM_TLS_RECORD, ts,
 		    "plain text from the %s where TLS was expected%s",
 		    tls_dir_name(dir),
-		    t->starttls ? " after STARTTLS"
+		    t->starttls ? " after STARTTLS; read as SMTP"
 				: " (is this port really implicit TLS?)");
-	else
+	} else
 		tls_anomaly(t, EV_ANOM_TLS_RECORD, ts,
 		    "bytes from the %s are not a TLS record (%02x %02x %02x "
 		    "%02x...); the rest of this direction is ignored",
 		    tls_dir_name(dir), n > 0 ? h[0] : 0, n > 1 ? h[1] : 0,
 		    n > 2 ? h[2] : 0, n > 3 ? h[3] : 0);
+}
+
+/* After tls_bad_start() found plain text: hand on what was buffered and
+   the rest of this chunk. */
+static void
+tls_pass_clear(struct tls_conn *t, int dir, const uint8_t *rest, size_t len,
+    const struct timeval *ts)
+{
+	struct tls_dir *d = &t->d[dir];
+
+	if (!d->clear)
+		return;
+	if (d->rec_len > 0)
+		t->ops->plaintext(t->arg, dir, d->rec, d->rec_len, ts);
+	d->rec_len = 0;
+	if (len > 0)
+		t->ops->plaintext(t->arg, dir, rest, len, ts);
 }
 
 struct tls_conn *
@@ -1732,6 +1756,10 @@ tls_conn_feed(struct tls_conn *t, int dir, const uint8_t *data, size_t len,
 	if (dir != EV_DIR_CLIENT && dir != EV_DIR_SERVER)
 		return;
 	d = &t->d[dir];
+	if (d->clear) {
+		t->ops->plaintext(t->arg, dir, data, len, ts);
+		return;
+	}
 	while (len > 0 && !d->dead) {
 		/* The header first, then exactly the announced body. */
 		need = TLS_HDR;
@@ -1749,7 +1777,8 @@ tls_conn_feed(struct tls_conn *t, int dir, const uint8_t *data, size_t len,
 		if (d->rec_len == TLS_HDR && need == TLS_HDR) {
 			if (!tls_header_ok(d->rec)) {
 				tls_bad_start(t, dir, d->rec, d->rec_len, ts);
-				break;
+				tls_pass_clear(t, dir, data, len, ts);
+				return;
 			}
 			rlen = (uint16_t)(d->rec[3] << 8 | d->rec[4]);
 			if (rlen > TLS_RECORD_MAX) {
@@ -1777,8 +1806,10 @@ tls_conn_feed(struct tls_conn *t, int dir, const uint8_t *data, size_t len,
 	/* Fewer than 5 bytes of garbage still deserve a report at the end;
 	   an SSLv2 hello is recognisable from its first 3 bytes. */
 	if (!d->dead && !d->started && d->rec_len >= 3 &&
-	    !tls_header_ok(d->rec))
+	    !tls_header_ok(d->rec)) {
 		tls_bad_start(t, dir, d->rec, d->rec_len, ts);
+		tls_pass_clear(t, dir, NULL, 0, ts);
+	}
 }
 
 void

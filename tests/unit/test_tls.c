@@ -234,6 +234,11 @@ test_garbage(void **state)
 	ev = s.ev[s.n - 1];
 	assert_ptr_equal(ev->what, EV_ANOM_TLS_RECORD);
 	assert_non_null(strstr(ev->detail, "plain text"));
+	/* ... and handed on whole for the SMTP engine to read. */
+	assert_int_equal(s.pt_len[EV_DIR_CLIENT], sizeof text - 1);
+	assert_memory_equal(s.pt[EV_DIR_CLIENT], text, sizeof text - 1);
+	tls_conn_feed(t, EV_DIR_CLIENT, text, 4, &ts0);
+	assert_int_equal(s.pt_len[EV_DIR_CLIENT], sizeof text - 1 + 4);
 	tls_conn_finish(t, &ts0);
 	assert_int_equal(sink_count(&s, EV_ANOMALY, NULL), 2);
 	tls_conn_free(t);
