@@ -476,6 +476,12 @@ flow_create(struct flow_table *t, const struct decode_pkt *p, uint32_t hval)
 	f->cport = src_server ? p->dport : p->sport;
 	f->midstream = (p->flags & DECODE_TH_SYN) == 0;
 	f->first_ts = f->last_ts = p->ts;
+	/* Known before the open callback: the greeting's latency runs from
+	   the client's SYN (SPEC 3). */
+	if (!src_server && (p->flags & DECODE_TH_SYN)) {
+		f->syn_seen = true;
+		f->syn_ts = p->ts;
+	}
 	reasm_init(&f->dir[EV_DIR_CLIENT], t->cfg.ooo_per_dir);
 	reasm_init(&f->dir[EV_DIR_SERVER], t->cfg.ooo_per_dir);
 	LIST_INSERT_HEAD(&t->buckets[hval & t->mask], e, hash);
