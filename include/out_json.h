@@ -1,6 +1,7 @@
 #ifndef SMTPSCOPE_OUT_JSON_H
 #define SMTPSCOPE_OUT_JSON_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "event.h"
@@ -11,6 +12,9 @@
  * Returns 0, or -1 on a write error (e.g. EPIPE).
  */
 int out_json_event(FILE *, const struct event *);
+/* The same, flushing only when flush is true (a file read as fast as it
+   goes needs no flush per line). */
+int out_json_write(FILE *, const struct event *, bool flush);
 /* The same object into a new string without newline; caller frees. */
 char *out_json_string(const struct event *);
 

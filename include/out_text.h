@@ -13,5 +13,7 @@
  * Wire text is escaped (vis.c).  Returns 0, or -1 on a write error.
  */
 int out_text_event(FILE *, const struct event *, bool utf8);
+/* The same, flushing only when flush is true. */
+int out_text_write(FILE *, const struct event *, bool utf8, bool flush);
 
 #endif

@@ -180,14 +180,32 @@ event_dup(const struct event *src)
 void
 event_format_ts(char *buf, size_t len, const struct timeval *ts)
 {
-	struct tm tm;
+	/* Events come in bursts within one second: format the seconds once
+	   per thread and per second. */
+	static _Thread_local time_t cached = -1;
+	static _Thread_local char tmp[32];
 	time_t t = ts->tv_sec;
-	char tmp[32];
+	struct tm tm;
+	long us = (long)ts->tv_usec;
+	char frac[9];
+	int i;
 
-	if (gmtime_r(&t, &tm) == NULL)
-		memset(&tm, 0, sizeof tm);
-	strftime(tmp, sizeof tmp, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%06ldZ", tmp, (long)ts->tv_usec);
+	if (t != cached) {
+		if (gmtime_r(&t, &tm) == NULL)
+			memset(&tm, 0, sizeof tm);
+		strftime(tmp, sizeof tmp, "%Y-%m-%dT%H:%M:%S", &tm);
+		cached = t;
+	}
+	if (us < 0 || us > 999999)
+		us = 0;
+	frac[0] = '.';
+	for (i = 6; i >= 1; i--) {
+		frac[i] = (char)('0' + us % 10);
+		us /= 10;
+	}
+	frac[7] = 'Z';
+	frac[8] = '\0';
+	snprintf(buf, len, "%s%s", tmp, frac);
 }
 
 const char *

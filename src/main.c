@@ -371,6 +371,7 @@ struct main_sink {
 	enum main_mode mode;
 	bool utf8;
 	bool broken;		/* stdout went away */
+	bool flush_each;	/* flush after every event */
 	struct capture *cap;
 	struct pipeline *pipe;
 	bool dumping;
@@ -385,9 +386,9 @@ main_emit(void *arg, struct event *ev)
 
 	if (!s->broken) {
 		if (s->mode == MODE_JSON)
-			rc = out_json_event(stdout, ev);
+			rc = out_json_write(stdout, ev, s->flush_each);
 		else
-			rc = out_text_event(stdout, ev, s->utf8);
+			rc = out_text_write(stdout, ev, s->utf8, s->flush_each);
 		if (rc != 0) {
 			s->broken = true;
 			if (s->cap != NULL)
@@ -439,6 +440,8 @@ main_headless(struct main_sink *s, struct capture *cap)
 		    (double)(end.tv_usec - start.tv_usec) / 1e6;
 		main_emit(s, ev);
 	}
+	if (fflush(stdout) == EOF)
+		s->broken = true;
 	if (rc < 0) {
 		err_print(capture_source(cap), why, NULL);
 		status = EXIT_RUNTIME;
@@ -667,6 +670,14 @@ main(int argc, char **argv)
 	sink.utf8 = MB_CUR_MAX > 1;
 	sink.cap = cap;
 	sink.dumping = o.write_file != NULL;
+	/*
+	 * Events are flushed line by line when someone may be watching them
+	 * arrive: live capture, a stream on stdin, --replay.  A capture file
+	 * read as fast as possible is written in full buffers instead; the
+	 * output is the same, only sooner.
+	 */
+	sink.flush_each = capture_is_live(cap) || o.cap.replay > 0 ||
+	    (o.cap.file != NULL && strcmp(o.cap.file, "-") == 0);
 	o.pipe.keep_packets = o.mode == MODE_UI;
 	if (o.mode == MODE_UI) {
 		struct ui_config uc;

@@ -270,16 +270,23 @@ out_json_string(const struct event *ev)
 }
 
 int
-out_json_event(FILE *f, const struct event *ev)
+out_json_write(FILE *f, const struct event *ev, bool flush)
 {
-	char *s;
+	struct jbuf b = {NULL, 0, 0};
 	int rc = 0;
 
 	if (ev->type == EV_PACKET)
 		return 0;
-	s = out_json_string(ev);
-	if (fputs(s, f) == EOF || fputc('\n', f) == EOF || fflush(f) == EOF)
+	jb_event(&b, ev);
+	jb_put(&b, "\n", 1);
+	if (fwrite(b.p, 1, b.len, f) != b.len || (flush && fflush(f) == EOF))
 		rc = -1;
-	free(s);
+	free(b.p);
 	return rc;
+}
+
+int
+out_json_event(FILE *f, const struct event *ev)
+{
+	return out_json_write(f, ev, true);
 }

@@ -44,6 +44,12 @@ out_text_reply(const struct event *ev, bool utf8)
 int
 out_text_event(FILE *f, const struct event *ev, bool utf8)
 {
+	return out_text_write(f, ev, utf8, true);
+}
+
+int
+out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
+{
 	char ts[40], *s;
 	size_t i;
 
@@ -56,7 +62,7 @@ out_text_event(FILE *f, const struct event *ev, bool utf8)
 		    " sessions, %" PRIu64 " dropped, %.3f s\n",
 		    ts, ev->packets, ev->pkt_bytes, ev->sessions, ev->dropped,
 		    ev->elapsed);
-		return fflush(f) == EOF ? -1 : 0;
+		return (flush && fflush(f) == EOF) || ferror(f) ? -1 : 0;
 	}
 	fprintf(f, "%s #%" PRIu64 " %s > %s ", ts, ev->session, ev->client,
 	    ev->server);
@@ -136,5 +142,5 @@ out_text_event(FILE *f, const struct event *ev, bool utf8)
 	case EV_PACKET:
 		break;
 	}
-	return fflush(f) == EOF || ferror(f) ? -1 : 0;
+	return (flush && fflush(f) == EOF) || ferror(f) ? -1 : 0;
 }

@@ -1339,6 +1339,29 @@ smtp_body_scan(struct smtp_session *s, const uint8_t *p, size_t n,
 			m = p[i] == '\r' ? 4 : 3;
 			break;
 		case 3:
+			if (!s->body_spec) {
+				/*
+				 * After a 354 only a line that starts with
+				 * "." matters (stuffing or the end), and
+				 * lines need not be counted: jump from one
+				 * CRLF "." to the next.
+				 */
+				cr = memmem(p + i, n - i, "\r\n.", 3);
+				if (cr != NULL) {
+					count += (size_t)(cr - (p + i)) + 2;
+					i = (size_t)(cr - p) + 2;
+					m = 0;
+					continue;
+				}
+				count += n - i;
+				if (n - i >= 2 && p[n - 2] == '\r' &&
+				    p[n - 1] == '\n')
+					m = 0;
+				else if (p[n - 1] == '\r')
+					m = 4;
+				i = n;
+				continue;
+			}
 			cr = memchr(p + i, '\r', n - i);
 			if (cr == NULL) {
 				count += n - i;

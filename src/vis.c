@@ -163,10 +163,21 @@ vis_json(const void *in, size_t inlen)
 	o.buf[0] = '\0';
 	while (i < inlen) {
 		uint8_t c = p[i];
+		size_t run;
 
-		if (c >= 0x20 && c < 0x7f) {
-			if (c == '"' || c == '\\')
-				vis_put(&o, "\\", 1);
+		/* Plain ASCII, the common case, is copied a run at a time. */
+		for (run = 0; i + run < inlen; run++) {
+			c = p[i + run];
+			if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+				break;
+		}
+		if (run > 0) {
+			vis_put(&o, (const char *)&p[i], run);
+			i += run;
+			continue;
+		}
+		if (c == '"' || c == '\\') {
+			vis_put(&o, "\\", 1);
 			vis_put(&o, (const char *)&p[i], 1);
 			i++;
 			continue;
