@@ -1343,14 +1343,23 @@ smtp_body_scan(struct smtp_session *s, const uint8_t *p, size_t n,
 				/*
 				 * After a 354 only a line that starts with
 				 * "." matters (stuffing or the end), and
-				 * lines need not be counted: jump from one
-				 * CRLF "." to the next.
+				 * lines need not be counted: jump from dot
+				 * to dot (base64 has none) and look back
+				 * for the CRLF before it.
 				 */
-				cr = memmem(p + i, n - i, "\r\n.", 3);
+				cr = memchr(p + i, '.', n - i);
 				if (cr != NULL) {
-					count += (size_t)(cr - (p + i)) + 2;
-					i = (size_t)(cr - p) + 2;
-					m = 0;
+					size_t k = (size_t)(cr - p);
+
+					if (k - i >= 2 && p[k - 2] == '\r' &&
+					    p[k - 1] == '\n') {
+						count += k - i;
+						i = k;
+						m = 0;
+					} else {
+						count += k - i + 1;
+						i = k + 1;
+					}
 					continue;
 				}
 				count += n - i;
