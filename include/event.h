@@ -86,7 +86,7 @@ struct event {
 	char *arg;		/* already masked for AUTH */
 	bool encrypted;
 
-	/* EV_REPLY */
+	/* EV_REPLY; for EV_MESSAGE the code of the final reply */
 	int code;
 	char enhanced[16];	/* "" means null */
 	char *text;		/* lines' text joined with "\n" (raw bytes) */

@@ -194,6 +194,8 @@ jb_event(struct jbuf *b, const struct event *ev)
 		jb_strv(b, "rcpt_accepted", ev->rcpt_accepted, ev->n_accepted);
 		jb_strv(b, "rcpt_rejected", ev->rcpt_rejected, ev->n_rejected);
 		jb_str(b, "queue_id", ev->queue_id);
+		jb_int(b, "code", ev->code);
+		jb_bool(b, "accepted", ev->code >= 200 && ev->code < 300);
 		break;
 	case EV_TLS:
 		jb_str(b, "phase", ev->phase);

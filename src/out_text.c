@@ -92,10 +92,12 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		break;
 	case EV_MESSAGE:
 		fprintf(f,
-		    "-- message: %" PRIu64 " bytes from <%s>, %zu accepted, "
-		    "%zu rejected, queue id %s\n",
-		    ev->bytes, ev->mail_from ? ev->mail_from : "", ev->n_accepted,
-		    ev->n_rejected, ev->queue_id ? ev->queue_id : "-");
+		    "-- message %s (%d): %" PRIu64 " bytes from <%s>, %zu "
+		    "recipients accepted, %zu rejected, queue id %s\n",
+		    ev->code >= 200 && ev->code < 300 ? "accepted" : "NOT accepted",
+		    ev->code, ev->bytes, ev->mail_from ? ev->mail_from : "",
+		    ev->n_accepted, ev->n_rejected,
+		    ev->queue_id ? ev->queue_id : "-");
 		break;
 	case EV_TLS:
 		fprintf(f, "-- tls %s", ev->phase ? ev->phase : "?");

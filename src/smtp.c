@@ -635,6 +635,8 @@ smtp_emit_message(struct smtp_session *s, const struct smtp_reply *rep,
 	ev->n_rejected = t->n_rej;
 	if (rep->code >= 200 && rep->code < 300 && rep->text != NULL)
 		ev->queue_id = smtp_queue_id(rep->text, rep->text_len);
+	/* The final reply decides the message's fate (RFC 5321 4.2.5). */
+	ev->code = rep->code;
 	s->messages++;
 	smtp_emit(s, ev);
 }
@@ -1535,7 +1537,9 @@ smtp_client_line(struct smtp_session *s, const char *line, size_t len,
 		smtp_anomaly(s, EV_ANOM_EARLY_TALKER, NULL, ts);
 	}
 	if (s->over) {
-		if (s->after_421 && !s->noted_421) {
+		/* A QUIT after the 421 is what a polite client does. */
+		if (s->after_421 && !s->noted_421 &&
+		    (v == NULL || v->kind != SMTP_K_QUIT)) {
 			s->noted_421 = true;
 			smtp_anomaly(s, EV_ANOM_AFTER_421, NULL, ts);
 		}

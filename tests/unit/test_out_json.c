@@ -103,9 +103,11 @@ test_message(void **state)
 	ev->rcpt_accepted = xcalloc(1, sizeof(char *));
 	ev->rcpt_accepted[0] = xstrdup("a@example.test");
 	ev->n_accepted = 1;
+	ev->code = 452;
 	check(ev, "{\"event\":\"message\"," H ",\"bytes\":1234,\"mail_from\":"
 	    "\"s@example.test\",\"rcpt_accepted\":[\"a@example.test\"],"
-	    "\"rcpt_rejected\":[],\"queue_id\":null}");
+	    "\"rcpt_rejected\":[],\"queue_id\":null,\"code\":452,"
+	    "\"accepted\":false}");
 }
 
 static void
