@@ -461,6 +461,8 @@ main_demo_file(void)
 	/* Run from the build tree before `make install`. */
 	if (access("data/demo.pcap", R_OK) == 0)
 		return "data/demo.pcap";
+	if (access(SMTPSCOPE_SRCDIR "/data/demo.pcap", R_OK) == 0)
+		return SMTPSCOPE_SRCDIR "/data/demo.pcap";
 	return PKGDATADIR "/demo.pcap";
 }
 
@@ -617,6 +619,10 @@ main(int argc, char **argv)
 		if (o.cap.file != NULL || o.cap.iface != NULL)
 			main_usage_error("--demo", "cannot be used with -r or -i");
 		o.cap.file = main_demo_file();
+		if (access(o.cap.file, R_OK) != 0)
+			err_exit(EXIT_RUNTIME, o.cap.file, strerror(errno),
+			    "the demo capture is installed by `make install`; "
+			    "SMTPSCOPE_DEMO=FILE names another one");
 		if (o.cap.replay == 0)
 			o.cap.replay = 1.0;
 		if (!o.mode_set)

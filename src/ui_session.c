@@ -271,9 +271,11 @@ ui_session_event(
 		u = ui_vis(
 		    ctx, ev->queue_id, ev->queue_id ? strlen(ev->queue_id) : 0);
 		snprintf(buf, sizeof buf,
-		    "-- message: %" PRIu64 " bytes from <%s>, %zu accepted, "
-		    "%zu rejected%s%s",
-		    ev->bytes, t, ev->n_accepted, ev->n_rejected,
+		    "-- message %s (%d): %" PRIu64 " bytes from <%s>, %zu "
+		    "recipients accepted, %zu rejected%s%s",
+		    ev->code >= 200 && ev->code < 300 ? "accepted"
+						      : "NOT accepted",
+		    ev->code, ev->bytes, t, ev->n_accepted, ev->n_rejected,
 		    ev->queue_id ? ", queued as " : "", u);
 		free(t);
 		free(u);
