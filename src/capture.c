@@ -58,12 +58,21 @@
 #define CAPTURE_FLUSH_MS 250
 /* The port filter is built in a buffer of this size. */
 #define CAPTURE_FILTER_MAX 4096
+/*
+ * stdio buffer for a capture file.  The default (st_blksize, often 4 KiB)
+ * costs one read(2) per two or three packets; 64 KiB cuts the system calls
+ * sixteenfold and still fits in the L2 cache (larger measured slower).
+ * glibc ignores the size given to setvbuf without a buffer, so the capture
+ * owns one.
+ */
+#define CAPTURE_FILE_BUF (64 * 1024)
 
 struct capture {
 	pcap_t *p;
 	bool live;
 	int linktype;
 	char source[256];
+	char *filebuf; /* stdio buffer of the file, freed after pcap_close */
 	long count;
 	long seen;
 	double replay;
@@ -407,6 +416,14 @@ capture_open_file(struct capture *c, const struct capture_config *cfg,
 			return -1;
 		}
 	}
+	/*
+	 * Before libpcap's first read, as setvbuf requires.  Not on stdin,
+	 * which outlives pcap_close and so would keep a freed buffer.
+	 */
+	if (f != stdin) {
+		c->filebuf = xmalloc(CAPTURE_FILE_BUF);
+		setvbuf(f, c->filebuf, _IOFBF, CAPTURE_FILE_BUF);
+	}
 	errbuf[0] = '\0';
 	c->p = pcap_fopen_offline(f, errbuf);
 	if (c->p == NULL) {
@@ -504,6 +521,7 @@ capture_close(struct capture *c)
 	}
 	if (c->p != NULL)
 		pcap_close(c->p);
+	free(c->filebuf);
 	free(c);
 }
 
