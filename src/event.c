@@ -188,6 +188,7 @@ event_format_ts(char *buf, size_t len, const struct timeval *ts)
 	struct tm tm;
 	long us = (long)ts->tv_usec;
 	char frac[9];
+	size_t n, m;
 	int i;
 
 	if (t != cached) {
@@ -205,7 +206,16 @@ event_format_ts(char *buf, size_t len, const struct timeval *ts)
 	}
 	frac[7] = 'Z';
 	frac[8] = '\0';
-	snprintf(buf, len, "%s%s", tmp, frac);
+	/* snprintf(buf, len, "%s%s", tmp, frac), at a fraction of its cost */
+	if (len == 0)
+		return;
+	n = strlen(tmp);
+	if (n > len - 1)
+		n = len - 1;
+	memcpy(buf, tmp, n);
+	m = len - 1 - n < sizeof frac - 1 ? len - 1 - n : sizeof frac - 1;
+	memcpy(buf + n, frac, m);
+	buf[n + m] = '\0';
 }
 
 const char *

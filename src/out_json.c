@@ -10,6 +10,7 @@
 #include "out_json.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,15 +50,32 @@ jb_key(struct jbuf *b, const char *k)
 	jb_puts(b, "\":");
 }
 
+/*
+ * Most strings need no escaping: those are copied as they are, saving
+ * vis_json's allocation.  "Plain" is the test of vis_json's run loop
+ * (printable ASCII other than the quote and backslash), whose output for
+ * such a string is the string itself; anything else goes through vis_json.
+ */
 static void
 jb_strn(struct jbuf *b, const char *s, size_t n)
 {
-	char *e = vis_json(s, n);
+	const unsigned char *p = (const unsigned char *)s;
+	char *e;
+	size_t i;
 
-	jb_puts(b, "\"");
-	jb_puts(b, e);
-	jb_puts(b, "\"");
-	free(e);
+	for (i = 0; i < n; i++) {
+		if (p[i] < 0x20 || p[i] >= 0x7f || p[i] == '"' || p[i] == '\\')
+			break;
+	}
+	jb_put(b, "\"", 1);
+	if (i == n)
+		jb_put(b, s, n);
+	else {
+		e = vis_json(s, n);
+		jb_puts(b, e);
+		free(e);
+	}
+	jb_put(b, "\"", 1);
 }
 
 /* A string value, or null when s is NULL. */
@@ -78,24 +96,39 @@ jb_str_or_null(struct jbuf *b, const char *k, const char *s)
 	jb_str(b, k, s[0] == '\0' ? NULL : s);
 }
 
+/*
+ * Decimal digits of v, as %PRIu64 writes them.  snprintf costs hundreds of
+ * instructions per number, and every event has several.
+ */
+static void
+jb_digits(struct jbuf *b, uint64_t v)
+{
+	char tmp[20];
+	size_t i = sizeof tmp;
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	jb_put(b, tmp + i, sizeof tmp - i);
+}
+
 static void
 jb_u64(struct jbuf *b, const char *k, uint64_t v)
 {
-	char tmp[32];
-
 	jb_key(b, k);
-	snprintf(tmp, sizeof tmp, "%" PRIu64, v);
-	jb_puts(b, tmp);
+	jb_digits(b, v);
 }
 
 static void
 jb_int(struct jbuf *b, const char *k, long v)
 {
-	char tmp[32];
-
 	jb_key(b, k);
-	snprintf(tmp, sizeof tmp, "%ld", v);
-	jb_puts(b, tmp);
+	if (v < 0) {
+		jb_put(b, "-", 1);
+		jb_digits(b, -(uint64_t)v);
+	} else
+		jb_digits(b, (uint64_t)v);
 }
 
 static void
@@ -110,11 +143,36 @@ static void
 jb_num3(struct jbuf *b, const char *k, double v)
 {
 	char tmp[64];
+	double x, f;
+	uint64_t n;
 
 	jb_key(b, k);
 	if (v < 0) {
 		jb_puts(b, "null");
 		return;
+	}
+	/*
+	 * %.3f rounds the exact binary value to nearest, ties to even, and is
+	 * slow.  Below 2^32 thousandths the product v * 1000 is within 1e-6
+	 * of the exact one, so when its fraction is farther than that from
+	 * one half, rounding it to nearest gives the digits printf would.
+	 * Near a tie, for -0, huge values, NaN and infinities, ask printf.
+	 */
+	x = v * 1000.0;
+	if (!signbit(v) && x < 4294967296.0) {
+		n = (uint64_t)x;
+		f = x - (double)n;
+		if (f < 0.5 - 1e-6 || f > 0.5 + 1e-6) {
+			if (f > 0.5)
+				n++;
+			jb_digits(b, n / 1000);
+			tmp[0] = '.';
+			tmp[1] = (char)('0' + n / 100 % 10);
+			tmp[2] = (char)('0' + n / 10 % 10);
+			tmp[3] = (char)('0' + n % 10);
+			jb_put(b, tmp, 4);
+			return;
+		}
 	}
 	snprintf(tmp, sizeof tmp, "%.3f", v);
 	jb_puts(b, tmp);
@@ -230,11 +288,15 @@ jb_event(struct jbuf *b, const struct event *ev)
 		jb_key(b, "codes");
 		jb_puts(b, "{");
 		for (i = 0; i < ev->n_codes; i++) {
-			char tmp[48];
-
-			snprintf(tmp, sizeof tmp, "%s\"%d\":%u", i ? "," : "",
-			    ev->codes[i].code, ev->codes[i].count);
-			jb_puts(b, tmp);
+			/* "%s\"%d\":%u" without snprintf */
+			jb_puts(b, i ? ",\"" : "\"");
+			if (ev->codes[i].code < 0) {
+				jb_put(b, "-", 1);
+				jb_digits(b, -(uint64_t)ev->codes[i].code);
+			} else
+				jb_digits(b, (uint64_t)ev->codes[i].code);
+			jb_puts(b, "\":");
+			jb_digits(b, ev->codes[i].count);
 		}
 		jb_puts(b, "}");
 		break;
@@ -274,16 +336,21 @@ out_json_string(const struct event *ev)
 int
 out_json_write(FILE *f, const struct event *ev, bool flush)
 {
-	struct jbuf b = {NULL, 0, 0};
+	/*
+	 * One buffer per thread, kept from line to line: growing a fresh one
+	 * for every event cost a malloc, reallocs and a free each time.  It
+	 * only grows as large as the longest line.
+	 */
+	static _Thread_local struct jbuf b;
 	int rc = 0;
 
 	if (ev->type == EV_PACKET)
 		return 0;
+	b.len = 0;
 	jb_event(&b, ev);
 	jb_put(&b, "\n", 1);
 	if (fwrite(b.p, 1, b.len, f) != b.len || (flush && fflush(f) == EOF))
 		rc = -1;
-	free(b.p);
 	return rc;
 }
 
