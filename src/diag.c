@@ -1301,7 +1301,7 @@ diag_explain(struct diag *d, int code, const char *enhanced, const char *text,
 	}
 	verb[0] = '\0';
 	if (answers != NULL) {
-		for (i = 0; answers[i] != '\0' && i < sizeof verb - 1; i++)
+		for (i = 0; i < sizeof verb - 1 && answers[i] != '\0'; i++)
 			verb[i] = (char)toupper((unsigned char)answers[i]);
 		verb[i] = '\0';
 		if (strcmp(verb, "GREETING") == 0 ||

@@ -475,7 +475,7 @@ main(int argc, char **argv)
 	struct capture *cap;
 	struct pipeline *pipe;
 	struct main_sink sink;
-	const char *what, *why, *hint, *pwhy;
+	const char *what, *why, *hint, *pwhy, *env;
 	bool usage;
 	int ch, status;
 	size_t i, blen;
@@ -645,9 +645,9 @@ main(int argc, char **argv)
 		err_exit(usage ? EXIT_USAGE : EXIT_RUNTIME, what, why, hint);
 
 	/* The key log is opened before dropping root, and kept open. */
-	if (o.keylog == NULL && getenv("SSLKEYLOGFILE") != NULL &&
-	    *getenv("SSLKEYLOGFILE") != '\0')
-		o.keylog = getenv("SSLKEYLOGFILE");
+	if (o.keylog == NULL && (env = getenv("SSLKEYLOGFILE")) != NULL &&
+	    *env != '\0')
+		o.keylog = env;
 	if (o.keylog != NULL) {
 		kl = keylog_new(o.keylog);
 		if (keylog_refresh(kl, &pwhy) < 0)

@@ -106,7 +106,7 @@ ui_fit(const char *s, int width)
 	while (*p != '\0') {
 		/* Width of one character: copy it out to measure. */
 		b = 1;
-		while (((unsigned char)p[b] & 0xc0) == 0x80 && b < 4)
+		while (b < 4 && ((unsigned char)p[b] & 0xc0) == 0x80)
 			b++;
 		memcpy(one, p, b);
 		one[b] = '\0';
@@ -144,6 +144,7 @@ ui_wrap(const char *text, int width, bool words, char ***out)
 			cap = cap == 0 ? 4 : cap * 2;
 			v = xreallocarray(v, cap, sizeof *v);
 		}
+		/* cppcheck-suppress nullPointer ; xreallocarray never fails */
 		v[n] = xstrndup(p, cut);
 		/* Trailing spaces at a break are not worth a column. */
 		if (p[cut] != '\0') {
