@@ -86,8 +86,9 @@ struct flow_table *flow_table_new(const struct flow_config *,
 /* Frees every flow without callbacks; NULL is fine. */
 void flow_table_free(struct flow_table *);
 /* Feed one decoded TCP segment.  Returns the id of the flow it belonged to
-   (the flow may already be closed on return), 0 when it belongs to none
-   (not an SMTP port, or a stray segment of a closed flow). */
+   (the flow may be closed on return, or already closed before: the last
+   ACK of a connection still belongs to it), 0 when it belongs to none
+   (not an SMTP port, or a lone ACK/FIN/RST of a connection never seen). */
 uint64_t flow_input(struct flow_table *, const struct decode_pkt *);
 /* Time out idle flows (call with capture time). */
 void flow_expire(struct flow_table *, const struct timeval *now);

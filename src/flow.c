@@ -44,6 +44,13 @@
 
 /* How long (capture seconds) a closed 4-tuple ignores stray segments. */
 #define FLOW_LINGER 60
+/*
+ * Closed connections remembered at most.  A tombstone only has to outlive
+ * the stragglers of its connection (the last ACK, a late retransmission),
+ * so a few thousand suffice however many flows are open, and the memory
+ * they hold stays small and flat on long captures.
+ */
+#define FLOW_TOMBSTONES_MAX 4096
 /* Bounds of the hash table's bucket array (a power of two). */
 #define FLOW_BUCKETS_MIN 256
 #define FLOW_BUCKETS_MAX (1u << 20)
@@ -410,7 +417,8 @@ flow_close(struct flow_table *t, struct flow_entry *e,
 	e->f.last_ts = *ts;
 	TAILQ_INSERT_TAIL(&t->closed, e, lru);
 	t->nclosed++;
-	if (t->nclosed > t->cfg.max_flows) {
+	if (t->nclosed > FLOW_TOMBSTONES_MAX ||
+	    t->nclosed > t->cfg.max_flows) {
 		old = TAILQ_FIRST(&t->closed);
 		flow_entry_free(t, old);
 	}
@@ -561,8 +569,10 @@ flow_input(struct flow_table *t, const struct decode_pkt *p)
 		e = NULL;
 	}
 	if (e != NULL && e->closed) {
+		/* A straggler of a closed connection (its last ACK): it
+		   belongs to that session, for -w and the UI's save. */
 		if (!syn)
-			return 0; /* a straggler of a closed connection */
+			return e->f.id;
 		flow_entry_free(t, e);
 		e = NULL;
 	}
@@ -594,6 +604,26 @@ flow_input(struct flow_table *t, const struct decode_pkt *p)
 			reasm_set_isn(&e->f.dir[dir], seq + 1);
 		seq++;
 	}
+	/*
+	 * The acknowledgement first: a reply usually carries the ACK that
+	 * proves a client segment was lost, and the gap it declares (and the
+	 * client bytes held behind it) come before the reply itself.
+	 */
+	if (p->flags & DECODE_TH_ACK) {
+		ack = &e->ack[peer];
+		if (!e->ack_seen[peer] || SEQ_GT(p->ack, *ack)) {
+			e->ack_seen[peer] = true;
+			*ack = p->ack;
+		}
+		r = &e->f.dir[peer];
+		if (r->nsegs > 0 || r->fin_seen) {
+			c.t = t;
+			c.e = e;
+			c.dir = peer;
+			reasm_ack(r, *ack, false, &p->ts, &flow_reasm_ops, &c,
+			    &t->global_left);
+		}
+	}
 	if (p->len > 0)
 		flow_insert(t, e, dir, seq, p->payload, p->len, &p->ts);
 	if (p->wire_len > p->len) {
@@ -610,21 +640,6 @@ flow_input(struct flow_table *t, const struct decode_pkt *p)
 	if (p->flags & DECODE_TH_FIN) {
 		reasm_fin(&e->f.dir[dir], seq + (uint32_t)p->wire_len);
 		e->f.fin[dir] = true;
-	}
-	if (p->flags & DECODE_TH_ACK) {
-		ack = &e->ack[peer];
-		if (!e->ack_seen[peer] || SEQ_GT(p->ack, *ack)) {
-			e->ack_seen[peer] = true;
-			*ack = p->ack;
-		}
-		r = &e->f.dir[peer];
-		if (r->nsegs > 0 || r->fin_seen) {
-			c.t = t;
-			c.e = e;
-			c.dir = peer;
-			reasm_ack(r, *ack, false, &p->ts, &flow_reasm_ops, &c,
-			    &t->global_left);
-		}
 	}
 	if (p->flags & DECODE_TH_RST) {
 		e->f.rst = true;

@@ -36,6 +36,7 @@ struct reasm_seg {
 	uint64_t off; /* stream offset of the first byte */
 	size_t len;
 	bool missing; /* on the wire but not captured: no data */
+	struct timeval ts; /* when it was captured: delivered with that time */
 	uint8_t data[];
 };
 
@@ -116,7 +117,8 @@ reasm_set_isn(struct reasm *r, uint32_t next_seq)
 
 /* Hand len bytes at next_off to the consumer (data NULL: missing bytes). */
 static void
-reasm_emit(struct reasm_ctx *c, const uint8_t *data, uint64_t len)
+reasm_emit_at(struct reasm_ctx *c, const uint8_t *data, uint64_t len,
+    const struct timeval *ts)
 {
 	struct reasm *r = c->r;
 
@@ -129,8 +131,14 @@ reasm_emit(struct reasm_ctx *c, const uint8_t *data, uint64_t len)
 		c->ops->gap(c->arg, len, c->ts);
 	} else {
 		r->delivered += len;
-		c->ops->data(c->arg, data, (size_t)len, c->ts);
+		c->ops->data(c->arg, data, (size_t)len, ts);
 	}
+}
+
+static void
+reasm_emit(struct reasm_ctx *c, const uint8_t *data, uint64_t len)
+{
+	reasm_emit_at(c, data, len, c->ts);
 }
 
 /*
@@ -151,9 +159,12 @@ reasm_deliver(
 		if (s != NULL && s->off <= r->next_off) {
 			if (s->off + s->len > r->next_off) {
 				skip = r->next_off - s->off;
-				reasm_emit(c,
+				/* Held bytes keep the time they were seen:
+				   a command held behind a lost segment was
+				   still sent then (latencies run from it). */
+				reasm_emit_at(c,
 				    s->missing ? NULL : s->data + skip,
-				    s->len - skip);
+				    s->len - skip, s->missing ? c->ts : &s->ts);
 			}
 			reasm_seg_free(r, s, c->global_left);
 			continue;
@@ -177,7 +188,7 @@ reasm_deliver(
  */
 static size_t
 reasm_walk(struct reasm *r, uint64_t start, uint64_t end, const uint8_t *data,
-    bool store, size_t *global_left)
+    const struct timeval *ts, bool store, size_t *global_left)
 {
 	struct reasm_seg key, *s, *p, *n;
 	uint64_t pos = start, pend;
@@ -208,6 +219,7 @@ reasm_walk(struct reasm *r, uint64_t start, uint64_t end, const uint8_t *data,
 			n->off = pos;
 			n->len = plen;
 			n->missing = data == NULL;
+			n->ts = *ts;
 			if (data != NULL) {
 				memcpy(n->data, data + (pos - start), plen);
 				r->ooo_bytes += plen;
@@ -300,11 +312,11 @@ reasm_insert(struct reasm *r, uint32_t seq, const uint8_t *data, size_t len,
 		if (r->next_off >= end)
 			return;
 		/* Here start > next_off: a hole precedes the new bytes. */
-		need = reasm_walk(r, start, end, data, false, NULL);
+		need = reasm_walk(r, start, end, data, ts, false, NULL);
 		if (need == 0)
 			return; /* held copies cover it all */
 		if (reasm_fits(r, need, global_left)) {
-			reasm_walk(r, start, end, data, true, global_left);
+			reasm_walk(r, start, end, data, ts, true, global_left);
 			return;
 		}
 		/* A cap: the earliest hole becomes a gap; what follows it

@@ -290,6 +290,32 @@ def reply_after_client_gap():
     return cap
 
 
+def piggybacked_ack_gap():
+    """A lost client segment whose loss is proved by the ACK riding on the
+    server's next reply.  The client's "NOOP" is missing; "AUTH LOGIN"
+    waits behind the hole; the server's 334 carries the ACK that bounds
+    it.  The ACK must be handled before the 334's own data: the gap and
+    the AUTH command come first, and the 334 answers AUTH with a latency
+    from the moment AUTH LOGIN was captured (40 ms), not from its release."""
+    cap = Pcap()
+    c = Conn(cap, 0, 40051)
+    c.open()
+    c.send(S, "220 mx.example.test ESMTP\r\n", dt=5)
+    c.send(C, "EHLO client.example.org\r\n")
+    c.send(S, EHLO_REPLY)
+    c.send(C, "NOOP\r\n", lose=True)
+    c.send(C, "AUTH LOGIN\r\n", dt=10)
+    c.send(S, "334 VXNlcm5hbWU6\r\n", dt=40)
+    c.send(C, "dXNlcg==\r\n")
+    c.send(S, "334 UGFzc3dvcmQ6\r\n")
+    c.send(C, "cGFzcw==\r\n")
+    c.send(S, "235 2.7.0 Authentication successful\r\n")
+    c.send(C, "QUIT\r\n")
+    c.send(S, "221 2.0.0 Bye\r\n")
+    c.close(first=S)
+    return cap
+
+
 def quit_after_421():
     """421 at the greeting.  Session 1: the client says QUIT, as a polite
     client does: no "client data after 421" anomaly.  Session 2: the
@@ -390,6 +416,7 @@ CAPTURES = [
     ("bare-lf-end-of-data", bare_lf_end_of_data),
     ("early-talker-data-end", early_talker_data_end),
     ("reply-after-client-gap", reply_after_client_gap),
+    ("piggybacked-ack-gap", piggybacked_ack_gap),
     ("quit-after-421", quit_after_421),
     ("dot-stuffing-count", dot_stuffing_count),
     ("message-refused-at-data-end", message_refused_at_data_end),

@@ -24,6 +24,7 @@ struct rec {
 	unsigned ncalls;
 	const uint8_t *last_ptr; /* where the last data came from */
 	uint64_t gap_bytes;
+	long ts_sec[16]; /* the time each delivery carried */
 };
 
 static void
@@ -31,9 +32,10 @@ rec_data(void *arg, const uint8_t *data, size_t len, const struct timeval *ts)
 {
 	struct rec *r = arg;
 
-	(void)ts;
 	assert_true(len > 0);
 	assert_true(r->len + len < sizeof r->out);
+	if (r->ncalls < 16)
+		r->ts_sec[r->ncalls] = (long)ts->tv_sec;
 	memcpy(r->out + r->len, data, len);
 	r->len += len;
 	r->out[r->len] = '\0';
@@ -121,6 +123,27 @@ test_in_order(void **state)
 	assert_int_equal(f->rec.ncalls, 2);
 	assert_int_equal(f->r.nsegs, 0);
 	assert_false(f->capped);
+	fix_free(f, BIG);
+}
+
+/* Held bytes are delivered with the time they were captured, not the time
+   of the segment that released them: a command held behind a lost
+   segment was sent when it was seen. */
+static void
+test_held_keep_their_time(void **state)
+{
+	struct fix *f = fix_new(1, REASM_OOO_MAX_DEFAULT, BIG);
+	struct timeval t5 = {5, 0}, t9 = {9, 0};
+
+	(void)state;
+	reasm_insert(&f->r, 4, (const uint8_t *)"AUTH", 4, &t5, &rec_ops,
+	    &f->rec, &f->global, &f->capped);
+	reasm_insert(&f->r, 1, (const uint8_t *)"abc", 3, &t9, &rec_ops,
+	    &f->rec, &f->global, &f->capped);
+	assert_string_equal(f->rec.out, "abcAUTH");
+	assert_int_equal(f->rec.ncalls, 2);
+	assert_int_equal(f->rec.ts_sec[0], 9);
+	assert_int_equal(f->rec.ts_sec[1], 5);
 	fix_free(f, BIG);
 }
 
@@ -610,6 +633,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_in_order),
 	    cmocka_unit_test(test_reorder),
+	    cmocka_unit_test(test_held_keep_their_time),
 	    cmocka_unit_test(test_duplicate),
 	    cmocka_unit_test(test_overlap_first_copy_wins),
 	    cmocka_unit_test(test_wraparound),
