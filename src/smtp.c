@@ -170,6 +170,7 @@ struct smtp_session {
 	enum smtp_state state;
 	struct smtp_dir d[2];
 	struct timeval last_ts; /* last byte seen in either direction */
+	struct timeval body_ts; /* last message byte seen (DATA) */
 
 	bool greeted; /* greeting seen (or not expected) */
 	bool over;    /* 421 or 221: no more replies expected */
@@ -1069,7 +1070,9 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 		 * it.  Either way this reply is the verdict on the message.
 		 */
 		smtp_anomaly(s, EV_ANOM_DATA_END_EARLY, NULL, ts);
-		smtp_body_end(s, ts);
+		/* The message ended with its last byte, not with this
+		   reply: the verdict's latency runs from there. */
+		smtp_body_end(s, &s->body_ts);
 		outstanding = s->fifo.count;
 	}
 	in_body = s->state == SMTP_ST_DATA || s->state == SMTP_ST_BDAT;
@@ -1689,6 +1692,7 @@ smtp_feed(struct smtp_session *s, int dir, const uint8_t *data, size_t len,
 		if (!encrypted && smtp_dir_state(s, dir) != SMTP_DIR_TEXT)
 			break;
 		if (dir == EV_DIR_CLIENT && s->state == SMTP_ST_DATA) {
+			s->body_ts = *ts;
 			off += smtp_body_scan(s, data + off, len - off, ts);
 			continue;
 		}

@@ -1577,7 +1577,7 @@ test_data_end_early(void **state)
 	    "C DATA|",
 	    "R 354 -|go|1|DATA|1",
 	    "A reply before the end of data (no CRLF.CRLF)",
-	    "R 250 2.0.0|x1ABC Message accepted for delivery|1|DATA-END|0",
+	    "R 250 2.0.0|x1ABC Message accepted for delivery|1|DATA-END|1",
 	    "M 7|(null)|||x1ABC",
 	    "C QUIT|",
 	    "R 221 -|bye|1|QUIT|1",
