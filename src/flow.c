@@ -56,13 +56,19 @@
 #define FLOW_BUCKETS_MAX (1u << 20)
 
 struct flow_entry {
-	struct flow f;
+	/*
+	 * What a lookup reads comes first, so that finding a flow touches
+	 * the cache lines of its 4-tuple and little else: with thousands of
+	 * sessions open, each packet's entry is usually a cache miss.
+	 */
 	LIST_ENTRY(flow_entry) hash;
+	uint32_t hval;
+	bool closed;
+	time_t lru_sec; /* capture second of the last move to the LRU tail */
+	struct flow f;
 	/* active: LRU order; closed: order of closing */
 	TAILQ_ENTRY(flow_entry) lru;
 	TAILQ_ENTRY(flow_entry) order; /* active flows by id */
-	uint32_t hval;
-	bool closed;
 	bool ack_seen[2]; /* ack[d] valid */
 	uint32_t ack[2];  /* highest ACK acknowledging direction d */
 	bool cap_reported[2];
@@ -492,6 +498,7 @@ flow_create(struct flow_table *t, const struct decode_pkt *p, uint32_t hval)
 	}
 	reasm_init(&f->dir[EV_DIR_CLIENT], t->cfg.ooo_per_dir);
 	reasm_init(&f->dir[EV_DIR_SERVER], t->cfg.ooo_per_dir);
+	e->lru_sec = p->ts.tv_sec;
 	LIST_INSERT_HEAD(&t->buckets[hval & t->mask], e, hash);
 	TAILQ_INSERT_TAIL(&t->lru, e, lru);
 	TAILQ_INSERT_TAIL(&t->order, e, order);
@@ -588,8 +595,16 @@ flow_input(struct flow_table *t, const struct decode_pkt *p)
 	id = e->f.id;
 	peer = !dir;
 	e->f.last_ts = p->ts;
-	TAILQ_REMOVE(&t->lru, e, lru);
-	TAILQ_INSERT_TAIL(&t->lru, e, lru);
+	/*
+	 * Keep the LRU list in order to the second: moving an entry on every
+	 * packet would touch its neighbours' cache lines each time.  Idle
+	 * timeouts (minutes) and evictions can live with one second.
+	 */
+	if (e->lru_sec != p->ts.tv_sec) {
+		e->lru_sec = p->ts.tv_sec;
+		TAILQ_REMOVE(&t->lru, e, lru);
+		TAILQ_INSERT_TAIL(&t->lru, e, lru);
+	}
 
 	seq = p->seq;
 	if (p->flags & DECODE_TH_SYN) {

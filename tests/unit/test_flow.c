@@ -469,9 +469,12 @@ test_flow_cap_eviction(void **state)
 	now_sec = 6000;
 	handshake(t, C1, S1);
 	handshake(t, c2, S1);
-	/* flow 1 is active again: flow 2 is now the least recently active */
+	/* flow 1 is active again after flow 2: flow 2 is now the least
+	   recently active (recency counts to the second) */
 	send_pkt(t, C1, S1, 1001, 5001, F_ACK, "A");
+	now_sec = 6001;
 	send_pkt(t, c2, S1, 1005, 5001, F_ACK, "B"); /* held: 4 bytes lost */
+	now_sec = 6002;
 	send_pkt(t, C1, S1, 1002, 5001, F_ACK, "C");
 	handshake(t, c3, S1);
 	assert_string_equal(lg.buf, "open 1 10.0.0.1:40000>10.0.0.2:25\n"
@@ -481,15 +484,15 @@ test_flow_cap_eviction(void **state)
 				    "anomaly 2 flow table full\n"
 				    "gap 2 C 4\n"
 				    "data 2 C B\n"
-				    "close 2 evicted @6000\n"
+				    "close 2 evicted @6002\n"
 				    "open 3 10.0.0.4:40002>10.0.0.2:25\n");
 	assert_int_equal(st->cap_flows, 1);
 	assert_int_equal(st->active, 2);
 	assert_int_equal(st->flows, 3);
 	/* flow_finish closes the rest in id order */
-	flow_finish(t, &(struct timeval){6001, 0});
+	flow_finish(t, &(struct timeval){6003, 0});
 	assert_non_null(
-	    strstr(lg.buf, "close 1 end @6001\nclose 3 end @6001\n"));
+	    strstr(lg.buf, "close 1 end @6003\nclose 3 end @6003\n"));
 	assert_int_equal(st->active, 0);
 	flow_table_free(t);
 }
