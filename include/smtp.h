@@ -69,6 +69,13 @@ void smtp_free(struct smtp_session *);
  */
 size_t smtp_feed(struct smtp_session *, int dir, const uint8_t *data,
     size_t len, const struct timeval *ts, bool encrypted);
+/*
+ * Bytes from the TLS layer: always consumed whole.  encrypted is false when
+ * the "TLS" direction turned out to carry plain text (a capture exported
+ * after decryption): the events then say encrypted false.
+ */
+size_t smtp_feed_tls(struct smtp_session *, int dir, const uint8_t *data,
+    size_t len, const struct timeval *ts, bool encrypted);
 enum smtp_dir_state smtp_dir_state(const struct smtp_session *, int dir);
 /* The TLS layer took over after STARTTLS/220, or could not decrypt: the
    engine stops expecting SMTP in clear (no anomalies for TLS bytes). */

@@ -50,5 +50,8 @@ void tls_conn_retry(struct tls_conn *, const struct timeval *ts);
 /* End of session: report "no key for this session" etc. if still pending. */
 void tls_conn_finish(struct tls_conn *, const struct timeval *ts);
 bool tls_conn_decrypting(const struct tls_conn *);
+/* Whether dir turned out to carry plain text where TLS was expected (a
+   capture exported after decryption): its bytes were never encrypted. */
+bool tls_conn_clear(const struct tls_conn *, int dir);
 
 #endif

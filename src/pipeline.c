@@ -129,7 +129,8 @@ psess_plaintext(void *arg, int dir, const uint8_t *data, size_t len,
 	struct psess *ps = arg;
 
 	/* After TLS the engine consumes everything (no nested STARTTLS). */
-	smtp_feed(ps->smtp, dir, data, len, ts, true);
+	smtp_feed_tls(ps->smtp, dir, data, len, ts,
+	    !tls_conn_clear(ps->tls, dir));
 }
 
 static const struct smtp_ops psess_smtp_ops = {psess_emit};

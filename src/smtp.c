@@ -1670,9 +1670,9 @@ smtp_first_byte_ok(const struct smtp_session *s, int dir, uint8_t c)
 	return (c >= 0x20 && c < 0x7f) || c == '\r' || c == '\n' || c == '\t';
 }
 
-size_t
-smtp_feed(struct smtp_session *s, int dir, const uint8_t *data, size_t len,
-    const struct timeval *ts, bool encrypted)
+static size_t
+smtp_feed_in(struct smtp_session *s, int dir, const uint8_t *data,
+    size_t len, const struct timeval *ts, bool from_tls, bool encrypted)
 {
 	struct smtp_dir *d;
 	size_t off = 0, used;
@@ -1689,7 +1689,7 @@ smtp_feed(struct smtp_session *s, int dir, const uint8_t *data, size_t len,
 		}
 		/* In clear text, stop where the bytes stop being SMTP: the
 		   caller holds them or hands them to TLS. */
-		if (!encrypted && smtp_dir_state(s, dir) != SMTP_DIR_TEXT)
+		if (!from_tls && smtp_dir_state(s, dir) != SMTP_DIR_TEXT)
 			break;
 		if (dir == EV_DIR_CLIENT && s->state == SMTP_ST_DATA) {
 			s->body_ts = *ts;
@@ -1717,7 +1717,21 @@ smtp_feed(struct smtp_session *s, int dir, const uint8_t *data, size_t len,
 			smtp_line(s, dir, ts, encrypted);
 	}
 	s->last_ts = *ts;
-	return encrypted ? len : off;
+	return from_tls ? len : off;
+}
+
+size_t
+smtp_feed(struct smtp_session *s, int dir, const uint8_t *data, size_t len,
+    const struct timeval *ts, bool encrypted)
+{
+	return smtp_feed_in(s, dir, data, len, ts, encrypted, encrypted);
+}
+
+size_t
+smtp_feed_tls(struct smtp_session *s, int dir, const uint8_t *data,
+    size_t len, const struct timeval *ts, bool encrypted)
+{
+	return smtp_feed_in(s, dir, data, len, ts, true, encrypted);
 }
 
 enum smtp_dir_state

@@ -1866,3 +1866,9 @@ tls_conn_decrypting(const struct tls_conn *t)
 {
 	return t->decrypted_any && !t->d[0].failed && !t->d[1].failed;
 }
+
+bool
+tls_conn_clear(const struct tls_conn *t, int dir)
+{
+	return (dir == 0 || dir == 1) && t->d[dir].clear;
+}
