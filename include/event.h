@@ -150,6 +150,10 @@ struct event {
 
 /* A new zeroed event of the given type (latency_ms = -1). Never fails. */
 struct event *event_new(enum event_type);
+/* A new anomaly event: what is an EV_ANOM_* constant, detail (copied) may
+   be NULL.  Never fails. */
+struct event *event_new_anomaly(const struct timeval *ts, const char *what,
+    const char *detail);
 /* Free an event and everything it owns; NULL is fine. */
 void event_free(struct event *);
 /* A deep copy; never fails; caller frees. */

@@ -54,6 +54,19 @@ event_new(enum event_type type)
 	return ev;
 }
 
+struct event *
+event_new_anomaly(const struct timeval *ts, const char *what,
+    const char *detail)
+{
+	struct event *ev = event_new(EV_ANOMALY);
+
+	ev->ts = *ts;
+	ev->what = what;
+	if (detail != NULL)
+		ev->detail = xstrdup(detail);
+	return ev;
+}
+
 void
 event_diag_free(struct event_diag *d)
 {

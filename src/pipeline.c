@@ -113,13 +113,7 @@ static void
 psess_anomaly(struct psess *ps, const char *what, const char *detail,
     const struct timeval *ts)
 {
-	struct event *ev = event_new(EV_ANOMALY);
-
-	ev->ts = *ts;
-	ev->what = what;
-	if (detail != NULL)
-		ev->detail = xstrdup(detail);
-	psess_emit(ps, ev);
+	psess_emit(ps, event_new_anomaly(ts, what, detail));
 }
 
 static void
@@ -323,18 +317,12 @@ pipeline_flow_anomaly(void *arg, struct flow *f, const char *what,
     const char *detail, const struct timeval *ts)
 {
 	struct pipeline *p = arg;
-	struct event *ev;
 
 	if (f != NULL && f->user != NULL) {
 		psess_anomaly(f->user, what, detail, ts);
 		return;
 	}
-	ev = event_new(EV_ANOMALY);
-	ev->ts = *ts;
-	ev->what = what;
-	if (detail != NULL)
-		ev->detail = xstrdup(detail);
-	p->emit(p->arg, ev);
+	p->emit(p->arg, event_new_anomaly(ts, what, detail));
 }
 
 static const struct flow_ops pipeline_flow_ops = {

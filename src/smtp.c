@@ -355,13 +355,7 @@ static void
 smtp_anomaly(struct smtp_session *s, const char *what, const char *detail,
     const struct timeval *ts)
 {
-	struct event *ev = event_new(EV_ANOMALY);
-
-	ev->ts = *ts;
-	ev->what = what;
-	if (detail != NULL)
-		ev->detail = xstrdup(detail);
-	smtp_emit(s, ev);
+	smtp_emit(s, event_new_anomaly(ts, what, detail));
 }
 
 /* The one place the client-side mode changes; traced when asked. */

@@ -336,17 +336,13 @@ static void
 tls_anomaly(struct tls_conn *t, const char *what, const struct timeval *ts,
     const char *fmt, ...)
 {
-	struct event *ev = event_new(EV_ANOMALY);
 	va_list ap;
 	char buf[256];
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	ev->ts = *ts;
-	ev->what = what;
-	ev->detail = xstrdup(buf);
-	t->ops->emit(t->arg, ev);
+	t->ops->emit(t->arg, event_new_anomaly(ts, what, buf));
 }
 
 static const char *
