@@ -13,17 +13,17 @@
  */
 
 struct capture_config {
-	const char *iface;	/* live: interface; NULL with file == NULL:
-				   the default device */
-	const char *file;	/* read a capture file, "-" = stdin */
-	const char *bpf;	/* user's expression, may be NULL */
-	const uint16_t *ports;	/* SMTP ports, for the filter */
+	const char *iface;     /* live: interface; NULL with file == NULL:
+				  the default device */
+	const char *file;      /* read a capture file, "-" = stdin */
+	const char *bpf;       /* user's expression, may be NULL */
+	const uint16_t *ports; /* SMTP ports, for the filter */
 	size_t n_ports;
-	int snaplen;		/* default 262144 */
-	int buffer_mib;		/* 0: libpcap's default */
-	bool promisc;		/* false with -p */
-	long count;		/* stop after this many packets, 0 = no limit */
-	double replay;		/* 0: as fast as possible; 1: real time */
+	int snaplen;	/* default 262144 */
+	int buffer_mib; /* 0: libpcap's default */
+	bool promisc;	/* false with -p */
+	long count;	/* stop after this many packets, 0 = no limit */
+	double replay;	/* 0: as fast as possible; 1: real time */
 };
 
 struct capture;
@@ -54,8 +54,8 @@ const char *capture_source(const struct capture *);
  * packets were delivered).  For live captures timeout_ms bounds each wait so
  * the caller can run timers; it returns 0 when it came back for that.
  */
-int capture_loop(struct capture *, capture_packet_fn, void *arg,
-    int timeout_ms, const char **why);
+int capture_loop(struct capture *, capture_packet_fn, void *arg, int timeout_ms,
+    const char **why);
 /* Safe from another thread or a signal handler. */
 void capture_stop(struct capture *);
 /* Kernel drops (live), 0 for files. */
@@ -68,8 +68,8 @@ void capture_dump_packet(struct capture *, const struct timeval *ts,
 
 /* Write packets to a new pcap file of the given link type (UI save). */
 struct capture_writer;
-struct capture_writer *capture_writer_open(const char *path, int linktype,
-    int snaplen, const char **why);
+struct capture_writer *capture_writer_open(
+    const char *path, int linktype, int snaplen, const char **why);
 void capture_writer_packet(struct capture_writer *, const struct timeval *ts,
     const uint8_t *data, uint32_t caplen, uint32_t len);
 int capture_writer_close(struct capture_writer *);

@@ -20,8 +20,8 @@
 
 struct decode_pkt {
 	struct timeval ts;
-	int af;			/* AF_INET or AF_INET6 */
-	uint8_t src[16];	/* IPv4 uses the first 4 bytes */
+	int af;		 /* AF_INET or AF_INET6 */
+	uint8_t src[16]; /* IPv4 uses the first 4 bytes */
 	uint8_t dst[16];
 	uint16_t sport;
 	uint16_t dport;
@@ -37,11 +37,11 @@ struct decode_pkt {
 
 enum decode_result {
 	DECODE_OK,
-	DECODE_NOT_IP,		/* ARP, LLDP, ...: silently ignored */
-	DECODE_NOT_TCP,		/* UDP, ICMP, ...: silently ignored */
-	DECODE_FRAGMENT,	/* an IP fragment: counted, anomaly */
-	DECODE_TRUNCATED,	/* shorter than its headers say */
-	DECODE_MALFORMED,	/* impossible header values */
+	DECODE_NOT_IP,	  /* ARP, LLDP, ...: silently ignored */
+	DECODE_NOT_TCP,	  /* UDP, ICMP, ...: silently ignored */
+	DECODE_FRAGMENT,  /* an IP fragment: counted, anomaly */
+	DECODE_TRUNCATED, /* shorter than its headers say */
+	DECODE_MALFORMED, /* impossible header values */
 };
 
 /* Whether decode_packet understands this DLT_ link type. */
@@ -62,7 +62,7 @@ enum decode_result decode_packet(int dlt, const uint8_t *data, size_t caplen,
     const struct timeval *ts, struct decode_pkt *out, const char **why);
 
 /* Format an address and port the SPEC way: "a.b.c.d:p" or "[v6]:p". */
-void decode_format_endpoint(char *buf, size_t len, int af,
-    const uint8_t *addr, uint16_t port);
+void decode_format_endpoint(
+    char *buf, size_t len, int af, const uint8_t *addr, uint16_t port);
 
 #endif

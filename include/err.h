@@ -16,8 +16,8 @@ void err_set_cleanup(void (*)(void));
 /* Print "smtpscope: what: why" (and "hint: hint" when hint is not NULL). */
 void err_print(const char *what, const char *why, const char *hint);
 /* err_print, run the cleanup hook, exit(status). */
-__attribute__((noreturn)) void err_exit(int status, const char *what,
-    const char *why, const char *hint);
+__attribute__((noreturn)) void err_exit(
+    int status, const char *what, const char *why, const char *hint);
 /* A broken invariant: print and abort. */
 __attribute__((noreturn, format(printf, 1, 2))) void fatalx(const char *, ...);
 

@@ -47,22 +47,22 @@ struct event_diag {
  * rules.  Counts are for the current transaction unless said otherwise.
  */
 struct event_reply_ctx {
-	unsigned rcpt_seen;	   /* RCPT commands answered so far, incl. this */
-	unsigned rcpt_accepted;	   /* RCPTs that got 2xx before this reply */
-	unsigned rcpt_rejected;	   /* RCPTs that got 4xx/5xx before this */
-	unsigned messages;	   /* messages completed in this session */
-	uint64_t mail_size;	   /* MAIL FROM SIZE=, 0 when absent */
-	uint64_t ehlo_size;	   /* SIZE advertised in EHLO, 0 when none */
-	uint64_t data_bytes;	   /* bytes of the message, for DATA-END */
-	double idle_ms;		   /* silence before this reply, -1 unknown */
-	double session_ms;	   /* time since the session began */
-	bool in_transaction;	   /* MAIL accepted, not yet finished */
-	bool tls_active;	   /* after a successful STARTTLS, or implicit */
-	bool pipelining;	   /* the client had >1 command outstanding */
-	bool unsolicited;	   /* no command was outstanding */
-	char *greeting;		   /* text of the 220/421/554 greeting, owned */
-	char *helo;		   /* EHLO/HELO argument, owned, may be NULL */
-	char *last_arg;		   /* argument of the answered command, owned */
+	unsigned rcpt_seen;	/* RCPT commands answered so far, incl. this */
+	unsigned rcpt_accepted; /* RCPTs that got 2xx before this reply */
+	unsigned rcpt_rejected; /* RCPTs that got 4xx/5xx before this */
+	unsigned messages;	/* messages completed in this session */
+	uint64_t mail_size;	/* MAIL FROM SIZE=, 0 when absent */
+	uint64_t ehlo_size;	/* SIZE advertised in EHLO, 0 when none */
+	uint64_t data_bytes;	/* bytes of the message, for DATA-END */
+	double idle_ms;		/* silence before this reply, -1 unknown */
+	double session_ms;	/* time since the session began */
+	bool in_transaction;	/* MAIL accepted, not yet finished */
+	bool tls_active;	/* after a successful STARTTLS, or implicit */
+	bool pipelining;	/* the client had >1 command outstanding */
+	bool unsolicited;	/* no command was outstanding */
+	char *greeting;		/* text of the 220/421/554 greeting, owned */
+	char *helo;		/* EHLO/HELO argument, owned, may be NULL */
+	char *last_arg;		/* argument of the answered command, owned */
 };
 
 struct event_code_count {
@@ -73,8 +73,8 @@ struct event_code_count {
 struct event {
 	enum event_type type;
 	struct timeval ts;
-	uint64_t session;	/* from 1 in order of first packet; 0 for stats */
-	char client[64];	/* "192.0.2.1:51234" or "[2001:db8::1]:25" */
+	uint64_t session; /* from 1 in order of first packet; 0 for stats */
+	char client[64];  /* "192.0.2.1:51234" or "[2001:db8::1]:25" */
 	char server[64];
 
 	/* EV_SESSION_OPEN */
@@ -82,19 +82,19 @@ struct event {
 	bool midstream;
 
 	/* EV_COMMAND (verb, arg, encrypted) and EV_REPLY */
-	char verb[16];		/* upper case */
-	char *arg;		/* already masked for AUTH */
+	char verb[16]; /* upper case */
+	char *arg;     /* already masked for AUTH */
 	bool encrypted;
 
 	/* EV_REPLY; for EV_MESSAGE the code of the final reply */
 	int code;
-	char enhanced[16];	/* "" means null */
-	char *text;		/* lines' text joined with "\n" (raw bytes) */
+	char enhanced[16]; /* "" means null */
+	char *text;	   /* lines' text joined with "\n" (raw bytes) */
 	size_t text_len;
 	unsigned lines;
-	char answers[16];	/* "" means null */
+	char answers[16]; /* "" means null */
 	bool highlight;
-	double latency_ms;	/* < 0 means null */
+	double latency_ms;	 /* < 0 means null */
 	struct event_diag *diag; /* NULL when none */
 	struct event_reply_ctx ctx;
 
@@ -105,10 +105,10 @@ struct event {
 	size_t n_accepted;
 	char **rcpt_rejected;
 	size_t n_rejected;
-	char *queue_id;		/* NULL means null */
+	char *queue_id; /* NULL means null */
 
 	/* EV_TLS: NULL strings are null in JSON */
-	const char *phase;	/* static: "starttls", "handshake", ... */
+	const char *phase; /* static: "starttls", "handshake", ... */
 	char *version;
 	char *cipher;
 	char *sni;
@@ -116,16 +116,16 @@ struct event {
 	char *cert_subject;
 	char *cert_issuer;
 	char *cert_san;
-	char *cert_not_after;	/* RFC 3339 */
-	char *cert_problems;	/* "expired,self-signed", NULL when none */
-	char *alert;		/* "fatal handshake_failure" */
+	char *cert_not_after; /* RFC 3339 */
+	char *cert_problems;  /* "expired,self-signed", NULL when none */
+	char *alert;	      /* "fatal handshake_failure" */
 	bool decrypted;
 	char *reason;
 
 	/* EV_GAP (dir, bytes) and EV_ANOMALY (what, detail) */
 	int dir;
-	const char *what;	/* static, from the anomaly table */
-	char *detail;		/* optional, owned */
+	const char *what; /* static, from the anomaly table */
+	char *detail;	  /* optional, owned */
 
 	/* EV_SESSION_CLOSE */
 	const char *close_reason; /* static: "quit", "fin", ... */
@@ -142,7 +142,7 @@ struct event {
 
 	/* EV_PACKET: a copy of one captured packet */
 	struct timeval pkt_ts;
-	uint32_t pkt_len;	/* original length */
+	uint32_t pkt_len; /* original length */
 	uint8_t *pkt_data;
 	uint32_t pkt_caplen;
 	int linktype;
@@ -152,8 +152,8 @@ struct event {
 struct event *event_new(enum event_type);
 /* A new anomaly event: what is an EV_ANOM_* constant, detail (copied) may
    be NULL.  Never fails. */
-struct event *event_new_anomaly(const struct timeval *ts, const char *what,
-    const char *detail);
+struct event *event_new_anomaly(
+    const struct timeval *ts, const char *what, const char *detail);
 /* Free an event and everything it owns; NULL is fine. */
 void event_free(struct event *);
 /* A deep copy; never fails; caller frees. */

@@ -19,37 +19,37 @@
 
 #define FLOW_MAX_DEFAULT 65536
 #define FLOW_OOO_TOTAL_DEFAULT (256u * 1024 * 1024)
-#define FLOW_IDLE_TIMEOUT_DEFAULT 600	/* seconds */
+#define FLOW_IDLE_TIMEOUT_DEFAULT 600 /* seconds */
 
 enum flow_close_reason {
 	FLOW_CLOSE_FIN,
 	FLOW_CLOSE_RST,
 	FLOW_CLOSE_TIMEOUT,
-	FLOW_CLOSE_EVICTED,	/* the flow cap made room */
-	FLOW_CLOSE_END,		/* end of capture */
+	FLOW_CLOSE_EVICTED, /* the flow cap made room */
+	FLOW_CLOSE_END,	    /* end of capture */
 };
 
 struct flow_config {
-	const uint16_t *ports;	/* SMTP ports (server side) */
+	const uint16_t *ports; /* SMTP ports (server side) */
 	size_t n_ports;
 	size_t max_flows;
-	size_t ooo_per_dir;	/* out-of-order bytes per direction */
-	size_t ooo_total;	/* out-of-order bytes over all flows */
-	unsigned idle_timeout;	/* seconds */
+	size_t ooo_per_dir;    /* out-of-order bytes per direction */
+	size_t ooo_total;      /* out-of-order bytes over all flows */
+	unsigned idle_timeout; /* seconds */
 };
 
 struct flow {
-	uint64_t id;		/* 1, 2, ... in order of first packet */
+	uint64_t id; /* 1, 2, ... in order of first packet */
 	int af;
 	uint8_t client[16], server[16];
 	uint16_t cport, sport;
-	bool syn_seen;		/* the handshake was seen */
-	bool midstream;		/* picked up without a SYN */
-	struct timeval syn_ts;	/* client's SYN, when seen */
+	bool syn_seen;	       /* the handshake was seen */
+	bool midstream;	       /* picked up without a SYN */
+	struct timeval syn_ts; /* client's SYN, when seen */
 	struct timeval first_ts, last_ts;
-	struct reasm dir[2];	/* EV_DIR_CLIENT, EV_DIR_SERVER */
+	struct reasm dir[2]; /* EV_DIR_CLIENT, EV_DIR_SERVER */
 	bool fin[2], rst;
-	void *user;		/* the pipeline's per-session state */
+	void *user; /* the pipeline's per-session state */
 	/* private to flow.c */
 	void *priv;
 };
@@ -70,10 +70,10 @@ struct flow_ops {
 };
 
 struct flow_stats {
-	uint64_t flows;		/* flows created */
+	uint64_t flows; /* flows created */
 	uint64_t active;
-	uint64_t cap_flows;	/* flows evicted by the cap */
-	uint64_t cap_ooo;	/* times an out-of-order cap forced a gap */
+	uint64_t cap_flows; /* flows evicted by the cap */
+	uint64_t cap_ooo;   /* times an out-of-order cap forced a gap */
 	uint64_t gap_bytes;
 	uint64_t fragments;
 };
@@ -81,8 +81,8 @@ struct flow_stats {
 /* Defaults for a busy MTA. */
 void flow_config_default(struct flow_config *);
 /* Never fails; ops and arg are borrowed for the table's lifetime. */
-struct flow_table *flow_table_new(const struct flow_config *,
-    const struct flow_ops *, void *arg);
+struct flow_table *flow_table_new(
+    const struct flow_config *, const struct flow_ops *, void *arg);
 /* Frees every flow without callbacks; NULL is fine. */
 void flow_table_free(struct flow_table *);
 /* Feed one decoded TCP segment.  Returns the id of the flow it belonged to

@@ -21,12 +21,12 @@
 #define PIPELINE_PORTS_MAX 64
 
 struct pipeline_config {
-	uint16_t ports[PIPELINE_PORTS_MAX];	/* SMTP ports */
+	uint16_t ports[PIPELINE_PORTS_MAX]; /* SMTP ports */
 	size_t n_ports;
 	uint16_t tls_ports[PIPELINE_PORTS_MAX]; /* implicit TLS ports */
 	size_t n_tls_ports;
 	bool show_auth;
-	bool keep_packets;	/* emit EV_PACKET copies (UI save) */
+	bool keep_packets; /* emit EV_PACKET copies (UI save) */
 	struct flow_config flow;
 };
 

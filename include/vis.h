@@ -12,8 +12,8 @@
  * visible escape (\r \n \t \e \\ or \xHH).  Writes at most outlen-1 bytes
  * and a NUL; returns the length written.  Never fails.
  */
-size_t vis_text(char *out, size_t outlen, const void *in, size_t inlen,
-    int utf8);
+size_t vis_text(
+    char *out, size_t outlen, const void *in, size_t inlen, int utf8);
 /* Like vis_text into a new string; caller frees. */
 char *vis_dup(const void *in, size_t inlen, int utf8);
 /*

@@ -16,8 +16,7 @@ char *xstrdup(const char *);
 char *xstrndup(const char *, size_t);
 /* Copy n bytes into a new NUL-terminated string (bytes may contain NUL). */
 char *xmemdup0(const void *, size_t);
-int xasprintf(char **, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
+int xasprintf(char **, const char *, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * Grow *buf (capacity *cap) so that it can hold need bytes, doubling.  Returns

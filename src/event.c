@@ -24,7 +24,8 @@ const char EV_ANOM_LINE_TOO_LONG[] = "line too long";
 const char EV_ANOM_BARE_LF[] = "bare LF line ending";
 const char EV_ANOM_REPLY_WITHOUT_COMMAND[] = "reply without command";
 const char EV_ANOM_NON_SMTP[] = "non-SMTP data";
-const char EV_ANOM_CODE_CHANGED[] = "reply code changed within multi-line reply";
+const char EV_ANOM_CODE_CHANGED[] =
+    "reply code changed within multi-line reply";
 const char EV_ANOM_BAD_REPLY[] = "malformed reply line";
 const char EV_ANOM_EARLY_TALKER[] = "client spoke before the greeting";
 const char EV_ANOM_AFTER_421[] = "client data after 421";
@@ -40,7 +41,8 @@ const char EV_ANOM_SESSION_END_IN_AUTH[] = "session ended inside AUTH";
 const char EV_ANOM_SESSION_END_IN_DATA[] = "session ended inside DATA";
 const char EV_ANOM_TRUNCATED_PACKET[] = "truncated packet";
 const char EV_ANOM_PENDING_CAP[] = "too many outstanding commands";
-const char EV_ANOM_DATA_END_EARLY[] = "reply before the end of data (no CRLF.CRLF)";
+const char EV_ANOM_DATA_END_EARLY[] =
+    "reply before the end of data (no CRLF.CRLF)";
 
 struct event *
 event_new(enum event_type type)
@@ -55,8 +57,8 @@ event_new(enum event_type type)
 }
 
 struct event *
-event_new_anomaly(const struct timeval *ts, const char *what,
-    const char *detail)
+event_new_anomaly(
+    const struct timeval *ts, const char *what, const char *detail)
 {
 	struct event *ev = event_new(EV_ANOMALY);
 
@@ -150,7 +152,8 @@ event_dup(const struct event *src)
 
 	*ev = *src;
 	ev->arg = dupornull(src->arg);
-	ev->text = src->text == NULL ? NULL : xmemdup0(src->text, src->text_len);
+	ev->text =
+	    src->text == NULL ? NULL : xmemdup0(src->text, src->text_len);
 	if (src->diag != NULL) {
 		ev->diag = xcalloc(1, sizeof *ev->diag);
 		ev->diag->rule = dupornull(src->diag->rule);
@@ -285,7 +288,8 @@ event_queue_new(size_t cap)
 	if (pipe(q->pipe) != 0)
 		fatalx("pipe: %s", strerror(errno));
 	for (i = 0; i < 2; i++) {
-		fcntl(q->pipe[i], F_SETFL, fcntl(q->pipe[i], F_GETFL) | O_NONBLOCK);
+		fcntl(q->pipe[i], F_SETFL,
+		    fcntl(q->pipe[i], F_GETFL) | O_NONBLOCK);
 		fcntl(q->pipe[i], F_SETFD, FD_CLOEXEC);
 	}
 	return q;

@@ -69,8 +69,8 @@ struct flow_entry {
 	/* active: LRU order; closed: order of closing */
 	TAILQ_ENTRY(flow_entry) lru;
 	TAILQ_ENTRY(flow_entry) order; /* active flows by id */
-	bool ack_seen[2]; /* ack[d] valid */
-	uint32_t ack[2];  /* highest ACK acknowledging direction d */
+	bool ack_seen[2];	       /* ack[d] valid */
+	uint32_t ack[2]; /* highest ACK acknowledging direction d */
 	bool cap_reported[2];
 	bool trunc_reported;
 };
@@ -423,8 +423,7 @@ flow_close(struct flow_table *t, struct flow_entry *e,
 	e->f.last_ts = *ts;
 	TAILQ_INSERT_TAIL(&t->closed, e, lru);
 	t->nclosed++;
-	if (t->nclosed > FLOW_TOMBSTONES_MAX ||
-	    t->nclosed > t->cfg.max_flows) {
+	if (t->nclosed > FLOW_TOMBSTONES_MAX || t->nclosed > t->cfg.max_flows) {
 		old = TAILQ_FIRST(&t->closed);
 		flow_entry_free(t, old);
 	}

@@ -66,88 +66,111 @@ enum {
 };
 
 static const struct option main_longopts[] = {
-	{"interface", required_argument, NULL, 'i'},
-	{"list-interfaces", no_argument, NULL, 'D'},
-	{"read", required_argument, NULL, 'r'},
-	{"ports", required_argument, NULL, 'P'},
-	{"tls-ports", required_argument, NULL, OPT_TLS_PORTS},
-	{"snapshot-length", required_argument, NULL, 's'},
-	{"buffer-size", required_argument, NULL, 'B'},
-	{"no-promiscuous-mode", no_argument, NULL, 'p'},
-	{"count", required_argument, NULL, 'c'},
-	{"json", no_argument, NULL, 'j'},
-	{"no-ui", no_argument, NULL, 'N'},
-	{"write", required_argument, NULL, 'w'},
-	{"keylog", required_argument, NULL, 'k'},
-	{"relinquish-privileges", required_argument, NULL, 'Z'},
-	{"replay", optional_argument, NULL, OPT_REPLAY},
-	{"demo", no_argument, NULL, OPT_DEMO},
-	{"limit", required_argument, NULL, 'l'},
-	{"show-auth", no_argument, NULL, OPT_SHOW_AUTH},
-	{"rules", required_argument, NULL, OPT_RULES},
-	{"explain", no_argument, NULL, OPT_EXPLAIN},
-	{"after", required_argument, NULL, OPT_AFTER},
-	{"version", no_argument, NULL, 'V'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"interface", required_argument, NULL, 'i'},
+    {"list-interfaces", no_argument, NULL, 'D'},
+    {"read", required_argument, NULL, 'r'},
+    {"ports", required_argument, NULL, 'P'},
+    {"tls-ports", required_argument, NULL, OPT_TLS_PORTS},
+    {"snapshot-length", required_argument, NULL, 's'},
+    {"buffer-size", required_argument, NULL, 'B'},
+    {"no-promiscuous-mode", no_argument, NULL, 'p'},
+    {"count", required_argument, NULL, 'c'},
+    {"json", no_argument, NULL, 'j'},
+    {"no-ui", no_argument, NULL, 'N'},
+    {"write", required_argument, NULL, 'w'},
+    {"keylog", required_argument, NULL, 'k'},
+    {"relinquish-privileges", required_argument, NULL, 'Z'},
+    {"replay", optional_argument, NULL, OPT_REPLAY},
+    {"demo", no_argument, NULL, OPT_DEMO},
+    {"limit", required_argument, NULL, 'l'},
+    {"show-auth", no_argument, NULL, OPT_SHOW_AUTH},
+    {"rules", required_argument, NULL, OPT_RULES},
+    {"explain", no_argument, NULL, OPT_EXPLAIN},
+    {"after", required_argument, NULL, OPT_AFTER},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static void
 main_usage(FILE *f)
 {
-	fputs(
-"usage: smtpscope [options] [BPF expression]\n"
-"       smtpscope --explain CODE [ENHANCED] [\"REPLY TEXT\"] [--after VERB]\n"
-"\n"
-"Watch SMTP sessions live or from a capture file; 421 and 452 replies are\n"
-"highlighted and explained.\n"
-"\n"
-"Capture (as in tcpdump):\n"
-"  -i, --interface IFACE    capture live on IFACE (\"any\" for all)\n"
-"  -D, --list-interfaces    list capture devices and exit\n"
-"  -r, --read FILE          read a pcap or pcapng file (\"-\" = stdin)\n"
-"  -P, --ports LIST         SMTP ports (default 25,465,587)\n"
-"      --tls-ports LIST     implicit-TLS ports (default 465)\n"
-"  -s, --snapshot-length N  snapshot length (default 262144)\n"
-"  -B, --buffer-size MIB    kernel capture buffer in MiB\n"
-"  -p, --no-promiscuous-mode  do not put the interface in promiscuous mode\n"
-"  -c, --count N            stop after N packets\n"
-"  -w, --write FILE         also save the SMTP sessions' packets to FILE\n"
-"  -Z, --relinquish-privileges USER\n"
-"                           drop root to USER once capturing (default nobody)\n"
-"      --replay[=SPEED]     with -r, pace packets by their timestamps\n"
-"                           (1 = real time, the default SPEED)\n"
-"  trailing arguments       a BPF expression, ANDed with the port filter\n"
-"\n"
-"Output:\n"
-"  -j, --json               no UI: JSON Lines events on stdout\n"
-"  -N, --no-ui              no UI: one readable line per event on stdout\n"
-"                           (the default when stdout is not a terminal)\n"
-"      --demo               open the UI on the bundled demo capture\n"
-"  -l, --limit N            sessions kept in memory (default 10000)\n"
-"\n"
-"SMTP and TLS:\n"
-"  -k, --keylog FILE        TLS key log (SSLKEYLOGFILE format) to decrypt\n"
-"                           STARTTLS and implicit-TLS sessions\n"
-"      --show-auth          show AUTH credentials (masked by default)\n"
-"      --rules FILE         extra diagnosis rules (format: see the top of\n"
-"                           rules.conf), tried before the built-in ones\n"
-"      --explain CODE [ENHANCED] [TEXT]\n"
-"                           explain a reply without capturing (or paste the\n"
-"                           whole reply line in quotes); --after VERB names\n"
-"                           the command it answered: CONNECT, EHLO, MAIL,\n"
-"                           RCPT, DATA, DATA-END, BDAT, AUTH, STARTTLS\n"
-"\n"
-"  -V, --version            versions of smtpscope and its libraries\n"
-"  -h, --help               this help\n"
-"\n"
-"Examples:\n"
-"  smtpscope -i eth0                      live, in the terminal UI\n"
-"  smtpscope -r mail.pcap -j | jq 'select(.highlight)'\n"
-"  ssh mx tcpdump -U -w - port 25 | smtpscope -r -\n"
-"  smtpscope --explain 452 4.5.3 --after RCPT\n"
-"\n"
-"See smtpscope(1) for keys, events and exit statuses.\n", f);
+	fputs("usage: smtpscope [options] [BPF expression]\n"
+	      "       smtpscope --explain CODE [ENHANCED] [\"REPLY TEXT\"] "
+	      "[--after VERB]\n"
+	      "\n"
+	      "Watch SMTP sessions live or from a capture file; 421 and 452 "
+	      "replies are\n"
+	      "highlighted and explained.\n"
+	      "\n"
+	      "Capture (as in tcpdump):\n"
+	      "  -i, --interface IFACE    capture live on IFACE (\"any\" for "
+	      "all)\n"
+	      "  -D, --list-interfaces    list capture devices and exit\n"
+	      "  -r, --read FILE          read a pcap or pcapng file (\"-\" = "
+	      "stdin)\n"
+	      "  -P, --ports LIST         SMTP ports (default 25,465,587)\n"
+	      "      --tls-ports LIST     implicit-TLS ports (default 465)\n"
+	      "  -s, --snapshot-length N  snapshot length (default 262144)\n"
+	      "  -B, --buffer-size MIB    kernel capture buffer in MiB\n"
+	      "  -p, --no-promiscuous-mode  do not put the interface in "
+	      "promiscuous mode\n"
+	      "  -c, --count N            stop after N packets\n"
+	      "  -w, --write FILE         also save the SMTP sessions' packets "
+	      "to FILE\n"
+	      "  -Z, --relinquish-privileges USER\n"
+	      "                           drop root to USER once capturing "
+	      "(default nobody)\n"
+	      "      --replay[=SPEED]     with -r, pace packets by their "
+	      "timestamps\n"
+	      "                           (1 = real time, the default SPEED)\n"
+	      "  trailing arguments       a BPF expression, ANDed with the "
+	      "port filter\n"
+	      "\n"
+	      "Output:\n"
+	      "  -j, --json               no UI: JSON Lines events on stdout\n"
+	      "  -N, --no-ui              no UI: one readable line per event "
+	      "on stdout\n"
+	      "                           (the default when stdout is not a "
+	      "terminal)\n"
+	      "      --demo               open the UI on the bundled demo "
+	      "capture\n"
+	      "  -l, --limit N            sessions kept in memory (default "
+	      "10000)\n"
+	      "\n"
+	      "SMTP and TLS:\n"
+	      "  -k, --keylog FILE        TLS key log (SSLKEYLOGFILE format) "
+	      "to decrypt\n"
+	      "                           STARTTLS and implicit-TLS sessions\n"
+	      "      --show-auth          show AUTH credentials (masked by "
+	      "default)\n"
+	      "      --rules FILE         extra diagnosis rules (format: see "
+	      "the top of\n"
+	      "                           rules.conf), tried before the "
+	      "built-in ones\n"
+	      "      --explain CODE [ENHANCED] [TEXT]\n"
+	      "                           explain a reply without capturing "
+	      "(or paste the\n"
+	      "                           whole reply line in quotes); --after "
+	      "VERB names\n"
+	      "                           the command it answered: CONNECT, "
+	      "EHLO, MAIL,\n"
+	      "                           RCPT, DATA, DATA-END, BDAT, AUTH, "
+	      "STARTTLS\n"
+	      "\n"
+	      "  -V, --version            versions of smtpscope and its "
+	      "libraries\n"
+	      "  -h, --help               this help\n"
+	      "\n"
+	      "Examples:\n"
+	      "  smtpscope -i eth0                      live, in the terminal "
+	      "UI\n"
+	      "  smtpscope -r mail.pcap -j | jq 'select(.highlight)'\n"
+	      "  ssh mx tcpdump -U -w - port 25 | smtpscope -r -\n"
+	      "  smtpscope --explain 452 4.5.3 --after RCPT\n"
+	      "\n"
+	      "See smtpscope(1) for keys, events and exit statuses.\n",
+	    f);
 }
 
 static __attribute__((noreturn)) void
@@ -167,8 +190,8 @@ main_bad_option(int ch, char **argv)
 	else
 		snprintf(name, sizeof name, "%s", argv[optind - 1]);
 	name[strcspn(name, "=")] = '\0';
-	main_usage_error(name, ch == ':' ? "this option needs an argument" :
-	    "unknown option");
+	main_usage_error(name,
+	    ch == ':' ? "this option needs an argument" : "unknown option");
 }
 
 /* A number in [lo, hi]; usage error otherwise. */
@@ -182,8 +205,8 @@ main_number(const char *opt, const char *s, long lo, long hi)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
-		snprintf(why, sizeof why, "'%s' is not a number from %ld to %ld",
-		    s, lo, hi);
+		snprintf(why, sizeof why,
+		    "'%s' is not a number from %ld to %ld", s, lo, hi);
 		main_usage_error(opt, why);
 	}
 	return v;
@@ -288,25 +311,27 @@ main_explain(struct diag *d, int argc, char **argv, const char *after)
 	int code, i;
 
 	if (argc < 1)
-		main_usage_error("--explain", "a reply code is needed, e.g. 452");
+		main_usage_error(
+		    "--explain", "a reply code is needed, e.g. 452");
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
 		if (strcmp(a, "--after") == 0) {
 			if (++i == argc)
-				main_usage_error("--after", "a command is "
+				main_usage_error("--after",
+				    "a command is "
 				    "needed, e.g. RCPT");
 			after = argv[i];
 		} else if (strncmp(a, "--after=", 8) == 0)
 			after = a + 8;
 		else if (enhanced == NULL && text == NULL &&
-		    main_is_enhanced(a))
+			 main_is_enhanced(a))
 			enhanced = a;
 		else if (text == NULL)
 			text = a;
 		else
 			main_usage_error("--explain", "too many arguments "
-			    "(quote the reply text)");
+						      "(quote the reply text)");
 	}
 	/* A pasted reply line: code, optional enhanced code, text. */
 	if (strlen(argv[0]) > 4 && (argv[0][3] == ' ' || argv[0][3] == '-') &&
@@ -345,8 +370,8 @@ main_explain(struct diag *d, int argc, char **argv, const char *after)
 	main_explain_part("Meaning:", x->meaning);
 	main_explain_part("Situation:", x->when);
 	main_explain_part("What the sender can do:", x->fix_sender);
-	main_explain_part("What the server's operator can do:",
-	    x->fix_operator);
+	main_explain_part(
+	    "What the server's operator can do:", x->fix_operator);
 	printf("(rule %s)\n", x->rule);
 	event_diag_free(x);
 	free(line);
@@ -370,8 +395,8 @@ main_on_signal(int sig)
 struct main_sink {
 	enum main_mode mode;
 	bool utf8;
-	bool broken;		/* stdout went away */
-	bool flush_each;	/* flush after every event */
+	bool broken;	 /* stdout went away */
+	bool flush_each; /* flush after every event */
 	struct capture *cap;
 	struct pipeline *pipe;
 	bool dumping;
@@ -437,7 +462,7 @@ main_headless(struct main_sink *s, struct capture *cap)
 		pipeline_fill_stats(s->pipe, ev);
 		ev->dropped = capture_dropped(cap);
 		ev->elapsed = (double)(end.tv_sec - start.tv_sec) +
-		    (double)(end.tv_usec - start.tv_usec) / 1e6;
+			      (double)(end.tv_usec - start.tv_usec) / 1e6;
 		main_emit(s, ev);
 	}
 	if (fflush(stdout) == EOF)
@@ -502,21 +527,22 @@ main(int argc, char **argv)
 			o.cap.file = optarg;
 			break;
 		case 'P':
-			o.pipe.n_ports = main_ports("-P", optarg, o.pipe.ports,
-			    PIPELINE_PORTS_MAX);
+			o.pipe.n_ports = main_ports(
+			    "-P", optarg, o.pipe.ports, PIPELINE_PORTS_MAX);
 			break;
 		case OPT_TLS_PORTS:
 			o.pipe.n_tls_ports = main_ports("--tls-ports", optarg,
 			    o.pipe.tls_ports, PIPELINE_PORTS_MAX);
 			break;
 		case 's':
-			o.cap.snaplen = (int)main_number("-s", optarg, 0, 262144);
+			o.cap.snaplen =
+			    (int)main_number("-s", optarg, 0, 262144);
 			if (o.cap.snaplen == 0)
 				o.cap.snaplen = 262144;
 			break;
 		case 'B':
-			o.cap.buffer_mib = (int)main_number("-B", optarg, 1,
-			    1 << 20);
+			o.cap.buffer_mib =
+			    (int)main_number("-B", optarg, 1, 1 << 20);
 			break;
 		case 'p':
 			o.cap.promisc = false;
@@ -543,17 +569,19 @@ main(int argc, char **argv)
 			o.user_set = true;
 			break;
 		case OPT_REPLAY:
-			o.cap.replay = optarg == NULL ? 1.0 : strtod(optarg, NULL);
+			o.cap.replay =
+			    optarg == NULL ? 1.0 : strtod(optarg, NULL);
 			if (o.cap.replay <= 0 || o.cap.replay > 1000)
-				main_usage_error("--replay",
-				    "SPEED must be a number above 0 and up to 1000");
+				main_usage_error(
+				    "--replay", "SPEED must be a number above "
+						"0 and up to 1000");
 			break;
 		case OPT_DEMO:
 			o.demo = true;
 			break;
 		case 'l':
-			o.limit = (size_t)main_number("--limit", optarg, 1,
-			    100000000);
+			o.limit = (size_t)main_number(
+			    "--limit", optarg, 1, 100000000);
 			break;
 		case OPT_SHOW_AUTH:
 			o.pipe.show_auth = true;
@@ -617,7 +645,8 @@ main(int argc, char **argv)
 
 	if (o.demo) {
 		if (o.cap.file != NULL || o.cap.iface != NULL)
-			main_usage_error("--demo", "cannot be used with -r or -i");
+			main_usage_error(
+			    "--demo", "cannot be used with -r or -i");
 		o.cap.file = main_demo_file();
 		if (access(o.cap.file, R_OK) != 0)
 			err_exit(EXIT_RUNTIME, o.cap.file, strerror(errno),
@@ -658,7 +687,7 @@ main(int argc, char **argv)
 	/* -w is opened as root, like tcpdump, so it can go anywhere. */
 	if (o.write_file != NULL &&
 	    capture_dump_open(cap, o.write_file, &why) != 0) {
-		capture_close(cap);	/* why is static: still valid */
+		capture_close(cap); /* why is static: still valid */
 		err_exit(EXIT_RUNTIME, o.write_file, why, NULL);
 	}
 
@@ -669,7 +698,6 @@ main(int argc, char **argv)
 			err_exit(EXIT_RUNTIME, "-Z", pwhy, NULL);
 		}
 	}
-
 
 	memset(&sink, 0, sizeof sink);
 	sink.mode = o.mode;
@@ -683,7 +711,7 @@ main(int argc, char **argv)
 	 * output is the same, only sooner.
 	 */
 	sink.flush_each = capture_is_live(cap) || o.cap.replay > 0 ||
-	    (o.cap.file != NULL && strcmp(o.cap.file, "-") == 0);
+			  (o.cap.file != NULL && strcmp(o.cap.file, "-") == 0);
 	o.pipe.keep_packets = o.mode == MODE_UI;
 	if (o.mode == MODE_UI) {
 		struct ui_config uc;

@@ -237,7 +237,8 @@ jb_event(struct jbuf *b, const struct event *ev)
 		jb_int(b, "code", ev->code);
 		jb_str_or_null(b, "enhanced", ev->enhanced);
 		jb_key(b, "text");
-		jb_strn(b, ev->text ? ev->text : "", ev->text ? ev->text_len : 0);
+		jb_strn(
+		    b, ev->text ? ev->text : "", ev->text ? ev->text_len : 0);
 		jb_int(b, "lines", (long)ev->lines);
 		jb_str_or_null(b, "answers", ev->answers);
 		jb_bool(b, "encrypted", ev->encrypted);
@@ -271,7 +272,8 @@ jb_event(struct jbuf *b, const struct event *ev)
 		jb_str(b, "alert", ev->alert);
 		break;
 	case EV_GAP:
-		jb_str(b, "dir", ev->dir == EV_DIR_SERVER ? "server" : "client");
+		jb_str(
+		    b, "dir", ev->dir == EV_DIR_SERVER ? "server" : "client");
 		jb_u64(b, "bytes", ev->bytes);
 		break;
 	case EV_ANOMALY:

@@ -19,8 +19,8 @@
 static char *
 out_text_reply(const struct event *ev, bool utf8)
 {
-	char *s = vis_dup(ev->text ? ev->text : "", ev->text ? ev->text_len : 0,
-	    utf8);
+	char *s = vis_dup(
+	    ev->text ? ev->text : "", ev->text ? ev->text_len : 0, utf8);
 	char *out, *o;
 	const char *p;
 
@@ -73,8 +73,8 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		    ev->midstream ? " (mid-stream)" : "");
 		break;
 	case EV_COMMAND:
-		s = vis_dup(ev->arg ? ev->arg : "", ev->arg ? strlen(ev->arg) : 0,
-		    utf8);
+		s = vis_dup(ev->arg ? ev->arg : "",
+		    ev->arg ? strlen(ev->arg) : 0, utf8);
 		fprintf(f, "C:%s %s%s%s\n", ev->encrypted ? "[tls]" : "",
 		    ev->verb, *s ? " " : "", s);
 		free(s);
@@ -94,7 +94,8 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		fprintf(f,
 		    "-- message %s (%d): %" PRIu64 " bytes from <%s>, %zu "
 		    "recipients accepted, %zu rejected, queue id %s\n",
-		    ev->code >= 200 && ev->code < 300 ? "accepted" : "NOT accepted",
+		    ev->code >= 200 && ev->code < 300 ? "accepted"
+						      : "NOT accepted",
 		    ev->code, ev->bytes, ev->mail_from ? ev->mail_from : "",
 		    ev->n_accepted, ev->n_rejected,
 		    ev->queue_id ? ev->queue_id : "-");
@@ -136,8 +137,8 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		    ev->close_reason, ev->duration, ev->commands, ev->replies,
 		    ev->messages);
 		for (i = 0; i < ev->n_codes; i++)
-			fprintf(f, "%s%d:%u", i ? " " : "; ",
-			    ev->codes[i].code, ev->codes[i].count);
+			fprintf(f, "%s%d:%u", i ? " " : "; ", ev->codes[i].code,
+			    ev->codes[i].count);
 		fputc('\n', f);
 		break;
 	case EV_STATS:

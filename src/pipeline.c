@@ -40,7 +40,7 @@ struct psess {
 	struct tls_conn *tls;
 	uint8_t *hold;
 	size_t hold_len, hold_cap;
-	char greeting_host[256];	/* first word of the 220 greeting */
+	char greeting_host[256]; /* first word of the 220 greeting */
 };
 
 struct pipeline {
@@ -123,8 +123,8 @@ psess_plaintext(void *arg, int dir, const uint8_t *data, size_t len,
 	struct psess *ps = arg;
 
 	/* After TLS the engine consumes everything (no nested STARTTLS). */
-	smtp_feed_tls(ps->smtp, dir, data, len, ts,
-	    !tls_conn_clear(ps->tls, dir));
+	smtp_feed_tls(
+	    ps->smtp, dir, data, len, ts, !tls_conn_clear(ps->tls, dir));
 }
 
 static const struct smtp_ops psess_smtp_ops = {psess_emit};
@@ -141,8 +141,8 @@ psess_start_tls(struct psess *ps, bool starttls)
 		smtp_tls_started(ps->smtp, ps->p->keylog != NULL);
 }
 
-static void psess_feed(struct psess *, int, const uint8_t *, size_t,
-    const struct timeval *);
+static void psess_feed(
+    struct psess *, int, const uint8_t *, size_t, const struct timeval *);
 
 /* The server answered; bytes the client sent after STARTTLS can go on. */
 static void
@@ -190,7 +190,8 @@ psess_feed(struct psess *ps, int dir, const uint8_t *data, size_t len,
 			if (xcapped_grow((void **)&ps->hold, &ps->hold_cap,
 				ps->hold_len + len, PIPELINE_HOLD_MAX) != 0) {
 				psess_anomaly(ps, EV_ANOM_TLS_CAP,
-				    "client data after STARTTLS exceeds the hold "
+				    "client data after STARTTLS exceeds the "
+				    "hold "
 				    "buffer",
 				    ts);
 				return;
@@ -221,10 +222,10 @@ pipeline_flow_open(void *arg, struct flow *f, const struct timeval *ts)
 	ps->p = p;
 	ps->flow = f;
 	ps->id = f->id;
-	decode_format_endpoint(ps->client, sizeof ps->client, f->af, f->client,
-	    f->cport);
-	decode_format_endpoint(ps->server, sizeof ps->server, f->af, f->server,
-	    f->sport);
+	decode_format_endpoint(
+	    ps->client, sizeof ps->client, f->af, f->client, f->cport);
+	decode_format_endpoint(
+	    ps->server, sizeof ps->server, f->af, f->server, f->sport);
 	ps->implicit_tls = pipeline_is_tls_port(p, f->sport);
 	f->user = ps;
 	TAILQ_INSERT_TAIL(&p->sessions, ps, entry);
@@ -326,11 +327,11 @@ pipeline_flow_anomaly(void *arg, struct flow *f, const char *what,
 }
 
 static const struct flow_ops pipeline_flow_ops = {
-	pipeline_flow_open,
-	pipeline_flow_data,
-	pipeline_flow_gap,
-	pipeline_flow_close,
-	pipeline_flow_anomaly,
+    pipeline_flow_open,
+    pipeline_flow_data,
+    pipeline_flow_gap,
+    pipeline_flow_close,
+    pipeline_flow_anomaly,
 };
 
 struct pipeline *
@@ -428,8 +429,8 @@ pipeline_tick(struct pipeline *p, const struct timeval *now)
 		p->keylog_checked = p->now.tv_sec;
 		if (keylog_refresh(p->keylog, &why) == 1)
 			TAILQ_FOREACH(ps, &p->sessions, entry)
-				if (ps->tls != NULL)
-					tls_conn_retry(ps->tls, &p->now);
+		if (ps->tls != NULL)
+			tls_conn_retry(ps->tls, &p->now);
 	}
 }
 
@@ -441,8 +442,8 @@ pipeline_finish(struct pipeline *p)
 
 	if (p->keylog != NULL && keylog_refresh(p->keylog, &why) == 1)
 		TAILQ_FOREACH(ps, &p->sessions, entry)
-			if (ps->tls != NULL)
-				tls_conn_retry(ps->tls, &p->now);
+	if (ps->tls != NULL)
+		tls_conn_retry(ps->tls, &p->now);
 	flow_finish(p->flows, &p->now);
 }
 

@@ -35,7 +35,7 @@ struct reasm_seg {
 	RB_ENTRY(reasm_seg) entry;
 	uint64_t off; /* stream offset of the first byte */
 	size_t len;
-	bool missing; /* on the wire but not captured: no data */
+	bool missing;	   /* on the wire but not captured: no data */
 	struct timeval ts; /* when it was captured: delivered with that time */
 	uint8_t data[];
 };

@@ -1665,8 +1665,8 @@ smtp_first_byte_ok(const struct smtp_session *s, int dir, uint8_t c)
 }
 
 static size_t
-smtp_feed_in(struct smtp_session *s, int dir, const uint8_t *data,
-    size_t len, const struct timeval *ts, bool from_tls, bool encrypted)
+smtp_feed_in(struct smtp_session *s, int dir, const uint8_t *data, size_t len,
+    const struct timeval *ts, bool from_tls, bool encrypted)
 {
 	struct smtp_dir *d;
 	size_t off = 0, used;
@@ -1722,8 +1722,8 @@ smtp_feed(struct smtp_session *s, int dir, const uint8_t *data, size_t len,
 }
 
 size_t
-smtp_feed_tls(struct smtp_session *s, int dir, const uint8_t *data,
-    size_t len, const struct timeval *ts, bool encrypted)
+smtp_feed_tls(struct smtp_session *s, int dir, const uint8_t *data, size_t len,
+    const struct timeval *ts, bool encrypted)
 {
 	return smtp_feed_in(s, dir, data, len, ts, true, encrypted);
 }

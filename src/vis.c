@@ -91,7 +91,8 @@ vis_run(struct vis_out *o, const uint8_t *p, size_t n, int utf8)
 			i++;
 			continue;
 		}
-		if (c >= 0x80 && utf8 && (l = vis_utf8_len(p + i, n - i, &cp))) {
+		if (c >= 0x80 && utf8 &&
+		    (l = vis_utf8_len(p + i, n - i, &cp))) {
 			vis_put(o, (const char *)&p[i], l);
 			i += l;
 			continue;

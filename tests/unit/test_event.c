@@ -69,8 +69,7 @@ test_format_ts(void **state)
 	(void)state;
 	event_format_ts(buf, sizeof buf, &tv);
 	assert_string_equal(buf, "2025-11-29T01:24:35.000042Z");
-	assert_string_equal(event_type_name(EV_SESSION_CLOSE),
-	    "session_close");
+	assert_string_equal(event_type_name(EV_SESSION_CLOSE), "session_close");
 }
 
 static void
@@ -151,11 +150,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_new_defaults),
-		cmocka_unit_test(test_dup_is_deep),
-		cmocka_unit_test(test_format_ts),
-		cmocka_unit_test(test_queue_order_and_drop),
-		cmocka_unit_test(test_queue_blocking),
+	    cmocka_unit_test(test_new_defaults),
+	    cmocka_unit_test(test_dup_is_deep),
+	    cmocka_unit_test(test_format_ts),
+	    cmocka_unit_test(test_queue_order_and_drop),
+	    cmocka_unit_test(test_queue_blocking),
 	};
 
 	return cmocka_run_group_tests_name("event", tests, NULL, NULL);

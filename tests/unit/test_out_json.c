@@ -38,8 +38,9 @@ check(struct event *ev, const char *want)
 	event_free(ev);
 }
 
-#define H "\"ts\":\"2025-11-29T01:24:35.000005Z\",\"session\":3," \
-	  "\"client\":\"192.0.2.1:51234\",\"server\":\"[2001:db8::1]:25\""
+#define H                                                                      \
+	"\"ts\":\"2025-11-29T01:24:35.000005Z\",\"session\":3,"                \
+	"\"client\":\"192.0.2.1:51234\",\"server\":\"[2001:db8::1]:25\""
 
 static void
 test_reply(void **state)
@@ -58,7 +59,8 @@ test_reply(void **state)
 	ev->diag = xcalloc(1, sizeof *ev->diag);
 	ev->diag->rule = xstrdup("r1");
 	ev->diag->title = xstrdup("Too many recipients");
-	check(ev, "{\"event\":\"reply\"," H ",\"code\":452,\"enhanced\":\"4.5.3\","
+	check(ev,
+	    "{\"event\":\"reply\"," H ",\"code\":452,\"enhanced\":\"4.5.3\","
 	    "\"text\":\"Error: too many recipients\\nsecond \\\"line\\\"\","
 	    "\"lines\":2,\"answers\":\"RCPT\",\"encrypted\":false,"
 	    "\"highlight\":true,\"diagnosis\":{\"rule\":\"r1\",\"title\":"
@@ -74,7 +76,8 @@ test_reply_nulls(void **state)
 	(void)state;
 	ev->code = 220;
 	ev->lines = 1;
-	check(ev, "{\"event\":\"reply\"," H ",\"code\":220,\"enhanced\":null,"
+	check(ev,
+	    "{\"event\":\"reply\"," H ",\"code\":220,\"enhanced\":null,"
 	    "\"text\":\"\",\"lines\":1,\"answers\":null,\"encrypted\":false,"
 	    "\"highlight\":false,\"latency_ms\":null}");
 }
@@ -89,7 +92,7 @@ test_command_binary(void **state)
 	ev->arg = xstrdup("FROM:<\x1b\xff@x>");
 	ev->encrypted = true;
 	check(ev, "{\"event\":\"command\"," H ",\"verb\":\"MAIL\",\"arg\":"
-	    "\"FROM:<\\u001b\xef\xbf\xbd@x>\",\"encrypted\":true}");
+		  "\"FROM:<\\u001b\xef\xbf\xbd@x>\",\"encrypted\":true}");
 }
 
 static void
@@ -105,9 +108,9 @@ test_message(void **state)
 	ev->n_accepted = 1;
 	ev->code = 452;
 	check(ev, "{\"event\":\"message\"," H ",\"bytes\":1234,\"mail_from\":"
-	    "\"s@example.test\",\"rcpt_accepted\":[\"a@example.test\"],"
-	    "\"rcpt_rejected\":[],\"queue_id\":null,\"code\":452,"
-	    "\"accepted\":false}");
+		  "\"s@example.test\",\"rcpt_accepted\":[\"a@example.test\"],"
+		  "\"rcpt_rejected\":[],\"queue_id\":null,\"code\":452,"
+		  "\"accepted\":false}");
 }
 
 static void
@@ -125,13 +128,15 @@ test_close_and_gap(void **state)
 	ev->codes = xmalloc(sizeof codes);
 	memcpy(ev->codes, codes, sizeof codes);
 	ev->n_codes = 2;
-	check(ev, "{\"event\":\"session_close\"," H ",\"reason\":\"quit\","
+	check(ev,
+	    "{\"event\":\"session_close\"," H ",\"reason\":\"quit\","
 	    "\"duration\":1.500,\"commands\":6,\"replies\":7,\"messages\":1,"
 	    "\"codes\":{\"250\":5,\"452\":1}}");
 	ev = hdr(EV_GAP);
 	ev->dir = EV_DIR_SERVER;
 	ev->bytes = 1448;
-	check(ev, "{\"event\":\"gap\"," H ",\"dir\":\"server\",\"bytes\":1448}");
+	check(
+	    ev, "{\"event\":\"gap\"," H ",\"dir\":\"server\",\"bytes\":1448}");
 }
 
 static void
@@ -145,14 +150,15 @@ test_stats_and_open(void **state)
 	ev->pkt_bytes = 2000;
 	ev->sessions = 2;
 	ev->elapsed = 0.0125;
-	check(ev, "{\"event\":\"stats\",\"ts\":\"2025-11-29T01:24:35.000005Z\","
+	check(ev,
+	    "{\"event\":\"stats\",\"ts\":\"2025-11-29T01:24:35.000005Z\","
 	    "\"session\":0,\"packets\":10,\"bytes\":2000,\"sessions\":2,"
 	    "\"dropped\":0,\"elapsed\":0.013,\"caps\":{\"flows\":0,\"ooo\":0,"
 	    "\"line\":0,\"tls\":0}}");
 	ev = hdr(EV_SESSION_OPEN);
 	ev->tls_implicit = true;
 	check(ev, "{\"event\":\"session_open\"," H ",\"tls\":\"implicit\","
-	    "\"midstream\":false}");
+		  "\"midstream\":false}");
 }
 
 static void
@@ -166,8 +172,8 @@ test_file_output(void **state)
 	ev->what = EV_ANOM_LINE_TOO_LONG;
 	assert_int_equal(out_json_event(f, ev), 0);
 	fclose(f);
-	assert_string_equal(buf, "{\"event\":\"anomaly\"," H
-	    ",\"what\":\"line too long\"}\n");
+	assert_string_equal(
+	    buf, "{\"event\":\"anomaly\"," H ",\"what\":\"line too long\"}\n");
 	event_free(ev);
 }
 
@@ -175,13 +181,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reply),
-		cmocka_unit_test(test_reply_nulls),
-		cmocka_unit_test(test_command_binary),
-		cmocka_unit_test(test_message),
-		cmocka_unit_test(test_close_and_gap),
-		cmocka_unit_test(test_stats_and_open),
-		cmocka_unit_test(test_file_output),
+	    cmocka_unit_test(test_reply),
+	    cmocka_unit_test(test_reply_nulls),
+	    cmocka_unit_test(test_command_binary),
+	    cmocka_unit_test(test_message),
+	    cmocka_unit_test(test_close_and_gap),
+	    cmocka_unit_test(test_stats_and_open),
+	    cmocka_unit_test(test_file_output),
 	};
 
 	return cmocka_run_group_tests_name("out_json", tests, NULL, NULL);

@@ -35,8 +35,8 @@ test_reads(void **state)
 static void
 test_le_and_64(void **state)
 {
-	static const uint8_t b[] = {0x34, 0x12, 0x78, 0x56, 0x34, 0x12, 1, 2,
-	    3, 4, 5, 6, 7, 8};
+	static const uint8_t b[] = {
+	    0x34, 0x12, 0x78, 0x56, 0x34, 0x12, 1, 2, 3, 4, 5, 6, 7, 8};
 	struct rd r;
 
 	(void)state;
@@ -104,11 +104,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reads),
-		cmocka_unit_test(test_le_and_64),
-		cmocka_unit_test(test_bytes_skip_sub),
-		cmocka_unit_test(test_sub_too_long),
-		cmocka_unit_test(test_null),
+	    cmocka_unit_test(test_reads),
+	    cmocka_unit_test(test_le_and_64),
+	    cmocka_unit_test(test_bytes_skip_sub),
+	    cmocka_unit_test(test_sub_too_long),
+	    cmocka_unit_test(test_null),
 	};
 
 	return cmocka_run_group_tests_name("rd", tests, NULL, NULL);

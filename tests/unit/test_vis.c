@@ -36,7 +36,10 @@ test_text_utf8(void **state)
 	vis_text(buf, sizeof buf, "caf\xc3\xa9", 5, 0);
 	assert_string_equal(buf, "caf\\xc3\\xa9");
 	/* C1 control (U+009B, CSI) is escaped even in UTF-8 mode. */
-	vis_text(buf, sizeof buf, "\xc2\x9b" "2J", 4, 1);
+	vis_text(buf, sizeof buf,
+	    "\xc2\x9b"
+	    "2J",
+	    4, 1);
 	assert_string_equal(buf, "\\xc2\\x9b2J");
 	/* Overlong and truncated sequences are escaped. */
 	vis_text(buf, sizeof buf, "\xc0\xaf\xe2\x82", 4, 1);
@@ -95,11 +98,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_text_controls),
-		cmocka_unit_test(test_text_utf8),
-		cmocka_unit_test(test_text_truncates),
-		cmocka_unit_test(test_dup_nul),
-		cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_text_controls),
+	    cmocka_unit_test(test_text_utf8),
+	    cmocka_unit_test(test_text_truncates),
+	    cmocka_unit_test(test_dup_nul),
+	    cmocka_unit_test(test_json),
 	};
 
 	return cmocka_run_group_tests_name("vis", tests, NULL, NULL);
