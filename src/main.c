@@ -203,7 +203,7 @@ main_number(const char *opt, const char *s, long lo, long hi)
 	char why[128];
 
 	errno = 0;
-	v = strtol(s, &end, 10);
+	v = strtol(s, &end, 10); /* NOLINT: s is never NULL */
 	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
 		snprintf(why, sizeof why,
 		    "'%s' is not a number from %ld to %ld", s, lo, hi);
@@ -572,9 +572,9 @@ main(int argc, char **argv)
 			o.cap.replay =
 			    optarg == NULL ? 1.0 : strtod(optarg, NULL);
 			if (o.cap.replay <= 0 || o.cap.replay > 1000)
-				main_usage_error(
-				    "--replay", "SPEED must be a number above "
-						"0 and up to 1000");
+				main_usage_error("--replay",
+				    "SPEED must be a number above "
+				    "0 and up to 1000");
 			break;
 		case OPT_DEMO:
 			o.demo = true;

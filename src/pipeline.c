@@ -51,7 +51,7 @@ struct pipeline {
 	void *arg;
 	struct flow_table *flows;
 	struct smtp_config smtp_cfg;
-	TAILQ_HEAD(, psess) sessions;
+	TAILQ_HEAD(psess_list, psess) sessions;
 	uint64_t packets, bytes, sessions_seen;
 	uint64_t fragments, truncated;
 	uint64_t cap_line, cap_tls;

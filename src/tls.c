@@ -315,7 +315,7 @@ tls_clean_name(const uint8_t *p, size_t len)
 		len = TLS_NAME_MAX;
 	s = xmalloc(len + 1);
 	for (i = 0; i < len; i++)
-		s[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+		s[i] = (char)(p[i] >= 0x20 && p[i] < 0x7f ? p[i] : '?');
 	s[len] = '\0';
 	return s;
 }
@@ -901,7 +901,8 @@ tls_keys_install(struct tls_conn *t, int dir, const char **why)
 				       "bytes";
 				return -1;
 			}
-			memcpy(seed, "key expansion", 13);
+			/* A PRF seed: bytes, not a string. */
+			memcpy(seed, "key expansion", 13); /* NOLINT */
 			memcpy(seed + 13, t->server_random, 32);
 			memcpy(seed + 45, t->client_random, 32);
 			if (!tls_prf(
