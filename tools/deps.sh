@@ -8,7 +8,8 @@ BUILD="build-essential autoconf automake pkg-config libpcap-dev
 libncurses-dev libssl-dev libbsd-dev libcmocka-dev"
 # Real servers, clients and tools used by the tests.
 TEST="postfix swaks tcpdump tshark wireshark-common tcpreplay python3
-python3-aiosmtpd iproute2 tmux openssl curl time procps"
+python3-aiosmtpd iproute2 tmux openssl curl time procps
+clang-format clang-tidy cppcheck"
 
 pkgs=$BUILD
 [ "${1:-}" = "--build" ] || pkgs="$BUILD $TEST"
