@@ -50,10 +50,12 @@ ui_list_layout(int cols, uint64_t max_id, struct ui_list_cols *c)
 	c->server = 21;
 	flex = avail - c->client - c->server;
 	if (flex < 10) {
-		/* MAIL FROM keeps 10 columns, the server 15, the client
-		   the rest. */
+		/* MAIL FROM keeps at least 10 columns and the server 15;
+		   the client up to 21 of the rest, MAIL FROM the others. */
 		c->server = 15;
 		c->client = avail - 10 - c->server;
+		if (c->client > 21)
+			c->client = 21;
 		if (c->client < 9)
 			c->client = 9;
 		flex = avail - c->client - c->server;
