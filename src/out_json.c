@@ -23,7 +23,12 @@ struct jbuf {
 	size_t len, cap;
 };
 
-static void
+/*
+ * Append n bytes.  Room for a NUL is always kept, but the NUL is written
+ * only by jb_finish: most pieces are a few bytes long, and every event is
+ * made of dozens of them.
+ */
+static inline void
 jb_put(struct jbuf *b, const char *s, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
@@ -33,6 +38,13 @@ jb_put(struct jbuf *b, const char *s, size_t n)
 	}
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
+}
+
+static void
+jb_finish(struct jbuf *b)
+{
+	if (b->p == NULL)
+		jb_put(b, "", 0);
 	b->p[b->len] = '\0';
 }
 
@@ -42,12 +54,44 @@ jb_puts(struct jbuf *b, const char *s)
 	jb_put(b, s, strlen(s));
 }
 
+/*
+ * A key as its whole separator, `,"key":`, built from a string literal at
+ * compile time: one copy per key instead of three, and no strlen.
+ */
+#define JB_K(k) ",\"" k "\":", sizeof(",\"" k "\":") - 1
+
 static void
-jb_key(struct jbuf *b, const char *k)
+jb_key(struct jbuf *b, const char *k, size_t kn)
 {
-	jb_puts(b, ",\"");
-	jb_puts(b, k);
-	jb_puts(b, "\":");
+	jb_put(b, k, kn);
+}
+
+#define JB_ONES 0x0101010101010101ULL
+#define JB_HIGHS 0x8080808080808080ULL
+
+/* Whether a byte of v is zero (exact: no false positives). */
+static inline uint64_t
+jb_has_zero(uint64_t v)
+{
+	return (v - JB_ONES) & ~v & JB_HIGHS;
+}
+
+/*
+ * Whether one of the eight bytes in w is not plain: below 0x20, 0x7f or
+ * above, a quote or a backslash.  A byte with its high bit set is caught by
+ * the first test; for the others, v - 0x20 borrows into the high bit
+ * exactly when v < 0x20.
+ */
+static inline bool
+jb_word_special(uint64_t w)
+{
+	if (w & JB_HIGHS)
+		return true;
+	if (((w - JB_ONES * 0x20) & JB_HIGHS) != 0)
+		return true;
+	return jb_has_zero(w ^ (JB_ONES * 0x7f)) != 0 ||
+	       jb_has_zero(w ^ (JB_ONES * '"')) != 0 ||
+	       jb_has_zero(w ^ (JB_ONES * '\\')) != 0;
 }
 
 /*
@@ -60,10 +104,17 @@ static void
 jb_strn(struct jbuf *b, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	uint64_t w;
 	char *e;
 	size_t i;
 
-	for (i = 0; i < n; i++) {
+	/* Eight bytes at a time while none of them needs a look. */
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		if (jb_word_special(w))
+			break;
+	}
+	for (; i < n; i++) {
 		if (p[i] < 0x20 || p[i] >= 0x7f || p[i] == '"' || p[i] == '\\')
 			break;
 	}
@@ -80,9 +131,9 @@ jb_strn(struct jbuf *b, const char *s, size_t n)
 
 /* A string value, or null when s is NULL. */
 static void
-jb_str(struct jbuf *b, const char *k, const char *s)
+jb_str(struct jbuf *b, const char *k, size_t kn, const char *s)
 {
-	jb_key(b, k);
+	jb_key(b, k, kn);
 	if (s == NULL)
 		jb_puts(b, "null");
 	else
@@ -91,9 +142,9 @@ jb_str(struct jbuf *b, const char *k, const char *s)
 
 /* A string value, or null when s is empty. */
 static void
-jb_str_or_null(struct jbuf *b, const char *k, const char *s)
+jb_str_or_null(struct jbuf *b, const char *k, size_t kn, const char *s)
 {
-	jb_str(b, k, s[0] == '\0' ? NULL : s);
+	jb_str(b, k, kn, s[0] == '\0' ? NULL : s);
 }
 
 /*
@@ -114,16 +165,16 @@ jb_digits(struct jbuf *b, uint64_t v)
 }
 
 static void
-jb_u64(struct jbuf *b, const char *k, uint64_t v)
+jb_u64(struct jbuf *b, const char *k, size_t kn, uint64_t v)
 {
-	jb_key(b, k);
+	jb_key(b, k, kn);
 	jb_digits(b, v);
 }
 
 static void
-jb_int(struct jbuf *b, const char *k, long v)
+jb_int(struct jbuf *b, const char *k, size_t kn, long v)
 {
-	jb_key(b, k);
+	jb_key(b, k, kn);
 	if (v < 0) {
 		jb_put(b, "-", 1);
 		jb_digits(b, -(uint64_t)v);
@@ -132,21 +183,21 @@ jb_int(struct jbuf *b, const char *k, long v)
 }
 
 static void
-jb_bool(struct jbuf *b, const char *k, bool v)
+jb_bool(struct jbuf *b, const char *k, size_t kn, bool v)
 {
-	jb_key(b, k);
+	jb_key(b, k, kn);
 	jb_puts(b, v ? "true" : "false");
 }
 
 /* Milliseconds or seconds with three decimals; null when negative. */
 static void
-jb_num3(struct jbuf *b, const char *k, double v)
+jb_num3(struct jbuf *b, const char *k, size_t kn, double v)
 {
 	char tmp[64];
 	double x, f;
 	uint64_t n;
 
-	jb_key(b, k);
+	jb_key(b, k, kn);
 	if (v < 0) {
 		jb_puts(b, "null");
 		return;
@@ -179,11 +230,11 @@ jb_num3(struct jbuf *b, const char *k, double v)
 }
 
 static void
-jb_strv(struct jbuf *b, const char *k, char **v, size_t n)
+jb_strv(struct jbuf *b, const char *k, size_t kn, char **v, size_t n)
 {
 	size_t i;
 
-	jb_key(b, k);
+	jb_key(b, k, kn);
 	jb_puts(b, "[");
 	for (i = 0; i < n; i++) {
 		if (i > 0)
@@ -196,14 +247,14 @@ jb_strv(struct jbuf *b, const char *k, char **v, size_t n)
 static void
 jb_diag(struct jbuf *b, const struct event_diag *d)
 {
-	jb_key(b, "diagnosis");
+	jb_key(b, JB_K("diagnosis"));
 	jb_puts(b, "{\"rule\":");
 	jb_strn(b, d->rule ? d->rule : "", d->rule ? strlen(d->rule) : 0);
-	jb_str(b, "title", d->title);
-	jb_str(b, "meaning", d->meaning);
-	jb_str(b, "when", d->when);
-	jb_str(b, "fix_sender", d->fix_sender);
-	jb_str(b, "fix_operator", d->fix_operator);
+	jb_str(b, JB_K("title"), d->title);
+	jb_str(b, JB_K("meaning"), d->meaning);
+	jb_str(b, JB_K("when"), d->when);
+	jb_str(b, JB_K("fix_sender"), d->fix_sender);
+	jb_str(b, JB_K("fix_operator"), d->fix_operator);
 	jb_puts(b, "}");
 }
 
@@ -217,77 +268,79 @@ jb_event(struct jbuf *b, const struct event *ev)
 	jb_puts(b, "{\"event\":\"");
 	jb_puts(b, event_type_name(ev->type));
 	jb_puts(b, "\"");
-	jb_str(b, "ts", ts);
-	jb_u64(b, "session", ev->session);
+	jb_str(b, JB_K("ts"), ts);
+	jb_u64(b, JB_K("session"), ev->session);
 	if (ev->type != EV_STATS) {
-		jb_str(b, "client", ev->client);
-		jb_str(b, "server", ev->server);
+		jb_str(b, JB_K("client"), ev->client);
+		jb_str(b, JB_K("server"), ev->server);
 	}
 	switch (ev->type) {
 	case EV_SESSION_OPEN:
-		jb_str(b, "tls", ev->tls_implicit ? "implicit" : "none");
-		jb_bool(b, "midstream", ev->midstream);
+		jb_str(b, JB_K("tls"), ev->tls_implicit ? "implicit" : "none");
+		jb_bool(b, JB_K("midstream"), ev->midstream);
 		break;
 	case EV_COMMAND:
-		jb_str(b, "verb", ev->verb);
-		jb_str(b, "arg", ev->arg ? ev->arg : "");
-		jb_bool(b, "encrypted", ev->encrypted);
+		jb_str(b, JB_K("verb"), ev->verb);
+		jb_str(b, JB_K("arg"), ev->arg ? ev->arg : "");
+		jb_bool(b, JB_K("encrypted"), ev->encrypted);
 		break;
 	case EV_REPLY:
-		jb_int(b, "code", ev->code);
-		jb_str_or_null(b, "enhanced", ev->enhanced);
-		jb_key(b, "text");
+		jb_int(b, JB_K("code"), ev->code);
+		jb_str_or_null(b, JB_K("enhanced"), ev->enhanced);
+		jb_key(b, JB_K("text"));
 		jb_strn(
 		    b, ev->text ? ev->text : "", ev->text ? ev->text_len : 0);
-		jb_int(b, "lines", (long)ev->lines);
-		jb_str_or_null(b, "answers", ev->answers);
-		jb_bool(b, "encrypted", ev->encrypted);
-		jb_bool(b, "highlight", ev->highlight);
+		jb_int(b, JB_K("lines"), (long)ev->lines);
+		jb_str_or_null(b, JB_K("answers"), ev->answers);
+		jb_bool(b, JB_K("encrypted"), ev->encrypted);
+		jb_bool(b, JB_K("highlight"), ev->highlight);
 		if (ev->diag != NULL)
 			jb_diag(b, ev->diag);
-		jb_num3(b, "latency_ms", ev->latency_ms);
+		jb_num3(b, JB_K("latency_ms"), ev->latency_ms);
 		break;
 	case EV_MESSAGE:
-		jb_u64(b, "bytes", ev->bytes);
-		jb_str(b, "mail_from", ev->mail_from);
-		jb_strv(b, "rcpt_accepted", ev->rcpt_accepted, ev->n_accepted);
-		jb_strv(b, "rcpt_rejected", ev->rcpt_rejected, ev->n_rejected);
-		jb_str(b, "queue_id", ev->queue_id);
-		jb_int(b, "code", ev->code);
-		jb_bool(b, "accepted", ev->code >= 200 && ev->code < 300);
+		jb_u64(b, JB_K("bytes"), ev->bytes);
+		jb_str(b, JB_K("mail_from"), ev->mail_from);
+		jb_strv(b, JB_K("rcpt_accepted"), ev->rcpt_accepted,
+		    ev->n_accepted);
+		jb_strv(b, JB_K("rcpt_rejected"), ev->rcpt_rejected,
+		    ev->n_rejected);
+		jb_str(b, JB_K("queue_id"), ev->queue_id);
+		jb_int(b, JB_K("code"), ev->code);
+		jb_bool(b, JB_K("accepted"), ev->code >= 200 && ev->code < 300);
 		break;
 	case EV_TLS:
-		jb_str(b, "phase", ev->phase);
-		jb_str(b, "version", ev->version);
-		jb_str(b, "cipher", ev->cipher);
-		jb_str(b, "sni", ev->sni);
-		jb_str(b, "cert_subject", ev->cert_subject);
-		jb_str(b, "cert_issuer", ev->cert_issuer);
-		jb_str(b, "cert_not_after", ev->cert_not_after);
-		jb_bool(b, "decrypted", ev->decrypted);
-		jb_str(b, "reason", ev->reason);
-		jb_str(b, "alpn", ev->alpn);
-		jb_str(b, "cert_san", ev->cert_san);
-		jb_str(b, "cert_problems", ev->cert_problems);
-		jb_str(b, "alert", ev->alert);
+		jb_str(b, JB_K("phase"), ev->phase);
+		jb_str(b, JB_K("version"), ev->version);
+		jb_str(b, JB_K("cipher"), ev->cipher);
+		jb_str(b, JB_K("sni"), ev->sni);
+		jb_str(b, JB_K("cert_subject"), ev->cert_subject);
+		jb_str(b, JB_K("cert_issuer"), ev->cert_issuer);
+		jb_str(b, JB_K("cert_not_after"), ev->cert_not_after);
+		jb_bool(b, JB_K("decrypted"), ev->decrypted);
+		jb_str(b, JB_K("reason"), ev->reason);
+		jb_str(b, JB_K("alpn"), ev->alpn);
+		jb_str(b, JB_K("cert_san"), ev->cert_san);
+		jb_str(b, JB_K("cert_problems"), ev->cert_problems);
+		jb_str(b, JB_K("alert"), ev->alert);
 		break;
 	case EV_GAP:
-		jb_str(
-		    b, "dir", ev->dir == EV_DIR_SERVER ? "server" : "client");
-		jb_u64(b, "bytes", ev->bytes);
+		jb_str(b, JB_K("dir"),
+		    ev->dir == EV_DIR_SERVER ? "server" : "client");
+		jb_u64(b, JB_K("bytes"), ev->bytes);
 		break;
 	case EV_ANOMALY:
-		jb_str(b, "what", ev->what);
+		jb_str(b, JB_K("what"), ev->what);
 		if (ev->detail != NULL)
-			jb_str(b, "detail", ev->detail);
+			jb_str(b, JB_K("detail"), ev->detail);
 		break;
 	case EV_SESSION_CLOSE:
-		jb_str(b, "reason", ev->close_reason);
-		jb_num3(b, "duration", ev->duration);
-		jb_int(b, "commands", (long)ev->commands);
-		jb_int(b, "replies", (long)ev->replies);
-		jb_int(b, "messages", (long)ev->messages);
-		jb_key(b, "codes");
+		jb_str(b, JB_K("reason"), ev->close_reason);
+		jb_num3(b, JB_K("duration"), ev->duration);
+		jb_int(b, JB_K("commands"), (long)ev->commands);
+		jb_int(b, JB_K("replies"), (long)ev->replies);
+		jb_int(b, JB_K("messages"), (long)ev->messages);
+		jb_key(b, JB_K("codes"));
 		jb_puts(b, "{");
 		for (i = 0; i < ev->n_codes; i++) {
 			/* "%s\"%d\":%u" without snprintf */
@@ -303,12 +356,12 @@ jb_event(struct jbuf *b, const struct event *ev)
 		jb_puts(b, "}");
 		break;
 	case EV_STATS:
-		jb_u64(b, "packets", ev->packets);
-		jb_u64(b, "bytes", ev->pkt_bytes);
-		jb_u64(b, "sessions", ev->sessions);
-		jb_u64(b, "dropped", ev->dropped);
-		jb_num3(b, "elapsed", ev->elapsed);
-		jb_key(b, "caps");
+		jb_u64(b, JB_K("packets"), ev->packets);
+		jb_u64(b, JB_K("bytes"), ev->pkt_bytes);
+		jb_u64(b, JB_K("sessions"), ev->sessions);
+		jb_u64(b, JB_K("dropped"), ev->dropped);
+		jb_num3(b, JB_K("elapsed"), ev->elapsed);
+		jb_key(b, JB_K("caps"));
 		{
 			char tmp[160];
 
@@ -332,6 +385,7 @@ out_json_string(const struct event *ev)
 	struct jbuf b = {NULL, 0, 0};
 
 	jb_event(&b, ev);
+	jb_finish(&b);
 	return b.p;
 }
 
