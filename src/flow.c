@@ -226,7 +226,23 @@ flow_mix(uint64_t h, uint32_t w)
 	return h ^ (h >> 29);
 }
 
-/* Symmetric: both directions of a connection hash alike. */
+/*
+ * Whether the n-byte addresses a and b are equal.  n is 4 or 16, and a
+ * constant size lets the compiler compare in registers instead of calling
+ * memcmp, which this did several times per packet.
+ */
+static bool
+flow_addr_eq(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	return n == 4 ? memcmp(a, b, 4) == 0 : memcmp(a, b, 16) == 0;
+}
+
+/*
+ * Symmetric: both directions of a connection hash alike.  The endpoints
+ * are put in a canonical order first; any total order does (the seed is
+ * random, so no hash value is ever seen outside), and for IPv4 comparing
+ * the addresses as native 32-bit words is the cheapest.
+ */
 static uint32_t
 flow_hash(const struct flow_table *t, const struct decode_pkt *p)
 {
@@ -234,10 +250,15 @@ flow_hash(const struct flow_table *t, const struct decode_pkt *p)
 	uint16_t pa = p->sport, pb = p->dport;
 	size_t alen = flow_addr_len(p->af), i;
 	uint64_t h = t->seed ^ (uint64_t)p->af;
-	uint32_t w;
+	uint32_t w, wa, wb;
 	int cmp;
 
-	cmp = memcmp(a, b, alen);
+	if (alen == 4) {
+		memcpy(&wa, a, 4);
+		memcpy(&wb, b, 4);
+		cmp = wa < wb ? -1 : wa > wb;
+	} else
+		cmp = memcmp(a, b, alen);
 	if (cmp > 0 || (cmp == 0 && pa > pb)) {
 		a = p->dst;
 		b = p->src;
@@ -265,12 +286,12 @@ flow_dir(const struct flow_entry *e, const struct decode_pkt *p)
 	if (f->af != p->af)
 		return -1;
 	if (p->sport == f->cport && p->dport == f->sport &&
-	    memcmp(p->src, f->client, alen) == 0 &&
-	    memcmp(p->dst, f->server, alen) == 0)
+	    flow_addr_eq(p->src, f->client, alen) &&
+	    flow_addr_eq(p->dst, f->server, alen))
 		return EV_DIR_CLIENT;
 	if (p->sport == f->sport && p->dport == f->cport &&
-	    memcmp(p->src, f->server, alen) == 0 &&
-	    memcmp(p->dst, f->client, alen) == 0)
+	    flow_addr_eq(p->src, f->server, alen) &&
+	    flow_addr_eq(p->dst, f->client, alen))
 		return EV_DIR_SERVER;
 	return -1;
 }
