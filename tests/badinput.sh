@@ -6,6 +6,7 @@
 # still report everything before the cut.  Also: every link-type fixture
 # decodes to the same sessions, -c, --replay pacing, -w, -Z, and a live
 # capture on lo while swaks talks to aiosmtpd (ports 10090-10099).
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 : "${SMTPSCOPE:=./smtpscope}"
 : "${top_srcdir:=..}"
 fx=$top_srcdir/tests/fixtures
@@ -287,7 +288,7 @@ timeout -s INT 20 "$SMTPSCOPE" -j -i lo -P 10091 -c 10 > "$tmp/live.json" \
     2> "$tmp/live.err" &
 live=$!
 bgpids="$bgpids $live"
-sleep 1
+wait_capturing $live
 swaks --server 127.0.0.1 --port 10091 --from a@example.org \
     --to b@example.net > "$tmp/swaks.out" 2>&1
 wait $live
@@ -307,7 +308,7 @@ fi
 "$SMTPSCOPE" -j -i lo -P 10092 > "$tmp/other.json" 2> "$tmp/other.err" &
 live=$!
 bgpids="$bgpids $live"
-sleep 1
+wait_capturing $live
 swaks --server 127.0.0.1 --port 10091 --from a@example.org \
     --to b@example.net > /dev/null 2>&1
 sleep 0.5
@@ -325,7 +326,7 @@ timeout -s INT 20 "$SMTPSCOPE" -j -i any -P 10091 -c 6 'dst port 10091' \
     > "$tmp/any.json" 2> "$tmp/any.err" &
 live=$!
 bgpids="$bgpids $live"
-sleep 1
+wait_capturing $live
 swaks --server 127.0.0.1 --port 10091 --from a@example.org \
     --to b@example.net > /dev/null 2>&1
 wait $live
@@ -342,7 +343,7 @@ mkdir -m 700 "$tmp/rootonly"
     > "$tmp/z.json" 2> "$tmp/z.err" &
 live=$!
 bgpids="$bgpids $live"
-sleep 1
+wait_capturing $live
 uids=$(sed -n 's/^Uid:[[:space:]]*//p' /proc/$live/status | tr -s '\t ' ' ')
 gids=$(sed -n 's/^Gid:[[:space:]]*//p' /proc/$live/status | tr -s '\t ' ' ')
 groups=$(sed -n 's/^Groups:[[:space:]]*//p' /proc/$live/status)

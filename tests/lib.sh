@@ -49,3 +49,22 @@ tap_diag() {
 json_normalise() {
 	sed '/"event":"stats"/s/"elapsed":[-0-9.eE+]*/"elapsed":0/'
 }
+
+# wait_capturing PID: wait (10 s at most) until PID, or a child of it such as
+# the smtpscope under `timeout`, holds a socket: the live capture is open.
+# Loaded machines (sanitizer builds, parallel tests) start slowly.
+wait_capturing() {
+	_i=0
+	while [ $_i -lt 100 ]; do
+		for _p in "$1" $(pgrep -P "$1" 2>/dev/null); do
+			if ls -l /proc/"$_p"/fd 2>/dev/null | grep -q 'socket:'; then
+				sleep 0.3 # the filter is set right after
+				return 0
+			fi
+		done
+		kill -0 "$1" 2>/dev/null || return 1
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 1
+}

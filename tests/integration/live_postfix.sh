@@ -45,7 +45,7 @@ sleep 1
 
 "$SMTPSCOPE" -i lo -j -P $PORT > "$tmp/out.jsonl" 2> "$tmp/err" &
 SPID=$!
-sleep 1.5
+wait_capturing $SPID || sleep 1
 if ! kill -0 $SPID 2>/dev/null; then
 	wait $SPID
 	rc=$?

@@ -373,7 +373,7 @@ EOF
 		    grep -q "452: 1 " "$WORK/pane"
 		wait "$cpid"
 		check "live: the session is closed after QUIT" \
-		    sh -c "sleep 1; $TM capture-pane -p -t ui | grep -Eq '^ *[0-9]+ [0-9:]+ .*:$PORT .* 221 +452 *\$'"
+		    wait_for "^ *[0-9]+ [0-9:]+ .*:$PORT .* 221 +452 *\$" 10
 	else
 		not_ok "live: capture on lo started"
 		not_ok "live: its 452 is counted at once"
