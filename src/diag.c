@@ -576,7 +576,8 @@ diag_put(struct diag_buf *b, const char *s, size_t n)
 	if (b->len + n > DIAG_OUT_MAX)
 		n = DIAG_OUT_MAX - b->len;
 	if (b->len + n + 1 > b->cap) {
-		b->cap = b->len + n + 64;
+		b->cap =
+		    b->cap * 2 > b->len + n + 64 ? b->cap * 2 : b->len + n + 64;
 		b->s = xrealloc(b->s, b->cap);
 	}
 	memcpy(b->s + b->len, s, n);
@@ -820,7 +821,7 @@ diag_expand_span(struct diag_buf *b, const struct diag_input *in, const char *s,
     const char *e)
 {
 	char val[256];
-	const char *close;
+	const char *close, *open;
 	bool all = true;
 
 	while (s < e) {
@@ -833,8 +834,12 @@ diag_expand_span(struct diag_buf *b, const struct diag_input *in, const char *s,
 			s = close + 1;
 			continue;
 		}
-		diag_put(b, s, 1);
-		s++;
+		/* Plain text up to the next placeholder, in one piece. */
+		open = memchr(s + 1, '{', (size_t)(e - s - 1));
+		if (open == NULL)
+			open = e;
+		diag_put(b, s, (size_t)(open - s));
+		s = open;
 	}
 	return all;
 }
