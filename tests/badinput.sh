@@ -21,23 +21,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-n=0
-fails=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-notok() {
-	n=$((n + 1))
-	fails=$((fails + 1))
-	echo "not ok $n - $1"
-	[ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/# /'
-	return 0
-}
-skip() {
-	n=$((n + 1))
-	echo "ok $n # SKIP $1"
-}
+ok() { tap_pass "$@"; }
+notok() { tap_fail "$@"; }
+skip() { tap_skip "$@"; }
 is_root() {
 	[ "$(id -u)" -eq 0 ]
 }
@@ -249,8 +235,8 @@ fi
 if ! is_root; then
 	expect_error "no permission for live capture" 1 \
 	    "^smtpscope: lo: permission denied" "$SMTPSCOPE" -j -i lo
-	while [ $n -lt 36 ]; do skip "live tests need root"; done
-	[ $fails -eq 0 ]
+	while [ $TAP_N -lt 36 ]; do skip "live tests need root"; done
+	[ $TAP_FAILED -eq 0 ]
 	exit
 fi
 asnobody() {
@@ -377,4 +363,4 @@ else
 	    "$(cat "$tmp/r.json")"
 fi
 
-[ $fails -eq 0 ]
+[ $TAP_FAILED -eq 0 ]

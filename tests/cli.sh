@@ -7,19 +7,9 @@
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-n=0
-fails=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-notok() {
-	n=$((n + 1))
-	fails=$((fails + 1))
-	echo "not ok $n - $1"
-	[ -n "$2" ] && printf '%s\n' "$2" | sed 's/^/# /'
-	return 0
-}
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+ok() { tap_pass "$@"; }
+notok() { tap_fail "$@"; }
 check() {			# check WHAT CMD...: ok when CMD succeeds
 	what=$1
 	shift
@@ -127,4 +117,4 @@ else
 	check "-D lists the any device" grep -q '^[0-9][0-9]*\.any ' "$tmp/d"
 fi
 
-[ $fails -eq 0 ]
+[ $TAP_FAILED -eq 0 ]

@@ -5,6 +5,9 @@
 #                            when a test is run by hand
 #   tap_plan N | tap_skip_all REASON
 #   tap_ok COND_STATUS TEXT  "ok N - TEXT" when COND_STATUS is 0, else not ok
+#   tap_pass TEXT, tap_fail TEXT [DIAG], tap_skip TEXT
+#                            one result line each (counted in TAP_N and
+#                            TAP_FAILED; tap_fail always returns 0)
 #   tap_diag TEXT...         "# TEXT" lines (shown by the TAP driver)
 #   json_normalise           filter: make --json output comparable across
 #                            runs (the stats line's wall-clock "elapsed")
@@ -40,6 +43,24 @@ tap_ok() {
 		echo "not ok $TAP_N - $2"
 		TAP_FAILED=$((TAP_FAILED + 1))
 	fi
+}
+
+tap_pass() {
+	TAP_N=$((TAP_N + 1))
+	echo "ok $TAP_N - $1"
+}
+
+tap_fail() {
+	TAP_N=$((TAP_N + 1))
+	TAP_FAILED=$((TAP_FAILED + 1))
+	echo "not ok $TAP_N - $1"
+	[ -n "${2:-}" ] && tap_diag "$2"
+	return 0
+}
+
+tap_skip() {
+	TAP_N=$((TAP_N + 1))
+	echo "ok $TAP_N # SKIP $1"
 }
 
 tap_diag() {
