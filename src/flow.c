@@ -732,6 +732,24 @@ flow_finish(struct flow_table *t, const struct timeval *now)
 		flow_entry_free(t, e); /* NOLINT */
 }
 
+const char *
+flow_close_reason_name(enum flow_close_reason why)
+{
+	switch (why) {
+	case FLOW_CLOSE_FIN:
+		return "fin";
+	case FLOW_CLOSE_RST:
+		return "rst";
+	case FLOW_CLOSE_TIMEOUT:
+		return "timeout";
+	case FLOW_CLOSE_EVICTED:
+		return "evicted";
+	case FLOW_CLOSE_END:
+		return "end-of-capture";
+	}
+	return "fin";
+}
+
 const struct flow_stats *
 flow_table_stats(const struct flow_table *t)
 {

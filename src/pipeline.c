@@ -274,24 +274,6 @@ pipeline_flow_gap(void *arg, struct flow *f, int dir, uint64_t bytes,
 		smtp_gap(ps->smtp, dir, bytes, ts);
 }
 
-static const char *
-pipeline_close_reason(enum flow_close_reason why)
-{
-	switch (why) {
-	case FLOW_CLOSE_FIN:
-		return "fin";
-	case FLOW_CLOSE_RST:
-		return "rst";
-	case FLOW_CLOSE_TIMEOUT:
-		return "timeout";
-	case FLOW_CLOSE_EVICTED:
-		return "evicted";
-	case FLOW_CLOSE_END:
-		return "end-of-capture";
-	}
-	return "fin";
-}
-
 static void
 pipeline_flow_close(void *arg, struct flow *f, enum flow_close_reason why,
     const struct timeval *ts)
@@ -304,7 +286,7 @@ pipeline_flow_close(void *arg, struct flow *f, enum flow_close_reason why,
 	if (ps->tls != NULL)
 		tls_conn_finish(ps->tls, ts);
 	/* The engine says "quit" itself when QUIT/221 ended the session. */
-	smtp_close(ps->smtp, pipeline_close_reason(why), ts);
+	smtp_close(ps->smtp, flow_close_reason_name(why), ts);
 	TAILQ_REMOVE(&p->sessions, ps, entry);
 	tls_conn_free(ps->tls);
 	smtp_free(ps->smtp);

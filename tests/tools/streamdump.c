@@ -98,24 +98,6 @@ sd_flow_gap(void *arg, struct flow *f, int dir, uint64_t bytes,
 	    (unsigned long long)s->bytes[dir], (unsigned long long)bytes);
 }
 
-static const char *
-sd_reason(enum flow_close_reason why)
-{
-	switch (why) {
-	case FLOW_CLOSE_FIN:
-		return "fin";
-	case FLOW_CLOSE_RST:
-		return "rst";
-	case FLOW_CLOSE_TIMEOUT:
-		return "timeout";
-	case FLOW_CLOSE_EVICTED:
-		return "evicted";
-	case FLOW_CLOSE_END:
-		return "end";
-	}
-	return "?";
-}
-
 static void
 sd_flow_close(void *arg, struct flow *f, enum flow_close_reason why,
     const struct timeval *ts)
@@ -129,7 +111,7 @@ sd_flow_close(void *arg, struct flow *f, enum flow_close_reason why,
 	decode_format_endpoint(sv, sizeof sv, f->af, f->server, f->sport);
 	fprintf(sd->index, "%llu %s %s %s %s %llu %llu\n",
 	    (unsigned long long)f->id, c, sv, f->midstream ? "mid" : "syn",
-	    sd_reason(why), (unsigned long long)s->bytes[0],
+	    flow_close_reason_name(why), (unsigned long long)s->bytes[0],
 	    (unsigned long long)s->bytes[1]);
 	fclose(s->out[0]);
 	fclose(s->out[1]);
