@@ -95,37 +95,67 @@ jb_word_special(uint64_t w)
 }
 
 /*
- * Most strings need no escaping: those are copied as they are, saving
- * vis_json's allocation.  "Plain" is the test of vis_json's run loop
- * (printable ASCII other than the quote and backslash), whose output for
- * such a string is the string itself; anything else goes through vis_json.
+ * Most strings need no escaping: those are copied as they are, eight bytes
+ * checked at a time.  ASCII that needs it (quote, backslash, controls: the
+ * line breaks of every multi-line reply) is escaped here as vis_json would;
+ * from the first byte above 0x7f on, the rest goes through vis_json, which
+ * validates UTF-8.  The output is vis_json's, byte for byte.
  */
 static void
 jb_strn(struct jbuf *b, const char *s, size_t n)
 {
+	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
 	uint64_t w;
-	char *e;
-	size_t i;
+	char *e, esc[6];
+	size_t i, j;
 
-	/* Eight bytes at a time while none of them needs a look. */
 	for (i = 0; i + 8 <= n; i += 8) {
 		memcpy(&w, p + i, 8);
 		if (jb_word_special(w))
 			break;
 	}
-	for (; i < n; i++) {
-		if (p[i] < 0x20 || p[i] >= 0x7f || p[i] == '"' || p[i] == '\\')
-			break;
-	}
 	jb_put(b, "\"", 1);
-	if (i == n)
-		jb_put(b, s, n);
-	else {
-		e = vis_json(s, n);
-		jb_puts(b, e);
-		free(e);
+	while (i < n) {
+		for (j = i; j < n; j++) {
+			if (p[j] < 0x20 || p[j] >= 0x7f || p[j] == '"' ||
+			    p[j] == '\\')
+				break;
+		}
+		jb_put(b, s, j);
+		s += j;
+		p += j;
+		n -= j;
+		i = 0;
+		if (n == 0)
+			break;
+		if (p[0] >= 0x80) {
+			e = vis_json(s, n);
+			jb_puts(b, e);
+			free(e);
+			n = 0;
+			break;
+		}
+		esc[0] = '\\';
+		if (p[0] == '"' || p[0] == '\\') {
+			esc[1] = (char)p[0];
+			jb_put(b, esc, 2);
+		} else if (p[0] == '\n' || p[0] == '\r' || p[0] == '\t') {
+			esc[1] = p[0] == '\n' ? 'n' : p[0] == '\r' ? 'r' : 't';
+			jb_put(b, esc, 2);
+		} else {
+			esc[1] = 'u';
+			esc[2] = '0';
+			esc[3] = '0';
+			esc[4] = hex[p[0] >> 4];
+			esc[5] = hex[p[0] & 15];
+			jb_put(b, esc, 6);
+		}
+		s++;
+		p++;
+		n--;
 	}
+	jb_put(b, s, n);
 	jb_put(b, "\"", 1);
 }
 

@@ -13,6 +13,7 @@
 
 #include "event.h"
 #include "out_json.h"
+#include "vis.h"
 #include "xmalloc.h"
 
 static struct event *
@@ -93,6 +94,40 @@ test_command_binary(void **state)
 	ev->encrypted = true;
 	check(ev, "{\"event\":\"command\"," H ",\"verb\":\"MAIL\",\"arg\":"
 		  "\"FROM:<\\u001b\xef\xbf\xbd@x>\",\"encrypted\":true}");
+}
+
+/* Escaping in place must give exactly what vis_json gives. */
+static void
+test_escapes_match_vis_json(void **state)
+{
+	static const char *const in[] = {
+	    "plain text that needs nothing at all",
+	    "250-mx\n250-PIPELINING\n250 SIZE",
+	    "q\"b\\s\r\t\x01\x7f end",
+	    "long plain prefix before a quote \" and caf\xc3\xa9 \xff\x1b[31m",
+	    "\xc2\x85 then \"",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof in / sizeof in[0]; i++) {
+		struct event *ev = hdr(EV_COMMAND);
+		char *got, *want, *exp;
+
+		strcpy(ev->verb, "X");
+		ev->arg = xstrdup(in[i]);
+		got = out_json_string(ev);
+		want = vis_json(in[i], strlen(in[i]));
+		xasprintf(&exp,
+		    "{\"event\":\"command\"," H
+		    ",\"verb\":\"X\",\"arg\":\"%s\",\"encrypted\":false}",
+		    want);
+		assert_string_equal(got, exp);
+		free(got);
+		free(want);
+		free(exp);
+		event_free(ev);
+	}
 }
 
 static void
@@ -184,6 +219,7 @@ main(void)
 	    cmocka_unit_test(test_reply),
 	    cmocka_unit_test(test_reply_nulls),
 	    cmocka_unit_test(test_command_binary),
+	    cmocka_unit_test(test_escapes_match_vis_json),
 	    cmocka_unit_test(test_message),
 	    cmocka_unit_test(test_close_and_gap),
 	    cmocka_unit_test(test_stats_and_open),
