@@ -137,19 +137,29 @@ jb_strn(struct jbuf *b, const char *s, size_t n)
 			break;
 		}
 		esc[0] = '\\';
-		if (p[0] == '"' || p[0] == '\\') {
+		switch (p[0]) {
+		case '"':
+		case '\\':
 			esc[1] = (char)p[0];
 			jb_put(b, esc, 2);
-		} else if (p[0] == '\n' || p[0] == '\r' || p[0] == '\t') {
-			esc[1] = p[0] == '\n' ? 'n' : p[0] == '\r' ? 'r' : 't';
-			jb_put(b, esc, 2);
-		} else {
+			break;
+		case '\n':
+			jb_put(b, "\\n", 2);
+			break;
+		case '\r':
+			jb_put(b, "\\r", 2);
+			break;
+		case '\t':
+			jb_put(b, "\\t", 2);
+			break;
+		default:
 			esc[1] = 'u';
 			esc[2] = '0';
 			esc[3] = '0';
 			esc[4] = hex[p[0] >> 4];
 			esc[5] = hex[p[0] & 15];
 			jb_put(b, esc, 6);
+			break;
 		}
 		s++;
 		p++;
