@@ -158,7 +158,7 @@ implicit-python-tls13 yes TLSv1.3 TLS_AES_256_GCM_SHA384 no
 nfix=$(echo "$fixtures" | grep -c .)
 npub=0
 [ -d "$pub" ] && npub=2
-tap_plan $((nfix * 2 + 13 + npub * 2))
+tap_plan $((nfix * 2 + 15 + npub * 2))
 
 run() {		# run ARGS...: smtpscope on the fixture ports, JSON to $tmp/out
 	"$SMTPSCOPE" -j -P 10525,10565 --tls-ports 10565 "$@" > "$tmp/out" \
@@ -278,6 +278,26 @@ check "implicit TLS 1.3: certificate name mismatch after decryption" cert \
     -k "$fx/implicit-curl.keylog" --tls-ports 465 > "$tmp/out" 2>&1
 if grep -q '"encrypted":true' "$tmp/out"; then r=1; else r=0; fi
 tap_ok $r "implicit TLS on an undeclared port is not decrypted as SMTP"
+
+# The default ports, with no port option at all: the implicit-TLS capture
+# moved to 465 and a STARTTLS one to 587 (tcprewrite --portmap).
+if command -v tcprewrite >/dev/null 2>&1; then
+	tcprewrite --portmap=10565:465 -i "$fx/implicit-curl.pcap" \
+	    -o "$tmp/465.pcap" >/dev/null 2>&1
+	"$SMTPSCOPE" -j -r "$tmp/465.pcap" -k "$fx/implicit-curl.keylog" \
+	    > "$tmp/out" 2> "$tmp/err"
+	check "default port 465: implicit TLS, decrypted" decrypted \
+	    TLSv1.3 TLS_AES_256_GCM_SHA384 no yes
+	tcprewrite --portmap=10525:587 -i "$fx/starttls-python-tls12.pcap" \
+	    -o "$tmp/587.pcap" >/dev/null 2>&1
+	"$SMTPSCOPE" -j -r "$tmp/587.pcap" -k "$fx/starttls-python-tls12.keylog" \
+	    > "$tmp/out" 2> "$tmp/err"
+	check "default port 587: STARTTLS followed, the 452 inside decrypted" \
+	    decrypted TLSv1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 yes no
+else
+	tap_ok 0 "default port 465 # SKIP no tcprewrite"
+	tap_ok 0 "default port 587 # SKIP no tcprewrite"
+fi
 
 # A truncated capture: only the first 12 packets (TLS 1.3 handshake cut).
 if command -v editcap >/dev/null 2>&1; then
