@@ -28,30 +28,7 @@ is_root() {
 	[ "$(id -u)" -eq 0 ]
 }
 
-one_error_line() {		# FILE
-	lines=$(wc -l < "$1")
-	head -n 1 "$1" | grep -q '^smtpscope: .*: .' || return 1
-	[ "$lines" -eq 1 ] && return 0
-	[ "$lines" -eq 2 ] && sed -n 2p "$1" | grep -q '^hint: ' && return 0
-	return 1
-}
 
-# expect_error WHAT STATUS RE CMD...: exit STATUS, one error line matching RE.
-expect_error() {
-	what=$1 status=$2 re=$3
-	shift 3
-	"$@" > "$tmp/out" 2> "$tmp/err" < /dev/null
-	rc=$?
-	if [ "$rc" -ne "$status" ]; then
-		notok "$what (exit $rc, wanted $status)" "$(cat "$tmp/err")"
-	elif ! one_error_line "$tmp/err"; then
-		notok "$what (not one error line)" "$(cat "$tmp/err")"
-	elif ! grep -q -- "$re" "$tmp/err"; then
-		notok "$what (message does not match '$re')" "$(cat "$tmp/err")"
-	else
-		ok "$what"
-	fi
-}
 
 # json_num FILE KEY: the number KEY in the last stats line of FILE.
 json_num() {
@@ -65,29 +42,29 @@ count_events() {		# FILE EVENT
 echo "1..36"
 
 # ---- files (1-8)
-expect_error "missing file" 1 \
+tap_expect_error "missing file" 1 \
     "^smtpscope: $tmp/nonexistent.pcap: No such file or directory" \
     "$SMTPSCOPE" -j -r "$tmp/nonexistent.pcap"
 printf 'From: someone\r\nSubject: not a capture\r\n\r\nhello\r\n' > "$tmp/mail.txt"
-expect_error "a file that is not a capture" 1 \
+tap_expect_error "a file that is not a capture" 1 \
     "^smtpscope: $tmp/mail.txt: not a pcap or pcapng capture file" \
     "$SMTPSCOPE" -j -r "$tmp/mail.txt"
 : > "$tmp/empty.pcap"
-expect_error "an empty file" 1 "^smtpscope: $tmp/empty.pcap: empty file" \
+tap_expect_error "an empty file" 1 "^smtpscope: $tmp/empty.pcap: empty file" \
     "$SMTPSCOPE" -j -r "$tmp/empty.pcap"
-expect_error "a directory" 1 "^smtpscope: $tmp: is a directory" \
+tap_expect_error "a directory" 1 "^smtpscope: $tmp: is a directory" \
     "$SMTPSCOPE" -j -r "$tmp"
 head -c 10 "$fx/linktype-en10mb.pcap" > "$tmp/header-cut.pcap"
-expect_error "a capture cut in its file header" 1 \
+tap_expect_error "a capture cut in its file header" 1 \
     "^smtpscope: $tmp/header-cut.pcap: capture file is truncated" \
     "$SMTPSCOPE" -j -r "$tmp/header-cut.pcap"
-expect_error "garbage on stdin" 1 "^smtpscope: stdin: not a pcap or pcapng" \
+tap_expect_error "garbage on stdin" 1 "^smtpscope: stdin: not a pcap or pcapng" \
     sh -c "cat '$tmp/mail.txt' | '$SMTPSCOPE' -j -r -"
-expect_error "empty stdin" 1 "^smtpscope: stdin: empty input" \
+tap_expect_error "empty stdin" 1 "^smtpscope: stdin: empty input" \
     sh -c "'$SMTPSCOPE' -j -r - < /dev/null"
 editcap -F pcap -T ieee-802-11 "$fx/linktype-en10mb.pcap" "$tmp/wifi.pcap" \
     2>/dev/null
-expect_error "an unsupported link type is named" 1 \
+tap_expect_error "an unsupported link type is named" 1 \
     "^smtpscope: wifi.pcap: unsupported link type IEEE802_11 (105)" \
     "$SMTPSCOPE" -j -r "$tmp/wifi.pcap"
 
@@ -100,7 +77,8 @@ size=$(wc -c < "$fx/linktype-en10mb.pcap")
 # The last packet is an ACK of 66 captured bytes plus a 16-byte record
 # header: cutting 20 bytes leaves it incomplete and 47 whole packets.
 head -c $((size - 20)) "$fx/linktype-en10mb.pcap" > "$tmp/cut.pcap"
-expect_error "a capture cut mid-packet: one error line, exit 1" 1 \
+tap_expect_error --stdout-ok \
+    "a capture cut mid-packet: one error line, exit 1" 1 \
     "^smtpscope: cut.pcap: capture file is truncated (cut in the middle of a packet)" \
     "$SMTPSCOPE" -j -P $P -r "$tmp/cut.pcap"
 cp "$tmp/out" "$tmp/cut.json"
@@ -126,7 +104,7 @@ else
 fi
 size=$(wc -c < "$fx/linktype-en10mb.pcapng")
 head -c $((size - 40)) "$fx/linktype-en10mb.pcapng" > "$tmp/cut.pcapng"
-expect_error "a pcapng capture cut mid-packet" 1 \
+tap_expect_error --stdout-ok "a pcapng capture cut mid-packet" 1 \
     "^smtpscope: cut.pcapng: capture file is truncated (cut in the middle" \
     "$SMTPSCOPE" -j -P $P -r "$tmp/cut.pcapng"
 
@@ -142,10 +120,10 @@ else
 	notok "a capture with no SMTP: exit 0, no session" \
 	    "rc=$rc $(cat "$tmp/nosmtp.err" "$tmp/nosmtp.json")"
 fi
-expect_error "a BPF expression that does not compile (file)" 2 \
+tap_expect_error "a BPF expression that does not compile (file)" 2 \
     "^smtpscope: bad BPF expression 'port 25 and': " \
     "$SMTPSCOPE" -j -r "$fx/linktype-en10mb.pcap" port 25 and
-expect_error "an unknown BPF keyword" 2 \
+tap_expect_error "an unknown BPF keyword" 2 \
     "^smtpscope: bad BPF expression 'hots 10.0.0.1': " \
     "$SMTPSCOPE" -j -r "$fx/linktype-en10mb.pcap" hots 10.0.0.1
 # The user's expression applies to VLAN-tagged frames as well.
@@ -208,7 +186,7 @@ if awk -v e="$el" 'BEGIN { exit !(e < 0.5) }'; then
 else
 	notok "without --replay a file is read at once" "elapsed $el"
 fi
-expect_error "-w into a missing directory" 1 \
+tap_expect_error "-w into a missing directory" 1 \
     "^smtpscope: $tmp/no/such/dir.pcap: No such file or directory" \
     "$SMTPSCOPE" -j -P $P -r "$fx/linktype-en10mb.pcap" -w "$tmp/no/such/dir.pcap"
 "$SMTPSCOPE" -j -P $P -r "$fx/linktype-vlan.pcap" -w "$tmp/w.pcap" \
@@ -233,7 +211,7 @@ fi
 
 # ---- live capture (24-36)
 if ! is_root; then
-	expect_error "no permission for live capture" 1 \
+	tap_expect_error "no permission for live capture" 1 \
 	    "^smtpscope: lo: permission denied" "$SMTPSCOPE" -j -i lo
 	while [ $TAP_N -lt 36 ]; do skip "live tests need root"; done
 	[ $TAP_FAILED -eq 0 ]
@@ -242,7 +220,7 @@ fi
 asnobody() {
 	setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"
 }
-expect_error "no permission for live capture (as nobody)" 1 \
+tap_expect_error "no permission for live capture (as nobody)" 1 \
     "^smtpscope: lo: permission denied" asnobody "$SMTPSCOPE" -j -i lo
 if grep -q '^hint: .*CAP_NET_RAW' "$tmp/err"; then
 	ok "the permission error hints at root or CAP_NET_RAW"
@@ -250,10 +228,10 @@ else
 	notok "the permission error hints at root or CAP_NET_RAW" \
 	    "$(cat "$tmp/err")"
 fi
-expect_error "a bad BPF expression wins over a permission error (usage)" 2 \
+tap_expect_error "a bad BPF expression wins over a permission error (usage)" 2 \
     "^smtpscope: bad BPF expression 'port 25 or or': " \
     asnobody "$SMTPSCOPE" -j -i lo port 25 or or
-expect_error "an unknown interface" 1 \
+tap_expect_error "an unknown interface" 1 \
     "^smtpscope: nosuchif0: no such device" "$SMTPSCOPE" -j -i nosuchif0
 if grep -q '^hint: .*smtpscope -D' "$tmp/err"; then
 	ok "the unknown-interface error hints at -D"
@@ -352,7 +330,7 @@ else
 	notok "-w opened as root before the drop; SIGTERM ends cleanly" \
 	    "rc=$rc $(cat "$tmp/z.err")"
 fi
-expect_error "-Z with an unknown user" 1 "^smtpscope: -Z: unknown user" \
+tap_expect_error "-Z with an unknown user" 1 "^smtpscope: -Z: unknown user" \
     "$SMTPSCOPE" -j -i lo -Z no-such-user-x
 # As root without -Z, a file is read after dropping to nobody.
 "$SMTPSCOPE" -j -P $P -r "$fx/linktype-en10mb.pcap" > "$tmp/r.json" 2>&1

@@ -18,32 +18,7 @@ check() {			# check WHAT CMD...: ok when CMD succeeds
 
 # The stderr of a failed run is exactly one error line, optionally
 # followed by one hint line.
-one_error_line() {		# FILE
-	lines=$(wc -l < "$1")
-	head -n 1 "$1" | grep -q '^smtpscope: [^:]*: .' || return 1
-	[ "$lines" -eq 1 ] && return 0
-	[ "$lines" -eq 2 ] && sed -n 2p "$1" | grep -q '^hint: ' && return 0
-	return 1
-}
 
-# Runs CMD, expects exit STATUS and a single error line matching RE.
-expect_error() {		# WHAT STATUS RE CMD...
-	what=$1 status=$2 re=$3
-	shift 3
-	"$@" > "$tmp/out" 2> "$tmp/err" < /dev/null
-	rc=$?
-	if [ "$rc" -ne "$status" ]; then
-		notok "$what (exit $rc, wanted $status)" "$(cat "$tmp/err")"
-	elif ! one_error_line "$tmp/err"; then
-		notok "$what (not one error line)" "$(cat "$tmp/err")"
-	elif ! grep -q -- "$re" "$tmp/err"; then
-		notok "$what (message does not match $re)" "$(cat "$tmp/err")"
-	elif [ -s "$tmp/out" ]; then
-		notok "$what (wrote to stdout)" "$(cat "$tmp/out")"
-	else
-		ok "$what"
-	fi
-}
 
 echo "1..16"
 
@@ -77,29 +52,29 @@ else
 fi
 
 # 4-12: usage errors
-expect_error "unknown long option" 2 '^smtpscope: --bogus: unknown option' \
+tap_expect_error "unknown long option" 2 '^smtpscope: --bogus: unknown option' \
     "$SMTPSCOPE" --bogus
-expect_error "unknown short option" 2 '^smtpscope: -x: unknown option' \
+tap_expect_error "unknown short option" 2 '^smtpscope: -x: unknown option' \
     "$SMTPSCOPE" -x
-expect_error "missing argument" 2 '^smtpscope: -c: .*argument' \
+tap_expect_error "missing argument" 2 '^smtpscope: -c: .*argument' \
     "$SMTPSCOPE" -j -c
-expect_error "-c not a number" 2 "^smtpscope: -c: 'many' is not a number" \
+tap_expect_error "-c not a number" 2 "^smtpscope: -c: 'many' is not a number" \
     "$SMTPSCOPE" -c many -r /dev/null
-expect_error "-P out of range" 2 '^smtpscope: -P: ' \
+tap_expect_error "-P out of range" 2 '^smtpscope: -P: ' \
     "$SMTPSCOPE" -P 25,70000 -r /dev/null
-expect_error "-r with -i" 2 '^smtpscope: -r: cannot be used with -i' \
+tap_expect_error "-r with -i" 2 '^smtpscope: -r: cannot be used with -i' \
     "$SMTPSCOPE" -r x.pcap -i lo
-expect_error "--replay without -r" 2 '^smtpscope: --replay: ' \
+tap_expect_error "--replay without -r" 2 '^smtpscope: --replay: ' \
     "$SMTPSCOPE" --replay -i lo
-expect_error "--replay bad speed" 2 '^smtpscope: --replay: ' \
+tap_expect_error "--replay bad speed" 2 '^smtpscope: --replay: ' \
     "$SMTPSCOPE" --replay=0 -r x.pcap
-expect_error "bad BPF is a usage error" 2 \
+tap_expect_error "bad BPF is a usage error" 2 \
     "^smtpscope: bad BPF expression 'tcp port': " \
     "$SMTPSCOPE" -j -r "$top_srcdir/tests/fixtures/linktype-en10mb.pcap" \
     tcp port
 
 # 13: usage errors happen before anything is opened
-expect_error "-Z unknown user" 1 "^smtpscope: -Z: unknown user 'no-such-user-x'" \
+tap_expect_error "-Z unknown user" 1 "^smtpscope: -Z: unknown user 'no-such-user-x'" \
     "$SMTPSCOPE" -j -Z no-such-user-x \
     -r "$top_srcdir/tests/fixtures/linktype-en10mb.pcap"
 

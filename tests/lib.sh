@@ -9,6 +9,12 @@
 #                            one result line each (counted in TAP_N and
 #                            TAP_FAILED; tap_fail always returns 0)
 #   tap_diag TEXT...         "# TEXT" lines (shown by the TAP driver)
+#   tap_expect_error [--stdout-ok] WHAT STATUS RE CMD...
+#                            CMD exits STATUS with one "smtpscope: WHAT: WHY"
+#                            line (and maybe "hint: ...") matching RE, and
+#                            nothing on stdout unless --stdout-ok; needs $tmp
+#   tap_need_public          skip all unless ../shared/captures/public,
+#                            tshark and /usr/bin/python3 are there
 #   json_normalise           filter: make --json output comparable across
 #                            runs (the stats line's wall-clock "elapsed")
 
@@ -88,4 +94,41 @@ wait_capturing() {
 		_i=$((_i + 1))
 	done
 	return 1
+}
+
+# The SPEC's error format: one line "smtpscope: WHAT: WHY", maybe "hint: ".
+tap_one_error_line() {	# FILE
+	_lines=$(wc -l < "$1")
+	head -n 1 "$1" | grep -q '^smtpscope: [^:]*: .' || return 1
+	[ "$_lines" -eq 1 ] && return 0
+	[ "$_lines" -eq 2 ] && sed -n 2p "$1" | grep -q '^hint: ' && return 0
+	return 1
+}
+
+tap_expect_error() {	# [--stdout-ok] WHAT STATUS RE CMD...
+	_quiet=1
+	[ "$1" = --stdout-ok ] && { _quiet=0; shift; }
+	_what=$1 _status=$2 _re=$3
+	shift 3
+	"$@" > "$tmp/out" 2> "$tmp/err" < /dev/null
+	_rc=$?
+	if [ "$_rc" -ne "$_status" ]; then
+		tap_fail "$_what (exit $_rc, wanted $_status)" "$(cat "$tmp/err")"
+	elif ! tap_one_error_line "$tmp/err"; then
+		tap_fail "$_what (not one error line)" "$(cat "$tmp/err")"
+	elif ! grep -q -- "$_re" "$tmp/err"; then
+		tap_fail "$_what (message does not match $_re)" "$(cat "$tmp/err")"
+	elif [ $_quiet = 1 ] && [ -s "$tmp/out" ]; then
+		tap_fail "$_what (wrote to stdout)" "$(cat "$tmp/out")"
+	else
+		tap_pass "$_what"
+	fi
+}
+
+# The conformance tests need the public captures and the tools to read them.
+tap_need_public() {
+	pub=$top_srcdir/../shared/captures/public
+	[ -d "$pub" ] || tap_skip_all "../shared/captures/public not present"
+	command -v tshark >/dev/null 2>&1 || tap_skip_all "tshark not installed"
+	[ -x /usr/bin/python3 ] || tap_skip_all "/usr/bin/python3 not installed"
 }

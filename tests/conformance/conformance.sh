@@ -13,20 +13,8 @@
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${SMTPSCOPE:=${top_builddir:-.}/smtpscope}"
-pub=$top_srcdir/../shared/captures/public
-
-if [ ! -d "$pub" ]; then
-	echo "1..0 # SKIP ../shared/captures/public not present"
-	exit 0
-fi
-if ! command -v tshark >/dev/null 2>&1; then
-	echo "1..0 # SKIP tshark not installed"
-	exit 0
-fi
-if [ ! -x /usr/bin/python3 ]; then
-	echo "1..0 # SKIP /usr/bin/python3 not installed"
-	exit 0
-fi
+. "$top_srcdir/tests/lib.sh"
+tap_need_public
 if [ ! -x "$SMTPSCOPE" ]; then
 	echo "1..0 # SKIP $SMTPSCOPE not built"
 	exit 0

@@ -11,21 +11,10 @@
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
-public="$top_srcdir/../shared/captures/public"
 streamdump="$top_builddir/tests/tools/streamdump"
-
-if [ ! -d "$public" ]; then
-	echo "1..0 # SKIP no public captures ($public absent)"
-	exit 0
-fi
-if ! command -v tshark >/dev/null 2>&1; then
-	echo "1..0 # SKIP tshark not installed"
-	exit 0
-fi
-if [ ! -x /usr/bin/python3 ]; then
-	echo "1..0 # SKIP /usr/bin/python3 not installed"
-	exit 0
-fi
+. "$top_srcdir/tests/lib.sh"
+tap_need_public
+public=$pub
 if [ ! -x "$streamdump" ]; then
 	echo "1..1"
 	echo "not ok 1 - $streamdump not built (make check builds it)"
