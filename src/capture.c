@@ -28,10 +28,23 @@
  *    pppoes, it is used as written, first, so those keywords keep their
  *    meaning for the port test that follows.
  *
- * Invariants: the pcap handle is opened once and owned here; the optional
- * dumper shares its link type and snapshot length; capture_stop only sets
- * an atomic flag and calls pcap_breakloop, both safe from a signal handler
- * or another thread.
+ * Read-ahead: a capture file read as fast as it goes (not stdin, not
+ * --replay) is read by a second thread, which runs pcap_next_ex (and the
+ * BPF filter) and copies the packets into a few fixed blocks; the caller's
+ * thread decodes and analyses them.  Reading (the kernel's copy, stdio,
+ * libpcap) then overlaps the analysis on another core.  The blocks are a
+ * bounded ring (CAPTURE_RA_BLOCKS x CAPTURE_RA_BLOCK): the reader waits
+ * when the analysis falls behind, so memory does not follow the file size.
+ * With one CPU to run on (taskset, a small container) the copy and the
+ * hand-overs would only cost time, so the file is then read directly.
+ * Packets are delivered in file order, the reader's end (end of file, a
+ * cut, a read error) only after every packet read before it.
+ *
+ * Invariants: the pcap handle is opened once and owned here, and used by
+ * one thread at a time (the reader thread owns it between its start and its
+ * join in capture_close); the optional dumper shares its link type and
+ * snapshot length; capture_stop only sets an atomic flag and calls
+ * pcap_breakloop, both safe from a signal handler or another thread.
  */
 #include "config.h"
 
@@ -41,6 +54,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,13 +82,69 @@
  * owns one.
  */
 #define CAPTURE_FILE_BUF (64 * 1024)
+/*
+ * Read-ahead ring: this many blocks of this many bytes.  A block holds
+ * about seventy full-size Ethernet frames, so the two threads meet once per
+ * block, not per packet; a small ring stays in the caches (larger rings
+ * measured slower).  A packet larger than a block (loopback and offloaded
+ * captures carry 64 KiB frames) grows its block, up to
+ * CAPTURE_RA_PKT_MAX; libpcap itself refuses packets over its maximum
+ * snapshot length (256 KiB for the link types we decode).
+ */
+#define CAPTURE_RA_BLOCKS 8
+#define CAPTURE_RA_BLOCK (64 * 1024)
+#define CAPTURE_RA_PKT_MAX (16 * 1024 * 1024)
+/* Bytes of the next packet prefetched (a full Ethernet frame). */
+#define CAPTURE_RA_PREFETCH 1600
+
+/* One packet in a read-ahead block: this header, then caplen bytes,
+   padded to the header's alignment. */
+struct capture_rec {
+	struct timeval ts;
+	uint32_t caplen;
+	uint32_t len;
+};
+
+/* Bytes a packet of caplen bytes takes in a block. */
+static inline size_t
+capture_rec_size(uint32_t caplen)
+{
+	size_t a = _Alignof(struct capture_rec);
+
+	return sizeof(struct capture_rec) +
+	       (((size_t)caplen + a - 1) & ~(a - 1));
+}
+
+struct capture_block {
+	uint8_t *buf;
+	size_t size; /* of buf: CAPTURE_RA_BLOCK, more after a big packet */
+	size_t used;
+	int end; /* 0: more follow; 1: end of input; -1: read error */
+};
+
+struct capture_ra {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t filled;	/* reader -> analysis: a block is ready */
+	pthread_cond_t emptied; /* analysis -> reader: a block is free */
+	struct capture_block blk[CAPTURE_RA_BLOCKS];
+	unsigned long head;	    /* blocks published by the reader */
+	unsigned long tail;	    /* blocks given back by the analysis */
+	atomic_int quit;	    /* capture_close: the reader must stop */
+	struct capture_block *cur;  /* being delivered, NULL between blocks */
+	size_t off;		    /* next record in cur */
+	char why[PCAP_ERRBUF_SIZE]; /* pcap's text for end == -1 */
+};
 
 struct capture {
 	pcap_t *p;
 	bool live;
 	int linktype;
 	char source[256];
-	char *filebuf; /* stdio buffer of the file, freed after pcap_close */
+	char *filebuf;	 /* stdio buffer of the file, freed after pcap_close */
+	bool stdin_file; /* reading "-" */
+	struct capture_ra *ra; /* read-ahead, once started */
+	bool ra_failed;	       /* could not start it: read directly */
 	long count;
 	long seen;
 	double replay;
@@ -108,6 +180,8 @@ static char capture_what[512];
 static char capture_why[PCAP_ERRBUF_SIZE + 256];
 static char capture_hint[256];
 static char capture_loop_why[PCAP_ERRBUF_SIZE + 128];
+
+static void capture_ra_stop(struct capture *);
 
 static const char capture_perm_hint[] =
     "run as root or grant CAP_NET_RAW "
@@ -389,6 +463,7 @@ capture_open_file(struct capture *c, const struct capture_config *cfg,
 	*what = capture_what;
 	if (strcmp(cfg->file, "-") == 0) {
 		f = stdin;
+		c->stdin_file = true;
 		snprintf(c->source, sizeof c->source, "stdin");
 		snprintf(capture_what, sizeof capture_what, "stdin");
 	} else {
@@ -515,6 +590,7 @@ capture_close(struct capture *c)
 {
 	if (c == NULL)
 		return;
+	capture_ra_stop(c);
 	if (c->dump != NULL) {
 		pcap_dump_flush(c->dump);
 		pcap_dump_close(c->dump);
@@ -610,6 +686,241 @@ capture_sleep_ms(long long ms)
 	nanosleep(&t, NULL); /* a signal cuts it short: fine */
 }
 
+/* pcap's text for a failed read -> the WHY of our one-line error. */
+static void
+capture_read_error(const char *e, const char **why)
+{
+	if (strstr(e, "truncated") != NULL)
+		*why = "capture file is truncated (cut in the middle of a "
+		       "packet)";
+	else {
+		snprintf(capture_loop_why, sizeof capture_loop_why, "%s", e);
+		*why = capture_loop_why;
+	}
+}
+
+/*
+ * Reader side: publish the block being filled and wait for a free one.
+ * Returns NULL when capture_close asks the reader to quit.
+ */
+static struct capture_block *
+capture_ra_next(struct capture_ra *ra, struct capture_block *done)
+{
+	struct capture_block *b = NULL;
+
+	pthread_mutex_lock(&ra->lock);
+	if (done != NULL) {
+		ra->head++;
+		pthread_cond_signal(&ra->filled);
+	}
+	while (
+	    ra->head - ra->tail == CAPTURE_RA_BLOCKS && !atomic_load(&ra->quit))
+		pthread_cond_wait(&ra->emptied, &ra->lock);
+	if (!atomic_load(&ra->quit)) {
+		b = &ra->blk[ra->head % CAPTURE_RA_BLOCKS];
+		b->used = 0;
+		b->end = 0;
+	}
+	pthread_mutex_unlock(&ra->lock);
+	return b;
+}
+
+/* The read-ahead thread: pcap_next_ex into the blocks, until the end. */
+static void *
+capture_ra_main(void *arg)
+{
+	struct capture *c = arg;
+	struct capture_ra *ra = c->ra;
+	struct capture_block *b;
+	struct capture_rec rec;
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	size_t need;
+	int rc;
+
+	if ((b = capture_ra_next(ra, NULL)) == NULL)
+		return NULL;
+	for (;;) {
+		if (atomic_load(&c->stop) || atomic_load(&ra->quit)) {
+			b->end = 1;
+			break;
+		}
+		rc = pcap_next_ex(c->p, &h, &data);
+		if (rc == PCAP_ERROR_BREAK) {
+			b->end = 1;
+			break;
+		}
+		if (rc != 1) {
+			snprintf(
+			    ra->why, sizeof ra->why, "%s", pcap_geterr(c->p));
+			b->end = -1;
+			break;
+		}
+		need = capture_rec_size(h->caplen);
+		if (need > CAPTURE_RA_PKT_MAX) {
+			/* libpcap's own snapshot cap makes this a bug in it
+			   or in a future link type: stop cleanly. */
+			snprintf(ra->why, sizeof ra->why,
+			    "packet of %u bytes is larger than smtpscope "
+			    "reads (%d bytes)",
+			    h->caplen, CAPTURE_RA_PKT_MAX);
+			b->end = -1;
+			break;
+		}
+		if (b->used + need > b->size) {
+			if (b->used > 0 && (b = capture_ra_next(ra, b)) == NULL)
+				return NULL;
+			if (need > b->size) {
+				b->buf = xrealloc(b->buf, need);
+				b->size = need;
+			}
+		}
+		rec.ts = h->ts;
+		rec.caplen = h->caplen;
+		rec.len = h->len;
+		memcpy(b->buf + b->used, &rec, sizeof rec);
+		memcpy(b->buf + b->used + sizeof rec, data, h->caplen);
+		b->used += need;
+	}
+	pthread_mutex_lock(&ra->lock);
+	ra->head++;
+	pthread_cond_signal(&ra->filled);
+	pthread_mutex_unlock(&ra->lock);
+	return NULL;
+}
+
+static void
+capture_ra_free(struct capture_ra *ra)
+{
+	size_t i;
+
+	pthread_mutex_destroy(&ra->lock);
+	pthread_cond_destroy(&ra->filled);
+	pthread_cond_destroy(&ra->emptied);
+	for (i = 0; i < CAPTURE_RA_BLOCKS; i++)
+		free(ra->blk[i].buf);
+	free(ra);
+}
+
+/* May this process run on more than one CPU? */
+static bool
+capture_multicore(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof set, &set) != 0)
+		return false;
+	return CPU_COUNT(&set) > 1;
+}
+
+/*
+ * Start the read-ahead thread.  It takes no signals (they belong to the
+ * thread that handles them, main's or the UI's).  On failure the caller
+ * reads directly, as on stdin.
+ */
+static int
+capture_ra_start(struct capture *c)
+{
+	struct capture_ra *ra;
+	sigset_t all, old;
+	size_t i;
+	int rc;
+
+	ra = xcalloc(1, sizeof *ra);
+	for (i = 0; i < CAPTURE_RA_BLOCKS; i++) {
+		ra->blk[i].buf = xmalloc(CAPTURE_RA_BLOCK);
+		ra->blk[i].size = CAPTURE_RA_BLOCK;
+	}
+	pthread_mutex_init(&ra->lock, NULL);
+	pthread_cond_init(&ra->filled, NULL);
+	pthread_cond_init(&ra->emptied, NULL);
+	c->ra = ra;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&ra->thread, NULL, capture_ra_main, c);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		c->ra = NULL;
+		capture_ra_free(ra);
+		return -1;
+	}
+	return 0;
+}
+
+/* capture_close: stop and join the reader before the handle goes. */
+static void
+capture_ra_stop(struct capture *c)
+{
+	struct capture_ra *ra = c->ra;
+
+	if (ra == NULL)
+		return;
+	pthread_mutex_lock(&ra->lock);
+	atomic_store(&ra->quit, 1);
+	pthread_cond_broadcast(&ra->emptied);
+	pthread_mutex_unlock(&ra->lock);
+	pthread_join(ra->thread, NULL);
+	capture_ra_free(ra);
+	c->ra = NULL;
+}
+
+/* Analysis side of the read-ahead: deliver the blocks in order. */
+static int
+capture_loop_ahead(struct capture *c, const char **why)
+{
+	struct capture_ra *ra = c->ra;
+	struct capture_block *b;
+	struct capture_rec rec;
+	struct pcap_pkthdr h;
+	size_t next, pf;
+	int end;
+
+	memset(&h, 0, sizeof h);
+	for (;;) {
+		if (ra->cur == NULL) {
+			pthread_mutex_lock(&ra->lock);
+			while (ra->head == ra->tail)
+				pthread_cond_wait(&ra->filled, &ra->lock);
+			ra->cur = &ra->blk[ra->tail % CAPTURE_RA_BLOCKS];
+			ra->off = 0;
+			pthread_mutex_unlock(&ra->lock);
+		}
+		b = ra->cur;
+		while (ra->off < b->used) {
+			if (atomic_load(&c->stop) || c->done)
+				return 1;
+			memcpy(&rec, b->buf + ra->off, sizeof rec);
+			h.ts = rec.ts;
+			h.caplen = rec.caplen;
+			h.len = rec.len;
+			/* The next packet was written on the other core:
+			   fetch it while this one is analysed. */
+			next = ra->off + capture_rec_size(rec.caplen);
+			for (pf = next;
+			     pf < next + CAPTURE_RA_PREFETCH && pf < b->used;
+			     pf += 64)
+				__builtin_prefetch(b->buf + pf);
+			capture_deliver(c, &h, b->buf + ra->off + sizeof rec);
+			ra->off = next;
+		}
+		end = b->end;
+		if (end != 0) {
+			/* Keep the last block: the reader has finished. */
+			ra->off = b->used;
+			if (end > 0 || atomic_load(&c->stop))
+				return 1;
+			capture_read_error(ra->why, why);
+			return -1;
+		}
+		pthread_mutex_lock(&ra->lock);
+		ra->tail++;
+		ra->cur = NULL;
+		pthread_cond_signal(&ra->emptied);
+		pthread_mutex_unlock(&ra->lock);
+	}
+}
+
 static int
 capture_loop_file(struct capture *c, int timeout_ms, const char **why)
 {
@@ -619,6 +930,12 @@ capture_loop_file(struct capture *c, int timeout_ms, const char **why)
 	long long due, waited;
 	int rc;
 
+	if (c->replay <= 0 && !c->stdin_file && !c->ra_failed) {
+		if (c->ra != NULL ||
+		    (capture_multicore() && capture_ra_start(c) == 0))
+			return capture_loop_ahead(c, why);
+		c->ra_failed = true;
+	}
 	capture_now(&start);
 	for (;;) {
 		if (atomic_load(&c->stop) || c->done)
@@ -631,19 +948,10 @@ capture_loop_file(struct capture *c, int timeout_ms, const char **why)
 			if (rc == PCAP_ERROR_BREAK)
 				return 1; /* end of file */
 			if (rc != 1) {
-				const char *e = pcap_geterr(c->p);
-
 				/* A signal interrupting a read on stdin. */
 				if (atomic_load(&c->stop))
 					return 1;
-				if (strstr(e, "truncated") != NULL)
-					*why = "capture file is truncated (cut "
-					       "in the middle of a packet)";
-				else {
-					snprintf(capture_loop_why,
-					    sizeof capture_loop_why, "%s", e);
-					*why = capture_loop_why;
-				}
+				capture_read_error(pcap_geterr(c->p), why);
 				return -1;
 			}
 		}
