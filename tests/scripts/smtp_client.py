@@ -15,6 +15,9 @@ Modes:
             a server that limits messages per connection.
   hold      connect, read the greeting, stay silent for --hold seconds
             (keeps an anvil connection slot busy), then QUIT.
+  large     Python smtplib sending one 2 MB message (24,000 lines, some
+            starting with a dot) in a single write, so that on loopback the
+            body travels in segments of up to 64 KiB.
 
 Run with /usr/bin/python3.  Content is fixed so that regenerated captures
 differ only in timestamps, ports and queue ids.
@@ -152,6 +155,20 @@ def mode_maxmsg(host, port, bind, _hold):
     c.close()
 
 
+def mode_large(host, port, bind, _hold):
+    src = (bind, 0) if bind else None
+    c = smtplib.SMTP(host, port, local_hostname="big.example.org",
+                     source_address=src, timeout=30)
+    c.ehlo()
+    lines = ["From: big@example.org", "To: alice@example.test",
+             "Subject: large message", ""]
+    for i in range(24000):
+        lines.append(("." if i % 1000 == 0 else "") + "%083d" % i)
+    c.sendmail("big@example.org", ["alice@example.test"],
+               "\r\n".join(lines) + "\r\n")
+    c.quit()
+
+
 def mode_hold(host, port, bind, hold):
     s = connect(host, port, bind)
     rd = Lines(s)
@@ -176,7 +193,7 @@ def main():
         sys.exit(__doc__)
     mode, host, port = args[0], args[1], int(args[2])
     fn = {"bdat": mode_bdat, "idle": mode_idle, "maxmsg": mode_maxmsg,
-          "hold": mode_hold}.get(mode)
+          "hold": mode_hold, "large": mode_large}.get(mode)
     if fn is None:
         sys.exit("smtp_client.py: unknown mode %s" % mode)
     fn(host, port, bind, hold)
