@@ -44,6 +44,8 @@ struct capture *capture_open(const struct capture_config *, const char **what,
 void capture_close(struct capture *);
 int capture_linktype(const struct capture *);
 bool capture_is_live(const struct capture *);
+/* Reading stdin or a pipe (packets arrive as the writer sends them). */
+bool capture_is_stream(const struct capture *);
 /* A short description of the source for the status bar ("lo", "x.pcap"). */
 const char *capture_source(const struct capture *);
 

@@ -28,12 +28,12 @@
  *    pppoes, it is used as written, first, so those keywords keep their
  *    meaning for the port test that follows.
  *
- * Read-ahead: a capture file read as fast as it goes (not stdin, not
- * --replay) is read by a second thread, which runs pcap_next_ex (and the
- * BPF filter) and copies the packets into a few fixed blocks; the caller's
- * thread decodes and analyses them.  Reading (the kernel's copy, stdio,
- * libpcap) then overlaps the analysis on another core.  The blocks are a
- * bounded ring (CAPTURE_RA_BLOCKS x CAPTURE_RA_BLOCK): the reader waits
+ * Read-ahead: a capture file read as fast as it goes (a regular file, not
+ * stdin or a pipe, not --replay) is read by a second thread, which runs
+ * pcap_next_ex (and the BPF filter) and copies the packets into a few fixed
+ * blocks; the caller's thread decodes and analyses them.  Reading (the kernel's
+ * copy, stdio, libpcap) then overlaps the analysis on another core.  The blocks
+ * are a bounded ring (CAPTURE_RA_BLOCKS x CAPTURE_RA_BLOCK): the reader waits
  * when the analysis falls behind, so memory does not follow the file size.
  * With one CPU to run on (taskset, a small container) the copy and the
  * hand-overs would only cost time, so the file is then read directly.
@@ -141,8 +141,8 @@ struct capture {
 	bool live;
 	int linktype;
 	char source[256];
-	char *filebuf;	 /* stdio buffer of the file, freed after pcap_close */
-	bool stdin_file; /* reading "-" */
+	char *filebuf; /* stdio buffer of the file, freed after pcap_close */
+	bool stream;   /* "-" or a pipe: packets come as they are written */
 	struct capture_ra *ra; /* read-ahead, once started */
 	bool ra_failed;	       /* could not start it: read directly */
 	long count;
@@ -463,7 +463,7 @@ capture_open_file(struct capture *c, const struct capture_config *cfg,
 	*what = capture_what;
 	if (strcmp(cfg->file, "-") == 0) {
 		f = stdin;
-		c->stdin_file = true;
+		c->stream = true;
 		snprintf(c->source, sizeof c->source, "stdin");
 		snprintf(capture_what, sizeof capture_what, "stdin");
 	} else {
@@ -479,6 +479,8 @@ capture_open_file(struct capture *c, const struct capture_config *cfg,
 		snprintf(c->source, sizeof c->source, "%s", base);
 	}
 	if (fstat(fileno(f), &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			c->stream = true;
 		if (S_ISDIR(st.st_mode)) {
 			*why = "is a directory";
 			fclose(f);
@@ -611,6 +613,12 @@ bool
 capture_is_live(const struct capture *c)
 {
 	return c->live;
+}
+
+bool
+capture_is_stream(const struct capture *c)
+{
+	return c->stream;
 }
 
 const char *
@@ -930,7 +938,7 @@ capture_loop_file(struct capture *c, int timeout_ms, const char **why)
 	long long due, waited;
 	int rc;
 
-	if (c->replay <= 0 && !c->stdin_file && !c->ra_failed) {
+	if (c->replay <= 0 && !c->stream && !c->ra_failed) {
 		if (c->ra != NULL ||
 		    (capture_multicore() && capture_ra_start(c) == 0))
 			return capture_loop_ahead(c, why);

@@ -706,12 +706,12 @@ main(int argc, char **argv)
 	sink.dumping = o.write_file != NULL;
 	/*
 	 * Events are flushed line by line when someone may be watching them
-	 * arrive: live capture, a stream on stdin, --replay.  A capture file
-	 * read as fast as possible is written in full buffers instead; the
-	 * output is the same, only sooner.
+	 * arrive: live capture, a stream on stdin or a pipe, --replay.  A
+	 * capture file read as fast as possible is written in full buffers
+	 * instead; the output is the same, only sooner.
 	 */
-	sink.flush_each = capture_is_live(cap) || o.cap.replay > 0 ||
-			  (o.cap.file != NULL && strcmp(o.cap.file, "-") == 0);
+	sink.flush_each =
+	    capture_is_live(cap) || o.cap.replay > 0 || capture_is_stream(cap);
 	o.pipe.keep_packets = o.mode == MODE_UI;
 	if (o.mode == MODE_UI) {
 		struct ui_config uc;

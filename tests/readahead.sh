@@ -6,7 +6,7 @@
 # frames larger than a block, a file cut in the middle of a packet after
 # the ring has wrapped many times, and a reader of our output that goes
 # away early (the analysis stops, the reader thread must not hang).  With
-# one CPU (taskset) the file is read directly, as stdin is.
+# one CPU (taskset) the file is read directly, as stdin and pipes are.
 . "$(dirname "$0")/lib.sh"
 tap_init
 
@@ -18,7 +18,7 @@ large=$fx/postfix-large-message.pcap
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/readahead.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-tap_plan 10
+tap_plan 12
 
 # same WHAT FILE ARGS...: file and stdin give the same events and status.
 same() {
@@ -90,7 +90,34 @@ for f in "$demo" "$large"; do
 	fi
 done
 
-# 10: with one CPU the file is read on one thread: the same events.
+# 10-11: a named pipe (also what <(ssh mx tcpdump -w - ...) gives) is a
+# stream like stdin: read directly and flushed line by line, so the events
+# are out while the writer is still connected, and they are the same.
+mkfifo "$tmp/fifo"
+"$SMTPSCOPE" -r "$demo" -j | json_normalise > "$tmp/whole"
+last=$(grep '"event":"reply"' "$tmp/whole" | tail -n 1)
+{ cat "$demo"; sleep 4; } > "$tmp/fifo" &
+writer=$!
+timeout 20 "$SMTPSCOPE" -r "$tmp/fifo" -j > "$tmp/fifo.raw" 2> "$tmp/err" &
+reader=$!
+i=0
+while [ $i -lt 30 ] && ! grep -qF "$last" "$tmp/fifo.raw"; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if kill -0 $writer 2> /dev/null && grep -qF "$last" "$tmp/fifo.raw"; then
+	tap_pass "named pipe: every reply is out while the writer is connected"
+else
+	tap_fail "named pipe: every reply is out while the writer is connected" \
+	    "$(wc -l < "$tmp/fifo.raw") lines so far; $(cat "$tmp/err")"
+fi
+wait $writer
+wait $reader
+json_normalise < "$tmp/fifo.raw" > "$tmp/fifo.out"
+cmp -s "$tmp/whole" "$tmp/fifo.out"
+tap_ok $? "named pipe: the same events as the file"
+
+# 12: with one CPU the file is read on one thread: the same events.
 if command -v taskset > /dev/null 2>&1; then
 	"$SMTPSCOPE" -r "$large" -j -P 10601 | json_normalise > "$tmp/two"
 	taskset -c 0 "$SMTPSCOPE" -r "$large" -j -P 10601 |
