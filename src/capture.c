@@ -509,8 +509,11 @@ capture_open_file(struct capture *c, const struct capture_config *cfg,
 			fclose(f);
 		if (strstr(errbuf, "unknown file format") != NULL)
 			*why = "not a pcap or pcapng capture file";
+		/* Not even the 4-byte magic number: nothing came.  libpcap
+		   also says "only got 0" after a magic number alone. */
 		else if (strstr(errbuf, "truncated") != NULL &&
-			 strstr(errbuf, "only got 0") != NULL)
+			 strstr(errbuf, " 4 file header bytes, only got 0") !=
+			     NULL)
 			*why = "empty input (not a pcap or pcapng capture)";
 		else if (strstr(errbuf, "truncated") != NULL)
 			*why = "capture file is truncated (cut in its header)";
