@@ -12,6 +12,9 @@
 # accepted message gets "250 2.0.0 Ok: queued as ID".  Extra arguments are
 # main.cf settings ("smtpd_recipient_limit = 3").  PORT 465 style implicit TLS
 # and STARTTLS are set through those settings and pf_master_line.
+#
+# Plain POSIX sh (dash is fine): readiness is checked with ss(8) from
+# iproute2, which also avoids opening a connection that Postfix would log.
 
 pf_postconf() {
 	postconf -c "$PF_DIR/etc" -e "$@" >/dev/null
@@ -20,6 +23,11 @@ pf_postconf() {
 # pf_master_line DIR LINE: add a master.cf service line (e.g. a 465 listener).
 pf_master_line() {
 	printf '%s\n' "$2" >> "$1/etc/master.cf"
+}
+
+# pf_listening PORT: something listens on 127.0.0.1:PORT.
+pf_listening() {
+	ss -Hltn "sport = :$1" 2>/dev/null | grep -q '127\.0\.0\.1:'
 }
 
 pf_start() {
@@ -75,7 +83,7 @@ pf_start() {
 	# Wait until smtpd answers.
 	i=0
 	while [ $i -lt 50 ]; do
-		if (exec 3<>/dev/tcp/127.0.0.1/"$PF_PORT") 2>/dev/null; then
+		if pf_listening "$PF_PORT"; then
 			return 0
 		fi
 		sleep 0.1
