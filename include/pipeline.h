@@ -52,4 +52,17 @@ void pipeline_fill_stats(struct pipeline *, struct event *);
 /* The session the last packet belonged to, 0 when none (for -w). */
 uint64_t pipeline_last_session(const struct pipeline *);
 
+/*
+ * TCP traffic outside the SMTP ports, counted by its likely server port (the
+ * destination of a SYN, else the lower port), so that a capture with no SMTP
+ * session can say which -P would find one.
+ */
+struct pipeline_port {
+	uint16_t port;
+	uint64_t packets;
+};
+/* The busiest such ports, busiest first (at most max); returns how many. */
+size_t pipeline_other_ports(
+    const struct pipeline *, struct pipeline_port *, size_t max);
+
 #endif

@@ -58,6 +58,10 @@ struct pipeline {
 	uint64_t last_session;
 	struct timeval now;
 	time_t keylog_checked;
+	/* TCP packets outside the SMTP ports by server port, and the ports
+	   seen as a SYN's destination (bit set); allocated on first use. */
+	uint32_t *other;
+	uint8_t *other_syn;
 };
 
 void
@@ -350,7 +354,65 @@ pipeline_free(struct pipeline *p)
 		free(ps);
 	}
 	flow_table_free(p->flows);
+	free(p->other);
+	free(p->other_syn);
 	free(p);
+}
+
+/*
+ * A TCP packet on no SMTP port: count it under its server port.  The
+ * destination of a SYN is a server port; mid-stream, the lower port is the
+ * better guess (clients pick ephemeral ports from the top of the range).
+ */
+static void
+pipeline_count_other(struct pipeline *p, const struct decode_pkt *pkt)
+{
+	uint16_t port;
+	bool s_syn, d_syn;
+
+	if (flow_is_smtp_port(&p->cfg.flow, pkt->sport) ||
+	    flow_is_smtp_port(&p->cfg.flow, pkt->dport))
+		return;
+	if (p->other == NULL) {
+		p->other = xcalloc(65536, sizeof *p->other);
+		p->other_syn = xcalloc(65536 / 8, 1);
+	}
+	if ((pkt->flags & (DECODE_TH_SYN | DECODE_TH_ACK)) == DECODE_TH_SYN)
+		p->other_syn[pkt->dport >> 3] |=
+		    (uint8_t)(1u << (pkt->dport & 7));
+	s_syn = (p->other_syn[pkt->sport >> 3] >> (pkt->sport & 7)) & 1;
+	d_syn = (p->other_syn[pkt->dport >> 3] >> (pkt->dport & 7)) & 1;
+	if (s_syn != d_syn)
+		port = d_syn ? pkt->dport : pkt->sport;
+	else
+		port = pkt->sport < pkt->dport ? pkt->sport : pkt->dport;
+	if (p->other[port] != UINT32_MAX)
+		p->other[port]++;
+}
+
+size_t
+pipeline_other_ports(
+    const struct pipeline *p, struct pipeline_port *out, size_t max)
+{
+	size_t n = 0, i;
+	uint32_t port;
+
+	if (p->other == NULL || max == 0)
+		return 0;
+	/* Keep the top max in out[], busiest first (max is small). */
+	for (port = 0; port < 65536; port++) {
+		if (p->other[port] == 0 ||
+		    (n == max && p->other[port] <= out[n - 1].packets))
+			continue;
+		i = n < max ? n++ : n - 1;
+		while (i > 0 && out[i - 1].packets < p->other[port]) {
+			out[i] = out[i - 1];
+			i--;
+		}
+		out[i].port = (uint16_t)port;
+		out[i].packets = p->other[port];
+	}
+	return n;
 }
 
 void
@@ -369,6 +431,8 @@ pipeline_packet(struct pipeline *p, int linktype, const struct timeval *ts,
 	switch (r) {
 	case DECODE_OK:
 		p->last_session = flow_input(p->flows, &pkt);
+		if (p->last_session == 0)
+			pipeline_count_other(p, &pkt);
 		break;
 	case DECODE_FRAGMENT:
 		p->fragments++;
