@@ -9,7 +9,10 @@
 /*
  * -N: one readable line per event, grep-friendly:
  *   TIME #SESSION CLIENT > SERVER C: LINE
- *   TIME #SESSION CLIENT > SERVER S: LINE   [!! 452 title]
+ *   TIME #SESSION CLIENT > SERVER S: !! 452 LINE  << title >>
+ *       situation: ...        (a highlighted reply only: the diagnosis's
+ *       sender can: ...        inference and fixes, indented so that
+ *       operator can: ...      event lines still start with the time)
  * Wire text is escaped (vis.c).  Returns 0, or -1 on a write error.
  */
 int out_text_event(FILE *, const struct event *, bool utf8);

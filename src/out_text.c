@@ -41,6 +41,44 @@ out_text_reply(const struct event *ev, bool utf8)
 	return out;
 }
 
+/* "1 message", "2 messages". */
+static const char *
+out_text_s(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* The diagnosis's title without the reply code the line already shows. */
+static const char *
+out_text_title(const struct event *ev)
+{
+	const char *t = ev->diag->title;
+	char code[8];
+	size_t len;
+
+	len = (size_t)snprintf(code, sizeof code, "%d ", ev->code);
+	if (strncmp(t, code, len) == 0)
+		t += len;
+	return t;
+}
+
+/*
+ * Under a highlighted reply, what the line alone cannot say: the situation
+ * the diagnosis inferred (e.g. the server's recipient limit) and the fixes,
+ * one indented line each so that grepping for event lines still works.
+ */
+static void
+out_text_diag_part(FILE *f, const char *label, const char *text, bool utf8)
+{
+	char *s;
+
+	if (text == NULL || *text == '\0')
+		return;
+	s = vis_dup(text, strlen(text), utf8);
+	fprintf(f, "    %s: %s\n", label, s);
+	free(s);
+}
+
 int
 out_text_event(FILE *f, const struct event *ev, bool utf8)
 {
@@ -58,10 +96,12 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 	event_format_ts(ts, sizeof ts, &ev->ts);
 	if (ev->type == EV_STATS) {
 		fprintf(f,
-		    "%s stats: %" PRIu64 " packets, %" PRIu64 " bytes, %" PRIu64
-		    " sessions, %" PRIu64 " dropped, %.3f s\n",
-		    ts, ev->packets, ev->pkt_bytes, ev->sessions, ev->dropped,
-		    ev->elapsed);
+		    "%s stats: %" PRIu64 " packet%s, %" PRIu64
+		    " byte%s, %" PRIu64 " session%s, %" PRIu64
+		    " dropped, %.3f s\n",
+		    ts, ev->packets, out_text_s(ev->packets), ev->pkt_bytes,
+		    out_text_s(ev->pkt_bytes), ev->sessions,
+		    out_text_s(ev->sessions), ev->dropped, ev->elapsed);
 		return (flush && fflush(f) == EOF) || ferror(f) ? -1 : 0;
 	}
 	fprintf(f, "%s #%" PRIu64 " %s > %s ", ts, ev->session, ev->client,
@@ -86,18 +126,26 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		    ev->enhanced[0] ? " " : "", ev->enhanced, *s ? " " : "", s);
 		free(s);
 		if (ev->diag != NULL && ev->diag->title != NULL)
-			fprintf(f, "  <<%s %s>>", ev->highlight ? " !!" : "",
-			    ev->diag->title);
+			fprintf(f, "  << %s >>", out_text_title(ev));
 		fputc('\n', f);
+		if (ev->highlight && ev->diag != NULL) {
+			out_text_diag_part(
+			    f, "situation", ev->diag->when, utf8);
+			out_text_diag_part(
+			    f, "sender can", ev->diag->fix_sender, utf8);
+			out_text_diag_part(
+			    f, "operator can", ev->diag->fix_operator, utf8);
+		}
 		break;
 	case EV_MESSAGE:
 		fprintf(f,
-		    "-- message %s (%d): %" PRIu64 " bytes from <%s>, %zu "
-		    "recipients accepted, %zu rejected, queue id %s\n",
+		    "-- message %s (%d): %" PRIu64 " byte%s from <%s>, %zu "
+		    "recipient%s accepted, %zu rejected, queue id %s\n",
 		    ev->code >= 200 && ev->code < 300 ? "accepted"
 						      : "NOT accepted",
-		    ev->code, ev->bytes, ev->mail_from ? ev->mail_from : "",
-		    ev->n_accepted, ev->n_rejected,
+		    ev->code, ev->bytes, out_text_s(ev->bytes),
+		    ev->mail_from ? ev->mail_from : "", ev->n_accepted,
+		    out_text_s(ev->n_accepted), ev->n_rejected,
 		    ev->queue_id ? ev->queue_id : "-");
 		break;
 	case EV_TLS:
@@ -120,8 +168,9 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		fputc('\n', f);
 		break;
 	case EV_GAP:
-		fprintf(f, "-- gap: %" PRIu64 " bytes missing from the %s\n",
-		    ev->bytes, ev->dir == EV_DIR_SERVER ? "server" : "client");
+		fprintf(f, "-- gap: %" PRIu64 " byte%s missing from the %s\n",
+		    ev->bytes, out_text_s(ev->bytes),
+		    ev->dir == EV_DIR_SERVER ? "server" : "client");
 		break;
 	case EV_ANOMALY:
 		s = ev->detail ? vis_dup(ev->detail, strlen(ev->detail), utf8)
@@ -132,10 +181,12 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		break;
 	case EV_SESSION_CLOSE:
 		fprintf(f,
-		    "-- session close (%s) after %.3f s: %u commands, %u "
-		    "replies, %u messages",
-		    ev->close_reason, ev->duration, ev->commands, ev->replies,
-		    ev->messages);
+		    "-- session close (%s) after %.3f s: %u command%s, %u "
+		    "repl%s, %u message%s",
+		    ev->close_reason, ev->duration, ev->commands,
+		    out_text_s(ev->commands), ev->replies,
+		    ev->replies == 1 ? "y" : "ies", ev->messages,
+		    out_text_s(ev->messages));
 		for (i = 0; i < ev->n_codes; i++)
 			fprintf(f, "%s%d:%u", i ? " " : "; ", ev->codes[i].code,
 			    ev->codes[i].count);
