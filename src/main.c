@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <locale.h>
 #include <signal.h>
@@ -109,7 +110,8 @@ main_usage(FILE *f)
 	      "  -D, --list-interfaces    list capture devices and exit\n"
 	      "  -r, --read FILE          read a pcap or pcapng file (\"-\" = "
 	      "stdin)\n"
-	      "  -P, --ports LIST         SMTP ports (default 25,465,587)\n"
+	      "  -P, --ports LIST         SMTP ports, e.g. 25,2525-2530 "
+	      "(default 25,465,587)\n"
 	      "      --tls-ports LIST     implicit-TLS ports (default 465)\n"
 	      "  -s, --snapshot-length N  snapshot length (default 262144)\n"
 	      "  -B, --buffer-size MIB    kernel capture buffer in MiB\n"
@@ -214,18 +216,83 @@ main_number(const char *opt, const char *s, long lo, long hi)
 	return v;
 }
 
-/* "25,465,587" into ports[]; usage error on anything else. */
+/* -c: a packet count. */
+static long
+main_count(const char *s)
+{
+	char *end;
+	long v;
+	char why[128];
+
+	errno = 0;
+	v = strtol(s, &end, 10); /* NOLINT: s is never NULL */
+	if (errno != 0 || end == s || *end != '\0' || v < 1) {
+		snprintf(why, sizeof why,
+		    "'%s' is not a positive number of packets", s);
+		main_usage_error("-c", why);
+	}
+	return v;
+}
+
+/* One port of a -P list, or 0 when s is not a number from 1 to 65535. */
+static long
+main_port(const char *s)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return 0;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 1 || v > 65535)
+		return 0;
+	return v;
+}
+
+/*
+ * "25,465,587" or "25,2525-2530" into ports[]; usage error on anything
+ * else.  A range counts as each of its ports (the flow table and the live
+ * filter take a list), so a wide one runs into max; duplicates are dropped.
+ */
 static size_t
 main_ports(const char *opt, const char *list, uint16_t *ports, size_t max)
 {
-	char *copy = xstrdup(list), *tok, *save = NULL;
-	size_t n = 0;
+	char *copy = xstrdup(list), *tok, *save = NULL, *dash, why[160];
+	size_t n = 0, i;
+	long lo, hi, v;
 
 	for (tok = strtok_r(copy, ", ", &save); tok != NULL;
 	     tok = strtok_r(NULL, ", ", &save)) {
-		if (n == max)
-			main_usage_error(opt, "too many ports");
-		ports[n++] = (uint16_t)main_number(opt, tok, 1, 65535);
+		dash = strchr(tok, '-');
+		if (dash != NULL) {
+			*dash = '\0';
+			lo = main_port(tok);
+			hi = main_port(dash + 1);
+			*dash = '-';
+		} else
+			lo = hi = main_port(tok);
+		if (lo == 0 || hi == 0 || lo > hi) {
+			snprintf(why, sizeof why,
+			    "'%s' is not a port (1 to 65535) or a range of "
+			    "ports (e.g. 2525-2530)",
+			    tok);
+			main_usage_error(opt, why);
+		}
+		for (v = lo; v <= hi; v++) {
+			for (i = 0; i < n && ports[i] != v; i++)
+				;
+			if (i < n)
+				continue;
+			if (n == max) {
+				snprintf(why, sizeof why,
+				    "more than %zu ports in '%s' (a range "
+				    "counts each of its ports)",
+				    max, list);
+				main_usage_error(opt, why);
+			}
+			ports[n++] = (uint16_t)v;
+		}
 	}
 	free(copy);
 	if (n == 0)
@@ -403,7 +470,42 @@ struct main_sink {
 	struct pipeline *pipe;
 	bool dumping;
 	time_t last_tick;
+	const struct pipeline_config *pcfg;
 };
+
+/* How many ports the no-session hint names. */
+#define MAIN_HINT_PORTS 3
+
+/*
+ * A run that found no SMTP session but saw TCP traffic on other ports (a
+ * capture file, or a BPF that let it through): the likely cause is a server
+ * on another port, so name the busiest ones and the -P that would watch them.
+ * On stderr: stdout stays pure JSON with -j.
+ */
+static void
+main_no_session_hint(const struct main_sink *s)
+{
+	struct pipeline_port top[MAIN_HINT_PORTS];
+	size_t n, i;
+
+	n = pipeline_other_ports(s->pipe, top, MAIN_HINT_PORTS);
+	if (n == 0)
+		return;
+	fprintf(stderr, "hint: no SMTP session on port%s ",
+	    s->pcfg->n_ports == 1 ? "" : "s");
+	for (i = 0; i < s->pcfg->n_ports; i++)
+		fprintf(stderr, "%s%u", i > 0 ? "," : "", s->pcfg->ports[i]);
+	fprintf(stderr, "; TCP traffic on port%s ", n == 1 ? "" : "s");
+	for (i = 0; i < n; i++)
+		fprintf(stderr, "%s%u (%" PRIu64 " packet%s)",
+		    i > 0 ? ", " : "", top[i].port, top[i].packets,
+		    top[i].packets == 1 ? "" : "s");
+	fprintf(stderr, ": try -P ");
+	for (i = 0; i < n; i++)
+		fprintf(stderr, "%s%u", i > 0 ? "," : "", top[i].port);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
 
 static void
 main_emit(void *arg, struct event *ev)
@@ -447,6 +549,7 @@ main_headless(struct main_sink *s, struct capture *cap)
 	struct event *ev;
 	const char *why = NULL;
 	int rc, status = EXIT_OK;
+	uint64_t sessions = 0;
 
 	gettimeofday(&start, NULL);
 	for (;;) {
@@ -462,6 +565,7 @@ main_headless(struct main_sink *s, struct capture *cap)
 	if (!s->broken) {
 		ev = event_new(EV_STATS);
 		pipeline_fill_stats(s->pipe, ev);
+		sessions = ev->sessions;
 		ev->dropped = capture_dropped(cap);
 		ev->elapsed = (double)(end.tv_sec - start.tv_sec) +
 			      (double)(end.tv_usec - start.tv_usec) / 1e6;
@@ -472,7 +576,8 @@ main_headless(struct main_sink *s, struct capture *cap)
 	if (rc < 0) {
 		err_print(capture_source(cap), why, NULL);
 		status = EXIT_RUNTIME;
-	}
+	} else if (!s->broken && sessions == 0)
+		main_no_session_hint(s);
 	return status;
 }
 
@@ -506,6 +611,7 @@ main(int argc, char **argv)
 	bool usage;
 	int ch, status;
 	size_t i, blen;
+	char wwhat[PATH_MAX + 32];
 
 	setlocale(LC_ALL, "");
 	memset(&o, 0, sizeof o);
@@ -550,7 +656,7 @@ main(int argc, char **argv)
 			o.cap.promisc = false;
 			break;
 		case 'c':
-			o.cap.count = main_number("-c", optarg, 1, LONG_MAX);
+			o.cap.count = main_count(optarg);
 			break;
 		case 'j':
 			o.mode = MODE_JSON;
@@ -681,16 +787,23 @@ main(int argc, char **argv)
 		o.keylog = env;
 	if (o.keylog != NULL) {
 		kl = keylog_new(o.keylog);
-		if (keylog_refresh(kl, &pwhy) < 0)
-			err_print(o.keylog, pwhy,
-			    "the key log is read again as it grows");
+		/* Not fatal: a client may create it once it runs. */
+		if (keylog_refresh(kl, &pwhy) < 0) {
+			fprintf(stderr,
+			    "smtpscope: warning: key log %s: %s; it is read "
+			    "again as it appears or grows\n",
+			    o.keylog, pwhy);
+			fflush(stderr);
+		}
 	}
 
 	/* -w is opened as root, like tcpdump, so it can go anywhere. */
 	if (o.write_file != NULL &&
 	    capture_dump_open(cap, o.write_file, &why) != 0) {
 		capture_close(cap); /* why is static: still valid */
-		err_exit(EXIT_RUNTIME, o.write_file, why, NULL);
+		snprintf(
+		    wwhat, sizeof wwhat, "-w output file %s", o.write_file);
+		err_exit(EXIT_RUNTIME, wwhat, why, NULL);
 	}
 
 	/* Drop root before the first packet is parsed. */
@@ -706,6 +819,7 @@ main(int argc, char **argv)
 	sink.utf8 = MB_CUR_MAX > 1;
 	sink.cap = cap;
 	sink.dumping = o.write_file != NULL;
+	sink.pcfg = &o.pipe;
 	/*
 	 * Events are flushed line by line when someone may be watching them
 	 * arrive: live capture, a stream on stdin or a pipe, --replay.  A

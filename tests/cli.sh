@@ -20,7 +20,7 @@ check() {			# check WHAT CMD...: ok when CMD succeeds
 # followed by one hint line.
 
 
-echo "1..16"
+echo "1..26"
 
 # 1-2: help
 "$SMTPSCOPE" -h > "$tmp/h" 2> "$tmp/herr"
@@ -58,9 +58,11 @@ tap_expect_error "unknown short option" 2 '^smtpscope: -x: unknown option' \
     "$SMTPSCOPE" -x
 tap_expect_error "missing argument" 2 '^smtpscope: -c: .*argument' \
     "$SMTPSCOPE" -j -c
-tap_expect_error "-c not a number" 2 "^smtpscope: -c: 'many' is not a number" \
+tap_expect_error "-c not a number" 2 \
+    "^smtpscope: -c: 'many' is not a positive number of packets" \
     "$SMTPSCOPE" -c many -r /dev/null
-tap_expect_error "-P out of range" 2 '^smtpscope: -P: ' \
+tap_expect_error "-P out of range" 2 \
+    "^smtpscope: -P: '70000' is not a port (1 to 65535) or a range" \
     "$SMTPSCOPE" -P 25,70000 -r /dev/null
 tap_expect_error "-r with -i" 2 '^smtpscope: -r: cannot be used with -i' \
     "$SMTPSCOPE" -r x.pcap -i lo
@@ -80,16 +82,105 @@ tap_expect_error "-Z unknown user" 1 "^smtpscope: -Z: unknown user 'no-such-user
 
 # 14-16: -D
 if [ "$(id -u)" -ne 0 ]; then
-	echo "ok 14 # SKIP -D needs root"
-	echo "ok 15 # SKIP -D needs root"
-	echo "ok 16 # SKIP -D needs root"
-	n=16
+	tap_skip "-D needs root"
+	tap_skip "-D needs root"
+	tap_skip "-D needs root"
 else
 	"$SMTPSCOPE" -D > "$tmp/d" 2> "$tmp/derr"
 	rc=$?
 	check "-D exits 0" [ $rc -eq 0 ]
 	check "-D lists lo, numbered" grep -q '^[0-9][0-9]*\.lo\b' "$tmp/d"
 	check "-D lists the any device" grep -q '^[0-9][0-9]*\.any ' "$tmp/d"
+fi
+
+fx=$top_srcdir/tests/fixtures
+# 17-20: -P takes ranges; a range counts as each of its ports
+"$SMTPSCOPE" -j -P 10020-10030 -r "$fx/linktype-en10mb.pcap" > "$tmp/pr.json" \
+    2> "$tmp/pr.err"
+rc=$?
+n=$(grep -c '"event":"session_open"' "$tmp/pr.json")
+if [ $rc -eq 0 ] && [ "$n" -eq 2 ] && [ ! -s "$tmp/pr.err" ]; then
+	ok "-P 10020-10030 watches the range (2 sessions on 10025/10026)"
+else
+	notok "-P 10020-10030 watches the range" "rc=$rc n=$n $(cat "$tmp/pr.err")"
+fi
+tap_expect_error "-P range wider than the port table" 2 \
+    "^smtpscope: -P: more than 64 ports in '1-65535' (a range counts each" \
+    "$SMTPSCOPE" -P 1-65535 -r /dev/null
+tap_expect_error "-P reversed range" 2 \
+    "^smtpscope: -P: '2530-2525' is not a port (1 to 65535) or a range" \
+    "$SMTPSCOPE" -P 25,2530-2525 -r /dev/null
+check "--help shows a -P range" grep -q -- '-P, --ports LIST .*2525-2530' \
+    "$tmp/h"
+
+# 21-22: no SMTP session on the watched ports, TCP on others: a hint on
+# stderr names them; stdout stays JSON, exit 0.
+"$SMTPSCOPE" -j -r "$fx/linktype-ipv4.pcap" > "$tmp/ns.json" 2> "$tmp/ns.err"
+rc=$?
+want='hint: no SMTP session on ports 25,465,587; TCP traffic on port 10025 (24 packets): try -P 10025'
+if [ $rc -eq 0 ] && [ "$(cat "$tmp/ns.err")" = "$want" ] &&
+    [ "$(wc -l < "$tmp/ns.json")" -eq 1 ] &&
+    grep -q '^{"event":"stats".*"sessions":0' "$tmp/ns.json"; then
+	ok "0 sessions with TCP on other ports: a -P hint on stderr, exit 0"
+else
+	notok "0 sessions with TCP on other ports: a -P hint on stderr" \
+	    "rc=$rc $(cat "$tmp/ns.err")"
+fi
+"$SMTPSCOPE" -N -P 10025 -r "$fx/linktype-ipv4.pcap" > "$tmp/ns2.out" \
+    2> "$tmp/ns2.err"
+check "no hint when a session was found" [ ! -s "$tmp/ns2.err" ]
+
+# 23-26: -N text: a highlighted reply carries its diagnosis on indented
+# lines (the same texts as in JSON); counts agree in number.
+demo=$top_srcdir/data/demo.pcap
+"$SMTPSCOPE" -N -r "$demo" > "$tmp/demo.txt" 2> "$tmp/demo.err"
+"$SMTPSCOPE" -j -r "$demo" > "$tmp/demo.json" 2>&1
+line=$(grep -m 1 -n ' S: !! 452 4\.5\.3 ' "$tmp/demo.txt" | cut -d: -f1)
+if [ -n "$line" ] && sed -n "${line}p" "$tmp/demo.txt" |
+    grep -q ' S: !! 452 4\.5\.3 Error: too many recipients  << Postfix: [^!]* >>$'
+then
+	ok "-N: a 452 line shows the code once and the title in << >>"
+else
+	notok "-N: a 452 line shows the code once and the title in << >>" \
+	    "$(sed -n "${line:-1}p" "$tmp/demo.txt")"
+fi
+if [ -x /usr/bin/python3 ] && [ -n "$line" ]; then
+	/usr/bin/python3 - "$tmp/demo.json" > "$tmp/want.txt" <<'PY'
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("event") == "reply" and e.get("code") == 452 and e.get("diagnosis"):
+        d = e["diagnosis"]
+        print("    situation: " + d["when"])
+        print("    sender can: " + d["fix_sender"])
+        print("    operator can: " + d["fix_operator"])
+        break
+PY
+	sed -n "$((line + 1)),$((line + 3))p" "$tmp/demo.txt" > "$tmp/got.txt"
+	if [ -s "$tmp/want.txt" ] && cmp -s "$tmp/want.txt" "$tmp/got.txt"; then
+		ok "-N: situation and both fixes follow a 452 on indented lines"
+	else
+		notok "-N: situation and both fixes follow a 452 on indented lines" \
+		    "$(diff "$tmp/want.txt" "$tmp/got.txt")"
+	fi
+else
+	tap_skip "no /usr/bin/python3 to read the JSON"
+fi
+if ! grep -q '!!.*!!\|<< !!\|[^ ]>>' "$tmp/demo.txt" &&
+    grep -q ' S: !! 421 .* << .* >>$' "$tmp/demo.txt"; then
+	ok "-N: no doubled !! marker, spaces inside << >>"
+else
+	notok "-N: no doubled !! marker, spaces inside << >>" \
+	    "$(grep '!!.*!!\|<< !!\|[^ ]>>' "$tmp/demo.txt" | head -n 2)"
+fi
+if ! grep -q '[^0-9.]1 \(messages\|recipients\|commands\|replies\|packets\|bytes\|sessions\)\b' \
+    "$tmp/demo.txt" &&
+    grep -q ', 1 recipient accepted,' "$tmp/demo.txt" &&
+    grep -q ' replies, 1 message;' "$tmp/demo.txt"; then
+	ok "-N: singular for counts of 1"
+else
+	notok "-N: singular for counts of 1" \
+	    "$(grep '[^0-9.]1 \(messages\|recipients\|commands\|replies\)' "$tmp/demo.txt" | head -n 2)"
 fi
 
 [ $TAP_FAILED -eq 0 ]
