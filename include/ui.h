@@ -27,4 +27,12 @@ struct ui_config {
 
 int ui_run(const struct ui_config *);
 
+/*
+ * Can the UI run here?  It draws on standard output and reads keys from
+ * standard input, or from the controlling terminal (/dev/tty) when standard
+ * input is not a terminal (the capture itself with -r -, or redirected).
+ * NULL when it can, else the reason it cannot (a static string).
+ */
+const char *ui_unusable(void);
+
 #endif

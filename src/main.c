@@ -770,10 +770,20 @@ main(int argc, char **argv)
 		main_usage_error("--replay", "needs a capture file (-r)");
 	if (o.cap.file != NULL && o.cap.iface != NULL)
 		main_usage_error("-r", "cannot be used with -i");
-	if (o.mode == MODE_UI && o.cap.file != NULL &&
-	    strcmp(o.cap.file, "-") == 0 && !isatty(STDIN_FILENO) &&
-	    !isatty(STDERR_FILENO))
-		o.mode = MODE_TEXT;
+	/*
+	 * The UI needs a terminal to draw on (stdout) and one to read keys
+	 * from (stdin, or /dev/tty when stdin is the capture or redirected).
+	 * Without them it falls back to one line per event, and says why.
+	 */
+	if (o.mode == MODE_UI) {
+		const char *noui = ui_unusable();
+
+		if (noui != NULL) {
+			err_print("no terminal UI", noui,
+			    "showing one line per event instead (-N)");
+			o.mode = MODE_TEXT;
+		}
+	}
 
 	o.cap.ports = o.pipe.ports;
 	o.cap.n_ports = o.pipe.n_ports;

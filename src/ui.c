@@ -60,6 +60,8 @@
 #define UI_LOOP_MS 250	   /* live capture: timer granularity */
 #define UI_STATS_MS 500	   /* progress stats from the capture thread */
 #define UI_MSG_SECONDS 8.0
+#define UI_TTY "/dev/tty"
+#define UI_QUIT_WAIT_MS 500 /* for a capture thread stuck in read() */
 
 enum ui_cap_state { UI_CAP_RUNNING, UI_CAP_DONE, UI_CAP_FAILED };
 
@@ -183,6 +185,24 @@ ui_cap_main(void *arg)
 }
 
 /* ---- terminal */
+
+const char *
+ui_unusable(void)
+{
+	int fd;
+
+	if (!isatty(STDOUT_FILENO))
+		return "standard output is not a terminal";
+	if (isatty(STDIN_FILENO))
+		return NULL;
+	/* Standard input is the capture or redirected: keys need the tty. */
+	fd = open(UI_TTY, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1)
+		return "standard input is not a terminal and there is no "
+		       "controlling terminal to read keys from";
+	close(fd);
+	return NULL;
+}
 
 static void
 ui_on_signal(int sig)
@@ -753,11 +773,12 @@ ui_run(const struct ui_config *cfg)
 	pthread_t tid;
 	struct pollfd pfd[3];
 	SCREEN *scr;
+	FILE *keys;
 	struct event *ev;
 	double last_draw = 0, now;
 	const char *running;
 	uint64_t gen = (uint64_t)-1;
-	int i, key, timeout, status = EXIT_OK;
+	int i, key, timeout, keys_fd, status = EXIT_OK;
 	bool more = false, failed_shown = false;
 	char sig;
 
@@ -799,7 +820,22 @@ ui_run(const struct ui_config *cfg)
 	sigaction(SIGWINCH, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	scr = newterm(NULL, stdout, stdin);
+	/*
+	 * Keys come from the terminal, never from a stdin that carries the
+	 * capture (-r -) or was redirected: pcap bytes read as keystrokes
+	 * would quit at once.
+	 */
+	if (isatty(STDIN_FILENO)) {
+		keys = stdin;
+		keys_fd = STDIN_FILENO;
+	} else {
+		keys_fd = open(UI_TTY, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (keys_fd == -1 || (keys = fdopen(keys_fd, "r")) == NULL)
+			err_exit(EXIT_RUNTIME, UI_TTY, strerror(errno),
+			    "the UI reads keys from the terminal; use -N or "
+			    "-j without one");
+	}
+	scr = newterm(NULL, stdout, keys);
 	if (scr == NULL)
 		err_exit(EXIT_RUNTIME, "cannot use the terminal",
 		    "curses could not initialise it",
@@ -838,7 +874,7 @@ ui_run(const struct ui_config *cfg)
 			timeout = 1000;
 		if (timeout < 0)
 			timeout = 0;
-		pfd[0].fd = STDIN_FILENO;
+		pfd[0].fd = keys_fd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = ui_sigpipe[0];
 		pfd[1].events = POLLIN;
@@ -933,10 +969,26 @@ ui_run(const struct ui_config *cfg)
 	atomic_store(&c.pause, false);
 	capture_stop(c.cap);
 	event_queue_close(c.q);
-	pthread_join(tid, NULL);
 	ui_cleanup();
 	err_set_cleanup(NULL);
+	/*
+	 * A stream (-r - fed by `ssh mx tcpdump`) can keep the capture thread
+	 * in read() until the writer sends more, which may be never: the
+	 * user asked to quit, so after a short wait leave without it.
+	 */
+	for (i = 0; i < UI_QUIT_WAIT_MS / 10 &&
+		    atomic_load(&c.state) == UI_CAP_RUNNING;
+	     i++) {
+		struct timespec nap = {0, 10 * 1000 * 1000};
+
+		nanosleep(&nap, NULL);
+	}
+	if (atomic_load(&c.state) == UI_CAP_RUNNING)
+		exit(status);
+	pthread_join(tid, NULL);
 	delscreen(scr);
+	if (keys != stdin)
+		fclose(keys);
 	if (status != EXIT_OK && c.why != NULL)
 		err_print("read error", c.why, NULL);
 

@@ -103,7 +103,7 @@ if [ "${EXP_452:-0}" -eq 0 ]; then
 	exit 0
 fi
 
-echo "1..38"
+echo "1..46"
 
 pane() { # the visible pane as text (and with SGR codes: pane -e)
 	$TM capture-pane -p "$@" -t ui >"$WORK/pane" 2>/dev/null
@@ -329,6 +329,52 @@ check "escape sequences in commands and HELO are shown escaped" \
 check "the pane title was not changed by the capture" \
     sh -c "! $TM display-message -p -t ui '#{pane_title}' | grep -q pwned"
 keys Q
+
+# ---- keys come from the terminal, not from a stdin that is the capture
+# start_sh W H 'shell command': like start, for pipelines.
+start_sh() {
+	$TM kill-server >/dev/null 2>&1
+	sleep 0.2
+	$TM new-session -d -s ui -x "$1" -y "$2" -c "$WORK" \
+	    "export TZ=UTC; $3; echo EXIT=\$?; sleep 60"
+	$TM set-option -t ui -g status off >/dev/null 2>&1
+}
+# The pipe stays open after the capture: pcap bytes taken as keys would
+# quit (or draw nothing) long before the sleep ends.
+# The pipeline outlives the UI: EXIT= is printed as soon as smtpscope ends.
+start_sh 80 24 \
+    "(cat '$CAP'; sleep 30) | { '$SMTPSCOPE' -r -; echo EXIT=\$?; }"
+check "-r -: the capture read from stdin is listed" \
+    wait_for "sessions $EXP_SESSIONS " 10
+sleep 1.5
+pane
+check "-r -: still running on the open pipe (stdin bytes are not keys)" \
+    sh -c "! grep -q '^EXIT=' '$WORK/pane' && grep -q '\\[reading\\]' '$WORK/pane'"
+keys '?'
+check "-r -: keys are read from the terminal" wait_for "problems only" 3
+keys Escape q
+check "-r -: q quits with status 0" wait_for "^EXIT=0" 5
+check "-r -: no alternate screen is left" alt_off
+start_sh 80 24 "'$SMTPSCOPE' -r '$CAP' </dev/null"
+wait_for "\\[done\\]" 10
+keys s
+check "stdin from /dev/null: keys still come from the terminal" \
+    wait_for "421 and 452 per minute" 3
+keys Q
+if command -v setsid >/dev/null 2>&1; then
+	start_sh 80 24 "cat '$CAP' | setsid -w '$SMTPSCOPE' -r -"
+	wait_for "^EXIT=" 10
+	# The whole history, wrapped lines joined: the text scrolls.
+	$TM capture-pane -p -J -S - -t ui >"$WORK/pane"
+	check "no controlling terminal: falls back to text and says why" \
+	    grep -q "no terminal UI: standard input is not a terminal" \
+	    "$WORK/pane"
+	check "no controlling terminal: the text lines follow, status 0" \
+	    sh -c "grep -Eq ' S: (!! )?452 ' '$WORK/pane' && grep -q '^EXIT=0' '$WORK/pane'"
+else
+	n=$((n + 1)); echo "ok $n # SKIP setsid is not installed"
+	n=$((n + 1)); echo "ok $n # SKIP setsid is not installed"
+fi
 
 # ---- live on lo: a session shows up while it is still running
 if [ "$(id -u)" -ne 0 ] || ! "$PY" -c 'import aiosmtpd' 2>/dev/null; then
