@@ -106,6 +106,10 @@ struct rule {
 	regex_t greeting;	       /* on the session's greeting text */
 	char *servers[RULES_LIST_MAX]; /* recognised software ids */
 	size_t nservers;
+	/* Whose wording the rule describes (a software id) or NULL: the rule
+	   is skipped when the greeting names other software, and when the
+	   greeting names none the vendor is given as likely, not as fact. */
+	char *vendor;
 
 	struct rules_num nums[RULES_F_COUNT];
 	size_t nnums;
@@ -150,6 +154,16 @@ bool rules_needs_context(const struct rule *);
    RULES_ANS_NONE; unknown verbs are RULES_ANS_OTHER).  Case-insensitive;
    "GREETING" is CONNECT and "END-OF-DATA" is DATA-END. */
 unsigned rules_answers_bit(const char *verb);
+
+/* Whether verb is one of the words answers: and --after take (the verbs
+   of RULES_ANS_*, GREETING, END-OF-DATA, LHLO, NONE, and NOOP VRFY EXPN
+   HELP ETRN as OTHER), case-insensitive.
+   RULES_ANSWERS_WORDS lists them for messages. */
+bool rules_answers_valid(const char *verb);
+#define RULES_ANSWERS_WORDS                                                    \
+	"CONNECT (or GREETING), EHLO, HELO, LHLO, MAIL, RCPT, DATA, DATA-END " \
+	"(or END-OF-DATA), BDAT, AUTH, STARTTLS, QUIT, RSET, NOOP, VRFY, "     \
+	"EXPN, HELP, ETRN, OTHER, NONE"
 
 /* Placeholder names allowed in rule texts, NULL-terminated. */
 extern const char *const rules_placeholders[];

@@ -47,6 +47,10 @@ const char *const rules_placeholders[] = {
     "helo",
     "burst",
     "tls",
+    "rcpt_limit_low",
+    "idle_timeout",
+    "open_conns",
+    "open_conns_low",
     NULL,
 };
 
@@ -90,6 +94,11 @@ static const struct {
     {"QUIT", RULES_ANS_QUIT},
     {"RSET", RULES_ANS_RSET},
     {"OTHER", RULES_ANS_OTHER},
+    {"NOOP", RULES_ANS_OTHER},
+    {"VRFY", RULES_ANS_OTHER},
+    {"EXPN", RULES_ANS_OTHER},
+    {"HELP", RULES_ANS_OTHER},
+    {"ETRN", RULES_ANS_OTHER},
 };
 
 static const struct {
@@ -163,6 +172,20 @@ rules_answers_bit(const char *verb)
 	return RULES_ANS_OTHER;
 }
 
+bool
+rules_answers_valid(const char *verb)
+{
+	size_t i;
+
+	if (verb == NULL)
+		return false;
+	for (i = 0; i < sizeof rules_verbs / sizeof rules_verbs[0]; i++) {
+		if (strcasecmp(verb, rules_verbs[i].name) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int __attribute__((format(printf, 2, 3)))
 rules_error(struct rules_parser *p, const char *fmt, ...)
 {
@@ -189,6 +212,7 @@ rule_clear(struct rule *r)
 		regfree(&r->greeting);
 	for (i = 0; i < r->nservers; i++)
 		free(r->servers[i]);
+	free(r->vendor);
 	free(r->title);
 	free(r->meaning);
 	free(r->when);
@@ -476,6 +500,22 @@ rules_parse_servers(struct rules_parser *p, struct rule *r, char *value)
 	return 0;
 }
 
+/* One software id: whose wording the rule describes. */
+static int
+rules_parse_vendor(struct rules_parser *p, struct rule *r, const char *value)
+{
+	size_t j;
+
+	for (j = 0; rules_server_ids[j] != NULL; j++) {
+		if (strcasecmp(value, rules_server_ids[j]) == 0) {
+			r->vendor = xstrdup(rules_server_ids[j]);
+			return 0;
+		}
+	}
+	return rules_error(
+	    p, "unknown vendor '%.40s' (one of the server: names)", value);
+}
+
 /* "OP N" for counts, "OP N[s|m|h]" for durations (kept in ms). */
 static int
 rules_parse_num(struct rules_parser *p, struct rule *r, const char *key,
@@ -719,6 +759,8 @@ rules_apply(struct rules_parser *p, const char *key, char *value)
 		return rules_parse_servers(p, r, value);
 	if (strcmp(key, "burst") == 0)
 		return rules_parse_burst(p, r, value);
+	if (strcmp(key, "vendor") == 0)
+		return rules_parse_vendor(p, r, value);
 	for (i = 0; i < sizeof rules_num_keys / sizeof rules_num_keys[0]; i++) {
 		if (strcmp(key, rules_num_keys[i].key) == 0)
 			return rules_parse_num(p, r, key,

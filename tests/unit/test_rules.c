@@ -56,7 +56,8 @@ test_good(void **state)
 	    "\n\n\n"
 	    "rule: two\r\n"
 	    "code: 421\r\n"
-	    "title: Two\r\n";
+	    "title: Two\r\n"
+	    "vendor: Exim\r\n";
 	char *cause = NULL;
 	struct rules *rs = parse(text, &cause);
 	const struct rule *r;
@@ -98,11 +99,13 @@ test_good(void **state)
 	assert_string_equal(r->meaning, "first line continued here and here");
 	assert_string_equal(r->when, "After {rcpt_accepted}.[[ Idle {idle}.]]");
 	assert_string_equal(r->when_general, "In general.");
+	assert_null(r->vendor);
 	assert_true(rules_needs_context(r));
 	r = rules_get(rs, 1);
 	assert_string_equal(r->id, "two");
 	assert_int_equal(r->line, 27);
 	assert_string_equal(r->title, "Two");
+	assert_string_equal(r->vendor, "exim");
 	assert_string_equal(r->meaning, "");
 	assert_null(r->when_general);
 	assert_false(rules_needs_context(r));
@@ -170,6 +173,8 @@ test_malformed(void **state)
 		"t.conf:4: bad burst: value '0 in 5m'"},
 	    {"rule: a\ncode: 452\ntitle: t\nserver: lotus\n",
 		"t.conf:4: unknown server 'lotus'"},
+	    {"rule: a\ncode: 452\ntitle: t\nvendor: lotus\n",
+		"t.conf:4: unknown vendor 'lotus'"},
 	    {"rule: a\ncode: 452\ntitle: t\x01\n",
 		"t.conf:3: control character 0x01 in line"},
 	};
@@ -337,6 +342,16 @@ test_answers_bit(void **state)
 	assert_int_equal(rules_answers_bit("data-end"), RULES_ANS_DATA_END);
 	assert_int_equal(rules_answers_bit("GREETING"), RULES_ANS_CONNECT);
 	assert_int_equal(rules_answers_bit("NOOP"), RULES_ANS_OTHER);
+	/* --after takes these words and refuses others. */
+	assert_true(rules_answers_valid("RCPT"));
+	assert_true(rules_answers_valid("greeting"));
+	assert_true(rules_answers_valid("END-OF-DATA"));
+	assert_true(rules_answers_valid("none"));
+	assert_true(rules_answers_valid("NOOP"));
+	assert_false(rules_answers_valid("FOO"));
+	assert_false(rules_answers_valid(""));
+	assert_false(rules_answers_valid(NULL));
+	assert_int_equal(rules_answers_bit("VRFY"), RULES_ANS_OTHER);
 }
 
 int
