@@ -28,6 +28,10 @@ void diag_add_rules_take(struct diag *, struct rules *);
  */
 void diag_reply(struct diag *, struct event *reply);
 
+/* Session open and close events (other types are ignored): the history
+   counts the connections a client holds open to a server. */
+void diag_session(struct diag *, const struct event *);
+
 /* An explanation without a capture (--explain).  answers may be NULL.
    Caller frees with event_diag_free; never NULL. */
 struct event_diag *diag_explain(struct diag *, int code, const char *enhanced,

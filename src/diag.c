@@ -37,6 +37,8 @@
 #define DIAG_OUT_MAX 16384
 #define DIAG_BURST_WINDOW 600.0 /* s: window of the {burst} placeholder */
 #define DIAG_BURST_NOTE 3	/* sessions: append a burst note from here */
+#define DIAG_OPEN_MAX 1800.0	/* s: a session silent longer is not "open" */
+#define DIAG_FEW_CONNS 20	/* open connections below this are "few" */
 
 /* ---- knowledge: basic reply codes (RFC 5321 4.2.2, 4.2.3; RFC 4954;
    RFC 7504; RFC 3207) ---- */
@@ -317,17 +319,58 @@ static const struct {
 };
 #define DIAG_NSERVERS (sizeof diag_servers / sizeof diag_servers[0])
 
+/* The index of a software id in diag_servers (0 when unknown: ids are
+   checked by the rules parser against the same list). */
+static size_t
+diag_server_index(const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < DIAG_NSERVERS; i++) {
+		if (strcmp(diag_servers[i].id, id) == 0)
+			return i;
+	}
+	return 0;
+}
+
 /* ---- history of recent sessions per server ---- */
+
+/*
+ * The kind of a 421/452, so that a burst counts only failures that have the
+ * same cause: a recipient limit, a connection limit and an idle timeout on
+ * one server are three unrelated things, not an overload.  Two replies are
+ * of the same kind when they have the same code and the same base rule (the
+ * rule that matches when burst rules are left out), or the same specific
+ * enhanced code.
+ */
+struct diag_kind {
+	int code;
+	char enhanced[16];	 /* "" when none */
+	const struct rule *rule; /* base rule; NULL: the generic text */
+	unsigned ans_bit;	 /* tells generic kinds apart */
+};
+
+#define DIAG_HSESS_FLAGS 4 /* kinds remembered per session */
+
+struct diag_hflag {
+	struct diag_kind kind;
+	double t;
+};
 
 struct diag_hsess {
 	uint64_t session;
-	double last;	  /* last reply, s */
-	double last_flag; /* last 421/452, s; 0 when none */
+	char client[48]; /* client address without the port */
+	bool open;	 /* between its open and close events */
+	bool greeted;	 /* its 220 greeting was looked at */
+	double last;	 /* last activity, s */
+	struct diag_hflag f[DIAG_HSESS_FLAGS];
+	size_t nf;
 };
 
 struct diag_hserver {
 	char server[64];
 	double last_seen;
+	int software; /* 1 + diag_servers index named by a 220 greeting */
 	struct diag_hsess s[DIAG_HIST_SESSIONS];
 	size_t n;
 };
@@ -337,6 +380,7 @@ struct diag {
 	size_t nsite;
 	struct rules *builtin;
 	regex_t server_re[DIAG_NSERVERS];
+	regex_t busy_re; /* texts that speak of load or connection limits */
 	struct diag_hserver *hist;
 	size_t nhist;
 };
@@ -354,6 +398,10 @@ struct diag_input {
 	const struct event_reply_ctx *ctx; /* NULL without a capture */
 	int server; /* index into diag_servers, -1 unknown */
 	const struct diag_hserver *hist;
+	const struct diag_hsess *sess; /* this session in hist */
+	const struct diag_kind *kind;  /* of this reply; NULL in --explain */
+	bool skip_burst;	       /* finding the base rule */
+	const struct rule *rule;       /* being expanded, NULL if generic */
 	double now;
 	char *helo; /* sanitised copy, owned */
 };
@@ -371,6 +419,11 @@ diag_new(void)
 			fatalx(
 			    "diag: bad server pattern %s", diag_servers[i].id);
 	}
+	if (regcomp(&d->busy_re,
+		"too many (concurrent )?(smtp )?(connections|sessions)|busy|"
+		"load|rate limit|throttl|resources|congest",
+		REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
+		fatalx("diag: bad busy pattern");
 	return d;
 }
 
@@ -386,6 +439,7 @@ diag_free(struct diag *d)
 	rules_free(d->builtin);
 	for (i = 0; i < DIAG_NSERVERS; i++)
 		regfree(&d->server_re[i]);
+	regfree(&d->busy_re);
 	free(d->hist);
 	free(d);
 }
@@ -481,9 +535,24 @@ diag_secs(const struct timeval *tv)
 	return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
 }
 
-/* Record this reply of this session; returns the server's entry. */
+/* The address part of "192.0.2.1:51234" or "[2001:db8::1]:25". */
+static void
+diag_client_addr(char *buf, size_t len, const char *client)
+{
+	const char *colon = strrchr(client, ':');
+	size_t n = colon != NULL ? (size_t)(colon - client) : strlen(client);
+
+	if (client[0] == '[' && n >= 2 && client[n - 1] == ']') {
+		client++;
+		n -= 2;
+	}
+	snprintf(buf, len, "%.*s", (int)n, client);
+}
+
+/* The server's entry and this session's in it, created when new. */
 static struct diag_hserver *
-diag_hist_record(struct diag *d, const struct event *ev, double now)
+diag_hist_touch(
+    struct diag *d, const struct event *ev, double now, struct diag_hsess **sp)
 {
 	struct diag_hserver *h = NULL;
 	struct diag_hsess *s = NULL;
@@ -527,32 +596,71 @@ diag_hist_record(struct diag *d, const struct event *ev, double now)
 		}
 		memset(s, 0, sizeof *s);
 		s->session = ev->session;
+		s->open = true;
+		diag_client_addr(s->client, sizeof s->client, ev->client);
 	}
 	s->last = now;
-	if (ev->code == 421 || ev->code == 452)
-		s->last_flag = now;
+	*sp = s;
 	return h;
 }
 
-/* Sessions with a 421/452 within window seconds before now; *total gets the
-   sessions active in the window and *span the age of the oldest flag. */
+static bool
+diag_kind_same(const struct diag_kind *a, const struct diag_kind *b)
+{
+	if (a->code != b->code)
+		return false;
+	if (a->rule == b->rule && (a->rule != NULL || a->ans_bit == b->ans_bit))
+		return true;
+	/* X.Y.0 says too little to tie two replies together. */
+	return a->enhanced[0] != '\0' &&
+	       strcmp(a->enhanced, b->enhanced) == 0 &&
+	       strcmp(a->enhanced + strlen(a->enhanced) - 2, ".0") != 0;
+}
+
+/* Remember that this session got a 421/452 of this kind. */
+static void
+diag_hist_flag(struct diag_hsess *s, const struct diag_kind *k, double now)
+{
+	size_t i, old = 0;
+
+	for (i = 0; i < s->nf; i++) {
+		if (diag_kind_same(&s->f[i].kind, k)) {
+			s->f[i].t = now;
+			return;
+		}
+		if (s->f[i].t < s->f[old].t)
+			old = i;
+	}
+	if (s->nf < DIAG_HSESS_FLAGS)
+		old = s->nf++;
+	s->f[old].kind = *k;
+	s->f[old].t = now;
+}
+
+/* Sessions that got a 421/452 of this kind within window seconds before
+   now; *total gets the sessions active in the window and *span the age of
+   the oldest such reply.  A NULL kind counts nothing. */
 static unsigned
-diag_hist_count(const struct diag_hserver *h, double now, double window,
-    unsigned *total, double *span)
+diag_hist_count(const struct diag_hserver *h, const struct diag_kind *kind,
+    double now, double window, unsigned *total, double *span)
 {
 	unsigned k = 0, t = 0;
-	double oldest = now;
-	size_t i;
+	double oldest = now, ft;
+	size_t i, j;
 
-	if (h != NULL) {
+	if (h != NULL && kind != NULL) {
 		for (i = 0; i < h->n; i++) {
 			if (h->s[i].last >= now - window)
 				t++;
-			if (h->s[i].last_flag > 0 &&
-			    h->s[i].last_flag >= now - window) {
+			ft = 0;
+			for (j = 0; j < h->s[i].nf; j++) {
+				if (diag_kind_same(&h->s[i].f[j].kind, kind))
+					ft = h->s[i].f[j].t;
+			}
+			if (ft > 0 && ft >= now - window) {
 				k++;
-				if (h->s[i].last_flag < oldest)
-					oldest = h->s[i].last_flag;
+				if (ft < oldest)
+					oldest = ft;
 			}
 		}
 	}
@@ -561,6 +669,38 @@ diag_hist_count(const struct diag_hserver *h, double now, double window,
 	if (span != NULL)
 		*span = now - oldest;
 	return k;
+}
+
+/* Other sessions from the same client address to this server that are
+   open now (seen within DIAG_OPEN_MAX s, in case a close was missed). */
+static unsigned
+diag_hist_open(
+    const struct diag_hserver *h, const struct diag_hsess *me, double now)
+{
+	unsigned n = 0;
+	size_t i;
+
+	if (h == NULL || me == NULL)
+		return 0;
+	for (i = 0; i < h->n; i++) {
+		if (&h->s[i] != me && h->s[i].open &&
+		    h->s[i].last >= now - DIAG_OPEN_MAX &&
+		    strcmp(h->s[i].client, me->client) == 0)
+			n++;
+	}
+	return n;
+}
+
+void
+diag_session(struct diag *d, const struct event *ev)
+{
+	struct diag_hsess *s;
+	double now = diag_secs(&ev->ts);
+
+	if (ev->type != EV_SESSION_OPEN && ev->type != EV_SESSION_CLOSE)
+		return;
+	diag_hist_touch(d, ev, now, &s);
+	s->open = ev->type == EV_SESSION_OPEN;
 }
 
 /* ---- formatting helpers ---- */
@@ -672,6 +812,64 @@ diag_phase(const char *answers, bool known)
 			return t[i].phrase;
 	}
 	return answers;
+}
+
+/* Software defaults of the idle timeout, to compare the measured one. */
+static const struct {
+	const char *id;
+	const char *knob;
+	double ms;
+} diag_idle_defaults[] = {
+    {"postfix", "Postfix's default smtpd_timeout", 300000},
+    {"exim", "Exim's default smtp_receive_timeout", 300000},
+    {"haraka", "Haraka's default inactivity_timeout", 300000},
+};
+
+/* What the measured idle time says about the server's timeout: it gave up
+   after ms of silence, so its timeout is about that. */
+static void
+diag_idle_timeout(const struct diag_input *in, double ms, char *buf, size_t len)
+{
+	const char *id = NULL, *knob = NULL;
+	char dur[32], dflt[160] = "";
+	size_t i;
+
+	if (in->rule != NULL && in->rule->vendor != NULL)
+		id = in->rule->vendor;
+	else if (in->server >= 0)
+		id = diag_servers[in->server].id;
+	if (id != NULL && strcmp(id, "postscreen") == 0)
+		id = "postfix";
+	for (i = 0; id != NULL && i < sizeof diag_idle_defaults /
+					  sizeof diag_idle_defaults[0];
+	     i++) {
+		if (strcmp(id, diag_idle_defaults[i].id) == 0)
+			knob = diag_idle_defaults[i].knob;
+	}
+	diag_duration(dur, sizeof dur, ms);
+	if (ms < 270000) {
+		if (knob != NULL)
+			snprintf(
+			    dflt, sizeof dflt, " below %s of 300 s and", knob);
+		snprintf(buf, len,
+		    "about %s,%s below the 5 minutes RFC 5321 (section "
+		    "4.5.3.2.7) asks a server to wait for the next command%s",
+		    dur, dflt,
+		    id != NULL && strcmp(id, "postfix") == 0 && ms >= 8000 &&
+			    ms <= 13000
+			? "; about 10 s is also what Postfix uses while it is "
+			  "overloaded (\"stress\" in its log)"
+			: "");
+	} else if (ms <= 330000)
+		snprintf(buf, len,
+		    "about %s, the usual value (RFC 5321's minimum%s): the "
+		    "client really was silent that long",
+		    dur, knob != NULL ? " and the default" : "");
+	else
+		snprintf(buf, len,
+		    "about %s, longer than RFC 5321's 5-minute minimum: the "
+		    "client really was silent that long",
+		    dur);
 }
 
 /*
@@ -788,16 +986,48 @@ diag_value(const struct diag_input *in, const char *name, size_t nlen,
 		char dur[32];
 
 		k = diag_hist_count(
-		    in->hist, in->now, DIAG_BURST_WINDOW, &t, &span);
+		    in->hist, in->kind, in->now, DIAG_BURST_WINDOW, &t, &span);
 		if (c == NULL || k < 2) {
-			snprintf(buf, len, "repeated 421/452 replies");
+			snprintf(buf, len, "the same reply repeated");
 			return false;
 		}
 		diag_duration(dur, sizeof dur, span * 1000.0);
 		snprintf(buf, len,
 		    "%u of the last %u sessions to this server "
-		    "got 421 or 452 within %s",
-		    k, t, dur);
+		    "got this same %d within %s",
+		    k, t, in->code, dur);
+		return true;
+	}
+	if (IS("rcpt_limit_low")) {
+		/* The limit a 452 to RCPT revealed, when it is below the 100
+		   recipients RFC 5321 4.5.3.1.8 obliges a server to take. */
+		if (c == NULL || c->rcpt_accepted == 0 ||
+		    c->rcpt_accepted >= 100 ||
+		    (in->ans_bit & RULES_ANS_RCPT) == 0) {
+			snprintf(buf, len, "the limit");
+			return false;
+		}
+		snprintf(buf, len, "%u", c->rcpt_accepted);
+		return true;
+	}
+	if (IS("idle_timeout")) {
+		if (c == NULL || c->idle_ms < 1000) {
+			snprintf(buf, len, "the silence measured");
+			return false;
+		}
+		diag_idle_timeout(in, c->idle_ms, buf, len);
+		return true;
+	}
+	if (IS("open_conns_low")) {
+		unsigned n = diag_hist_open(in->hist, in->sess, in->now);
+
+		/* Few: well below the defaults of the connection limits,
+		   so they cannot be what was hit. */
+		if (c == NULL || n == 0 || n >= DIAG_FEW_CONNS) {
+			snprintf(buf, len, "some");
+			return false;
+		}
+		snprintf(buf, len, "%u", n);
 		return true;
 	}
 	if (IS("tls")) {
@@ -850,7 +1080,8 @@ static char *
 diag_expand(const char *tmpl, const struct diag_input *in)
 {
 	struct diag_buf b = {NULL, 0, 0}, seg;
-	const char *s = tmpl, *open, *close;
+	const char *s = tmpl, *open, *close, *name;
+	char val[256];
 
 	diag_puts(&b, "");
 	if (tmpl == NULL)
@@ -868,7 +1099,17 @@ diag_expand(const char *tmpl, const struct diag_input *in)
 		seg.s = NULL;
 		seg.len = seg.cap = 0;
 		diag_puts(&seg, "");
-		if (diag_expand_span(&seg, in, open + 2, close))
+		if (open[2] == '!' && open[3] == '{' &&
+		    (name = memchr(
+			 open + 4, '}', (size_t)(close - open - 4))) != NULL) {
+			/* [[!{name} text]]: the text stands in for what the
+			   placeholder would say, so only when it is unknown. */
+			if (!diag_value(in, open + 4, (size_t)(name - open - 4),
+				val, sizeof val)) {
+				diag_expand_span(&seg, in, name + 1, close);
+				diag_puts(&b, seg.s);
+			}
+		} else if (diag_expand_span(&seg, in, open + 2, close))
 			diag_puts(&b, seg.s);
 		free(seg.s);
 		s = *close != '\0' ? close + 2 : close;
@@ -990,6 +1231,29 @@ diag_match_bool(enum rules_tri want, bool v)
 	return want == RULES_ANY || (want == RULES_YES) == v;
 }
 
+/* Whether software recognised from the greeting (id) is the vendor's:
+   the same, or the other half of Postfix/postscreen or Exchange/M365. */
+static bool
+diag_vendor_fits(const char *vendor, const char *id)
+{
+	static const char *const family[][2] = {
+	    {"postfix", "postscreen"},
+	    {"exchange", "microsoft365"},
+	};
+	size_t i;
+
+	if (strcmp(vendor, id) == 0)
+		return true;
+	for (i = 0; i < sizeof family / sizeof family[0]; i++) {
+		if ((strcmp(vendor, family[i][0]) == 0 &&
+			strcmp(id, family[i][1]) == 0) ||
+		    (strcmp(vendor, family[i][1]) == 0 &&
+			strcmp(id, family[i][0]) == 0))
+			return true;
+	}
+	return false;
+}
+
 static bool
 diag_match(const struct rule *r, const struct diag_input *in)
 {
@@ -1003,6 +1267,10 @@ diag_match(const struct rule *r, const struct diag_input *in)
 		return false;
 	if (r->has_text &&
 	    (in->text == NULL || regexec(&r->text, in->text, 0, NULL, 0) != 0))
+		return false;
+	/* The greeting names other software: not this vendor's wording. */
+	if (r->vendor != NULL && in->server >= 0 &&
+	    !diag_vendor_fits(r->vendor, diag_servers[in->server].id))
 		return false;
 	if (c == NULL)
 		return !rules_needs_context(r);
@@ -1032,47 +1300,159 @@ diag_match(const struct rule *r, const struct diag_input *in)
 	    !diag_match_bool(r->bools[RULES_B_PIPELINING], c->pipelining))
 		return false;
 	if (r->burst_sessions > 0 &&
-	    diag_hist_count(in->hist, in->now, (double)r->burst_window_s, NULL,
-		NULL) < r->burst_sessions)
+	    (in->skip_burst ||
+		diag_hist_count(in->hist, in->kind, in->now,
+		    (double)r->burst_window_s, NULL, NULL) < r->burst_sessions))
 		return false;
 	return true;
 }
 
+/*
+ * The first matching rule in precedence order; with after, the first one
+ * that comes after that rule; with generic_only, rules with a vendor are
+ * passed over (the generic advice for a reply whose vendor is a guess).
+ */
 static const struct rule *
-diag_find(const struct diag *d, const struct diag_input *in)
+diag_find(const struct diag *d, const struct diag_input *in,
+    const struct rule *after, bool generic_only)
 {
 	const struct rule *r;
+	bool go = after == NULL;
 	size_t i, j;
 
-	for (i = 0; i < d->nsite; i++) {
-		for (j = 0; (r = rules_get(d->site[i], j)) != NULL; j++) {
+	for (i = 0; i <= d->nsite; i++) {
+		const struct rules *rs = i < d->nsite ? d->site[i] : d->builtin;
+
+		for (j = 0; (r = rules_get(rs, j)) != NULL; j++) {
+			if (!go) {
+				go = r == after;
+				continue;
+			}
+			if (generic_only && r->vendor != NULL)
+				continue;
 			if (diag_match(r, in))
 				return r;
 		}
-	}
-	for (j = 0; (r = rules_get(d->builtin, j)) != NULL; j++) {
-		if (diag_match(r, in))
-			return r;
 	}
 	return NULL;
 }
 
 /* ---- building the diagnosis ---- */
 
+static struct event_diag *diag_generic(const struct diag_input *);
+
+/* "452 Postfix: queue full": the length of "Postfix" at *label, or 0 when
+   the title is not of that form. */
+static size_t
+diag_title_vendor(const char *title, const char **label)
+{
+	const char *colon;
+
+	if (strlen(title) < 5 || !isdigit((unsigned char)title[0]) ||
+	    !isdigit((unsigned char)title[1]) ||
+	    !isdigit((unsigned char)title[2]) || title[3] != ' ')
+		return 0;
+	colon = strstr(title + 4, ": ");
+	if (colon == NULL || colon == title + 4 || colon - title > 40 ||
+	    colon[2] == '\0')
+		return 0;
+	*label = title + 4;
+	return (size_t)(colon - title - 4);
+}
+
+/* "A; if the server is Postfix: B" with the generic advice A first. */
+static char *
+diag_join_fix(
+    const char *generic, const char *label, size_t llen, const char *vendor)
+{
+	char *s;
+	size_t n = strlen(vendor);
+
+	/* Nothing more to say when the vendor's advice is the generic one
+	   (or its start, as "Retry later." is of "Retry later; ..."). */
+	if (n > 0 && vendor[n - 1] == '.')
+		n--;
+	if (*vendor == '\0' || strncmp(generic, vendor, n) == 0)
+		return xstrdup(generic);
+	xasprintf(&s, "%s If the server is %.*s: %s", generic, (int)llen, label,
+	    vendor);
+	return s;
+}
+
+/*
+ * A vendor rule matched on the wording alone (the greeting names no known
+ * software): say so instead of naming the vendor as fact, and put generic
+ * advice (the next rule without a vendor, or the code tables) first.
+ */
+static void
+diag_unconfirmed(const struct diag *d, const struct rule *r,
+    const struct diag_input *in, struct event_diag *x)
+{
+	const struct rule *g = diag_find(d, in, r, true);
+	struct diag_input gin = *in;
+	struct event_diag *gen = NULL;
+	char *gs, *go, *t, *lab;
+	const char *label;
+	size_t llen;
+
+	llen = diag_title_vendor(x->title, &label);
+	if (llen > 0) {
+		lab = xstrndup(label, llen);
+		xasprintf(&t, "%.3s %c%s", x->title,
+		    toupper((unsigned char)label[llen + 2]), label + llen + 3);
+	} else {
+		lab = xstrdup(diag_servers[diag_server_index(r->vendor)].name);
+		t = xstrdup(x->title);
+	}
+	free(x->title);
+	x->title = t;
+	xasprintf(&t,
+	    "This wording is %s's; the greeting does not name the server "
+	    "software, so that is likely, not certain. %s",
+	    lab, x->meaning);
+	free(x->meaning);
+	x->meaning = t;
+
+	if (g != NULL) {
+		gin.rule = g;
+		gs = diag_expand(g->fix_sender, &gin);
+		go = diag_expand(g->fix_operator, &gin);
+	} else {
+		gen = diag_generic(in);
+		gs = xstrdup(gen->fix_sender);
+		go = xstrdup(gen->fix_operator);
+		event_diag_free(gen);
+	}
+	t = diag_join_fix(gs, lab, strlen(lab), x->fix_sender);
+	free(x->fix_sender);
+	x->fix_sender = t;
+	t = diag_join_fix(go, lab, strlen(lab), x->fix_operator);
+	free(x->fix_operator);
+	x->fix_operator = t;
+	free(gs);
+	free(go);
+	free(lab);
+}
+
 static struct event_diag *
-diag_from_rule(const struct rule *r, const struct diag_input *in)
+diag_from_rule(
+    const struct diag *d, const struct rule *r, const struct diag_input *in)
 {
 	struct event_diag *x = xcalloc(1, sizeof *x);
+	struct diag_input rin = *in;
 
+	rin.rule = r;
 	x->rule = xstrdup(r->id);
-	x->title = diag_expand(r->title, in);
-	x->meaning = diag_expand(r->meaning, in);
+	x->title = diag_expand(r->title, &rin);
+	x->meaning = diag_expand(r->meaning, &rin);
 	if (in->ctx == NULL && r->when_general != NULL)
-		x->when = diag_expand(r->when_general, in);
+		x->when = diag_expand(r->when_general, &rin);
 	else
-		x->when = diag_expand(r->when, in);
-	x->fix_sender = diag_expand(r->fix_sender, in);
-	x->fix_operator = diag_expand(r->fix_operator, in);
+		x->when = diag_expand(r->when, &rin);
+	x->fix_sender = diag_expand(r->fix_sender, &rin);
+	x->fix_operator = diag_expand(r->fix_operator, &rin);
+	if (r->vendor != NULL && in->server < 0)
+		diag_unconfirmed(d, r, in, x);
 	return x;
 }
 
@@ -1201,23 +1581,18 @@ diag_clean(const char *s)
 	return c;
 }
 
+/* The software the greeting names, or -1.  The reply text is not used:
+   a wording shared or copied between products proves nothing. */
 static int
-diag_recognise(const struct diag *d, const char *greeting, const char *text)
+diag_recognise(const struct diag *d, const char *greeting)
 {
 	size_t i;
 
-	if (greeting != NULL) {
-		for (i = 0; i < DIAG_NSERVERS; i++) {
-			if (regexec(&d->server_re[i], greeting, 0, NULL, 0) ==
-			    0)
-				return (int)i;
-		}
-	}
-	if (text != NULL) {
-		for (i = 0; i < DIAG_NSERVERS; i++) {
-			if (regexec(&d->server_re[i], text, 0, NULL, 0) == 0)
-				return (int)i;
-		}
+	if (greeting == NULL)
+		return -1;
+	for (i = 0; i < DIAG_NSERVERS; i++) {
+		if (regexec(&d->server_re[i], greeting, 0, NULL, 0) == 0)
+			return (int)i;
 	}
 	return -1;
 }
@@ -1231,23 +1606,119 @@ diag_set_enhanced(struct diag_input *in, const char *enhanced)
 	}
 }
 
+/*
+ * What a repeat of this kind of failure says, for the burst note.  Only
+ * limits on connections, load and resources make a burst mean overload or
+ * throttling; a repeated recipient limit or idle timeout is the client's
+ * own pattern.
+ */
+static const char *
+diag_burst_cause(
+    const struct diag *d, const struct diag_input *in, const struct rule *base)
+{
+	const char *id = base != NULL ? base->id : "";
+	bool e = in->has_enh;
+
+	if ((e && in->enh[1] == 5 && in->enh[2] == 3) ||
+	    strstr(id, "rcpt-limit") != NULL ||
+	    (in->code == 452 && (in->ans_bit & RULES_ANS_RCPT) != 0 &&
+		in->ctx != NULL && in->ctx->rcpt_accepted > 0))
+		return "the client keeps sending more recipients per message "
+		       "than this server takes: a client configuration "
+		       "pattern, not overload; set the client's recipients "
+		       "per message to the server's limit";
+	if (strstr(id, "msgs-per-conn") != NULL ||
+	    strstr(id, "max-msgs") != NULL || strstr(id, "max-mails") != NULL ||
+	    strstr(id, "after-messages") != NULL)
+		return "the client keeps sending more messages per connection "
+		       "than this server takes: a client configuration "
+		       "pattern, not overload; make it reconnect sooner";
+	if ((e && in->enh[1] == 4 && in->enh[2] == 2) ||
+	    strstr(id, "timeout") != NULL)
+		return "this client's sessions keep going silent until the "
+		       "server's timeout: look at the client and the network "
+		       "path, not at the server's load";
+	if (strstr(id, "errors") != NULL || strstr(id, "bad-") != NULL)
+		return "the client keeps repeating what the server refuses: "
+		       "fix its commands or recipient list; retrying harder "
+		       "will not help";
+	if ((in->code == 421 && (in->ans_bit & RULES_ANS_CONNECT) != 0) ||
+	    (e &&
+		(in->enh[1] == 7 ||
+		    (in->enh[1] == 3 && (in->enh[2] == 1 || in->enh[2] == 2)) ||
+		    (in->enh[1] == 4 && in->enh[2] == 5))) ||
+	    (in->text != NULL &&
+		regexec(&d->busy_re, in->text, 0, NULL, 0) == 0))
+		return "the server is overloaded or is throttling this client";
+	return "the same failure keeps coming back, so it is not a one-off";
+}
+
+static const char *
+diag_class_name(int c)
+{
+	return c == 2	? "success"
+	       : c == 4 ? "temporary failure"
+			: "permanent failure";
+}
+
+/* A 4xx reply with a 5.x.x enhanced code (or the reverse) contradicts
+   itself; clients go by the reply code, so say which one counts. */
+static void
+diag_class_note(const struct diag_input *in, struct event_diag *x)
+{
+	char *t;
+	int d1 = in->code / 100;
+
+	if (!in->has_enh || (d1 != 2 && d1 != 4 && d1 != 5) || in->enh[0] == d1)
+		return;
+	xasprintf(&t,
+	    "%s Note: the enhanced code %s is of class %d (%s) but the reply "
+	    "code %d is a %s; the two should agree (RFC 3463), so the server "
+	    "is inconsistent. Clients act on the reply code: %s.",
+	    x->meaning, in->enhanced, in->enh[0], diag_class_name(in->enh[0]),
+	    in->code, diag_class_name(d1),
+	    d1 == 4   ? "the client keeps the message and retries"
+	    : d1 == 5 ? "the client gives up (no retry)"
+		      : "the command succeeded");
+	free(x->meaning);
+	x->meaning = t;
+}
+
 void
 diag_reply(struct diag *d, struct event *ev)
 {
 	struct diag_input in;
-	const struct rule *r;
+	struct diag_kind kind;
+	struct diag_hsess *sess;
+	struct diag_hserver *h;
+	const struct rule *r, *base;
 	char *text, *greeting = NULL;
 	bool highlight = ev->code == 421 || ev->code == 452;
+	int sw;
 
 	memset(&in, 0, sizeof in);
 	ev->highlight = highlight;
 	in.now = diag_secs(&ev->ts);
-	in.hist = diag_hist_record(d, ev, in.now);
+	h = diag_hist_touch(d, ev, in.now, &sess);
+	in.hist = h;
+	in.sess = sess;
+	/* The software a 220 greeting names holds for the server address,
+	   also for sessions it refuses at connect (421 instead of 220). */
+	if (ev->code == 220 && strcmp(ev->answers, "CONNECT") == 0 &&
+	    !sess->greeted) {
+		sess->greeted = true;
+		text = diag_join_text(ev->text, ev->text_len);
+		if ((sw = diag_recognise(d, text)) >= 0)
+			h->software = sw + 1;
+		free(text);
+	}
 	if (ev->code < 400 || ev->code > 599)
 		return; /* only failures are diagnosed */
 
 	text = diag_join_text(ev->text, ev->text_len);
-	if (ev->ctx.greeting != NULL)
+	/* A 421/554 greeting is this very reply: it names nothing more than
+	   the wording does. */
+	if (ev->ctx.greeting != NULL && strcmp(ev->answers, "CONNECT") != 0)
 		greeting =
 		    diag_join_text(ev->ctx.greeting, strlen(ev->ctx.greeting));
 	in.code = ev->code;
@@ -1257,31 +1728,47 @@ diag_reply(struct diag *d, struct event *ev)
 	in.answers_known = true;
 	in.ans_bit = rules_answers_bit(ev->answers);
 	in.ctx = &ev->ctx;
-	in.server = diag_recognise(d, greeting, text);
+	in.server =
+	    greeting != NULL ? diag_recognise(d, greeting) : h->software - 1;
 	in.helo = diag_clean(ev->ctx.helo);
 
-	r = diag_find(d, &in);
+	/* The kind of this reply, from the rule that matches regardless of
+	   bursts; recorded before counting, so that it counts itself. */
+	in.skip_burst = true;
+	base = diag_find(d, &in, NULL, false);
+	in.skip_burst = false;
+	memset(&kind, 0, sizeof kind);
+	kind.code = ev->code;
+	if (in.has_enh)
+		snprintf(
+		    kind.enhanced, sizeof kind.enhanced, "%s", in.enhanced);
+	kind.rule = base;
+	kind.ans_bit = in.ans_bit;
+	in.kind = &kind;
+	if (highlight)
+		diag_hist_flag(sess, &kind, in.now);
+
+	r = diag_find(d, &in, NULL, false);
 	if (r != NULL)
-		ev->diag = diag_from_rule(r, &in);
+		ev->diag = diag_from_rule(d, r, &in);
 	else if (highlight)
 		ev->diag = diag_generic(&in);
 
 	/* A burst is worth saying whatever the rule: it changes the fix. */
 	if (ev->diag != NULL && highlight && r != NULL &&
 	    strstr(r->when, "{burst}") == NULL &&
-	    diag_hist_count(in.hist, in.now, DIAG_BURST_WINDOW, NULL, NULL) >=
-		DIAG_BURST_NOTE) {
-		char *note =
-			 diag_expand(" Pattern: {burst}: the server is "
-				     "overloaded or is throttling this client.",
-			     &in),
-		     *w;
+	    diag_hist_count(in.hist, in.kind, in.now, DIAG_BURST_WINDOW, NULL,
+		NULL) >= DIAG_BURST_NOTE) {
+		char *note = diag_expand("Pattern: {burst}", &in), *w;
 
-		xasprintf(&w, "%s %s", ev->diag->when, note);
+		xasprintf(&w, "%s %s: %s.", ev->diag->when, note,
+		    diag_burst_cause(d, &in, base));
 		free(ev->diag->when);
 		ev->diag->when = w;
 		free(note);
 	}
+	if (ev->diag != NULL)
+		diag_class_note(&in, ev->diag);
 	free(in.helo);
 	free(text);
 	free(greeting);
@@ -1293,6 +1780,7 @@ diag_explain(struct diag *d, int code, const char *enhanced, const char *text,
 {
 	struct diag_input in;
 	const struct rule *r;
+	struct event_diag *x;
 	char *t = NULL, verb[16];
 	size_t i;
 
@@ -1321,9 +1809,12 @@ diag_explain(struct diag *d, int code, const char *enhanced, const char *text,
 	}
 	in.answers = verb;
 
-	r = diag_find(d, &in);
-	free(t);
+	r = diag_find(d, &in, NULL, false);
 	if (r != NULL)
-		return diag_from_rule(r, &in);
-	return diag_generic(&in);
+		x = diag_from_rule(d, r, &in);
+	else
+		x = diag_generic(&in);
+	diag_class_note(&in, x);
+	free(t);
+	return x;
 }

@@ -103,6 +103,8 @@ psess_emit(void *arg, struct event *ev)
 		ps->p->cap_tls++;
 	if (ev->type == EV_REPLY)
 		diag_reply(ps->p->diag, ev);
+	else if (ev->type == EV_SESSION_OPEN || ev->type == EV_SESSION_CLOSE)
+		diag_session(ps->p->diag, ev);
 	/* The server's name from its greeting: the TLS layer checks the
 	   certificate against it. */
 	if (ev->type == EV_REPLY && ev->code == 220 &&

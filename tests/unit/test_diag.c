@@ -260,7 +260,7 @@ test_burst(void **state)
 		if (s == 4)
 			assert_non_null(strstr(ev->diag->when,
 			    "4 of the last 4 "
-			    "sessions to this server got 421 or 452 within "
+			    "sessions to this server got this same 421 within "
 			    "3 min"));
 		check_texts(ev->diag);
 		event_free(ev);
@@ -334,7 +334,7 @@ test_storage_and_size(void **state)
 	    "Insufficient system storage");
 	diag_reply(d, ev);
 	assert_string_equal(ev->diag->rule, "452-postfix-queue-space");
-	assert_non_null(strstr(ev->diag->title, "queue filesystem"));
+	assert_non_null(strstr(ev->diag->title, "Queue filesystem"));
 	assert_non_null(strstr(ev->diag->meaning, "queue_minfree"));
 	event_free(ev);
 
@@ -594,6 +594,305 @@ test_knowledge(void **state)
 	assert_null(diag_enhanced_meaning("4.1234.1"));
 }
 
+/* Open connection events for session s from 192.0.2.7 (as mkreply's). */
+static void
+session_event(struct diag *d, enum event_type type, uint64_t s,
+    const char *server, double t)
+{
+	struct event *ev = event_new(type);
+
+	ev->session = s;
+	ev->ts.tv_sec = 1700000000 + (time_t)t;
+	snprintf(ev->client, sizeof ev->client, "192.0.2.7:%u",
+	    (unsigned)(40000 + s));
+	snprintf(ev->server, sizeof ev->server, "%s", server);
+	diag_session(d, ev);
+	event_free(ev);
+}
+
+/*
+ * A burst counts only failures of the same kind: a recipient limit, a
+ * connection limit and an idle timeout on one server are no pattern, and a
+ * repeated recipient limit is the client's configuration, not overload.
+ */
+static void
+test_burst_kinds(void **state)
+{
+	struct diag *d = diag_new();
+	const char *srv = "192.0.2.40:25";
+	struct event *ev;
+	uint64_t s;
+
+	(void)state;
+	ev = mkreply(
+	    1, srv, 0, 452, "4.5.3", "RCPT", "Error: too many recipients");
+	ev->ctx.rcpt_seen = 3;
+	ev->ctx.rcpt_accepted = 2;
+	diag_reply(d, ev);
+	event_free(ev);
+	ev = mkreply(2, srv, 5, 421, "4.7.0", "CONNECT",
+	    "mx Error: too many connections from 192.0.2.7");
+	diag_reply(d, ev);
+	assert_null(strstr(ev->diag->when, "Pattern"));
+	event_free(ev);
+	ev = mkreply(
+	    3, srv, 21, 421, "4.4.2", NULL, "mx Error: timeout exceeded");
+	ev->ctx.idle_ms = 5000;
+	diag_reply(d, ev);
+	assert_string_equal(ev->diag->rule, "421-postfix-timeout");
+	assert_null(strstr(ev->diag->when, "Pattern"));
+	assert_null(strstr(ev->diag->when, "overloaded"));
+	event_free(ev);
+
+	/* Three recipient limits: a pattern, but of the client's making. */
+	for (s = 4; s <= 5; s++) {
+		ev = mkreply(s, srv, 20 + (double)s, 452, "4.5.3", "RCPT",
+		    "Error: too many recipients");
+		ev->ctx.rcpt_seen = 3;
+		ev->ctx.rcpt_accepted = 2;
+		diag_reply(d, ev);
+		if (s == 5) {
+			assert_non_null(strstr(ev->diag->when,
+			    "Pattern: 3 of the last 5 sessions to this "
+			    "server got this same 452"));
+			assert_non_null(strstr(
+			    ev->diag->when, "client configuration pattern"));
+			assert_null(strstr(ev->diag->when, "overloaded"));
+		}
+		event_free(ev);
+	}
+
+	/* {burst} of the 421-burst rule counts the same kind only: two
+	   greeting 421s and an idle timeout are not three of a kind. */
+	srv = "192.0.2.41:25";
+	for (s = 10; s <= 13; s++) {
+		if (s == 11) {
+			ev = mkreply(s, srv, (double)s, 421, NULL, NULL,
+			    "mx closing this session");
+			ev->ctx.idle_ms = 60000;
+		} else
+			ev = mkreply(s, srv, (double)s, 421, NULL, "CONNECT",
+			    "mx overloaded, go away");
+		diag_reply(d, ev);
+		if (s == 12)
+			assert_string_equal(ev->diag->rule, "421-greeting");
+		if (s == 13) {
+			assert_string_equal(ev->diag->rule, "421-burst");
+			assert_non_null(strstr(ev->diag->when,
+			    "3 of the last 4 sessions to this server got this "
+			    "same 421"));
+		}
+		event_free(ev);
+	}
+	diag_free(d);
+}
+
+/* The greeting, not the reply's wording, says whose rules apply. */
+static void
+test_vendor(void **state)
+{
+	struct diag *d = diag_new();
+	struct event_diag *x;
+	struct event *ev;
+	const struct rule *r;
+	struct rules *b;
+	const char *gmail = "The email account that you tried to reach is "
+			    "over quota. Please direct the recipient to x";
+	size_t i;
+
+	(void)state;
+	/* aiosmtpd greets: Gmail's wording is no reason to speak of Gmail. */
+	ev = mkreply(1, "192.0.2.50:25", 0, 452, "4.2.2", "RCPT", gmail);
+	ev->ctx.greeting = xstrdup("mailbox.example.net ESMTP aiosmtpd");
+	diag_reply(d, ev);
+	assert_string_equal(ev->diag->rule, "452-mailbox-quota");
+	assert_null(strstr(ev->diag->title, "Gmail"));
+	assert_null(strstr(ev->diag->fix_operator, "Google"));
+	check_texts(ev->diag);
+	event_free(ev);
+
+	/* No software named: the Gmail rule, stated as likely, generic
+	   advice first. */
+	ev = mkreply(2, "192.0.2.51:25", 0, 452, "4.2.2", "RCPT", gmail);
+	ev->ctx.greeting = xstrdup("mx.example.net ESMTP ready");
+	diag_reply(d, ev);
+	assert_string_equal(ev->diag->rule, "452-gmail-over-quota");
+	assert_string_equal(ev->diag->title, "452 Recipient's mailbox is full");
+	assert_true(
+	    strncmp(ev->diag->meaning, "This wording is Gmail's", 23) == 0);
+	assert_true(
+	    strncmp(ev->diag->fix_operator, "Raise the quota", 15) == 0);
+	assert_non_null(
+	    strstr(ev->diag->fix_operator, "If the server is Gmail: "));
+	check_texts(ev->diag);
+	event_free(ev);
+
+	/* Gmail greets: Gmail's rule, as fact. */
+	ev = mkreply(3, "192.0.2.52:25", 0, 452, "4.2.2", "RCPT", gmail);
+	ev->ctx.greeting = xstrdup("mx.google.com ESMTP a1-2 - gsmtp");
+	diag_reply(d, ev);
+	assert_string_equal(ev->diag->rule, "452-gmail-over-quota");
+	assert_non_null(strstr(ev->diag->title, "452 Gmail: "));
+	assert_null(strstr(ev->diag->meaning, "This wording"));
+	event_free(ev);
+
+	/* A 421 instead of the greeting: the 220 greeting of another
+	   session to the same address names the software. */
+	ev = mkreply(4, "192.0.2.53:25", 0, 220, NULL, "CONNECT",
+	    "mx.example.org ESMTP Postfix (Debian)");
+	diag_reply(d, ev);
+	event_free(ev);
+	ev = mkreply(5, "192.0.2.53:25", 1, 421, "4.7.0", "CONNECT",
+	    "mx.example.org Error: too many connections from 192.0.2.7");
+	ev->ctx.greeting = xstrdup(ev->text);
+	diag_reply(d, ev);
+	assert_string_equal(ev->diag->rule, "421-postfix-conn-limit");
+	assert_non_null(strstr(ev->diag->title, "421 Postfix: "));
+	event_free(ev);
+
+	/* --explain has no greeting: never the vendor as fact. */
+	x = diag_explain(d, 452, "4.3.1", "Insufficient system storage", NULL);
+	assert_string_equal(x->rule, "452-postfix-queue-space");
+	assert_null(strstr(x->title, "Postfix"));
+	assert_non_null(strstr(x->meaning, "This wording is Postfix's"));
+	event_diag_free(x);
+
+	/* Every built-in vendor rule has a "NNN Vendor: what" title, so the
+	   vendor can be dropped from it. */
+	b = rules_builtin();
+	for (i = 0; (r = rules_get(b, i)) != NULL; i++) {
+		const char *colon;
+
+		if (r->vendor == NULL)
+			continue;
+		colon = strstr(r->title, ": ");
+		if (colon == NULL || r->title[3] != ' ' || colon[2] == '\0' ||
+		    colon - r->title > 40) {
+			print_error("rule %s: title \"%s\"\n", r->id, r->title);
+			fail();
+		}
+	}
+	rules_free(b);
+	diag_free(d);
+}
+
+/* Measured values turned into conclusions. */
+static void
+test_measured(void **state)
+{
+	struct diag *d = diag_new();
+	const char *srv = "192.0.2.60:25";
+	struct event *ev;
+
+	(void)state;
+	/* Recipient limit 2: below the RFC's 100, so restore it. */
+	ev = mkreply(
+	    1, srv, 0, 452, "4.5.3", "RCPT", "Error: too many recipients");
+	ev->ctx.rcpt_seen = 3;
+	ev->ctx.rcpt_accepted = 2;
+	ev->ctx.greeting = xstrdup("mx ESMTP Postfix");
+	diag_reply(d, ev);
+	assert_non_null(strstr(ev->diag->fix_operator,
+	    "The limit here, 2 recipients, is below the 100 recipients RFC "
+	    "5321 section 4.5.3.1.8 requires"));
+	assert_non_null(strstr(ev->diag->fix_operator, "default is 1000"));
+	assert_null(strstr(ev->diag->fix_operator, "only if needed"));
+	check_texts(ev->diag);
+	event_free(ev);
+	/* Limit 150: fine by the RFC. */
+	ev = mkreply(
+	    2, srv, 1, 452, "4.5.3", "RCPT", "Error: too many recipients");
+	ev->ctx.rcpt_seen = 151;
+	ev->ctx.rcpt_accepted = 150;
+	ev->ctx.greeting = xstrdup("mx ESMTP Postfix");
+	diag_reply(d, ev);
+	assert_null(strstr(ev->diag->fix_operator, "The limit here"));
+	assert_non_null(strstr(ev->diag->fix_operator, "only if needed"));
+	event_free(ev);
+
+	/* Idle timeout after 5 s: the timeout looks set to 5 s. */
+	ev = mkreply(
+	    3, srv, 2, 421, "4.4.2", NULL, "mx Error: timeout exceeded");
+	ev->ctx.idle_ms = 5000;
+	ev->ctx.greeting = xstrdup("mx ESMTP Postfix");
+	diag_reply(d, ev);
+	assert_non_null(strstr(ev->diag->when,
+	    "timeout looks set to about 5.0 s, below Postfix's default "
+	    "smtpd_timeout of 300 s and below the 5 minutes RFC 5321"));
+	assert_null(strstr(ev->diag->when, "overloaded"));
+	event_free(ev);
+	ev = mkreply(
+	    4, srv, 3, 421, "4.4.2", NULL, "mx Error: timeout exceeded");
+	ev->ctx.idle_ms = 10100;
+	ev->ctx.greeting = xstrdup("mx ESMTP Postfix");
+	diag_reply(d, ev);
+	assert_non_null(strstr(ev->diag->when, "while it is overloaded"));
+	event_free(ev);
+	ev = mkreply(
+	    5, srv, 4, 421, "4.4.2", NULL, "mx Error: timeout exceeded");
+	ev->ctx.idle_ms = 300400;
+	ev->ctx.greeting = xstrdup("mx ESMTP Postfix");
+	diag_reply(d, ev);
+	assert_non_null(strstr(ev->diag->when, "the usual value"));
+	event_free(ev);
+
+	/* Connection limit with 2 connections open: the limit is low. */
+	srv = "192.0.2.61:25";
+	session_event(d, EV_SESSION_OPEN, 10, srv, 10);
+	session_event(d, EV_SESSION_OPEN, 11, srv, 10);
+	session_event(d, EV_SESSION_OPEN, 12, srv, 11);
+	ev = mkreply(12, srv, 11, 421, "4.7.0", "CONNECT",
+	    "mx Error: too many connections from 192.0.2.7");
+	diag_reply(d, ev);
+	assert_non_null(strstr(ev->diag->when, "looks set low, to about 2"));
+	assert_null(strstr(ev->diag->when, "(default 50) sessions"));
+	event_free(ev);
+	session_event(d, EV_SESSION_CLOSE, 10, srv, 12);
+	session_event(d, EV_SESSION_CLOSE, 11, srv, 12);
+	session_event(d, EV_SESSION_CLOSE, 12, srv, 12);
+	/* None open any more: nothing measured, the default is quoted. */
+	session_event(d, EV_SESSION_OPEN, 13, srv, 20);
+	ev = mkreply(13, srv, 20, 421, "4.7.0", "CONNECT",
+	    "mx Error: too many connections from 192.0.2.7");
+	diag_reply(d, ev);
+	assert_null(strstr(ev->diag->when, "looks set low"));
+	assert_non_null(strstr(ev->diag->when, "(default 50) sessions"));
+	event_free(ev);
+	diag_free(d);
+}
+
+/* --explain: X.4.2 has a rule; a 4xx with a 5.x.x code is pointed out. */
+static void
+test_explain_more(void **state)
+{
+	struct diag *d = diag_new();
+	struct event_diag *x;
+	struct event *ev;
+
+	(void)state;
+	x = diag_explain(d, 421, "4.4.2", NULL, NULL);
+	assert_string_equal(x->rule, "421-bad-connection");
+	check_texts(x);
+	event_diag_free(x);
+
+	x = diag_explain(d, 452, "5.5.3", NULL, NULL);
+	assert_non_null(strstr(x->meaning,
+	    "enhanced code 5.5.3 is of class 5 (permanent failure) but the "
+	    "reply code 452 is a temporary failure"));
+	event_diag_free(x);
+	x = diag_explain(d, 452, "4.5.3", NULL, NULL);
+	assert_null(strstr(x->meaning, "should agree"));
+	event_diag_free(x);
+
+	/* The same on the wire. */
+	ev = mkreply(
+	    1, "192.0.2.70:25", 0, 452, "5.5.3", "RCPT", "Too many recipients");
+	diag_reply(d, ev);
+	assert_non_null(strstr(ev->diag->meaning, "should agree"));
+	event_free(ev);
+	diag_free(d);
+}
+
 int
 main(void)
 {
@@ -609,6 +908,10 @@ main(void)
 	    cmocka_unit_test(test_site_precedence),
 	    cmocka_unit_test(test_explain),
 	    cmocka_unit_test(test_knowledge),
+	    cmocka_unit_test(test_burst_kinds),
+	    cmocka_unit_test(test_vendor),
+	    cmocka_unit_test(test_measured),
+	    cmocka_unit_test(test_explain_more),
 	};
 
 	return cmocka_run_group_tests_name("diag", tests, NULL, NULL);
