@@ -132,9 +132,9 @@ main_usage(FILE *f)
 	      "Output:\n"
 	      "  -j, --json               no UI: JSON Lines events on stdout\n"
 	      "  -N, --no-ui              no UI: one readable line per event "
-	      "on stdout, and\n"
-	      "                           indented diagnosis lines under a "
-	      "421 or 452\n"
+	      "on stdout; a 421\n"
+	      "                           or 452 line ends with the "
+	      "diagnosis and situation\n"
 	      "                           (the default when stdout is not a "
 	      "terminal)\n"
 	      "      --demo               open the UI on the bundled demo "
@@ -426,6 +426,9 @@ main_explain(struct diag *d, int argc, char **argv, const char *after)
 		code = (int)main_number("--explain", argv[0], 200, 599);
 	if (after != NULL && *after == '\0')
 		after = NULL;
+	if (after != NULL && !rules_answers_valid(after))
+		err_exit(EXIT_USAGE, "--after", "unknown command",
+		    "use one of " RULES_ANSWERS_WORDS);
 
 	x = diag_explain(d, code, enhanced, text, after);
 	xasprintf(&head, "%d%s%s%s%s%s%s%s", code, enhanced ? " " : "",

@@ -62,23 +62,6 @@ out_text_title(const struct event *ev)
 	return t;
 }
 
-/*
- * Under a highlighted reply, what the line alone cannot say: the situation
- * the diagnosis inferred (e.g. the server's recipient limit) and the fixes,
- * one indented line each so that grepping for event lines still works.
- */
-static void
-out_text_diag_part(FILE *f, const char *label, const char *text, bool utf8)
-{
-	char *s;
-
-	if (text == NULL || *text == '\0')
-		return;
-	s = vis_dup(text, strlen(text), utf8);
-	fprintf(f, "    %s: %s\n", label, s);
-	free(s);
-}
-
 int
 out_text_event(FILE *f, const struct event *ev, bool utf8)
 {
@@ -125,17 +108,24 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		    ev->highlight ? "!! " : "", ev->code,
 		    ev->enhanced[0] ? " " : "", ev->enhanced, *s ? " " : "", s);
 		free(s);
-		if (ev->diag != NULL && ev->diag->title != NULL)
-			fprintf(f, "  << %s >>", out_text_title(ev));
-		fputc('\n', f);
-		if (ev->highlight && ev->diag != NULL) {
-			out_text_diag_part(
-			    f, "situation", ev->diag->when, utf8);
-			out_text_diag_part(
-			    f, "sender can", ev->diag->fix_sender, utf8);
-			out_text_diag_part(
-			    f, "operator can", ev->diag->fix_operator, utf8);
+		if (ev->diag != NULL && ev->diag->title != NULL) {
+			/*
+			 * SPEC: one line per event.  Under a 421 or 452 the
+			 * line also carries what the diagnosis inferred from
+			 * this session (e.g. the server's recipient limit);
+			 * the fixes are in the UI, -j and --explain.
+			 */
+			fprintf(f, "  << %s", out_text_title(ev));
+			if (ev->highlight && ev->diag->when != NULL &&
+			    *ev->diag->when != '\0') {
+				s = vis_dup(ev->diag->when,
+				    strlen(ev->diag->when), utf8);
+				fprintf(f, ". %s", s);
+				free(s);
+			}
+			fputs(" >>", f);
 		}
+		fputc('\n', f);
 		break;
 	case EV_MESSAGE:
 		fprintf(f,
