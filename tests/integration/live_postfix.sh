@@ -6,8 +6,6 @@
 # with -j -P 10690; swaks sends one message to 3 recipients, so the 3rd RCPT
 # gets 452 4.5.3 and the message is queued for 2.  Needs root (live capture),
 # postfix, swaks and /usr/bin/python3 (to read the JSON); skips otherwise.
-# bash, not sh: postfix-instance.sh probes the port with /dev/tcp.
-[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/../lib.sh"
 tap_init
 
