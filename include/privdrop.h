@@ -8,5 +8,7 @@
  * root could be regained afterwards.
  */
 int privdrop(const char *user, const char **why);
+/* The account root was given up for, or NULL when privdrop() did not. */
+const char *privdrop_user(void);
 
 #endif

@@ -166,6 +166,13 @@ struct ui_ctx {
 int ui_attr(struct ui_ctx *, enum ui_role);
 /* Draw safe text at (y, x) within w columns; returns columns used. */
 int ui_put(struct ui_ctx *, int y, int x, int w, enum ui_role, const char *);
+/*
+ * As ui_put, but text that does not fit, or that has more after it (more),
+ * ends with "…" ("..." without UTF-8), cut at a word boundary when one is
+ * near enough.  Returns columns used.
+ */
+int ui_put_cut(struct ui_ctx *, int y, int x, int w, enum ui_role, const char *,
+    bool more);
 /* As ui_put, then pad with spaces to w; "~"/"…" marks a cut. */
 void ui_cell(struct ui_ctx *, int y, int x, int w, enum ui_role, const char *);
 /* Fill a row from x to the right edge in role. */
@@ -200,6 +207,9 @@ void ui_doc_ld(struct ui_doc *, enum ui_role, enum ui_ld, int count);
 /* Split safe text into pieces of at most width columns, at spaces when
    words allow; returns the count, pieces in *out (caller frees each). */
 size_t ui_wrap(const char *text, int width, bool words, char ***out);
+/* Columns of a line up to its last non-blank character. */
+int ui_doc_line_width(const struct ui_dline *);
+/* Lines wider than the screen end with an ellipsis (ui_put_cut). */
 void ui_doc_draw(
     struct ui_ctx *, const struct ui_doc *, size_t top, int y0, int height);
 /* Plain text, ASCII line drawing; returns -1 on a write error. */
@@ -220,7 +230,8 @@ void ui_session_doc(
     struct ui_ctx *, const struct store_session *, int width, struct ui_doc *);
 
 /* ui_save.c */
-/* Default file names: smtpscope-YYYYmmdd-HHMMSS.EXT */
+/* Default file names: smtpscope-YYYYmmdd-HHMMSS.EXT, in the current
+   directory when it is writable, else in $TMPDIR or /tmp. */
 void ui_save_default_name(char *, size_t, const char *ext);
 /* Write the sessions' kept packets in capture order; 0 or -1 with *why. */
 int ui_save_pcap(struct store_session **, size_t n, const char *path,

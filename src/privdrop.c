@@ -22,6 +22,15 @@
 /* The account used when running as root and no -Z is given. */
 #define PRIVDROP_DEFAULT_USER "nobody"
 
+/* Who we became, for messages about files we can no longer write. */
+static char privdrop_to[64];
+
+const char *
+privdrop_user(void)
+{
+	return privdrop_to[0] != '\0' ? privdrop_to : NULL;
+}
+
 int
 privdrop(const char *user, const char **why)
 {
@@ -73,5 +82,7 @@ privdrop(const char *user, const char **why)
 		*why = "could regain root after dropping privileges";
 		return -1;
 	}
+	if (uid != 0)
+		snprintf(privdrop_to, sizeof privdrop_to, "%s", pw->pw_name);
 	return 0;
 }

@@ -352,6 +352,59 @@ ui_put(
 	return cols;
 }
 
+int
+ui_put_cut(struct ui_ctx *ctx, int y, int x, int w, enum ui_role role,
+    const char *s, bool more)
+{
+	const char *ell = ctx->utf8 ? "…" : "...", *p = s, *sp = NULL;
+	int ew = ctx->utf8 ? 1 : 3, room, cols = 0, sp_cols = 0, cw, used;
+	bool blank = true, sp_blank = true;
+	size_t b, cut;
+	char *t;
+
+	if (w <= 0)
+		return 0;
+	if (!more && ui_width(s) <= w)
+		return ui_put(ctx, y, x, w, role, s);
+	if (w <= ew)
+		return ui_put(ctx, y, x, w, role, ell);
+	room = w - ew;
+	/* The longest prefix within room, and the last space in it. */
+	while (*p != '\0') {
+		cw = ui_char(p, &b);
+		if (cols + cw > room)
+			break;
+		if (*p == ' ') {
+			sp = p;
+			sp_cols = cols;
+			sp_blank = blank;
+		} else
+			blank = false;
+		cols += cw;
+		p += b;
+	}
+	cut = (size_t)(p - s);
+	/*
+	 * Mid-word: back up to the last space when that keeps at least half
+	 * the room, or when only blanks come before it (the segment's own
+	 * indentation: the cut then follows the text drawn before it).
+	 */
+	if (*p != '\0' && *p != ' ' && sp != NULL &&
+	    (sp_cols >= room / 2 || sp_blank)) {
+		cut = (size_t)(sp - s);
+		/* "overload,…" reads worse than "overload…". */
+		while (cut > 0 && strchr(" ,;:", s[cut - 1]) != NULL)
+			cut--;
+	}
+	while (cut > 0 && s[cut - 1] == ' ')
+		cut--;
+	t = xstrndup(s, cut);
+	used = ui_put(ctx, y, x, room, role, t);
+	free(t);
+	used += ui_put(ctx, y, x + used, w - used, role, ell);
+	return used;
+}
+
 void
 ui_cell(
     struct ui_ctx *ctx, int y, int x, int w, enum ui_role role, const char *s)
@@ -616,8 +669,24 @@ ui_draw_bottom(struct ui_ctx *ctx)
 	}
 	curs_set(0);
 	if (ctx->msg[0] != '\0' && ui_now() - ctx->msg_time < UI_MSG_SECONDS) {
-		ui_put(ctx, y, 0, ctx->cols,
-		    ctx->msg_error ? UI_ERROR : UI_PROMPT, ctx->msg);
+		enum ui_role r = ctx->msg_error ? UI_ERROR : UI_PROMPT;
+		char **parts;
+		size_t total, n, i;
+
+		/* A long message (an error with its hint) borrows the status
+		   bar's row rather than being cut. */
+		total = ui_wrap(ctx->msg, ctx->cols, true, &parts);
+		n = total > 2 ? 2 : total;
+		if (n == 2) {
+			move(y - 1, 0);
+			clrtoeol();
+		}
+		for (i = 0; i < n; i++)
+			ui_put_cut(ctx, y - (int)(n - 1 - i), 0, ctx->cols, r,
+			    parts[i], i + 1 == n && total > n);
+		for (i = 0; i < total; i++)
+			free(parts[i]);
+		free(parts);
 		return;
 	}
 	ctx->msg[0] = '\0';

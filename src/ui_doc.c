@@ -131,8 +131,11 @@ ui_wrap(const char *text, int width, bool words, char ***out)
 	do {
 		fit = ui_fit(p, width);
 		cut = fit;
-		if (p[fit] != '\0' && words) {
-			/* Break after the last space that fits, if any. */
+		if (p[fit] != '\0' && p[fit] != ' ' && words) {
+			/*
+			 * Mid-word: break after the last space that fits.
+			 * Only a word longer than the whole width is split.
+			 */
 			for (cut = fit; cut > 0 && p[cut - 1] != ' '; cut--)
 				;
 			if (cut == 0)
@@ -204,21 +207,67 @@ ui_ld_ascii(enum ui_ld ld)
 	return ' ';
 }
 
+int
+ui_doc_line_width(const struct ui_dline *l)
+{
+	const struct ui_seg *s;
+	size_t j;
+	int w = 0, end = 0, k;
+
+	for (j = 0; j < l->n; j++) {
+		s = &l->segs[j];
+		if (s->text == NULL) {
+			w += s->count > 0 ? s->count : 0;
+			end = w;
+			continue;
+		}
+		/* Trailing blanks are padding: they do not count. */
+		for (const char *p = s->text; *p != '\0'; p += k) {
+			char one[8];
+			size_t b = 1;
+
+			while (b < 4 && ((unsigned char)p[b] & 0xc0) == 0x80)
+				b++;
+			memcpy(one, p, b);
+			one[b] = '\0';
+			w += ui_width(one);
+			if (*p != ' ')
+				end = w;
+			k = (int)b;
+		}
+	}
+	return end;
+}
+
 void
 ui_doc_draw(
     struct ui_ctx *ctx, const struct ui_doc *d, size_t top, int y0, int height)
 {
 	const struct ui_dline *l;
 	const struct ui_seg *s;
-	size_t i, j;
-	int y, x, k;
+	size_t j;
+	int y, x, k, sw, limit;
+	bool over;
 
 	for (y = 0; y < height && top + (size_t)y < d->n; y++) {
 		l = &d->lines[top + (size_t)y];
+		/*
+		 * A line wider than the screen ends with an ellipsis: the
+		 * first text that does not fit before its room is cut there.
+		 */
+		over = ui_doc_line_width(l) > ctx->cols;
+		limit = ctx->cols - (ctx->utf8 ? 1 : 3);
 		x = 0;
 		for (j = 0; j < l->n && x < ctx->cols; j++) {
 			s = &l->segs[j];
 			if (s->text != NULL) {
+				sw = ui_width(s->text);
+				if (over && x + sw > limit) {
+					ui_put_cut(ctx, y0 + y, x,
+					    ctx->cols - x, s->role, s->text,
+					    true);
+					break;
+				}
 				x += ui_put(ctx, y0 + y, x, ctx->cols - x,
 				    s->role, s->text);
 				continue;
@@ -229,7 +278,6 @@ ui_doc_draw(
 			attrset(A_NORMAL);
 		}
 	}
-	(void)i;
 }
 
 int

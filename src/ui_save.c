@@ -8,15 +8,16 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "capture.h"
+#include "privdrop.h"
 #include "ui_screen.h"
 #include "xmalloc.h"
 
@@ -27,17 +28,75 @@
 static uint64_t *ui_save_ids;
 static size_t ui_save_n;
 
+/*
+ * Where a default name goes: "" (the current directory) when we can write
+ * there, else $TMPDIR when writable, else /tmp.
+ */
+static const char *
+ui_save_dir(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	if (access(".", W_OK) == 0)
+		return "";
+	if (t != NULL && *t == '/' && access(t, W_OK) == 0)
+		return t;
+	return "/tmp";
+}
+
 void
 ui_save_default_name(char *buf, size_t len, const char *ext)
 {
 	time_t t = time(NULL);
+	const char *dir = ui_save_dir();
+	size_t dl = strlen(dir);
 	struct tm tm;
 	char stamp[32];
 
 	if (localtime_r(&t, &tm) == NULL)
 		memset(&tm, 0, sizeof tm);
 	strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-	snprintf(buf, len, "smtpscope-%s.%s", stamp, ext);
+	snprintf(buf, len, "%s%ssmtpscope-%s.%s", dir,
+	    dl > 0 && dir[dl - 1] != '/' ? "/" : "", stamp, ext);
+}
+
+/*
+ * "PATH: reason".  A refusal after dropping root is not obvious (the user
+ * typed the command as root), so say who is writing and what to do.
+ */
+static void
+ui_save_error(char *why, size_t whylen, const char *path, int e)
+{
+	const char *user = privdrop_user();
+	const char *dir = ui_save_dir();
+
+	if ((e == EACCES || e == EPERM) && user != NULL)
+		snprintf(why, whylen,
+		    "%s: %s (running as %s: save under %s, or start with -Z "
+		    "root)",
+		    path, strerror(e), user, *dir != '\0' ? dir : "/tmp");
+	else
+		snprintf(why, whylen, "%s: %s", path, strerror(e));
+}
+
+/*
+ * Create path, empty, refusing an existing file: the check and the creation
+ * are one step, and a refusal comes with its errno.
+ */
+static int
+ui_save_create(const char *path, char *why, size_t whylen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+	if (fd == -1) {
+		if (errno == EEXIST)
+			snprintf(
+			    why, whylen, "%s exists; not overwritten", path);
+		else
+			ui_save_error(why, whylen, path, errno);
+		return -1;
+	}
+	return fd;
 }
 
 struct ui_save_pkt {
@@ -61,8 +120,7 @@ ui_save_pcap(struct store_session **ss, size_t n, const char *path,
 	struct capture_writer *w;
 	const char *cause = NULL;
 	size_t total = 0, i, j, k = 0, skipped = 0;
-	int linktype = -1;
-	struct stat sb;
+	int linktype = -1, fd;
 
 	*written = 0;
 	for (i = 0; i < n; i++)
@@ -72,10 +130,9 @@ ui_save_pcap(struct store_session **ss, size_t n, const char *path,
 		    n == 1 ? "this session" : "these sessions");
 		return -1;
 	}
-	if (stat(path, &sb) == 0) {
-		snprintf(why, whylen, "%s exists; not overwritten", path);
+	if ((fd = ui_save_create(path, why, whylen)) == -1)
 		return -1;
-	}
+	close(fd);
 	all = xcalloc(total, sizeof *all);
 	for (i = 0; i < n; i++)
 		for (j = 0; j < ss[i]->n_packets; j++) {
@@ -89,6 +146,7 @@ ui_save_pcap(struct store_session **ss, size_t n, const char *path,
 	if (w == NULL) {
 		snprintf(why, whylen, "%s: %s", path,
 		    cause != NULL ? cause : "cannot open");
+		unlink(path); /* the empty file made above */
 		free(all);
 		return -1;
 	}
@@ -121,16 +179,14 @@ ui_save_text(struct ui_ctx *ctx, const struct store_session *ss,
     const char *path, char *why, size_t whylen)
 {
 	struct ui_doc d;
-	struct stat sb;
 	FILE *f;
-	int rc;
+	int rc, fd;
 
-	if (stat(path, &sb) == 0) {
-		snprintf(why, whylen, "%s exists; not overwritten", path);
+	if ((fd = ui_save_create(path, why, whylen)) == -1)
 		return -1;
-	}
-	if ((f = fopen(path, "wx")) == NULL) {
-		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+	if ((f = fdopen(fd, "w")) == NULL) {
+		ui_save_error(why, whylen, path, errno);
+		close(fd);
 		return -1;
 	}
 	memset(&d, 0, sizeof d);
@@ -180,7 +236,7 @@ out:
 void
 ui_save_pcap_prompt(struct ui_ctx *ctx, struct store_session **ss, size_t n)
 {
-	char name[64], label[64];
+	char name[256], label[64];
 	size_t i;
 
 	free(ui_save_ids);
@@ -225,7 +281,7 @@ out:
 void
 ui_save_text_prompt(struct ui_ctx *ctx, uint64_t id)
 {
-	char name[64], label[64];
+	char name[256], label[64];
 
 	free(ui_save_ids);
 	ui_save_ids = xcalloc(1, sizeof *ui_save_ids);

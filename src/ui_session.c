@@ -50,7 +50,9 @@ ui_session_wrapped(struct ui_doc *d, const struct timeval *ts, bool first,
 	size_t n, i;
 	int w = width - UI_TS_COLS - UI_MARK_COLS - (tag ? ui_width(tag) : 0);
 
-	n = ui_wrap(text, w < 10 ? 10 : w, false, &parts);
+	/* At spaces: "1 r" / "ecipients" or "https:" / "//..." are hard to
+	   read, in the view and in a saved transcript alike. */
+	n = ui_wrap(text, w < 10 ? 10 : w, true, &parts);
 	for (i = 0; i < n; i++) {
 		ui_session_lead(d, ts, first && i == 0);
 		if (i == 0) {
@@ -217,10 +219,21 @@ ui_session_reply(
 		i++;
 		p = e + 1;
 	} while (e < end);
-	if (ev->latency_ms >= 0)
-		ui_doc_segf(d, UI_TIME,
+	if (ev->latency_ms >= 0) {
+		char lat[32];
+
+		snprintf(lat, sizeof lat,
 		    ev->latency_ms < 10 ? "  (%.1f ms)" : "  (%.0f ms)",
 		    ev->latency_ms);
+		/* On a line of its own rather than past the right edge. */
+		if (ui_doc_line_width(&d->lines[d->n - 1]) + ui_width(lat) >
+		    width) {
+			ui_session_lead(d, &ev->ts, false);
+			ui_doc_segf(d, UI_NORMAL, "%*s", UI_MARK_COLS, "");
+			ui_doc_seg(d, UI_TIME, lat + 2);
+		} else
+			ui_doc_seg(d, UI_TIME, lat);
+	}
 	if (ev->highlight && mark_line < d->n)
 		d->lines[mark_line].mark = 1;
 	if (ev->diag != NULL)

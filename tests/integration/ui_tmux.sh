@@ -103,7 +103,7 @@ if [ "${EXP_452:-0}" -eq 0 ]; then
 	exit 0
 fi
 
-echo "1..46"
+echo "1..53"
 
 pane() { # the visible pane as text (and with SGR codes: pane -e)
 	$TM capture-pane -p "$@" -t ui >"$WORK/pane" 2>/dev/null
@@ -375,6 +375,110 @@ else
 	n=$((n + 1)); echo "ok $n # SKIP setsid is not installed"
 	n=$((n + 1)); echo "ok $n # SKIP setsid is not installed"
 fi
+
+# ---- save from a directory that cannot be written (as root, smtpscope
+# runs as nobody by then): the default goes to $TMPDIR, a refusal says why
+mkdir "$WORK/ro" "$WORK/tmp"
+chmod 555 "$WORK/ro"
+chmod 777 "$WORK/tmp"
+start_sh 120 24 "cd '$WORK/ro' && TMPDIR='$WORK/tmp' '$SMTPSCOPE' -r '$CAP'"
+wait_for "\\[done\\]" 10
+keys g w
+check "unwritable directory: the save prompt suggests \$TMPDIR" \
+    wait_for "as pcap: $WORK/tmp/smtpscope-[0-9-]+\\.pcap" 3
+keys Enter
+check "unwritable directory: the suggested name saves" \
+    wait_for "saved [0-9]+ packets of 1 session to $WORK/tmp/smtpscope-" 3
+if [ "$(id -u)" -eq 0 ]; then
+	keys t C-u denied.txt Enter
+	check "refused after dropping root: the message says who and where" \
+	    wait_for "denied.txt: Permission denied \\(running as nobody: save under $WORK/tmp, or start with -Z" 3
+else
+	n=$((n + 1)); echo "ok $n # SKIP privilege drop needs root"
+fi
+keys Q
+
+# ---- long texts: cut at a word with an ellipsis, wrapped at spaces
+cat >"$WORK/cut.py" <<'EOF2'
+# cut.py NARROW WIDE CODE: the CODE line of the statistics screen is cut
+# with an ellipsis at a word boundary of the same line seen wide.
+import re, sys
+def line(path, code):
+    for l in open(path, encoding="utf-8", errors="replace"):
+        if re.match(r"^ +%s +[0-9]+ " % code, l):
+            return l.rstrip()
+    return None
+n = line(sys.argv[1], sys.argv[3])
+w = line(sys.argv[2], sys.argv[3])
+ok = False
+if n and w:
+    for ell in ("\u2026", "..."):
+        if n.endswith(ell):
+            head = n[: -len(ell)]
+            ok = w.startswith(head) and len(w) > len(head) and \
+                w[len(head)] in " ,;:"
+sys.exit(0 if ok else 1)
+EOF2
+cat >"$WORK/whole.py" <<'EOF2'
+# whole.py JSONL FILE CODE [WORD...]: every word of the CODE replies' text,
+# and every WORD, appears whole among the words of FILE (a pane or a saved
+# transcript).
+import json, sys
+words = set(open(sys.argv[2], encoding="utf-8", errors="replace").read().split())
+want = sys.argv[4:]
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["event"] == "reply" and e["code"] == int(sys.argv[3]):
+        want += e["text"].split()
+missing = [w for w in want if w not in words]
+if missing:
+    print("# missing or split: %s" % " ".join(missing))
+sys.exit(0 if want and not missing else 1)
+EOF2
+start 80 24 -- -r "$CAP"
+wait_for "\\[done\\]" 10
+keys s
+pane
+cp "$WORK/pane" "$WORK/stats80"
+$TM resize-window -t ui -x 200 -y 50 >/dev/null 2>&1
+sleep 0.5
+pane
+cp "$WORK/pane" "$WORK/stats200"
+check "80 columns: a long code meaning ends in an ellipsis at a word" \
+    "$PY" "$WORK/cut.py" "$WORK/stats80" "$WORK/stats200" 452
+keys Q
+QUOTA="$FIX/aiosmtpd-rcpt-quota.pcap"
+if [ -f "$QUOTA" ]; then
+	"$SMTPSCOPE" -r "$QUOTA" -j >"$WORK/quota.jsonl" 2>/dev/null
+	start 80 24 -- -r "$QUOTA"
+	wait_for "\\[done\\]" 10
+	keys / 4 5 2 Enter
+	keys g Enter
+	keys n
+	pane
+	check "session view: a long reply is wrapped at spaces, words whole" \
+	    "$PY" "$WORK/whole.py" "$WORK/quota.jsonl" "$WORK/pane" 452
+	keys t C-u quota.txt Enter
+	wait_for "saved the transcript" 3
+	check "saved transcript: long lines wrapped at spaces, words whole" \
+	    "$PY" "$WORK/whole.py" "$WORK/quota.jsonl" "$WORK/quota.txt" 452 \
+	    accepted, rejected, 221:1 250:5 354:1 452:1
+	keys Q
+else
+	for i in 1 2; do
+		n=$((n + 1)); echo "ok $n # SKIP aiosmtpd-rcpt-quota.pcap is missing"
+	done
+fi
+
+start 60 30 -- -r "$CAP"
+wait_for "\\[done\\]" 10
+keys / 4 5 2 Enter
+keys g Enter
+keys n
+pane
+check "60 columns: reply latencies are whole, never cut at the edge" \
+    sh -c "grep -Eq '\\([0-9.]+ ms\\)' '$WORK/pane' && ! grep -Eq '\\([0-9.]*( m?)?\$' '$WORK/pane'"
+keys Q
 
 # ---- live on lo: a session shows up while it is still running
 if [ "$(id -u)" -ne 0 ] || ! "$PY" -c 'import aiosmtpd' 2>/dev/null; then
