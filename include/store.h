@@ -41,8 +41,9 @@ struct store_session {
 	char *helo, *mail_from; /* raw wire bytes (escape before display) */
 	char *rcpt_text;	/* RCPT addresses, NUL-separated, capped */
 	size_t rcpt_len;
-	unsigned rcpts; /* RCPT commands */
-	char tls[32];	/* "none", "starttls", "implicit", +"+dec" */
+	unsigned rcpts;	   /* RCPT commands */
+	unsigned rcpts_ok; /* RCPT commands answered 2xx */
+	char tls[32];	   /* "none", "starttls", "implicit", +"+dec" */
 	int last_code;
 	unsigned n421, n452, n4xx, n5xx;
 	unsigned flags;

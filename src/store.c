@@ -474,6 +474,9 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 			ss->flags |= STORE_F_ENCRYPTED;
 		code = ev->code;
 		ss->last_code = code;
+		if (code >= 200 && code < 300 &&
+		    strcmp(ev->answers, "RCPT") == 0)
+			ss->rcpts_ok++;
 		if (code >= 0 && code < STORE_CODE_MAX) {
 			ss->codes_seen[code / 8] |= (uint8_t)(1u << (code % 8));
 			s->codes[code]++;

@@ -596,46 +596,106 @@ ui_draw_title(struct ui_ctx *ctx)
 		    ctx->problems ? "problems only" : "");
 		free(f);
 		x += ui_put(ctx, 0, x, ctx->cols - x, UI_TITLE, buf);
+		/* Sessions, next to the status bar's reply counts. */
+		if (s == &ui_screen_list) {
+			ui_list_refresh(ctx);
+			snprintf(buf, sizeof buf, "  %zu of %zu sessions",
+			    ctx->n_view, store_count(ctx->store));
+			if (ctx->cols - x - ui_width(buf) > 12)
+				x += ui_put(
+				    ctx, 0, x, ctx->cols - x, UI_TITLE, buf);
+		}
 	}
 	if (ctx->cols - x > 12)
 		ui_put(ctx, 0, ctx->cols - 10, 10, UI_TITLE, "  ?: help ");
 }
 
+/* One piece of the status bar. */
+struct ui_status_item {
+	char text[64];
+	enum ui_role role;
+	bool on;
+};
+
+static int
+ui_status_need(const struct ui_status_item *it, size_t n)
+{
+	size_t i;
+	int w = 0;
+
+	for (i = 0; i < n; i++)
+		if (it[i].on)
+			w += 2 + ui_width(it[i].text);
+	return w;
+}
+
+/*
+ * " SOURCE  pkts N  sessions N  421 replies: N  452 replies: N ... [state] ".
+ * The 421/452 figures count replies, not sessions (a session may get
+ * several), and say so.  When the terminal is narrow, the packet count goes
+ * first, then the source is shortened; the counts stay.
+ */
 static void
 ui_draw_status(struct ui_ctx *ctx)
 {
 	const struct store_stats *st = store_stats(ctx->store);
-	char *src, buf[256];
-	int y = ctx->rows - 2, x;
+	struct ui_status_item it[6];
+	char *src, state[32];
+	int y = ctx->rows - 2, x, need, srcw, statew;
+	size_t i, n = sizeof it / sizeof it[0];
+
+	memset(it, 0, sizeof it);
+	snprintf(it[0].text, sizeof it[0].text, "pkts %" PRIu64, st->packets);
+	snprintf(
+	    it[1].text, sizeof it[1].text, "sessions %" PRIu64, st->sessions);
+	snprintf(
+	    it[2].text, sizeof it[2].text, "421 replies: %" PRIu64, st->n421);
+	it[2].role = st->n421 ? UI_STATUS_ALERT : UI_STATUS;
+	snprintf(
+	    it[3].text, sizeof it[3].text, "452 replies: %" PRIu64, st->n452);
+	it[3].role = st->n452 ? UI_STATUS_ALERT : UI_STATUS;
+	/* Drops only mean something live (or when there were some). */
+	snprintf(it[4].text, sizeof it[4].text, "drops %" PRIu64, st->dropped);
+	it[4].on = st->dropped > 0 || capture_is_live(ctx->cfg->cap);
+	snprintf(
+	    it[5].text, sizeof it[5].text, "lost %" PRIu64, ctx->queue_dropped);
+	it[5].role = UI_STATUS_ALERT;
+	it[5].on = ctx->queue_dropped > 0;
+	for (i = 0; i < 4; i++)
+		it[i].on = true;
 
 	ui_fill(ctx, y, 0, UI_STATUS);
 	src = ui_vis(ctx, ctx->cfg->source != NULL ? ctx->cfg->source : "",
 	    ctx->cfg->source != NULL ? strlen(ctx->cfg->source) : 0);
-	snprintf(buf, sizeof buf,
-	    " %s  pkts %" PRIu64 "  sessions %" PRIu64 "  ", src, st->packets,
-	    st->sessions);
-	free(src);
-	x = ui_put(ctx, y, 0, ctx->cols, UI_STATUS, buf);
-	snprintf(buf, sizeof buf, "421: %" PRIu64, st->n421);
-	x += ui_put(ctx, y, x, ctx->cols - x,
-	    st->n421 ? UI_STATUS_ALERT : UI_STATUS, buf);
-	x += ui_put(ctx, y, x, ctx->cols - x, UI_STATUS, "  ");
-	snprintf(buf, sizeof buf, "452: %" PRIu64, st->n452);
-	x += ui_put(ctx, y, x, ctx->cols - x,
-	    st->n452 ? UI_STATUS_ALERT : UI_STATUS, buf);
-	snprintf(buf, sizeof buf, "  drops %" PRIu64, st->dropped);
-	x += ui_put(ctx, y, x, ctx->cols - x, UI_STATUS, buf);
-	if (ctx->queue_dropped > 0) {
-		snprintf(
-		    buf, sizeof buf, "  lost %" PRIu64, ctx->queue_dropped);
-		x += ui_put(ctx, y, x, ctx->cols - x, UI_STATUS_ALERT, buf);
+	snprintf(state, sizeof state, " [%s] ", ctx->state);
+	statew = ui_width(state);
+	need = 1 + ui_width(src) + ui_status_need(it, n) + 1 + statew;
+	if (need > ctx->cols) {
+		it[0].on = false;
+		need = 1 + ui_width(src) + ui_status_need(it, n) + 1 + statew;
 	}
-	snprintf(buf, sizeof buf, " [%s] ", ctx->state);
-	if (ctx->cols - x > ui_width(buf))
-		ui_put(ctx, y, ctx->cols - ui_width(buf), ui_width(buf),
+	srcw = ui_width(src);
+	if (need > ctx->cols) {
+		srcw -= need - ctx->cols;
+		if (srcw < 6)
+			srcw = 6;
+	}
+	x = ui_put(ctx, y, 0, 1, UI_STATUS, " ");
+	x += ui_put_cut(ctx, y, x, srcw, UI_STATUS, src, false);
+	free(src);
+	for (i = 0; i < n && x < ctx->cols; i++) {
+		if (!it[i].on)
+			continue;
+		x += ui_put(ctx, y, x, ctx->cols - x, UI_STATUS, "  ");
+		x += ui_put(ctx, y, x, ctx->cols - x,
+		    it[i].role != UI_NORMAL ? it[i].role : UI_STATUS,
+		    it[i].text);
+	}
+	if (ctx->cols - x >= statew)
+		ui_put(ctx, y, ctx->cols - statew, statew,
 		    strcmp(ctx->state, "paused") == 0 ? UI_STATUS_ALERT
 						      : UI_STATUS,
-		    buf);
+		    state);
 }
 
 static void

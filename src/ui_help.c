@@ -35,6 +35,13 @@ static const char *const ui_help_keys[][2] = {
     {"n N", "next / previous 421 or 452 reply"},
     {"w  t", "save this session as pcap / as text"},
     {"Esc  Left  h", "back to the list"},
+    {NULL, "Columns and counts"},
+    {"Rcpt", "recipients accepted / RCPT commands sent (3/5: two refused)"},
+    {"Last", "the last reply code"},
+    {"Flags", "421, 452, gap, ... seen in the session"},
+    {"421 replies: N", "in the status bar: replies with that code in the "
+		       "whole capture; one session can get several"},
+    {"N of M sessions", "in the title: sessions listed with the filter"},
     {NULL, "Marks"},
     {"C: S:", "client command / server reply (colour by class 2xx..5xx)"},
     {"[tls]", "seen inside TLS (decrypted with a key log)"},

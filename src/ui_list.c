@@ -35,7 +35,7 @@ ui_list_layout(int cols, uint64_t max_id, struct ui_list_cols *c)
 	if (c->id < 3)
 		c->id = 3;
 	c->time = 8;
-	c->rcpt = 4;
+	c->rcpt = 5; /* accepted/sent: "3/5" */
 	c->tls = 4;
 	c->last = 4;
 	c->flags = 7;
@@ -222,8 +222,16 @@ ui_list_row(struct ui_ctx *ctx, int y, const struct store_session *ss,
 		free(t);
 		x += c->from + 1;
 	}
-	snprintf(buf, sizeof buf, "%4u", ss->rcpts);
-	ui_cell(ctx, y, x, c->rcpt, role, ss->rcpts ? buf : "   -");
+	/* Accepted of sent: "3/5" says at once that two were refused. */
+	snprintf(buf, sizeof buf, "%u/%u", ss->rcpts_ok, ss->rcpts);
+	if (ss->rcpts == 0)
+		snprintf(buf, sizeof buf, "-");
+	{
+		char cell[32];
+
+		snprintf(cell, sizeof cell, "%*s", c->rcpt, buf);
+		ui_cell(ctx, y, x, c->rcpt, role, cell);
+	}
 	x += c->rcpt + 1;
 	ui_cell(ctx, y, x, c->tls, role, ui_list_tls(ss));
 	x += c->tls + 1;
@@ -263,7 +271,7 @@ ui_list_header(struct ui_ctx *ctx, int y, const struct ui_list_cols *c)
 		ui_cell(ctx, y, x, c->from, UI_HEADER, "MAIL FROM");
 		x += c->from + 1;
 	}
-	ui_cell(ctx, y, x, c->rcpt, UI_HEADER, "Rcpt");
+	ui_cell(ctx, y, x, c->rcpt, UI_HEADER, " Rcpt");
 	x += c->rcpt + 1;
 	ui_cell(ctx, y, x, c->tls, UI_HEADER, "TLS");
 	x += c->tls + 1;

@@ -386,8 +386,9 @@ ui_session_doc(struct ui_ctx *ctx, const struct store_session *ss, int width,
 		ui_doc_segf(d, UI_NORMAL, "  HELO %s", t);
 	free(t);
 	ui_doc_line(d);
-	snprintf(buf, sizeof buf, "TLS %s  rcpts %u  packets kept %zu%s  %s%s",
-	    ss->tls, ss->rcpts, ss->n_packets,
+	snprintf(buf, sizeof buf,
+	    "TLS %s  rcpts %u/%u accepted  packets kept %zu%s  %s%s", ss->tls,
+	    ss->rcpts_ok, ss->rcpts, ss->n_packets,
 	    ss->packets_truncated ? " (capped)" : "",
 	    ss->closed ? "closed: " : "open",
 	    ss->closed && ss->close_reason ? ss->close_reason : "");

@@ -94,7 +94,7 @@ ui_stats_build(struct ui_ctx *ctx, struct ui_doc *d)
 	ui_doc_line(d);
 	ui_doc_segf(d, UI_INFO,
 	    "Sessions seen %" PRIu64 ", kept %zu, evicted %" PRIu64
-	    ";  421: %" PRIu64 "  452: %" PRIu64,
+	    ";  replies 421: %" PRIu64 ", 452: %" PRIu64,
 	    st->sessions, store_count(ctx->store), st->evicted, st->n421,
 	    st->n452);
 

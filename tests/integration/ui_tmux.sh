@@ -95,6 +95,19 @@ print("EXP_S452=%d" % len(s452))
 print("EXP_PROBLEMS=%d" % len(prob))
 print("FIRST452=%d" % (min(s452) if s452 else 0))
 print("S452_IDS='%s'" % " ".join(str(x) for x in sorted(s452)))
+# Recipients of the first 452 session: accepted (2xx to RCPT) / sent.
+rok = rn = 0
+if s452:
+    for line in open(sys.argv[1]):
+        e = json.loads(line)
+        if e.get("session") != min(s452):
+            continue
+        if e["event"] == "command" and e["verb"] == "RCPT":
+            rn += 1
+        if e["event"] == "reply" and e.get("answers") == "RCPT" and \
+                200 <= e["code"] < 300:
+            rok += 1
+print("RCPT452='%d/%d'" % (rok, rn))
 EOF
 )"
 
@@ -103,7 +116,7 @@ if [ "${EXP_452:-0}" -eq 0 ]; then
 	exit 0
 fi
 
-echo "1..53"
+echo "1..56"
 
 pane() { # the visible pane as text (and with SGR codes: pane -e)
 	$TM capture-pane -p "$@" -t ui >"$WORK/pane" 2>/dev/null
@@ -153,8 +166,8 @@ alt_off() {
 start 80 24 -- -r "$CAP"
 check "80x24: the list and status bar appear, reading finishes" \
     wait_for "\\[done\\]" 10
-check "status bar counts sessions, 421 and 452" \
-    grep -Eq "sessions $EXP_SESSIONS +421: $EXP_421 +452: $EXP_452 " \
+check "status bar counts sessions, and 421 and 452 replies (named so)" \
+    grep -Eq "sessions $EXP_SESSIONS +421 replies: $EXP_421 +452 replies: $EXP_452 " \
     "$WORK/pane"
 check "list header names the columns" \
     grep -Eq "# Start +Client +Server +MAIL FROM +Rcpt TLS +Last Flags" \
@@ -173,6 +186,10 @@ pane
 check "filter 452 keeps only the sessions with a 452 ($EXP_S452)" \
     test "$(rows)" -eq "$EXP_S452"
 check "the title shows the filter" grep -q "filter: 452" "$WORK/pane"
+check "the title counts the sessions listed ($EXP_S452 of $EXP_SESSIONS)" \
+    grep -q "filter: 452\\]  $EXP_S452 of $EXP_SESSIONS sessions" "$WORK/pane"
+check "Rcpt shows accepted/sent recipients ($RCPT452 in session $FIRST452)" \
+    grep -Eq "^ *$FIRST452 .* $RCPT452 " "$WORK/pane"
 keys g Enter
 keys n
 pane
@@ -203,6 +220,10 @@ keys Escape '?'
 check "help lists the keys" wait_for "problems only" 3
 check "help explains the filter and save keys" \
     sh -c "grep -q 'filter' '$WORK/pane' && grep -q 'pcap' '$WORK/pane'"
+keys G
+pane
+check "help explains the Rcpt column and the reply counts" \
+    sh -c "grep -q 'recipients accepted / RCPT commands sent' '$WORK/pane' && grep -q 'replies with that code' '$WORK/pane'"
 keys Escape
 
 # ---- resize mid-run, then quit
@@ -520,7 +541,7 @@ EOF
 		check "live: the session appears while it is open" \
 		    wait_for "^ *[0-9]+\\*[0-9:]+ +127\\.0\\.0\\.1:[0-9]+ +127\\.0\\.0\\.1:$PORT .* 452 *$" 3
 		check "live: its 452 is counted at once" \
-		    grep -q "452: 1 " "$WORK/pane"
+		    grep -q "452 replies: 1 " "$WORK/pane"
 		wait "$cpid"
 		check "live: the session is closed after QUIT" \
 		    wait_for "^ *[0-9]+ [0-9:]+ .*:$PORT .* 221 +452 *\$" 10
