@@ -52,6 +52,7 @@ ui_stats_hosts(struct ui_ctx *ctx, struct ui_doc *d, bool servers)
 	struct store_host h[UI_STATS_TOP];
 	size_t n, i;
 	char *t;
+	int hw;
 
 	ui_doc_line(d);
 	ui_doc_line(d);
@@ -64,15 +65,22 @@ ui_stats_hosts(struct ui_ctx *ctx, struct ui_doc *d, bool servers)
 		ui_doc_seg(d, UI_INFO, "  none");
 		return;
 	}
+	/* The host column gives way on a narrow terminal: the counts are
+	   what the table is for (an IPv4 address needs 15 columns). */
+	hw = ctx->cols - 2 - 3 * 8 - 1;
+	if (hw > 40)
+		hw = 40;
+	if (hw < 15)
+		hw = 15;
 	ui_doc_line(d);
-	ui_doc_segf(
-	    d, UI_HEADER, "  %-40s %7s %7s %7s", "host", "4xx", "421", "452");
+	ui_doc_segf(d, UI_HEADER, "  %-*s %7s %7s %7s", hw, "host", "4xx",
+	    "421", "452");
 	for (i = 0; i < n; i++) {
 		t = ui_vis(ctx, h[i].name, strlen(h[i].name));
 		ui_doc_line(d);
 		ui_doc_segf(d, h[i].n421 + h[i].n452 ? UI_HIGHLIGHT : UI_NORMAL,
-		    "  %-40s %7" PRIu64 " %7" PRIu64 " %7" PRIu64, t, h[i].n4xx,
-		    h[i].n421, h[i].n452);
+		    "  %-*s %7" PRIu64 " %7" PRIu64 " %7" PRIu64, hw, t,
+		    h[i].n4xx, h[i].n421, h[i].n452);
 		free(t);
 	}
 }
