@@ -917,9 +917,11 @@ capture_loop_ahead(struct capture *c, const char **why)
 		}
 		end = b->end;
 		if (end != 0) {
-			/* Keep the last block: the reader has finished. */
+			/* Keep the last block: the reader has finished.  Its
+			   error is not ours when -c was reached first (the
+			   direct path never reads past the count). */
 			ra->off = b->used;
-			if (end > 0 || atomic_load(&c->stop))
+			if (end > 0 || c->done || atomic_load(&c->stop))
 				return 1;
 			capture_read_error(ra->why, why);
 			return -1;

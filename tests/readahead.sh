@@ -18,7 +18,7 @@ large=$fx/postfix-large-message.pcap
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/readahead.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-tap_plan 12
+tap_plan 13
 
 # same WHAT FILE ARGS...: file and stdin give the same events and status.
 same() {
@@ -90,7 +90,15 @@ for f in "$demo" "$large"; do
 	fi
 done
 
-# 10-11: a named pipe (also what <(ssh mx tcpdump -w - ...) gives) is a
+# 10: -c reaching exactly the last whole packet before a cut: the count
+# ends the run (exit 0), the cut after it is never read, on both paths.
+head -c 2000 "$fx/postfix-clean.pcap" > "$tmp/cut16.pcap"
+n=$("$SMTPSCOPE" -r - -j -P 25 < "$tmp/cut16.pcap" 2> /dev/null |
+    sed -n 's/.*"event":"stats".*"packets":\([0-9]*\).*/\1/p')
+same "-c at the last whole packet before a cut: file and stdin agree" \
+    "$tmp/cut16.pcap" -c "${n:-0}"
+
+# 11-12: a named pipe (also what <(ssh mx tcpdump -w - ...) gives) is a
 # stream like stdin: read directly and flushed line by line, so the events
 # are out while the writer is still connected, and they are the same.
 mkfifo "$tmp/fifo"
@@ -117,7 +125,7 @@ json_normalise < "$tmp/fifo.raw" > "$tmp/fifo.out"
 cmp -s "$tmp/whole" "$tmp/fifo.out"
 tap_ok $? "named pipe: the same events as the file"
 
-# 12: with one CPU the file is read on one thread: the same events.
+# 13: with one CPU the file is read on one thread: the same events.
 if command -v taskset > /dev/null 2>&1; then
 	"$SMTPSCOPE" -r "$large" -j -P 10601 | json_normalise > "$tmp/two"
 	taskset -c 0 "$SMTPSCOPE" -r "$large" -j -P 10601 |
