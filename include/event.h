@@ -161,6 +161,8 @@ struct event *event_dup(const struct event *);
 void event_diag_free(struct event_diag *);
 /* Format ts as RFC 3339 UTC with microseconds into buf (>= 32 bytes). */
 void event_format_ts(char *buf, size_t len, const struct timeval *ts);
+/* "s" unless n is 1: "1 recipient", "2 recipients".  Static storage. */
+const char *event_plural(uint64_t n);
 const char *event_type_name(enum event_type);
 
 /*

@@ -235,6 +235,12 @@ event_format_ts(char *buf, size_t len, const struct timeval *ts)
 }
 
 const char *
+event_plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+const char *
 event_type_name(enum event_type t)
 {
 	switch (t) {

@@ -41,13 +41,6 @@ out_text_reply(const struct event *ev, bool utf8)
 	return out;
 }
 
-/* "1 message", "2 messages". */
-static const char *
-out_text_s(uint64_t n)
-{
-	return n == 1 ? "" : "s";
-}
-
 /* The diagnosis's title without the reply code the line already shows. */
 static const char *
 out_text_title(const struct event *ev)
@@ -82,9 +75,9 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		    "%s stats: %" PRIu64 " packet%s, %" PRIu64
 		    " byte%s, %" PRIu64 " session%s, %" PRIu64
 		    " dropped, %.3f s\n",
-		    ts, ev->packets, out_text_s(ev->packets), ev->pkt_bytes,
-		    out_text_s(ev->pkt_bytes), ev->sessions,
-		    out_text_s(ev->sessions), ev->dropped, ev->elapsed);
+		    ts, ev->packets, event_plural(ev->packets), ev->pkt_bytes,
+		    event_plural(ev->pkt_bytes), ev->sessions,
+		    event_plural(ev->sessions), ev->dropped, ev->elapsed);
 		return (flush && fflush(f) == EOF) || ferror(f) ? -1 : 0;
 	}
 	fprintf(f, "%s #%" PRIu64 " %s > %s ", ts, ev->session, ev->client,
@@ -133,9 +126,9 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		    "recipient%s accepted, %zu rejected, queue id %s\n",
 		    ev->code >= 200 && ev->code < 300 ? "accepted"
 						      : "NOT accepted",
-		    ev->code, ev->bytes, out_text_s(ev->bytes),
+		    ev->code, ev->bytes, event_plural(ev->bytes),
 		    ev->mail_from ? ev->mail_from : "", ev->n_accepted,
-		    out_text_s(ev->n_accepted), ev->n_rejected,
+		    event_plural(ev->n_accepted), ev->n_rejected,
 		    ev->queue_id ? ev->queue_id : "-");
 		break;
 	case EV_TLS:
@@ -159,7 +152,7 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		break;
 	case EV_GAP:
 		fprintf(f, "-- gap: %" PRIu64 " byte%s missing from the %s\n",
-		    ev->bytes, out_text_s(ev->bytes),
+		    ev->bytes, event_plural(ev->bytes),
 		    ev->dir == EV_DIR_SERVER ? "server" : "client");
 		break;
 	case EV_ANOMALY:
@@ -174,9 +167,9 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		    "-- session close (%s) after %.3f s: %u command%s, %u "
 		    "repl%s, %u message%s",
 		    ev->close_reason, ev->duration, ev->commands,
-		    out_text_s(ev->commands), ev->replies,
+		    event_plural(ev->commands), ev->replies,
 		    ev->replies == 1 ? "y" : "ies", ev->messages,
-		    out_text_s(ev->messages));
+		    event_plural(ev->messages));
 		for (i = 0; i < ev->n_codes; i++)
 			fprintf(f, "%s%d:%u", i ? " " : "; ", ev->codes[i].code,
 			    ev->codes[i].count);

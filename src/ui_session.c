@@ -284,12 +284,13 @@ ui_session_event(
 		u = ui_vis(
 		    ctx, ev->queue_id, ev->queue_id ? strlen(ev->queue_id) : 0);
 		snprintf(buf, sizeof buf,
-		    "-- message %s (%d): %" PRIu64 " bytes from <%s>, %zu "
-		    "recipients accepted, %zu rejected%s%s",
+		    "-- message %s (%d): %" PRIu64 " byte%s from <%s>, %zu "
+		    "recipient%s accepted, %zu rejected%s%s",
 		    ev->code >= 200 && ev->code < 300 ? "accepted"
 						      : "NOT accepted",
-		    ev->code, ev->bytes, t, ev->n_accepted, ev->n_rejected,
-		    ev->queue_id ? ", queued as " : "", u);
+		    ev->code, ev->bytes, event_plural(ev->bytes), t,
+		    ev->n_accepted, event_plural(ev->n_accepted),
+		    ev->n_rejected, ev->queue_id ? ", queued as " : "", u);
 		free(t);
 		free(u);
 		ui_session_wrapped(
@@ -346,10 +347,12 @@ ui_session_event(
 		size_t o;
 
 		o = (size_t)snprintf(buf, sizeof buf,
-		    "-- session closed (%s) after %.3f s: %u commands, %u "
-		    "replies, %u messages",
+		    "-- session closed (%s) after %.3f s: %u command%s, %u "
+		    "repl%s, %u message%s",
 		    ev->close_reason ? ev->close_reason : "?", ev->duration,
-		    ev->commands, ev->replies, ev->messages);
+		    ev->commands, event_plural(ev->commands), ev->replies,
+		    ev->replies == 1 ? "y" : "ies", ev->messages,
+		    event_plural(ev->messages));
 		for (i = 0; i < ev->n_codes && o < sizeof buf; i++)
 			o += (size_t)snprintf(buf + o, sizeof buf - o,
 			    "%s%d:%u", i ? " " : "; ", ev->codes[i].code,
