@@ -39,6 +39,7 @@ struct store_session {
 	struct timeval start, last;
 	char client[64], server[64];
 	char *helo, *mail_from; /* raw wire bytes (escape before display) */
+	char helo_verb[5];	/* "EHLO", "HELO" or "LHLO" that gave helo */
 	char *rcpt_text;	/* RCPT addresses, NUL-separated, capped */
 	size_t rcpt_len;
 	unsigned rcpts;	   /* RCPT commands */

@@ -463,6 +463,9 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 		    strcmp(ev->verb, "LHLO") == 0) {
 			free(ss->helo);
 			ss->helo = xstrdup(ev->arg != NULL ? ev->arg : "");
+			memcpy(
+			    ss->helo_verb, ev->verb, sizeof ss->helo_verb - 1);
+			ss->helo_verb[sizeof ss->helo_verb - 1] = '\0';
 		} else if (strcmp(ev->verb, "MAIL") == 0) {
 			free(ss->mail_from);
 			ss->mail_from = store_path_arg(ev->arg);

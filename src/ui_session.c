@@ -386,7 +386,8 @@ ui_session_doc(struct ui_ctx *ctx, const struct store_session *ss, int width,
 	ui_doc_seg(d, UI_SERVER, u);
 	free(u);
 	if (*t != '\0')
-		ui_doc_segf(d, UI_NORMAL, "  HELO %s", t);
+		ui_doc_segf(d, UI_NORMAL, "  %s %s",
+		    ss->helo_verb[0] != '\0' ? ss->helo_verb : "HELO", t);
 	free(t);
 	ui_doc_line(d);
 	snprintf(buf, sizeof buf,

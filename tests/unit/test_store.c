@@ -87,6 +87,7 @@ test_columns(void **state)
 	ss = store_find(s, 1);
 	assert_non_null(ss);
 	assert_string_equal(ss->helo, "client.example");
+	assert_string_equal(ss->helo_verb, "EHLO");
 	assert_string_equal(ss->mail_from, "a@example.org");
 	assert_int_equal(ss->rcpts, 2);
 	assert_int_equal(ss->last_code, 452);
