@@ -59,6 +59,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -500,6 +501,13 @@ capture_open_file(struct capture *c, const struct capture_config *cfg,
 	if (f != stdin) {
 		c->filebuf = xmalloc(CAPTURE_FILE_BUF);
 		setvbuf(f, c->filebuf, _IOFBF, CAPTURE_FILE_BUF);
+		/*
+		 * One thread at a time reads it (the read-ahead thread, or
+		 * the caller's), so stdio need not lock it: with a second
+		 * thread running glibc otherwise takes the lock in each of
+		 * libpcap's two freads per packet (-5 % CPU on the bench).
+		 */
+		__fsetlocking(f, FSETLOCKING_BYCALLER);
 	}
 	errbuf[0] = '\0';
 	c->p = pcap_fopen_offline(f, errbuf);
