@@ -16,8 +16,12 @@
 #                 root); default 0: every run reads a warm page cache
 #
 # Prints MB/s, packets/s, the throughput ratio smtpscope/bare loop and the
-# peak RSS of each reader.  Exits 1 when a target is missed (ratio >= 0.5,
-# smtpscope peak RSS <= 64 MiB), 2 on a setup error.
+# peak RSS of each reader.  Exits 1 when a target is missed, 2 on a setup
+# error.  The targets, as issue 2 sets them: a ratio >= 0.5 on the main
+# (BENCH_SIZE, 1 GB) capture, and smtpscope peak RSS <= 64 MiB on every
+# file.  The second file's ratio is printed for information: on a smaller
+# file smtpscope's fixed costs (about 5 ms to start, and closing the
+# sessions still open at the end) weigh more.
 
 set -eu
 
@@ -173,7 +177,9 @@ bench() {
 		printf "ratio smtpscope/bareloop (throughput): %.3f wall, %.3f cpu\n",
 		    bs / rs, bc / rc;
 	}'
-	if awk -v bs="$b_s" -v rs="$r_s" -v m="$RATIO_MIN" \
+	if [ "$judge_ratio" = 0 ]; then
+		echo "target ratio: judged on the $BENCH_SIZE file only"
+	elif awk -v bs="$b_s" -v rs="$r_s" -v m="$RATIO_MIN" \
 	    'BEGIN { exit !(bs / (rs > 0 ? rs : 0.001) >= m) }'; then
 		echo "target ratio >= $RATIO_MIN: PASS"
 	else
@@ -191,10 +197,12 @@ bench() {
 echo "smtpscope: $bin"
 echo "runs per reader: $BENCH_RUNS, best kept; page cache: $([ "$BENCH_COLD" = 1 ] && echo dropped || echo warm)"
 main=$(capture "$BENCH_SIZE")
+judge_ratio=1
 bench "$main"
 rss1=$r_rss
 if [ "$BENCH_SIZE2" != none ]; then
 	second=$(capture "$BENCH_SIZE2")
+	judge_ratio=0
 	bench "$second"
 	echo
 	echo "peak RSS: $((rss1 / 1024)) MiB on $BENCH_SIZE, $((r_rss / 1024)) MiB on $BENCH_SIZE2"
