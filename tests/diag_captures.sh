@@ -9,6 +9,17 @@ PY=/usr/bin/python3
 
 n=0
 fail=0
+# result NAME GOOD DIAG: "ok" when GOOD is yes, else "not ok" with DIAG
+# as comment lines.
+result() {
+	if [ "$2" = yes ]; then
+		echo "ok $n - $1"
+	else
+		echo "not ok $n - $1"
+		printf '%s\n' "$3" | sed 's/^/# /'
+		fail=$((fail + 1))
+	fi
+}
 # check NAME PCAP SESSION CODE ANSWERS RULE REGEX: the highlighted reply with
 # that code in that session has that rule, and its `when` matches REGEX.
 check() {
@@ -28,13 +39,8 @@ for line in sys.stdin:
 else:
     print("bad: no such reply")
 ' "$3" "$4" "$5" "$6" "$7")
-	if [ "$got" = ok ]; then
-		echo "ok $n - $1"
-	else
-		echo "not ok $n - $1"
-		echo "# $got"
-		fail=$((fail + 1))
-	fi
+	good=no; [ "$got" = ok ] && good=yes
+	result "$1" $good "$got"
 }
 
 # checkf NAME PCAP SESSION CODE FIELD REGEX [!]: the diagnosis FIELD of the
@@ -55,13 +61,8 @@ for line in sys.stdin:
 else:
     print("bad: no such reply")
 ' "$3" "$4" "$5" "$6" "${7:-}")
-	if [ "$got" = ok ]; then
-		echo "ok $n - $1"
-	else
-		echo "not ok $n - $1"
-		echo "# $got"
-		fail=$((fail + 1))
-	fi
+	good=no; [ "$got" = ok ] && good=yes
+	result "$1" $good "$got"
 }
 
 # explain NAME REGEX ARGS...: smtpscope --explain ARGS prints REGEX (its
@@ -77,13 +78,7 @@ explain() {
 		echo "$out" | tr '\n' ' ' | tr -s ' ' | grep -Eq -- "$rx" &&
 		    ok=yes || ok=no ;;
 	esac
-	if [ $ok = yes ]; then
-		echo "ok $n - $name"
-	else
-		echo "not ok $n - $name"
-		echo "$out" | sed 's/^/# /'
-		fail=$((fail + 1))
-	fi
+	result "$name" $ok "$out"
 }
 
 demo="$top_srcdir/data/demo.pcap"
