@@ -12,6 +12,12 @@ tap_init
 PORT=10690
 PY=/usr/bin/python3
 [ "$(id -u)" = 0 ] || tap_skip_all "live capture needs root (or CAP_NET_RAW)"
+# A host whose mail server is not Postfix does not get Postfix from
+# tools/deps.sh (apt would replace its MTA): say so rather than "not installed".
+if ! command -v postfix >/dev/null 2>&1; then
+	mta=$("$top_srcdir/tools/deps.sh" --other-mta 2>/dev/null | tr '\n' ' ')
+	[ -z "$mta" ] || tap_skip_all "this host runs ${mta% }; the Postfix tests do not replace a mail server (the live aiosmtpd tests in ui_tmux.sh still run)"
+fi
 for t in postfix swaks; do
 	command -v $t >/dev/null 2>&1 || tap_skip_all "$t not installed"
 done
@@ -75,7 +81,7 @@ wait $SPID
 src=$?
 SPID=
 
-tap_plan 9
+tap_plan 10
 tap_ok $swaks_rc "swaks delivered its message (status $swaks_rc)"
 tap_ok $src "smtpscope exits 0 on SIGINT (status $src)"
 
@@ -122,6 +128,11 @@ check close;    tap_ok $? "session_close"
 check stats;    tap_ok $? "stats is the last line"
 grep -q '"queue_id":"[0-9A-F]\{6,\}"' "$tmp/out.jsonl"
 tap_ok $? "queue id looks like Postfix's"
+# The instance's master.cf is its own: one inet listener, ours, and nothing
+# taken from the system's master.cf (whose listeners would clash).
+listeners=$(awk '!/^[#[:space:]]/ && $2 == "inet" { print $1 }' "$tmp/pf/etc/master.cf")
+[ "$listeners" = "127.0.0.1:$PORT" ]
+tap_ok $? "private master.cf has only the test listener (got: $(echo $listeners))"
 if [ $TAP_FAILED -ne 0 ]; then
 	tap_diag "smtpscope output:"
 	sed 's/^/# /' "$tmp/out.jsonl" | cut -c1-300

@@ -20,6 +20,45 @@ pf_postconf() {
 	postconf -c "$PF_DIR/etc" -e "$@" >/dev/null
 }
 
+# pf_master_cf PORT: a complete master.cf of our own.  Nothing is read from
+# the system's /etc/postfix/master.cf: on a real MX that file has listeners
+# of its own (127.0.0.2:25, [::1]:587...) that a second instance cannot bind.
+# No chroot, so the instance needs no files copied into its queue directory.
+pf_master_cf() {
+	printf '127.0.0.1:%s inet n - n - - smtpd\n' "$1"
+	# name, type, private, wakeup, maxproc, command; unprivileged and
+	# chroot are "-" and "n" for all.
+	while read -r name type private wakeup maxproc command; do
+		printf '%s %s %s - n %s %s %s\n' "$name" "$type" "$private" \
+		    "$wakeup" "$maxproc" "$command"
+	done <<'EOF_SERVICES'
+pickup unix n 60 1 pickup
+cleanup unix n - 0 cleanup
+qmgr unix n 300 1 qmgr
+tlsmgr unix - 1000? 1 tlsmgr
+rewrite unix - - - trivial-rewrite
+bounce unix - - 0 bounce
+defer unix - - 0 bounce
+trace unix - - 0 bounce
+verify unix - - 1 verify
+flush unix - 1000? 0 flush
+proxymap unix - - - proxymap
+proxywrite unix - - 1 proxymap
+smtp unix - - - smtp
+relay unix - - - smtp
+showq unix - - - showq
+error unix - - - error
+retry unix - - - error
+discard unix - - - discard
+local unix - - - local
+virtual unix - - - virtual
+lmtp unix - - - lmtp
+anvil unix - - 1 anvil
+scache unix - - 1 scache
+postlog unix-dgram n - 1 postlogd
+EOF_SERVICES
+}
+
 # pf_master_line DIR LINE: add a master.cf service line (e.g. a 465 listener).
 pf_master_line() {
 	printf '%s\n' "$2" >> "$1/etc/master.cf"
@@ -37,11 +76,7 @@ pf_start() {
 	pf_stop "$PF_DIR" 2>/dev/null
 	rm -rf "$PF_DIR"
 	mkdir -p "$PF_DIR/etc" "$PF_DIR/spool" "$PF_DIR/data"
-	cp /etc/postfix/master.cf "$PF_DIR/etc/master.cf"
-	# Only our listener: drop the stock smtp inet service.
-	sed -i -e '/^smtp[[:space:]]\+inet/d' -e '/^#*smtps\?[[:space:]]\+inet/d' \
-	    -e '/^#*submission[[:space:]]\+inet/d' "$PF_DIR/etc/master.cf"
-	printf '127.0.0.1:%s inet n - n - - smtpd\n' "$PF_PORT" >> "$PF_DIR/etc/master.cf"
+	pf_master_cf "$PF_PORT" > "$PF_DIR/etc/master.cf"
 	: > "$PF_DIR/etc/main.cf"
 	pf_postconf \
 	    "compatibility_level = 3.6" \
@@ -72,8 +107,6 @@ pf_start() {
 	for setting in "$@"; do
 		pf_postconf "$setting"
 	done
-	# A private instance must also have a postlog service for maillog_file.
-	grep -q '^postlog' "$PF_DIR/etc/master.cf" || printf 'postlog unix-dgram n - n - 1 postlogd\n' >> "$PF_DIR/etc/master.cf"
 	postfix -c "$PF_DIR/etc" set-permissions >/dev/null 2>&1 || true
 	postfix -c "$PF_DIR/etc" start >/dev/null 2>&1 || {
 		echo "postfix-instance: could not start Postfix in $PF_DIR" >&2
