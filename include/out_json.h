@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "event.h"
+#include "explain.h"
 
 /*
  * JSON Lines (SPEC section 3): one object per event, keys in a fixed order,
@@ -17,5 +18,12 @@ int out_json_event(FILE *, const struct event *);
 int out_json_write(FILE *, const struct event *, bool flush);
 /* The same object into a new string without newline; caller frees. */
 char *out_json_string(const struct event *);
+/*
+ * --explain -j: one object, the reply's code, enhanced, text and answers
+ * (null when empty) and the diagnosis d (left out when NULL), then a newline
+ * and a flush.  Returns 0, or -1 on a write error.
+ */
+int out_json_explain(
+    FILE *, const struct explain_reply *, const struct event_diag *d);
 
 #endif

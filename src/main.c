@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -25,6 +26,7 @@
 #include "diag.h"
 #include "err.h"
 #include "event.h"
+#include "explain.h"
 #include "keylog.h"
 #include "out_json.h"
 #include "out_text.h"
@@ -32,6 +34,7 @@
 #include "privdrop.h"
 #include "rules.h"
 #include "ui.h"
+#include "vis.h"
 #include "xmalloc.h"
 
 enum main_mode { MODE_UI, MODE_JSON, MODE_TEXT };
@@ -97,8 +100,7 @@ static void
 main_usage(FILE *f)
 {
 	fputs("usage: smtpscope [options] [BPF expression]\n"
-	      "       smtpscope --explain CODE [ENHANCED] [\"REPLY TEXT\"] "
-	      "[--after VERB]\n"
+	      "       smtpscope --explain REPLY... [--after VERB] [-j]\n"
 	      "\n"
 	      "Watch SMTP sessions live or from a capture file; 421 and 452 "
 	      "replies are\n"
@@ -152,15 +154,22 @@ main_usage(FILE *f)
 	      "the top of\n"
 	      "                           rules.conf), tried before the "
 	      "built-in ones\n"
-	      "      --explain CODE [ENHANCED] [TEXT]\n"
-	      "                           explain a reply without capturing "
-	      "(or paste the\n"
-	      "                           whole reply line in quotes); --after "
-	      "VERB names\n"
-	      "                           the command it answered: CONNECT, "
-	      "EHLO, MAIL,\n"
-	      "                           RCPT, DATA, DATA-END, BDAT, AUTH, "
-	      "STARTTLS\n"
+	      "      --explain REPLY...   explain a reply without capturing: "
+	      "the words that\n"
+	      "                           follow, quoted or not (452 4.5.3 "
+	      "text), or a\n"
+	      "                           Postfix, Exim, Sendmail or Exchange "
+	      "log line or\n"
+	      "                           bounce that quotes it; - reads it "
+	      "(a multi-line\n"
+	      "                           reply too) from stdin; -j prints "
+	      "one JSON object\n"
+	      "      --after VERB         with --explain, the command the "
+	      "reply answered,\n"
+	      "                           over a log line's: CONNECT, EHLO, "
+	      "MAIL, RCPT,\n"
+	      "                           DATA, DATA-END, BDAT, AUTH, "
+	      "STARTTLS, QUIT\n"
 	      "\n"
 	      "  -V, --version            versions of smtpscope and its "
 	      "libraries\n"
@@ -172,6 +181,7 @@ main_usage(FILE *f)
 	      "  smtpscope -r mail.pcap -j | jq 'select(.highlight)'\n"
 	      "  ssh mx tcpdump -U -w - port 25 | smtpscope -r -\n"
 	      "  smtpscope --explain 452 4.5.3 --after RCPT\n"
+	      "  grep 4XyZ /var/log/mail.log | smtpscope --explain -\n"
 	      "\n"
 	      "See smtpscope(1) for keys, events and exit statuses.\n",
 	    f);
@@ -347,96 +357,174 @@ main_explain_part(const char *head, const char *text)
 	printf("\n");
 }
 
-/* An enhanced status code: digits '.' digits '.' digits. */
-static bool
-main_is_enhanced(const char *a)
+/*
+ * --after VERB as the rules spell it, upper case, into out: GREETING is
+ * CONNECT, END-OF-DATA is DATA-END, NONE is "" (no command).  A word the
+ * rules do not know is a usage error.
+ */
+static void
+main_explain_verb(const char *after, char out[16])
 {
-	size_t dots = 0;
+	size_t i;
 
-	if (*a < '0' || *a > '9')
-		return false;
-	for (; *a != '\0'; a++) {
-		if (*a == '.')
-			dots++;
-		else if (*a < '0' || *a > '9')
-			return false;
+	if (!rules_answers_valid(after))
+		err_exit(EXIT_USAGE, "--after", "unknown command",
+		    "use one of " RULES_ANSWERS_WORDS);
+	for (i = 0; i < 15 && after[i] != '\0'; i++)
+		out[i] = (char)toupper((unsigned char)after[i]);
+	out[i] = '\0';
+	if (strcmp(out, "GREETING") == 0)
+		snprintf(out, 16, "CONNECT");
+	else if (strcmp(out, "END-OF-DATA") == 0)
+		snprintf(out, 16, "DATA-END");
+	else if (strcmp(out, "NONE") == 0)
+		out[0] = '\0';
+}
+
+/* Standard input, up to one byte more than --explain takes. */
+static char *
+main_explain_stdin(size_t *len)
+{
+	char *buf = xmalloc(EXPLAIN_INPUT_MAX + 2);
+	size_t n = 0, got;
+
+	while (n < EXPLAIN_INPUT_MAX + 1) {
+		got = fread(buf + n, 1, EXPLAIN_INPUT_MAX + 1 - n, stdin);
+		if (got == 0)
+			break;
+		n += got;
 	}
-	return dots == 2;
+	if (ferror(stdin)) {
+		free(buf);
+		err_exit(EXIT_RUNTIME, "--explain: standard input",
+		    strerror(errno), NULL);
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
 }
 
 /*
- * --explain CODE [ENHANCED] [TEXT] [--after VERB]: the arguments after the
- * options (getopt stops at the first operand, so --after may also come here).
- * A whole pasted reply line ("452 4.5.3 Error: too many recipients") works
- * as well.  A bad code is a usage error (exit 2).
+ * The reply as it was understood, one line per line of the reply, the
+ * command it answered after the last; the text escaped for the terminal.
+ * (main_wrap folds the doubled spaces of empty parts.)
+ */
+static void
+main_explain_head(const struct explain_reply *r, const char *answers)
+{
+	const char *t = r->text, *nl;
+	char *line, *vis;
+	bool last;
+
+	do {
+		nl = strchr(t, '\n');
+		last = nl == NULL;
+		vis = vis_dup(
+		    t, last ? strlen(t) : (size_t)(nl - t), MB_CUR_MAX > 1);
+		xasprintf(&line, "%d%s%s%s%s%s%s%s", r->code, last ? " " : "-",
+		    r->enhanced, r->enhanced[0] != '\0' ? " " : "", vis,
+		    last && answers[0] != '\0' ? " (in answer to " : "",
+		    last ? answers : "", last && answers[0] != '\0' ? ")" : "");
+		main_wrap(line, 0);
+		free(line);
+		free(vis);
+		if (!last)
+			t = nl + 1;
+	} while (!last);
+}
+
+/*
+ * --explain REPLY... [--after VERB] [-j]: the operands after the options,
+ * joined by spaces, are a reply or an MTA's log line (getopt stops at the
+ * first operand, so --after, -j and "--" are taken here too); a single "-"
+ * reads it from standard input.  Nothing that holds a reply code is a usage
+ * error (exit 2).
  */
 static int
-main_explain(struct diag *d, int argc, char **argv, const char *after)
+main_explain(
+    struct diag *d, int argc, char **argv, const char *after, bool json)
 {
+	struct explain_reply r;
 	struct event_diag *x;
-	const char *enhanced = NULL, *text = NULL;
-	char codebuf[4], *line = NULL, *rest, save, *head;
-	size_t el;
-	int code, i;
+	char *input, *why, msg[512], logverb[16], verb[16];
+	const char *answers;
+	size_t len = 0, n = 0;
+	bool opts = true, stdin_input;
+	int i, status = EXIT_OK;
 
-	if (argc < 1)
-		main_usage_error(
-		    "--explain", "a reply code is needed, e.g. 452");
-	for (i = 1; i < argc; i++) {
+	for (i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	input = xcalloc(1, len + 1);
+	for (i = 0, len = 0; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (strcmp(a, "--after") == 0) {
+		if (opts && strcmp(a, "--") == 0)
+			opts = false;
+		else if (opts && strcmp(a, "--after") == 0) {
 			if (++i == argc)
 				main_usage_error("--after",
-				    "a command is "
-				    "needed, e.g. RCPT");
+				    "a command is needed, e.g. RCPT");
 			after = argv[i];
-		} else if (strncmp(a, "--after=", 8) == 0)
+		} else if (opts && strncmp(a, "--after=", 8) == 0)
 			after = a + 8;
-		else if (enhanced == NULL && text == NULL &&
-			 main_is_enhanced(a))
-			enhanced = a;
-		else if (text == NULL)
-			text = a;
-		else
-			main_usage_error("--explain", "too many arguments "
-						      "(quote the reply text)");
+		else if (opts &&
+			 (strcmp(a, "-j") == 0 || strcmp(a, "--json") == 0))
+			json = true;
+		else {
+			if (n++ > 0)
+				input[len++] = ' ';
+			memcpy(input + len, a, strlen(a));
+			len += strlen(a);
+		}
 	}
-	/* A pasted reply line: code, optional enhanced code, text. */
-	if (strlen(argv[0]) > 4 && (argv[0][3] == ' ' || argv[0][3] == '-') &&
-	    enhanced == NULL && text == NULL) {
-		line = xstrdup(argv[0]);
-		memcpy(codebuf, line, 3);
-		codebuf[3] = '\0';
-		rest = line + 4;
-		code = (int)main_number("--explain", codebuf, 200, 599);
-		el = strcspn(rest, " ");
-		save = rest[el];
-		rest[el] = '\0';
-		if (main_is_enhanced(rest)) {
-			enhanced = rest;
-			rest = save != '\0' ? rest + el + 1 : rest + el;
-		} else
-			rest[el] = save;
-		while (*rest == ' ')
-			rest++;
-		if (*rest != '\0')
-			text = rest;
-	} else
-		code = (int)main_number("--explain", argv[0], 200, 599);
-	if (after != NULL && *after == '\0')
-		after = NULL;
-	if (after != NULL && !rules_answers_valid(after))
-		err_exit(EXIT_USAGE, "--after", "unknown command",
-		    "use one of " RULES_ANSWERS_WORDS);
+	if (n == 0)
+		main_usage_error("--explain",
+		    "a reply is needed, e.g. 452 4.5.3 Error: too many "
+		    "recipients (or a log line; - reads standard input)");
+	stdin_input = n == 1 && strcmp(input, "-") == 0;
+	if (stdin_input) {
+		free(input);
+		input = main_explain_stdin(&len);
+	}
+	verb[0] = '\0';
+	if (after != NULL && *after != '\0')
+		main_explain_verb(after, verb);
+	if (explain_parse(input, len, &r, &why) != 0) {
+		snprintf(msg, sizeof msg, "%s", why);
+		free(why);
+		free(input);
+		err_exit(EXIT_USAGE, "--explain", msg, NULL);
+	}
+	free(input);
+	snprintf(logverb, sizeof logverb, "%s", r.answers);
+	if (after != NULL && *after != '\0')
+		snprintf(r.answers, sizeof r.answers, "%s", verb);
+	answers = r.answers;
 
-	x = diag_explain(d, code, enhanced, text, after);
-	xasprintf(&head, "%d%s%s%s%s%s%s%s", code, enhanced ? " " : "",
-	    enhanced ? enhanced : "", text ? " " : "", text ? text : "",
-	    after ? " (in answer to " : "", after ? after : "",
-	    after ? ")" : "");
-	main_wrap(head, 0);
-	free(head);
+	x = diag_explain(d, r.code, r.enhanced[0] != '\0' ? r.enhanced : NULL,
+	    r.text[0] != '\0' ? r.text : NULL,
+	    answers[0] != '\0' ? answers : NULL);
+	if (json) {
+		if (out_json_explain(stdout, &r, x) != 0)
+			status = EXIT_RUNTIME;
+		event_diag_free(x);
+		explain_reply_free(&r);
+		return status;
+	}
+	main_explain_head(&r, answers);
+	if (strcmp(r.form, "reply") != 0) {
+		printf("From %s", explain_form_name(r.form));
+		if (logverb[0] != '\0' && strcmp(logverb, answers) != 0)
+			printf(": in reply to %s (--after %s overrides it)",
+			    logverb, answers[0] != '\0' ? answers : "NONE");
+		else if (logverb[0] != '\0')
+			printf(": in reply to %s", logverb);
+		else if (answers[0] != '\0')
+			printf("; the command, %s, is from --after", answers);
+		else
+			printf(", which does not name the command it answered");
+		printf("\n");
+	}
 	main_wrap(x->title, 0);
 	printf("\n");
 	main_explain_part("Meaning:", x->meaning);
@@ -446,8 +534,10 @@ main_explain(struct diag *d, int argc, char **argv, const char *after)
 	    "What the server's operator can do:", x->fix_operator);
 	printf("(rule %s)\n", x->rule);
 	event_diag_free(x);
-	free(line);
-	return EXIT_OK;
+	explain_reply_free(&r);
+	if (fflush(stdout) == EOF)
+		status = EXIT_RUNTIME;
+	return status;
 }
 
 /* ---- headless run */
@@ -729,7 +819,8 @@ main(int argc, char **argv)
 		diag_add_rules_take(diag, r);
 	}
 	if (o.explain) {
-		status = main_explain(diag, argc, argv, o.after);
+		status = main_explain(diag, argc, argv, o.after,
+		    o.mode_set && o.mode == MODE_JSON);
 		diag_free(diag);
 		return status;
 	}

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "explain.h"
 #include "vis.h"
 #include "xmalloc.h"
 
@@ -454,4 +455,25 @@ int
 out_json_event(FILE *f, const struct event *ev)
 {
 	return out_json_write(f, ev, true);
+}
+
+int
+out_json_explain(
+    FILE *f, const struct explain_reply *r, const struct event_diag *d)
+{
+	struct jbuf b = {NULL, 0, 0};
+	int rc = 0;
+
+	jb_puts(&b, "{\"code\":");
+	jb_digits(&b, (uint64_t)(r->code > 0 ? r->code : 0));
+	jb_str_or_null(&b, JB_K("enhanced"), r->enhanced);
+	jb_str(&b, JB_K("text"), r->text != NULL ? r->text : "");
+	jb_str_or_null(&b, JB_K("answers"), r->answers);
+	if (d != NULL)
+		jb_diag(&b, d);
+	jb_puts(&b, "}\n");
+	if (fwrite(b.p, 1, b.len, f) != b.len || fflush(f) == EOF)
+		rc = -1;
+	free(b.p);
+	return rc;
 }

@@ -20,7 +20,7 @@ check() {			# check WHAT CMD...: ok when CMD succeeds
 # followed by one hint line.
 
 
-echo "1..27"
+echo "1..49"
 
 # 1-2: help
 "$SMTPSCOPE" -h > "$tmp/h" 2> "$tmp/herr"
@@ -190,5 +190,105 @@ fi
 tap_expect_error "--explain --after with an unknown command" 2 \
     "^smtpscope: --after: unknown command" \
     "$SMTPSCOPE" --explain 452 4.5.3 --after FOO
+
+# 28-36: --explain takes a reply in any form, and every form of one reply
+# gives byte for byte the same JSON.  The log wordings are those of the
+# MTAs' sources (see tests/unit/test_explain.c).
+R='452 4.5.3 Error: too many recipients'
+PF='Dec  3 10:00:00 mx postfix/smtp[123]: 4XyZ: to=<a@example.com>, relay=mx.example.com[192.0.2.1]:25, delay=1.2, delays=0.1/0/0.5/0.6, dsn=4.5.3, status=deferred (host mx.example.com[192.0.2.1] said: 452 4.5.3 Error: too many recipients (in reply to RCPT TO command))'
+EX='2026-12-03 10:00:00 1vQxyz-000abc-AB == a@example.com R=dnslookup T=remote_smtp defer (-44) H=mx.example.com [192.0.2.1]: SMTP error from remote mail server after RCPT TO:<a@example.com>: 452 4.5.3 Error: too many recipients'
+MS="Remote Server returned '452 4.5.3 Error: too many recipients'"
+"$SMTPSCOPE" --explain 452 4.5.3 Error: too many recipients --after RCPT -j \
+    > "$tmp/x0" 2> "$tmp/x0.err"
+rc=$?
+case $(cat "$tmp/x0") in
+'{"code":452,"enhanced":"4.5.3","text":"Error: too many recipients","answers":"RCPT","diagnosis":{"rule":'*'}')
+	if [ $rc -eq 0 ] && [ ! -s "$tmp/x0.err" ] && [ "$(wc -l < "$tmp/x0")" -eq 1 ]
+	then
+		ok "--explain unquoted words -j: one JSON object with code, enhanced, text, answers, diagnosis"
+	else
+		notok "--explain unquoted words -j: one JSON object" "rc=$rc $(cat "$tmp/x0.err")"
+	fi ;;
+*)	notok "--explain unquoted words -j: one JSON object" "$(cat "$tmp/x0" "$tmp/x0.err")" ;;
+esac
+same() {		# same WHAT CMD...: CMD's stdout is byte for byte x0
+	_what=$1
+	shift
+	"$@" > "$tmp/x1" 2> "$tmp/x1.err"
+	_rc=$?
+	if [ $_rc -eq 0 ] && cmp -s "$tmp/x0" "$tmp/x1" && [ ! -s "$tmp/x1.err" ]; then
+		ok "--explain $_what: the same JSON"
+	else
+		notok "--explain $_what: the same JSON" \
+		    "rc=$_rc $(cat "$tmp/x1.err"; diff "$tmp/x0" "$tmp/x1")"
+	fi
+}
+same "quoted whole" "$SMTPSCOPE" --explain "$R" --after RCPT -j
+same "quoted text" "$SMTPSCOPE" --explain 452 "4.5.3 Error: too many recipients" --after RCPT -j
+same "from stdin (-)" sh -c 'echo "$1" | "$2" --explain - --after RCPT -j' sh "$R" "$SMTPSCOPE"
+same "-j first, --after in lower case" "$SMTPSCOPE" -j --explain "$R" --after rcpt
+same "a Postfix log line (in reply to RCPT TO command)" "$SMTPSCOPE" --explain "$PF" -j
+same "an Exim log line (after RCPT TO:<...>)" "$SMTPSCOPE" --json --explain "$EX"
+same "an Exchange NDR line with --after RCPT" "$SMTPSCOPE" --explain "$MS" --after RCPT -j
+same "a Postfix log line from stdin" sh -c 'printf "%s\n" "$1" | "$2" --explain - -j' sh "$PF" "$SMTPSCOPE"
+
+# 37-41: pasted log lines (stdin) give the code, enhanced code and command.
+pasted() {		# pasted WHAT WANT-PREFIX LINE
+	printf '%s\n' "$3" | "$SMTPSCOPE" --explain - -j > "$tmp/p" 2> "$tmp/p.err"
+	_rc=$?
+	case $(cat "$tmp/p") in
+	"$2"*) if [ $_rc -eq 0 ]; then ok "--explain - $1"; else notok "--explain - $1" "rc=$_rc"; fi ;;
+	*) notok "--explain - $1" "$(cat "$tmp/p" "$tmp/p.err")" ;;
+	esac
+}
+pasted "Postfix log line: 452 4.5.3, RCPT" \
+    '{"code":452,"enhanced":"4.5.3","text":"Error: too many recipients","answers":"RCPT","diagnosis":{' "$PF"
+pasted "Exim log line: 452 4.3.1, MAIL" \
+    '{"code":452,"enhanced":"4.3.1","text":"Insufficient system storage","answers":"MAIL","diagnosis":{' \
+    '2026-12-03 10:00:00 1vQxyz-000abc-AB == a@example.com R=dnslookup T=remote_smtp defer (-44) H=mx.example.com [192.0.2.1]: SMTP error from remote mail server after pipelined MAIL FROM:<b@example.org> SIZE=1234: 452 4.3.1 Insufficient system storage'
+pasted "Sendmail log line: 421 4.3.2, command not logged" \
+    '{"code":421,"enhanced":"4.3.2","text":"Service shutting down","answers":null,"diagnosis":{' \
+    'Dec  3 10:00:00 mx sm-mta[123]: 0B3A0a1b002345: to=<a@example.com>, delay=00:00:01, xdelay=00:00:01, mailer=esmtp, pri=120000, relay=mx.example.com. [192.0.2.1], dsn=4.3.2, stat=Deferred: 421 4.3.2 Service shutting down'
+pasted "Exchange NDR: 452 4.5.3, command not named" \
+    '{"code":452,"enhanced":"4.5.3","text":"Too many recipients","answers":null,"diagnosis":{' \
+    "Remote Server returned '< #4.4.7 smtp;452 4.5.3 Too many recipients>'"
+pasted "Postfix refused to talk to me: 421 4.3.2, CONNECT" \
+    '{"code":421,"enhanced":"4.3.2","text":"Service shutting down","answers":"CONNECT","diagnosis":{' \
+    '2026-12-03T10:00:00+0000 mx postfix/smtp[123]: 4XyZ: to=<a@example.com>, relay=none, delay=0.3, dsn=4.3.2, status=deferred (host mx.example.com[192.0.2.1] refused to talk to me: 421 4.3.2 Service shutting down)'
+
+# 42-43: a multi-line reply on stdin is one reply; the text output says
+# which log form it read.
+printf '452-4.5.3 first line\r\n452 4.5.3 second line\r\n' |
+    "$SMTPSCOPE" --explain - -j > "$tmp/m" 2>&1
+case $(cat "$tmp/m") in
+'{"code":452,"enhanced":"4.5.3","text":"first line\nsecond line","answers":null,'*)
+	ok "--explain -: a pasted multi-line reply is one reply" ;;
+*)	notok "--explain -: a pasted multi-line reply is one reply" "$(cat "$tmp/m")" ;;
+esac
+"$SMTPSCOPE" --explain "$PF" > "$tmp/t" 2>&1
+if sed -n 2p "$tmp/t" | grep -qx 'From a Postfix log line or bounce: in reply to RCPT' &&
+    head -n 1 "$tmp/t" | grep -qx "$R (in answer to RCPT)"; then
+	ok "--explain a log line: the text says which form it read"
+else
+	notok "--explain a log line: the text says which form it read" "$(head -n 3 "$tmp/t")"
+fi
+
+# 44-49: no reply code is a usage error, one line
+tap_expect_error "--explain words without a code" 2 \
+    '^smtpscope: --explain: no reply code found in "hello world"$' \
+    "$SMTPSCOPE" --explain hello world
+tap_expect_error "--explain without a reply" 2 '^smtpscope: --explain: a reply is needed' \
+    "$SMTPSCOPE" --explain
+tap_expect_error "--explain 999" 2 "^smtpscope: --explain: '999' is not a reply code" \
+    "$SMTPSCOPE" --explain 999 text
+tap_expect_error "--explain a code glued to its text" 2 \
+    '^smtpscope: --explain: no reply code found in "452Error' \
+    "$SMTPSCOPE" --explain 452Error: too many
+tap_expect_error "--explain - with an empty stdin" 2 \
+    '^smtpscope: --explain: no reply code found in an empty input' \
+    "$SMTPSCOPE" --explain -
+tap_expect_error "--explain a Sendmail line without a reply code" 2 \
+    '^smtpscope: --explain: no reply code found in ' \
+    "$SMTPSCOPE" --explain 'sm-mta[1]: x: to=<a@example.com>, dsn=4.0.0, stat=Deferred: Connection refused by mx.example.com.'
 
 [ $TAP_FAILED -eq 0 ]

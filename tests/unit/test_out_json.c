@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "event.h"
+#include "explain.h"
 #include "out_json.h"
 #include "vis.h"
 #include "xmalloc.h"
@@ -212,6 +213,31 @@ test_file_output(void **state)
 	event_free(ev);
 }
 
+/* --explain -j: one object; empty enhanced and answers are null. */
+static void
+test_explain(void **state)
+{
+	struct explain_reply r;
+	char buf[512] = "";
+	FILE *f = fmemopen(buf, sizeof buf, "w");
+
+	(void)state;
+	memset(&r, 0, sizeof r);
+	r.code = 452;
+	r.text = xstrdup("first \"line\"\nsecond\x1b");
+	assert_int_equal(out_json_explain(f, &r, NULL), 0);
+	strcpy(r.enhanced, "4.5.3");
+	strcpy(r.answers, "RCPT");
+	assert_int_equal(out_json_explain(f, &r, NULL), 0);
+	fclose(f);
+	assert_string_equal(buf,
+	    "{\"code\":452,\"enhanced\":null,\"text\":\"first \\\"line\\\"\\n"
+	    "second\\u001b\",\"answers\":null}\n"
+	    "{\"code\":452,\"enhanced\":\"4.5.3\",\"text\":\"first "
+	    "\\\"line\\\"\\nsecond\\u001b\",\"answers\":\"RCPT\"}\n");
+	explain_reply_free(&r);
+}
+
 int
 main(void)
 {
@@ -224,6 +250,7 @@ main(void)
 	    cmocka_unit_test(test_close_and_gap),
 	    cmocka_unit_test(test_stats_and_open),
 	    cmocka_unit_test(test_file_output),
+	    cmocka_unit_test(test_explain),
 	};
 
 	return cmocka_run_group_tests_name("out_json", tests, NULL, NULL);
