@@ -59,6 +59,9 @@ static const struct {
  *   Sendmail deliver.c, xs_states[] (stage=): "GREET", "EHLO", "STARTTLS",
  *     "AUTH", "MAIL", "RCPT", "DATA", "EOM", "QUIT"; its session transcript
  *     names the command line, or "STARTTLS dialogue", "AUTH dialogue".
+ *   Postfix smtpd.h, state->where in the server's "reject:" lines:
+ *     "CONNECT", "DATA content", "BDAT content", "END-OF-MESSAGE", or the
+ *     command's verb.
  */
 static const struct {
 	const char *words;
@@ -71,6 +74,10 @@ static const struct {
     {"RCPT TO", "RCPT"},
     {"end of data", "DATA-END"},
     {"EOM", "DATA-END"},
+    {"END-OF-MESSAGE", "DATA-END"},
+    {"DATA content", "DATA-END"},
+    {"BDAT content", "BDAT"},
+    {"CONNECT", "CONNECT"},
     {"sending data block", "BDAT"},
     {"final RSET", "RSET"},
     {"XFORWARD", "OTHER"},
@@ -85,6 +92,11 @@ static const struct {
     {"BDAT", "BDAT"},
     {"RSET", "RSET"},
     {"QUIT", "QUIT"},
+    {"NOOP", "OTHER"},
+    {"VRFY", "OTHER"},
+    {"ETRN", "OTHER"},
+    {"HELP", "OTHER"},
+    {"XCLIENT", "OTHER"},
 };
 
 /* One marker found in the flattened text, and what its handler made of it. */
@@ -103,6 +115,7 @@ typedef bool (*ex_take_fn)(struct ex_try *);
 
 static bool ex_take_rest(struct ex_try *);
 static bool ex_take_said(struct ex_try *);
+static bool ex_take_smtpd(struct ex_try *);
 static bool ex_take_exim(struct ex_try *);
 static bool ex_take_stat(struct ex_try *);
 static bool ex_take_reply_eq(struct ex_try *);
@@ -130,6 +143,12 @@ static const struct ex_marker {
     {"refused to talk to me: ", "postfix", "CONNECT", ex_take_rest},
     /* "TLS is required, but host %s refused to start TLS: %s" */
     {"refused to start TLS: ", "postfix", "STARTTLS", ex_take_rest},
+    /* The Postfix server's own replies, smtpd_check.c log_whatsup(): "%s:
+       %s: %s from %s: %s;" (queue id, "reject", where, client, reply) and
+       " from=<%s> to=<%s> proto=%s helo=<%s>"; smtpd.c for milters,
+       postscreen.c and postscreen_smtpd.c with "[%s]:%s" for the client */
+    {"reject: ", "postfix", NULL, ex_take_smtpd},
+    {"reject_warning: ", "postfix", NULL, ex_take_smtpd},
     /* Exim transports/smtp.c: "SMTP error from remote mail server after
        %s%s: %s" (pipelined, command); "remote mailer" before 4.51, and
        "host %s [%s]: " before the reply up to 4.84 */
@@ -451,6 +470,44 @@ ex_take_said(struct ex_try *t)
 	for (e = at; e < t->lend && t->f[e] != ')'; e++)
 		;
 	ex_phase(t->f + at, e - at, t->answers);
+	return true;
+}
+
+/*
+ * Postfix's server: "reject: RCPT from client[192.0.2.1]: REPLY; from=<a>
+ * to=<b> proto=ESMTP helo=<c>"; postscreen (postscreen_smtpd.c) names the
+ * client "[192.0.2.1]:51234" and separates the fields with commas.  The
+ * reply ends at the ';' before the first field (or a ';' ending the line).
+ */
+static bool
+ex_take_smtpd(struct ex_try *t)
+{
+	static const char *const fields[] = {
+	    "; from=<", "; to=<", "; proto=", "; helo=<"};
+	size_t from, p, e, i;
+
+	from = ex_find(t->f, t->body, t->lend, " from ");
+	if (from == EX_NONE)
+		return false;
+	ex_phase(t->f + t->body, from - t->body, t->answers);
+	p = ex_find(t->f, from, t->lend, "]");
+	if (p == EX_NONE)
+		return false;
+	p++;
+	if (p + 1 < t->lend && t->f[p] == ':' && ex_digit(t->f[p + 1]))
+		for (p++; p < t->lend && ex_digit(t->f[p]); p++)
+			;
+	if (!ex_starts(t->f + p, t->lend - p, ": "))
+		return false;
+	t->rs = p + 2;
+	t->re = t->lend;
+	for (i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		e = ex_find(t->f, t->rs, t->re, fields[i]);
+		if (e != EX_NONE)
+			t->re = e;
+	}
+	if (t->re == t->lend && t->re > t->rs && t->f[t->re - 1] == ';')
+		t->re--;
 	return true;
 }
 
@@ -783,6 +840,33 @@ ex_transcript(const char *s, size_t n, struct explain_reply *out)
 	return 0;
 }
 
+/*
+ * What follows "said: " in a Postfix line, pasted alone, still ends with
+ * "(in reply to RCPT TO command)": not the server's text, but the command.
+ */
+static void
+ex_reply_suffix(struct explain_reply *r)
+{
+	static const char intro[] = "(in reply to ";
+	size_t n = strlen(r->text), at, p;
+	char phase[16];
+
+	if (n == 0 || r->text[n - 1] != ')')
+		return;
+	at = ex_rfind(r->text, 0, n, intro);
+	if (at == EX_NONE || memchr(r->text + at, '\n', n - at) != NULL)
+		return;
+	p = at + sizeof intro - 1;
+	ex_phase(r->text + p, n - 1 - p, phase);
+	if (phase[0] == '\0')
+		return;
+	while (at > 0 && ex_space(r->text[at - 1]))
+		at--;
+	r->text[at] = '\0';
+	memcpy(r->answers, phase, sizeof r->answers);
+	r->form = "postfix";
+}
+
 /* Why nothing was found, quoting the start of the input. */
 static char *
 ex_why(const char *input, size_t len, const char *w, size_t wl)
@@ -846,6 +930,7 @@ explain_parse(
 	if (ex_code(w + b, e - b, &code) != 0) {
 		rc = ex_reply(w + b, e - b, out);
 		out->form = "reply";
+		ex_reply_suffix(out);
 	} else if (ex_transcript(w + b, e - b, out) == 0)
 		rc = 0;
 	else {

@@ -12,7 +12,12 @@
  *    host %s refused to start TLS: %s"; the reply's lines joined by spaces
  *    (translit(resp->str, "\n", " ")).  smtp_sasl_glue.c: "SASL
  *    authentication failed; server %s said: %s".  The queue manager wraps it
- *    as "status=deferred (...)".
+ *    as "status=deferred (...)".  The server's own replies
+ *    (smtpd/smtpd_check.c log_whatsup()): "%s: reject: %s from %s: %s;"
+ *    then " from=<%s> to=<%s> proto=%s helo=<%s>", the command being
+ *    state->where: a verb, "CONNECT", "DATA content", "END-OF-MESSAGE";
+ *    postscreen/postscreen_smtpd.c: "NOQUEUE: reject: RCPT from [%s]:%s:
+ *    %.*s; from=<%s>, to=<%s>, proto=%s, helo=<%s>".
  *  - Exim (src/src/transports/smtp.c): "SMTP error from remote mail server
  *    after %s%s: %s" with "pipelined " and the command as sent ("RCPT
  *    TO:<%s>", "MAIL FROM:<...> SIZE=n", "EHLO host"), "initial
@@ -171,6 +176,33 @@ test_postfix(void **state)
 	     "4.5.3 Error:\n    too many recipients (in reply to RCPT TO\n"
 	     "    command)\n\n<b@example.com>: delivered",
 	    452, "4.5.3", TMR, "RCPT", "postfix");
+	/* The part after "said: " alone. */
+	want("452 4.5.3 " TMR " (in reply to RCPT TO command)", 452, "4.5.3",
+	    TMR, "RCPT", "postfix");
+	want("452 4.5.3 see (in reply to nothing)", 452, "4.5.3",
+	    "see (in reply to nothing)", "", "reply");
+	/* The Postfix server's own reject lines. */
+	want("Dec  3 10:00:00 mx postfix/smtpd[99]: NOQUEUE: reject: RCPT "
+	     "from unknown[192.0.2.7]: 450 4.7.1 <a@example.com>: Recipient "
+	     "address rejected: Greylisted; see x; from=<b@example.org> "
+	     "to=<a@example.com> proto=ESMTP helo=<client.example.org>",
+	    450, "4.7.1",
+	    "<a@example.com>: Recipient address rejected: Greylisted; see x",
+	    "RCPT", "postfix");
+	want("postfix/smtpd[99]: 4XyZ: milter-reject: END-OF-MESSAGE from "
+	     "c[2001:db8::7]: 451 4.7.1 Try again later; from=<b@example.org> "
+	     "to=<a@example.com> proto=ESMTP helo=<c>",
+	    451, "4.7.1", "Try again later", "DATA-END", "postfix");
+	want("postfix/smtpd[99]: NOQUEUE: reject: CONNECT from "
+	     "c[192.0.2.7]: 421 4.7.0 c[192.0.2.7] Too many connections;",
+	    421, "4.7.0", "c[192.0.2.7] Too many connections", "CONNECT",
+	    "postfix");
+	/* postscreen: "[addr]:port", fields separated by commas */
+	want("postfix/postscreen[98]: NOQUEUE: reject: RCPT from "
+	     "[192.0.2.7]:51234: 450 4.3.2 Service currently unavailable; "
+	     "from=<b@example.org>, to=<a@example.com>, proto=ESMTP, "
+	     "helo=<c>",
+	    450, "4.3.2", "Service currently unavailable", "RCPT", "postfix");
 	/* Parentheses in the text survive. */
 	want("status=deferred (host x[192.0.2.1] said: 421 4.7.0 (IP) "
 	     "blocked)",
