@@ -154,6 +154,10 @@ static const struct ex_marker {
        "host %s [%s]: " before the reply up to 4.84 */
     {"SMTP error from remote mail server after ", "exim", NULL, ex_take_exim},
     {"SMTP error from remote mailer after ", "exim", NULL, ex_take_exim},
+    /* ... and per recipient after the message, "LMTP error after %s: %s"
+       and "PRDR error after %s: %s", naming the DATA (or BDAT) command */
+    {"LMTP error after ", "exim", "DATA-END", ex_take_exim},
+    {"PRDR error after ", "exim", "DATA-END", ex_take_exim},
     /* Sendmail deliver.c: "stat=Deferred: <server reply>" (giveresponse
        drops "450 4.0.0 " from "450 4.0.0 Deferred: ..."), ", reply=%s",
        savemail.c "    (reason: %s)" */
@@ -533,7 +537,8 @@ ex_take_exim(struct ex_try *t)
 	colon = ex_find(t->f, from, t->lend, ": ");
 	if (colon == EX_NONE)
 		return false;
-	ex_phase(t->f + p, colon - p, t->answers);
+	if (t->answers[0] == '\0')
+		ex_phase(t->f + p, colon - p, t->answers);
 	t->rs = colon + 2;
 	if (ex_starts(t->f + t->rs, t->lend - t->rs, "host ") &&
 	    (e = ex_find(t->f, t->rs, t->lend, "]: ")) != EX_NONE)

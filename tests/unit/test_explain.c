@@ -21,12 +21,13 @@
  *  - Exim (src/src/transports/smtp.c): "SMTP error from remote mail server
  *    after %s%s: %s" with "pipelined " and the command as sent ("RCPT
  *    TO:<%s>", "MAIL FROM:<...> SIZE=n", "EHLO host"), "initial
- *    connection", "end of data"; the reply through string_printing(), which
- *    shows a multi-line reply's line breaks as "\n" (smtp_out.c joins the
- *    lines with '\n').  Before 4.51: "SMTP error from remote mailer after
- *    %s%s: host %s [%s]: %s"; up to 4.84 "remote mail server" with the
- *    same "host %s [%s]: ".  deliver.c writes bounces with each line
- *    indented by four spaces.
+ *    connection", "end of data"; "LMTP error after %s: %s" and "PRDR error
+ *    after %s: %s" per recipient after the message; the reply through
+ *    string_printing(), which shows a multi-line reply's line breaks as
+ *    "\n" (smtp_out.c joins the lines with '\n').  Before 4.51: "SMTP error
+ * from remote mailer after %s%s: host %s [%s]: %s"; up to 4.84 "remote mail
+ * server" with the same "host %s [%s]: ".  deliver.c writes bounces with each
+ * line indented by four spaces.
  *  - Sendmail (sendmail/deliver.c): logdelivery() "..., dsn=%s, stat=%s"
  *    where a tempfail's status is "Deferred: " and the server's reply
  *    (giveresponse drops "450 4.0.0 " from "450 4.0.0 Deferred: ..."),
@@ -247,6 +248,11 @@ test_exim(void **state)
 	     "server after RCPT TO:<a@example.com>: 452-4.5.3 first "
 	     "line\\n452 4.5.3 second line",
 	    452, "4.5.3", "first line\nsecond line", "RCPT", "exim");
+	/* LMTP and PRDR: one reply per recipient after the message. */
+	want("LMTP error after DATA: 452 4.2.2 Mailbox full", 452, "4.2.2",
+	    "Mailbox full", "DATA-END", "exim");
+	want("PRDR error after BDAT 1234 LAST: 451 4.3.0 later", 451, "4.3.0",
+	    "later", "DATA-END", "exim");
 	/* Before 4.51. */
 	want("SMTP error from remote mailer after RCPT TO:<a@example.com>: "
 	     "host mx.example.com [192.0.2.1]: 452 4.5.3 " TMR,
