@@ -24,10 +24,10 @@
  *    connection", "end of data"; "LMTP error after %s: %s" and "PRDR error
  *    after %s: %s" per recipient after the message; the reply through
  *    string_printing(), which shows a multi-line reply's line breaks as
- *    "\n" (smtp_out.c joins the lines with '\n').  Before 4.51: "SMTP error
- * from remote mailer after %s%s: host %s [%s]: %s"; up to 4.84 "remote mail
- * server" with the same "host %s [%s]: ".  deliver.c writes bounces with each
- * line indented by four spaces.
+ *    "\n" (smtp_out.c joins the lines with '\n').  Before 4.51: "SMTP
+ *    error from remote mailer after %s%s: host %s [%s]: %s"; up to 4.84
+ *    "remote mail server" with the same "host %s [%s]: ".  deliver.c
+ *    writes bounces with each line indented by four spaces.
  *  - Sendmail (sendmail/deliver.c): logdelivery() "..., dsn=%s, stat=%s"
  *    where a tempfail's status is "Deferred: " and the server's reply
  *    (giveresponse drops "450 4.0.0 " from "450 4.0.0 Deferred: ..."),
