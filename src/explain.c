@@ -310,10 +310,11 @@ ex_enhanced(const char *s, size_t n)
  * starts with a code; the following lines with the same code add their text
  * ("\n" between lines, the repeated enhanced code dropped); a line without a
  * code continues the line before (a reply wrapped by a terminal or a mail
- * reader); a line with another code ends the reply.
+ * reader), or ends the reply when strict; a line with another code, or a
+ * blank line, ends the reply.
  */
 static int
-ex_reply(const char *s, size_t n, struct explain_reply *out)
+ex_reply(const char *s, size_t n, struct explain_reply *out, bool strict)
 {
 	size_t i = 0, ls, le, tl = 0, elen = 0;
 	int code = 0, c;
@@ -331,10 +332,12 @@ ex_reply(const char *s, size_t n, struct explain_reply *out)
 			ls++;
 		while (le > ls && ex_blank(s[le - 1]))
 			le--;
-		if (ls == le)
+		if (ls == le && code == 0)
 			continue;
+		if (ls == le)
+			break;
 		if (ex_code(s + ls, le - ls, &c) == 0) {
-			if (code == 0)
+			if (code == 0 || strict)
 				break;
 			if (tl > 0 && t[tl - 1] != '\n')
 				t[tl++] = ' ';
@@ -718,7 +721,7 @@ ex_finish(const struct ex_try *t, const struct ex_marker *m,
 		ex_exchange_unwrap(t->f, &b, &e);
 	seg = xmemdup0(t->f + b, e - b);
 	n = ex_unjoin(seg, e - b, strcmp(m->form, "exim") == 0);
-	rc = ex_reply(seg, n, out);
+	rc = ex_reply(seg, n, out, false);
 	free(seg);
 	if (rc == 0) {
 		memcpy(out->answers, t->answers, sizeof out->answers);
@@ -831,7 +834,7 @@ ex_transcript(const char *s, size_t n, struct explain_reply *out)
 		if (i < re)
 			seg[k++] = s[i++];
 	}
-	rc = ex_reply(seg, k, out);
+	rc = ex_reply(seg, k, out, false);
 	free(seg);
 	if (rc != 0)
 		return -1;
@@ -920,7 +923,7 @@ explain_parse(
 		if (w[i] == '\0' || w[i] == '\v' || w[i] == '\f')
 			w[i] = ' ';
 		else if (w[i] == '\r')
-			w[i] = '\n';
+			w[i] = i + 1 < len && input[i + 1] == '\n' ? ' ' : '\n';
 	}
 	w[len] = '\0';
 	b = 0;
@@ -933,7 +936,7 @@ explain_parse(
 		ex_trim(w, &b, &e);
 	}
 	if (ex_code(w + b, e - b, &code) != 0) {
-		rc = ex_reply(w + b, e - b, out);
+		rc = ex_reply(w + b, e - b, out, false);
 		out->form = "reply";
 		ex_reply_suffix(out);
 	} else if (ex_transcript(w + b, e - b, out) == 0)
@@ -943,6 +946,18 @@ explain_parse(
 		fl = ex_flatten(w + b, e - b, f);
 		rc = ex_markers_parse(f, fl, out);
 		free(f);
+	}
+	/* Other bounce texts ("The response was:"): a line that is a reply. */
+	for (i = b; rc != 0 && i < e; i++) {
+		if (i > b && w[i - 1] != '\n')
+			continue;
+		while (i < e && ex_blank(w[i]))
+			i++;
+		if (ex_code(w + i, e - i, &code) != 0) {
+			explain_reply_free(out);
+			rc = ex_reply(w + i, e - i, out, true);
+			out->form = "reply";
+		}
 	}
 	if (rc != 0) {
 		explain_reply_free(out);

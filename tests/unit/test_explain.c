@@ -125,6 +125,10 @@ test_multiline(void **state)
 	/* A wrapped line continues the one before; another code ends it. */
 	want("452 4.5.3 too many\n   recipients\n250 ok", 452, "4.5.3",
 	    "too many recipients", "", "reply");
+	/* A blank line ends it; a lone CR is a line break. */
+	want("452 4.5.3 too many\n\nThanks, Jo", 452, "4.5.3", "too many", "",
+	    "reply");
+	want("452-4.5.3 a\r452 4.5.3 b\r", 452, "4.5.3", "a\nb", "", "reply");
 	/* Another enhanced code on a later line is text. */
 	want("452-4.5.3 a\n452 4.3.1 b", 452, "4.5.3", "a\n4.3.1 b", "",
 	    "reply");
@@ -320,6 +324,23 @@ test_exchange(void **state)
 	    452, "4.5.3", "Too many recipients", "", "exchange");
 }
 
+/* Other bounces: the first line that is a reply, and only its lines. */
+static void
+test_other_bounce(void **state)
+{
+	(void)state;
+	want("** Message not delivered **\n\nThe response was:\n\n452 4.2.2 "
+	     "The recipient's inbox is out of storage space.\nMore prose.",
+	    452, "4.2.2", "The recipient's inbox is out of storage space.", "",
+	    "reply");
+	want("Final-Recipient: rfc822; a@example.com\nAction: delayed\n"
+	     "  421-4.7.0 first\r\n  421-4.7.0 second\r\n  421 4.7.0 third\r\n"
+	     "Last-Attempt-Date: x",
+	    421, "4.7.0", "first\nsecond\nthird", "", "reply");
+	refuse("Dec  3 10:00:00 mx app: 452 4.5.3 not at a line start", 53,
+	    "no reply code found");
+}
+
 /* The first marker with a reply wins; one without a code is passed over. */
 static void
 test_marker_order(void **state)
@@ -419,6 +440,7 @@ main(void)
 	    cmocka_unit_test(test_exim),
 	    cmocka_unit_test(test_sendmail),
 	    cmocka_unit_test(test_exchange),
+	    cmocka_unit_test(test_other_bounce),
 	    cmocka_unit_test(test_marker_order),
 	    cmocka_unit_test(test_hostile),
 	    cmocka_unit_test(test_form_names),
