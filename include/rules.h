@@ -110,6 +110,9 @@ struct rule {
 	   is skipped when the greeting names other software, and when the
 	   greeting names none the vendor is given as likely, not as fact. */
 	char *vendor;
+	/* The cause the rule diagnoses (a kb_causes id) or NULL: then the
+	   engine infers it (enhanced code, the text's words, the session). */
+	char *cause;
 
 	struct rules_num nums[RULES_F_COUNT];
 	size_t nnums;
@@ -164,11 +167,6 @@ bool rules_answers_valid(const char *verb);
 	"CONNECT (or GREETING), EHLO, HELO, LHLO, MAIL, RCPT, DATA, DATA-END " \
 	"(or END-OF-DATA), BDAT, AUTH, STARTTLS, QUIT, RSET, NOOP, VRFY, "     \
 	"EXPN, HELP, ETRN, OTHER, NONE"
-
-/* Placeholder names allowed in rule texts, NULL-terminated. */
-extern const char *const rules_placeholders[];
-/* Recognised server software ids (server: key), NULL-terminated. */
-extern const char *const rules_server_ids[];
 
 extern const char rules_builtin_text[];
 extern const size_t rules_builtin_text_len;

@@ -30,6 +30,7 @@
 #include "out_text.h"
 #include "pipeline.h"
 #include "privdrop.h"
+#include "lexicon.h"
 #include "rules.h"
 #include "ui.h"
 #include "xmalloc.h"
@@ -49,6 +50,7 @@ struct main_opts {
 	bool demo;
 	size_t limit;
 	const char *rules_file;
+	const char *lexicon_file;
 	bool explain;
 	const char *after;
 	char *bpf;
@@ -62,6 +64,7 @@ enum {
 	OPT_LIMIT,
 	OPT_SHOW_AUTH,
 	OPT_RULES,
+	OPT_LEXICON,
 	OPT_EXPLAIN,
 	OPT_AFTER,
 };
@@ -86,6 +89,7 @@ static const struct option main_longopts[] = {
     {"limit", required_argument, NULL, 'l'},
     {"show-auth", no_argument, NULL, OPT_SHOW_AUTH},
     {"rules", required_argument, NULL, OPT_RULES},
+    {"lexicon", required_argument, NULL, OPT_LEXICON},
     {"explain", no_argument, NULL, OPT_EXPLAIN},
     {"after", required_argument, NULL, OPT_AFTER},
     {"version", no_argument, NULL, 'V'},
@@ -152,6 +156,11 @@ main_usage(FILE *f)
 	      "the top of\n"
 	      "                           rules.conf), tried before the "
 	      "built-in ones\n"
+	      "      --lexicon FILE       extra cause words and enhanced "
+	      "codes (format: see\n"
+	      "                           the top of lexicon.conf), tried "
+	      "before the built-in\n"
+	      "                           ones\n"
 	      "      --explain CODE [ENHANCED] [TEXT]\n"
 	      "                           explain a reply without capturing "
 	      "(or paste the\n"
@@ -700,6 +709,9 @@ main(int argc, char **argv)
 		case OPT_RULES:
 			o.rules_file = optarg;
 			break;
+		case OPT_LEXICON:
+			o.lexicon_file = optarg;
+			break;
 		case OPT_EXPLAIN:
 			o.explain = true;
 			break;
@@ -727,6 +739,14 @@ main(int argc, char **argv)
 		if (r == NULL)
 			err_exit(EXIT_USAGE, "--rules", cause, NULL);
 		diag_add_rules_take(diag, r);
+	}
+	if (o.lexicon_file != NULL) {
+		char *bad = NULL;
+		struct lexicon *lx = lexicon_load(o.lexicon_file, &bad);
+
+		if (lx == NULL)
+			err_exit(EXIT_USAGE, "--lexicon", bad, NULL);
+		diag_add_lexicon_take(diag, lx);
 	}
 	if (o.explain) {
 		status = main_explain(diag, argc, argv, o.after);

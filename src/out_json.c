@@ -295,6 +295,10 @@ jb_diag(struct jbuf *b, const struct event_diag *d)
 	jb_str(b, JB_K("when"), d->when);
 	jb_str(b, JB_K("fix_sender"), d->fix_sender);
 	jb_str(b, JB_K("fix_operator"), d->fix_operator);
+	jb_str(b, JB_K("cause"), d->cause != NULL ? d->cause : "unknown");
+	jb_strv(b, JB_K("evidence"), d->evidence, d->n_evidence);
+	jb_str(b, JB_K("confidence"),
+	    d->confidence != NULL ? d->confidence : "guess");
 	jb_puts(b, "}");
 }
 

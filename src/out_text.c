@@ -116,6 +116,14 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 				fprintf(f, ". %s", s);
 				free(s);
 			}
+			if (ev->highlight) {
+				char *why = event_diag_why(ev->diag, 3);
+
+				s = vis_dup(why, strlen(why), utf8);
+				fprintf(f, " [cause %s]", s);
+				free(s);
+				free(why);
+			}
 			fputs(" >>", f);
 		}
 		fputc('\n', f);

@@ -154,16 +154,19 @@ for l in open(sys.argv[1]):
         t = d["title"]
         if t.startswith("452 "):
             t = t[4:]
-        print("  << %s. %s >>" % (t, d["when"]))
+        why = "%s, %s" % (d["cause"], d["confidence"])
+        for i, ev in enumerate(d["evidence"][:3]):
+            why += (": " if i == 0 else "; ") + ev
+        print("  << %s%s [cause %s] >>" % (t, ". " + d["when"] if d["when"] else "", why))
         break
 PY
 	sed -n "${line}p" "$tmp/demo.txt" | sed 's/.*Error: too many recipients//' \
 	    > "$tmp/got.txt"
 	if [ -s "$tmp/want.txt" ] && cmp -s "$tmp/want.txt" "$tmp/got.txt" &&
 	    [ "$(grep -c '^ ' "$tmp/demo.txt")" -eq 0 ]; then
-		ok "-N: the 452 line ends with the JSON's title and situation; no continuation lines"
+		ok "-N: the 452 line ends with the JSON's title, situation and cause; no continuation lines"
 	else
-		notok "-N: the 452 line ends with the JSON's title and situation; no continuation lines" \
+		notok "-N: the 452 line ends with the JSON's title, situation and cause; no continuation lines" \
 		    "$(diff "$tmp/want.txt" "$tmp/got.txt")"
 	fi
 else

@@ -66,7 +66,7 @@ test_reply(void **state)
 	    "\"lines\":2,\"answers\":\"RCPT\",\"encrypted\":false,"
 	    "\"highlight\":true,\"diagnosis\":{\"rule\":\"r1\",\"title\":"
 	    "\"Too many recipients\",\"meaning\":null,\"when\":null,"
-	    "\"fix_sender\":null,\"fix_operator\":null},\"latency_ms\":0.250}");
+	    "\"fix_sender\":null,\"fix_operator\":null,\"cause\":\"unknown\",\"evidence\":[],\"confidence\":\"guess\"},\"latency_ms\":0.250}");
 }
 
 static void

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "kb.h"
 #include "rules.h"
 #include "xmalloc.h"
 
@@ -318,7 +319,8 @@ test_builtin(void **state)
 	for (i = 0; (r = rules_get(rs, i)) != NULL; i++) {
 		assert_true(strlen(r->title) > 0);
 		assert_true(strlen(r->meaning) > 0);
-		assert_true(strlen(r->when) > 0);
+		assert_non_null(r->cause);
+		assert_true(kb_cause_index(r->cause) >= 0);
 		assert_true(strlen(r->fix_sender) > 0);
 		assert_true(strlen(r->fix_operator) > 0);
 		if (r->codes[0].d[0] == '4' && r->codes[0].d[1] == '2')
