@@ -236,6 +236,7 @@ struct diag_input {
 	char enhanced[16]; /* "" when none */
 	int enh[3];
 	bool has_enh;
+	bool enh_in_text; /* quoted in the text, not sent as the code */
 	const char *text;    /* NULL in --explain without text */
 	const char *answers; /* "" = none / unknown */
 	bool answers_known;  /* false in --explain without --after */
@@ -1438,15 +1439,23 @@ diag_pick(const struct diag_input *in, const int *cs, size_t n)
 	bool connect = (in->ans_bit & RULES_ANS_CONNECT) != 0;
 	int overload = kb_cause_index("overload");
 	int grey = kb_cause_index("greylist");
+	int shutdown = kb_cause_index("shutdown");
+	int bad = kb_cause_index("bad-address");
+	size_t i;
 
 	if (n > 1 && diag_has_cause(overload, cs, n) && connect)
 		return overload;
 	if (n > 1 && diag_has_cause(grey, cs, n) && in->code >= 450 &&
 	    in->code <= 451 && (in->ans_bit & RULES_ANS_RCPT) != 0)
 		return grey;
-	if (n > 1 && cs[0] == overload && !connect && in->answers_known)
-		return cs[1];
-	return cs[0];
+	/* Only a 421 ends the session: a server going down sends that.  A
+	   missing address is permanent: a 4xx does not mean that. */
+	for (i = 0; i < n; i++) {
+		if ((cs[i] != shutdown || in->code == 421) &&
+		    (cs[i] != bad || in->code / 100 != 4))
+			return cs[i];
+	}
+	return in->code / 100 == 4 ? kb_cause_index("temporary") : cs[0];
 }
 
 /* The words of the reply that rule r's text: matched, lower case. */
@@ -1539,14 +1548,11 @@ diag_facts(const struct diag_input *in, struct diag_why *w)
 		diag_ev(w, "%s", c->tls_active ? "inside TLS" : "in clear text");
 }
 
-/* Whether rule r knows this reply itself (its wording or its enhanced
-   code), so that its cause beats what the lexicon reads into the text; a
-   site's rules always do. */
-static bool
-diag_knows(const struct rule *r, bool site)
-{
-	return r->has_text || r->has_enh || site;
-}
+/* Lexicon weights: words at or above STRONG beat a rule that knows only
+   the enhanced code; at or above FIRM they beat the enhanced-code table
+   and the phase (data/lexicon.conf says the same). */
+#define DIAG_WORDS_STRONG 80
+#define DIAG_WORDS_FIRM 50
 
 /*
  * Decide the cause of a reply, in layers: a rule that knows the wording;
@@ -1571,7 +1577,9 @@ diag_decide(const struct diag_input *in, const struct rule *r, bool site,
 	words = lexicon_match(d->lex, d->nlex, in->text, &hit);
 	if (r != NULL && r->cause != NULL)
 		rc = kb_cause_index(r->cause);
-	if (rc >= 0 && diag_knows(r, site)) {
+	if (rc >= 0 && (r->has_text || site ||
+			   (r->has_enh && r->vendor != NULL))) {
+		/* A rule knows this wording, or this vendor's code. */
 		w->cause = rc;
 		w->confidence =
 		    r->vendor != NULL && in->server < 0 ? "likely" : "certain";
@@ -1580,12 +1588,21 @@ diag_decide(const struct diag_input *in, const struct rule *r, bool site,
 			diag_ev(w, "text: '%s'", buf);
 		else if (words && hit.cause == rc)
 			diag_ev(w, "text: '%s'", hit.words);
-	} else if (words && hit.weight >= 50) {
+	} else if (words && (hit.weight >= DIAG_WORDS_STRONG ||
+				(hit.weight >= DIAG_WORDS_FIRM &&
+				    (rc < 0 || !r->has_enh)))) {
+		/* The words say it: strong words beat a rule that knows
+		   only the enhanced code, firm words beat the code table. */
 		w->cause = hit.cause;
 		w->confidence = "likely";
 		diag_ev(w, "text: '%s'", hit.words);
 		if (specific && diag_has_cause(hit.cause, cs, ncs))
 			w->confidence = "certain";
+	} else if (rc >= 0 && r->has_enh) {
+		/* A rule that knows this enhanced code. */
+		w->cause = rc;
+		w->confidence = r->vendor != NULL && in->server < 0 ? "guess"
+								   : "likely";
 	} else if (specific) {
 		w->cause = diag_pick(in, cs, ncs);
 		w->confidence = ncs == 1 ? "likely" : "guess";
@@ -1609,7 +1626,8 @@ diag_decide(const struct diag_input *in, const struct rule *r, bool site,
 			    "specific and wins",
 			    in->enhanced, em, kb_causes[cs[0]].id);
 		else
-			diag_ev(w, "enhanced %s: %s", in->enhanced, em);
+			diag_ev(w, "enhanced %s%s: %s", in->enhanced,
+			    in->enh_in_text ? " (in the text)" : "", em);
 	}
 	diag_facts(in, w);
 }
@@ -1617,7 +1635,8 @@ diag_decide(const struct diag_input *in, const struct rule *r, bool site,
 /* The texts of a cause: its first "cause-" rule whose conditions hold
    (site rules first, so a site can reword a cause). */
 static const struct rule *
-diag_cause_rule(const struct diag *d, const struct diag_input *in, int cause)
+diag_cause_rule(const struct diag *d, const struct diag_input *in, int cause,
+    bool situational)
 {
 	const struct rule *r;
 	size_t i, j;
@@ -1628,6 +1647,7 @@ diag_cause_rule(const struct diag *d, const struct diag_input *in, int cause)
 		for (j = 0; (r = rules_get(rs, j)) != NULL; j++) {
 			if (diag_is_cause_rule(r) && r->cause != NULL &&
 			    strcmp(r->cause, kb_causes[cause].id) == 0 &&
+			    (!situational || r->nnums > 0) &&
 			    diag_match(r, in))
 				return r;
 		}
@@ -1665,15 +1685,27 @@ diag_conclude(const struct diag_input *in, const struct rule *r, bool always)
 	struct diag_why w;
 	size_t i;
 
-	if (r == NULL && !always)
-		return NULL;
 	diag_decide(in, r, site, &w);
-	if (!w.fallback &&
+	/* No rule for a reply that is not highlighted: say something only
+	   when its words or code name a cause with some confidence. */
+	if (r == NULL && !always &&
+	    (w.fallback || strcmp(w.confidence, "guess") == 0)) {
+		for (i = 0; i < w.nev; i++)
+			free(w.ev[i]);
+		return NULL;
+	}
+	/* A cause text for this very situation (a recipient limit with no
+	   recipient accepted) beats the general words of a built-in rule;
+	   otherwise a rule that diagnoses another cause than the one decided
+	   gives way to the cause's texts. */
+	if (!w.fallback && !site)
+		cr = diag_cause_rule(d, in, w.cause, true);
+	if (cr == NULL && !w.fallback &&
 	    (r == NULL ||
-		(!diag_knows(r, site) &&
+		(!r->has_text && !site &&
 		    (r->cause == NULL ||
 			strcmp(r->cause, kb_causes[w.cause].id) != 0))))
-		cr = diag_cause_rule(d, in, w.cause);
+		cr = diag_cause_rule(d, in, w.cause, false);
 	if (cr != NULL)
 		x = diag_from_rule(d, cr, in);
 	else if (r != NULL)
@@ -1749,6 +1781,33 @@ diag_set_enhanced(struct diag_input *in, const char *enhanced)
 	if (enhanced != NULL && diag_parse_enhanced(enhanced, in->enh) == 0) {
 		in->has_enh = true;
 		snprintf(in->enhanced, sizeof in->enhanced, "%s", enhanced);
+	}
+}
+
+/* A reply without an enhanced code that quotes one in its text, as qmail
+   does ("(#4.3.0)"): use it, and say where it came from. */
+static void
+diag_enhanced_in_text(struct diag_input *in, const char *text)
+{
+	const char *p;
+	char code[16];
+	size_t n;
+
+	if (in->has_enh || text == NULL)
+		return;
+	for (p = strchr(text, '#'); p != NULL; p = strchr(p + 1, '#')) {
+		n = strspn(p + 1, "0123456789.");
+		if (n < 5 || n >= sizeof code)
+			continue;
+		memcpy(code, p + 1, n);
+		code[n] = '\0';
+		if (code[n - 1] == '.')
+			code[n - 1] = '\0';
+		diag_set_enhanced(in, code);
+		if (in->has_enh) {
+			in->enh_in_text = true;
+			return;
+		}
 	}
 }
 
@@ -1870,6 +1929,7 @@ diag_reply(struct diag *d, struct event *ev)
 		    diag_join_text(ev->ctx.greeting, strlen(ev->ctx.greeting));
 	in.code = ev->code;
 	diag_set_enhanced(&in, ev->enhanced);
+	diag_enhanced_in_text(&in, text);
 	in.text = text;
 	in.answers = ev->answers;
 	in.answers_known = true;
@@ -1936,6 +1996,7 @@ diag_explain(struct diag *d, int code, const char *enhanced, const char *text,
 	if (text != NULL) {
 		t = diag_join_text(text, strlen(text));
 		in.text = t;
+		diag_enhanced_in_text(&in, t);
 	}
 	verb[0] = '\0';
 	if (answers != NULL) {
