@@ -1504,6 +1504,18 @@ diag_enh_causes(const struct diag_input *in, int *cs, size_t *n, bool *specific)
 	return m;
 }
 
+/* The length of the gist of a meaning: up to its first ':', ';' or '(',
+   so that a fact stays a few words. */
+static int
+diag_gist(const char *m)
+{
+	size_t n = strcspn(m, ":;(");
+
+	while (n > 0 && m[n - 1] == ' ')
+		n--;
+	return (int)n;
+}
+
 /* Facts of the session that bear on the cause, as evidence. */
 static void
 diag_facts(const struct diag_input *in, struct diag_why *w)
@@ -1622,12 +1634,14 @@ diag_decide(const struct diag_input *in, const struct rule *r, bool site,
 	if (em != NULL) {
 		if (specific && !diag_has_cause(w->cause, cs, ncs))
 			diag_ev(w,
-			    "enhanced %s (%s) would say %s; the text is more "
+			    "enhanced %s (%.*s) would say %s; the text is more "
 			    "specific and wins",
-			    in->enhanced, em, kb_causes[cs[0]].id);
+			    in->enhanced, diag_gist(em), em,
+			    kb_causes[cs[0]].id);
 		else
-			diag_ev(w, "enhanced %s%s: %s", in->enhanced,
-			    in->enh_in_text ? " (in the text)" : "", em);
+			diag_ev(w, "enhanced %s%s: %.*s", in->enhanced,
+			    in->enh_in_text ? " (in the text)" : "",
+			    diag_gist(em), em);
 	}
 	diag_facts(in, w);
 }

@@ -80,7 +80,7 @@ event_diag_why(const struct event_diag *d, size_t max_evidence)
 		cap += strlen(d->evidence[i]) + 2;
 	cap += d->cause != NULL ? strlen(d->cause) : 8;
 	s = xmalloc(cap);
-	len = (size_t)snprintf(s, cap, "%s, %s",
+	len = (size_t)snprintf(s, cap, "%s (%s)",
 	    d->cause != NULL ? d->cause : "unknown",
 	    d->confidence != NULL ? d->confidence : "guess");
 	for (i = 0; i < n && len < cap; i++)

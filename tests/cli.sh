@@ -154,7 +154,7 @@ for l in open(sys.argv[1]):
         t = d["title"]
         if t.startswith("452 "):
             t = t[4:]
-        why = "%s, %s" % (d["cause"], d["confidence"])
+        why = "%s (%s)" % (d["cause"], d["confidence"])
         for i, ev in enumerate(d["evidence"][:3]):
             why += (": " if i == 0 else "; ") + ev
         print("  << %s%s [cause %s] >>" % (t, ". " + d["when"] if d["when"] else "", why))
