@@ -1203,22 +1203,55 @@ diag_title_vendor(const char *title, const char **label)
 	return (size_t)(colon - title - 4);
 }
 
+#define DIAG_SAME_ADVICE 24 /* first bytes that make two sentences one */
+
+/* Case-insensitive strstr. */
+static const char *
+diag_strcasestr(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; *hay != '\0'; hay++) {
+		if (strncasecmp(hay, needle, n) == 0)
+			return hay;
+	}
+	return NULL;
+}
+
 /* "A; if the server is Postfix: B" with the generic advice A first. */
 static char *
 diag_join_fix(
     const char *generic, const char *label, size_t llen, const char *vendor)
 {
-	char *s;
-	size_t n = strlen(vendor);
+	struct diag_buf b = {NULL, 0, 0};
+	const char *p = vendor, *e;
+	char *s, key[DIAG_SAME_ADVICE + 1];
+	size_t n;
 
-	/* Nothing more to say when the vendor's advice is the generic one
-	   (or its start, as "Retry later." is of "Retry later; ..."). */
-	if (n > 0 && vendor[n - 1] == '.')
-		n--;
-	if (*vendor == '\0' || strncmp(generic, vendor, n) == 0)
+	/* The vendor's sentences that the generic advice does not already
+	   give (judged by their first words), so no advice is said twice. */
+	diag_puts(&b, "");
+	while (*p != '\0') {
+		while (*p == ' ')
+			p++;
+		e = strstr(p, ". ");
+		n = e != NULL ? (size_t)(e - p) + 1 : strlen(p);
+		snprintf(key, sizeof key, "%.*s",
+		    (int)(n < DIAG_SAME_ADVICE ? n : DIAG_SAME_ADVICE), p);
+		if (n > 0 && diag_strcasestr(generic, key) == NULL) {
+			if (b.len > 0)
+				diag_puts(&b, " ");
+			diag_put(&b, p, n);
+		}
+		p += n;
+	}
+	if (b.len == 0) {
+		free(b.s);
 		return xstrdup(generic);
+	}
 	xasprintf(&s, "%s If the server is %.*s: %s", generic, (int)llen, label,
-	    vendor);
+	    b.s);
+	free(b.s);
 	return s;
 }
 
@@ -1589,9 +1622,14 @@ diag_decide(const struct diag_input *in, const struct rule *r, bool site,
 	words = lexicon_match(d->lex, d->nlex, in->text, &hit);
 	if (r != NULL && r->cause != NULL)
 		rc = kb_cause_index(r->cause);
-	if (rc >= 0 && (r->has_text || site ||
-			   (r->has_enh && r->vendor != NULL))) {
-		/* A rule knows this wording, or this vendor's code. */
+	if (rc >= 0 &&
+	    (r->has_text || site || (r->has_enh && r->vendor != NULL)) &&
+	    !(rc == kb_cause_index("temporary") && !site &&
+		r->vendor == NULL && words &&
+		hit.weight >= DIAG_WORDS_STRONG && hit.cause != rc)) {
+		/* A rule knows this wording, or this vendor's code (a rule
+		   that knows only that the fault is temporary gives way to
+		   words that name the cause). */
 		w->cause = rc;
 		w->confidence =
 		    r->vendor != NULL && in->server < 0 ? "likely" : "certain";
