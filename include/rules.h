@@ -101,7 +101,8 @@ struct rule {
 	unsigned answers; /* RULES_ANS_* mask; 0 = any */
 
 	bool has_text;
-	regex_t text; /* on the reply text, lines joined by a space */
+	regex_t text;	    /* on the reply text, lines joined by a space */
+	regex_t text_words; /* the same, compiled to report what matched */
 	bool has_greeting;
 	regex_t greeting;	       /* on the session's greeting text */
 	char *servers[RULES_LIST_MAX]; /* recognised software ids */
@@ -113,6 +114,9 @@ struct rule {
 	/* The cause the rule diagnoses (a kb_causes id) or NULL: then the
 	   engine infers it (enhanced code, the text's words, the session). */
 	char *cause;
+	/* The id starts with "cause-": the texts of a cause, never matched
+	   on their own. */
+	bool cause_text;
 
 	struct rules_num nums[RULES_F_COUNT];
 	size_t nnums;

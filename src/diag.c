@@ -24,6 +24,7 @@
 #include <ctype.h>
 #include <regex.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +217,16 @@ struct diag_hserver {
 	size_t n;
 };
 
+/* One remembered lexicon answer. */
+struct diag_wcache {
+	bool used, found;
+	uint32_t hash;
+	char text[200];
+	struct lexicon_hit hit;
+};
+
+#define DIAG_WCACHE 64
+
 struct diag {
 	struct rules *site[8]; /* --rules files, first has precedence */
 	size_t nsite;
@@ -223,6 +234,7 @@ struct diag {
 	/* --lexicon files first, the built-in one last */
 	const struct lexicon *lex[DIAG_LEX_MAX];
 	size_t nlex;
+	struct diag_wcache wcache[DIAG_WCACHE];
 	regex_t *server_re; /* kb_nservers */
 	regex_t busy_re; /* texts that speak of load or connection limits */
 	struct diag_hserver *hist;
@@ -316,6 +328,7 @@ diag_add_lexicon_take(struct diag *d, struct lexicon *lx)
 		lexicon_free(lx);
 		return;
 	}
+	memset(d->wcache, 0, sizeof d->wcache);
 	/* Before the built-in one, after the files given earlier. */
 	d->lex[d->nlex] = d->lex[d->nlex - 1];
 	d->lex[d->nlex - 1] = lx;
@@ -1145,7 +1158,7 @@ diag_match(const struct rule *r, const struct diag_input *in)
 static bool
 diag_is_cause_rule(const struct rule *r)
 {
-	return strncmp(r->id, "cause-", 6) == 0;
+	return r->cause_text;
 }
 
 /*
@@ -1464,6 +1477,41 @@ diag_has_cause(int c, const int *cs, size_t n)
 	return false;
 }
 
+/*
+ * The lexicon's answer for a text, through a small cache: servers repeat
+ * their replies word for word, and the lexicon is many expressions.
+ */
+static bool
+diag_words(const struct diag *dc, const char *text, struct lexicon_hit *hit)
+{
+	struct diag *d = (struct diag *)dc; /* the cache is not the engine */
+	struct diag_wcache *c;
+	uint32_t h = 2166136261u;
+	size_t n, i;
+
+	if (text == NULL) {
+		memset(hit, 0, sizeof *hit);
+		hit->cause = -1;
+		return false;
+	}
+	n = strlen(text);
+	if (n >= sizeof c->text)
+		return lexicon_match(d->lex, d->nlex, text, hit);
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)text[i]) * 16777619u;
+	c = &d->wcache[h % DIAG_WCACHE];
+	if (c->used && c->hash == h && strcmp(c->text, text) == 0) {
+		*hit = c->hit;
+		return c->found;
+	}
+	c->found = lexicon_match(d->lex, d->nlex, text, hit);
+	c->hit = *hit;
+	c->hash = h;
+	c->used = true;
+	memcpy(c->text, text, n + 1);
+	return c->found;
+}
+
 /* Among the causes an enhanced code can mean, the one the session points
    to: the phase decides between a refusal at connect and one later. */
 static int
@@ -1500,7 +1548,7 @@ diag_rule_words(const struct rule *r, const char *text, char *buf, size_t len)
 
 	buf[0] = '\0';
 	if (!r->has_text || text == NULL ||
-	    regexec(&r->text, text, 1, m, 0) != 0 || m[0].rm_so < 0)
+	    regexec(&r->text_words, text, 1, m, 0) != 0 || m[0].rm_so < 0)
 		return;
 	n = (size_t)(m[0].rm_eo - m[0].rm_so);
 	for (i = 0; i < n && o + 1 < len; i++) {
@@ -1614,16 +1662,24 @@ diag_decide(const struct diag_input *in, const struct rule *r, bool site,
 	struct lexicon_hit hit;
 	int cs[LEXICON_CAUSES], rc = -1;
 	size_t ncs;
-	bool specific, words;
+	bool specific, words, knows;
 	const char *em = diag_enh_causes(in, cs, &ncs, &specific);
 	char buf[64];
 
 	memset(w, 0, sizeof *w);
-	words = lexicon_match(d->lex, d->nlex, in->text, &hit);
 	if (r != NULL && r->cause != NULL)
 		rc = kb_cause_index(r->cause);
-	if (rc >= 0 &&
-	    (r->has_text || site || (r->has_enh && r->vendor != NULL)) &&
+	knows = rc >= 0 &&
+		(r->has_text || site || (r->has_enh && r->vendor != NULL));
+	/* The lexicon is the costly part: a rule that knows the wording
+	   needs it only when all it knows is that the fault is temporary. */
+	if (knows && (site || r->vendor != NULL ||
+			 rc != kb_cause_index("temporary"))) {
+		words = false;
+		memset(&hit, 0, sizeof hit);
+	} else
+		words = diag_words(d, in->text, &hit);
+	if (knows &&
 	    !(rc == kb_cause_index("temporary") && !site &&
 		r->vendor == NULL && words &&
 		hit.weight >= DIAG_WORDS_STRONG && hit.cause != rc)) {

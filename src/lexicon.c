@@ -24,7 +24,8 @@
 struct lexicon_word {
 	int cause;
 	int weight;
-	regex_t re;
+	regex_t re;	  /* to test, fast */
+	regex_t re_words; /* to quote what matched */
 };
 
 struct lexicon_enh {
@@ -97,10 +98,16 @@ lexicon_word_line(struct lexicon *lx, char *rest, char **why,
 		    NULL);
 	lx->w = xreallocarray(lx->w, lx->nw + 1, sizeof *lx->w);
 	w = &lx->w[lx->nw];
-	if ((rc = regcomp(&w->re, rest, REG_EXTENDED | REG_ICASE)) != 0) {
+	if ((rc = regcomp(&w->re, rest, REG_EXTENDED | REG_ICASE | REG_NOSUB)) !=
+	    0) {
 		regerror(rc, &w->re, buf, sizeof buf);
 		return lexicon_error(
 		    why, fname, line, "bad regular expression:", buf);
+	}
+	if (regcomp(&w->re_words, rest, REG_EXTENDED | REG_ICASE) != 0) {
+		regfree(&w->re);
+		return lexicon_error(why, fname, line,
+		    "bad regular expression", NULL);
 	}
 	w->cause = c;
 	w->weight = (int)v;
@@ -186,6 +193,22 @@ lexicon_line(struct lexicon *lx, char *s, char **why, const char *fname,
 	    "a line starts with 'word' or 'enhanced', not", kind);
 }
 
+/* Heaviest first, file order among equals (a stable insertion sort:
+   lists are short), so that the first entry that matches is the answer. */
+static void
+lexicon_sort(struct lexicon *lx)
+{
+	size_t i, j;
+
+	for (i = 1; i < lx->nw; i++) {
+		struct lexicon_word w = lx->w[i];
+
+		for (j = i; j > 0 && lx->w[j - 1].weight < w.weight; j--)
+			lx->w[j] = lx->w[j - 1];
+		lx->w[j] = w;
+	}
+}
+
 struct lexicon *
 lexicon_parse(const char *text, size_t len, const char *fname, char **why)
 {
@@ -218,6 +241,7 @@ lexicon_parse(const char *text, size_t len, const char *fname, char **why)
 		}
 		i += n + 1;
 	}
+	lexicon_sort(lx);
 	return lx;
 }
 
@@ -267,8 +291,10 @@ lexicon_free(struct lexicon *lx)
 
 	if (lx == NULL)
 		return;
-	for (i = 0; i < lx->nw; i++)
+	for (i = 0; i < lx->nw; i++) {
 		regfree(&lx->w[i].re);
+		regfree(&lx->w[i].re_words);
+	}
 	for (i = 0; i < lx->ne; i++)
 		free(lx->e[i].meaning);
 	free(lx->w);
@@ -314,20 +340,25 @@ lexicon_match(const struct lexicon *const *lx, size_t n, const char *text,
 	hit->cause = -1;
 	if (text == NULL)
 		return false;
+	/* Each list is sorted heaviest first: its first match is its best,
+	   and an earlier list wins a tie. */
 	for (k = 0; k < n; k++) {
 		for (i = 0; i < lx[k]->nw; i++) {
 			const struct lexicon_word *w = &lx[k]->w[i];
 
 			if (w->weight <= hit->weight)
+				break;
+			if (regexec(&w->re, text, 0, NULL, 0) != 0)
 				continue;
-			if (regexec(&w->re, text, 1, m, 0) != 0)
-				continue;
+			if (regexec(&w->re_words, text, 1, m, 0) != 0)
+				m[0].rm_so = m[0].rm_eo = 0;
 			hit->cause = w->cause;
 			hit->weight = w->weight;
 			lexicon_words(hit->words, sizeof hit->words,
 			    text + m[0].rm_so,
 			    (size_t)(m[0].rm_eo - m[0].rm_so));
 			found = true;
+			break;
 		}
 	}
 	return found;

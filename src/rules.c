@@ -161,8 +161,10 @@ rule_clear(struct rule *r)
 	size_t i;
 
 	free(r->id);
-	if (r->has_text)
+	if (r->has_text) {
 		regfree(&r->text);
+		regfree(&r->text_words);
+	}
 	if (r->has_greeting)
 		regfree(&r->greeting);
 	for (i = 0; i < r->nservers; i++)
@@ -414,7 +416,7 @@ rules_parse_regex(
 	char buf[256];
 	int rc;
 
-	rc = regcomp(re, value, REG_EXTENDED | REG_ICASE);
+	rc = regcomp(re, value, REG_EXTENDED | REG_ICASE | REG_NOSUB);
 	if (rc != 0) {
 		regerror(rc, re, buf, sizeof buf);
 		regfree(re);
@@ -676,6 +678,7 @@ rules_apply(struct rules_parser *p, const char *key, char *value)
 				    value, p->out->v[i].line);
 		}
 		r->id = xstrdup(value);
+		r->cause_text = strncmp(value, "cause-", 6) == 0;
 		return 0;
 	}
 	if (strcmp(key, "code") == 0)
@@ -687,6 +690,13 @@ rules_apply(struct rules_parser *p, const char *key, char *value)
 	if (strcmp(key, "text") == 0) {
 		if (rules_parse_regex(p, &r->text, key, value) != 0)
 			return -1;
+		/* The same expression with subexpressions, to quote the words
+		   it matched; matching itself is faster without. */
+		if (regcomp(&r->text_words, value, REG_EXTENDED | REG_ICASE) !=
+		    0) {
+			regfree(&r->text);
+			return rules_error(p, "text: cannot compile");
+		}
 		r->has_text = true;
 		return 0;
 	}
