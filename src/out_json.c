@@ -337,6 +337,9 @@ jb_event(struct jbuf *b, const struct event *ev)
 		if (ev->diag != NULL)
 			jb_diag(b, ev->diag);
 		jb_num3(b, JB_K("latency_ms"), ev->latency_ms);
+		jb_str(b, JB_K("mail_from"), ev->ctx.mail_from);
+		if (ev->ctx.rcpt != NULL)
+			jb_str(b, JB_K("rcpt"), ev->ctx.rcpt);
 		break;
 	case EV_MESSAGE:
 		jb_u64(b, JB_K("bytes"), ev->bytes);

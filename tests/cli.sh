@@ -131,17 +131,18 @@ fi
 check "no hint when a session was found" [ ! -s "$tmp/ns2.err" ]
 
 # 23-26: -N text: one line per event (SPEC); a highlighted reply's line
-# carries the diagnosis title and its situation text (as in JSON).
+# carries its envelope, the diagnosis title and its situation text (as in
+# JSON).
 demo=$top_srcdir/data/demo.pcap
 "$SMTPSCOPE" -N -r "$demo" > "$tmp/demo.txt" 2> "$tmp/demo.err"
 "$SMTPSCOPE" -j -r "$demo" > "$tmp/demo.json" 2>&1
 line=$(grep -m 1 -n ' S: !! 452 4\.5\.3 ' "$tmp/demo.txt" | cut -d: -f1)
 if [ -n "$line" ] && sed -n "${line}p" "$tmp/demo.txt" |
-    grep -q ' S: !! 452 4\.5\.3 Error: too many recipients  << [^!]* >>$'
+    grep -q ' S: !! 452 4\.5\.3 Error: too many recipients \[from <[^>]*> to <[^>]*>\]  << [^!]* >>$'
 then
-	ok "-N: a 452 line shows the code once and the diagnosis in << >>"
+	ok "-N: a 452 line shows the code once, its envelope, and the diagnosis in << >>"
 else
-	notok "-N: a 452 line shows the code once and the diagnosis in << >>" \
+	notok "-N: a 452 line shows the code once, its envelope, and the diagnosis in << >>" \
 	    "$(sed -n "${line:-1}p" "$tmp/demo.txt")"
 fi
 if [ -x /usr/bin/python3 ] && [ -n "$line" ]; then
@@ -154,16 +155,17 @@ for l in open(sys.argv[1]):
         t = d["title"]
         if t.startswith("452 "):
             t = t[4:]
-        print("  << %s. %s >>" % (t, d["when"]))
+        print(" [from <%s> to <%s>]  << %s. %s >>" % (e["mail_from"],
+            e["rcpt"], t, d["when"]))
         break
 PY
 	sed -n "${line}p" "$tmp/demo.txt" | sed 's/.*Error: too many recipients//' \
 	    > "$tmp/got.txt"
 	if [ -s "$tmp/want.txt" ] && cmp -s "$tmp/want.txt" "$tmp/got.txt" &&
 	    [ "$(grep -c '^ ' "$tmp/demo.txt")" -eq 0 ]; then
-		ok "-N: the 452 line ends with the JSON's title and situation; no continuation lines"
+		ok "-N: the 452 line ends with the JSON's envelope, title and situation; no continuation lines"
 	else
-		notok "-N: the 452 line ends with the JSON's title and situation; no continuation lines" \
+		notok "-N: the 452 line ends with the JSON's envelope, title and situation; no continuation lines" \
 		    "$(diff "$tmp/want.txt" "$tmp/got.txt")"
 	fi
 else
