@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -122,7 +123,8 @@ main_usage(FILE *f)
 	      "to FILE\n"
 	      "  -Z, --relinquish-privileges USER\n"
 	      "                           drop root to USER once capturing "
-	      "(default nobody)\n"
+	      "(default: the\n"
+	      "                           user who ran sudo, else nobody)\n"
 	      "      --replay[=SPEED]     with -r, pace packets by their "
 	      "timestamps\n"
 	      "                           (1 = real time, the default SPEED)\n"
@@ -610,7 +612,8 @@ main(int argc, char **argv)
 	struct capture *cap;
 	struct pipeline *pipe;
 	struct main_sink sink;
-	const char *what, *why, *hint, *pwhy, *env;
+	const char *what, *why, *hint, *pwhy, *env, *give = NULL;
+	struct stat wst;
 	bool usage;
 	int ch, status;
 	size_t i, blen;
@@ -810,7 +813,14 @@ main(int argc, char **argv)
 		}
 	}
 
-	/* -w is opened as root, like tcpdump, so it can go anywhere. */
+	/*
+	 * -w is opened as root, like tcpdump, so it can go anywhere.  A file
+	 * it creates is handed to the user who ran sudo along with the
+	 * process (privdrop); one that existed keeps its owner.
+	 */
+	if (o.write_file != NULL && lstat(o.write_file, &wst) != 0 &&
+	    errno == ENOENT)
+		give = o.write_file;
 	if (o.write_file != NULL &&
 	    capture_dump_open(cap, o.write_file, &why) != 0) {
 		capture_close(cap); /* why is static: still valid */
@@ -821,7 +831,7 @@ main(int argc, char **argv)
 
 	/* Drop root before the first packet is parsed. */
 	if (o.user_set || geteuid() == 0) {
-		if (privdrop(o.user, &pwhy) != 0) {
+		if (privdrop(o.user, give, &pwhy) != 0) {
 			capture_close(cap);
 			err_exit(EXIT_RUNTIME, "-Z", pwhy, NULL);
 		}
