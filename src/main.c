@@ -132,7 +132,8 @@ main_usage(FILE *f)
 	      "port filter\n"
 	      "\n"
 	      "Output:\n"
-	      "  -j, --json               no UI: JSON Lines events on stdout\n"
+	      "  -j, --json               no UI: JSON Lines events on stdout "
+	      "(not with -N)\n"
 	      "  -N, --no-ui              no UI: one readable line per event "
 	      "on stdout; a 421\n"
 	      "                           or 452 line ends with the "
@@ -665,10 +666,15 @@ main(int argc, char **argv)
 			o.cap.count = main_count(optarg);
 			break;
 		case 'j':
+			/* Both would write stdout, in two formats. */
+			if (o.mode_set && o.mode == MODE_TEXT)
+				main_usage_error("-j", "cannot be used with -N");
 			o.mode = MODE_JSON;
 			o.mode_set = true;
 			break;
 		case 'N':
+			if (o.mode_set && o.mode == MODE_JSON)
+				main_usage_error("-N", "cannot be used with -j");
 			o.mode = MODE_TEXT;
 			o.mode_set = true;
 			break;

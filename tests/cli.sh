@@ -20,7 +20,7 @@ check() {			# check WHAT CMD...: ok when CMD succeeds
 # followed by one hint line.
 
 
-echo "1..27"
+echo "1..29"
 
 # 1-2: help
 "$SMTPSCOPE" -h > "$tmp/h" 2> "$tmp/herr"
@@ -192,5 +192,12 @@ fi
 tap_expect_error "--explain --after with an unknown command" 2 \
     "^smtpscope: --after: unknown command" \
     "$SMTPSCOPE" --explain 452 4.5.3 --after FOO
+
+# 28-29: -j and -N both write stdout, in two formats: a usage error
+tap_expect_error "-j with -N" 2 '^smtpscope: -N: cannot be used with -j' \
+    "$SMTPSCOPE" -j -N -r "$top_srcdir/tests/fixtures/postfix-clean.pcap"
+tap_expect_error "--no-ui with --json" 2 \
+    '^smtpscope: -j: cannot be used with -N' \
+    "$SMTPSCOPE" --no-ui --json -r "$top_srcdir/tests/fixtures/postfix-clean.pcap"
 
 [ $TAP_FAILED -eq 0 ]
