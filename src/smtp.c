@@ -1060,7 +1060,9 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 	size_t outstanding = s->fifo.count;
 
 	memset(&ans, 0, sizeof ans);
-	ev->ts = *ts;
+	/* A reply is stamped with its first byte, the moment latency_ms runs
+	   to: the first line of a multi-line reply, not the last. */
+	ev->ts = r->first_ts;
 	ev->code = r->code;
 	memcpy(ev->enhanced, r->enhanced, sizeof ev->enhanced);
 	ev->text = xmemdup0(r->text != NULL ? r->text : "", r->text_len);

@@ -695,6 +695,46 @@ test_reply_envelope(void **state)
 	result_free(&r);
 }
 
+/*
+ * A multi-line reply whose lines arrive apart is stamped with its first
+ * line, the moment its latency runs to: ts - latency_ms is the command.
+ */
+static void
+test_multiline_reply_ts(void **state)
+{
+	static const struct step st[] = {
+	    S(0, "220-mx\r\n"),
+	    S(40, "220 ready\r\n"),
+	    C(50, "EHLO c\r\n"),
+	    S(60, "250-mx\r\n250-PIPELINING\r\n"),
+	    S(95, "250 SIZE 1000\r\n"),
+	    C(100, "QUIT\r\n"),
+	    S(130, "221 bye\r\n"),
+	};
+	static const struct scen sc = {SCEN(st), .syn = true};
+	static const char *const want[] = {
+	    "R 220 -|mx\\nready|2|CONNECT|5",
+	    "C EHLO|c",
+	    "R 250 -|mx\\nPIPELINING\\nSIZE 1000|3|EHLO|10",
+	    "C QUIT|",
+	    "R 221 -|bye|1|QUIT|30",
+	};
+	struct result r;
+	struct timeval want_ts;
+
+	(void)state;
+	check(&sc, want, NW(want), &r);
+	want_ts = at(0);
+	assert_int_equal(r.evs[0]->ts.tv_sec, want_ts.tv_sec);
+	assert_int_equal(r.evs[0]->ts.tv_usec, want_ts.tv_usec);
+	want_ts = at(60);
+	assert_int_equal(r.evs[2]->ts.tv_sec, want_ts.tv_sec);
+	assert_int_equal(r.evs[2]->ts.tv_usec, want_ts.tv_usec);
+	want_ts = at(130);
+	assert_int_equal(r.evs[4]->ts.tv_usec, want_ts.tv_usec);
+	result_free(&r);
+}
+
 static void
 test_unsolicited_421(void **state)
 {
@@ -1884,6 +1924,7 @@ main(void)
 	    cmocka_unit_test(test_bare_lf),
 	    cmocka_unit_test(test_pipelining_452),
 	    cmocka_unit_test(test_reply_envelope),
+	    cmocka_unit_test(test_multiline_reply_ts),
 	    cmocka_unit_test(test_unsolicited_421),
 	    cmocka_unit_test(test_421_answers_oldest),
 	    cmocka_unit_test(test_421_greeting),
