@@ -63,6 +63,7 @@ enum {
 	OPT_LIMIT,
 	OPT_SHOW_AUTH,
 	OPT_RULES,
+	OPT_RULES_DUMP,
 	OPT_EXPLAIN,
 	OPT_AFTER,
 };
@@ -87,6 +88,7 @@ static const struct option main_longopts[] = {
     {"limit", required_argument, NULL, 'l'},
     {"show-auth", no_argument, NULL, OPT_SHOW_AUTH},
     {"rules", required_argument, NULL, OPT_RULES},
+    {"rules-dump", no_argument, NULL, OPT_RULES_DUMP},
     {"explain", no_argument, NULL, OPT_EXPLAIN},
     {"after", required_argument, NULL, OPT_AFTER},
     {"version", no_argument, NULL, 'V'},
@@ -151,10 +153,13 @@ main_usage(FILE *f)
 	      "                           STARTTLS and implicit-TLS sessions\n"
 	      "      --show-auth          show AUTH credentials (masked by "
 	      "default)\n"
-	      "      --rules FILE         extra diagnosis rules (format: see "
-	      "the top of\n"
-	      "                           rules.conf), tried before the "
-	      "built-in ones\n"
+	      "      --rules FILE         extra diagnosis rules, tried before "
+	      "the built-in\n"
+	      "                           ones (format: man smtpscope, RULES "
+	      "FILES)\n"
+	      "      --rules-dump         print the built-in rules, their "
+	      "format explained\n"
+	      "                           at the top, and exit\n"
 	      "      --explain CODE [ENHANCED] [TEXT]\n"
 	      "                           explain a reply without capturing "
 	      "(or paste the\n"
@@ -301,6 +306,17 @@ main_ports(const char *opt, const char *list, uint16_t *ports, size_t max)
 	if (n == 0)
 		main_usage_error(opt, "no port given");
 	return n;
+}
+
+/* --rules-dump: the rules compiled in, the reference for --rules files. */
+static int
+main_rules_dump(void)
+{
+	if (fwrite(rules_builtin_text, 1, rules_builtin_text_len, stdout) !=
+		rules_builtin_text_len ||
+	    fflush(stdout) == EOF)
+		err_exit(EXIT_RUNTIME, "--rules-dump", strerror(errno), NULL);
+	return EXIT_OK;
 }
 
 static void
@@ -715,6 +731,8 @@ main(int argc, char **argv)
 		case OPT_AFTER:
 			o.after = optarg;
 			break;
+		case OPT_RULES_DUMP:
+			return main_rules_dump();
 		case 'V':
 			main_version();
 			return EXIT_OK;

@@ -20,14 +20,15 @@ check() {			# check WHAT CMD...: ok when CMD succeeds
 # followed by one hint line.
 
 
-echo "1..29"
+echo "1..31"
 
 # 1-2: help
 "$SMTPSCOPE" -h > "$tmp/h" 2> "$tmp/herr"
 rc=$?
 missing=""
 for flag in -i -D -r -P --ports --tls-ports -s -B -p -c -j --json -N --no-ui \
-    -w -k --keylog -Z --replay --demo --limit --show-auth --rules --explain \
+    -w -k --keylog -Z --replay --demo --limit --show-auth --rules \
+    --rules-dump --explain \
     -V -h "BPF expression"; do
 	grep -q -- "$flag" "$tmp/h" || missing="$missing $flag"
 done
@@ -199,5 +200,27 @@ tap_expect_error "-j with -N" 2 '^smtpscope: -N: cannot be used with -j' \
 tap_expect_error "--no-ui with --json" 2 \
     '^smtpscope: -j: cannot be used with -N' \
     "$SMTPSCOPE" --no-ui --json -r "$top_srcdir/tests/fixtures/postfix-clean.pcap"
+
+# 30-31: --rules-dump prints the built-in rules, a valid --rules file
+"$SMTPSCOPE" --rules-dump > "$tmp/rules" 2> "$tmp/rules.err"
+rc=$?
+if [ $rc -eq 0 ] && [ ! -s "$tmp/rules.err" ] &&
+    cmp -s "$tmp/rules" "$top_srcdir/data/rules.conf"; then
+	ok "--rules-dump prints data/rules.conf byte for byte, exit 0"
+else
+	notok "--rules-dump prints data/rules.conf byte for byte, exit 0" \
+	    "rc=$rc $(cat "$tmp/rules.err")"
+fi
+"$SMTPSCOPE" --explain 452 4.5.3 "Error: too many recipients" --after RCPT \
+    > "$tmp/x1" 2>&1
+"$SMTPSCOPE" --rules "$tmp/rules" --explain 452 4.5.3 "Error: too many recipients" \
+    --after RCPT > "$tmp/x2" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && [ -s "$tmp/x2" ] && cmp -s "$tmp/x1" "$tmp/x2"; then
+	ok "--rules-dump's output loads with --rules and explains the same"
+else
+	notok "--rules-dump's output loads with --rules and explains the same" \
+	    "rc=$rc $(diff "$tmp/x1" "$tmp/x2" | head -5)"
+fi
 
 [ $TAP_FAILED -eq 0 ]
