@@ -825,6 +825,22 @@ main(int argc, char **argv)
 	if (o.keylog == NULL && (env = getenv("SSLKEYLOGFILE")) != NULL &&
 	    *env != '\0')
 		o.keylog = env;
+	/*
+	 * A capture file that is all there (not a stream on stdin or a pipe)
+	 * will not wait for a key log to appear: a missing one is no key log,
+	 * and its TLS sessions say so rather than "no key for this session".
+	 */
+	if (o.keylog != NULL && o.cap.file != NULL &&
+	    strcmp(o.cap.file, "-") != 0 && stat(o.cap.file, &wst) == 0 &&
+	    S_ISREG(wst.st_mode) && stat(o.keylog, &wst) != 0 &&
+	    errno == ENOENT) {
+		fprintf(stderr,
+		    "smtpscope: warning: key log not found: %s; TLS sessions "
+		    "are not decrypted\n",
+		    o.keylog);
+		fflush(stderr);
+		o.keylog = NULL;
+	}
 	if (o.keylog != NULL) {
 		kl = keylog_new(o.keylog);
 		/* Not fatal: a client may create it once it runs. */
