@@ -20,7 +20,7 @@ check() {			# check WHAT CMD...: ok when CMD succeeds
 # followed by one hint line.
 
 
-echo "1..31"
+echo "1..32"
 
 # 1-2: help
 "$SMTPSCOPE" -h > "$tmp/h" 2> "$tmp/herr"
@@ -221,6 +221,46 @@ if [ $rc -eq 0 ] && [ -s "$tmp/x2" ] && cmp -s "$tmp/x1" "$tmp/x2"; then
 else
 	notok "--rules-dump's output loads with --rules and explains the same" \
 	    "rc=$rc $(diff "$tmp/x1" "$tmp/x2" | head -5)"
+fi
+
+# 32: the stats line's keys are the ones README and the man page list
+if [ -x /usr/bin/python3 ]; then
+	"$SMTPSCOPE" -j -r "$top_srcdir/tests/fixtures/postfix-clean.pcap" |
+	    tail -n 1 > "$tmp/stats.json"
+	if /usr/bin/python3 - "$tmp/stats.json" "$top_srcdir/README.md" \
+	    "$top_srcdir/doc/smtpscope.1" > "$tmp/stats.why" 2>&1 <<'PY'
+import json, re, sys
+e = json.loads(open(sys.argv[1]).read())
+assert e["event"] == "stats", e
+keys = set(k for k in e if k not in ("event", "ts"))
+keys |= set(e["caps"])
+assert e["session"] == 0 and e["client"] is None and e["server"] is None, e
+# README: the paragraph that begins "The final `stats` line".
+readme = open(sys.argv[2]).read()
+par = readme[readme.index("The final `stats` line"):]
+par = par[:par.index("\n\n")]
+rk = set(re.findall(r"`([a-z_]+)`", par)) - {"stats"}
+# Man page: the .B/.BR words of the "stats" entry of EVENTS.
+man = open(sys.argv[3]).read()
+ent = man[man.index("\n.TP\n.B stats\n") + 14:]
+ent = ent[:re.search(r"\n\.(TP|SH|PP)", ent).start()]
+mk = set(re.findall(r"^\.BR? ([a-z_]+)", ent, re.M))
+bad = []
+if rk != keys:
+    bad.append("README: %s, JSON: %s" % (sorted(rk), sorted(keys)))
+if mk != keys:
+    bad.append("man: %s, JSON: %s" % (sorted(mk), sorted(keys)))
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+	then
+		ok "stats: JSON keys are those README and the man page list"
+	else
+		notok "stats: JSON keys are those README and the man page list" \
+		    "$(cat "$tmp/stats.why")"
+	fi
+else
+	tap_skip "no /usr/bin/python3 to read the JSON"
 fi
 
 [ $TAP_FAILED -eq 0 ]
