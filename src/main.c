@@ -684,13 +684,15 @@ main(int argc, char **argv)
 		case 'j':
 			/* Both would write stdout, in two formats. */
 			if (o.mode_set && o.mode == MODE_TEXT)
-				main_usage_error("-j", "cannot be used with -N");
+				main_usage_error(
+				    "-j", "cannot be used with -N");
 			o.mode = MODE_JSON;
 			o.mode_set = true;
 			break;
 		case 'N':
 			if (o.mode_set && o.mode == MODE_JSON)
-				main_usage_error("-N", "cannot be used with -j");
+				main_usage_error(
+				    "-N", "cannot be used with -j");
 			o.mode = MODE_TEXT;
 			o.mode_set = true;
 			break;

@@ -97,7 +97,7 @@ privdrop(const char *user, const char *give, const char **why)
 		if (geteuid() != 0)
 			return 0;
 		sudo = privdrop_env_id("SUDO_UID", &su) &&
-		    privdrop_env_id("SUDO_GID", &sg);
+		       privdrop_env_id("SUDO_GID", &sg);
 		if (!sudo)
 			user = PRIVDROP_DEFAULT_USER;
 	}

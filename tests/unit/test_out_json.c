@@ -69,7 +69,8 @@ test_reply(void **state)
 	    "\"highlight\":true,\"diagnosis\":{\"rule\":\"r1\",\"title\":"
 	    "\"Too many recipients\",\"meaning\":null,\"when\":null,"
 	    "\"fix_sender\":null,\"fix_operator\":null},\"latency_ms\":0.250,"
-	    "\"mail_from\":\"s@example.test\",\"rcpt\":\"r\\\"4@example.test\"}");
+	    "\"mail_from\":\"s@example.test\",\"rcpt\":\"r\\\"4@example."
+	    "test\"}");
 }
 
 static void
@@ -199,7 +200,8 @@ test_stats_and_open(void **state)
 	ev->elapsed = 0.0125;
 	check(ev,
 	    "{\"event\":\"stats\",\"ts\":\"2025-11-29T01:24:35.000005Z\","
-	    "\"session\":0,\"client\":null,\"server\":null,\"packets\":10,\"bytes\":2000,\"sessions\":2,"
+	    "\"session\":0,\"client\":null,\"server\":null,\"packets\":10,"
+	    "\"bytes\":2000,\"sessions\":2,"
 	    "\"dropped\":0,\"elapsed\":0.013,\"caps\":{\"flows\":0,\"ooo\":0,"
 	    "\"line\":0,\"tls\":0}}");
 	ev = hdr(EV_SESSION_OPEN);
