@@ -69,6 +69,14 @@ struct event_reply_ctx {
 	char *greeting;		/* text of the 220/421/554 greeting, owned */
 	char *helo;		/* EHLO/HELO argument, owned, may be NULL */
 	char *last_arg;		/* argument of the answered command, owned */
+	/* Envelope sender of the transaction the reply belongs to: the
+	   address MAIL named when the reply answers MAIL, else that of the
+	   transaction in progress; "" for the null sender <>; NULL when
+	   there is none.  Owned. */
+	char *mail_from;
+	/* For a reply to RCPT, the address that RCPT named; else NULL.
+	   Owned. */
+	char *rcpt;
 };
 
 struct event_code_count {

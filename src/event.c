@@ -128,6 +128,8 @@ event_free(struct event *ev)
 	free(ev->ctx.greeting);
 	free(ev->ctx.helo);
 	free(ev->ctx.last_arg);
+	free(ev->ctx.mail_from);
+	free(ev->ctx.rcpt);
 	free(ev->mail_from);
 	event_strv_free(ev->rcpt_accepted, ev->n_accepted);
 	event_strv_free(ev->rcpt_rejected, ev->n_rejected);
@@ -202,6 +204,8 @@ event_dup(const struct event *src)
 	ev->ctx.greeting = dupornull(src->ctx.greeting);
 	ev->ctx.helo = dupornull(src->ctx.helo);
 	ev->ctx.last_arg = dupornull(src->ctx.last_arg);
+	ev->ctx.mail_from = dupornull(src->ctx.mail_from);
+	ev->ctx.rcpt = dupornull(src->ctx.rcpt);
 	ev->mail_from = dupornull(src->mail_from);
 	ev->rcpt_accepted = strv_dup(src->rcpt_accepted, src->n_accepted);
 	ev->rcpt_rejected = strv_dup(src->rcpt_rejected, src->n_rejected);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -65,6 +66,7 @@ enum {
 	OPT_SHOW_AUTH,
 	OPT_RULES,
 	OPT_LEXICON,
+	OPT_RULES_DUMP,
 	OPT_EXPLAIN,
 	OPT_AFTER,
 };
@@ -90,6 +92,7 @@ static const struct option main_longopts[] = {
     {"show-auth", no_argument, NULL, OPT_SHOW_AUTH},
     {"rules", required_argument, NULL, OPT_RULES},
     {"lexicon", required_argument, NULL, OPT_LEXICON},
+    {"rules-dump", no_argument, NULL, OPT_RULES_DUMP},
     {"explain", no_argument, NULL, OPT_EXPLAIN},
     {"after", required_argument, NULL, OPT_AFTER},
     {"version", no_argument, NULL, 'V'},
@@ -126,7 +129,8 @@ main_usage(FILE *f)
 	      "to FILE\n"
 	      "  -Z, --relinquish-privileges USER\n"
 	      "                           drop root to USER once capturing "
-	      "(default nobody)\n"
+	      "(default: the\n"
+	      "                           user who ran sudo, else nobody)\n"
 	      "      --replay[=SPEED]     with -r, pace packets by their "
 	      "timestamps\n"
 	      "                           (1 = real time, the default SPEED)\n"
@@ -134,7 +138,8 @@ main_usage(FILE *f)
 	      "port filter\n"
 	      "\n"
 	      "Output:\n"
-	      "  -j, --json               no UI: JSON Lines events on stdout\n"
+	      "  -j, --json               no UI: JSON Lines events on stdout "
+	      "(not with -N)\n"
 	      "  -N, --no-ui              no UI: one readable line per event "
 	      "on stdout; a 421\n"
 	      "                           or 452 line ends with the "
@@ -152,15 +157,17 @@ main_usage(FILE *f)
 	      "                           STARTTLS and implicit-TLS sessions\n"
 	      "      --show-auth          show AUTH credentials (masked by "
 	      "default)\n"
-	      "      --rules FILE         extra diagnosis rules (format: see "
-	      "the top of\n"
-	      "                           rules.conf), tried before the "
-	      "built-in ones\n"
+	      "      --rules FILE         extra diagnosis rules, tried before "
+	      "the built-in\n"
+	      "                           ones (format: man smtpscope, RULES "
+	      "FILES)\n"
+	      "      --rules-dump         print the built-in rules, their "
+	      "format explained\n"
+	      "                           at the top, and exit\n"
 	      "      --lexicon FILE       extra cause words and enhanced "
-	      "codes (format: see\n"
-	      "                           the top of lexicon.conf), tried "
-	      "before the built-in\n"
-	      "                           ones\n"
+	      "codes, tried before\n"
+	      "                           the built-in ones (format: the top "
+	      "of lexicon.conf)\n"
 	      "      --explain CODE [ENHANCED] [TEXT]\n"
 	      "                           explain a reply without capturing "
 	      "(or paste the\n"
@@ -307,6 +314,17 @@ main_ports(const char *opt, const char *list, uint16_t *ports, size_t max)
 	if (n == 0)
 		main_usage_error(opt, "no port given");
 	return n;
+}
+
+/* --rules-dump: the rules compiled in, the reference for --rules files. */
+static int
+main_rules_dump(void)
+{
+	if (fwrite(rules_builtin_text, 1, rules_builtin_text_len, stdout) !=
+		rules_builtin_text_len ||
+	    fflush(stdout) == EOF)
+		err_exit(EXIT_RUNTIME, "--rules-dump", strerror(errno), NULL);
+	return EXIT_OK;
 }
 
 static void
@@ -619,7 +637,8 @@ main(int argc, char **argv)
 	struct capture *cap;
 	struct pipeline *pipe;
 	struct main_sink sink;
-	const char *what, *why, *hint, *pwhy, *env;
+	const char *what, *why, *hint, *pwhy, *env, *give = NULL;
+	struct stat wst;
 	bool usage;
 	int ch, status;
 	size_t i, blen;
@@ -671,10 +690,17 @@ main(int argc, char **argv)
 			o.cap.count = main_count(optarg);
 			break;
 		case 'j':
+			/* Both would write stdout, in two formats. */
+			if (o.mode_set && o.mode == MODE_TEXT)
+				main_usage_error(
+				    "-j", "cannot be used with -N");
 			o.mode = MODE_JSON;
 			o.mode_set = true;
 			break;
 		case 'N':
+			if (o.mode_set && o.mode == MODE_JSON)
+				main_usage_error(
+				    "-N", "cannot be used with -j");
 			o.mode = MODE_TEXT;
 			o.mode_set = true;
 			break;
@@ -718,6 +744,8 @@ main(int argc, char **argv)
 		case OPT_AFTER:
 			o.after = optarg;
 			break;
+		case OPT_RULES_DUMP:
+			return main_rules_dump();
 		case 'V':
 			main_version();
 			return EXIT_OK;
@@ -818,6 +846,22 @@ main(int argc, char **argv)
 	if (o.keylog == NULL && (env = getenv("SSLKEYLOGFILE")) != NULL &&
 	    *env != '\0')
 		o.keylog = env;
+	/*
+	 * A capture file that is all there (not a stream on stdin or a pipe)
+	 * will not wait for a key log to appear: a missing one is no key log,
+	 * and its TLS sessions say so rather than "no key for this session".
+	 */
+	if (o.keylog != NULL && o.cap.file != NULL &&
+	    strcmp(o.cap.file, "-") != 0 && stat(o.cap.file, &wst) == 0 &&
+	    S_ISREG(wst.st_mode) && stat(o.keylog, &wst) != 0 &&
+	    errno == ENOENT) {
+		fprintf(stderr,
+		    "smtpscope: warning: key log not found: %s; TLS sessions "
+		    "are not decrypted\n",
+		    o.keylog);
+		fflush(stderr);
+		o.keylog = NULL;
+	}
 	if (o.keylog != NULL) {
 		kl = keylog_new(o.keylog);
 		/* Not fatal: a client may create it once it runs. */
@@ -830,7 +874,14 @@ main(int argc, char **argv)
 		}
 	}
 
-	/* -w is opened as root, like tcpdump, so it can go anywhere. */
+	/*
+	 * -w is opened as root, like tcpdump, so it can go anywhere.  A file
+	 * it creates is handed to the user who ran sudo along with the
+	 * process (privdrop); one that existed keeps its owner.
+	 */
+	if (o.write_file != NULL && lstat(o.write_file, &wst) != 0 &&
+	    errno == ENOENT)
+		give = o.write_file;
 	if (o.write_file != NULL &&
 	    capture_dump_open(cap, o.write_file, &why) != 0) {
 		capture_close(cap); /* why is static: still valid */
@@ -841,7 +892,7 @@ main(int argc, char **argv)
 
 	/* Drop root before the first packet is parsed. */
 	if (o.user_set || geteuid() == 0) {
-		if (privdrop(o.user, &pwhy) != 0) {
+		if (privdrop(o.user, give, &pwhy) != 0) {
 			capture_close(cap);
 			err_exit(EXIT_RUNTIME, "-Z", pwhy, NULL);
 		}
