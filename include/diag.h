@@ -20,6 +20,9 @@ struct diag *diag_new(void);
 void diag_free(struct diag *);
 /* Add rules that take precedence over the built-in ones (takes them). */
 void diag_add_rules_take(struct diag *, struct rules *);
+/* Add a lexicon tried before the built-in one (takes it). */
+struct lexicon;
+void diag_add_lexicon_take(struct diag *, struct lexicon *);
 
 /*
  * Decide reply->highlight (421 and 452) and attach reply->diag when a rule
@@ -39,6 +42,6 @@ struct event_diag *diag_explain(struct diag *, int code, const char *enhanced,
 
 /* Meaning of a basic code / an enhanced code, or NULL. */
 const char *diag_code_meaning(int code);
-const char *diag_enhanced_meaning(const char *enhanced);
+const char *diag_enhanced_meaning(const struct diag *, const char *enhanced);
 
 #endif

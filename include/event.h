@@ -40,7 +40,13 @@ struct event_diag {
 	char *when;
 	char *fix_sender;
 	char *fix_operator;
+	char *cause;		/* a kb_causes id (SPEC 3), never NULL */
+	char **evidence;	/* the facts it rests on, each a few words */
+	size_t n_evidence;
+	const char *confidence; /* static: "certain", "likely" or "guess" */
 };
+
+#define EVENT_DIAG_EVIDENCE_MAX 8
 
 /*
  * What the SMTP engine knew when a reply arrived: the input of the diagnosis
@@ -63,6 +69,14 @@ struct event_reply_ctx {
 	char *greeting;		/* text of the 220/421/554 greeting, owned */
 	char *helo;		/* EHLO/HELO argument, owned, may be NULL */
 	char *last_arg;		/* argument of the answered command, owned */
+	/* Envelope sender of the transaction the reply belongs to: the
+	   address MAIL named when the reply answers MAIL, else that of the
+	   transaction in progress; "" for the null sender <>; NULL when
+	   there is none.  Owned. */
+	char *mail_from;
+	/* For a reply to RCPT, the address that RCPT named; else NULL.
+	   Owned. */
+	char *rcpt;
 };
 
 struct event_code_count {
@@ -159,6 +173,9 @@ void event_free(struct event *);
 /* A deep copy; never fails; caller frees. */
 struct event *event_dup(const struct event *);
 void event_diag_free(struct event_diag *);
+/* "conn-limit, likely: text: 'too many connections'; phase: greeting":
+   the cause, the confidence and up to max_evidence facts.  Caller frees. */
+char *event_diag_why(const struct event_diag *, size_t max_evidence);
 /* Format ts as RFC 3339 UTC with microseconds into buf (>= 32 bytes). */
 void event_format_ts(char *buf, size_t len, const struct timeval *ts);
 /* "s" unless n is 1: "1 recipient", "2 recipients".  Static storage. */

@@ -101,7 +101,8 @@ struct rule {
 	unsigned answers; /* RULES_ANS_* mask; 0 = any */
 
 	bool has_text;
-	regex_t text; /* on the reply text, lines joined by a space */
+	regex_t text;	    /* on the reply text, lines joined by a space */
+	regex_t text_words; /* the same, compiled to report what matched */
 	bool has_greeting;
 	regex_t greeting;	       /* on the session's greeting text */
 	char *servers[RULES_LIST_MAX]; /* recognised software ids */
@@ -110,6 +111,12 @@ struct rule {
 	   is skipped when the greeting names other software, and when the
 	   greeting names none the vendor is given as likely, not as fact. */
 	char *vendor;
+	/* The cause the rule diagnoses (a kb_causes id) or NULL: then the
+	   engine infers it (enhanced code, the text's words, the session). */
+	char *cause;
+	/* The id starts with "cause-": the texts of a cause, never matched
+	   on their own. */
+	bool cause_text;
 
 	struct rules_num nums[RULES_F_COUNT];
 	size_t nnums;
@@ -164,11 +171,6 @@ bool rules_answers_valid(const char *verb);
 	"CONNECT (or GREETING), EHLO, HELO, LHLO, MAIL, RCPT, DATA, DATA-END " \
 	"(or END-OF-DATA), BDAT, AUTH, STARTTLS, QUIT, RSET, NOOP, VRFY, "     \
 	"EXPN, HELP, ETRN, OTHER, NONE"
-
-/* Placeholder names allowed in rule texts, NULL-terminated. */
-extern const char *const rules_placeholders[];
-/* Recognised server software ids (server: key), NULL-terminated. */
-extern const char *const rules_server_ids[];
 
 extern const char rules_builtin_text[];
 extern const size_t rules_builtin_text_len;

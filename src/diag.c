@@ -23,15 +23,20 @@
 
 #include <ctype.h>
 #include <regex.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "err.h"
+#include "kb.h"
+#include "lexicon.h"
 #include "xmalloc.h"
 
 #define DIAG_HIST_SERVERS 256
+#define DIAG_LEX_MAX 9 /* lexicons: 8 --lexicon files and the built-in */
 #define DIAG_HIST_SESSIONS 16
 #define DIAG_TEXT_MAX 4096
 #define DIAG_OUT_MAX 16384
@@ -170,169 +175,6 @@ static const char *const diag_second_digit[] = {
     "x5x: about the mail system (mailbox, storage, policy).",
 };
 
-/* ---- knowledge: enhanced status codes (RFC 3463 and the IANA registry) */
-
-struct diag_enh {
-	int subject;
-	int detail; /* -1: the subject itself */
-	const char *meaning;
-};
-
-static const struct diag_enh diag_enhs[] = {
-    {0, -1, "other or undefined status"},
-    {1, -1, "addressing: something about the sender or recipient address"},
-    {2, -1, "mailbox: the address is fine but the mailbox has a problem"},
-    {3, -1, "mail system: the receiving host (storage, features, load)"},
-    {4, -1, "network and routing: DNS, connections, routing, queue time"},
-    {5, -1, "mail protocol: the SMTP dialogue (commands, order, limits)"},
-    {6, -1, "message content or media: encoding, conversion"},
-    {7, -1,
-	"security or policy: authentication, TLS, anti-abuse, local "
-	"policy"},
-    {0, 0, "nothing more specific to say than the class"},
-    {1, 0, "some property of an address caused this"},
-    {1, 1, "the recipient's mailbox (left of @) does not exist"},
-    {1, 2, "the recipient's domain does not exist or cannot take mail"},
-    {1, 3, "the recipient address is not valid syntax"},
-    {1, 4,
-	"the recipient address is ambiguous (matches several "
-	"mailboxes)"},
-    {1, 5, "the recipient address is valid (a positive code)"},
-    {1, 6, "the mailbox moved away and left no forwarding address"},
-    {1, 7, "the sender address (MAIL FROM) is not valid syntax"},
-    {1, 8, "the sender's domain does not exist or cannot take bounces"},
-    {1, 9,
-	"relayed on to a system that does not report delivery "
-	"status"},
-    {1, 10,
-	"the recipient's domain publishes a null MX: it takes no "
-	"mail"},
-    {2, 0, "something about the (existing) mailbox caused this"},
-    {2, 1, "the mailbox is disabled and takes no mail"},
-    {2, 2, "the mailbox is over its quota; the recipient must make room"},
-    {2, 3, "the message is over this mailbox's own size limit"},
-    {2, 4, "the address is a mailing list that could not be expanded"},
-    {3, 0, "the receiving system has an unspecified problem"},
-    {3, 1,
-	"the receiving system is out of storage (queue or spool "
-	"disk); only its operator can fix it"},
-    {3, 2,
-	"the host is not accepting mail now (overload, maintenance, "
-	"shutdown) or never does"},
-    {3, 3, "the destination cannot provide a feature the message needs"},
-    {3, 4, "the message is bigger than the system accepts"},
-    {3, 5, "the receiving system is misconfigured"},
-    {3, 6, "the requested priority was changed (MT-PRIORITY)"},
-    {4, 0, "an unspecified network or routing problem"},
-    {4, 1, "the next host did not answer"},
-    {4, 2,
-	"the connection was made but broke or timed out before the "
-	"end"},
-    {4, 3, "a directory server (usually DNS) failed"},
-    {4, 4, "no route to the destination could be found"},
-    {4, 5, "the mail system is congested"},
-    {4, 6, "a mail loop was detected (too many hops)"},
-    {4, 7, "the message was too old: queue lifetime expired"},
-    {5, 0, "an unspecified protocol problem"},
-    {5, 1, "the command is invalid here (unknown or out of sequence)"},
-    {5, 2, "the command could not be parsed"},
-    {5, 3,
-	"too many recipients for one transaction: send the rest in "
-	"another transaction"},
-    {5, 4, "a command argument is invalid or unsupported"},
-    {5, 5, "protocol version mismatch"},
-    {5, 6, "an AUTH response line was too long"},
-    {6, 0, "the content made the message undeliverable"},
-    {6, 1, "a media type is not supported on the path"},
-    {6, 2, "a conversion is needed but forbidden"},
-    {6, 3,
-	"a conversion is needed but impossible (e.g. 8-bit to a "
-	"7-bit hop)"},
-    {6, 4, "delivered after a lossy conversion (warning)"},
-    {6, 5, "a needed conversion failed"},
-    {6, 6, "referenced content could not be fetched (BURL)"},
-    {6, 7, "a non-ASCII address is not allowed (declare SMTPUTF8)"},
-    {6, 8, "the reply would need UTF-8 but the client did not allow it"},
-    {6, 9, "UTF-8 headers cannot be passed on to some recipient"},
-    {6, 10, "deprecated duplicate of X.6.8"},
-    {7, 0,
-	"a security or policy reason, often deliberately vague "
-	"(throttling, reputation)"},
-    {7, 1,
-	"the sender is not allowed to deliver here (policy, "
-	"filtering, often greylisting when temporary)"},
-    {7, 2, "posting to this mailing list is not allowed"},
-    {7, 3, "a security conversion is needed but impossible"},
-    {7, 4, "message security features are not supported"},
-    {7, 5, "a cryptographic key or material was missing or invalid"},
-    {7, 6, "the cryptographic algorithm is not supported"},
-    {7, 7, "the message failed an integrity check"},
-    {7, 8, "the AUTH credentials are wrong"},
-    {7, 9, "the AUTH mechanism is too weak for this server"},
-    {7, 10, "TLS is needed for this"},
-    {7, 11, "this AUTH mechanism is only allowed over TLS"},
-    {7, 12, "a password transition is needed (log in once with PLAIN)"},
-    {7, 13, "the account is disabled"},
-    {7, 14, "a trust relationship with a third party is needed (BURL)"},
-    {7, 15, "the message priority is too low to be accepted now"},
-    {7, 16, "the message is too big for its priority"},
-    {7, 17, "the mailbox changed owner since the given date (RRVS)"},
-    {7, 18, "the domain changed owner since the given date (RRVS)"},
-    {7, 19, "the RRVS check could not be completed"},
-    {7, 20, "no passing DKIM signature"},
-    {7, 21, "no DKIM signature acceptable to local policy"},
-    {7, 22, "no passing DKIM signature from the From: domain"},
-    {7, 23, "SPF check failed"},
-    {7, 24, "SPF check could not be evaluated (temperror/permerror)"},
-    {7, 25, "the client IP failed the reverse DNS check"},
-    {7, 26, "several authentication checks failed"},
-    {7, 27, "the sender's domain publishes a null MX"},
-    {7, 28, "the message looks like part of a mail flood"},
-    {7, 29, "ARC validation failed"},
-    {7, 30, "REQUIRETLS was requested but cannot be honoured"},
-};
-
-/* ---- server software, recognised from the greeting (or reply) text ---- */
-
-static const struct {
-	const char *id;
-	const char *name;
-	const char *pattern;
-} diag_servers[] = {
-    {"microsoft365", "Microsoft 365 (Exchange Online)",
-	"outlook\\.com|protection\\.outlook|\\(AS[0-9]{5,}\\)"},
-    {"exchange", "Microsoft Exchange",
-	"Microsoft ESMTP MAIL Service|Microsoft Exchange"},
-    {"gmail", "Gmail", "mx\\.google\\.com|gsmtp|smtp\\.gmail\\.com"},
-    {"yahoo", "Yahoo", "yahoo|yahoodns|\\[TS[0-9]+\\]"},
-    {"icloud", "Apple iCloud", "icloud\\.com|me\\.com|mac\\.com"},
-    {"godaddy", "GoDaddy", "secureserver\\.net|IB[0-9]{3}"},
-    {"postscreen", "Postfix postscreen", "postscreen"},
-    {"postfix", "Postfix", "ESMTP Postfix|\\(Postfix\\)|Postfix"},
-    {"exim", "Exim", "ESMTP Exim|Exim [0-9]"},
-    {"sendmail", "Sendmail", "Sendmail"},
-    {"opensmtpd", "OpenSMTPD", "OpenSMTPD"},
-    {"haraka", "Haraka", "Haraka"},
-    {"aiosmtpd", "aiosmtpd", "aiosmtpd|Python SMTP"},
-    {"dovecot", "Dovecot", "Dovecot"},
-    {"qmail", "qmail", "qmail"},
-};
-#define DIAG_NSERVERS (sizeof diag_servers / sizeof diag_servers[0])
-
-/* The index of a software id in diag_servers (0 when unknown: ids are
-   checked by the rules parser against the same list). */
-static size_t
-diag_server_index(const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < DIAG_NSERVERS; i++) {
-		if (strcmp(diag_servers[i].id, id) == 0)
-			return i;
-	}
-	return 0;
-}
-
 /* ---- history of recent sessions per server ---- */
 
 /*
@@ -370,16 +212,30 @@ struct diag_hsess {
 struct diag_hserver {
 	char server[64];
 	double last_seen;
-	int software; /* 1 + diag_servers index named by a 220 greeting */
+	int software; /* 1 + kb_servers index named by a 220 greeting */
 	struct diag_hsess s[DIAG_HIST_SESSIONS];
 	size_t n;
 };
+
+/* One remembered lexicon answer. */
+struct diag_wcache {
+	bool used, found;
+	uint32_t hash;
+	char text[200];
+	struct lexicon_hit hit;
+};
+
+#define DIAG_WCACHE 64
 
 struct diag {
 	struct rules *site[8]; /* --rules files, first has precedence */
 	size_t nsite;
 	struct rules *builtin;
-	regex_t server_re[DIAG_NSERVERS];
+	/* --lexicon files first, the built-in one last */
+	const struct lexicon *lex[DIAG_LEX_MAX];
+	size_t nlex;
+	struct diag_wcache wcache[DIAG_WCACHE];
+	regex_t *server_re; /* kb_nservers */
 	regex_t busy_re; /* texts that speak of load or connection limits */
 	struct diag_hserver *hist;
 	size_t nhist;
@@ -387,16 +243,18 @@ struct diag {
 
 /* What a rule is matched against. */
 struct diag_input {
+	const struct diag *d;
 	int code;
 	char enhanced[16]; /* "" when none */
 	int enh[3];
 	bool has_enh;
+	bool enh_in_text; /* quoted in the text, not sent as the code */
 	const char *text;    /* NULL in --explain without text */
 	const char *answers; /* "" = none / unknown */
 	bool answers_known;  /* false in --explain without --after */
 	unsigned ans_bit;
 	const struct event_reply_ctx *ctx; /* NULL without a capture */
-	int server; /* index into diag_servers, -1 unknown */
+	int server; /* index into kb_servers, -1 unknown */
 	const struct diag_hserver *hist;
 	const struct diag_hsess *sess; /* this session in hist */
 	const struct diag_kind *kind;  /* of this reply; NULL in --explain */
@@ -413,11 +271,13 @@ diag_new(void)
 	size_t i;
 
 	d->builtin = rules_builtin();
-	for (i = 0; i < DIAG_NSERVERS; i++) {
-		if (regcomp(&d->server_re[i], diag_servers[i].pattern,
+	d->lex[d->nlex++] = lexicon_builtin();
+	d->server_re = xcalloc(kb_nservers, sizeof *d->server_re);
+	for (i = 0; i < kb_nservers; i++) {
+		if (regcomp(&d->server_re[i], kb_servers[i].pattern,
 			REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
 			fatalx(
-			    "diag: bad server pattern %s", diag_servers[i].id);
+			    "diag: bad server pattern %s", kb_servers[i].id);
 	}
 	if (regcomp(&d->busy_re,
 		"too many (concurrent )?(smtp )?(connections|sessions)|busy|"
@@ -437,8 +297,11 @@ diag_free(struct diag *d)
 	for (i = 0; i < d->nsite; i++)
 		rules_free(d->site[i]);
 	rules_free(d->builtin);
-	for (i = 0; i < DIAG_NSERVERS; i++)
+	for (i = 0; i < d->nlex; i++)
+		lexicon_free((struct lexicon *)d->lex[i]);
+	for (i = 0; i < kb_nservers; i++)
 		regfree(&d->server_re[i]);
+	free(d->server_re);
 	regfree(&d->busy_re);
 	free(d->hist);
 	free(d);
@@ -454,6 +317,22 @@ diag_add_rules_take(struct diag *d, struct rules *r)
 		return;
 	}
 	d->site[d->nsite++] = r;
+}
+
+void
+diag_add_lexicon_take(struct diag *d, struct lexicon *lx)
+{
+	if (lx == NULL)
+		return;
+	if (d->nlex == DIAG_LEX_MAX) {
+		lexicon_free(lx);
+		return;
+	}
+	memset(d->wcache, 0, sizeof d->wcache);
+	/* Before the built-in one, after the files given earlier. */
+	d->lex[d->nlex] = d->lex[d->nlex - 1];
+	d->lex[d->nlex - 1] = lx;
+	d->nlex++;
 }
 
 const char *
@@ -508,23 +387,15 @@ diag_parse_enhanced(const char *s, int out[3])
 }
 
 const char *
-diag_enhanced_meaning(const char *enhanced)
+diag_enhanced_meaning(const struct diag *d, const char *enhanced)
 {
-	int e[3];
-	size_t i;
+	int e[3], causes[LEXICON_CAUSES];
+	size_t n;
 
 	if (diag_parse_enhanced(enhanced, e) != 0)
 		return NULL;
-	for (i = 0; i < sizeof diag_enhs / sizeof diag_enhs[0]; i++) {
-		if (diag_enhs[i].subject == e[1] && diag_enhs[i].detail == e[2])
-			return diag_enhs[i].meaning;
-	}
-	/* Unregistered detail: say what the subject is about. */
-	for (i = 0; i < sizeof diag_enhs / sizeof diag_enhs[0]; i++) {
-		if (diag_enhs[i].subject == e[1] && diag_enhs[i].detail == -1)
-			return diag_enhs[i].meaning;
-	}
-	return NULL;
+	/* An unregistered detail gets what its subject is about. */
+	return lexicon_enhanced(d->lex, d->nlex, e[1], e[2], causes, &n);
 }
 
 /* ---- history ---- */
@@ -837,7 +708,7 @@ diag_idle_timeout(const struct diag_input *in, double ms, char *buf, size_t len)
 	if (in->rule != NULL && in->rule->vendor != NULL)
 		id = in->rule->vendor;
 	else if (in->server >= 0)
-		id = diag_servers[in->server].id;
+		id = kb_servers[in->server].id;
 	if (id != NULL && strcmp(id, "postscreen") == 0)
 		id = "postfix";
 	for (i = 0; id != NULL && i < sizeof diag_idle_defaults /
@@ -877,120 +748,115 @@ diag_idle_timeout(const struct diag_input *in, double ms, char *buf, size_t len)
  * known from the context; otherwise buf holds a neutral phrase, used when
  * the placeholder is outside a [[ ]] segment.
  */
+/* A count placeholder: known when above zero. */
 static bool
-diag_value(const struct diag_input *in, const char *name, size_t nlen,
-    char *buf, size_t len)
+diag_count(unsigned v, char *buf, size_t len)
+{
+	if (v == 0)
+		return false;
+	snprintf(buf, len, "%u", v);
+	return true;
+}
+
+/* A size placeholder: known when above zero. */
+static bool
+diag_bytes(uint64_t v, char *buf, size_t len)
+{
+	if (v == 0)
+		return false;
+	diag_size(buf, len, v);
+	return true;
+}
+
+/* A duration placeholder: known from one second up. */
+static bool
+diag_time(double ms, char *buf, size_t len)
+{
+	if (ms < 1000)
+		return false;
+	diag_duration(buf, len, ms);
+	return true;
+}
+
+/*
+ * The value of placeholder ph (a kb_placeholders entry) into buf; false
+ * when it is not known, and then buf holds the table's "unknown" text (or,
+ * for a few, words that read well in its place).
+ */
+static bool
+diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 {
 	const struct event_reply_ctx *c = in->ctx;
+	unsigned n;
 
-#define IS(s) (nlen == sizeof(s) - 1 && strncmp(name, s, nlen) == 0)
-	if (IS("code")) {
+	snprintf(buf, len, "%s", kb_placeholders[ph].unknown);
+	switch (ph) {
+	case KB_PH_CODE:
 		snprintf(buf, len, "%d", in->code);
 		return true;
-	}
-	if (IS("enhanced")) {
-		snprintf(buf, len, "%s", in->has_enh ? in->enhanced : "none");
-		return in->has_enh;
-	}
-	if (IS("answers")) {
-		snprintf(buf, len, "%s",
-		    in->answers_known && *in->answers ? in->answers
-						      : "the command");
-		return in->answers_known && *in->answers != '\0';
-	}
-	if (IS("phase")) {
+	case KB_PH_ENHANCED:
+		if (!in->has_enh)
+			return false;
+		snprintf(buf, len, "%s", in->enhanced);
+		return true;
+	case KB_PH_ANSWERS:
+		if (!in->answers_known || *in->answers == '\0')
+			return false;
+		snprintf(buf, len, "%s", in->answers);
+		return true;
+	case KB_PH_PHASE:
 		snprintf(
 		    buf, len, "%s", diag_phase(in->answers, in->answers_known));
 		return in->answers_known;
-	}
-	if (IS("rcpt_seen") || IS("rcpt_accepted") || IS("rcpt_rejected") ||
-	    IS("messages")) {
-		unsigned v = 0;
-
-		if (c != NULL)
-			v = IS("rcpt_seen")	  ? c->rcpt_seen
-			    : IS("rcpt_accepted") ? c->rcpt_accepted
-			    : IS("rcpt_rejected") ? c->rcpt_rejected
-						  : c->messages;
-		if (v == 0) {
-			snprintf(buf, len, "%s", "some");
+	case KB_PH_RCPT_SEEN:
+		return c != NULL && diag_count(c->rcpt_seen, buf, len);
+	case KB_PH_RCPT_ACCEPTED:
+		return c != NULL && diag_count(c->rcpt_accepted, buf, len);
+	case KB_PH_RCPT_REJECTED:
+		return c != NULL && diag_count(c->rcpt_rejected, buf, len);
+	case KB_PH_NO_RCPT_ACCEPTED:
+		return c != NULL && c->rcpt_accepted == 0;
+	case KB_PH_MESSAGES:
+		return c != NULL && diag_count(c->messages, buf, len);
+	case KB_PH_ORDINAL_RCPT:
+		if (c == NULL || c->rcpt_seen == 0)
 			return false;
-		}
-		snprintf(buf, len, "%u", v);
-		return true;
-	}
-	if (IS("ordinal_rcpt")) {
-		if (c == NULL || c->rcpt_seen == 0) {
-			snprintf(buf, len, "a later");
-			return false;
-		}
 		diag_ordinal(buf, len, c->rcpt_seen);
 		return true;
-	}
-	if (IS("ordinal_message")) {
-		if (c == NULL) {
-			snprintf(buf, len, "a further");
+	case KB_PH_ORDINAL_MESSAGE:
+		if (c == NULL)
 			return false;
-		}
 		diag_ordinal(buf, len, c->messages + 1);
 		return true;
-	}
-	if (IS("mail_size") || IS("ehlo_size") || IS("data_bytes")) {
-		uint64_t v = 0;
-
-		if (c != NULL)
-			v = IS("mail_size")   ? c->mail_size
-			    : IS("ehlo_size") ? c->ehlo_size
-					      : c->data_bytes;
-		if (v == 0) {
-			snprintf(buf, len, "%s",
-			    IS("mail_size")   ? "the declared size"
-			    : IS("ehlo_size") ? "the advertised maximum"
-					      : "the message size");
+	case KB_PH_MAIL_SIZE:
+		return c != NULL && diag_bytes(c->mail_size, buf, len);
+	case KB_PH_EHLO_SIZE:
+		return c != NULL && diag_bytes(c->ehlo_size, buf, len);
+	case KB_PH_DATA_BYTES:
+		return c != NULL && diag_bytes(c->data_bytes, buf, len);
+	case KB_PH_IDLE:
+		return c != NULL && diag_time(c->idle_ms, buf, len);
+	case KB_PH_SESSION_TIME:
+		return c != NULL && diag_time(c->session_ms, buf, len);
+	case KB_PH_SERVER_SOFTWARE:
+		if (in->server < 0)
 			return false;
-		}
-		diag_size(buf, len, v);
+		snprintf(buf, len, "%s", kb_servers[in->server].name);
 		return true;
-	}
-	if (IS("idle") || IS("session_time")) {
-		double v = -1;
-
-		if (c != NULL)
-			v = IS("idle") ? c->idle_ms : c->session_ms;
-		if (v < 1000) {
-			snprintf(buf, len, "some time");
+	case KB_PH_HELO:
+		if (in->helo == NULL)
 			return false;
-		}
-		diag_duration(buf, len, v);
-		return true;
-	}
-	if (IS("server_software")) {
-		if (in->server < 0) {
-			snprintf(buf, len, "the server");
-			return false;
-		}
-		snprintf(buf, len, "%s", diag_servers[in->server].name);
-		return true;
-	}
-	if (IS("helo")) {
-		if (in->helo == NULL) {
-			snprintf(buf, len, "the client's name");
-			return false;
-		}
 		snprintf(buf, len, "%s", in->helo);
 		return true;
-	}
-	if (IS("burst")) {
+	case KB_PH_BURST: {
 		unsigned k, t;
 		double span;
 		char dur[32];
 
 		k = diag_hist_count(
 		    in->hist, in->kind, in->now, DIAG_BURST_WINDOW, &t, &span);
-		if (c == NULL || k < 2) {
-			snprintf(buf, len, "the same reply repeated");
+		if (c == NULL || k < 2)
 			return false;
-		}
 		diag_duration(dur, sizeof dur, span * 1000.0);
 		snprintf(buf, len,
 		    "%u of the last %u sessions to this server "
@@ -998,50 +864,53 @@ diag_value(const struct diag_input *in, const char *name, size_t nlen,
 		    k, t, in->code, dur);
 		return true;
 	}
-	if (IS("rcpt_limit_low")) {
+	case KB_PH_TLS:
+		if (c == NULL)
+			return false;
+		snprintf(buf, len, "%s",
+		    c->tls_active ? "inside TLS" : "in clear text");
+		return true;
+	case KB_PH_RCPT_LIMIT_LOW:
 		/* The limit a 452 to RCPT revealed, when it is below the 100
 		   recipients RFC 5321 4.5.3.1.8 obliges a server to take. */
 		if (c == NULL || c->rcpt_accepted == 0 ||
 		    c->rcpt_accepted >= 100 ||
-		    (in->ans_bit & RULES_ANS_RCPT) == 0) {
-			snprintf(buf, len, "the limit");
+		    (in->ans_bit & RULES_ANS_RCPT) == 0)
 			return false;
-		}
 		snprintf(buf, len, "%u", c->rcpt_accepted);
 		return true;
-	}
-	if (IS("idle_timeout")) {
-		if (c == NULL || c->idle_ms < 1000) {
-			snprintf(buf, len, "the silence measured");
+	case KB_PH_IDLE_TIMEOUT:
+		if (c == NULL || c->idle_ms < 1000)
 			return false;
-		}
 		diag_idle_timeout(in, c->idle_ms, buf, len);
 		return true;
-	}
-	if (IS("open_conns_low")) {
-		unsigned n = diag_hist_open(in->hist, in->sess, in->now);
-
+	case KB_PH_OPEN_CONNS:
+	case KB_PH_OPEN_CONNS_LOW:
+		if (c == NULL)
+			return false;
+		n = diag_hist_open(in->hist, in->sess, in->now);
 		/* Few: well below the defaults of the connection limits,
 		   so they cannot be what was hit. */
-		if (c == NULL || n == 0 || n >= DIAG_FEW_CONNS) {
-			snprintf(buf, len, "some");
+		if (ph == KB_PH_OPEN_CONNS_LOW && n >= DIAG_FEW_CONNS)
 			return false;
-		}
-		snprintf(buf, len, "%u", n);
-		return true;
+		return diag_count(n, buf, len);
+	case KB_PH_COUNT:
+		break;
 	}
-	if (IS("tls")) {
-		if (c == NULL) {
-			snprintf(buf, len, "%s", "");
-			return false;
-		}
-		snprintf(buf, len, "%s",
-		    c->tls_active ? "inside TLS" : "in clear text");
-		return true;
-	}
-#undef IS
-	snprintf(buf, len, "?");
 	return false;
+}
+
+static bool
+diag_value(const struct diag_input *in, const char *name, size_t nlen,
+    char *buf, size_t len)
+{
+	int ph = kb_placeholder_find(name, nlen);
+
+	if (ph < 0) {
+		snprintf(buf, len, "?");
+		return false;
+	}
+	return diag_fill(in, (enum kb_ph)ph, buf, len);
 }
 
 /* Expand [s, e) without segments into b; returns false when a placeholder
@@ -1231,29 +1100,6 @@ diag_match_bool(enum rules_tri want, bool v)
 	return want == RULES_ANY || (want == RULES_YES) == v;
 }
 
-/* Whether software recognised from the greeting (id) is the vendor's:
-   the same, or the other half of Postfix/postscreen or Exchange/M365. */
-static bool
-diag_vendor_fits(const char *vendor, const char *id)
-{
-	static const char *const family[][2] = {
-	    {"postfix", "postscreen"},
-	    {"exchange", "microsoft365"},
-	};
-	size_t i;
-
-	if (strcmp(vendor, id) == 0)
-		return true;
-	for (i = 0; i < sizeof family / sizeof family[0]; i++) {
-		if ((strcmp(vendor, family[i][0]) == 0 &&
-			strcmp(id, family[i][1]) == 0) ||
-		    (strcmp(vendor, family[i][1]) == 0 &&
-			strcmp(id, family[i][0]) == 0))
-			return true;
-	}
-	return false;
-}
-
 static bool
 diag_match(const struct rule *r, const struct diag_input *in)
 {
@@ -1270,7 +1116,7 @@ diag_match(const struct rule *r, const struct diag_input *in)
 		return false;
 	/* The greeting names other software: not this vendor's wording. */
 	if (r->vendor != NULL && in->server >= 0 &&
-	    !diag_vendor_fits(r->vendor, diag_servers[in->server].id))
+	    !kb_server_fits(r->vendor, kb_servers[in->server].id))
 		return false;
 	if (c == NULL)
 		return !rules_needs_context(r);
@@ -1283,7 +1129,7 @@ diag_match(const struct rule *r, const struct diag_input *in)
 
 		for (i = 0; i < r->nservers && in->server >= 0; i++) {
 			if (strcmp(r->servers[i],
-				diag_servers[in->server].id) == 0)
+				kb_servers[in->server].id) == 0)
 				ok = true;
 		}
 		if (!ok)
@@ -1305,6 +1151,14 @@ diag_match(const struct rule *r, const struct diag_input *in)
 		    (double)r->burst_window_s, NULL, NULL) < r->burst_sessions))
 		return false;
 	return true;
+}
+
+/* A cause's own texts ("cause-ID" rules): chosen by cause, never by
+   matching alone. */
+static bool
+diag_is_cause_rule(const struct rule *r)
+{
+	return r->cause_text;
 }
 
 /*
@@ -1329,6 +1183,8 @@ diag_find(const struct diag *d, const struct diag_input *in,
 				continue;
 			}
 			if (generic_only && r->vendor != NULL)
+				continue;
+			if (diag_is_cause_rule(r))
 				continue;
 			if (diag_match(r, in))
 				return r;
@@ -1360,22 +1216,55 @@ diag_title_vendor(const char *title, const char **label)
 	return (size_t)(colon - title - 4);
 }
 
+#define DIAG_SAME_ADVICE 24 /* first bytes that make two sentences one */
+
+/* Case-insensitive strstr. */
+static const char *
+diag_strcasestr(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; *hay != '\0'; hay++) {
+		if (strncasecmp(hay, needle, n) == 0)
+			return hay;
+	}
+	return NULL;
+}
+
 /* "A; if the server is Postfix: B" with the generic advice A first. */
 static char *
 diag_join_fix(
     const char *generic, const char *label, size_t llen, const char *vendor)
 {
-	char *s;
-	size_t n = strlen(vendor);
+	struct diag_buf b = {NULL, 0, 0};
+	const char *p = vendor, *e;
+	char *s, key[DIAG_SAME_ADVICE + 1];
+	size_t n;
 
-	/* Nothing more to say when the vendor's advice is the generic one
-	   (or its start, as "Retry later." is of "Retry later; ..."). */
-	if (n > 0 && vendor[n - 1] == '.')
-		n--;
-	if (*vendor == '\0' || strncmp(generic, vendor, n) == 0)
+	/* The vendor's sentences that the generic advice does not already
+	   give (judged by their first words), so no advice is said twice. */
+	diag_puts(&b, "");
+	while (*p != '\0') {
+		while (*p == ' ')
+			p++;
+		e = strstr(p, ". ");
+		n = e != NULL ? (size_t)(e - p) + 1 : strlen(p);
+		snprintf(key, sizeof key, "%.*s",
+		    (int)(n < DIAG_SAME_ADVICE ? n : DIAG_SAME_ADVICE), p);
+		if (n > 0 && diag_strcasestr(generic, key) == NULL) {
+			if (b.len > 0)
+				diag_puts(&b, " ");
+			diag_put(&b, p, n);
+		}
+		p += n;
+	}
+	if (b.len == 0) {
+		free(b.s);
 		return xstrdup(generic);
+	}
 	xasprintf(&s, "%s If the server is %.*s: %s", generic, (int)llen, label,
-	    vendor);
+	    b.s);
+	free(b.s);
 	return s;
 }
 
@@ -1401,7 +1290,7 @@ diag_unconfirmed(const struct diag *d, const struct rule *r,
 		xasprintf(&t, "%.3s %c%s", x->title,
 		    toupper((unsigned char)label[llen + 2]), label + llen + 3);
 	} else {
-		lab = xstrdup(diag_servers[diag_server_index(r->vendor)].name);
+		lab = xstrdup(kb_servers[kb_server_index(r->vendor) < 0 ? 0 : kb_server_index(r->vendor)].name);
 		t = xstrdup(x->title);
 	}
 	free(x->title);
@@ -1463,7 +1352,7 @@ diag_generic(const struct diag_input *in)
 	struct event_diag *x = xcalloc(1, sizeof *x);
 	const char *name = diag_code_name(in->code), *m;
 	const char *em =
-	    in->has_enh ? diag_enhanced_meaning(in->enhanced) : NULL;
+	    in->has_enh ? diag_enhanced_meaning(in->d, in->enhanced) : NULL;
 	int d1 = in->code / 100, d2 = (in->code / 10) % 10;
 	struct diag_buf b = {NULL, 0, 0};
 	const char *tmpl;
@@ -1543,6 +1432,403 @@ diag_generic(const struct diag_input *in)
 	return x;
 }
 
+/* ---- the cause: layers of evidence (see data/lexicon.conf) ---- */
+
+struct diag_why {
+	int cause; /* kb_causes index */
+	const char *confidence;
+	char *ev[EVENT_DIAG_EVIDENCE_MAX];
+	size_t nev;
+	bool fallback; /* nothing pointed to a cause: the class's default */
+};
+
+static void diag_ev(struct diag_why *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Add one fact (bounded, no duplicates). */
+static void
+diag_ev(struct diag_why *w, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[160];
+	size_t i;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (w->nev == EVENT_DIAG_EVIDENCE_MAX)
+		return;
+	for (i = 0; i < w->nev; i++) {
+		if (strcmp(w->ev[i], buf) == 0)
+			return;
+	}
+	w->ev[w->nev++] = xstrdup(buf);
+}
+
+static bool
+diag_has_cause(int c, const int *cs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (cs[i] == c)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The lexicon's answer for a text, through a small cache: servers repeat
+ * their replies word for word, and the lexicon is many expressions.
+ */
+static bool
+diag_words(const struct diag *dc, const char *text, struct lexicon_hit *hit)
+{
+	struct diag *d = (struct diag *)dc; /* the cache is not the engine */
+	struct diag_wcache *c;
+	uint32_t h = 2166136261u;
+	size_t n, i;
+
+	if (text == NULL) {
+		memset(hit, 0, sizeof *hit);
+		hit->cause = -1;
+		return false;
+	}
+	n = strlen(text);
+	if (n >= sizeof c->text)
+		return lexicon_match(d->lex, d->nlex, text, hit);
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)text[i]) * 16777619u;
+	c = &d->wcache[h % DIAG_WCACHE];
+	if (c->used && c->hash == h && strcmp(c->text, text) == 0) {
+		*hit = c->hit;
+		return c->found;
+	}
+	c->found = lexicon_match(d->lex, d->nlex, text, hit);
+	c->hit = *hit;
+	c->hash = h;
+	c->used = true;
+	memcpy(c->text, text, n + 1);
+	return c->found;
+}
+
+/* Among the causes an enhanced code can mean, the one the session points
+   to: the phase decides between a refusal at connect and one later. */
+static int
+diag_pick(const struct diag_input *in, const int *cs, size_t n)
+{
+	bool connect = (in->ans_bit & RULES_ANS_CONNECT) != 0;
+	int overload = kb_cause_index("overload");
+	int grey = kb_cause_index("greylist");
+	int shutdown = kb_cause_index("shutdown");
+	int bad = kb_cause_index("bad-address");
+	size_t i;
+
+	if (n > 1 && diag_has_cause(overload, cs, n) && connect)
+		return overload;
+	if (n > 1 && diag_has_cause(grey, cs, n) && in->code >= 450 &&
+	    in->code <= 451 && (in->ans_bit & RULES_ANS_RCPT) != 0)
+		return grey;
+	/* Only a 421 ends the session: a server going down sends that.  A
+	   missing address is permanent: a 4xx does not mean that. */
+	for (i = 0; i < n; i++) {
+		if ((cs[i] != shutdown || in->code == 421) &&
+		    (cs[i] != bad || in->code / 100 != 4))
+			return cs[i];
+	}
+	return in->code / 100 == 4 ? kb_cause_index("temporary") : cs[0];
+}
+
+/* The words of the reply that rule r's text: matched, lower case. */
+static void
+diag_rule_words(const struct rule *r, const char *text, char *buf, size_t len)
+{
+	regmatch_t m[1];
+	size_t i, o = 0, n;
+
+	buf[0] = '\0';
+	if (!r->has_text || text == NULL ||
+	    regexec(&r->text_words, text, 1, m, 0) != 0 || m[0].rm_so < 0)
+		return;
+	n = (size_t)(m[0].rm_eo - m[0].rm_so);
+	for (i = 0; i < n && o + 1 < len; i++) {
+		unsigned char ch = (unsigned char)text[m[0].rm_so + (long)i];
+
+		if (ch < 0x20 || ch >= 0x7f || ch == '\'')
+			ch = ' ';
+		buf[o++] = (char)tolower(ch);
+	}
+	while (o > 0 && buf[o - 1] == ' ')
+		o--;
+	buf[o] = '\0';
+}
+
+/* Whether the enhanced code's detail is in the table itself (not only its
+   subject), so that it says something specific; *cs gets its causes. */
+static const char *
+diag_enh_causes(const struct diag_input *in, int *cs, size_t *n, bool *specific)
+{
+	const char *m, *subj;
+	int tmp[LEXICON_CAUSES];
+	size_t tn;
+
+	*n = 0;
+	*specific = false;
+	if (!in->has_enh)
+		return NULL;
+	m = lexicon_enhanced(
+	    in->d->lex, in->d->nlex, in->enh[1], in->enh[2], cs, n);
+	subj = lexicon_enhanced(
+	    in->d->lex, in->d->nlex, in->enh[1], -1, tmp, &tn);
+	*specific = m != NULL && m != subj && in->enh[2] != 0 &&
+		    !(*n == 1 && cs[0] == kb_cause_index("unknown"));
+	return m;
+}
+
+/* The length of the gist of a meaning: up to its first ':', ';' or '(',
+   so that a fact stays a few words. */
+static int
+diag_gist(const char *m)
+{
+	size_t n = strcspn(m, ":;(");
+
+	while (n > 0 && m[n - 1] == ' ')
+		n--;
+	return (int)n;
+}
+
+/* Facts of the session that bear on the cause, as evidence. */
+static void
+diag_facts(const struct diag_input *in, struct diag_why *w)
+{
+	const struct event_reply_ctx *c = in->ctx;
+	const char *cause = kb_causes[w->cause].id;
+	char buf[64];
+
+	if (in->answers_known)
+		diag_ev(w, "phase: %s",
+		    (in->ans_bit & RULES_ANS_CONNECT) != 0
+			? "greeting"
+			: diag_phase(in->answers, true));
+	if (in->server >= 0)
+		diag_ev(w, "greeting names %s", kb_servers[in->server].name);
+	if (c == NULL)
+		return;
+	if ((in->ans_bit & RULES_ANS_RCPT) != 0) {
+		if (c->rcpt_accepted == 0)
+			diag_ev(w, "no recipient accepted before");
+		else
+			diag_ev(w, "%u recipient%s accepted before",
+			    c->rcpt_accepted, event_plural(c->rcpt_accepted));
+	}
+	if (c->messages > 0 && (strcmp(cause, "msgs-per-conn") == 0 ||
+				   strcmp(cause, "msg-rate") == 0))
+		diag_ev(w, "%u message%s sent on this connection before",
+		    c->messages, event_plural(c->messages));
+	if (c->idle_ms >= 1000 && strcmp(cause, "idle-timeout") == 0) {
+		diag_duration(buf, sizeof buf, c->idle_ms);
+		diag_ev(w, "silence of %s before it", buf);
+	}
+	if (strcmp(cause, "conn-limit") == 0 || strcmp(cause, "conn-rate") == 0 ||
+	    strcmp(cause, "overload") == 0) {
+		unsigned n = diag_hist_open(in->hist, in->sess, in->now);
+
+		if (n > 0)
+			diag_ev(w, "%u other connection%s from this client open",
+			    n, event_plural(n));
+	}
+	if (strcmp(cause, "tls-required") == 0)
+		diag_ev(w, "%s", c->tls_active ? "inside TLS" : "in clear text");
+}
+
+/* Lexicon weights: words at or above STRONG beat a rule that knows only
+   the enhanced code; at or above FIRM they beat the enhanced-code table
+   and the phase (data/lexicon.conf says the same). */
+#define DIAG_WORDS_STRONG 80
+#define DIAG_WORDS_FIRM 50
+
+/*
+ * Decide the cause of a reply, in layers: a rule that knows the wording;
+ * else the words of the text (a weighty lexicon entry wins over the
+ * enhanced code, and the evidence says so when they disagree); else the
+ * enhanced code, with the session choosing among its causes; else the
+ * cause of the phase rule that matched; else what the class leaves.
+ */
+static void
+diag_decide(const struct diag_input *in, const struct rule *r, bool site,
+    struct diag_why *w)
+{
+	const struct diag *d = in->d;
+	struct lexicon_hit hit;
+	int cs[LEXICON_CAUSES], rc = -1;
+	size_t ncs;
+	bool specific, words, knows;
+	const char *em = diag_enh_causes(in, cs, &ncs, &specific);
+	char buf[64];
+
+	memset(w, 0, sizeof *w);
+	if (r != NULL && r->cause != NULL)
+		rc = kb_cause_index(r->cause);
+	knows = rc >= 0 &&
+		(r->has_text || site || (r->has_enh && r->vendor != NULL));
+	/* The lexicon is the costly part: a rule that knows the wording
+	   needs it only when all it knows is that the fault is temporary. */
+	if (knows && (site || r->vendor != NULL ||
+			 rc != kb_cause_index("temporary"))) {
+		words = false;
+		memset(&hit, 0, sizeof hit);
+	} else
+		words = diag_words(d, in->text, &hit);
+	if (knows &&
+	    !(rc == kb_cause_index("temporary") && !site &&
+		r->vendor == NULL && words &&
+		hit.weight >= DIAG_WORDS_STRONG && hit.cause != rc)) {
+		/* A rule knows this wording, or this vendor's code (a rule
+		   that knows only that the fault is temporary gives way to
+		   words that name the cause). */
+		w->cause = rc;
+		w->confidence =
+		    r->vendor != NULL && in->server < 0 ? "likely" : "certain";
+		diag_rule_words(r, in->text, buf, sizeof buf);
+		if (*buf != '\0')
+			diag_ev(w, "text: '%s'", buf);
+		else if (words && hit.cause == rc)
+			diag_ev(w, "text: '%s'", hit.words);
+	} else if (words && (hit.weight >= DIAG_WORDS_STRONG ||
+				(hit.weight >= DIAG_WORDS_FIRM &&
+				    (rc < 0 || !r->has_enh)))) {
+		/* The words say it: strong words beat a rule that knows
+		   only the enhanced code, firm words beat the code table. */
+		w->cause = hit.cause;
+		w->confidence = "likely";
+		diag_ev(w, "text: '%s'", hit.words);
+		if (specific && diag_has_cause(hit.cause, cs, ncs))
+			w->confidence = "certain";
+	} else if (rc >= 0 && r->has_enh) {
+		/* A rule that knows this enhanced code. */
+		w->cause = rc;
+		w->confidence = r->vendor != NULL && in->server < 0 ? "guess"
+								   : "likely";
+	} else if (specific) {
+		w->cause = diag_pick(in, cs, ncs);
+		w->confidence = ncs == 1 ? "likely" : "guess";
+	} else if (rc >= 0) {
+		w->cause = rc;
+		w->confidence = r->nnums > 0 ? "likely" : "guess";
+	} else if (words) {
+		w->cause = hit.cause;
+		w->confidence = "guess";
+		diag_ev(w, "text: '%s'", hit.words);
+	} else {
+		w->cause = kb_cause_index(in->code / 100 == 4 ? "temporary"
+							      : "unknown");
+		w->confidence = "guess";
+		w->fallback = true;
+	}
+	if (em != NULL) {
+		if (specific && !diag_has_cause(w->cause, cs, ncs))
+			diag_ev(w,
+			    "enhanced %s (%.*s) would say %s; the text is more "
+			    "specific and wins",
+			    in->enhanced, diag_gist(em), em,
+			    kb_causes[cs[0]].id);
+		else
+			diag_ev(w, "enhanced %s%s: %.*s", in->enhanced,
+			    in->enh_in_text ? " (in the text)" : "",
+			    diag_gist(em), em);
+	}
+	diag_facts(in, w);
+}
+
+/* The texts of a cause: its first "cause-" rule whose conditions hold
+   (site rules first, so a site can reword a cause). */
+static const struct rule *
+diag_cause_rule(const struct diag *d, const struct diag_input *in, int cause,
+    bool situational)
+{
+	const struct rule *r;
+	size_t i, j;
+
+	for (i = 0; i <= d->nsite; i++) {
+		const struct rules *rs = i < d->nsite ? d->site[i] : d->builtin;
+
+		for (j = 0; (r = rules_get(rs, j)) != NULL; j++) {
+			if (diag_is_cause_rule(r) && r->cause != NULL &&
+			    strcmp(r->cause, kb_causes[cause].id) == 0 &&
+			    (!situational || r->nnums > 0) &&
+			    diag_match(r, in))
+				return r;
+		}
+	}
+	return NULL;
+}
+
+static bool
+diag_is_site(const struct diag *d, const struct rule *r)
+{
+	size_t i, j;
+
+	for (i = 0; r != NULL && i < d->nsite; i++) {
+		for (j = 0; j < rules_count(d->site[i]); j++) {
+			if (rules_get(d->site[i], j) == r)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The diagnosis of a reply for which rule r (or none) matched: its cause,
+ * evidence and confidence, with the texts of r when r knows this wording
+ * or diagnoses the same cause, else the texts of the cause.  NULL when
+ * there is nothing to say (no rule and not asked for).
+ */
+static struct event_diag *
+diag_conclude(const struct diag_input *in, const struct rule *r, bool always)
+{
+	const struct diag *d = in->d;
+	bool site = diag_is_site(d, r);
+	const struct rule *cr = NULL;
+	struct event_diag *x;
+	struct diag_why w;
+	size_t i;
+
+	diag_decide(in, r, site, &w);
+	/* No rule for a reply that is not highlighted: say something only
+	   when its words or code name a cause with some confidence. */
+	if (r == NULL && !always &&
+	    (w.fallback || strcmp(w.confidence, "guess") == 0)) {
+		for (i = 0; i < w.nev; i++)
+			free(w.ev[i]);
+		return NULL;
+	}
+	/* A cause text for this very situation (a recipient limit with no
+	   recipient accepted) beats the general words of a built-in rule;
+	   otherwise a rule that diagnoses another cause than the one decided
+	   gives way to the cause's texts. */
+	if (!w.fallback && !site)
+		cr = diag_cause_rule(d, in, w.cause, true);
+	if (cr == NULL && !w.fallback &&
+	    (r == NULL ||
+		(!r->has_text && !site &&
+		    (r->cause == NULL ||
+			strcmp(r->cause, kb_causes[w.cause].id) != 0))))
+		cr = diag_cause_rule(d, in, w.cause, false);
+	if (cr != NULL)
+		x = diag_from_rule(d, cr, in);
+	else if (r != NULL)
+		x = diag_from_rule(d, r, in);
+	else
+		x = diag_generic(in);
+	x->cause = xstrdup(kb_causes[w.cause].id);
+	x->confidence = w.confidence;
+	x->evidence = xcalloc(w.nev > 0 ? w.nev : 1, sizeof *x->evidence);
+	for (i = 0; i < w.nev; i++)
+		x->evidence[i] = w.ev[i];
+	x->n_evidence = w.nev;
+	return x;
+}
+
 /* The reply text with lines joined by a space, NUL-free, capped. */
 static char *
 diag_join_text(const char *text, size_t len)
@@ -1590,7 +1876,7 @@ diag_recognise(const struct diag *d, const char *greeting)
 
 	if (greeting == NULL)
 		return -1;
-	for (i = 0; i < DIAG_NSERVERS; i++) {
+	for (i = 0; i < kb_nservers; i++) {
 		if (regexec(&d->server_re[i], greeting, 0, NULL, 0) == 0)
 			return (int)i;
 	}
@@ -1603,6 +1889,33 @@ diag_set_enhanced(struct diag_input *in, const char *enhanced)
 	if (enhanced != NULL && diag_parse_enhanced(enhanced, in->enh) == 0) {
 		in->has_enh = true;
 		snprintf(in->enhanced, sizeof in->enhanced, "%s", enhanced);
+	}
+}
+
+/* A reply without an enhanced code that quotes one in its text, as qmail
+   does ("(#4.3.0)"): use it, and say where it came from. */
+static void
+diag_enhanced_in_text(struct diag_input *in, const char *text)
+{
+	const char *p;
+	char code[16];
+	size_t n;
+
+	if (in->has_enh || text == NULL)
+		return;
+	for (p = strchr(text, '#'); p != NULL; p = strchr(p + 1, '#')) {
+		n = strspn(p + 1, "0123456789.");
+		if (n < 5 || n >= sizeof code)
+			continue;
+		memcpy(code, p + 1, n);
+		code[n] = '\0';
+		if (code[n - 1] == '.')
+			code[n - 1] = '\0';
+		diag_set_enhanced(in, code);
+		if (in->has_enh) {
+			in->enh_in_text = true;
+			return;
+		}
 	}
 }
 
@@ -1697,6 +2010,7 @@ diag_reply(struct diag *d, struct event *ev)
 	int sw;
 
 	memset(&in, 0, sizeof in);
+	in.d = d;
 	ev->highlight = highlight;
 	in.now = diag_secs(&ev->ts);
 	h = diag_hist_touch(d, ev, in.now, &sess);
@@ -1723,6 +2037,7 @@ diag_reply(struct diag *d, struct event *ev)
 		    diag_join_text(ev->ctx.greeting, strlen(ev->ctx.greeting));
 	in.code = ev->code;
 	diag_set_enhanced(&in, ev->enhanced);
+	diag_enhanced_in_text(&in, text);
 	in.text = text;
 	in.answers = ev->answers;
 	in.answers_known = true;
@@ -1749,10 +2064,7 @@ diag_reply(struct diag *d, struct event *ev)
 		diag_hist_flag(sess, &kind, in.now);
 
 	r = diag_find(d, &in, NULL, false);
-	if (r != NULL)
-		ev->diag = diag_from_rule(d, r, &in);
-	else if (highlight)
-		ev->diag = diag_generic(&in);
+	ev->diag = diag_conclude(&in, r, highlight);
 
 	/* A burst is worth saying whatever the rule: it changes the fix. */
 	if (ev->diag != NULL && highlight && r != NULL &&
@@ -1785,12 +2097,14 @@ diag_explain(struct diag *d, int code, const char *enhanced, const char *text,
 	size_t i;
 
 	memset(&in, 0, sizeof in);
+	in.d = d;
 	in.code = code;
 	in.server = -1;
 	diag_set_enhanced(&in, enhanced);
 	if (text != NULL) {
 		t = diag_join_text(text, strlen(text));
 		in.text = t;
+		diag_enhanced_in_text(&in, t);
 	}
 	verb[0] = '\0';
 	if (answers != NULL) {
@@ -1810,10 +2124,7 @@ diag_explain(struct diag *d, int code, const char *enhanced, const char *text,
 	in.answers = verb;
 
 	r = diag_find(d, &in, NULL, false);
-	if (r != NULL)
-		x = diag_from_rule(d, r, &in);
-	else
-		x = diag_generic(&in);
+	x = diag_conclude(&in, r, true);
 	diag_class_note(&in, x);
 	free(t);
 	return x;

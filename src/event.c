@@ -69,6 +69,26 @@ event_new_anomaly(
 	return ev;
 }
 
+char *
+event_diag_why(const struct event_diag *d, size_t max_evidence)
+{
+	size_t len = 0, cap = 64, i, n;
+	char *s;
+
+	n = d->n_evidence < max_evidence ? d->n_evidence : max_evidence;
+	for (i = 0; i < n; i++)
+		cap += strlen(d->evidence[i]) + 2;
+	cap += d->cause != NULL ? strlen(d->cause) : 8;
+	s = xmalloc(cap);
+	len = (size_t)snprintf(s, cap, "%s (%s)",
+	    d->cause != NULL ? d->cause : "unknown",
+	    d->confidence != NULL ? d->confidence : "guess");
+	for (i = 0; i < n && len < cap; i++)
+		len += (size_t)snprintf(s + len, cap - len, "%s%s",
+		    i == 0 ? ": " : "; ", d->evidence[i]);
+	return s;
+}
+
 void
 event_diag_free(struct event_diag *d)
 {
@@ -80,6 +100,10 @@ event_diag_free(struct event_diag *d)
 	free(d->when);
 	free(d->fix_sender);
 	free(d->fix_operator);
+	free(d->cause);
+	for (size_t i = 0; i < d->n_evidence; i++)
+		free(d->evidence[i]);
+	free(d->evidence);
 	free(d);
 }
 
@@ -104,6 +128,8 @@ event_free(struct event *ev)
 	free(ev->ctx.greeting);
 	free(ev->ctx.helo);
 	free(ev->ctx.last_arg);
+	free(ev->ctx.mail_from);
+	free(ev->ctx.rcpt);
 	free(ev->mail_from);
 	event_strv_free(ev->rcpt_accepted, ev->n_accepted);
 	event_strv_free(ev->rcpt_rejected, ev->n_rejected);
@@ -162,10 +188,24 @@ event_dup(const struct event *src)
 		ev->diag->when = dupornull(src->diag->when);
 		ev->diag->fix_sender = dupornull(src->diag->fix_sender);
 		ev->diag->fix_operator = dupornull(src->diag->fix_operator);
+		ev->diag->cause = dupornull(src->diag->cause);
+		ev->diag->confidence = src->diag->confidence;
+		if (src->diag->n_evidence > 0) {
+			size_t i;
+
+			ev->diag->evidence = xcalloc(
+			    src->diag->n_evidence, sizeof *ev->diag->evidence);
+			for (i = 0; i < src->diag->n_evidence; i++)
+				ev->diag->evidence[i] =
+				    xstrdup(src->diag->evidence[i]);
+			ev->diag->n_evidence = src->diag->n_evidence;
+		}
 	}
 	ev->ctx.greeting = dupornull(src->ctx.greeting);
 	ev->ctx.helo = dupornull(src->ctx.helo);
 	ev->ctx.last_arg = dupornull(src->ctx.last_arg);
+	ev->ctx.mail_from = dupornull(src->ctx.mail_from);
+	ev->ctx.rcpt = dupornull(src->ctx.rcpt);
 	ev->mail_from = dupornull(src->mail_from);
 	ev->rcpt_accepted = strv_dup(src->rcpt_accepted, src->n_accepted);
 	ev->rcpt_rejected = strv_dup(src->rcpt_rejected, src->n_rejected);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@
 #include "out_text.h"
 #include "pipeline.h"
 #include "privdrop.h"
+#include "lexicon.h"
 #include "rules.h"
 #include "ui.h"
 #include "vis.h"
@@ -52,6 +54,7 @@ struct main_opts {
 	bool demo;
 	size_t limit;
 	const char *rules_file;
+	const char *lexicon_file;
 	bool explain;
 	const char *after;
 	char *bpf;
@@ -65,6 +68,8 @@ enum {
 	OPT_LIMIT,
 	OPT_SHOW_AUTH,
 	OPT_RULES,
+	OPT_LEXICON,
+	OPT_RULES_DUMP,
 	OPT_EXPLAIN,
 	OPT_AFTER,
 };
@@ -89,6 +94,8 @@ static const struct option main_longopts[] = {
     {"limit", required_argument, NULL, 'l'},
     {"show-auth", no_argument, NULL, OPT_SHOW_AUTH},
     {"rules", required_argument, NULL, OPT_RULES},
+    {"lexicon", required_argument, NULL, OPT_LEXICON},
+    {"rules-dump", no_argument, NULL, OPT_RULES_DUMP},
     {"explain", no_argument, NULL, OPT_EXPLAIN},
     {"after", required_argument, NULL, OPT_AFTER},
     {"version", no_argument, NULL, 'V'},
@@ -124,7 +131,8 @@ main_usage(FILE *f)
 	      "to FILE\n"
 	      "  -Z, --relinquish-privileges USER\n"
 	      "                           drop root to USER once capturing "
-	      "(default nobody)\n"
+	      "(default: the\n"
+	      "                           user who ran sudo, else nobody)\n"
 	      "      --replay[=SPEED]     with -r, pace packets by their "
 	      "timestamps\n"
 	      "                           (1 = real time, the default SPEED)\n"
@@ -132,7 +140,8 @@ main_usage(FILE *f)
 	      "port filter\n"
 	      "\n"
 	      "Output:\n"
-	      "  -j, --json               no UI: JSON Lines events on stdout\n"
+	      "  -j, --json               no UI: JSON Lines events on stdout "
+	      "(not with -N)\n"
 	      "  -N, --no-ui              no UI: one readable line per event "
 	      "on stdout; a 421\n"
 	      "                           or 452 line ends with the "
@@ -150,10 +159,17 @@ main_usage(FILE *f)
 	      "                           STARTTLS and implicit-TLS sessions\n"
 	      "      --show-auth          show AUTH credentials (masked by "
 	      "default)\n"
-	      "      --rules FILE         extra diagnosis rules (format: see "
-	      "the top of\n"
-	      "                           rules.conf), tried before the "
-	      "built-in ones\n"
+	      "      --rules FILE         extra diagnosis rules, tried before "
+	      "the built-in\n"
+	      "                           ones (format: man smtpscope, RULES "
+	      "FILES)\n"
+	      "      --rules-dump         print the built-in rules, their "
+	      "format explained\n"
+	      "                           at the top, and exit\n"
+	      "      --lexicon FILE       extra cause words and enhanced "
+	      "codes, tried before\n"
+	      "                           the built-in ones (format: the top "
+	      "of lexicon.conf)\n"
 	      "      --explain REPLY...   explain a reply without capturing: "
 	      "the words that\n"
 	      "                           follow, quoted or not (452 4.5.3 "
@@ -308,6 +324,17 @@ main_ports(const char *opt, const char *list, uint16_t *ports, size_t max)
 	if (n == 0)
 		main_usage_error(opt, "no port given");
 	return n;
+}
+
+/* --rules-dump: the rules compiled in, the reference for --rules files. */
+static int
+main_rules_dump(void)
+{
+	if (fwrite(rules_builtin_text, 1, rules_builtin_text_len, stdout) !=
+		rules_builtin_text_len ||
+	    fflush(stdout) == EOF)
+		err_exit(EXIT_RUNTIME, "--rules-dump", strerror(errno), NULL);
+	return EXIT_OK;
 }
 
 static void
@@ -700,7 +727,8 @@ main(int argc, char **argv)
 	struct capture *cap;
 	struct pipeline *pipe;
 	struct main_sink sink;
-	const char *what, *why, *hint, *pwhy, *env;
+	const char *what, *why, *hint, *pwhy, *env, *give = NULL;
+	struct stat wst;
 	bool usage;
 	int ch, status;
 	size_t i, blen;
@@ -752,10 +780,17 @@ main(int argc, char **argv)
 			o.cap.count = main_count(optarg);
 			break;
 		case 'j':
+			/* Both would write stdout, in two formats. */
+			if (o.mode_set && o.mode == MODE_TEXT)
+				main_usage_error(
+				    "-j", "cannot be used with -N");
 			o.mode = MODE_JSON;
 			o.mode_set = true;
 			break;
 		case 'N':
+			if (o.mode_set && o.mode == MODE_JSON)
+				main_usage_error(
+				    "-N", "cannot be used with -j");
 			o.mode = MODE_TEXT;
 			o.mode_set = true;
 			break;
@@ -790,12 +825,17 @@ main(int argc, char **argv)
 		case OPT_RULES:
 			o.rules_file = optarg;
 			break;
+		case OPT_LEXICON:
+			o.lexicon_file = optarg;
+			break;
 		case OPT_EXPLAIN:
 			o.explain = true;
 			break;
 		case OPT_AFTER:
 			o.after = optarg;
 			break;
+		case OPT_RULES_DUMP:
+			return main_rules_dump();
 		case 'V':
 			main_version();
 			return EXIT_OK;
@@ -817,6 +857,14 @@ main(int argc, char **argv)
 		if (r == NULL)
 			err_exit(EXIT_USAGE, "--rules", cause, NULL);
 		diag_add_rules_take(diag, r);
+	}
+	if (o.lexicon_file != NULL) {
+		char *bad = NULL;
+		struct lexicon *lx = lexicon_load(o.lexicon_file, &bad);
+
+		if (lx == NULL)
+			err_exit(EXIT_USAGE, "--lexicon", bad, NULL);
+		diag_add_lexicon_take(diag, lx);
 	}
 	if (o.explain) {
 		status = main_explain(diag, argc, argv, o.after,
@@ -889,6 +937,22 @@ main(int argc, char **argv)
 	if (o.keylog == NULL && (env = getenv("SSLKEYLOGFILE")) != NULL &&
 	    *env != '\0')
 		o.keylog = env;
+	/*
+	 * A capture file that is all there (not a stream on stdin or a pipe)
+	 * will not wait for a key log to appear: a missing one is no key log,
+	 * and its TLS sessions say so rather than "no key for this session".
+	 */
+	if (o.keylog != NULL && o.cap.file != NULL &&
+	    strcmp(o.cap.file, "-") != 0 && stat(o.cap.file, &wst) == 0 &&
+	    S_ISREG(wst.st_mode) && stat(o.keylog, &wst) != 0 &&
+	    errno == ENOENT) {
+		fprintf(stderr,
+		    "smtpscope: warning: key log not found: %s; TLS sessions "
+		    "are not decrypted\n",
+		    o.keylog);
+		fflush(stderr);
+		o.keylog = NULL;
+	}
 	if (o.keylog != NULL) {
 		kl = keylog_new(o.keylog);
 		/* Not fatal: a client may create it once it runs. */
@@ -901,7 +965,14 @@ main(int argc, char **argv)
 		}
 	}
 
-	/* -w is opened as root, like tcpdump, so it can go anywhere. */
+	/*
+	 * -w is opened as root, like tcpdump, so it can go anywhere.  A file
+	 * it creates is handed to the user who ran sudo along with the
+	 * process (privdrop); one that existed keeps its owner.
+	 */
+	if (o.write_file != NULL && lstat(o.write_file, &wst) != 0 &&
+	    errno == ENOENT)
+		give = o.write_file;
 	if (o.write_file != NULL &&
 	    capture_dump_open(cap, o.write_file, &why) != 0) {
 		capture_close(cap); /* why is static: still valid */
@@ -912,7 +983,7 @@ main(int argc, char **argv)
 
 	/* Drop root before the first packet is parsed. */
 	if (o.user_set || geteuid() == 0) {
-		if (privdrop(o.user, &pwhy) != 0) {
+		if (privdrop(o.user, give, &pwhy) != 0) {
 			capture_close(cap);
 			err_exit(EXIT_RUNTIME, "-Z", pwhy, NULL);
 		}

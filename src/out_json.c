@@ -296,6 +296,10 @@ jb_diag(struct jbuf *b, const struct event_diag *d)
 	jb_str(b, JB_K("when"), d->when);
 	jb_str(b, JB_K("fix_sender"), d->fix_sender);
 	jb_str(b, JB_K("fix_operator"), d->fix_operator);
+	jb_str(b, JB_K("cause"), d->cause != NULL ? d->cause : "unknown");
+	jb_strv(b, JB_K("evidence"), d->evidence, d->n_evidence);
+	jb_str(b, JB_K("confidence"),
+	    d->confidence != NULL ? d->confidence : "guess");
 	jb_puts(b, "}");
 }
 
@@ -311,10 +315,10 @@ jb_event(struct jbuf *b, const struct event *ev)
 	jb_puts(b, "\"");
 	jb_str(b, JB_K("ts"), ts);
 	jb_u64(b, JB_K("session"), ev->session);
-	if (ev->type != EV_STATS) {
-		jb_str(b, JB_K("client"), ev->client);
-		jb_str(b, JB_K("server"), ev->server);
-	}
+	/* Every event has client and server; the run's stats belong to no
+	   session, so theirs are null (and session is 0). */
+	jb_str(b, JB_K("client"), ev->type != EV_STATS ? ev->client : NULL);
+	jb_str(b, JB_K("server"), ev->type != EV_STATS ? ev->server : NULL);
 	switch (ev->type) {
 	case EV_SESSION_OPEN:
 		jb_str(b, JB_K("tls"), ev->tls_implicit ? "implicit" : "none");
@@ -338,6 +342,9 @@ jb_event(struct jbuf *b, const struct event *ev)
 		if (ev->diag != NULL)
 			jb_diag(b, ev->diag);
 		jb_num3(b, JB_K("latency_ms"), ev->latency_ms);
+		jb_str(b, JB_K("mail_from"), ev->ctx.mail_from);
+		if (ev->ctx.rcpt != NULL)
+			jb_str(b, JB_K("rcpt"), ev->ctx.rcpt);
 		break;
 	case EV_MESSAGE:
 		jb_u64(b, JB_K("bytes"), ev->bytes);

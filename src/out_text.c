@@ -55,6 +55,31 @@ out_text_title(const struct event *ev)
 	return t;
 }
 
+/*
+ * Whom a refusal concerns, " [from <sender> to <rcpt>]": with pipelining
+ * the command a reply answers is often not the line above it.
+ */
+static void
+out_text_envelope(FILE *f, const struct event *ev, bool utf8)
+{
+	char *s;
+
+	if (ev->ctx.mail_from == NULL && ev->ctx.rcpt == NULL)
+		return;
+	fputs(" [", f);
+	if (ev->ctx.mail_from != NULL) {
+		s = vis_dup(ev->ctx.mail_from, strlen(ev->ctx.mail_from), utf8);
+		fprintf(f, "from <%s>%s", s, ev->ctx.rcpt != NULL ? " " : "");
+		free(s);
+	}
+	if (ev->ctx.rcpt != NULL) {
+		s = vis_dup(ev->ctx.rcpt, strlen(ev->ctx.rcpt), utf8);
+		fprintf(f, "to <%s>", s);
+		free(s);
+	}
+	fputc(']', f);
+}
+
 int
 out_text_event(FILE *f, const struct event *ev, bool utf8)
 {
@@ -101,6 +126,8 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		    ev->highlight ? "!! " : "", ev->code,
 		    ev->enhanced[0] ? " " : "", ev->enhanced, *s ? " " : "", s);
 		free(s);
+		if (ev->code >= 400)
+			out_text_envelope(f, ev, utf8);
 		if (ev->diag != NULL && ev->diag->title != NULL) {
 			/*
 			 * SPEC: one line per event.  Under a 421 or 452 the
@@ -115,6 +142,14 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 				    strlen(ev->diag->when), utf8);
 				fprintf(f, ". %s", s);
 				free(s);
+			}
+			if (ev->highlight) {
+				char *why = event_diag_why(ev->diag, 3);
+
+				s = vis_dup(why, strlen(why), utf8);
+				fprintf(f, " [cause %s]", s);
+				free(s);
+				free(why);
 			}
 			fputs(" >>", f);
 		}

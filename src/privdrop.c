@@ -1,6 +1,10 @@
 /*
  * privdrop: -Z, give up root once the capture is open.
  *
+ * Whom to become: the -Z user; without -Z and running as root, the user who
+ * ran sudo (SUDO_UID and SUDO_GID), so that what the program saves lands
+ * where that user expects and belongs to them; otherwise "nobody".
+ *
  * Order matters: supplementary groups first (setgroups needs root), then the
  * group, then the user; afterwards setuid(0) must fail, or the drop did not
  * take (e.g. a saved set-user-ID of 0 left behind) and we refuse to go on.
@@ -12,10 +16,14 @@
 #include "privdrop.h"
 
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,11 +39,56 @@ privdrop_user(void)
 	return privdrop_to[0] != '\0' ? privdrop_to : NULL;
 }
 
+/*
+ * A decimal id from the environment: digits only, no sign, no overflow, not
+ * 0 (root running sudo has nobody else to become) and not (id_t)-1.
+ */
+static bool
+privdrop_env_id(const char *name, unsigned long *id)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long n;
+
+	if (v == NULL || *v < '0' || *v > '9')
+		return false;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n == 0 || n != (uid_t)n ||
+	    n != (gid_t)n || (uid_t)n == (uid_t)-1)
+		return false;
+	*id = n;
+	return true;
+}
+
+/*
+ * Hand a file this process created as root over to uid:gid.  Only a plain
+ * file that root owns with a single link is handed over: nothing that was
+ * swapped for a symlink or a hard link to someone else's file since.
+ */
+static void
+privdrop_give(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+	    st.st_nlink == 1)
+		(void)fchown(fd, uid, gid);
+	close(fd);
+}
+
 int
-privdrop(const char *user, const char **why)
+privdrop(const char *user, const char *give, const char **why)
 {
 	static char msg[256];
+	char name[64];
 	struct passwd *pw;
+	unsigned long su, sg;
+	bool sudo = false;
 	uid_t uid;
 	gid_t gid;
 
@@ -43,16 +96,32 @@ privdrop(const char *user, const char **why)
 	if (user == NULL) {
 		if (geteuid() != 0)
 			return 0;
-		user = PRIVDROP_DEFAULT_USER;
+		sudo = privdrop_env_id("SUDO_UID", &su) &&
+		       privdrop_env_id("SUDO_GID", &sg);
+		if (!sudo)
+			user = PRIVDROP_DEFAULT_USER;
 	}
-	pw = getpwnam(user);
-	if (pw == NULL) {
-		snprintf(msg, sizeof msg, "unknown user '%s'", user);
-		*why = msg;
-		return -1;
+	if (sudo) {
+		uid = (uid_t)su;
+		gid = (gid_t)sg;
+		/* The account may have no passwd entry (a container's uid):
+		   then its group from SUDO_GID is its only group. */
+		pw = getpwuid(uid);
+		if (pw != NULL)
+			snprintf(name, sizeof name, "%s", pw->pw_name);
+		else
+			snprintf(name, sizeof name, "uid %lu", su);
+	} else {
+		pw = getpwnam(user);
+		if (pw == NULL) {
+			snprintf(msg, sizeof msg, "unknown user '%s'", user);
+			*why = msg;
+			return -1;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+		snprintf(name, sizeof name, "%s", pw->pw_name);
 	}
-	uid = pw->pw_uid;
-	gid = pw->pw_gid;
 	/*
 	 * Not root (e.g. capabilities granted with setcap): there is no root
 	 * to give up, and switching users is impossible; tcpdump does the
@@ -60,7 +129,10 @@ privdrop(const char *user, const char **why)
 	 */
 	if (geteuid() != 0)
 		return 0;
-	if (initgroups(pw->pw_name, gid) != 0 && setgroups(1, &gid) != 0) {
+	if (sudo && give != NULL)
+		privdrop_give(give, uid, gid);
+	if ((pw == NULL || initgroups(pw->pw_name, gid) != 0) &&
+	    setgroups(1, &gid) != 0) {
 		snprintf(msg, sizeof msg, "setgroups: %s", strerror(errno));
 		*why = msg;
 		return -1;
@@ -73,7 +145,7 @@ privdrop(const char *user, const char **why)
 	}
 	if (setresuid(uid, uid, uid) != 0) {
 		snprintf(msg, sizeof msg, "setuid %lu (%s): %s",
-		    (unsigned long)uid, user, strerror(errno));
+		    (unsigned long)uid, name, strerror(errno));
 		*why = msg;
 		return -1;
 	}
@@ -83,6 +155,6 @@ privdrop(const char *user, const char **why)
 		return -1;
 	}
 	if (uid != 0)
-		snprintf(privdrop_to, sizeof privdrop_to, "%s", pw->pw_name);
+		snprintf(privdrop_to, sizeof privdrop_to, "%s", name);
 	return 0;
 }

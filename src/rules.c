@@ -14,6 +14,7 @@
  */
 #include "config.h"
 
+#include "kb.h"
 #include "rules.h"
 
 #include <ctype.h>
@@ -26,52 +27,6 @@
 
 #include "err.h"
 #include "xmalloc.h"
-
-const char *const rules_placeholders[] = {
-    "code",
-    "enhanced",
-    "answers",
-    "phase",
-    "rcpt_seen",
-    "rcpt_accepted",
-    "rcpt_rejected",
-    "ordinal_rcpt",
-    "messages",
-    "ordinal_message",
-    "mail_size",
-    "ehlo_size",
-    "data_bytes",
-    "idle",
-    "session_time",
-    "server_software",
-    "helo",
-    "burst",
-    "tls",
-    "rcpt_limit_low",
-    "idle_timeout",
-    "open_conns",
-    "open_conns_low",
-    NULL,
-};
-
-const char *const rules_server_ids[] = {
-    "postfix",
-    "postscreen",
-    "exim",
-    "sendmail",
-    "exchange",
-    "microsoft365",
-    "gmail",
-    "yahoo",
-    "icloud",
-    "godaddy",
-    "opensmtpd",
-    "haraka",
-    "aiosmtpd",
-    "dovecot",
-    "qmail",
-    NULL,
-};
 
 static const struct {
 	const char *name;
@@ -206,13 +161,16 @@ rule_clear(struct rule *r)
 	size_t i;
 
 	free(r->id);
-	if (r->has_text)
+	if (r->has_text) {
 		regfree(&r->text);
+		regfree(&r->text_words);
+	}
 	if (r->has_greeting)
 		regfree(&r->greeting);
 	for (i = 0; i < r->nservers; i++)
 		free(r->servers[i]);
 	free(r->vendor);
+	free(r->cause);
 	free(r->title);
 	free(r->meaning);
 	free(r->when);
@@ -473,24 +431,17 @@ rules_parse_servers(struct rules_parser *p, struct rule *r, char *value)
 {
 	char *items[RULES_LIST_MAX];
 	size_t n, i, j;
-	bool over, found;
+	bool over;
 
 	n = rules_split(value, items, RULES_LIST_MAX, &over);
 	if (over || n == 0)
 		return rules_error(
 		    p, "server: needs 1 to %d names", RULES_LIST_MAX);
 	for (i = 0; i < n; i++) {
-		found = false;
-		for (j = 0; rules_server_ids[j] != NULL; j++) {
-			if (strcasecmp(items[i], rules_server_ids[j]) == 0)
-				found = true;
-		}
-		if (!found)
+		if (kb_server_index(items[i]) < 0)
 			return rules_error(p,
-			    "unknown server '%s' (known: "
-			    "postfix, postscreen, exim, sendmail, exchange, "
-			    "microsoft365, gmail, yahoo, icloud, godaddy, "
-			    "opensmtpd, haraka, aiosmtpd, dovecot, qmail)",
+			    "unknown server '%.40s' (see the server: key in "
+			    "data/rules.conf for the names)",
 			    items[i]);
 		r->servers[r->nservers++] = xstrdup(items[i]);
 		for (j = 0; r->servers[r->nservers - 1][j] != '\0'; j++)
@@ -504,13 +455,11 @@ rules_parse_servers(struct rules_parser *p, struct rule *r, char *value)
 static int
 rules_parse_vendor(struct rules_parser *p, struct rule *r, const char *value)
 {
-	size_t j;
+	int j = kb_server_index(value);
 
-	for (j = 0; rules_server_ids[j] != NULL; j++) {
-		if (strcasecmp(value, rules_server_ids[j]) == 0) {
-			r->vendor = xstrdup(rules_server_ids[j]);
-			return 0;
-		}
+	if (j >= 0) {
+		r->vendor = xstrdup(kb_servers[j].id);
+		return 0;
 	}
 	return rules_error(
 	    p, "unknown vendor '%.40s' (one of the server: names)", value);
@@ -648,7 +597,7 @@ rules_check_text(struct rules_parser *p, const char *key, const char *s)
 {
 	bool in_seg = false;
 	const char *close;
-	size_t i, len;
+	size_t len;
 
 	for (; *s != '\0'; s++) {
 		if (s[0] == '[' && s[1] == '[') {
@@ -668,13 +617,7 @@ rules_check_text(struct rules_parser *p, const char *key, const char *s)
 				return rules_error(
 				    p, "%s: '{' without '}'", key);
 			len = (size_t)(close - s - 1);
-			for (i = 0; rules_placeholders[i] != NULL; i++) {
-				if (strlen(rules_placeholders[i]) == len &&
-				    strncmp(
-					rules_placeholders[i], s + 1, len) == 0)
-					break;
-			}
-			if (rules_placeholders[i] == NULL)
+			if (kb_placeholder_find(s + 1, len) < 0)
 				return rules_error(p,
 				    "%s: unknown placeholder "
 				    "{%.*s}",
@@ -735,6 +678,7 @@ rules_apply(struct rules_parser *p, const char *key, char *value)
 				    value, p->out->v[i].line);
 		}
 		r->id = xstrdup(value);
+		r->cause_text = strncmp(value, "cause-", 6) == 0;
 		return 0;
 	}
 	if (strcmp(key, "code") == 0)
@@ -746,6 +690,13 @@ rules_apply(struct rules_parser *p, const char *key, char *value)
 	if (strcmp(key, "text") == 0) {
 		if (rules_parse_regex(p, &r->text, key, value) != 0)
 			return -1;
+		/* The same expression with subexpressions, to quote the words
+		   it matched; matching itself is faster without. */
+		if (regcomp(&r->text_words, value, REG_EXTENDED | REG_ICASE) !=
+		    0) {
+			regfree(&r->text);
+			return rules_error(p, "text: cannot compile");
+		}
 		r->has_text = true;
 		return 0;
 	}
@@ -761,6 +712,15 @@ rules_apply(struct rules_parser *p, const char *key, char *value)
 		return rules_parse_burst(p, r, value);
 	if (strcmp(key, "vendor") == 0)
 		return rules_parse_vendor(p, r, value);
+	if (strcmp(key, "cause") == 0) {
+		if (kb_cause_index(value) < 0)
+			return rules_error(p,
+			    "unknown cause '%.40s' (see CAUSES in "
+			    "smtpscope(1))",
+			    value);
+		r->cause = xstrdup(value);
+		return 0;
+	}
 	for (i = 0; i < sizeof rules_num_keys / sizeof rules_num_keys[0]; i++) {
 		if (strcmp(key, rules_num_keys[i].key) == 0)
 			return rules_parse_num(p, r, key,

@@ -1056,10 +1056,13 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 	struct smtp_pending *h, ans;
 	struct event *ev = event_new(EV_REPLY);
 	bool have = false, challenge = false, in_body;
+	const char *rest;
 	size_t outstanding = s->fifo.count;
 
 	memset(&ans, 0, sizeof ans);
-	ev->ts = *ts;
+	/* A reply is stamped with its first byte, the moment latency_ms runs
+	   to: the first line of a multi-line reply, not the last. */
+	ev->ts = r->first_ts;
 	ev->code = r->code;
 	memcpy(ev->enhanced, r->enhanced, sizeof ev->enhanced);
 	ev->text = xmemdup0(r->text != NULL ? r->text : "", r->text_len);
@@ -1152,6 +1155,14 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 	    (have || challenge) && (ans.pipelined || outstanding > 1);
 	ev->ctx.greeting = s->greeting != NULL ? xstrdup(s->greeting) : NULL;
 	ev->ctx.helo = s->helo != NULL ? xstrdup(s->helo) : NULL;
+	/* Whom the reply concerns: the reply to MAIL belongs to the
+	   transaction that MAIL tries to open, whatever its code. */
+	if (have && ans.v->kind == SMTP_K_MAIL && ans.arg != NULL)
+		ev->ctx.mail_from = smtp_path(ans.arg, "FROM:", &rest);
+	else if (s->txn.active && s->txn.mail_from != NULL)
+		ev->ctx.mail_from = xstrdup(s->txn.mail_from);
+	if (have && ans.v->kind == SMTP_K_RCPT && ans.arg != NULL)
+		ev->ctx.rcpt = smtp_path(ans.arg, "TO:", &rest);
 
 	s->replies++;
 	smtp_count_code(s, r->code);

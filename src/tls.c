@@ -1271,7 +1271,7 @@ tls_server_hello(struct tls_conn *t, struct rd *r, const struct timeval *ts)
 
 	/* no_decrypt may already be set: data before the handshake. */
 	if (t->no_decrypt == NULL && t->kl == NULL)
-		t->no_decrypt = xstrdup("no key log given");
+		t->no_decrypt = xstrdup("no key log");
 	else if (t->no_decrypt == NULL && !t->have_ch)
 		t->no_decrypt = xstrdup("the ClientHello was not captured "
 					"(capture began mid-session)");

@@ -165,6 +165,12 @@ ui_session_box(
 	ui_session_box_para(ctx, d, indent, inner, "When", x->when);
 	ui_session_box_para(ctx, d, indent, inner, "Sender", x->fix_sender);
 	ui_session_box_para(ctx, d, indent, inner, "Operator", x->fix_operator);
+	{
+		char *why = event_diag_why(x, 4);
+
+		ui_session_box_para(ctx, d, indent, inner, "Why", why);
+		free(why);
+	}
 
 	ui_doc_line(d);
 	ui_doc_segf(d, UI_NORMAL, "%*s", indent, "");

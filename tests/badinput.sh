@@ -217,18 +217,25 @@ else
 	notok "-w saves only packets of SMTP sessions" "$wp packets"
 fi
 
-# A key log that is not there yet is a warning (one line), not an error:
-# the run goes on and ends with status 0.
+# A key log that is not there is a warning (one line), not an error: the
+# run goes on and ends with status 0.  With a capture file it cannot come
+# in time ("not found"); a stream on stdin keeps looking for it.
 "$SMTPSCOPE" -j -P $P -r "$fx/linktype-en10mb.pcap" -k "$tmp/no.keylog" \
     > "$tmp/k.json" 2> "$tmp/k.err"
 rc=$?
+"$SMTPSCOPE" -j -P $P -r - -k "$tmp/no.keylog" < "$fx/linktype-en10mb.pcap" \
+    > "$tmp/k2.json" 2> "$tmp/k2.err"
+rc2=$?
 if [ $rc -eq 0 ] && [ "$(wc -l < "$tmp/k.err")" -eq 1 ] &&
-    grep -q "^smtpscope: warning: key log $tmp/no.keylog: No such file or directory; it is read again as it appears" "$tmp/k.err" &&
-    [ "$(json_num "$tmp/k.json" sessions)" = 2 ]; then
-	ok "-k with a missing file: a one-line warning, the run goes on, exit 0"
+    grep -q "^smtpscope: warning: key log not found: $tmp/no.keylog; TLS sessions are not decrypted" "$tmp/k.err" &&
+    [ "$(json_num "$tmp/k.json" sessions)" = 2 ] &&
+    [ $rc2 -eq 0 ] && [ "$(wc -l < "$tmp/k2.err")" -eq 1 ] &&
+    grep -q "^smtpscope: warning: key log $tmp/no.keylog: No such file or directory; it is read again as it appears" "$tmp/k2.err" &&
+    [ "$(json_num "$tmp/k2.json" sessions)" = 2 ]; then
+	ok "-k with a missing file: a one-line warning (not found / read when it appears), the run goes on, exit 0"
 else
-	notok "-k with a missing file: a one-line warning, exit 0" \
-	    "rc=$rc $(cat "$tmp/k.err")"
+	notok "-k with a missing file: a one-line warning (not found / read when it appears), the run goes on, exit 0" \
+	    "rc=$rc $(cat "$tmp/k.err"); stdin: rc=$rc2 $(cat "$tmp/k2.err")"
 fi
 
 # ---- live capture (26-39)

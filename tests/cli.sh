@@ -20,14 +20,15 @@ check() {			# check WHAT CMD...: ok when CMD succeeds
 # followed by one hint line.
 
 
-echo "1..49"
+echo "1..54"
 
 # 1-2: help
 "$SMTPSCOPE" -h > "$tmp/h" 2> "$tmp/herr"
 rc=$?
 missing=""
 for flag in -i -D -r -P --ports --tls-ports -s -B -p -c -j --json -N --no-ui \
-    -w -k --keylog -Z --replay --demo --limit --show-auth --rules --explain \
+    -w -k --keylog -Z --replay --demo --limit --show-auth --rules \
+    --rules-dump --explain \
     -V -h "BPF expression"; do
 	grep -q -- "$flag" "$tmp/h" || missing="$missing $flag"
 done
@@ -131,17 +132,18 @@ fi
 check "no hint when a session was found" [ ! -s "$tmp/ns2.err" ]
 
 # 23-26: -N text: one line per event (SPEC); a highlighted reply's line
-# carries the diagnosis title and its situation text (as in JSON).
+# carries its envelope, the diagnosis title and its situation text (as in
+# JSON).
 demo=$top_srcdir/data/demo.pcap
 "$SMTPSCOPE" -N -r "$demo" > "$tmp/demo.txt" 2> "$tmp/demo.err"
 "$SMTPSCOPE" -j -r "$demo" > "$tmp/demo.json" 2>&1
 line=$(grep -m 1 -n ' S: !! 452 4\.5\.3 ' "$tmp/demo.txt" | cut -d: -f1)
 if [ -n "$line" ] && sed -n "${line}p" "$tmp/demo.txt" |
-    grep -q ' S: !! 452 4\.5\.3 Error: too many recipients  << [^!]* >>$'
+    grep -q ' S: !! 452 4\.5\.3 Error: too many recipients \[from <[^>]*> to <[^>]*>\]  << [^!]* >>$'
 then
-	ok "-N: a 452 line shows the code once and the diagnosis in << >>"
+	ok "-N: a 452 line shows the code once, its envelope, and the diagnosis in << >>"
 else
-	notok "-N: a 452 line shows the code once and the diagnosis in << >>" \
+	notok "-N: a 452 line shows the code once, its envelope, and the diagnosis in << >>" \
 	    "$(sed -n "${line:-1}p" "$tmp/demo.txt")"
 fi
 if [ -x /usr/bin/python3 ] && [ -n "$line" ]; then
@@ -154,16 +156,20 @@ for l in open(sys.argv[1]):
         t = d["title"]
         if t.startswith("452 "):
             t = t[4:]
-        print("  << %s. %s >>" % (t, d["when"]))
+        why = "%s (%s)" % (d["cause"], d["confidence"])
+        for i, ev in enumerate(d["evidence"][:3]):
+            why += (": " if i == 0 else "; ") + ev
+        print(" [from <%s> to <%s>]  << %s%s [cause %s] >>" % (e["mail_from"],
+            e["rcpt"], t, ". " + d["when"] if d["when"] else "", why))
         break
 PY
 	sed -n "${line}p" "$tmp/demo.txt" | sed 's/.*Error: too many recipients//' \
 	    > "$tmp/got.txt"
 	if [ -s "$tmp/want.txt" ] && cmp -s "$tmp/want.txt" "$tmp/got.txt" &&
 	    [ "$(grep -c '^ ' "$tmp/demo.txt")" -eq 0 ]; then
-		ok "-N: the 452 line ends with the JSON's title and situation; no continuation lines"
+		ok "-N: the 452 line ends with the JSON's envelope, title, situation and cause; no continuation lines"
 	else
-		notok "-N: the 452 line ends with the JSON's title and situation; no continuation lines" \
+		notok "-N: the 452 line ends with the JSON's envelope, title, situation and cause; no continuation lines" \
 		    "$(diff "$tmp/want.txt" "$tmp/got.txt")"
 	fi
 else
@@ -191,7 +197,76 @@ tap_expect_error "--explain --after with an unknown command" 2 \
     "^smtpscope: --after: unknown command" \
     "$SMTPSCOPE" --explain 452 4.5.3 --after FOO
 
-# 28-36: --explain takes a reply in any form, and every form of one reply
+# 28-29: -j and -N both write stdout, in two formats: a usage error
+tap_expect_error "-j with -N" 2 '^smtpscope: -N: cannot be used with -j' \
+    "$SMTPSCOPE" -j -N -r "$top_srcdir/tests/fixtures/postfix-clean.pcap"
+tap_expect_error "--no-ui with --json" 2 \
+    '^smtpscope: -j: cannot be used with -N' \
+    "$SMTPSCOPE" --no-ui --json -r "$top_srcdir/tests/fixtures/postfix-clean.pcap"
+
+# 30-31: --rules-dump prints the built-in rules, a valid --rules file
+"$SMTPSCOPE" --rules-dump > "$tmp/rules" 2> "$tmp/rules.err"
+rc=$?
+if [ $rc -eq 0 ] && [ ! -s "$tmp/rules.err" ] &&
+    cmp -s "$tmp/rules" "$top_srcdir/data/rules.conf"; then
+	ok "--rules-dump prints data/rules.conf byte for byte, exit 0"
+else
+	notok "--rules-dump prints data/rules.conf byte for byte, exit 0" \
+	    "rc=$rc $(cat "$tmp/rules.err")"
+fi
+"$SMTPSCOPE" --explain 452 4.5.3 "Error: too many recipients" --after RCPT \
+    > "$tmp/x1" 2>&1
+"$SMTPSCOPE" --rules "$tmp/rules" --explain 452 4.5.3 "Error: too many recipients" \
+    --after RCPT > "$tmp/x2" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && [ -s "$tmp/x2" ] && cmp -s "$tmp/x1" "$tmp/x2"; then
+	ok "--rules-dump's output loads with --rules and explains the same"
+else
+	notok "--rules-dump's output loads with --rules and explains the same" \
+	    "rc=$rc $(diff "$tmp/x1" "$tmp/x2" | head -5)"
+fi
+
+# 32: the stats line's keys are the ones README and the man page list
+if [ -x /usr/bin/python3 ]; then
+	"$SMTPSCOPE" -j -r "$top_srcdir/tests/fixtures/postfix-clean.pcap" |
+	    tail -n 1 > "$tmp/stats.json"
+	if /usr/bin/python3 - "$tmp/stats.json" "$top_srcdir/README.md" \
+	    "$top_srcdir/doc/smtpscope.1" > "$tmp/stats.why" 2>&1 <<'PY'
+import json, re, sys
+e = json.loads(open(sys.argv[1]).read())
+assert e["event"] == "stats", e
+keys = set(k for k in e if k not in ("event", "ts"))
+keys |= set(e["caps"])
+assert e["session"] == 0 and e["client"] is None and e["server"] is None, e
+# README: the paragraph that begins "The final `stats` line".
+readme = open(sys.argv[2]).read()
+par = readme[readme.index("The final `stats` line"):]
+par = par[:par.index("\n\n")]
+rk = set(re.findall(r"`([a-z_]+)`", par)) - {"stats"}
+# Man page: the .B/.BR words of the "stats" entry of EVENTS.
+man = open(sys.argv[3]).read()
+ent = man[man.index("\n.TP\n.B stats\n") + 14:]
+ent = ent[:re.search(r"\n\.(TP|SH|PP)", ent).start()]
+mk = set(re.findall(r"^\.BR? ([a-z_]+)", ent, re.M))
+bad = []
+if rk != keys:
+    bad.append("README: %s, JSON: %s" % (sorted(rk), sorted(keys)))
+if mk != keys:
+    bad.append("man: %s, JSON: %s" % (sorted(mk), sorted(keys)))
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+	then
+		ok "stats: JSON keys are those README and the man page list"
+	else
+		notok "stats: JSON keys are those README and the man page list" \
+		    "$(cat "$tmp/stats.why")"
+	fi
+else
+	tap_skip "no /usr/bin/python3 to read the JSON"
+fi
+
+# 33-41: --explain takes a reply in any form, and every form of one reply
 # gives byte for byte the same JSON.  The log wordings are those of the
 # MTAs' sources (see tests/unit/test_explain.c).
 R='452 4.5.3 Error: too many recipients'
@@ -232,7 +307,7 @@ same "an Exim log line (after RCPT TO:<...>)" "$SMTPSCOPE" --json --explain "$EX
 same "an Exchange NDR line with --after RCPT" "$SMTPSCOPE" --explain "$MS" --after RCPT -j
 same "a Postfix log line from stdin" sh -c 'printf "%s\n" "$1" | "$2" --explain - -j' sh "$PF" "$SMTPSCOPE"
 
-# 37-41: pasted log lines (stdin) give the code, enhanced code and command.
+# 42-46: pasted log lines (stdin) give the code, enhanced code and command.
 pasted() {		# pasted WHAT WANT-PREFIX LINE
 	printf '%s\n' "$3" | "$SMTPSCOPE" --explain - -j > "$tmp/p" 2> "$tmp/p.err"
 	_rc=$?
@@ -256,7 +331,7 @@ pasted "Postfix refused to talk to me: 421 4.3.2, CONNECT" \
     '{"code":421,"enhanced":"4.3.2","text":"Service shutting down","answers":"CONNECT","diagnosis":{' \
     '2026-12-03T10:00:00+0000 mx postfix/smtp[123]: 4XyZ: to=<a@example.com>, relay=none, delay=0.3, dsn=4.3.2, status=deferred (host mx.example.com[192.0.2.1] refused to talk to me: 421 4.3.2 Service shutting down)'
 
-# 42-43: a multi-line reply on stdin is one reply; the text output says
+# 47-48: a multi-line reply on stdin is one reply; the text output says
 # which log form it read.
 printf '452-4.5.3 first line\r\n452 4.5.3 second line\r\n' |
     "$SMTPSCOPE" --explain - -j > "$tmp/m" 2>&1
@@ -273,7 +348,7 @@ else
 	notok "--explain a log line: the text says which form it read" "$(head -n 3 "$tmp/t")"
 fi
 
-# 44-49: no reply code is a usage error, one line
+# 49-54: no reply code is a usage error, one line
 tap_expect_error "--explain words without a code" 2 \
     '^smtpscope: --explain: no reply code found in "hello world"$' \
     "$SMTPSCOPE" --explain hello world

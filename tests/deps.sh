@@ -68,7 +68,7 @@ sendmail-bin opensmtpd courier-mta"
 TESTTOOLS="libcmocka-dev swaks tcpdump tshark wireshark-common tcpreplay
 python3-aiosmtpd tmux clang-format clang-tidy cppcheck"
 
-tap_plan 10
+tap_plan 11
 
 run build "" ""
 tap_ok $? "tools/deps.sh succeeds on a bare host"
@@ -117,6 +117,15 @@ pkg-config|
 " ""
 [ ! -s "$tmp/full.rec" ]
 tap_ok $? "nothing is run when nothing is missing"
+
+# What is tested above is what the README's Quick start runs.
+qs=$(sed -n '/^## Quick start/,/^## /p' "$top_srcdir/README.md" | grep -v '^```' |
+    grep -E '^(tools|sudo|make)' | head -2)
+first=$(printf '%s\n' "$qs" | sed -n 1p)
+second=$(printf '%s\n' "$qs" | sed -n 2p)
+case "$first" in "tools/deps.sh && "*) true ;; *) false ;; esac &&
+case "$second" in "tools/deps.sh --test && "*) true ;; *) false ;; esac
+tap_ok $? "the Quick start's commands start with tools/deps.sh, then tools/deps.sh --test (got: $first / $second)"
 
 if [ $TAP_FAILED -ne 0 ]; then
 	for f in "$tmp"/*.out "$tmp"/*.rec; do

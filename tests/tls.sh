@@ -158,7 +158,7 @@ implicit-python-tls13 yes TLSv1.3 TLS_AES_256_GCM_SHA384 no
 nfix=$(echo "$fixtures" | grep -c .)
 npub=0
 [ -d "$pub" ] && npub=2
-tap_plan $((nfix * 2 + 15 + npub * 2))
+tap_plan $((nfix * 2 + 17 + npub * 2))
 
 run() {		# run ARGS...: smtpscope on the fixture ports, JSON to $tmp/out
 	"$SMTPSCOPE" -j -P 10525,10565 --tls-ports 10565 "$@" > "$tmp/out" \
@@ -195,7 +195,7 @@ f=starttls-tls12-aes128gcm
 
 run -r "$fx/$f.pcap"
 check "no key log: one decrypted:false verdict, nothing parsed" verdict \
-    "no key log given"
+    "no key log"
 check "no key log: TLS 1.2 certificate still reported" cert \
     "CN=mx.example.test" "self-signed"
 
@@ -203,6 +203,20 @@ check "no key log: TLS 1.2 certificate still reported" cert \
 run -r "$fx/starttls-tls13-aes256.pcap" -k "$tmp/empty.keylog"
 check "key log without this session: reason says so" verdict \
     "no key for this session in the key log"
+
+# A -k file that does not exist, with a capture file: one warning, and the
+# session says there is no key log (not that the log lacks its key).
+run -r "$fx/starttls-tls13-aes256.pcap" -k "$tmp/missing.keylog"
+rc=$?
+if [ $rc -eq 0 ] && [ "$(wc -l < "$tmp/err")" -eq 1 ] &&
+    grep -q "^smtpscope: warning: key log not found: $tmp/missing.keylog;" \
+    "$tmp/err"; then
+	tap_ok 0 "missing -k file with -r: one \"key log not found\" warning, exit 0"
+else
+	tap_ok 1 "missing -k file with -r: one \"key log not found\" warning, exit 0"
+	tap_diag "exit $rc" "$(cat "$tmp/err")"
+fi
+check "missing -k file with -r: reason \"no key log\"" verdict "no key log"
 
 # Altered secrets: one hex digit of every secret flipped.
 for g in starttls-tls13-aes256 starttls-tls12-cbc-mte; do

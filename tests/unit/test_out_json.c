@@ -58,6 +58,8 @@ test_reply(void **state)
 	strcpy(ev->answers, "RCPT");
 	ev->highlight = true;
 	ev->latency_ms = 0.25;
+	ev->ctx.mail_from = xstrdup("s@example.test");
+	ev->ctx.rcpt = xstrdup("r\"4@example.test");
 	ev->diag = xcalloc(1, sizeof *ev->diag);
 	ev->diag->rule = xstrdup("r1");
 	ev->diag->title = xstrdup("Too many recipients");
@@ -67,7 +69,10 @@ test_reply(void **state)
 	    "\"lines\":2,\"answers\":\"RCPT\",\"encrypted\":false,"
 	    "\"highlight\":true,\"diagnosis\":{\"rule\":\"r1\",\"title\":"
 	    "\"Too many recipients\",\"meaning\":null,\"when\":null,"
-	    "\"fix_sender\":null,\"fix_operator\":null},\"latency_ms\":0.250}");
+	    "\"fix_sender\":null,\"fix_operator\":null,\"cause\":\"unknown\","
+	    "\"evidence\":[],\"confidence\":\"guess\"},\"latency_ms\":0.250,"
+	    "\"mail_from\":\"s@example.test\",\"rcpt\":\"r\\\"4@example."
+	    "test\"}");
 }
 
 static void
@@ -81,7 +86,16 @@ test_reply_nulls(void **state)
 	check(ev,
 	    "{\"event\":\"reply\"," H ",\"code\":220,\"enhanced\":null,"
 	    "\"text\":\"\",\"lines\":1,\"answers\":null,\"encrypted\":false,"
-	    "\"highlight\":false,\"latency_ms\":null}");
+	    "\"highlight\":false,\"latency_ms\":null,\"mail_from\":null}");
+	/* The null sender <> is an empty string, not null. */
+	ev = hdr(EV_REPLY);
+	ev->code = 250;
+	ev->lines = 1;
+	ev->ctx.mail_from = xstrdup("");
+	check(ev,
+	    "{\"event\":\"reply\"," H ",\"code\":250,\"enhanced\":null,"
+	    "\"text\":\"\",\"lines\":1,\"answers\":null,\"encrypted\":false,"
+	    "\"highlight\":false,\"latency_ms\":null,\"mail_from\":\"\"}");
 }
 
 static void
@@ -188,7 +202,8 @@ test_stats_and_open(void **state)
 	ev->elapsed = 0.0125;
 	check(ev,
 	    "{\"event\":\"stats\",\"ts\":\"2025-11-29T01:24:35.000005Z\","
-	    "\"session\":0,\"packets\":10,\"bytes\":2000,\"sessions\":2,"
+	    "\"session\":0,\"client\":null,\"server\":null,\"packets\":10,"
+	    "\"bytes\":2000,\"sessions\":2,"
 	    "\"dropped\":0,\"elapsed\":0.013,\"caps\":{\"flows\":0,\"ooo\":0,"
 	    "\"line\":0,\"tls\":0}}");
 	ev = hdr(EV_SESSION_OPEN);

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "kb.h"
+#include "lexicon.h"
 #include "rules.h"
 #include "xmalloc.h"
 
@@ -318,7 +320,8 @@ test_builtin(void **state)
 	for (i = 0; (r = rules_get(rs, i)) != NULL; i++) {
 		assert_true(strlen(r->title) > 0);
 		assert_true(strlen(r->meaning) > 0);
-		assert_true(strlen(r->when) > 0);
+		assert_non_null(r->cause);
+		assert_true(kb_cause_index(r->cause) >= 0);
 		assert_true(strlen(r->fix_sender) > 0);
 		assert_true(strlen(r->fix_operator) > 0);
 		if (r->codes[0].d[0] == '4' && r->codes[0].d[1] == '2')
@@ -354,10 +357,104 @@ test_answers_bit(void **state)
 	assert_int_equal(rules_answers_bit("VRFY"), RULES_ANS_OTHER);
 }
 
+/* The lexicon file: its entries, its errors, and the built-in one. */
+static void
+test_lexicon(void **state)
+{
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+	    {"word nope 50 x\n", "t:1: unknown cause 'nope'"},
+	    {"word overload 0 x\n", "t:1: weight must be 1 to 100, not '0'"},
+	    {"word overload 101 x\n", "t:1: weight must be 1 to 100, not '101'"},
+	    {"word overload 5x x\n", "t:1: weight must be 1 to 100, not '5x'"},
+	    {"word overload\n", "t:1: word: needs CAUSE WEIGHT REGEX"},
+	    {"word overload 50\n",
+		"t:1: word: the regular expression is missing"},
+	    {"word overload 50    \n",
+		"t:1: word: the regular expression is missing"},
+	    {"# c\nword overload 50 (a\n", NULL},
+	    {"enhanced 3.2\n", "t:1: enhanced: needs CODE CAUSES MEANING"},
+	    {"enhanced 3.2 shutdown   \n", "t:1: enhanced: the meaning is missing"},
+	    {"enhanced x.2 shutdown m\n", NULL},
+	    {"enhanced 3.2 a,b m\n", "t:1: unknown cause 'a'"},
+	    {"enhanced 3.2 shutdown,overload,temporary,unknown,policy m\n",
+		"t:1: enhanced: at most 4 causes"},
+	    {"other 1 2\n", "t:1: a line starts with 'word' or 'enhanced', not 'other'"},
+	};
+	const struct lexicon *l[2];
+	struct lexicon *lx, *b;
+	struct lexicon_hit hit;
+	char *why, big[LEXICON_LINE_MAX + 20];
+	int cs[LEXICON_CAUSES];
+	size_t i, n;
+	const char *m;
+
+	(void)state;
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		why = NULL;
+		lx = lexicon_parse(bad[i].text, strlen(bad[i].text), "t", &why);
+		assert_null(lx);
+		assert_non_null(why);
+		if (bad[i].why != NULL)
+			assert_string_equal(why, bad[i].why);
+		free(why);
+	}
+	/* A line too long, a NUL byte: errors, not crashes. */
+	memset(big, 'a', sizeof big);
+	memcpy(big, "word overload 50 ", 17);
+	assert_null(lexicon_parse(big, sizeof big, "t", &why));
+	assert_non_null(strstr(why, "line too long"));
+	free(why);
+	assert_null(lexicon_parse("word overload 50 a\0b\n", 21, "t", &why));
+	assert_non_null(strstr(why, "NUL"));
+	free(why);
+
+	/* The heavier entry wins whatever the order; a file given first
+	   wins a tie with the built-in one. */
+	m = "word overload 40 busy\r\nword shutdown 60 going away\n"
+	    "enhanced 9.9 policy,greylist a test code\n";
+	lx = lexicon_parse(m, strlen(m), "t", &why);
+	assert_non_null(lx);
+	assert_int_equal(lexicon_nwords(lx), 2);
+	l[0] = lx;
+	assert_true(lexicon_match(l, 1, "Busy, GOING AWAY now", &hit));
+	assert_int_equal(hit.cause, kb_cause_index("shutdown"));
+	assert_int_equal(hit.weight, 60);
+	assert_string_equal(hit.words, "going away");
+	assert_false(lexicon_match(l, 1, "all fine", &hit));
+	assert_int_equal(hit.cause, -1);
+	m = lexicon_enhanced(l, 1, 9, 9, cs, &n);
+	assert_string_equal(m, "a test code");
+	assert_int_equal(n, 2);
+	assert_int_equal(cs[1], kb_cause_index("greylist"));
+	assert_null(lexicon_enhanced(l, 1, 9, 8, cs, &n));
+	assert_int_equal(n, 0);
+
+	b = lexicon_builtin();
+	assert_true(lexicon_nwords(b) >= 100);
+	l[1] = b;
+	/* Every registered subject has a meaning; a detail not in the
+	   table falls back to its subject's. */
+	for (i = 0; i <= 7; i++)
+		assert_non_null(lexicon_enhanced(&l[1], 1, (int)i, -1, cs, &n));
+	assert_ptr_equal(lexicon_enhanced(&l[1], 1, 3, 999, cs, &n),
+	    lexicon_enhanced(&l[1], 1, 3, -1, cs, &n));
+	m = lexicon_enhanced(&l[1], 1, 5, 3, cs, &n);
+	assert_non_null(m);
+	assert_int_equal(cs[0], kb_cause_index("rcpt-limit"));
+	assert_true(lexicon_match(&l[1], 1, "421 4.3.2 Service shutting down",
+	    &hit));
+	assert_int_equal(hit.cause, kb_cause_index("shutdown"));
+	lexicon_free(lx);
+	lexicon_free(b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_lexicon),
 	    cmocka_unit_test(test_good),
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_empty),

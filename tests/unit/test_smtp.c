@@ -124,7 +124,8 @@ render(const struct event *ev, bool full)
 			xasprintf(&ctx,
 			    " ctx seen=%u acc=%u rej=%u msgs=%u msize=%llu "
 			    "esize=%llu db=%llu idle=%.3f sess=%.3f tx=%d "
-			    "tls=%d pipe=%d unsol=%d g=%s h=%s la=%s",
+			    "tls=%d pipe=%d unsol=%d g=%s h=%s la=%s mf=%s "
+			    "rc=%s",
 			    ev->ctx.rcpt_seen, ev->ctx.rcpt_accepted,
 			    ev->ctx.rcpt_rejected, ev->ctx.messages,
 			    (unsigned long long)ev->ctx.mail_size,
@@ -135,7 +136,9 @@ render(const struct event *ev, bool full)
 			    ev->ctx.pipelining, ev->ctx.unsolicited,
 			    ev->ctx.greeting ? ev->ctx.greeting : "(null)",
 			    ev->ctx.helo ? ev->ctx.helo : "(null)",
-			    ev->ctx.last_arg ? ev->ctx.last_arg : "(null)");
+			    ev->ctx.last_arg ? ev->ctx.last_arg : "(null)",
+			    ev->ctx.mail_from ? ev->ctx.mail_from : "(null)",
+			    ev->ctx.rcpt ? ev->ctx.rcpt : "(null)");
 		xasprintf(&r, "R %d %s|%s|%u|%s|%s%s%s", ev->code,
 		    ev->enhanced[0] ? ev->enhanced : "-", t, ev->lines,
 		    ev->answers[0] ? ev->answers : "null", lat,
@@ -592,11 +595,143 @@ test_pipelining_452(void **state)
 	assert_false(e->ctx.unsolicited);
 	assert_string_equal(e->ctx.last_arg, "TO:<r4@y>");
 	assert_string_equal(e->ctx.helo, "c");
+	/* Pipelined: the 452 names the 4th recipient, not the last one
+	   sent, and the sender of the transaction. */
+	assert_string_equal(e->ctx.rcpt, "r4@y");
+	assert_string_equal(e->ctx.mail_from, "a@x");
+	assert_string_equal(r.evs[9]->ctx.mail_from, "a@x");
+	assert_null(r.evs[9]->ctx.rcpt);
+	assert_string_equal(r.evs[10]->ctx.rcpt, "r1@y");
 	/* The DATA-END reply knows all four outcomes. */
 	e = r.evs[15];
 	assert_int_equal(e->ctx.rcpt_seen, 4);
 	assert_int_equal(e->ctx.rcpt_accepted, 3);
 	assert_int_equal(e->ctx.rcpt_rejected, 1);
+	result_free(&r);
+}
+
+/*
+ * The envelope on every reply: the reply to MAIL names the sender MAIL
+ * named whatever its code; later replies carry the sender only while the
+ * transaction is open (RSET, a refused MAIL and the end of the message
+ * close it); replies to RCPT name the RCPT's address, accepted or not.
+ */
+static void
+test_reply_envelope(void **state)
+{
+	static const struct step st[] = {
+	    S(0, "220 mx\r\n"),
+	    C(1, "EHLO c\r\n"),
+	    S(2, "250 mx\r\n"),
+	    C(3, "MAIL FROM:<full@x> SIZE=10\r\nRCPT TO:<r0@y>\r\n"),
+	    S(4, "452 4.3.1 Insufficient system storage\r\n"
+		 "503 5.5.1 Error: need MAIL command\r\n"),
+	    C(5, "MAIL FROM:<>\r\n"),
+	    S(6, "250 ok\r\n"),
+	    C(7, "RCPT TO:<r1@y> NOTIFY=NEVER\r\n"),
+	    S(8, "250 ok\r\n"),
+	    C(9, "RSET\r\n"),
+	    S(10, "250 ok\r\n"),
+	    C(11, "NOOP\r\n"),
+	    S(12, "250 ok\r\n"),
+	    C(13, "MAIL FROM:<b@x>\r\n"),
+	    S(14, "250 ok\r\n"),
+	    C(15, "RCPT TO:<r2@y>\r\n"),
+	    S(16, "452 4.2.2 Mailbox full\r\n"),
+	    C(17, "RCPT TO:<r3@y>\r\n"),
+	    S(18, "250 ok\r\n"),
+	    C(19, "DATA\r\n"),
+	    S(20, "354 go\r\n"),
+	    C(21, "x\r\n.\r\n"),
+	    S(22, "250 queued\r\n"),
+	    C(23, "QUIT\r\n"),
+	    S(24, "221 bye\r\n"),
+	};
+	static const struct scen sc = {SCEN(st)};
+	/* For each reply, in order: mail_from and rcpt ("-" is NULL). */
+	static const char *const env[][2] = {
+	    {"-", "-"},	     /* 220 */
+	    {"-", "-"},	     /* EHLO */
+	    {"full@x", "-"}, /* 452 to MAIL: the sender it refused */
+	    {"-", "r0@y"},   /* 503 to RCPT: no transaction */
+	    {"", "-"},	     /* MAIL FROM:<>, the null sender */
+	    {"", "r1@y"},    /* RCPT with parameters */
+	    {"", "-"},	     /* RSET answers inside the transaction */
+	    {"-", "-"},	     /* NOOP after RSET */
+	    {"b@x", "-"},    /* MAIL */
+	    {"b@x", "r2@y"}, /* 452 mailbox full */
+	    {"b@x", "r3@y"}, /* RCPT */
+	    {"b@x", "-"},    /* 354 */
+	    {"b@x", "-"},    /* DATA-END */
+	    {"-", "-"},	     /* QUIT: the message closed the transaction */
+	};
+	struct result r;
+	size_t i, k = 0;
+	const struct event *e;
+
+	(void)state;
+	run(&sc, -1, 0, false, &r);
+	check_splits(&sc, &r);
+	for (i = 0; i < r.n; i++) {
+		e = r.evs[i];
+		if (e->type != EV_REPLY)
+			continue;
+		assert_true(k < NW(env));
+		if (strcmp(env[k][0], "-") == 0)
+			assert_null(e->ctx.mail_from);
+		else {
+			assert_non_null(e->ctx.mail_from);
+			assert_string_equal(e->ctx.mail_from, env[k][0]);
+		}
+		if (strcmp(env[k][1], "-") == 0)
+			assert_null(e->ctx.rcpt);
+		else {
+			assert_non_null(e->ctx.rcpt);
+			assert_string_equal(e->ctx.rcpt, env[k][1]);
+		}
+		k++;
+	}
+	assert_int_equal(k, NW(env));
+	result_free(&r);
+}
+
+/*
+ * A multi-line reply whose lines arrive apart is stamped with its first
+ * line, the moment its latency runs to: ts - latency_ms is the command.
+ */
+static void
+test_multiline_reply_ts(void **state)
+{
+	static const struct step st[] = {
+	    S(0, "220-mx\r\n"),
+	    S(40, "220 ready\r\n"),
+	    C(50, "EHLO c\r\n"),
+	    S(60, "250-mx\r\n250-PIPELINING\r\n"),
+	    S(95, "250 SIZE 1000\r\n"),
+	    C(100, "QUIT\r\n"),
+	    S(130, "221 bye\r\n"),
+	};
+	static const struct scen sc = {SCEN(st), .syn = true};
+	static const char *const want[] = {
+	    "R 220 -|mx\\nready|2|CONNECT|5",
+	    "C EHLO|c",
+	    "R 250 -|mx\\nPIPELINING\\nSIZE 1000|3|EHLO|10",
+	    "C QUIT|",
+	    "R 221 -|bye|1|QUIT|30",
+	};
+	struct result r;
+	struct timeval want_ts;
+
+	(void)state;
+	check(&sc, want, NW(want), &r);
+	want_ts = at(0);
+	assert_int_equal(r.evs[0]->ts.tv_sec, want_ts.tv_sec);
+	assert_int_equal(r.evs[0]->ts.tv_usec, want_ts.tv_usec);
+	want_ts = at(60);
+	assert_int_equal(r.evs[2]->ts.tv_sec, want_ts.tv_sec);
+	assert_int_equal(r.evs[2]->ts.tv_usec, want_ts.tv_usec);
+	want_ts = at(130);
+	assert_int_equal(r.evs[4]->ts.tv_usec, want_ts.tv_usec);
 	result_free(&r);
 }
 
@@ -1788,6 +1923,8 @@ main(void)
 	    cmocka_unit_test(test_greeting_without_syn),
 	    cmocka_unit_test(test_bare_lf),
 	    cmocka_unit_test(test_pipelining_452),
+	    cmocka_unit_test(test_reply_envelope),
+	    cmocka_unit_test(test_multiline_reply_ts),
 	    cmocka_unit_test(test_unsolicited_421),
 	    cmocka_unit_test(test_421_answers_oldest),
 	    cmocka_unit_test(test_421_greeting),
