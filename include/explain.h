@@ -22,8 +22,9 @@ struct explain_reply {
 	char *text;
 	/* The command the reply answered, as the log line names it: "CONNECT"
 	   (the greeting), "EHLO", "HELO", "LHLO", "MAIL", "RCPT", "DATA",
-	   "DATA-END", "BDAT", "AUTH", "STARTTLS", "QUIT", "RSET"; "" unknown.
-	 */
+	   "DATA-END", "BDAT", "AUTH", "STARTTLS", "QUIT", "RSET", "OTHER"
+	   (NOOP, VRFY, XFORWARD...); "" unknown.  Always a word that
+	   rules_answers_valid() takes. */
 	char answers[16];
 	/* Static: "reply", "postfix", "exim", "sendmail", "exchange". */
 	const char *form;
