@@ -40,8 +40,8 @@ struct event_diag {
 	char *when;
 	char *fix_sender;
 	char *fix_operator;
-	char *cause;		/* a kb_causes id (SPEC 3), never NULL */
-	char **evidence;	/* the facts it rests on, each a few words */
+	char *cause;	 /* a kb_causes id (SPEC 3), never NULL */
+	char **evidence; /* the facts it rests on, each a few words */
 	size_t n_evidence;
 	const char *confidence; /* static: "certain", "likely" or "guess" */
 };

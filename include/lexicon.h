@@ -11,10 +11,10 @@
  * by.  Parsing and lookup only; diag.c weighs the answers.
  */
 
-#define LEXICON_MAX 4000	       /* entries per file */
-#define LEXICON_FILE_MAX (1u << 20)    /* bytes per file */
-#define LEXICON_LINE_MAX 2048	       /* bytes per line */
-#define LEXICON_CAUSES 4	       /* causes per enhanced entry */
+#define LEXICON_MAX 4000	    /* entries per file */
+#define LEXICON_FILE_MAX (1u << 20) /* bytes per file */
+#define LEXICON_LINE_MAX 2048	    /* bytes per line */
+#define LEXICON_CAUSES 4	    /* causes per enhanced entry */
 
 struct lexicon;
 

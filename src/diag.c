@@ -236,7 +236,7 @@ struct diag {
 	size_t nlex;
 	struct diag_wcache wcache[DIAG_WCACHE];
 	regex_t *server_re; /* kb_nservers */
-	regex_t busy_re; /* texts that speak of load or connection limits */
+	regex_t busy_re;    /* texts that speak of load or connection limits */
 	struct diag_hserver *hist;
 	size_t nhist;
 };
@@ -248,7 +248,7 @@ struct diag_input {
 	char enhanced[16]; /* "" when none */
 	int enh[3];
 	bool has_enh;
-	bool enh_in_text; /* quoted in the text, not sent as the code */
+	bool enh_in_text;    /* quoted in the text, not sent as the code */
 	const char *text;    /* NULL in --explain without text */
 	const char *answers; /* "" = none / unknown */
 	bool answers_known;  /* false in --explain without --after */
@@ -276,8 +276,7 @@ diag_new(void)
 	for (i = 0; i < kb_nservers; i++) {
 		if (regcomp(&d->server_re[i], kb_servers[i].pattern,
 			REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
-			fatalx(
-			    "diag: bad server pattern %s", kb_servers[i].id);
+			fatalx("diag: bad server pattern %s", kb_servers[i].id);
 	}
 	if (regcomp(&d->busy_re,
 		"too many (concurrent )?(smtp )?(connections|sessions)|busy|"
@@ -1128,8 +1127,8 @@ diag_match(const struct rule *r, const struct diag_input *in)
 		bool ok = false;
 
 		for (i = 0; i < r->nservers && in->server >= 0; i++) {
-			if (strcmp(r->servers[i],
-				kb_servers[in->server].id) == 0)
+			if (strcmp(r->servers[i], kb_servers[in->server].id) ==
+			    0)
 				ok = true;
 		}
 		if (!ok)
@@ -1262,8 +1261,8 @@ diag_join_fix(
 		free(b.s);
 		return xstrdup(generic);
 	}
-	xasprintf(&s, "%s If the server is %.*s: %s", generic, (int)llen, label,
-	    b.s);
+	xasprintf(
+	    &s, "%s If the server is %.*s: %s", generic, (int)llen, label, b.s);
 	free(b.s);
 	return s;
 }
@@ -1290,7 +1289,10 @@ diag_unconfirmed(const struct diag *d, const struct rule *r,
 		xasprintf(&t, "%.3s %c%s", x->title,
 		    toupper((unsigned char)label[llen + 2]), label + llen + 3);
 	} else {
-		lab = xstrdup(kb_servers[kb_server_index(r->vendor) < 0 ? 0 : kb_server_index(r->vendor)].name);
+		lab = xstrdup(kb_servers[kb_server_index(r->vendor) < 0
+					     ? 0
+					     : kb_server_index(r->vendor)]
+				  .name);
 		t = xstrdup(x->title);
 	}
 	free(x->title);
@@ -1578,8 +1580,8 @@ diag_enh_causes(const struct diag_input *in, int *cs, size_t *n, bool *specific)
 		return NULL;
 	m = lexicon_enhanced(
 	    in->d->lex, in->d->nlex, in->enh[1], in->enh[2], cs, n);
-	subj = lexicon_enhanced(
-	    in->d->lex, in->d->nlex, in->enh[1], -1, tmp, &tn);
+	subj =
+	    lexicon_enhanced(in->d->lex, in->d->nlex, in->enh[1], -1, tmp, &tn);
 	*specific = m != NULL && m != subj && in->enh[2] != 0 &&
 		    !(*n == 1 && cs[0] == kb_cause_index("unknown"));
 	return m;
@@ -1629,16 +1631,18 @@ diag_facts(const struct diag_input *in, struct diag_why *w)
 		diag_duration(buf, sizeof buf, c->idle_ms);
 		diag_ev(w, "silence of %s before it", buf);
 	}
-	if (strcmp(cause, "conn-limit") == 0 || strcmp(cause, "conn-rate") == 0 ||
-	    strcmp(cause, "overload") == 0) {
+	if (strcmp(cause, "conn-limit") == 0 ||
+	    strcmp(cause, "conn-rate") == 0 || strcmp(cause, "overload") == 0) {
 		unsigned n = diag_hist_open(in->hist, in->sess, in->now);
 
 		if (n > 0)
-			diag_ev(w, "%u other connection%s from this client open",
-			    n, event_plural(n));
+			diag_ev(w,
+			    "%u other connection%s from this client open", n,
+			    event_plural(n));
 	}
 	if (strcmp(cause, "tls-required") == 0)
-		diag_ev(w, "%s", c->tls_active ? "inside TLS" : "in clear text");
+		diag_ev(
+		    w, "%s", c->tls_active ? "inside TLS" : "in clear text");
 }
 
 /* Lexicon weights: words at or above STRONG beat a rule that knows only
@@ -1673,16 +1677,15 @@ diag_decide(const struct diag_input *in, const struct rule *r, bool site,
 		(r->has_text || site || (r->has_enh && r->vendor != NULL));
 	/* The lexicon is the costly part: a rule that knows the wording
 	   needs it only when all it knows is that the fault is temporary. */
-	if (knows && (site || r->vendor != NULL ||
-			 rc != kb_cause_index("temporary"))) {
+	if (knows &&
+	    (site || r->vendor != NULL || rc != kb_cause_index("temporary"))) {
 		words = false;
 		memset(&hit, 0, sizeof hit);
 	} else
 		words = diag_words(d, in->text, &hit);
 	if (knows &&
-	    !(rc == kb_cause_index("temporary") && !site &&
-		r->vendor == NULL && words &&
-		hit.weight >= DIAG_WORDS_STRONG && hit.cause != rc)) {
+	    !(rc == kb_cause_index("temporary") && !site && r->vendor == NULL &&
+		words && hit.weight >= DIAG_WORDS_STRONG && hit.cause != rc)) {
 		/* A rule knows this wording, or this vendor's code (a rule
 		   that knows only that the fault is temporary gives way to
 		   words that name the cause). */
@@ -1707,8 +1710,8 @@ diag_decide(const struct diag_input *in, const struct rule *r, bool site,
 	} else if (rc >= 0 && r->has_enh) {
 		/* A rule that knows this enhanced code. */
 		w->cause = rc;
-		w->confidence = r->vendor != NULL && in->server < 0 ? "guess"
-								   : "likely";
+		w->confidence =
+		    r->vendor != NULL && in->server < 0 ? "guess" : "likely";
 	} else if (specific) {
 		w->cause = diag_pick(in, cs, ncs);
 		w->confidence = ncs == 1 ? "likely" : "guess";
@@ -1720,8 +1723,8 @@ diag_decide(const struct diag_input *in, const struct rule *r, bool site,
 		w->confidence = "guess";
 		diag_ev(w, "text: '%s'", hit.words);
 	} else {
-		w->cause = kb_cause_index(in->code / 100 == 4 ? "temporary"
-							      : "unknown");
+		w->cause = kb_cause_index(
+		    in->code / 100 == 4 ? "temporary" : "unknown");
 		w->confidence = "guess";
 		w->fallback = true;
 	}
@@ -1755,8 +1758,7 @@ diag_cause_rule(const struct diag *d, const struct diag_input *in, int cause,
 		for (j = 0; (r = rules_get(rs, j)) != NULL; j++) {
 			if (diag_is_cause_rule(r) && r->cause != NULL &&
 			    strcmp(r->cause, kb_causes[cause].id) == 0 &&
-			    (!situational || r->nnums > 0) &&
-			    diag_match(r, in))
+			    (!situational || r->nnums > 0) && diag_match(r, in))
 				return r;
 		}
 	}

@@ -150,8 +150,7 @@ const struct kb_placeholder kb_placeholders[KB_PH_COUNT] = {
 	"time since the session began"},
     {KB_PH_SERVER_SOFTWARE, "server_software", "the server",
 	"the software a greeting named"},
-    {KB_PH_HELO, "helo", "the client's name",
-	"the EHLO/HELO argument"},
+    {KB_PH_HELO, "helo", "the client's name", "the EHLO/HELO argument"},
     {KB_PH_BURST, "burst", "the same reply repeated",
 	"how many recent sessions to this server got the same kind of "
 	"failure, and within what time"},

@@ -71,8 +71,8 @@ lexicon_token(char **s)
 }
 
 static int
-lexicon_word_line(struct lexicon *lx, char *rest, char **why,
-    const char *fname, unsigned line)
+lexicon_word_line(struct lexicon *lx, char *rest, char **why, const char *fname,
+    unsigned line)
 {
 	char *cause = lexicon_token(&rest), *weight = lexicon_token(&rest);
 	struct lexicon_word *w;
@@ -81,8 +81,8 @@ lexicon_word_line(struct lexicon *lx, char *rest, char **why,
 	int c, rc;
 
 	if (cause == NULL || weight == NULL)
-		return lexicon_error(why, fname, line,
-		    "word: needs CAUSE WEIGHT REGEX", NULL);
+		return lexicon_error(
+		    why, fname, line, "word: needs CAUSE WEIGHT REGEX", NULL);
 	if ((c = kb_cause_index(cause)) < 0)
 		return lexicon_error(why, fname, line, "unknown cause", cause);
 	errno = 0;
@@ -93,21 +93,20 @@ lexicon_word_line(struct lexicon *lx, char *rest, char **why,
 	while (*rest == ' ' || *rest == '\t')
 		rest++;
 	if (*rest == '\0')
-		return lexicon_error(
-		    why, fname, line, "word: the regular expression is missing",
-		    NULL);
+		return lexicon_error(why, fname, line,
+		    "word: the regular expression is missing", NULL);
 	lx->w = xreallocarray(lx->w, lx->nw + 1, sizeof *lx->w);
 	w = &lx->w[lx->nw];
-	if ((rc = regcomp(&w->re, rest, REG_EXTENDED | REG_ICASE | REG_NOSUB)) !=
-	    0) {
+	if ((rc = regcomp(
+		 &w->re, rest, REG_EXTENDED | REG_ICASE | REG_NOSUB)) != 0) {
 		regerror(rc, &w->re, buf, sizeof buf);
 		return lexicon_error(
 		    why, fname, line, "bad regular expression:", buf);
 	}
 	if (regcomp(&w->re_words, rest, REG_EXTENDED | REG_ICASE) != 0) {
 		regfree(&w->re);
-		return lexicon_error(why, fname, line,
-		    "bad regular expression", NULL);
+		return lexicon_error(
+		    why, fname, line, "bad regular expression", NULL);
 	}
 	w->cause = c;
 	w->weight = (int)v;
@@ -138,8 +137,8 @@ lexicon_code(const char *s, int *subject, int *detail)
 }
 
 static int
-lexicon_enh_line(struct lexicon *lx, char *rest, char **why,
-    const char *fname, unsigned line)
+lexicon_enh_line(struct lexicon *lx, char *rest, char **why, const char *fname,
+    unsigned line)
 {
 	char *code = lexicon_token(&rest), *causes = lexicon_token(&rest);
 	struct lexicon_enh e;
@@ -156,10 +155,11 @@ lexicon_enh_line(struct lexicon *lx, char *rest, char **why,
 	for (c = strtok_r(causes, ",", &save); c != NULL;
 	     c = strtok_r(NULL, ",", &save)) {
 		if (e.ncauses == LEXICON_CAUSES)
-			return lexicon_error(
-			    why, fname, line, "enhanced: at most 4 causes", NULL);
+			return lexicon_error(why, fname, line,
+			    "enhanced: at most 4 causes", NULL);
 		if ((e.causes[e.ncauses++] = kb_cause_index(c)) < 0)
-			return lexicon_error(why, fname, line, "unknown cause", c);
+			return lexicon_error(
+			    why, fname, line, "unknown cause", c);
 	}
 	while (*rest == ' ' || *rest == '\t')
 		rest++;
@@ -173,8 +173,8 @@ lexicon_enh_line(struct lexicon *lx, char *rest, char **why,
 }
 
 static int
-lexicon_line(struct lexicon *lx, char *s, char **why, const char *fname,
-    unsigned line)
+lexicon_line(
+    struct lexicon *lx, char *s, char **why, const char *fname, unsigned line)
 {
 	char *kind;
 
@@ -183,7 +183,8 @@ lexicon_line(struct lexicon *lx, char *s, char **why, const char *fname,
 	if (*s == '\0' || *s == '#')
 		return 0;
 	if (lx->nw + lx->ne >= LEXICON_MAX)
-		return lexicon_error(why, fname, line, "too many entries", NULL);
+		return lexicon_error(
+		    why, fname, line, "too many entries", NULL);
 	kind = lexicon_token(&s);
 	if (strcmp(kind, "word") == 0)
 		return lexicon_word_line(lx, s, why, fname, line);
@@ -222,8 +223,7 @@ lexicon_parse(const char *text, size_t len, const char *fname, char **why)
 		line++;
 		for (n = 0; i + n < len && text[i + n] != '\n'; n++)
 			;
-		if (n > LEXICON_LINE_MAX ||
-		    memchr(text + i, '\0', n) != NULL) {
+		if (n > LEXICON_LINE_MAX || memchr(text + i, '\0', n) != NULL) {
 			lexicon_error(why, fname, line,
 			    n > LEXICON_LINE_MAX ? "line too long"
 						 : "NUL byte in line",

@@ -473,7 +473,7 @@ main_explain(
 {
 	struct explain_reply r;
 	struct event_diag *x;
-	char *input, *why, msg[512], logverb[16], verb[16];
+	char *input, *why, *because, msg[512], logverb[16], verb[16];
 	const char *answers;
 	size_t len = 0, n = 0;
 	bool opts = true, stdin_input;
@@ -559,6 +559,9 @@ main_explain(
 	main_explain_part("What the sender can do:", x->fix_sender);
 	main_explain_part(
 	    "What the server's operator can do:", x->fix_operator);
+	because = event_diag_why(x, EVENT_DIAG_EVIDENCE_MAX);
+	main_explain_part("Why we think so:", because);
+	free(because);
 	printf("(rule %s)\n", x->rule);
 	event_diag_free(x);
 	explain_reply_free(&r);

@@ -213,8 +213,7 @@ test_rcpt_limit_count(void **state)
 	ev = mkreply(4, "192.0.2.28:25", 0, 452, "4.5.3", "RCPT",
 	    "Error: too many recipients");
 	diag_reply(d, ev);
-	assert_string_equal(
-	    ev->diag->rule, "cause-rcpt-limit.none-accepted");
+	assert_string_equal(ev->diag->rule, "cause-rcpt-limit.none-accepted");
 	assert_null(strstr(ev->diag->when, "limit is"));
 	assert_non_null(strstr(ev->diag->fix_sender, "nothing to send"));
 	check_texts(ev->diag);
@@ -998,9 +997,8 @@ test_corpus(void **state)
 					in = in || strcmp(kb_causes[cs[k]].id,
 						       x->cause) == 0;
 				for (k = 0; k < x->n_evidence; k++)
-					said = said ||
-					       strstr(x->evidence[k],
-						   "would say") != NULL;
+					said = said || strstr(x->evidence[k],
+							   "would say") != NULL;
 				if (!in && !said && e2 != 0 &&
 				    kb_cause_index(x->cause) !=
 					kb_cause_index("unknown")) {
@@ -1040,11 +1038,10 @@ test_corpus(void **state)
    and recipients accepted before. */
 static struct event_diag *
 session_diag(struct diag *d, uint64_t s, int code, const char *enh,
-    const char *ans, const char *text, const char *greeting,
-    unsigned accepted)
+    const char *ans, const char *text, const char *greeting, unsigned accepted)
 {
-	struct event *ev = mkreply(s, "203.0.113.77:25", (double)s, code, enh,
-	    ans, text);
+	struct event *ev =
+	    mkreply(s, "203.0.113.77:25", (double)s, code, enh, ans, text);
 	struct event_diag *x;
 
 	if (greeting != NULL)
@@ -1089,8 +1086,8 @@ test_causes(void **state)
 	assert_true(has_evidence(x, "enhanced 4.3.2"));
 	assert_null(strstr(x->fix_sender, "fewer parallel"));
 	event_diag_free(x);
-	x = session_diag(d, 1, 421, "4.3.2", "CONNECT", "Service shutting down",
-	    NULL, 0);
+	x = session_diag(
+	    d, 1, 421, "4.3.2", "CONNECT", "Service shutting down", NULL, 0);
 	assert_string_equal(x->cause, "shutdown");
 	assert_true(has_evidence(x, "phase: greeting"));
 	event_diag_free(x);
@@ -1132,8 +1129,8 @@ test_causes(void **state)
 	event_diag_free(x);
 	/* A Postfix wording without a greeting: likely, never stated as
 	   fact; with a Postfix greeting: certain. */
-	x = session_diag(d, 7, 452, "4.5.3", "RCPT",
-	    "Error: too many recipients", NULL, 3);
+	x = session_diag(
+	    d, 7, 452, "4.5.3", "RCPT", "Error: too many recipients", NULL, 3);
 	assert_string_equal(x->confidence, "likely");
 	assert_null(strstr(x->title, "Postfix"));
 	assert_null(strstr(x->when, "Postfix"));
@@ -1178,8 +1175,8 @@ test_tables(void **state)
 	char buf[80];
 
 	(void)state;
-	snprintf(path, sizeof path, "%s/doc/smtpscope.1",
-	    top != NULL ? top : "..");
+	snprintf(
+	    path, sizeof path, "%s/doc/smtpscope.1", top != NULL ? top : "..");
 	f = fopen(path, "r");
 	assert_non_null(f);
 	man = xmalloc(1 << 20);
@@ -1201,7 +1198,8 @@ test_tables(void **state)
 			}
 		}
 		if (!found)
-			print_error("cause %s has no unconditional cause- rule\n",
+			print_error(
+			    "cause %s has no unconditional cause- rule\n",
 			    kb_causes[i].id);
 		assert_true(found);
 		/* The manual writes '-' as '\-'. */
@@ -1212,8 +1210,8 @@ test_tables(void **state)
 			    "%s", id[j] == '-' ? "\\-" : (char[]){id[j], 0});
 		strcat(buf, "\n");
 		if (strstr(m, buf) == NULL)
-			print_error("cause %s is not in CAUSES of the manual\n",
-			    id);
+			print_error(
+			    "cause %s is not in CAUSES of the manual\n", id);
 		assert_non_null(strstr(m, buf));
 		free(id);
 	}

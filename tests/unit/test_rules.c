@@ -366,7 +366,8 @@ test_lexicon(void **state)
 	} bad[] = {
 	    {"word nope 50 x\n", "t:1: unknown cause 'nope'"},
 	    {"word overload 0 x\n", "t:1: weight must be 1 to 100, not '0'"},
-	    {"word overload 101 x\n", "t:1: weight must be 1 to 100, not '101'"},
+	    {"word overload 101 x\n",
+		"t:1: weight must be 1 to 100, not '101'"},
 	    {"word overload 5x x\n", "t:1: weight must be 1 to 100, not '5x'"},
 	    {"word overload\n", "t:1: word: needs CAUSE WEIGHT REGEX"},
 	    {"word overload 50\n",
@@ -375,12 +376,14 @@ test_lexicon(void **state)
 		"t:1: word: the regular expression is missing"},
 	    {"# c\nword overload 50 (a\n", NULL},
 	    {"enhanced 3.2\n", "t:1: enhanced: needs CODE CAUSES MEANING"},
-	    {"enhanced 3.2 shutdown   \n", "t:1: enhanced: the meaning is missing"},
+	    {"enhanced 3.2 shutdown   \n",
+		"t:1: enhanced: the meaning is missing"},
 	    {"enhanced x.2 shutdown m\n", NULL},
 	    {"enhanced 3.2 a,b m\n", "t:1: unknown cause 'a'"},
 	    {"enhanced 3.2 shutdown,overload,temporary,unknown,policy m\n",
 		"t:1: enhanced: at most 4 causes"},
-	    {"other 1 2\n", "t:1: a line starts with 'word' or 'enhanced', not 'other'"},
+	    {"other 1 2\n",
+		"t:1: a line starts with 'word' or 'enhanced', not 'other'"},
 	};
 	const struct lexicon *l[2];
 	struct lexicon *lx, *b;
@@ -443,8 +446,8 @@ test_lexicon(void **state)
 	m = lexicon_enhanced(&l[1], 1, 5, 3, cs, &n);
 	assert_non_null(m);
 	assert_int_equal(cs[0], kb_cause_index("rcpt-limit"));
-	assert_true(lexicon_match(&l[1], 1, "421 4.3.2 Service shutting down",
-	    &hit));
+	assert_true(
+	    lexicon_match(&l[1], 1, "421 4.3.2 Service shutting down", &hit));
 	assert_int_equal(hit.cause, kb_cause_index("shutdown"));
 	lexicon_free(lx);
 	lexicon_free(b);
