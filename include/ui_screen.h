@@ -67,6 +67,8 @@ enum ui_role {
 	UI_BAR_452,
 	UI_PROMPT,
 	UI_ERROR,
+	UI_MATCH, /* text found by a search */
+	UI_CURRENT, /* the line n/N went to */
 	UI_ROLE_MAX
 };
 
@@ -138,6 +140,9 @@ struct ui_ctx {
 	uint64_t sess_gen;
 	int sess_width;
 	struct ui_scroll sess_scroll;
+	size_t sess_cur; /* line n/N went to last; SIZE_MAX: none */
+	char sess_search[UI_FILTER_MAX]; /* "" when no search is on */
+	char sess_search_saved[UI_FILTER_MAX];
 
 	/* Statistics and help. */
 	struct ui_doc stats_doc;
@@ -212,6 +217,14 @@ int ui_doc_line_width(const struct ui_dline *);
 /* Lines wider than the screen end with an ellipsis (ui_put_cut). */
 void ui_doc_draw(
     struct ui_ctx *, const struct ui_doc *, size_t top, int y0, int height);
+/* The line as plain text, a space for each line-drawing column (so that
+   byte offsets map to columns through ui_width); caller frees. */
+char *ui_doc_line_text(const struct ui_dline *);
+/* Case-insensitive (ASCII) search of needle in hay; NULL when absent. */
+const char *ui_find(const char *hay, const char *needle);
+/* Draw the matches of needle in the visible lines in UI_MATCH. */
+void ui_doc_draw_matches(struct ui_ctx *, const struct ui_doc *, size_t top,
+    int y0, int height, const char *needle);
 /* Plain text, ASCII line drawing; returns -1 on a write error. */
 int ui_doc_write(const struct ui_doc *, FILE *);
 /* Scrolling keys for a document view; returns 1 when handled. */

@@ -260,6 +260,8 @@ static const struct ui_colour ui_colours[UI_ROLE_MAX] = {
     [UI_BAR_452] = {COLOR_YELLOW, -1, A_BOLD, 0},
     [UI_PROMPT] = {-1, -1, A_BOLD, A_BOLD},
     [UI_ERROR] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
+    [UI_MATCH] = {COLOR_BLACK, COLOR_YELLOW, 0, A_REVERSE | A_UNDERLINE},
+    [UI_CURRENT] = {COLOR_BLACK, COLOR_WHITE, 0, A_REVERSE},
 };
 
 static void

@@ -26,13 +26,17 @@ static const char *const ui_help_keys[][2] = {
     {"Enter  Right  l", "open the session's transcript"},
     {"/", "filter: words matching address, HELO, sender, recipient, or a "
 	  "code (452) or class (4xx); empty clears"},
+    {"n N", "next / previous session with a 421 or 452 reply (wraps around)"},
     {"p", "problems only: sessions with 4xx/5xx replies or gaps"},
     {"Esc", "clear the filter and problems-only"},
     {"w", "save packets of the selected session (all listed sessions when "
 	  "filtered) to a pcap"},
     {"t", "save the selected session's transcript as text"},
     {NULL, "Session view"},
-    {"n N", "next / previous 421 or 452 reply"},
+    {"n N", "next / previous 421 or 452 reply (wraps around); while a "
+	    "search is on, next / previous match"},
+    {"/", "search the transcript: matches are highlighted; Esc ends the "
+	  "search"},
     {"w  t", "save this session as pcap / as text"},
     {"Esc  Left  h", "back to the list"},
     {NULL, "Columns and counts"},

@@ -357,6 +357,37 @@ ui_list_select(struct ui_ctx *ctx, size_t i)
 	ctx->follow = i == ctx->n_view - 1;
 }
 
+/*
+ * n (dir 1) and N (-1): select the next or previous listed session with a
+ * 421 or 452 reply, wrapping around at the ends (and saying so).
+ */
+static void
+ui_list_jump(struct ui_ctx *ctx, int dir)
+{
+	size_t k, i, n = ctx->n_view;
+	const struct store_session *ss;
+
+	bool wrapped;
+
+	for (k = 1; k <= n; k++) {
+		i = dir > 0 ? (ctx->sel + k) % n : (ctx->sel + n - k % n) % n;
+		ss = ctx->view[i];
+		if ((ss->flags & (STORE_F_421 | STORE_F_452)) == 0)
+			continue;
+		wrapped = dir > 0 ? ctx->sel + k >= n : k > ctx->sel;
+		ui_list_select(ctx, i);
+		ctx->follow = false;
+		ui_message(ctx, false,
+		    "session %" PRIu64 ": %u x 421, %u x 452%s", ss->id,
+		    ss->n421, ss->n452,
+		    !wrapped	    ? ""
+		    : dir > 0 ? " (wrapped: back to the first)"
+			      : " (wrapped: back to the last)");
+		return;
+	}
+	ui_message(ctx, false, "no listed session has a 421 or 452 reply");
+}
+
 static int
 ui_list_key(struct ui_ctx *ctx, int key)
 {
@@ -398,6 +429,12 @@ ui_list_key(struct ui_ctx *ctx, int key)
 	case 'l':
 		if (ctx->n_view > 0)
 			ui_session_open(ctx, ctx->view[ctx->sel]->id);
+		break;
+	case 'n':
+		ui_list_jump(ctx, 1);
+		break;
+	case 'N':
+		ui_list_jump(ctx, -1);
 		break;
 	case '/':
 		snprintf(ctx->prompt_saved, sizeof ctx->prompt_saved, "%s",

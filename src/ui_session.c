@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,6 +421,8 @@ ui_session_open(struct ui_ctx *ctx, uint64_t id)
 	ctx->sess_width = 0;
 	ctx->sess_scroll.top = 0;
 	ctx->sess_scroll.follow = false;
+	ctx->sess_cur = SIZE_MAX;
+	ctx->sess_search[0] = '\0';
 	ui_push(ctx, &ui_screen_session);
 }
 
@@ -452,42 +455,123 @@ ui_session_current(struct ui_ctx *ctx)
 static void
 ui_session_draw(struct ui_ctx *ctx)
 {
+	const struct ui_doc *d = &ctx->sess_doc;
+	size_t top = ctx->sess_scroll.top, cur = ctx->sess_cur;
+	int h = ui_session_height(ctx);
+
 	if (ui_session_current(ctx) == NULL) {
 		ui_put(ctx, UI_BODY_Y + 1, 2, ctx->cols - 2, UI_WARN,
 		    "This session was evicted (see --limit). Esc goes back.");
 		return;
 	}
-	ui_doc_draw(ctx, &ctx->sess_doc, ctx->sess_scroll.top, UI_BODY_Y,
-	    ui_session_height(ctx));
+	ui_doc_draw(ctx, d, top, UI_BODY_Y, h);
+	/* The line n/N went to: its time stamp stands out. */
+	if (cur < d->n && cur >= top && cur < top + (size_t)h &&
+	    d->lines[cur].n > 0 && d->lines[cur].segs[0].text != NULL)
+		ui_put(ctx, UI_BODY_Y + (int)(cur - top), 0, UI_TS_COLS - 1,
+		    UI_CURRENT, d->lines[cur].segs[0].text);
+	ui_doc_draw_matches(ctx, d, top, UI_BODY_Y, h, ctx->sess_search);
 }
 
-/* Scroll to the next (dir 1) or previous (-1) 421/452 reply. */
+/* Is line i a target of n/N: a 421/452 reply, or a search match? */
+static bool
+ui_session_target(struct ui_ctx *ctx, size_t i)
+{
+	const struct ui_dline *l = &ctx->sess_doc.lines[i];
+	bool hit;
+	char *t;
+
+	if (ctx->sess_search[0] == '\0')
+		return l->mark == 1;
+	t = ui_doc_line_text(l);
+	hit = ui_find(t, ctx->sess_search) != NULL;
+	free(t);
+	return hit;
+}
+
+/*
+ * n (dir 1) and N (-1): the next or previous 421/452 reply, or search match
+ * while a search is on, counted from the line the last jump went to while
+ * that line is on screen, else from the screen's edge (so G then N finds
+ * the last one).  At an end the walk wraps around, and says so.
+ */
 static void
 ui_session_jump(struct ui_ctx *ctx, int dir)
 {
-	size_t i = ctx->sess_scroll.top;
 	const struct ui_doc *d = &ctx->sess_doc;
+	size_t top = ctx->sess_scroll.top, h = (size_t)ui_session_height(ctx);
+	size_t i, k, from, found = SIZE_MAX, nth = 0, total = 0;
+	bool wrapped = false, cur_on = ctx->sess_cur < d->n &&
+					   ctx->sess_cur >= top &&
+					   ctx->sess_cur < top + h;
+	char what[UI_FILTER_MAX + 32];
 
-	for (;;) {
-		if (dir > 0) {
-			if (++i >= d->n)
-				break;
-		} else {
-			if (i == 0)
-				break;
-			i--;
-		}
-		if (d->lines[i].mark == 1) {
-			/* A few lines of context above the reply. */
-			ctx->sess_scroll.top = i > 3 ? i - 3 : 0;
-			ctx->sess_scroll.follow = false;
-			ui_scroll_fix(
-			    &ctx->sess_scroll, d->n, ui_session_height(ctx));
-			return;
+	if (ctx->sess_search[0] != '\0') {
+		char *v = ui_vis(
+		    ctx, ctx->sess_search, strlen(ctx->sess_search));
+
+		snprintf(what, sizeof what, "match for \"%s\"", v);
+		free(v);
+	} else
+		snprintf(what, sizeof what, "421/452 reply");
+	if (d->n == 0) {
+		ui_message(ctx, false, "no %s in this session", what);
+		return;
+	}
+	if (dir > 0)
+		from = cur_on ? ctx->sess_cur + 1 : top;
+	else
+		from = cur_on ? ctx->sess_cur + d->n - 1
+			      : (top + h < d->n ? top + h : d->n) + d->n - 1;
+	/* At most one turn around the document, starting at from. */
+	for (k = 0; k < d->n; k++) {
+		i = dir > 0 ? (from + k) % d->n : (from - k) % d->n;
+		if (ui_session_target(ctx, i)) {
+			found = i;
+			wrapped = dir > 0 ? from + k >= d->n
+					  : from - k < d->n;
+			break;
 		}
 	}
-	ui_message(ctx, false, "no more 421/452 replies %s",
-	    dir > 0 ? "below" : "above");
+	if (found == SIZE_MAX) {
+		ui_message(ctx, false, "no %s in this session", what);
+		return;
+	}
+	for (i = 0; i < d->n; i++)
+		if (ui_session_target(ctx, i)) {
+			total++;
+			if (i <= found)
+				nth++;
+		}
+	ctx->sess_cur = found;
+	/* A few lines of context above the line. */
+	ctx->sess_scroll.top = found > 3 ? found - 3 : 0;
+	ctx->sess_scroll.follow = false;
+	ui_scroll_fix(&ctx->sess_scroll, d->n, (int)h);
+	ui_message(ctx, false, "%s %zu of %zu%s", what, nth, total,
+	    !wrapped        ? ""
+	    : dir > 0 ? " (wrapped: back to the first)"
+		      : " (wrapped: back to the last)");
+}
+
+static void
+ui_session_search_change(struct ui_ctx *ctx, const char *text)
+{
+	snprintf(ctx->sess_search, sizeof ctx->sess_search, "%s", text);
+}
+
+static void
+ui_session_search_done(struct ui_ctx *ctx, const char *answer)
+{
+	if (answer == NULL) {
+		snprintf(ctx->sess_search, sizeof ctx->sess_search, "%s",
+		    ctx->sess_search_saved);
+		return;
+	}
+	snprintf(ctx->sess_search, sizeof ctx->sess_search, "%s", answer);
+	ctx->sess_cur = SIZE_MAX;
+	if (answer[0] != '\0')
+		ui_session_jump(ctx, 1);
 }
 
 static int
@@ -497,6 +581,15 @@ ui_session_key(struct ui_ctx *ctx, int key)
 
 	switch (key) {
 	case UI_KEY_ESC:
+		/* Esc first ends a search, then goes back. */
+		if (ctx->sess_search[0] != '\0') {
+			ctx->sess_search[0] = '\0';
+			ui_message(ctx, false,
+			    "search cleared: n/N go to 421/452 replies");
+			return 1;
+		}
+		ui_pop(ctx);
+		return 1;
 	case 'q':
 	case KEY_LEFT:
 	case 'h':
@@ -507,6 +600,12 @@ ui_session_key(struct ui_ctx *ctx, int key)
 		return 1;
 	case 'N':
 		ui_session_jump(ctx, -1);
+		return 1;
+	case '/':
+		snprintf(ctx->sess_search_saved, sizeof ctx->sess_search_saved,
+		    "%s", ctx->sess_search);
+		ui_prompt(ctx, "Search: ", ctx->sess_search,
+		    ui_session_search_done, ui_session_search_change);
 		return 1;
 	case 'w':
 	case 'W':
@@ -534,5 +633,5 @@ const struct ui_screen ui_screen_session = {
     ui_session_draw,
     ui_session_key,
     NULL,
-    "Esc:back  n/N:next 421/452  w:save pcap  t:text  s:stats  ?:help",
+    "Esc:back  n/N:next 421/452  /:search  w:save pcap  t:text  ?:help",
 };
