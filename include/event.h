@@ -40,6 +40,7 @@ struct event_diag {
 	char *when;
 	char *fix_sender;
 	char *fix_operator;
+	char *cause;
 };
 
 /*

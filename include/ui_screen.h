@@ -132,6 +132,7 @@ struct ui_ctx {
 	size_t sel, top;
 	bool follow;
 	char filter[UI_FILTER_MAX];
+	struct store_filter *filt; /* filter compiled; NULL: none */
 	bool problems;
 
 	/* Session view. */

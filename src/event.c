@@ -80,6 +80,7 @@ event_diag_free(struct event_diag *d)
 	free(d->when);
 	free(d->fix_sender);
 	free(d->fix_operator);
+	free(d->cause);
 	free(d);
 }
 
@@ -162,6 +163,7 @@ event_dup(const struct event *src)
 		ev->diag->when = dupornull(src->diag->when);
 		ev->diag->fix_sender = dupornull(src->diag->fix_sender);
 		ev->diag->fix_operator = dupornull(src->diag->fix_operator);
+		ev->diag->cause = dupornull(src->diag->cause);
 	}
 	ev->ctx.greeting = dupornull(src->ctx.greeting);
 	ev->ctx.helo = dupornull(src->ctx.helo);

@@ -711,6 +711,13 @@ ui_draw_bottom(struct ui_ctx *ctx)
 	move(y, 0);
 	clrtoeol();
 	if (ctx->prompting) {
+		/* What is wrong with the answer so far (a filter's regex). */
+		if (ctx->msg[0] != '\0' && ctx->msg_error) {
+			move(y - 1, 0);
+			clrtoeol();
+			ui_put_cut(ctx, y - 1, 0, ctx->cols, UI_ERROR, ctx->msg,
+			    false);
+		}
 		x = ui_put(ctx, y, 0, ctx->cols, UI_PROMPT, ctx->prompt_label);
 		t = ui_vis(ctx, ctx->prompt_buf, ctx->prompt_len);
 		/* Show the end of a long answer. */
@@ -1129,6 +1136,7 @@ ui_run(const struct ui_config *cfg)
 	pipeline_free(c.pipe);
 	event_queue_free(c.q);
 	store_free(ctx.store);
+	store_filter_free(ctx.filt);
 	ui_doc_clear(&ctx.sess_doc);
 	ui_doc_clear(&ctx.stats_doc);
 	ui_doc_clear(&ctx.help_doc);

@@ -24,8 +24,7 @@ static const char *const ui_help_keys[][2] = {
 		      "the end)"},
     {NULL, "Session list"},
     {"Enter  Right  l", "open the session's transcript"},
-    {"/", "filter: words matching address, HELO, sender, recipient, or a "
-	  "code (452) or class (4xx); empty clears"},
+    {"/", "filter, applied as you type (syntax below); empty clears"},
     {"n N", "next / previous session with a 421 or 452 reply (wraps around)"},
     {"p", "problems only: sessions with 4xx/5xx replies or gaps"},
     {"Esc", "clear the filter and problems-only"},
@@ -54,6 +53,47 @@ static const char *const ui_help_keys[][2] = {
     {"STLS TLS +d", "STARTTLS, implicit TLS, decrypted"},
 };
 
+/* One help row: the key (or example) and its text, wrapped. */
+static void
+ui_help_row(struct ui_doc *d, int width, const char *key, const char *text)
+{
+	char **parts;
+	size_t j, n;
+
+	n = ui_wrap(text, width - 21, true, &parts);
+	for (j = 0; j < n; j++) {
+		ui_doc_line(d);
+		ui_doc_segf(d, UI_CLIENT, "  %-18s ", j == 0 ? key : "");
+		ui_doc_seg(d, UI_NORMAL, parts[j]);
+		free(parts[j]);
+	}
+	free(parts);
+}
+
+/* The filter's syntax, from the store's own table of fields. */
+static void
+ui_help_filter(struct ui_doc *d, int width)
+{
+	char key[32];
+	size_t i;
+
+	ui_doc_line(d);
+	ui_doc_line(d);
+	ui_doc_seg(d, UI_BOX_LABEL, "Filter (/ on the list)");
+	ui_help_row(d, width, "words",
+	    "every word must match: text in the client, server, HELO, sender "
+	    "or a recipient; 452 or 4xx match reply codes (never a port)");
+	for (i = 0; i < store_filter_nfields; i++) {
+		snprintf(key, sizeof key, "%s:", store_filter_fields[i].name);
+		ui_help_row(d, width, key, store_filter_fields[i].help);
+	}
+	ui_help_row(d, width, "/regex/",
+	    "between slashes, an extended regular expression (any case), "
+	    "alone or after a field: rcpt:/^bob@/");
+	ui_help_row(d, width, "code:452 from:a@",
+	    "sessions with a 452 whose sender contains a@");
+}
+
 static void
 ui_help_build(struct ui_doc *d, int width)
 {
@@ -79,6 +119,7 @@ ui_help_build(struct ui_doc *d, int width)
 		}
 		free(parts);
 	}
+	ui_help_filter(d, width);
 	ui_doc_line(d);
 	ui_doc_line(d);
 	ui_doc_seg(d, UI_INFO,

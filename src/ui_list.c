@@ -107,7 +107,7 @@ ui_list_refresh(struct ui_ctx *ctx)
 		ss = store_at(ctx->store, i);
 		if (ctx->problems && !store_session_problem(ss))
 			continue;
-		if (!store_session_match(ss, ctx->filter))
+		if (!store_filter_match(ctx->filt, ss))
 			continue;
 		ctx->view[ctx->n_view++] = ss;
 	}
@@ -327,22 +327,39 @@ ui_list_draw(struct ui_ctx *ctx)
 	}
 }
 
+/*
+ * The filter applies as it is typed.  Text with an invalid regular
+ * expression leaves the previous filter in force and says why.
+ */
+static void
+ui_list_filter_set(struct ui_ctx *ctx, const char *text)
+{
+	struct store_filter *f;
+	char *cause = NULL;
+
+	f = store_filter_new(text, &cause);
+	if (f == NULL) {
+		ui_message(ctx, true, "filter: %s", cause);
+		free(cause);
+		return;
+	}
+	store_filter_free(ctx->filt);
+	ctx->filt = f;
+	snprintf(ctx->filter, sizeof ctx->filter, "%s", text);
+	ctx->view_stale = true;
+	ctx->msg[0] = '\0';
+}
+
 static void
 ui_list_filter_change(struct ui_ctx *ctx, const char *text)
 {
-	snprintf(ctx->filter, sizeof ctx->filter, "%s", text);
-	ctx->view_stale = true;
+	ui_list_filter_set(ctx, text);
 }
 
 static void
 ui_list_filter_done(struct ui_ctx *ctx, const char *answer)
 {
-	if (answer == NULL)
-		snprintf(
-		    ctx->filter, sizeof ctx->filter, "%s", ctx->prompt_saved);
-	else
-		snprintf(ctx->filter, sizeof ctx->filter, "%s", answer);
-	ctx->view_stale = true;
+	ui_list_filter_set(ctx, answer != NULL ? answer : ctx->prompt_saved);
 }
 
 static void
@@ -439,9 +456,7 @@ ui_list_key(struct ui_ctx *ctx, int key)
 	case '/':
 		snprintf(ctx->prompt_saved, sizeof ctx->prompt_saved, "%s",
 		    ctx->filter);
-		ui_prompt(ctx,
-		    "Filter (address, HELO, sender, recipient, "
-		    "code): ",
+		ui_prompt(ctx, "Filter (code:452 from: rcpt: /re/...): ",
 		    ctx->filter, ui_list_filter_done, ui_list_filter_change);
 		break;
 	case 'p':
@@ -456,7 +471,7 @@ ui_list_key(struct ui_ctx *ctx, int key)
 	case UI_KEY_ESC:
 		if (ctx->filter[0] == '\0' && !ctx->problems)
 			return 0;
-		ctx->filter[0] = '\0';
+		ui_list_filter_set(ctx, "");
 		ctx->problems = false;
 		ctx->view_stale = true;
 		break;
