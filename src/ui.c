@@ -13,8 +13,10 @@
  *
  * Only the queue and the atomics of struct ui_cap are shared.
  *
- * Pause (space): with a file the main thread stops draining the queue, so
- * the reader blocks on the full queue and nothing is lost; live, events are
+ * Pause (space): with a file the main thread stops draining the queue and
+ * the capture thread stops reading (ui_cap_hold), so nothing is lost; a
+ * --replay clock stands still meanwhile (capture_replay_hold), so resuming
+ * goes on at the same pace rather than catching up.  Live, events are
  * held on the main thread (up to UI_HELD_MAX) and applied on resume, so the
  * capture never waits for the screen.
  *
@@ -128,12 +130,29 @@ ui_cap_periodic(struct ui_cap *c)
 	}
 }
 
+/*
+ * Wait while paused.  A --replay (and --demo) clock stands still meanwhile:
+ * resuming goes on from the paused packet at the same pace.
+ */
+static void
+ui_cap_hold(struct ui_cap *c)
+{
+	struct timespec nap = {0, 20 * 1000 * 1000};
+	double t0;
+
+	if (!atomic_load(&c->pause))
+		return;
+	t0 = ui_now();
+	while (atomic_load(&c->pause) && !atomic_load(&c->stop))
+		nanosleep(&nap, NULL);
+	capture_replay_hold(c->cap, (long long)((ui_now() - t0) * 1000));
+}
+
 static void
 ui_cap_packet(void *arg, int linktype, const struct timeval *ts,
     const uint8_t *data, uint32_t caplen, uint32_t len)
 {
 	struct ui_cap *c = arg;
-	struct timespec nap = {0, 50 * 1000 * 1000};
 
 	pipeline_packet(c->pipe, linktype, ts, data, caplen, len);
 	if (c->dumping && pipeline_last_session(c->pipe) != 0)
@@ -143,8 +162,7 @@ ui_cap_packet(void *arg, int linktype, const struct timeval *ts,
 		pipeline_tick(c->pipe, ts);
 	}
 	ui_cap_periodic(c);
-	while (atomic_load(&c->pause) && !atomic_load(&c->stop))
-		nanosleep(&nap, NULL);
+	ui_cap_hold(c);
 	if (atomic_load(&c->stop))
 		capture_stop(c->cap);
 }
@@ -158,6 +176,8 @@ ui_cap_main(void *arg)
 	int rc;
 
 	for (;;) {
+		/* Paused between packets (a replay waiting for the next). */
+		ui_cap_hold(c);
 		rc = capture_loop(c->cap, ui_cap_packet, c, UI_LOOP_MS, &why);
 		if (rc != 0 || atomic_load(&c->stop))
 			break;

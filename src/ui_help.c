@@ -12,8 +12,8 @@ static const char *const ui_help_keys[][2] = {
     {NULL, "Everywhere"},
     {"?  F1", "this help"},
     {"s", "statistics: codes, 421/452 per minute, top hosts by 4xx"},
-    {"Space", "pause / resume (a file stops being read; live, new events "
-	      "wait until resumed)"},
+    {"Space", "pause / resume (a file stops being read, a replay goes on "
+	      "at the same pace; live, new events wait until resumed)"},
     {"Esc  q", "back to the previous screen (q on the list quits)"},
     {"Q", "quit from any screen"},
     {"Ctrl-L", "redraw the screen"},
