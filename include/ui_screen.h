@@ -117,6 +117,7 @@ struct ui_ctx {
 	const struct ui_screen *stack[UI_STACK_MAX];
 	size_t depth;
 	bool quit;
+	bool quit_asked; /* live: q waits for q or y */
 	bool dirty;
 
 	/* Capture state for the status bar. */

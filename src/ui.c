@@ -757,6 +757,12 @@ ui_draw_bottom(struct ui_ctx *ctx)
 		return;
 	}
 	curs_set(0);
+	if (ctx->quit_asked) {
+		ui_put(ctx, y, 0, ctx->cols, UI_ERROR,
+		    "Stop the live capture and quit? q or y: quit, any other "
+		    "key: go on");
+		return;
+	}
 	if (ctx->msg[0] != '\0' && ui_now() - ctx->msg_time < UI_MSG_SECONDS) {
 		enum ui_role r = ctx->msg_error ? UI_ERROR : UI_PROMPT;
 		char **parts;
@@ -834,6 +840,22 @@ ui_resize(struct ui_ctx *ctx)
 	ctx->dirty = true;
 }
 
+/*
+ * q on the list, or Q: a live capture is not ended by a stray key, it asks
+ * first (q again or y quits).  Files and finished captures quit at once.
+ */
+static void
+ui_quit(struct ui_ctx *ctx)
+{
+	if (capture_is_live(ctx->cfg->cap) && strcmp(ctx->state, "done") != 0 &&
+	    strcmp(ctx->state, "error") != 0) {
+		ctx->quit_asked = true;
+		ctx->dirty = true;
+		return;
+	}
+	ctx->quit = true;
+}
+
 /* Keys every screen shares; the screen gets the key first. */
 static void
 ui_key(struct ui_ctx *ctx, int key)
@@ -847,6 +869,14 @@ ui_key(struct ui_ctx *ctx, int key)
 	}
 	if (key == KEY_RESIZE)
 		return;
+	if (ctx->quit_asked) {
+		ctx->quit_asked = false;
+		if (key == 'q' || key == 'Q' || key == 'y' || key == 'Y')
+			ctx->quit = true;
+		else
+			ui_message(ctx, false, "still capturing");
+		return;
+	}
 	if (ctx->msg[0] != '\0')
 		ctx->msg[0] = '\0';
 	if (s->key != NULL && s->key(ctx, key))
@@ -867,10 +897,10 @@ ui_key(struct ui_ctx *ctx, int key)
 		if (ctx->depth > 1)
 			ui_pop(ctx);
 		else if (key == 'q')
-			ctx->quit = true;
+			ui_quit(ctx);
 		break;
 	case 'Q':
-		ctx->quit = true;
+		ui_quit(ctx);
 		break;
 	case UI_KEY_CTRL('l'):
 		clearok(stdscr, TRUE);
@@ -918,6 +948,28 @@ ui_toggle_pause(struct ui_ctx *ctx, struct ui_cap *c, struct ui_held *held,
 	for (i = 0; i < held->n; i++)
 		ui_apply(ctx, held->ev[i]);
 	held->n = 0;
+}
+
+/*
+ * One line on the terminal once the UI is gone, so that what was seen is
+ * not lost with the screen: sessions, 421 and 452 replies, drops.
+ */
+static void
+ui_summary(struct ui_ctx *ctx)
+{
+	const struct store_stats *st = store_stats(ctx->store);
+	const char *src = ctx->cfg->source != NULL ? ctx->cfg->source : "";
+	char *v = vis_dup(src, strlen(src), ctx->utf8);
+
+	printf("smtpscope: %s: %" PRIu64 " session%s, 421 replies: %" PRIu64
+	       ", 452 replies: %" PRIu64 ", drops: %" PRIu64,
+	    v, st->sessions, event_plural(st->sessions), st->n421, st->n452,
+	    st->dropped);
+	if (ctx->queue_dropped > 0)
+		printf(", lost: %" PRIu64, ctx->queue_dropped);
+	printf("\n");
+	fflush(stdout);
+	free(v);
 }
 
 int
@@ -1052,7 +1104,7 @@ ui_run(const struct ui_config *cfg)
 				ctx.dirty = true; /* capture thread finished */
 		}
 		while ((key = getch()) != ERR) {
-			if (key == ' ' && !ctx.prompting) {
+			if (key == ' ' && !ctx.prompting && !ctx.quit_asked) {
 				ui_toggle_pause(&ctx, &c, &held, running);
 				ctx.dirty = true;
 				continue;
@@ -1129,6 +1181,7 @@ ui_run(const struct ui_config *cfg)
 	event_queue_close(c.q);
 	ui_cleanup();
 	err_set_cleanup(NULL);
+	ui_summary(&ctx);
 	/*
 	 * A stream (-r - fed by `ssh mx tcpdump`) can keep the capture thread
 	 * in read() until the writer sends more, which may be never: the

@@ -14,8 +14,9 @@ static const char *const ui_help_keys[][2] = {
     {"s", "statistics: codes, 421/452 per minute, top hosts by 4xx"},
     {"Space", "pause / resume (a file stops being read, a replay goes on "
 	      "at the same pace; live, new events wait until resumed)"},
-    {"Esc  q", "back to the previous screen (q on the list quits)"},
-    {"Q", "quit from any screen"},
+    {"Esc  q", "back to the previous screen (q on the list quits; live, "
+	       "it asks first: q again or y)"},
+    {"Q", "quit from any screen (live, it asks first)"},
     {"Ctrl-L", "redraw the screen"},
     {NULL, "Moving"},
     {"Up Down  k j", "previous / next line"},
