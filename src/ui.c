@@ -632,30 +632,43 @@ ui_draw_title(struct ui_ctx *ctx)
 		ui_put(ctx, 0, ctx->cols - 10, 10, UI_TITLE, "  ?: help ");
 }
 
-/* One piece of the status bar. */
+/* One piece of the status bar, with its shorter forms. */
 struct ui_status_item {
-	char text[64];
+	char text[3][48]; /* full, short, shortest */
 	enum ui_role role;
 	bool on;
 };
 
+/* Columns the bar needs at abbreviation level lv (0 full .. 2). */
 static int
-ui_status_need(const struct ui_status_item *it, size_t n)
+ui_status_need(const struct ui_status_item *it, size_t n, int lv)
 {
 	size_t i;
 	int w = 0;
 
 	for (i = 0; i < n; i++)
 		if (it[i].on)
-			w += 2 + ui_width(it[i].text);
+			w += 2 + ui_width(it[i].text[lv]);
 	return w;
+}
+
+static void
+ui_status_item_set(struct ui_status_item *it, const char *full,
+    const char *shrt, const char *least, uint64_t v)
+{
+	snprintf(it->text[0], sizeof it->text[0], "%s%" PRIu64, full, v);
+	snprintf(it->text[1], sizeof it->text[1], "%s%" PRIu64, shrt, v);
+	snprintf(it->text[2], sizeof it->text[2], "%s%" PRIu64, least, v);
+	it->on = true;
 }
 
 /*
  * " SOURCE  pkts N  sessions N  421 replies: N  452 replies: N ... [state] ".
  * The 421/452 figures count replies, not sessions (a session may get
- * several), and say so.  When the terminal is narrow, the packet count goes
- * first, then the source is shortened; the counts stay.
+ * several), and say so.  On a narrow terminal the packet count goes first,
+ * then labels get shorter ("421: N", then "421:N"), then the source is
+ * shortened and dropped: the numbers themselves are never cut, down to 50
+ * columns.
  */
 static void
 ui_draw_status(struct ui_ctx *ctx)
@@ -663,61 +676,73 @@ ui_draw_status(struct ui_ctx *ctx)
 	const struct store_stats *st = store_stats(ctx->store);
 	struct ui_status_item it[6];
 	char *src, state[32];
-	int y = ctx->rows - 2, x, need, srcw, statew;
+	int y = ctx->rows - 2, x, need = 0, srcw, statew, lv;
 	size_t i, n = sizeof it / sizeof it[0];
 
 	memset(it, 0, sizeof it);
-	snprintf(it[0].text, sizeof it[0].text, "pkts %" PRIu64, st->packets);
-	snprintf(
-	    it[1].text, sizeof it[1].text, "sessions %" PRIu64, st->sessions);
-	snprintf(
-	    it[2].text, sizeof it[2].text, "421 replies: %" PRIu64, st->n421);
+	ui_status_item_set(&it[0], "pkts ", "pkts ", "p", st->packets);
+	ui_status_item_set(&it[1], "sessions ", "sess ", "s", st->sessions);
+	ui_status_item_set(&it[2], "421 replies: ", "421: ", "421:", st->n421);
 	it[2].role = st->n421 ? UI_STATUS_ALERT : UI_STATUS;
-	snprintf(
-	    it[3].text, sizeof it[3].text, "452 replies: %" PRIu64, st->n452);
+	ui_status_item_set(&it[3], "452 replies: ", "452: ", "452:", st->n452);
 	it[3].role = st->n452 ? UI_STATUS_ALERT : UI_STATUS;
 	/* Drops only mean something live (or when there were some). */
-	snprintf(it[4].text, sizeof it[4].text, "drops %" PRIu64, st->dropped);
+	ui_status_item_set(&it[4], "drops ", "drops ", "d", st->dropped);
 	it[4].on = st->dropped > 0 || capture_is_live(ctx->cfg->cap);
-	snprintf(
-	    it[5].text, sizeof it[5].text, "lost %" PRIu64, ctx->queue_dropped);
+	ui_status_item_set(&it[5], "lost ", "lost ", "l", ctx->queue_dropped);
 	it[5].role = UI_STATUS_ALERT;
 	it[5].on = ctx->queue_dropped > 0;
-	for (i = 0; i < 4; i++)
-		it[i].on = true;
 
 	ui_fill(ctx, y, 0, UI_STATUS);
 	src = ui_vis(ctx, ctx->cfg->source != NULL ? ctx->cfg->source : "",
 	    ctx->cfg->source != NULL ? strlen(ctx->cfg->source) : 0);
 	snprintf(state, sizeof state, " [%s] ", ctx->state);
 	statew = ui_width(state);
-	need = 1 + ui_width(src) + ui_status_need(it, n) + 1 + statew;
-	if (need > ctx->cols) {
-		it[0].on = false;
-		need = 1 + ui_width(src) + ui_status_need(it, n) + 1 + statew;
-	}
 	srcw = ui_width(src);
+	/* Least first: the packet count, then shorter labels. */
+	for (lv = 0; lv < 3; lv++) {
+		need = 1 + srcw + ui_status_need(it, n, lv) + 1 + statew;
+		if (need <= ctx->cols)
+			break;
+		if (lv == 0) {
+			it[0].on = false;
+			need = 1 + srcw + ui_status_need(it, n, lv) + 1 +
+			       statew;
+			if (need <= ctx->cols)
+				break;
+		}
+	}
+	if (lv == 3)
+		lv = 2;
 	if (need > ctx->cols) {
+		/* The source gives way, down to nothing. */
 		srcw -= need - ctx->cols;
-		if (srcw < 6)
-			srcw = 6;
+		if (srcw < 4)
+			srcw = 0;
 	}
 	x = ui_put(ctx, y, 0, 1, UI_STATUS, " ");
-	x += ui_put_cut(ctx, y, x, srcw, UI_STATUS, src, false);
+	if (srcw > 0)
+		x += ui_put_cut(ctx, y, x, srcw, UI_STATUS, src, false);
 	free(src);
 	for (i = 0; i < n && x < ctx->cols; i++) {
 		if (!it[i].on)
 			continue;
-		x += ui_put(ctx, y, x, ctx->cols - x, UI_STATUS, "  ");
+		x += ui_put(ctx, y, x, ctx->cols - x, UI_STATUS,
+		    x > 1 ? "  " : " ");
 		x += ui_put(ctx, y, x, ctx->cols - x,
 		    it[i].role != UI_NORMAL ? it[i].role : UI_STATUS,
-		    it[i].text);
+		    it[i].text[lv]);
 	}
 	if (ctx->cols - x >= statew)
 		ui_put(ctx, y, ctx->cols - statew, statew,
 		    strcmp(ctx->state, "paused") == 0 ? UI_STATUS_ALERT
 						      : UI_STATUS,
 		    state);
+	else if (ctx->cols - x >= statew - 2)
+		ui_put(ctx, y, ctx->cols - statew + 1, statew - 2,
+		    strcmp(ctx->state, "paused") == 0 ? UI_STATUS_ALERT
+						      : UI_STATUS,
+		    state + 1);
 }
 
 static void

@@ -19,48 +19,86 @@
 #include "ui_screen.h"
 #include "xmalloc.h"
 
-/* Column widths for the current terminal width. */
+/* Column widths for the current terminal width; 0: the column is off. */
 struct ui_list_cols {
 	int id, time, client, server, helo, from, rcpt, tls, last, flags;
 };
 
-static void
-ui_list_layout(int cols, uint64_t max_id, struct ui_list_cols *c)
+/* Room for the client and server columns: never under these. */
+#define UI_LIST_CLIENT_MIN 15 /* "127.0.0.1:54321" */
+#define UI_LIST_ADDR_MAX 47   /* "[v6 address]:port" */
+#define UI_LIST_FROM_MIN 10
+
+static int
+ui_list_total(const struct ui_list_cols *c)
 {
-	int avail, flex, n = 9;
+	const int *w[] = {&c->id, &c->time, &c->client, &c->server, &c->helo,
+	    &c->from, &c->rcpt, &c->tls, &c->last, &c->flags};
+	size_t i;
+	int t = -1; /* one space after every column but the last */
+
+	for (i = 0; i < sizeof w / sizeof w[0]; i++)
+		if (*w[i] > 0)
+			t += *w[i] + 1;
+	return t;
+}
+
+/*
+ * Columns by priority.  Last and Flags always stay, with the session
+ * number; the client and server get the width of the widest address listed
+ * (so that at 80 columns an IPv4 client keeps its port).  When the row does
+ * not fit, MAIL FROM shrinks to its minimum, then TLS, Start, Rcpt and MAIL
+ * FROM go in that order; only then are the addresses cut, the server first.
+ * Room left over goes to MAIL FROM and, when wide, HELO.
+ */
+static void
+ui_list_layout(int cols, uint64_t max_id, int client_w, int server_w,
+    struct ui_list_cols *c)
+{
+	int *drop[4], flex, over;
+	size_t i;
 	char buf[32];
 
+	memset(c, 0, sizeof *c);
 	/* As wide as the biggest session number, at least "#". */
 	c->id = snprintf(buf, sizeof buf, "%" PRIu64, max_id);
 	if (c->id < 3)
 		c->id = 3;
+	c->last = 4;
+	c->flags = 7;
 	c->time = 8;
 	c->rcpt = 5; /* accepted/sent: "3/5" */
 	c->tls = 4;
-	c->last = 4;
-	c->flags = 7;
-	/* One space after every column. */
-	avail = cols -
-		(c->id + c->time + c->rcpt + c->tls + c->last + c->flags + n);
-	/*
-	 * Addresses first: they are what people read and filter on.  The
-	 * server drops ":25", so an IPv4 server fits in 15 columns.
-	 */
-	c->client = 21;
-	c->server = 21;
-	flex = avail - c->client - c->server;
-	if (flex < 10) {
-		/* MAIL FROM keeps at least 10 columns and the server 15;
-		   the client up to 21 of the rest, MAIL FROM the others. */
-		c->server = 15;
-		c->client = avail - 10 - c->server;
-		if (c->client > 21)
-			c->client = 21;
-		if (c->client < 9)
-			c->client = 9;
-		flex = avail - c->client - c->server;
+	c->client = client_w < UI_LIST_CLIENT_MIN ? UI_LIST_CLIENT_MIN
+		    : client_w > UI_LIST_ADDR_MAX ? UI_LIST_ADDR_MAX
+						  : client_w;
+	c->server = server_w < 6 ? 6
+		    : server_w > UI_LIST_ADDR_MAX ? UI_LIST_ADDR_MAX
+						  : server_w;
+	c->from = UI_LIST_FROM_MIN;
+	drop[0] = &c->tls;
+	drop[1] = &c->time;
+	drop[2] = &c->rcpt;
+	drop[3] = &c->from;
+	for (i = 0; i < 4 && ui_list_total(c) > cols; i++)
+		*drop[i] = 0;
+	over = ui_list_total(c) - cols;
+	if (over > 0) {
+		/* The server first, down to 9 columns, then the client. */
+		int cut = c->server - 9 < over ? c->server - 9 : over;
+
+		if (cut > 0) {
+			c->server -= cut;
+			over -= cut;
+		}
+		if (over > 0)
+			c->client = c->client - over > 9 ? c->client - over : 9;
+		return;
 	}
-	if (flex >= 30) {
+	if (c->from == 0)
+		return;
+	flex = cols - ui_list_total(c) + c->from;
+	if (flex >= 40) {
 		c->helo = flex * 2 / 5 - 1;
 		c->from = flex - c->helo - 1;
 		/* Very wide: do not push the flags far right. */
@@ -68,12 +106,8 @@ ui_list_layout(int cols, uint64_t max_id, struct ui_list_cols *c)
 			c->helo = 32;
 		if (c->from > 40)
 			c->from = 40;
-	} else {
-		c->helo = 0; /* narrow: HELO is in the session view */
-		c->from = flex;
-	}
-	if (c->from < 0)
-		c->from = 0;
+	} else
+		c->from = flex > 40 ? 40 : flex;
 }
 
 /* The server column: ":25" is implied. */
@@ -196,9 +230,11 @@ ui_list_row(struct ui_ctx *ctx, int y, const struct store_session *ss,
 	if (!ss->closed)
 		ui_put(ctx, y, x + c->id, 1, role, "*");
 	x += c->id + 1;
-	ui_format_time(buf, sizeof buf, &ss->start, false);
-	ui_cell(ctx, y, x, c->time, role, buf);
-	x += c->time + 1;
+	if (c->time > 0) {
+		ui_format_time(buf, sizeof buf, &ss->start, false);
+		ui_cell(ctx, y, x, c->time, role, buf);
+		x += c->time + 1;
+	}
 	t = ui_vis(ctx, ss->client, strlen(ss->client));
 	ui_cell(ctx, y, x, c->client, role, t);
 	free(t);
@@ -223,18 +259,20 @@ ui_list_row(struct ui_ctx *ctx, int y, const struct store_session *ss,
 		x += c->from + 1;
 	}
 	/* Accepted of sent: "3/5" says at once that two were refused. */
-	snprintf(buf, sizeof buf, "%u/%u", ss->rcpts_ok, ss->rcpts);
-	if (ss->rcpts == 0)
-		snprintf(buf, sizeof buf, "-");
-	{
+	if (c->rcpt > 0) {
 		char cell[32];
 
+		snprintf(buf, sizeof buf, "%u/%u", ss->rcpts_ok, ss->rcpts);
+		if (ss->rcpts == 0)
+			snprintf(buf, sizeof buf, "-");
 		snprintf(cell, sizeof cell, "%*s", c->rcpt, buf);
 		ui_cell(ctx, y, x, c->rcpt, role, cell);
+		x += c->rcpt + 1;
 	}
-	x += c->rcpt + 1;
-	ui_cell(ctx, y, x, c->tls, role, ui_list_tls(ss));
-	x += c->tls + 1;
+	if (c->tls > 0) {
+		ui_cell(ctx, y, x, c->tls, role, ui_list_tls(ss));
+		x += c->tls + 1;
+	}
 	if (ss->last_code > 0) {
 		snprintf(buf, sizeof buf, "%d", ss->last_code);
 		/* The code keeps its class colour unless the row is lit. */
@@ -257,8 +295,10 @@ ui_list_header(struct ui_ctx *ctx, int y, const struct ui_list_cols *c)
 	ui_cell(ctx, y, x, c->id - 1, UI_HEADER, "");
 	ui_cell(ctx, y, x + c->id - 1, 1, UI_HEADER, "#");
 	x += c->id + 1;
-	ui_cell(ctx, y, x, c->time, UI_HEADER, "Start");
-	x += c->time + 1;
+	if (c->time > 0) {
+		ui_cell(ctx, y, x, c->time, UI_HEADER, "Start");
+		x += c->time + 1;
+	}
 	ui_cell(ctx, y, x, c->client, UI_HEADER, "Client");
 	x += c->client + 1;
 	ui_cell(ctx, y, x, c->server, UI_HEADER, "Server");
@@ -271,10 +311,14 @@ ui_list_header(struct ui_ctx *ctx, int y, const struct ui_list_cols *c)
 		ui_cell(ctx, y, x, c->from, UI_HEADER, "MAIL FROM");
 		x += c->from + 1;
 	}
-	ui_cell(ctx, y, x, c->rcpt, UI_HEADER, " Rcpt");
-	x += c->rcpt + 1;
-	ui_cell(ctx, y, x, c->tls, UI_HEADER, "TLS");
-	x += c->tls + 1;
+	if (c->rcpt > 0) {
+		ui_cell(ctx, y, x, c->rcpt, UI_HEADER, " Rcpt");
+		x += c->rcpt + 1;
+	}
+	if (c->tls > 0) {
+		ui_cell(ctx, y, x, c->tls, UI_HEADER, "TLS");
+		x += c->tls + 1;
+	}
 	ui_cell(ctx, y, x, c->last, UI_HEADER, "Last");
 	x += c->last + 1;
 	ui_cell(ctx, y, x, c->flags, UI_HEADER, "Flags");
@@ -295,12 +339,25 @@ ui_list_draw(struct ui_ctx *ctx)
 	int h = ui_list_height(ctx), y;
 	size_t i;
 
+	int cw = 0, sw = 0, w;
+	char buf[64];
+
 	ui_list_refresh(ctx);
+	/* The widest addresses of the sessions listed (ASCII: no escape). */
+	for (i = 0; i < ctx->n_view; i++) {
+		w = (int)strlen(ctx->view[i]->client);
+		if (w > cw)
+			cw = w;
+		ui_list_server(ctx->view[i]->server, buf, sizeof buf);
+		w = (int)strlen(buf);
+		if (w > sw)
+			sw = w;
+	}
 	ui_list_layout(ctx->cols,
 	    store_count(ctx->store) > 0
 		? store_at(ctx->store, store_count(ctx->store) - 1)->id
 		: 1,
-	    &c);
+	    cw, sw, &c);
 	ui_list_header(ctx, UI_BODY_Y, &c);
 	/* Keep the selection on screen. */
 	if (ctx->sel < ctx->top)
