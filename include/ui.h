@@ -23,6 +23,7 @@ struct ui_config {
 	size_t limit;	       /* sessions kept */
 	bool demo;
 	const char *source; /* for the status bar */
+	const char *warning; /* shown as a banner (a key log's problem) */
 };
 
 int ui_run(const struct ui_config *);

@@ -123,6 +123,7 @@ struct ui_ctx {
 	/* Capture state for the status bar. */
 	const char *state; /* "live", "reading", "done", "paused", ... */
 	uint64_t queue_dropped;
+	uint64_t snap_cut; /* sessions whose payload -s cut */
 
 	/* List. */
 	struct store_session **view;

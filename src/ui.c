@@ -109,7 +109,12 @@ ui_cap_stats(struct ui_cap *c, bool final)
 	struct event *ev = event_new(EV_STATS);
 	struct timeval now;
 
+	char hint[512];
+
 	pipeline_fill_stats(c->pipe, ev);
+	/* The headless run's closing hint, shown as a banner meanwhile. */
+	if (pipeline_no_session_hint(c->pipe, hint, sizeof hint))
+		ev->detail = xstrdup(hint);
 	ev->dropped = capture_dropped(c->cap);
 	gettimeofday(&now, NULL);
 	ev->elapsed = (double)(now.tv_sec - c->started.tv_sec) +
@@ -493,10 +498,62 @@ ui_format_time(char *buf, size_t len, const struct timeval *tv, bool ms)
 		    tm.tm_sec);
 }
 
+/*
+ * Banners: what headless mode would say on stderr, said on screen, one line
+ * each above the status bar: no SMTP session but TCP traffic on other
+ * ports, payloads cut by the snapshot length, the key log's problem.
+ * Returns how many there are (at most UI_BANNERS_MAX), texts in out.
+ */
+#define UI_BANNERS_MAX 3
+static int
+ui_banners(struct ui_ctx *ctx, char out[][256])
+{
+	const struct event *st = store_stats(ctx->store)->last_stats;
+	int n = 0;
+
+	if (st != NULL && st->detail != NULL && store_count(ctx->store) == 0)
+		snprintf(out[n++], 256, "%s", st->detail);
+	if (ctx->snap_cut > 0)
+		snprintf(out[n++], 256,
+		    "payload cut by the snapshot length (-s) in %" PRIu64
+		    " session%s: capture again with a larger -s",
+		    ctx->snap_cut, event_plural(ctx->snap_cut));
+	if (ctx->cfg->warning != NULL)
+		snprintf(out[n++], 256, "%s", ctx->cfg->warning);
+	return n;
+}
+
+static int
+ui_banner_count(struct ui_ctx *ctx)
+{
+	char b[UI_BANNERS_MAX][256];
+	int n = ui_banners(ctx, b);
+
+	/* Never more than a third of the screen. */
+	return n > ctx->rows / 3 ? ctx->rows / 3 : n;
+}
+
+static void
+ui_draw_banners(struct ui_ctx *ctx)
+{
+	char b[UI_BANNERS_MAX][256], *t;
+	int i, n = ui_banners(ctx, b), show = ui_banner_count(ctx);
+	int y = ctx->rows - 2 - show;
+
+	for (i = 0; i < show && i < n; i++) {
+		t = ui_vis(ctx, b[i], strlen(b[i]));
+		ui_fill(ctx, y + i, 0, UI_STATUS_ALERT);
+		ui_put(ctx, y + i, 0, 1, UI_STATUS_ALERT, " ");
+		ui_put_cut(ctx, y + i, 1, ctx->cols - 1, UI_STATUS_ALERT, t,
+		    false);
+		free(t);
+	}
+}
+
 int
 ui_body_end(struct ui_ctx *ctx)
 {
-	return ctx->rows - 2;
+	return ctx->rows - 2 - ui_banner_count(ctx);
 }
 
 void
@@ -842,6 +899,7 @@ ui_draw(struct ui_ctx *ctx)
 	ui_draw_title(ctx);
 	if (s->draw != NULL)
 		s->draw(ctx);
+	ui_draw_banners(ctx);
 	ui_draw_status(ctx);
 	ui_draw_bottom(ctx);
 	refresh();
@@ -943,6 +1001,8 @@ struct ui_held {
 static void
 ui_apply(struct ui_ctx *ctx, struct event *ev)
 {
+	if (ev->type == EV_ANOMALY && ev->what == EV_ANOM_TRUNCATED_PACKET)
+		ctx->snap_cut++;
 	store_add_take(ctx->store, ev);
 }
 
