@@ -808,7 +808,7 @@ ui_draw_bottom(struct ui_ctx *ctx)
 	const struct ui_screen *s = ctx->stack[ctx->depth - 1];
 	int y = ctx->rows - 1, x = 0;
 	const char *p, *sep, *colon;
-	char key[32], what[64], *t;
+	char key[32], what[64], hints[512], *t;
 
 	move(y, 0);
 	clrtoeol();
@@ -867,7 +867,8 @@ ui_draw_bottom(struct ui_ctx *ctx)
 		return;
 	}
 	ctx->msg[0] = '\0';
-	for (p = s->hints; p != NULL && *p != '\0' && x < ctx->cols;) {
+	ui_keys_hints(s->id, hints, sizeof hints);
+	for (p = hints; *p != '\0' && x < ctx->cols;) {
 		sep = strstr(p, "  ");
 		if (sep == NULL)
 			sep = p + strlen(p);
@@ -939,11 +940,12 @@ ui_quit(struct ui_ctx *ctx)
 	ctx->quit = true;
 }
 
-/* Keys every screen shares; the screen gets the key first. */
+/* Keys every screen shares; the screen gets the action first. */
 static void
 ui_key(struct ui_ctx *ctx, int key)
 {
 	const struct ui_screen *s = ctx->stack[ctx->depth - 1];
+	enum ui_action act;
 
 	ctx->dirty = true;
 	if (ctx->prompting) {
@@ -962,30 +964,31 @@ ui_key(struct ui_ctx *ctx, int key)
 	}
 	if (ctx->msg[0] != '\0')
 		ctx->msg[0] = '\0';
-	if (s->key != NULL && s->key(ctx, key))
+	act = ui_key_action(s->id, key);
+	if (act == UI_A_NONE)
 		return;
-	switch (key) {
-	case '?':
-	case KEY_F(1):
+	if (s->key != NULL && s->key(ctx, act))
+		return;
+	switch (act) {
+	case UI_A_HELP:
 		if (s != &ui_screen_help)
 			ui_push(ctx, &ui_screen_help);
 		break;
-	case 's':
-	case 'S':
+	case UI_A_STATS:
 		if (s != &ui_screen_stats)
 			ui_push(ctx, &ui_screen_stats);
 		break;
-	case UI_KEY_ESC:
-	case 'q':
+	case UI_A_BACK:
+	case UI_A_CLOSE:
 		if (ctx->depth > 1)
 			ui_pop(ctx);
-		else if (key == 'q')
+		else if (act == UI_A_CLOSE)
 			ui_quit(ctx);
 		break;
-	case 'Q':
+	case UI_A_QUIT:
 		ui_quit(ctx);
 		break;
-	case UI_KEY_CTRL('l'):
+	case UI_A_REDRAW:
 		clearok(stdscr, TRUE);
 		break;
 	default:
@@ -1189,7 +1192,9 @@ ui_run(const struct ui_config *cfg)
 				ctx.dirty = true; /* capture thread finished */
 		}
 		while ((key = getch()) != ERR) {
-			if (key == ' ' && !ctx.prompting && !ctx.quit_asked) {
+			if (!ctx.prompting && !ctx.quit_asked &&
+			    ui_key_action(ctx.stack[ctx.depth - 1]->id, key) ==
+				UI_A_PAUSE) {
 				ui_toggle_pause(&ctx, &c, &held, running);
 				ctx.dirty = true;
 				continue;

@@ -313,40 +313,31 @@ ui_scroll_fix(struct ui_scroll *sc, size_t total, int height)
 }
 
 int
-ui_scroll_key(struct ui_scroll *sc, int key, size_t total, int height)
+ui_scroll_key(
+    struct ui_scroll *sc, enum ui_action act, size_t total, int height)
 {
 	size_t h = height > 1 ? (size_t)height - 1 : 1;
 	size_t max = total > (size_t)height ? total - (size_t)height : 0;
 
-	switch (key) {
-	case KEY_UP:
-	case 'k':
+	switch (act) {
+	case UI_A_UP:
 		if (sc->top > 0)
 			sc->top--;
 		break;
-	case KEY_DOWN:
-	case 'j':
-	case '\r':
-	case '\n':
+	case UI_A_DOWN:
 		if (sc->top < max)
 			sc->top++;
 		break;
-	case KEY_PPAGE:
-	case 'b':
-	case UI_KEY_CTRL('b'):
+	case UI_A_PGUP:
 		sc->top = sc->top > h ? sc->top - h : 0;
 		break;
-	case KEY_NPAGE:
-	case 'f':
-	case UI_KEY_CTRL('f'):
+	case UI_A_PGDN:
 		sc->top = sc->top + h < max ? sc->top + h : max;
 		break;
-	case KEY_HOME:
-	case 'g':
+	case UI_A_HOME:
 		sc->top = 0;
 		break;
-	case KEY_END:
-	case 'G':
+	case UI_A_END:
 		sc->top = max;
 		sc->follow = true;
 		return 1;

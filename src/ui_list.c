@@ -183,19 +183,23 @@ ui_list_targets(struct ui_ctx *ctx, struct store_session ***out)
 	return 1;
 }
 
+const struct ui_tls_mark ui_tls_marks[] = {
+    {"none", "-", "no TLS seen"},
+    {"starttls", "STLS", "STARTTLS, encrypted from there on"},
+    {"starttls+dec", "STL+", "STARTTLS, decrypted with the key log"},
+    {"implicit", "TLS", "TLS from the first byte (port 465)"},
+    {"implicit+dec", "TLS+", "TLS from the first byte, decrypted"},
+};
+const size_t ui_ntls_marks = sizeof ui_tls_marks / sizeof ui_tls_marks[0];
+
 static const char *
 ui_list_tls(const struct store_session *ss)
 {
-	if (strcmp(ss->tls, "none") == 0)
-		return "-";
-	if (strcmp(ss->tls, "starttls") == 0)
-		return "STLS";
-	if (strcmp(ss->tls, "starttls+dec") == 0)
-		return "STL+";
-	if (strcmp(ss->tls, "implicit") == 0)
-		return "TLS";
-	if (strcmp(ss->tls, "implicit+dec") == 0)
-		return "TLS+";
+	size_t i;
+
+	for (i = 0; i < ui_ntls_marks; i++)
+		if (strcmp(ss->tls, ui_tls_marks[i].state) == 0)
+			return ui_tls_marks[i].mark;
 	return ss->tls;
 }
 
@@ -463,61 +467,50 @@ ui_list_jump(struct ui_ctx *ctx, int dir)
 }
 
 static int
-ui_list_key(struct ui_ctx *ctx, int key)
+ui_list_key(struct ui_ctx *ctx, enum ui_action act)
 {
 	size_t h = (size_t)ui_list_height(ctx);
 	struct store_session **t;
 	size_t n;
 
 	ui_list_refresh(ctx);
-	switch (key) {
-	case KEY_UP:
-	case 'k':
+	switch (act) {
+	case UI_A_UP:
 		ui_list_select(ctx, ctx->sel > 0 ? ctx->sel - 1 : 0);
 		break;
-	case KEY_DOWN:
-	case 'j':
+	case UI_A_DOWN:
 		ui_list_select(ctx, ctx->sel + 1);
 		break;
-	case KEY_PPAGE:
-	case UI_KEY_CTRL('b'):
+	case UI_A_PGUP:
 		ui_list_select(ctx, ctx->sel > h ? ctx->sel - h : 0);
 		break;
-	case KEY_NPAGE:
-	case UI_KEY_CTRL('f'):
+	case UI_A_PGDN:
 		ui_list_select(ctx, ctx->sel + h);
 		break;
-	case KEY_HOME:
-	case 'g':
+	case UI_A_HOME:
 		ui_list_select(ctx, 0);
 		break;
-	case KEY_END:
-	case 'G':
+	case UI_A_END:
 		ui_list_select(ctx, ctx->n_view);
 		ctx->follow = true;
 		break;
-	case '\r':
-	case '\n':
-	case KEY_ENTER:
-	case KEY_RIGHT:
-	case 'l':
+	case UI_A_OPEN:
 		if (ctx->n_view > 0)
 			ui_session_open(ctx, ctx->view[ctx->sel]->id);
 		break;
-	case 'n':
+	case UI_A_NEXT:
 		ui_list_jump(ctx, 1);
 		break;
-	case 'N':
+	case UI_A_PREV:
 		ui_list_jump(ctx, -1);
 		break;
-	case '/':
+	case UI_A_FIND:
 		snprintf(ctx->prompt_saved, sizeof ctx->prompt_saved, "%s",
 		    ctx->filter);
 		ui_prompt(ctx, "Filter (code:452 from: rcpt: /re/...): ",
 		    ctx->filter, ui_list_filter_done, ui_list_filter_change);
 		break;
-	case 'p':
-	case 'P':
+	case UI_A_PROBLEMS:
 		ctx->problems = !ctx->problems;
 		ctx->view_stale = true;
 		ui_message(ctx, false,
@@ -525,15 +518,14 @@ ui_list_key(struct ui_ctx *ctx, int key)
 			? "problems only: sessions with 4xx/5xx replies or gaps"
 			: "all sessions");
 		break;
-	case UI_KEY_ESC:
+	case UI_A_BACK:
 		if (ctx->filter[0] == '\0' && !ctx->problems)
 			return 0;
 		ui_list_filter_set(ctx, "");
 		ctx->problems = false;
 		ctx->view_stale = true;
 		break;
-	case 'w':
-	case 'W':
+	case UI_A_SAVE_PCAP:
 		n = ui_list_targets(ctx, &t);
 		if (n == 0)
 			ui_message(ctx, true, "no session to save");
@@ -541,8 +533,7 @@ ui_list_key(struct ui_ctx *ctx, int key)
 			ui_save_pcap_prompt(ctx, t, n);
 		free(t);
 		break;
-	case 't':
-	case 'T':
+	case UI_A_SAVE_TEXT:
 		if (ctx->n_view == 0)
 			ui_message(ctx, true, "no session to save");
 		else
@@ -556,9 +547,8 @@ ui_list_key(struct ui_ctx *ctx, int key)
 
 const struct ui_screen ui_screen_list = {
     "Sessions",
+    UI_SCR_LIST,
     ui_list_draw,
     ui_list_key,
     NULL,
-    "Enter:open  /:filter  p:problems  s:stats  w:save pcap  "
-    "t:text  Space:pause  ?:help  q:quit",
 };

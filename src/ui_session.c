@@ -575,12 +575,12 @@ ui_session_search_done(struct ui_ctx *ctx, const char *answer)
 }
 
 static int
-ui_session_key(struct ui_ctx *ctx, int key)
+ui_session_key(struct ui_ctx *ctx, enum ui_action act)
 {
 	struct store_session *ss = ui_session_current(ctx);
 
-	switch (key) {
-	case UI_KEY_ESC:
+	switch (act) {
+	case UI_A_BACK:
 		/* Esc first ends a search, then goes back. */
 		if (ctx->sess_search[0] != '\0') {
 			ctx->sess_search[0] = '\0';
@@ -590,32 +590,25 @@ ui_session_key(struct ui_ctx *ctx, int key)
 		}
 		ui_pop(ctx);
 		return 1;
-	case 'q':
-	case KEY_LEFT:
-	case 'h':
-		ui_pop(ctx);
-		return 1;
-	case 'n':
+	case UI_A_NEXT:
 		ui_session_jump(ctx, 1);
 		return 1;
-	case 'N':
+	case UI_A_PREV:
 		ui_session_jump(ctx, -1);
 		return 1;
-	case '/':
+	case UI_A_FIND:
 		snprintf(ctx->sess_search_saved, sizeof ctx->sess_search_saved,
 		    "%s", ctx->sess_search);
 		ui_prompt(ctx, "Search: ", ctx->sess_search,
 		    ui_session_search_done, ui_session_search_change);
 		return 1;
-	case 'w':
-	case 'W':
+	case UI_A_SAVE_PCAP:
 		if (ss == NULL)
 			ui_message(ctx, true, "this session was evicted");
 		else
 			ui_save_pcap_prompt(ctx, &ss, 1);
 		return 1;
-	case 't':
-	case 'T':
+	case UI_A_SAVE_TEXT:
 		if (ss == NULL)
 			ui_message(ctx, true, "this session was evicted");
 		else
@@ -625,13 +618,13 @@ ui_session_key(struct ui_ctx *ctx, int key)
 		break;
 	}
 	return ui_scroll_key(
-	    &ctx->sess_scroll, key, ctx->sess_doc.n, ui_session_height(ctx));
+	    &ctx->sess_scroll, act, ctx->sess_doc.n, ui_session_height(ctx));
 }
 
 const struct ui_screen ui_screen_session = {
     "Session",
+    UI_SCR_SESSION,
     ui_session_draw,
     ui_session_key,
     NULL,
-    "Esc:back  n/N:next 421/452  /:search  w:save pcap  t:text  ?:help",
 };
