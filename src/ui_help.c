@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ui_screen.h"
 
@@ -16,15 +17,14 @@ static const char *const ui_help_marks[][2] = {
     {"Rcpt", "recipients accepted / RCPT commands sent (3/5: two refused)"},
     {"Last", "the last reply code"},
     {"Flags", "421, 452, gap, ... seen in the session"},
-    {"421 replies: N", "in the status bar: replies with that code in the "
-		       "whole capture; one session can get several (421: N "
-		       "on a narrow terminal)"},
+    {"421 replies: N", "status bar: replies with that code, all sessions "
+		       "(421: N when narrow)"},
     {"N of M sessions", "in the title: sessions listed with the filter"},
     {NULL, "Marks"},
     {"C: S:", "client command / server reply (colour by class 2xx..5xx)"},
     {"[tls]", "seen inside TLS (decrypted with a key log)"},
     {"!! gap", "bytes that were not captured"},
-    {"12*", "in the list, * after the number: the session is still open"},
+    {"12*", "* after the number in the list: the session is open"},
 };
 
 static void
@@ -79,7 +79,7 @@ static void
 ui_help_build(struct ui_doc *d, int width)
 {
 	size_t i;
-	char key[32];
+	char key[64], text[512];
 
 	ui_doc_clear(d);
 	/* The keys, from the table that dispatch uses. */
@@ -99,10 +99,15 @@ ui_help_build(struct ui_doc *d, int width)
 			    d, width, ui_help_marks[i][0], ui_help_marks[i][1]);
 	}
 	/* The TLS column, from the table the list draws it with. */
+	key[0] = '\0';
+	text[0] = '\0';
 	for (i = 0; i < ui_ntls_marks; i++) {
-		snprintf(key, sizeof key, "TLS %s", ui_tls_marks[i].mark);
-		ui_help_row(d, width, key, ui_tls_marks[i].help);
+		snprintf(key + strlen(key), sizeof key - strlen(key), "%s%s",
+		    i > 0 ? " " : "", ui_tls_marks[i].mark);
+		snprintf(text + strlen(text), sizeof text - strlen(text),
+		    "%s%s", i > 0 ? "; " : "TLS column: ", ui_tls_marks[i].help);
 	}
+	ui_help_row(d, width, key, text);
 	ui_doc_line(d);
 	ui_doc_line(d);
 	ui_doc_seg(d, UI_INFO,

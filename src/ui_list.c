@@ -184,11 +184,11 @@ ui_list_targets(struct ui_ctx *ctx, struct store_session ***out)
 }
 
 const struct ui_tls_mark ui_tls_marks[] = {
-    {"none", "-", "no TLS seen"},
-    {"starttls", "STLS", "STARTTLS, encrypted from there on"},
-    {"starttls+dec", "STL+", "STARTTLS, decrypted with the key log"},
-    {"implicit", "TLS", "TLS from the first byte (port 465)"},
-    {"implicit+dec", "TLS+", "TLS from the first byte, decrypted"},
+    {"none", "-", "- no TLS"},
+    {"starttls", "STLS", "STLS STARTTLS"},
+    {"starttls+dec", "STL+", "STL+ STARTTLS decrypted with the key log"},
+    {"implicit", "TLS", "TLS implicit TLS (port 465)"},
+    {"implicit+dec", "TLS+", "TLS+ implicit TLS decrypted"},
 };
 const size_t ui_ntls_marks = sizeof ui_tls_marks / sizeof ui_tls_marks[0];
 
