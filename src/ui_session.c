@@ -69,20 +69,16 @@ ui_session_wrapped(struct ui_doc *d, const struct timeval *ts, bool first,
 	free(parts);
 }
 
-/* One labelled paragraph inside the box. */
+/* One labelled paragraph inside the box, of safe text. */
 static void
-ui_session_box_para(struct ui_ctx *ctx, struct ui_doc *d, int indent, int inner,
-    const char *label, const char *raw)
+ui_session_box_para_safe(
+    struct ui_doc *d, int indent, int inner, const char *label, const char *t)
 {
-	char **parts, *t;
+	char **parts;
 	size_t n, i;
 	int lw = 10, w;
 
-	if (raw == NULL || *raw == '\0')
-		return;
-	t = ui_vis(ctx, raw, strlen(raw));
 	n = ui_wrap(t, inner - lw, true, &parts);
-	free(t);
 	for (i = 0; i < n; i++) {
 		ui_doc_line(d);
 		ui_doc_segf(d, UI_NORMAL, "%*s", indent, "");
@@ -99,9 +95,48 @@ ui_session_box_para(struct ui_ctx *ctx, struct ui_doc *d, int indent, int inner,
 	free(parts);
 }
 
+/* One labelled paragraph inside the box, of raw text. */
 static void
-ui_session_box(
-    struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev, int width)
+ui_session_box_para(struct ui_ctx *ctx, struct ui_doc *d, int indent, int inner,
+    const char *label, const char *raw)
+{
+	char *t;
+
+	if (raw == NULL || *raw == '\0')
+		return;
+	t = ui_vis(ctx, raw, strlen(raw));
+	ui_session_box_para_safe(d, indent, inner, label, t);
+	free(t);
+}
+
+/*
+ * What the transcript builder remembers between events: the event drawn
+ * just before (does a reply follow the command it answers?) and the
+ * envelope sender of the transaction in progress (for the box).
+ */
+struct ui_session_walk {
+	const struct event *prev;
+	const char *mail_arg; /* the MAIL command's argument, raw */
+};
+
+/* "<a@b>" out of "FROM:<a@b> SIZE=10" (raw bytes, escaped); caller frees. */
+static char *
+ui_session_path(struct ui_ctx *ctx, const char *arg)
+{
+	const char *lt, *gt;
+
+	if (arg == NULL)
+		return NULL;
+	lt = strchr(arg, '<');
+	gt = lt != NULL ? strchr(lt, '>') : NULL;
+	if (lt == NULL || gt == NULL)
+		return ui_vis(ctx, arg, strlen(arg));
+	return ui_vis(ctx, lt, (size_t)(gt - lt + 1));
+}
+
+static void
+ui_session_box(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
+    int width, const struct ui_session_walk *w)
 {
 	const struct event_diag *x = ev->diag;
 	int indent = UI_TS_COLS + UI_MARK_COLS, boxw, inner, tw, used;
@@ -164,6 +199,27 @@ ui_session_box(
 		meaning = diag_code_meaning(ev->code);
 	ui_session_box_para(ctx, d, indent, inner, "Meaning", meaning);
 	ui_session_box_para(ctx, d, indent, inner, "When", x->when);
+	/* Whose mail this is: the transaction's sender, the recipient. */
+	{
+		char *from = ui_session_path(ctx, w->mail_arg), *to = NULL;
+		char *env = NULL;
+
+		if (strcmp(ev->answers, "RCPT") == 0)
+			to = ui_session_path(ctx, ev->ctx.last_arg);
+		if (from != NULL && to != NULL)
+			xasprintf(&env, "from %s, to %s", from, to);
+		else if (from != NULL)
+			xasprintf(&env, "from %s", from);
+		else if (to != NULL)
+			xasprintf(&env, "to %s", to);
+		/* Raw text was escaped by ui_session_path: no second pass. */
+		if (env != NULL)
+			ui_session_box_para_safe(
+			    d, indent, inner, "Envelope", env);
+		free(env);
+		free(from);
+		free(to);
+	}
 	ui_session_box_para(ctx, d, indent, inner, "Sender", x->fix_sender);
 	ui_session_box_para(ctx, d, indent, inner, "Operator", x->fix_operator);
 
@@ -189,9 +245,53 @@ ui_session_box(
 	ui_doc_ld(d, UI_BOX, UI_LD_BR, 1);
 }
 
+/*
+ * Does the reply follow the command it answers?  With PIPELINING replies
+ * come after several commands: each then names its command.
+ */
+static bool
+ui_session_answers_prev(const struct event *ev, const struct event *prev)
+{
+	if (ev->answers[0] == '\0' || strcmp(ev->answers, "CONNECT") == 0 ||
+	    strcmp(ev->answers, "DATA-END") == 0)
+		return true; /* nothing to name */
+	if (prev == NULL || prev->type != EV_COMMAND)
+		return false;
+	if (strcmp(prev->verb, ev->answers) != 0)
+		return false;
+	return ev->ctx.last_arg == NULL || prev->arg == NULL ||
+	       strcmp(prev->arg, ev->ctx.last_arg) == 0;
+}
+
+/* " <- RCPT TO:<a@b>" after the reply's last line, or on a line of its own. */
 static void
-ui_session_reply(
-    struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev, int width)
+ui_session_answers(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
+    int width)
+{
+	char *a, *v, *t;
+
+	a = ui_vis(ctx, ev->ctx.last_arg,
+	    ev->ctx.last_arg != NULL ? strlen(ev->ctx.last_arg) : 0);
+	v = ui_vis(
+	    ctx, ev->answers, strnlen(ev->answers, sizeof ev->answers));
+	xasprintf(&t, "%s %s%s%s", ctx->utf8 ? "\xe2\x86\x90" : "<-", v,
+	    *a ? " " : "", a);
+	free(a);
+	free(v);
+	if (ui_doc_line_width(&d->lines[d->n - 1]) + 2 + ui_width(t) > width) {
+		ui_session_lead(d, &ev->ts, false);
+		ui_doc_segf(d, UI_NORMAL, "%*s", UI_MARK_COLS, "");
+		ui_doc_seg(d, UI_TIME, t);
+	} else {
+		ui_doc_seg(d, UI_NORMAL, "  ");
+		ui_doc_seg(d, UI_TIME, t);
+	}
+	free(t);
+}
+
+static void
+ui_session_reply(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
+    int width, const struct ui_session_walk *w)
 {
 	enum ui_role role =
 	    ev->highlight ? UI_HIGHLIGHT : ui_reply_role(ev->code);
@@ -235,15 +335,17 @@ ui_session_reply(
 		} else
 			ui_doc_seg(d, UI_TIME, lat);
 	}
+	if (!ui_session_answers_prev(ev, w->prev))
+		ui_session_answers(ctx, d, ev, width);
 	if (ev->highlight && mark_line < d->n)
 		d->lines[mark_line].mark = 1;
 	if (ev->diag != NULL)
-		ui_session_box(ctx, d, ev, width);
+		ui_session_box(ctx, d, ev, width, w);
 }
 
 static void
-ui_session_event(
-    struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev, int width)
+ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
+    int width, const struct ui_session_walk *w)
 {
 	char *t, *u, buf[512];
 	size_t i;
@@ -277,7 +379,7 @@ ui_session_event(
 		free(u);
 		break;
 	case EV_REPLY:
-		ui_session_reply(ctx, d, ev, width);
+		ui_session_reply(ctx, d, ev, width, w);
 		break;
 	case EV_MESSAGE:
 		t = ui_vis(ctx, ev->mail_from,
@@ -372,6 +474,8 @@ void
 ui_session_doc(struct ui_ctx *ctx, const struct store_session *ss, int width,
     struct ui_doc *d)
 {
+	struct ui_session_walk w;
+	const struct event *ev;
 	char *t, *u, buf[512];
 	size_t i;
 
@@ -409,8 +513,19 @@ ui_session_doc(struct ui_ctx *ctx, const struct store_session *ss, int width,
 		    "!! transcript capped: later events were not kept");
 	}
 	ui_doc_line(d);
-	for (i = 0; i < ss->n_events; i++)
-		ui_session_event(ctx, d, ss->events[i], width);
+	memset(&w, 0, sizeof w);
+	for (i = 0; i < ss->n_events; i++) {
+		ev = ss->events[i];
+		ui_session_event(ctx, d, ev, width, &w);
+		/* The transaction's sender, until it ends. */
+		if (ev->type == EV_COMMAND && strcmp(ev->verb, "MAIL") == 0)
+			w.mail_arg = ev->arg;
+		else if (ev->type == EV_MESSAGE ||
+			 (ev->type == EV_COMMAND &&
+			     strcmp(ev->verb, "RSET") == 0))
+			w.mail_arg = NULL;
+		w.prev = ev;
+	}
 }
 
 void

@@ -177,6 +177,29 @@ wait_for "^EXIT=0" 5
 check "quitting a file does not ask; one summary line on the terminal" \
     grep -q "^smtpscope: aiosmtpd-quota-three.pcap: 1 session, 421 replies: 0, 452 replies: 3, drops: 0\$" "$WORK/pane"
 
+# ---- context: a pipelined reply names its command, the box the envelope
+PIPE="$FIX/postfix-pipeline-rcpt-limit.pcap"
+if [ -f "$PIPE" ]; then
+	start 120 50 -- -r "$PIPE"
+	wait_for "\\[done\\]" 10
+	keys Enter n
+	pane
+	check "pipelined: the 452 line names the RCPT it answers" \
+	    grep -Eq "S: 452 4\\.5\\.3 .*(←|<-) RCPT TO:<r4@example\\.test>" "$WORK/pane"
+	check "pipelined: the box names the sender and the recipient" \
+	    grep -Eq "Envelope +from <sender@example\\.org>, to <r4@example\\.test>" "$WORK/pane"
+	keys Q
+else
+	skip 2 "postfix-pipeline-rcpt-limit.pcap is missing"
+fi
+start 120 50 -- -r "$THREE"
+wait_for "\\[done\\]" 10
+keys Enter n
+pane
+check "not pipelined: a reply right after its command names nothing" \
+    sh -c "grep -q 'S: 452 4.2.2' '$WORK/pane' && ! grep -Eq 'S: 452 .*(←|<-)' '$WORK/pane' && grep -Eq 'Envelope +from <sender@example.org>, to <full-bob@example.test>' '$WORK/pane'"
+keys Q
+
 # ---- expected figures of the demo capture for the list's keys and filters
 "$SMTPSCOPE" -r "$DEMO" -j >"$WORK/demo.jsonl" 2>/dev/null
 eval "$("$PY" - "$WORK/demo.jsonl" <<'EOF'
