@@ -121,7 +121,7 @@ enum ui_role {
 	UI_BAR_452,
 	UI_PROMPT,
 	UI_ERROR,
-	UI_MATCH, /* text found by a search */
+	UI_MATCH,   /* text found by a search */
 	UI_CURRENT, /* the line n/N went to */
 	UI_ROLE_MAX
 };
@@ -285,8 +285,7 @@ void ui_doc_draw_matches(struct ui_ctx *, const struct ui_doc *, size_t top,
 /* Plain text, ASCII line drawing; returns -1 on a write error. */
 int ui_doc_write(const struct ui_doc *, FILE *);
 /* Scrolling actions for a document view; returns 1 when handled. */
-int ui_scroll_key(
-    struct ui_scroll *, enum ui_action, size_t total, int height);
+int ui_scroll_key(struct ui_scroll *, enum ui_action, size_t total, int height);
 void ui_scroll_fix(struct ui_scroll *, size_t total, int height);
 
 /* ui_list.c */

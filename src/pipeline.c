@@ -438,14 +438,15 @@ pipeline_no_session_hint(const struct pipeline *p, char *buf, size_t len)
 	if (n == 0)
 		return false;
 	buf[0] = '\0';
-	PIPELINE_PUT("no SMTP session on port%s ",
-	    p->cfg.n_ports == 1 ? "" : "s");
+	PIPELINE_PUT(
+	    "no SMTP session on port%s ", p->cfg.n_ports == 1 ? "" : "s");
 	for (i = 0; i < p->cfg.n_ports; i++)
 		PIPELINE_PUT("%s%u", i > 0 ? "," : "", p->cfg.ports[i]);
 	PIPELINE_PUT("; TCP traffic on port%s ", n == 1 ? "" : "s");
 	for (i = 0; i < n; i++)
 		PIPELINE_PUT("%s%u (%" PRIu64 " packet%s)", i > 0 ? ", " : "",
-		    top[i].port, top[i].packets, top[i].packets == 1 ? "" : "s");
+		    top[i].port, top[i].packets,
+		    top[i].packets == 1 ? "" : "s");
 	PIPELINE_PUT(": try -P ");
 	for (i = 0; i < n; i++)
 		PIPELINE_PUT("%s%u", i > 0 ? "," : "", top[i].port);

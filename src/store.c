@@ -900,7 +900,8 @@ store_filter_new(const char *text, char **cause)
 			break;
 		if (f->n == cap) {
 			cap = cap ? cap * 2 : 4;
-			f->terms = xreallocarray(f->terms, cap, sizeof *f->terms);
+			f->terms =
+			    xreallocarray(f->terms, cap, sizeof *f->terms);
 		}
 		t = &f->terms[f->n];
 		memset(t, 0, sizeof *t);
@@ -940,8 +941,7 @@ store_filter_new(const char *text, char **cause)
 }
 
 bool
-store_filter_match(
-    const struct store_filter *f, const struct store_session *ss)
+store_filter_match(const struct store_filter *f, const struct store_session *ss)
 {
 	size_t i;
 

@@ -544,8 +544,8 @@ ui_draw_banners(struct ui_ctx *ctx)
 		t = ui_vis(ctx, b[i], strlen(b[i]));
 		ui_fill(ctx, y + i, 0, UI_STATUS_ALERT);
 		ui_put(ctx, y + i, 0, 1, UI_STATUS_ALERT, " ");
-		ui_put_cut(ctx, y + i, 1, ctx->cols - 1, UI_STATUS_ALERT, t,
-		    false);
+		ui_put_cut(
+		    ctx, y + i, 1, ctx->cols - 1, UI_STATUS_ALERT, t, false);
 		free(t);
 	}
 }
@@ -763,8 +763,8 @@ ui_draw_status(struct ui_ctx *ctx)
 			break;
 		if (lv == 0) {
 			it[0].on = false;
-			need = 1 + srcw + ui_status_need(it, n, lv) + 1 +
-			       statew;
+			need =
+			    1 + srcw + ui_status_need(it, n, lv) + 1 + statew;
 			if (need <= ctx->cols)
 				break;
 		}
@@ -784,8 +784,8 @@ ui_draw_status(struct ui_ctx *ctx)
 	for (i = 0; i < n && x < ctx->cols; i++) {
 		if (!it[i].on)
 			continue;
-		x += ui_put(ctx, y, x, ctx->cols - x, UI_STATUS,
-		    x > 1 ? "  " : " ");
+		x += ui_put(
+		    ctx, y, x, ctx->cols - x, UI_STATUS, x > 1 ? "  " : " ");
 		x += ui_put(ctx, y, x, ctx->cols - x,
 		    it[i].role != UI_NORMAL ? it[i].role : UI_STATUS,
 		    it[i].text[lv]);

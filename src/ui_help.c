@@ -87,8 +87,8 @@ ui_help_build(struct ui_doc *d, int width)
 		if (ui_keydefs[i].help == NULL)
 			ui_help_heading(d, ui_keydefs[i].keys);
 		else
-			ui_help_row(d, width, ui_keydefs[i].keys,
-			    ui_keydefs[i].help);
+			ui_help_row(
+			    d, width, ui_keydefs[i].keys, ui_keydefs[i].help);
 	}
 	ui_help_filter(d, width);
 	for (i = 0; i < sizeof ui_help_marks / sizeof ui_help_marks[0]; i++) {
@@ -105,7 +105,8 @@ ui_help_build(struct ui_doc *d, int width)
 		snprintf(key + strlen(key), sizeof key - strlen(key), "%s%s",
 		    i > 0 ? " " : "", ui_tls_marks[i].mark);
 		snprintf(text + strlen(text), sizeof text - strlen(text),
-		    "%s%s", i > 0 ? "; " : "TLS column: ", ui_tls_marks[i].help);
+		    "%s%s",
+		    i > 0 ? "; " : "TLS column: ", ui_tls_marks[i].help);
 	}
 	ui_help_row(d, width, key, text);
 	ui_doc_line(d);

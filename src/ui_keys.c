@@ -35,8 +35,8 @@ const struct ui_keydef ui_keydefs[] = {
 	"back to the previous screen (q on the list quits; live, it asks "
 	"first: q again or y)",
 	NULL, NULL, {{UI_KEY_ESC, UI_A_BACK}, {'q', UI_A_CLOSE}}},
-    {UI_SCR_ALL, "Q", "quit from any screen (live, it asks first)", NULL,
-	NULL, {{'Q', UI_A_QUIT}}},
+    {UI_SCR_ALL, "Q", "quit from any screen (live, it asks first)", NULL, NULL,
+	{{'Q', UI_A_QUIT}}},
     {UI_SCR_ALL, "Ctrl-L", "redraw the screen", NULL, NULL,
 	{{UI_KEY_CTRL('l'), UI_A_REDRAW}}},
 
@@ -49,22 +49,22 @@ const struct ui_keydef ui_keydefs[] = {
 	    {UI_KEY_CTRL('b'), UI_A_PGUP}, {KEY_NPAGE, UI_A_PGDN},
 	    {'f', UI_A_PGDN}, {UI_KEY_CTRL('f'), UI_A_PGDN}}},
     {UI_MOVE, "Home End  g G",
-	"first / last (the list follows new sessions at the end)", NULL,
-	NULL,
+	"first / last (the list follows new sessions at the end)", NULL, NULL,
 	{{KEY_HOME, UI_A_HOME}, {'g', UI_A_HOME}, {KEY_END, UI_A_END},
 	    {'G', UI_A_END}}},
 
     {UI_SCR_LIST, "Session list", NULL, NULL, NULL, {{0, UI_A_NONE}}},
-    {UI_SCR_LIST, "Enter  Right  l", "open the session's transcript",
-	"Enter", "open",
+    {UI_SCR_LIST, "Enter  Right  l", "open the session's transcript", "Enter",
+	"open",
 	{{'\r', UI_A_OPEN}, {'\n', UI_A_OPEN}, {KEY_ENTER, UI_A_OPEN},
 	    {KEY_RIGHT, UI_A_OPEN}, {'l', UI_A_OPEN}}},
-    {UI_SCR_LIST, "/", "filter, applied as you type (syntax below); empty "
-		       "clears",
+    {UI_SCR_LIST, "/",
+	"filter, applied as you type (syntax below); empty "
+	"clears",
 	"/", "filter", {{'/', UI_A_FIND}}},
     {UI_SCR_LIST, "n N",
-	"next / previous session with a 421 or 452 reply (wraps around)",
-	"n/N", "next problem", {{'n', UI_A_NEXT}, {'N', UI_A_PREV}}},
+	"next / previous session with a 421 or 452 reply (wraps around)", "n/N",
+	"next problem", {{'n', UI_A_NEXT}, {'N', UI_A_PREV}}},
     {UI_SCR_LIST, "p", "problems only: sessions with 4xx/5xx replies or gaps",
 	"p", "problems", {{'p', UI_A_PROBLEMS}, {'P', UI_A_PROBLEMS}}},
     {UI_SCR_LIST, "Esc", "clear the filter and problems-only", NULL, NULL,
@@ -89,8 +89,8 @@ const struct ui_keydef ui_keydefs[] = {
 	"/", "search", {{'/', UI_A_FIND}}},
     {UI_SCR_SESSION, "w", "save this session's packets to a pcap", "w",
 	"save pcap", {{'w', UI_A_SAVE_PCAP}, {'W', UI_A_SAVE_PCAP}}},
-    {UI_SCR_SESSION, "t", "save this session's transcript as text", "t",
-	"text", {{'t', UI_A_SAVE_TEXT}, {'T', UI_A_SAVE_TEXT}}},
+    {UI_SCR_SESSION, "t", "save this session's transcript as text", "t", "text",
+	{{'t', UI_A_SAVE_TEXT}, {'T', UI_A_SAVE_TEXT}}},
 
     {UI_SCR_STATS | UI_SCR_HELP, "Statistics and help", NULL, NULL, NULL,
 	{{0, UI_A_NONE}}},
@@ -144,8 +144,8 @@ ui_keys_hint_add(char *buf, size_t len, const char *key, const char *what)
 	if (strncmp(buf, pair, strlen(pair)) == 0 || strstr(buf, pair) != NULL)
 		return;
 	if (o < len)
-		snprintf(buf + o, len - o, "%s%s:%s", o > 0 ? "  " : "", key,
-		    what);
+		snprintf(
+		    buf + o, len - o, "%s%s:%s", o > 0 ? "  " : "", key, what);
 }
 
 void

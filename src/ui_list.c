@@ -72,7 +72,7 @@ ui_list_layout(int cols, uint64_t max_id, int client_w, int server_w,
 	c->client = client_w < UI_LIST_CLIENT_MIN ? UI_LIST_CLIENT_MIN
 		    : client_w > UI_LIST_ADDR_MAX ? UI_LIST_ADDR_MAX
 						  : client_w;
-	c->server = server_w < 6 ? 6
+	c->server = server_w < 6		  ? 6
 		    : server_w > UI_LIST_ADDR_MAX ? UI_LIST_ADDR_MAX
 						  : server_w;
 	c->from = UI_LIST_FROM_MIN;
@@ -458,7 +458,7 @@ ui_list_jump(struct ui_ctx *ctx, int dir)
 		ui_message(ctx, false,
 		    "session %" PRIu64 ": %u x 421, %u x 452%s", ss->id,
 		    ss->n421, ss->n452,
-		    !wrapped	    ? ""
+		    !wrapped  ? ""
 		    : dir > 0 ? " (wrapped: back to the first)"
 			      : " (wrapped: back to the last)");
 		return;
@@ -507,8 +507,9 @@ ui_list_key(struct ui_ctx *ctx, enum ui_action act)
 	case UI_A_FIND:
 		snprintf(ctx->prompt_saved, sizeof ctx->prompt_saved, "%s",
 		    ctx->filter);
-		ui_prompt(ctx, "Filter (code:452 from: rcpt: /re/...): ",
-		    ctx->filter, ui_list_filter_done, ui_list_filter_change);
+		ui_prompt(ctx,
+		    "Filter (code:452 from: rcpt: /re/...): ", ctx->filter,
+		    ui_list_filter_done, ui_list_filter_change);
 		break;
 	case UI_A_PROBLEMS:
 		ctx->problems = !ctx->problems;

@@ -265,15 +265,14 @@ ui_session_answers_prev(const struct event *ev, const struct event *prev)
 
 /* " <- RCPT TO:<a@b>" after the reply's last line, or on a line of its own. */
 static void
-ui_session_answers(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
-    int width)
+ui_session_answers(
+    struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev, int width)
 {
 	char *a, *v, *t;
 
 	a = ui_vis(ctx, ev->ctx.last_arg,
 	    ev->ctx.last_arg != NULL ? strlen(ev->ctx.last_arg) : 0);
-	v = ui_vis(
-	    ctx, ev->answers, strnlen(ev->answers, sizeof ev->answers));
+	v = ui_vis(ctx, ev->answers, strnlen(ev->answers, sizeof ev->answers));
 	xasprintf(&t, "%s %s%s%s", ctx->utf8 ? "\xe2\x86\x90" : "<-", v,
 	    *a ? " " : "", a);
 	free(a);
@@ -617,13 +616,13 @@ ui_session_jump(struct ui_ctx *ctx, int dir)
 	size_t top = ctx->sess_scroll.top, h = (size_t)ui_session_height(ctx);
 	size_t i, k, from, found = SIZE_MAX, nth = 0, total = 0;
 	bool wrapped = false, cur_on = ctx->sess_cur < d->n &&
-					   ctx->sess_cur >= top &&
-					   ctx->sess_cur < top + h;
+				       ctx->sess_cur >= top &&
+				       ctx->sess_cur < top + h;
 	char what[UI_FILTER_MAX + 32];
 
 	if (ctx->sess_search[0] != '\0') {
-		char *v = ui_vis(
-		    ctx, ctx->sess_search, strlen(ctx->sess_search));
+		char *v =
+		    ui_vis(ctx, ctx->sess_search, strlen(ctx->sess_search));
 
 		snprintf(what, sizeof what, "match for \"%s\"", v);
 		free(v);
@@ -643,8 +642,7 @@ ui_session_jump(struct ui_ctx *ctx, int dir)
 		i = dir > 0 ? (from + k) % d->n : (from - k) % d->n;
 		if (ui_session_target(ctx, i)) {
 			found = i;
-			wrapped = dir > 0 ? from + k >= d->n
-					  : from - k < d->n;
+			wrapped = dir > 0 ? from + k >= d->n : from - k < d->n;
 			break;
 		}
 	}
@@ -664,7 +662,7 @@ ui_session_jump(struct ui_ctx *ctx, int dir)
 	ctx->sess_scroll.follow = false;
 	ui_scroll_fix(&ctx->sess_scroll, d->n, (int)h);
 	ui_message(ctx, false, "%s %zu of %zu%s", what, nth, total,
-	    !wrapped        ? ""
+	    !wrapped  ? ""
 	    : dir > 0 ? " (wrapped: back to the first)"
 		      : " (wrapped: back to the last)");
 }

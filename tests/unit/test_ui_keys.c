@@ -147,8 +147,8 @@ man_keys(struct names *s)
 	bool in_keys = false, tag = false;
 	FILE *f;
 
-	snprintf(path, sizeof path, "%s/doc/smtpscope.1",
-	    top != NULL ? top : ".");
+	snprintf(
+	    path, sizeof path, "%s/doc/smtpscope.1", top != NULL ? top : ".");
 	f = fopen(path, "r");
 	assert_non_null(f);
 	while (fgets(line, sizeof line, f) != NULL) {
