@@ -60,6 +60,13 @@ int capture_loop(struct capture *, capture_packet_fn, void *arg, int timeout_ms,
     const char **why);
 /* Safe from another thread or a signal handler. */
 void capture_stop(struct capture *);
+/*
+ * --replay: the reader was held for ms milliseconds (a pause), so the
+ * replay clock moves on by as much and the next packet keeps its pace
+ * instead of catching up.  Only from the thread that runs capture_loop
+ * (between calls, or from its packet callback).  No-op without --replay.
+ */
+void capture_replay_hold(struct capture *, long long ms);
 /* Kernel drops (live), 0 for files. */
 uint64_t capture_dropped(struct capture *);
 

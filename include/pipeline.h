@@ -64,5 +64,12 @@ struct pipeline_port {
 /* The busiest such ports, busiest first (at most max); returns how many. */
 size_t pipeline_other_ports(
     const struct pipeline *, struct pipeline_port *, size_t max);
+/*
+ * While no SMTP session was seen but TCP traffic was, on other ports: the
+ * hint that names them, "no SMTP session on ports 25,465,587; TCP traffic
+ * on port 2525 (40 packets): try -P 2525", written to buf (truncated to
+ * len).  Returns false, buf untouched, when there is nothing to say.
+ */
+bool pipeline_no_session_hint(const struct pipeline *, char *buf, size_t len);
 
 #endif

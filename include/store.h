@@ -119,11 +119,32 @@ bool store_session_has_code(const struct store_session *, int code);
 /* A problem: a 4xx or 5xx reply, or a gap. */
 bool store_session_problem(const struct store_session *);
 /*
- * Does the session match the filter?  Words separated by spaces must all
- * match, case-insensitively, one of: client, server, HELO, MAIL FROM, a
- * recipient (substring), or a reply code ("452", or a class "4xx").  An
- * empty filter matches everything.
+ * The list filter: terms separated by spaces, all of which must match.  A
+ * term is free text or FIELD:VALUE with a field of store_filter_fields.
+ * Free text matches, case-insensitively, a substring of the client, server,
+ * HELO, MAIL FROM or a recipient; free text that is a reply code ("452") or
+ * class ("4xx") matches reply codes only, never a port number.  A value (or
+ * the free text) between slashes is an extended regular expression,
+ * case-insensitive: "/^bounce-/", "rcpt:/@example\\.(com|net)$/".
  */
+struct store_filter_field {
+	const char *name; /* before the colon: "code" */
+	const char *help; /* one line for the help screen */
+};
+extern const struct store_filter_field store_filter_fields[];
+extern const size_t store_filter_nfields;
+
+struct store_filter;
+/*
+ * Compile a filter (NULL or "" matches everything).  Returns NULL and sets
+ * *cause (caller frees) when a regular expression is invalid.  Caller frees
+ * the result with store_filter_free.
+ */
+struct store_filter *store_filter_new(const char *text, char **cause);
+void store_filter_free(struct store_filter *);
+bool store_filter_match(
+    const struct store_filter *, const struct store_session *);
+/* One-off: compile, match, free; an invalid filter matches nothing. */
 bool store_session_match(const struct store_session *, const char *filter);
 
 #endif

@@ -22,7 +22,8 @@ struct ui_config {
 	bool dumping;	       /* -w: capture_dump_packet() SMTP ones */
 	size_t limit;	       /* sessions kept */
 	bool demo;
-	const char *source; /* for the status bar */
+	const char *source;  /* for the status bar */
+	const char *warning; /* shown as a banner (a key log's problem) */
 };
 
 int ui_run(const struct ui_config *);

@@ -22,14 +22,68 @@
 
 struct ui_ctx;
 
+/* Screens, as bits: a key binding names the screens it works on. */
+#define UI_SCR_LIST 0x01u
+#define UI_SCR_SESSION 0x02u
+#define UI_SCR_STATS 0x04u
+#define UI_SCR_HELP 0x08u
+#define UI_SCR_ALL 0x0fu
+
+/* What a key means; ui_keys.c maps keys to these, per screen. */
+enum ui_action {
+	UI_A_NONE,
+	UI_A_HELP,
+	UI_A_STATS,
+	UI_A_PAUSE,
+	UI_A_BACK,  /* Esc (and Left, h where it goes back) */
+	UI_A_CLOSE, /* q: back, or quit on the list */
+	UI_A_QUIT,
+	UI_A_REDRAW,
+	UI_A_UP,
+	UI_A_DOWN,
+	UI_A_PGUP,
+	UI_A_PGDN,
+	UI_A_HOME,
+	UI_A_END,
+	UI_A_OPEN,
+	UI_A_FIND, /* / : filter on the list, search in a transcript */
+	UI_A_NEXT,
+	UI_A_PREV,
+	UI_A_PROBLEMS,
+	UI_A_SAVE_PCAP,
+	UI_A_SAVE_TEXT
+};
+
+#define UI_KEYDEF_BINDINGS 8
+/*
+ * One row of the key table (ui_keys.c): a heading when help is NULL, else
+ * one line of the help screen, and the bindings behind it.
+ */
+struct ui_keydef {
+	unsigned screens; /* UI_SCR_* bits */
+	const char *keys; /* as the help screen and the manual name them */
+	const char *help;
+	const char *hint_key; /* on the bottom line: "n/N", or NULL */
+	const char *hint;     /* ... with this: "next 421/452" */
+	struct {
+		int key;
+		enum ui_action action; /* UI_A_NONE ends the list */
+	} bind[UI_KEYDEF_BINDINGS];
+};
+extern const struct ui_keydef ui_keydefs[];
+extern const size_t ui_nkeydefs;
+/* The action of key on the screen (its own bindings first). */
+enum ui_action ui_key_action(unsigned screen, int key);
+/* The bottom line's hints for a screen: "KEY:what  KEY:what". */
+void ui_keys_hints(unsigned screen, char *buf, size_t len);
+
 struct ui_screen {
 	const char *name;
+	unsigned id; /* UI_SCR_* */
 	void (*draw)(struct ui_ctx *);
-	/* Returns 1 when the key was handled. */
-	int (*key)(struct ui_ctx *, int key);
+	/* Returns 1 when the action was handled. */
+	int (*key)(struct ui_ctx *, enum ui_action);
 	void (*resize)(struct ui_ctx *);
-	/* Key hints for the bottom line: "KEY:what  KEY:what". */
-	const char *hints;
 };
 
 extern const struct ui_screen ui_screen_list;
@@ -67,6 +121,8 @@ enum ui_role {
 	UI_BAR_452,
 	UI_PROMPT,
 	UI_ERROR,
+	UI_MATCH,   /* text found by a search */
+	UI_CURRENT, /* the line n/N went to */
 	UI_ROLE_MAX
 };
 
@@ -115,11 +171,13 @@ struct ui_ctx {
 	const struct ui_screen *stack[UI_STACK_MAX];
 	size_t depth;
 	bool quit;
+	bool quit_asked; /* live: q waits for q or y */
 	bool dirty;
 
 	/* Capture state for the status bar. */
 	const char *state; /* "live", "reading", "done", "paused", ... */
 	uint64_t queue_dropped;
+	uint64_t snap_cut; /* sessions whose payload -s cut */
 
 	/* List. */
 	struct store_session **view;
@@ -130,6 +188,7 @@ struct ui_ctx {
 	size_t sel, top;
 	bool follow;
 	char filter[UI_FILTER_MAX];
+	struct store_filter *filt; /* filter compiled; NULL: none */
 	bool problems;
 
 	/* Session view. */
@@ -138,6 +197,9 @@ struct ui_ctx {
 	uint64_t sess_gen;
 	int sess_width;
 	struct ui_scroll sess_scroll;
+	size_t sess_cur; /* line n/N went to last; SIZE_MAX: none */
+	char sess_search[UI_FILTER_MAX]; /* "" when no search is on */
+	char sess_search_saved[UI_FILTER_MAX];
 
 	/* Statistics and help. */
 	struct ui_doc stats_doc;
@@ -212,13 +274,29 @@ int ui_doc_line_width(const struct ui_dline *);
 /* Lines wider than the screen end with an ellipsis (ui_put_cut). */
 void ui_doc_draw(
     struct ui_ctx *, const struct ui_doc *, size_t top, int y0, int height);
+/* The line as plain text, a space for each line-drawing column (so that
+   byte offsets map to columns through ui_width); caller frees. */
+char *ui_doc_line_text(const struct ui_dline *);
+/* Case-insensitive (ASCII) search of needle in hay; NULL when absent. */
+const char *ui_find(const char *hay, const char *needle);
+/* Draw the matches of needle in the visible lines in UI_MATCH. */
+void ui_doc_draw_matches(struct ui_ctx *, const struct ui_doc *, size_t top,
+    int y0, int height, const char *needle);
 /* Plain text, ASCII line drawing; returns -1 on a write error. */
 int ui_doc_write(const struct ui_doc *, FILE *);
-/* Scrolling keys for a document view; returns 1 when handled. */
-int ui_scroll_key(struct ui_scroll *, int key, size_t total, int height);
+/* Scrolling actions for a document view; returns 1 when handled. */
+int ui_scroll_key(struct ui_scroll *, enum ui_action, size_t total, int height);
 void ui_scroll_fix(struct ui_scroll *, size_t total, int height);
 
 /* ui_list.c */
+/* The TLS column: the store's state, its mark, what the help says. */
+struct ui_tls_mark {
+	const char *state; /* store_session.tls */
+	const char *mark;
+	const char *help;
+};
+extern const struct ui_tls_mark ui_tls_marks[];
+extern const size_t ui_ntls_marks;
 void ui_list_refresh(struct ui_ctx *);
 /* The sessions `w` saves from the list: the filtered ones when a filter
    is on, else the selected one.  Caller frees the array. */

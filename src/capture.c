@@ -695,6 +695,19 @@ capture_due_in(struct capture *c, const struct timeval *ts)
 	return (long long)(delta - (double)elapsed);
 }
 
+void
+capture_replay_hold(struct capture *c, long long ms)
+{
+	if (c->replay <= 0 || !c->have_base || ms <= 0)
+		return;
+	c->base_wall.tv_sec += (time_t)(ms / 1000);
+	c->base_wall.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (c->base_wall.tv_nsec >= 1000000000) {
+		c->base_wall.tv_sec++;
+		c->base_wall.tv_nsec -= 1000000000;
+	}
+}
+
 static void
 capture_sleep_ms(long long ms)
 {

@@ -596,37 +596,20 @@ struct main_sink {
 	const struct pipeline_config *pcfg;
 };
 
-/* How many ports the no-session hint names. */
-#define MAIN_HINT_PORTS 3
-
 /*
  * A run that found no SMTP session but saw TCP traffic on other ports (a
  * capture file, or a BPF that let it through): the likely cause is a server
  * on another port, so name the busiest ones and the -P that would watch them.
- * On stderr: stdout stays pure JSON with -j.
+ * On stderr: stdout stays pure JSON with -j.  The UI shows the same text.
  */
 static void
 main_no_session_hint(const struct main_sink *s)
 {
-	struct pipeline_port top[MAIN_HINT_PORTS];
-	size_t n, i;
+	char hint[512];
 
-	n = pipeline_other_ports(s->pipe, top, MAIN_HINT_PORTS);
-	if (n == 0)
+	if (!pipeline_no_session_hint(s->pipe, hint, sizeof hint))
 		return;
-	fprintf(stderr, "hint: no SMTP session on port%s ",
-	    s->pcfg->n_ports == 1 ? "" : "s");
-	for (i = 0; i < s->pcfg->n_ports; i++)
-		fprintf(stderr, "%s%u", i > 0 ? "," : "", s->pcfg->ports[i]);
-	fprintf(stderr, "; TCP traffic on port%s ", n == 1 ? "" : "s");
-	for (i = 0; i < n; i++)
-		fprintf(stderr, "%s%u (%" PRIu64 " packet%s)",
-		    i > 0 ? ", " : "", top[i].port, top[i].packets,
-		    top[i].packets == 1 ? "" : "s");
-	fprintf(stderr, ": try -P ");
-	for (i = 0; i < n; i++)
-		fprintf(stderr, "%s%u", i > 0 ? "," : "", top[i].port);
-	fputc('\n', stderr);
+	fprintf(stderr, "hint: %s\n", hint);
 	fflush(stderr);
 }
 
@@ -727,6 +710,7 @@ main(int argc, char **argv)
 	struct main_opts o;
 	struct diag *diag;
 	struct keylog *kl = NULL;
+	char kwarn[512] = "";
 	struct capture *cap;
 	struct pipeline *pipe;
 	struct main_sink sink;
@@ -949,10 +933,11 @@ main(int argc, char **argv)
 	    strcmp(o.cap.file, "-") != 0 && stat(o.cap.file, &wst) == 0 &&
 	    S_ISREG(wst.st_mode) && stat(o.keylog, &wst) != 0 &&
 	    errno == ENOENT) {
-		fprintf(stderr,
-		    "smtpscope: warning: key log not found: %s; TLS sessions "
-		    "are not decrypted\n",
+		/* On stderr, and in the UI as a banner. */
+		snprintf(kwarn, sizeof kwarn,
+		    "key log not found: %s; TLS sessions are not decrypted",
 		    o.keylog);
+		fprintf(stderr, "smtpscope: warning: %s\n", kwarn);
 		fflush(stderr);
 		o.keylog = NULL;
 	}
@@ -960,10 +945,12 @@ main(int argc, char **argv)
 		kl = keylog_new(o.keylog);
 		/* Not fatal: a client may create it once it runs. */
 		if (keylog_refresh(kl, &pwhy) < 0) {
-			fprintf(stderr,
-			    "smtpscope: warning: key log %s: %s; it is read "
-			    "again as it appears or grows\n",
+			/* On stderr, and in the UI as a banner. */
+			snprintf(kwarn, sizeof kwarn,
+			    "key log %s: %s; it is read again as it appears or "
+			    "grows",
 			    o.keylog, pwhy);
+			fprintf(stderr, "smtpscope: warning: %s\n", kwarn);
 			fflush(stderr);
 		}
 	}
@@ -1020,6 +1007,7 @@ main(int argc, char **argv)
 		uc.limit = o.limit;
 		uc.demo = o.demo;
 		uc.source = capture_source(cap);
+		uc.warning = kwarn[0] != '\0' ? kwarn : NULL;
 		status = ui_run(&uc);
 	} else {
 		struct sigaction sa;

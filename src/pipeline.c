@@ -15,6 +15,7 @@
 #include "pipeline.h"
 
 #include <bsd/sys/queue.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,6 +416,42 @@ pipeline_other_ports(
 		out[i].packets = p->other[port];
 	}
 	return n;
+}
+
+/* How many ports the no-session hint names. */
+#define PIPELINE_HINT_PORTS 3
+
+bool
+pipeline_no_session_hint(const struct pipeline *p, char *buf, size_t len)
+{
+	struct pipeline_port top[PIPELINE_HINT_PORTS];
+	size_t n, i, o = 0;
+
+#define PIPELINE_PUT(...)                                                      \
+	do {                                                                   \
+		if (o < len)                                                   \
+			o += (size_t)snprintf(buf + o, len - o, __VA_ARGS__);  \
+	} while (0)
+	if (p->sessions_seen > 0 || len == 0)
+		return false;
+	n = pipeline_other_ports(p, top, PIPELINE_HINT_PORTS);
+	if (n == 0)
+		return false;
+	buf[0] = '\0';
+	PIPELINE_PUT(
+	    "no SMTP session on port%s ", p->cfg.n_ports == 1 ? "" : "s");
+	for (i = 0; i < p->cfg.n_ports; i++)
+		PIPELINE_PUT("%s%u", i > 0 ? "," : "", p->cfg.ports[i]);
+	PIPELINE_PUT("; TCP traffic on port%s ", n == 1 ? "" : "s");
+	for (i = 0; i < n; i++)
+		PIPELINE_PUT("%s%u (%" PRIu64 " packet%s)", i > 0 ? ", " : "",
+		    top[i].port, top[i].packets,
+		    top[i].packets == 1 ? "" : "s");
+	PIPELINE_PUT(": try -P ");
+	for (i = 0; i < n; i++)
+		PIPELINE_PUT("%s%u", i > 0 ? "," : "", top[i].port);
+#undef PIPELINE_PUT
+	return true;
 }
 
 void

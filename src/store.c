@@ -13,8 +13,11 @@
 #include "store.h"
 
 #include <ctype.h>
+#include <regex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "xmalloc.h"
 
@@ -666,57 +669,303 @@ store_contains(const char *hay, size_t n, const char *needle, size_t nl)
 	return false;
 }
 
-static bool
-store_match_word(const struct store_session *ss, const char *w, size_t n)
-{
-	int code, c;
+/* The fields of the filter, in the order of enum store_field. */
+enum store_field {
+	STORE_FIELD_CODE,
+	STORE_FIELD_FROM,
+	STORE_FIELD_RCPT,
+	STORE_FIELD_SERVER,
+	STORE_FIELD_CLIENT,
+	STORE_FIELD_HELO,
+	STORE_FIELD_CAUSE,
+	STORE_FIELD_TEXT /* free text: no name */
+};
 
-	if (n == 3 && isdigit((unsigned char)w[0]) &&
-	    isdigit((unsigned char)w[1]) && isdigit((unsigned char)w[2])) {
-		code = (w[0] - '0') * 100 + (w[1] - '0') * 10 + (w[2] - '0');
-		if (store_session_has_code(ss, code))
+const struct store_filter_field store_filter_fields[] = {
+    [STORE_FIELD_CODE] = {"code", "a reply code (code:452), a class "
+				  "(code:4xx) or digits with x (code:45x)"},
+    [STORE_FIELD_FROM] = {"from", "the MAIL FROM address"},
+    [STORE_FIELD_RCPT] = {"rcpt", "a RCPT TO address"},
+    [STORE_FIELD_SERVER] = {"server", "the server's address and port"},
+    [STORE_FIELD_CLIENT] = {"client", "the client's address and port"},
+    [STORE_FIELD_HELO] = {"helo", "the EHLO/HELO name"},
+    [STORE_FIELD_CAUSE] = {"cause", "the cause a diagnosis gave "
+				    "(cause:rcpt-limit, cause:overload)"},
+};
+const size_t store_filter_nfields =
+    sizeof store_filter_fields / sizeof store_filter_fields[0];
+
+struct store_term {
+	enum store_field field;
+	char *text; /* the value, without the slashes of a regex */
+	bool is_re;
+	regex_t re;
+};
+
+struct store_filter {
+	struct store_term *terms;
+	size_t n;
+};
+
+/* "452", "4xx", "45x": three digits or x, the first a digit 1-5. */
+static bool
+store_code_pattern(const char *w, size_t n)
+{
+	size_t i;
+
+	if (n != 3 || w[0] < '1' || w[0] > '5')
+		return false;
+	for (i = 1; i < 3; i++)
+		if (!isdigit((unsigned char)w[i]) && w[i] != 'x' && w[i] != 'X')
+			return false;
+	return true;
+}
+
+static bool
+store_code_matches(const struct store_session *ss, const char *w)
+{
+	int c, d;
+
+	for (c = (w[0] - '0') * 100; c < (w[0] - '0') * 100 + 100; c++) {
+		d = (c / 10) % 10;
+		if (isdigit((unsigned char)w[1]) && w[1] - '0' != d)
+			continue;
+		if (isdigit((unsigned char)w[2]) && w[2] - '0' != c % 10)
+			continue;
+		if (store_session_has_code(ss, c))
 			return true;
 	}
-	if (n == 3 && w[0] >= '1' && w[0] <= '5' &&
-	    (w[1] == 'x' || w[1] == 'X') && (w[2] == 'x' || w[2] == 'X')) {
-		for (c = (w[0] - '0') * 100; c < (w[0] - '0') * 100 + 100; c++)
-			if (store_session_has_code(ss, c))
-				return true;
-		return false;
-	}
-	if (store_contains(ss->client, strlen(ss->client), w, n) ||
-	    store_contains(ss->server, strlen(ss->server), w, n))
-		return true;
-	if (ss->helo != NULL &&
-	    store_contains(ss->helo, strlen(ss->helo), w, n))
-		return true;
-	if (ss->mail_from != NULL &&
-	    store_contains(ss->mail_from, strlen(ss->mail_from), w, n))
-		return true;
-	/* The NULs between recipients never match a filter's bytes. */
-	if (ss->rcpt_text != NULL &&
-	    store_contains(ss->rcpt_text, ss->rcpt_len, w, n))
-		return true;
 	return false;
+}
+
+/* A string field: substring, or the regex. */
+static bool
+store_term_str(const struct store_term *t, const char *s, size_t n)
+{
+	char *z;
+	bool hit;
+
+	if (s == NULL)
+		return false;
+	if (!t->is_re)
+		return store_contains(s, n, t->text, strlen(t->text));
+	z = xstrndup(s, n);
+	hit = regexec(&t->re, z, 0, NULL, 0) == 0;
+	free(z);
+	return hit;
+}
+
+static bool
+store_term_rcpts(const struct store_term *t, const struct store_session *ss)
+{
+	size_t o = 0, l;
+
+	if (ss->rcpt_text == NULL)
+		return false;
+	/* The NULs between recipients never match a filter's bytes. */
+	if (!t->is_re)
+		return store_contains(
+		    ss->rcpt_text, ss->rcpt_len, t->text, strlen(t->text));
+	while (o < ss->rcpt_len) {
+		l = strnlen(ss->rcpt_text + o, ss->rcpt_len - o);
+		if (store_term_str(t, ss->rcpt_text + o, l))
+			return true;
+		o += l + 1;
+	}
+	return false;
+}
+
+static bool
+store_term_causes(const struct store_term *t, const struct store_session *ss)
+{
+	const struct event *ev;
+	size_t i;
+
+	for (i = 0; i < ss->n_events; i++) {
+		ev = ss->events[i];
+		if (ev->type == EV_REPLY && ev->diag != NULL &&
+		    ev->diag->cause != NULL &&
+		    store_term_str(t, ev->diag->cause, strlen(ev->diag->cause)))
+			return true;
+	}
+	return false;
+}
+
+static bool
+store_term_codes(const struct store_term *t, const struct store_session *ss)
+{
+	char buf[8];
+	int c;
+
+	if (!t->is_re)
+		return store_code_pattern(t->text, strlen(t->text)) &&
+		       store_code_matches(ss, t->text);
+	for (c = 100; c < STORE_CODE_MAX; c++) {
+		if (!store_session_has_code(ss, c))
+			continue;
+		snprintf(buf, sizeof buf, "%d", c);
+		if (regexec(&t->re, buf, 0, NULL, 0) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool
+store_term_match(const struct store_term *t, const struct store_session *ss)
+{
+	/* "from:" while it is being typed: no constraint yet. */
+	if (!t->is_re && t->text[0] == '\0')
+		return true;
+	switch (t->field) {
+	case STORE_FIELD_CODE:
+		return store_term_codes(t, ss);
+	case STORE_FIELD_FROM:
+		return ss->mail_from != NULL &&
+		       store_term_str(t, ss->mail_from, strlen(ss->mail_from));
+	case STORE_FIELD_RCPT:
+		return store_term_rcpts(t, ss);
+	case STORE_FIELD_SERVER:
+		return store_term_str(t, ss->server, strlen(ss->server));
+	case STORE_FIELD_CLIENT:
+		return store_term_str(t, ss->client, strlen(ss->client));
+	case STORE_FIELD_HELO:
+		return ss->helo != NULL &&
+		       store_term_str(t, ss->helo, strlen(ss->helo));
+	case STORE_FIELD_CAUSE:
+		return store_term_causes(t, ss);
+	case STORE_FIELD_TEXT:
+		break;
+	}
+	/* Free text: a code or class is a code, never part of a port. */
+	if (!t->is_re && store_code_pattern(t->text, strlen(t->text)))
+		return store_code_matches(ss, t->text);
+	return store_term_str(t, ss->client, strlen(ss->client)) ||
+	       store_term_str(t, ss->server, strlen(ss->server)) ||
+	       (ss->helo != NULL &&
+		   store_term_str(t, ss->helo, strlen(ss->helo))) ||
+	       (ss->mail_from != NULL &&
+		   store_term_str(t, ss->mail_from, strlen(ss->mail_from))) ||
+	       store_term_rcpts(t, ss);
+}
+
+void
+store_filter_free(struct store_filter *f)
+{
+	size_t i;
+
+	if (f == NULL)
+		return;
+	for (i = 0; i < f->n; i++) {
+		if (f->terms[i].is_re)
+			regfree(&f->terms[i].re);
+		free(f->terms[i].text);
+	}
+	free(f->terms);
+	free(f);
+}
+
+/* The field named before a colon at p (n bytes), or STORE_FIELD_TEXT. */
+static enum store_field
+store_field_at(const char *p, size_t n, size_t *name_len)
+{
+	size_t i, l;
+
+	for (i = 0; i < store_filter_nfields; i++) {
+		l = strlen(store_filter_fields[i].name);
+		if (l < n && p[l] == ':' &&
+		    strncasecmp(p, store_filter_fields[i].name, l) == 0) {
+			*name_len = l + 1;
+			return (enum store_field)i;
+		}
+	}
+	*name_len = 0;
+	return STORE_FIELD_TEXT;
+}
+
+struct store_filter *
+store_filter_new(const char *text, char **cause)
+{
+	struct store_filter *f = xcalloc(1, sizeof *f);
+	struct store_term *t;
+	const char *p = text != NULL ? text : "", *v, *e;
+	size_t cap = 0, skip;
+	char err[128];
+	int rc;
+
+	*cause = NULL;
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		if (f->n == cap) {
+			cap = cap ? cap * 2 : 4;
+			f->terms =
+			    xreallocarray(f->terms, cap, sizeof *f->terms);
+		}
+		t = &f->terms[f->n];
+		memset(t, 0, sizeof *t);
+		e = strchr(p, ' ');
+		t->field = store_field_at(
+		    p, e != NULL ? (size_t)(e - p) : strlen(p), &skip);
+		v = p + skip;
+		if (*v == '/') {
+			/* Up to a slash that ends the term (or the text): a
+			   regex may hold spaces and slashes. */
+			v++;
+			for (e = v; *e != '\0'; e++)
+				if (*e == '/' && (e[1] == ' ' || e[1] == '\0'))
+					break;
+			t->text = xstrndup(v, (size_t)(e - v));
+			t->is_re = true;
+			p = *e == '/' ? e + 1 : e;
+			rc = regcomp(&t->re, t->text,
+			    REG_EXTENDED | REG_ICASE | REG_NOSUB);
+			if (rc != 0) {
+				regerror(rc, &t->re, err, sizeof err);
+				xasprintf(cause, "/%s/: %s", t->text, err);
+				free(t->text);
+				store_filter_free(f);
+				return NULL;
+			}
+		} else {
+			e = strchr(v, ' ');
+			if (e == NULL)
+				e = v + strlen(v);
+			t->text = xstrndup(v, (size_t)(e - v));
+			p = e;
+		}
+		f->n++;
+	}
+	return f;
+}
+
+bool
+store_filter_match(const struct store_filter *f, const struct store_session *ss)
+{
+	size_t i;
+
+	if (f == NULL)
+		return true;
+	for (i = 0; i < f->n; i++)
+		if (!store_term_match(&f->terms[i], ss))
+			return false;
+	return true;
 }
 
 bool
 store_session_match(const struct store_session *ss, const char *filter)
 {
-	const char *p = filter, *e;
+	struct store_filter *f;
+	char *cause;
+	bool hit;
 
-	if (filter == NULL)
-		return true;
-	for (;;) {
-		while (*p == ' ')
-			p++;
-		if (*p == '\0')
-			return true;
-		e = strchr(p, ' ');
-		if (e == NULL)
-			e = p + strlen(p);
-		if (!store_match_word(ss, p, (size_t)(e - p)))
-			return false;
-		p = e;
+	f = store_filter_new(filter, &cause);
+	if (f == NULL) {
+		free(cause);
+		return false;
 	}
+	hit = store_filter_match(f, ss);
+	store_filter_free(f);
+	return hit;
 }

@@ -13,8 +13,10 @@
  *
  * Only the queue and the atomics of struct ui_cap are shared.
  *
- * Pause (space): with a file the main thread stops draining the queue, so
- * the reader blocks on the full queue and nothing is lost; live, events are
+ * Pause (space): with a file the main thread stops draining the queue and
+ * the capture thread stops reading (ui_cap_hold), so nothing is lost; a
+ * --replay clock stands still meanwhile (capture_replay_hold), so resuming
+ * goes on at the same pace rather than catching up.  Live, events are
  * held on the main thread (up to UI_HELD_MAX) and applied on resume, so the
  * capture never waits for the screen.
  *
@@ -107,7 +109,12 @@ ui_cap_stats(struct ui_cap *c, bool final)
 	struct event *ev = event_new(EV_STATS);
 	struct timeval now;
 
+	char hint[512];
+
 	pipeline_fill_stats(c->pipe, ev);
+	/* The headless run's closing hint, shown as a banner meanwhile. */
+	if (pipeline_no_session_hint(c->pipe, hint, sizeof hint))
+		ev->detail = xstrdup(hint);
 	ev->dropped = capture_dropped(c->cap);
 	gettimeofday(&now, NULL);
 	ev->elapsed = (double)(now.tv_sec - c->started.tv_sec) +
@@ -128,12 +135,29 @@ ui_cap_periodic(struct ui_cap *c)
 	}
 }
 
+/*
+ * Wait while paused.  A --replay (and --demo) clock stands still meanwhile:
+ * resuming goes on from the paused packet at the same pace.
+ */
+static void
+ui_cap_hold(struct ui_cap *c)
+{
+	struct timespec nap = {0, 20 * 1000 * 1000};
+	double t0;
+
+	if (!atomic_load(&c->pause))
+		return;
+	t0 = ui_now();
+	while (atomic_load(&c->pause) && !atomic_load(&c->stop))
+		nanosleep(&nap, NULL);
+	capture_replay_hold(c->cap, (long long)((ui_now() - t0) * 1000));
+}
+
 static void
 ui_cap_packet(void *arg, int linktype, const struct timeval *ts,
     const uint8_t *data, uint32_t caplen, uint32_t len)
 {
 	struct ui_cap *c = arg;
-	struct timespec nap = {0, 50 * 1000 * 1000};
 
 	pipeline_packet(c->pipe, linktype, ts, data, caplen, len);
 	if (c->dumping && pipeline_last_session(c->pipe) != 0)
@@ -143,8 +167,7 @@ ui_cap_packet(void *arg, int linktype, const struct timeval *ts,
 		pipeline_tick(c->pipe, ts);
 	}
 	ui_cap_periodic(c);
-	while (atomic_load(&c->pause) && !atomic_load(&c->stop))
-		nanosleep(&nap, NULL);
+	ui_cap_hold(c);
 	if (atomic_load(&c->stop))
 		capture_stop(c->cap);
 }
@@ -158,6 +181,8 @@ ui_cap_main(void *arg)
 	int rc;
 
 	for (;;) {
+		/* Paused between packets (a replay waiting for the next). */
+		ui_cap_hold(c);
 		rc = capture_loop(c->cap, ui_cap_packet, c, UI_LOOP_MS, &why);
 		if (rc != 0 || atomic_load(&c->stop))
 			break;
@@ -260,6 +285,8 @@ static const struct ui_colour ui_colours[UI_ROLE_MAX] = {
     [UI_BAR_452] = {COLOR_YELLOW, -1, A_BOLD, 0},
     [UI_PROMPT] = {-1, -1, A_BOLD, A_BOLD},
     [UI_ERROR] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
+    [UI_MATCH] = {COLOR_BLACK, COLOR_YELLOW, 0, A_REVERSE | A_UNDERLINE},
+    [UI_CURRENT] = {COLOR_BLACK, COLOR_WHITE, 0, A_REVERSE},
 };
 
 static void
@@ -471,10 +498,62 @@ ui_format_time(char *buf, size_t len, const struct timeval *tv, bool ms)
 		    tm.tm_sec);
 }
 
+/*
+ * Banners: what headless mode would say on stderr, said on screen, one line
+ * each above the status bar: no SMTP session but TCP traffic on other
+ * ports, payloads cut by the snapshot length, the key log's problem.
+ * Returns how many there are (at most UI_BANNERS_MAX), texts in out.
+ */
+#define UI_BANNERS_MAX 3
+static int
+ui_banners(struct ui_ctx *ctx, char out[][256])
+{
+	const struct event *st = store_stats(ctx->store)->last_stats;
+	int n = 0;
+
+	if (st != NULL && st->detail != NULL && store_count(ctx->store) == 0)
+		snprintf(out[n++], 256, "%s", st->detail);
+	if (ctx->snap_cut > 0)
+		snprintf(out[n++], 256,
+		    "payload cut by the snapshot length (-s) in %" PRIu64
+		    " session%s: capture again with a larger -s",
+		    ctx->snap_cut, event_plural(ctx->snap_cut));
+	if (ctx->cfg->warning != NULL)
+		snprintf(out[n++], 256, "%s", ctx->cfg->warning);
+	return n;
+}
+
+static int
+ui_banner_count(struct ui_ctx *ctx)
+{
+	char b[UI_BANNERS_MAX][256];
+	int n = ui_banners(ctx, b);
+
+	/* Never more than a third of the screen. */
+	return n > ctx->rows / 3 ? ctx->rows / 3 : n;
+}
+
+static void
+ui_draw_banners(struct ui_ctx *ctx)
+{
+	char b[UI_BANNERS_MAX][256], *t;
+	int i, n = ui_banners(ctx, b), show = ui_banner_count(ctx);
+	int y = ctx->rows - 2 - show;
+
+	for (i = 0; i < show && i < n; i++) {
+		t = ui_vis(ctx, b[i], strlen(b[i]));
+		ui_fill(ctx, y + i, 0, UI_STATUS_ALERT);
+		ui_put(ctx, y + i, 0, 1, UI_STATUS_ALERT, " ");
+		ui_put_cut(
+		    ctx, y + i, 1, ctx->cols - 1, UI_STATUS_ALERT, t, false);
+		free(t);
+	}
+}
+
 int
 ui_body_end(struct ui_ctx *ctx)
 {
-	return ctx->rows - 2;
+	return ctx->rows - 2 - ui_banner_count(ctx);
 }
 
 void
@@ -610,30 +689,43 @@ ui_draw_title(struct ui_ctx *ctx)
 		ui_put(ctx, 0, ctx->cols - 10, 10, UI_TITLE, "  ?: help ");
 }
 
-/* One piece of the status bar. */
+/* One piece of the status bar, with its shorter forms. */
 struct ui_status_item {
-	char text[64];
+	char text[3][48]; /* full, short, shortest */
 	enum ui_role role;
 	bool on;
 };
 
+/* Columns the bar needs at abbreviation level lv (0 full .. 2). */
 static int
-ui_status_need(const struct ui_status_item *it, size_t n)
+ui_status_need(const struct ui_status_item *it, size_t n, int lv)
 {
 	size_t i;
 	int w = 0;
 
 	for (i = 0; i < n; i++)
 		if (it[i].on)
-			w += 2 + ui_width(it[i].text);
+			w += 2 + ui_width(it[i].text[lv]);
 	return w;
+}
+
+static void
+ui_status_item_set(struct ui_status_item *it, const char *full,
+    const char *shrt, const char *least, uint64_t v)
+{
+	snprintf(it->text[0], sizeof it->text[0], "%s%" PRIu64, full, v);
+	snprintf(it->text[1], sizeof it->text[1], "%s%" PRIu64, shrt, v);
+	snprintf(it->text[2], sizeof it->text[2], "%s%" PRIu64, least, v);
+	it->on = true;
 }
 
 /*
  * " SOURCE  pkts N  sessions N  421 replies: N  452 replies: N ... [state] ".
  * The 421/452 figures count replies, not sessions (a session may get
- * several), and say so.  When the terminal is narrow, the packet count goes
- * first, then the source is shortened; the counts stay.
+ * several), and say so.  On a narrow terminal the packet count goes first,
+ * then labels get shorter ("421: N", then "421:N"), then the source is
+ * shortened and dropped: the numbers themselves are never cut, down to 50
+ * columns.
  */
 static void
 ui_draw_status(struct ui_ctx *ctx)
@@ -641,61 +733,73 @@ ui_draw_status(struct ui_ctx *ctx)
 	const struct store_stats *st = store_stats(ctx->store);
 	struct ui_status_item it[6];
 	char *src, state[32];
-	int y = ctx->rows - 2, x, need, srcw, statew;
+	int y = ctx->rows - 2, x, need = 0, srcw, statew, lv;
 	size_t i, n = sizeof it / sizeof it[0];
 
 	memset(it, 0, sizeof it);
-	snprintf(it[0].text, sizeof it[0].text, "pkts %" PRIu64, st->packets);
-	snprintf(
-	    it[1].text, sizeof it[1].text, "sessions %" PRIu64, st->sessions);
-	snprintf(
-	    it[2].text, sizeof it[2].text, "421 replies: %" PRIu64, st->n421);
+	ui_status_item_set(&it[0], "pkts ", "pkts ", "p", st->packets);
+	ui_status_item_set(&it[1], "sessions ", "sess ", "s", st->sessions);
+	ui_status_item_set(&it[2], "421 replies: ", "421: ", "421:", st->n421);
 	it[2].role = st->n421 ? UI_STATUS_ALERT : UI_STATUS;
-	snprintf(
-	    it[3].text, sizeof it[3].text, "452 replies: %" PRIu64, st->n452);
+	ui_status_item_set(&it[3], "452 replies: ", "452: ", "452:", st->n452);
 	it[3].role = st->n452 ? UI_STATUS_ALERT : UI_STATUS;
 	/* Drops only mean something live (or when there were some). */
-	snprintf(it[4].text, sizeof it[4].text, "drops %" PRIu64, st->dropped);
+	ui_status_item_set(&it[4], "drops ", "drops ", "d", st->dropped);
 	it[4].on = st->dropped > 0 || capture_is_live(ctx->cfg->cap);
-	snprintf(
-	    it[5].text, sizeof it[5].text, "lost %" PRIu64, ctx->queue_dropped);
+	ui_status_item_set(&it[5], "lost ", "lost ", "l", ctx->queue_dropped);
 	it[5].role = UI_STATUS_ALERT;
 	it[5].on = ctx->queue_dropped > 0;
-	for (i = 0; i < 4; i++)
-		it[i].on = true;
 
 	ui_fill(ctx, y, 0, UI_STATUS);
 	src = ui_vis(ctx, ctx->cfg->source != NULL ? ctx->cfg->source : "",
 	    ctx->cfg->source != NULL ? strlen(ctx->cfg->source) : 0);
 	snprintf(state, sizeof state, " [%s] ", ctx->state);
 	statew = ui_width(state);
-	need = 1 + ui_width(src) + ui_status_need(it, n) + 1 + statew;
-	if (need > ctx->cols) {
-		it[0].on = false;
-		need = 1 + ui_width(src) + ui_status_need(it, n) + 1 + statew;
-	}
 	srcw = ui_width(src);
+	/* Least first: the packet count, then shorter labels. */
+	for (lv = 0; lv < 3; lv++) {
+		need = 1 + srcw + ui_status_need(it, n, lv) + 1 + statew;
+		if (need <= ctx->cols)
+			break;
+		if (lv == 0) {
+			it[0].on = false;
+			need =
+			    1 + srcw + ui_status_need(it, n, lv) + 1 + statew;
+			if (need <= ctx->cols)
+				break;
+		}
+	}
+	if (lv == 3)
+		lv = 2;
 	if (need > ctx->cols) {
+		/* The source gives way, down to nothing. */
 		srcw -= need - ctx->cols;
-		if (srcw < 6)
-			srcw = 6;
+		if (srcw < 4)
+			srcw = 0;
 	}
 	x = ui_put(ctx, y, 0, 1, UI_STATUS, " ");
-	x += ui_put_cut(ctx, y, x, srcw, UI_STATUS, src, false);
+	if (srcw > 0)
+		x += ui_put_cut(ctx, y, x, srcw, UI_STATUS, src, false);
 	free(src);
 	for (i = 0; i < n && x < ctx->cols; i++) {
 		if (!it[i].on)
 			continue;
-		x += ui_put(ctx, y, x, ctx->cols - x, UI_STATUS, "  ");
+		x += ui_put(
+		    ctx, y, x, ctx->cols - x, UI_STATUS, x > 1 ? "  " : " ");
 		x += ui_put(ctx, y, x, ctx->cols - x,
 		    it[i].role != UI_NORMAL ? it[i].role : UI_STATUS,
-		    it[i].text);
+		    it[i].text[lv]);
 	}
 	if (ctx->cols - x >= statew)
 		ui_put(ctx, y, ctx->cols - statew, statew,
 		    strcmp(ctx->state, "paused") == 0 ? UI_STATUS_ALERT
 						      : UI_STATUS,
 		    state);
+	else if (ctx->cols - x >= statew - 2)
+		ui_put(ctx, y, ctx->cols - statew + 1, statew - 2,
+		    strcmp(ctx->state, "paused") == 0 ? UI_STATUS_ALERT
+						      : UI_STATUS,
+		    state + 1);
 }
 
 static void
@@ -704,11 +808,18 @@ ui_draw_bottom(struct ui_ctx *ctx)
 	const struct ui_screen *s = ctx->stack[ctx->depth - 1];
 	int y = ctx->rows - 1, x = 0;
 	const char *p, *sep, *colon;
-	char key[32], what[64], *t;
+	char key[32], what[64], hints[512], *t;
 
 	move(y, 0);
 	clrtoeol();
 	if (ctx->prompting) {
+		/* What is wrong with the answer so far (a filter's regex). */
+		if (ctx->msg[0] != '\0' && ctx->msg_error) {
+			move(y - 1, 0);
+			clrtoeol();
+			ui_put_cut(ctx, y - 1, 0, ctx->cols, UI_ERROR, ctx->msg,
+			    false);
+		}
 		x = ui_put(ctx, y, 0, ctx->cols, UI_PROMPT, ctx->prompt_label);
 		t = ui_vis(ctx, ctx->prompt_buf, ctx->prompt_len);
 		/* Show the end of a long answer. */
@@ -728,6 +839,12 @@ ui_draw_bottom(struct ui_ctx *ctx)
 		return;
 	}
 	curs_set(0);
+	if (ctx->quit_asked) {
+		ui_put(ctx, y, 0, ctx->cols, UI_ERROR,
+		    "Stop the live capture and quit? q or y: quit, any other "
+		    "key: go on");
+		return;
+	}
 	if (ctx->msg[0] != '\0' && ui_now() - ctx->msg_time < UI_MSG_SECONDS) {
 		enum ui_role r = ctx->msg_error ? UI_ERROR : UI_PROMPT;
 		char **parts;
@@ -750,7 +867,8 @@ ui_draw_bottom(struct ui_ctx *ctx)
 		return;
 	}
 	ctx->msg[0] = '\0';
-	for (p = s->hints; p != NULL && *p != '\0' && x < ctx->cols;) {
+	ui_keys_hints(s->id, hints, sizeof hints);
+	for (p = hints; *p != '\0' && x < ctx->cols;) {
 		sep = strstr(p, "  ");
 		if (sep == NULL)
 			sep = p + strlen(p);
@@ -782,6 +900,7 @@ ui_draw(struct ui_ctx *ctx)
 	ui_draw_title(ctx);
 	if (s->draw != NULL)
 		s->draw(ctx);
+	ui_draw_banners(ctx);
 	ui_draw_status(ctx);
 	ui_draw_bottom(ctx);
 	refresh();
@@ -805,11 +924,28 @@ ui_resize(struct ui_ctx *ctx)
 	ctx->dirty = true;
 }
 
-/* Keys every screen shares; the screen gets the key first. */
+/*
+ * q on the list, or Q: a live capture is not ended by a stray key, it asks
+ * first (q again or y quits).  Files and finished captures quit at once.
+ */
+static void
+ui_quit(struct ui_ctx *ctx)
+{
+	if (capture_is_live(ctx->cfg->cap) && strcmp(ctx->state, "done") != 0 &&
+	    strcmp(ctx->state, "error") != 0) {
+		ctx->quit_asked = true;
+		ctx->dirty = true;
+		return;
+	}
+	ctx->quit = true;
+}
+
+/* Keys every screen shares; the screen gets the action first. */
 static void
 ui_key(struct ui_ctx *ctx, int key)
 {
 	const struct ui_screen *s = ctx->stack[ctx->depth - 1];
+	enum ui_action act;
 
 	ctx->dirty = true;
 	if (ctx->prompting) {
@@ -818,32 +954,41 @@ ui_key(struct ui_ctx *ctx, int key)
 	}
 	if (key == KEY_RESIZE)
 		return;
+	if (ctx->quit_asked) {
+		ctx->quit_asked = false;
+		if (key == 'q' || key == 'Q' || key == 'y' || key == 'Y')
+			ctx->quit = true;
+		else
+			ui_message(ctx, false, "still capturing");
+		return;
+	}
 	if (ctx->msg[0] != '\0')
 		ctx->msg[0] = '\0';
-	if (s->key != NULL && s->key(ctx, key))
+	act = ui_key_action(s->id, key);
+	if (act == UI_A_NONE)
 		return;
-	switch (key) {
-	case '?':
-	case KEY_F(1):
+	if (s->key != NULL && s->key(ctx, act))
+		return;
+	switch (act) {
+	case UI_A_HELP:
 		if (s != &ui_screen_help)
 			ui_push(ctx, &ui_screen_help);
 		break;
-	case 's':
-	case 'S':
+	case UI_A_STATS:
 		if (s != &ui_screen_stats)
 			ui_push(ctx, &ui_screen_stats);
 		break;
-	case UI_KEY_ESC:
-	case 'q':
+	case UI_A_BACK:
+	case UI_A_CLOSE:
 		if (ctx->depth > 1)
 			ui_pop(ctx);
-		else if (key == 'q')
-			ctx->quit = true;
+		else if (act == UI_A_CLOSE)
+			ui_quit(ctx);
 		break;
-	case 'Q':
-		ctx->quit = true;
+	case UI_A_QUIT:
+		ui_quit(ctx);
 		break;
-	case UI_KEY_CTRL('l'):
+	case UI_A_REDRAW:
 		clearok(stdscr, TRUE);
 		break;
 	default:
@@ -859,6 +1004,8 @@ struct ui_held {
 static void
 ui_apply(struct ui_ctx *ctx, struct event *ev)
 {
+	if (ev->type == EV_ANOMALY && ev->what == EV_ANOM_TRUNCATED_PACKET)
+		ctx->snap_cut++;
 	store_add_take(ctx->store, ev);
 }
 
@@ -889,6 +1036,28 @@ ui_toggle_pause(struct ui_ctx *ctx, struct ui_cap *c, struct ui_held *held,
 	for (i = 0; i < held->n; i++)
 		ui_apply(ctx, held->ev[i]);
 	held->n = 0;
+}
+
+/*
+ * One line on the terminal once the UI is gone, so that what was seen is
+ * not lost with the screen: sessions, 421 and 452 replies, drops.
+ */
+static void
+ui_summary(struct ui_ctx *ctx)
+{
+	const struct store_stats *st = store_stats(ctx->store);
+	const char *src = ctx->cfg->source != NULL ? ctx->cfg->source : "";
+	char *v = vis_dup(src, strlen(src), ctx->utf8);
+
+	printf("smtpscope: %s: %" PRIu64 " session%s, 421 replies: %" PRIu64
+	       ", 452 replies: %" PRIu64 ", drops: %" PRIu64,
+	    v, st->sessions, event_plural(st->sessions), st->n421, st->n452,
+	    st->dropped);
+	if (ctx->queue_dropped > 0)
+		printf(", lost: %" PRIu64, ctx->queue_dropped);
+	printf("\n");
+	fflush(stdout);
+	free(v);
 }
 
 int
@@ -1023,7 +1192,9 @@ ui_run(const struct ui_config *cfg)
 				ctx.dirty = true; /* capture thread finished */
 		}
 		while ((key = getch()) != ERR) {
-			if (key == ' ' && !ctx.prompting) {
+			if (!ctx.prompting && !ctx.quit_asked &&
+			    ui_key_action(ctx.stack[ctx.depth - 1]->id, key) ==
+				UI_A_PAUSE) {
 				ui_toggle_pause(&ctx, &c, &held, running);
 				ctx.dirty = true;
 				continue;
@@ -1100,6 +1271,7 @@ ui_run(const struct ui_config *cfg)
 	event_queue_close(c.q);
 	ui_cleanup();
 	err_set_cleanup(NULL);
+	ui_summary(&ctx);
 	/*
 	 * A stream (-r - fed by `ssh mx tcpdump`) can keep the capture thread
 	 * in read() until the writer sends more, which may be never: the
@@ -1127,6 +1299,7 @@ ui_run(const struct ui_config *cfg)
 	pipeline_free(c.pipe);
 	event_queue_free(c.q);
 	store_free(ctx.store);
+	store_filter_free(ctx.filt);
 	ui_doc_clear(&ctx.sess_doc);
 	ui_doc_clear(&ctx.stats_doc);
 	ui_doc_clear(&ctx.help_doc);

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,40 +313,31 @@ ui_scroll_fix(struct ui_scroll *sc, size_t total, int height)
 }
 
 int
-ui_scroll_key(struct ui_scroll *sc, int key, size_t total, int height)
+ui_scroll_key(
+    struct ui_scroll *sc, enum ui_action act, size_t total, int height)
 {
 	size_t h = height > 1 ? (size_t)height - 1 : 1;
 	size_t max = total > (size_t)height ? total - (size_t)height : 0;
 
-	switch (key) {
-	case KEY_UP:
-	case 'k':
+	switch (act) {
+	case UI_A_UP:
 		if (sc->top > 0)
 			sc->top--;
 		break;
-	case KEY_DOWN:
-	case 'j':
-	case '\r':
-	case '\n':
+	case UI_A_DOWN:
 		if (sc->top < max)
 			sc->top++;
 		break;
-	case KEY_PPAGE:
-	case 'b':
-	case UI_KEY_CTRL('b'):
+	case UI_A_PGUP:
 		sc->top = sc->top > h ? sc->top - h : 0;
 		break;
-	case KEY_NPAGE:
-	case 'f':
-	case UI_KEY_CTRL('f'):
+	case UI_A_PGDN:
 		sc->top = sc->top + h < max ? sc->top + h : max;
 		break;
-	case KEY_HOME:
-	case 'g':
+	case UI_A_HOME:
 		sc->top = 0;
 		break;
-	case KEY_END:
-	case 'G':
+	case UI_A_END:
 		sc->top = max;
 		sc->follow = true;
 		return 1;
@@ -354,4 +346,75 @@ ui_scroll_key(struct ui_scroll *sc, int key, size_t total, int height)
 	}
 	sc->follow = sc->top >= max;
 	return 1;
+}
+
+char *
+ui_doc_line_text(const struct ui_dline *l)
+{
+	const struct ui_seg *s;
+	size_t j, len = 0, o = 0;
+	char *t;
+
+	for (j = 0; j < l->n; j++)
+		len += l->segs[j].text != NULL ? strlen(l->segs[j].text)
+					       : (size_t)l->segs[j].count;
+	t = xmalloc(len + 1);
+	for (j = 0; j < l->n; j++) {
+		s = &l->segs[j];
+		if (s->text != NULL) {
+			memcpy(t + o, s->text, strlen(s->text));
+			o += strlen(s->text);
+		} else if (s->count > 0) {
+			memset(t + o, ' ', (size_t)s->count);
+			o += (size_t)s->count;
+		}
+	}
+	t[o] = '\0';
+	return t;
+}
+
+const char *
+ui_find(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle), i;
+
+	if (n == 0)
+		return NULL;
+	for (; *hay != '\0'; hay++) {
+		for (i = 0; i < n; i++)
+			if (hay[i] == '\0' ||
+			    tolower((unsigned char)hay[i]) !=
+				tolower((unsigned char)needle[i]))
+				break;
+		if (i == n)
+			return hay;
+	}
+	return NULL;
+}
+
+void
+ui_doc_draw_matches(struct ui_ctx *ctx, const struct ui_doc *d, size_t top,
+    int y0, int height, const char *needle)
+{
+	const char *p, *m;
+	char *t, *u;
+	size_t nl = strlen(needle);
+	int y, x;
+
+	if (nl == 0)
+		return;
+	for (y = 0; y < height && top + (size_t)y < d->n; y++) {
+		t = ui_doc_line_text(&d->lines[top + (size_t)y]);
+		for (p = t; (m = ui_find(p, needle)) != NULL; p = m + nl) {
+			u = xstrndup(t, (size_t)(m - t));
+			x = ui_width(u);
+			free(u);
+			if (x >= ctx->cols)
+				break;
+			u = xstrndup(m, nl);
+			ui_put(ctx, y0 + y, x, ctx->cols - x, UI_MATCH, u);
+			free(u);
+		}
+		free(t);
+	}
 }

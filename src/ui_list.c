@@ -19,48 +19,86 @@
 #include "ui_screen.h"
 #include "xmalloc.h"
 
-/* Column widths for the current terminal width. */
+/* Column widths for the current terminal width; 0: the column is off. */
 struct ui_list_cols {
 	int id, time, client, server, helo, from, rcpt, tls, last, flags;
 };
 
-static void
-ui_list_layout(int cols, uint64_t max_id, struct ui_list_cols *c)
+/* Room for the client and server columns: never under these. */
+#define UI_LIST_CLIENT_MIN 15 /* "127.0.0.1:54321" */
+#define UI_LIST_ADDR_MAX 47   /* "[v6 address]:port" */
+#define UI_LIST_FROM_MIN 10
+
+static int
+ui_list_total(const struct ui_list_cols *c)
 {
-	int avail, flex, n = 9;
+	const int *w[] = {&c->id, &c->time, &c->client, &c->server, &c->helo,
+	    &c->from, &c->rcpt, &c->tls, &c->last, &c->flags};
+	size_t i;
+	int t = -1; /* one space after every column but the last */
+
+	for (i = 0; i < sizeof w / sizeof w[0]; i++)
+		if (*w[i] > 0)
+			t += *w[i] + 1;
+	return t;
+}
+
+/*
+ * Columns by priority.  Last and Flags always stay, with the session
+ * number; the client and server get the width of the widest address listed
+ * (so that at 80 columns an IPv4 client keeps its port).  When the row does
+ * not fit, MAIL FROM shrinks to its minimum, then TLS, Start, Rcpt and MAIL
+ * FROM go in that order; only then are the addresses cut, the server first.
+ * Room left over goes to MAIL FROM and, when wide, HELO.
+ */
+static void
+ui_list_layout(int cols, uint64_t max_id, int client_w, int server_w,
+    struct ui_list_cols *c)
+{
+	int *drop[4], flex, over;
+	size_t i;
 	char buf[32];
 
+	memset(c, 0, sizeof *c);
 	/* As wide as the biggest session number, at least "#". */
 	c->id = snprintf(buf, sizeof buf, "%" PRIu64, max_id);
 	if (c->id < 3)
 		c->id = 3;
+	c->last = 4;
+	c->flags = 7;
 	c->time = 8;
 	c->rcpt = 5; /* accepted/sent: "3/5" */
 	c->tls = 4;
-	c->last = 4;
-	c->flags = 7;
-	/* One space after every column. */
-	avail = cols -
-		(c->id + c->time + c->rcpt + c->tls + c->last + c->flags + n);
-	/*
-	 * Addresses first: they are what people read and filter on.  The
-	 * server drops ":25", so an IPv4 server fits in 15 columns.
-	 */
-	c->client = 21;
-	c->server = 21;
-	flex = avail - c->client - c->server;
-	if (flex < 10) {
-		/* MAIL FROM keeps at least 10 columns and the server 15;
-		   the client up to 21 of the rest, MAIL FROM the others. */
-		c->server = 15;
-		c->client = avail - 10 - c->server;
-		if (c->client > 21)
-			c->client = 21;
-		if (c->client < 9)
-			c->client = 9;
-		flex = avail - c->client - c->server;
+	c->client = client_w < UI_LIST_CLIENT_MIN ? UI_LIST_CLIENT_MIN
+		    : client_w > UI_LIST_ADDR_MAX ? UI_LIST_ADDR_MAX
+						  : client_w;
+	c->server = server_w < 6		  ? 6
+		    : server_w > UI_LIST_ADDR_MAX ? UI_LIST_ADDR_MAX
+						  : server_w;
+	c->from = UI_LIST_FROM_MIN;
+	drop[0] = &c->tls;
+	drop[1] = &c->time;
+	drop[2] = &c->rcpt;
+	drop[3] = &c->from;
+	for (i = 0; i < 4 && ui_list_total(c) > cols; i++)
+		*drop[i] = 0;
+	over = ui_list_total(c) - cols;
+	if (over > 0) {
+		/* The server first, down to 9 columns, then the client. */
+		int cut = c->server - 9 < over ? c->server - 9 : over;
+
+		if (cut > 0) {
+			c->server -= cut;
+			over -= cut;
+		}
+		if (over > 0)
+			c->client = c->client - over > 9 ? c->client - over : 9;
+		return;
 	}
-	if (flex >= 30) {
+	if (c->from == 0)
+		return;
+	flex = cols - ui_list_total(c) + c->from;
+	if (flex >= 40) {
 		c->helo = flex * 2 / 5 - 1;
 		c->from = flex - c->helo - 1;
 		/* Very wide: do not push the flags far right. */
@@ -68,12 +106,8 @@ ui_list_layout(int cols, uint64_t max_id, struct ui_list_cols *c)
 			c->helo = 32;
 		if (c->from > 40)
 			c->from = 40;
-	} else {
-		c->helo = 0; /* narrow: HELO is in the session view */
-		c->from = flex;
-	}
-	if (c->from < 0)
-		c->from = 0;
+	} else
+		c->from = flex > 40 ? 40 : flex;
 }
 
 /* The server column: ":25" is implied. */
@@ -107,7 +141,7 @@ ui_list_refresh(struct ui_ctx *ctx)
 		ss = store_at(ctx->store, i);
 		if (ctx->problems && !store_session_problem(ss))
 			continue;
-		if (!store_session_match(ss, ctx->filter))
+		if (!store_filter_match(ctx->filt, ss))
 			continue;
 		ctx->view[ctx->n_view++] = ss;
 	}
@@ -149,19 +183,23 @@ ui_list_targets(struct ui_ctx *ctx, struct store_session ***out)
 	return 1;
 }
 
+const struct ui_tls_mark ui_tls_marks[] = {
+    {"none", "-", "- no TLS"},
+    {"starttls", "STLS", "STLS STARTTLS"},
+    {"starttls+dec", "STL+", "STL+ STARTTLS decrypted with the key log"},
+    {"implicit", "TLS", "TLS implicit TLS (port 465)"},
+    {"implicit+dec", "TLS+", "TLS+ implicit TLS decrypted"},
+};
+const size_t ui_ntls_marks = sizeof ui_tls_marks / sizeof ui_tls_marks[0];
+
 static const char *
 ui_list_tls(const struct store_session *ss)
 {
-	if (strcmp(ss->tls, "none") == 0)
-		return "-";
-	if (strcmp(ss->tls, "starttls") == 0)
-		return "STLS";
-	if (strcmp(ss->tls, "starttls+dec") == 0)
-		return "STL+";
-	if (strcmp(ss->tls, "implicit") == 0)
-		return "TLS";
-	if (strcmp(ss->tls, "implicit+dec") == 0)
-		return "TLS+";
+	size_t i;
+
+	for (i = 0; i < ui_ntls_marks; i++)
+		if (strcmp(ss->tls, ui_tls_marks[i].state) == 0)
+			return ui_tls_marks[i].mark;
 	return ss->tls;
 }
 
@@ -196,9 +234,11 @@ ui_list_row(struct ui_ctx *ctx, int y, const struct store_session *ss,
 	if (!ss->closed)
 		ui_put(ctx, y, x + c->id, 1, role, "*");
 	x += c->id + 1;
-	ui_format_time(buf, sizeof buf, &ss->start, false);
-	ui_cell(ctx, y, x, c->time, role, buf);
-	x += c->time + 1;
+	if (c->time > 0) {
+		ui_format_time(buf, sizeof buf, &ss->start, false);
+		ui_cell(ctx, y, x, c->time, role, buf);
+		x += c->time + 1;
+	}
 	t = ui_vis(ctx, ss->client, strlen(ss->client));
 	ui_cell(ctx, y, x, c->client, role, t);
 	free(t);
@@ -223,18 +263,20 @@ ui_list_row(struct ui_ctx *ctx, int y, const struct store_session *ss,
 		x += c->from + 1;
 	}
 	/* Accepted of sent: "3/5" says at once that two were refused. */
-	snprintf(buf, sizeof buf, "%u/%u", ss->rcpts_ok, ss->rcpts);
-	if (ss->rcpts == 0)
-		snprintf(buf, sizeof buf, "-");
-	{
+	if (c->rcpt > 0) {
 		char cell[32];
 
+		snprintf(buf, sizeof buf, "%u/%u", ss->rcpts_ok, ss->rcpts);
+		if (ss->rcpts == 0)
+			snprintf(buf, sizeof buf, "-");
 		snprintf(cell, sizeof cell, "%*s", c->rcpt, buf);
 		ui_cell(ctx, y, x, c->rcpt, role, cell);
+		x += c->rcpt + 1;
 	}
-	x += c->rcpt + 1;
-	ui_cell(ctx, y, x, c->tls, role, ui_list_tls(ss));
-	x += c->tls + 1;
+	if (c->tls > 0) {
+		ui_cell(ctx, y, x, c->tls, role, ui_list_tls(ss));
+		x += c->tls + 1;
+	}
 	if (ss->last_code > 0) {
 		snprintf(buf, sizeof buf, "%d", ss->last_code);
 		/* The code keeps its class colour unless the row is lit. */
@@ -257,8 +299,10 @@ ui_list_header(struct ui_ctx *ctx, int y, const struct ui_list_cols *c)
 	ui_cell(ctx, y, x, c->id - 1, UI_HEADER, "");
 	ui_cell(ctx, y, x + c->id - 1, 1, UI_HEADER, "#");
 	x += c->id + 1;
-	ui_cell(ctx, y, x, c->time, UI_HEADER, "Start");
-	x += c->time + 1;
+	if (c->time > 0) {
+		ui_cell(ctx, y, x, c->time, UI_HEADER, "Start");
+		x += c->time + 1;
+	}
 	ui_cell(ctx, y, x, c->client, UI_HEADER, "Client");
 	x += c->client + 1;
 	ui_cell(ctx, y, x, c->server, UI_HEADER, "Server");
@@ -271,10 +315,14 @@ ui_list_header(struct ui_ctx *ctx, int y, const struct ui_list_cols *c)
 		ui_cell(ctx, y, x, c->from, UI_HEADER, "MAIL FROM");
 		x += c->from + 1;
 	}
-	ui_cell(ctx, y, x, c->rcpt, UI_HEADER, " Rcpt");
-	x += c->rcpt + 1;
-	ui_cell(ctx, y, x, c->tls, UI_HEADER, "TLS");
-	x += c->tls + 1;
+	if (c->rcpt > 0) {
+		ui_cell(ctx, y, x, c->rcpt, UI_HEADER, " Rcpt");
+		x += c->rcpt + 1;
+	}
+	if (c->tls > 0) {
+		ui_cell(ctx, y, x, c->tls, UI_HEADER, "TLS");
+		x += c->tls + 1;
+	}
 	ui_cell(ctx, y, x, c->last, UI_HEADER, "Last");
 	x += c->last + 1;
 	ui_cell(ctx, y, x, c->flags, UI_HEADER, "Flags");
@@ -295,12 +343,25 @@ ui_list_draw(struct ui_ctx *ctx)
 	int h = ui_list_height(ctx), y;
 	size_t i;
 
+	int cw = 0, sw = 0, w;
+	char buf[64];
+
 	ui_list_refresh(ctx);
+	/* The widest addresses of the sessions listed (ASCII: no escape). */
+	for (i = 0; i < ctx->n_view; i++) {
+		w = (int)strlen(ctx->view[i]->client);
+		if (w > cw)
+			cw = w;
+		ui_list_server(ctx->view[i]->server, buf, sizeof buf);
+		w = (int)strlen(buf);
+		if (w > sw)
+			sw = w;
+	}
 	ui_list_layout(ctx->cols,
 	    store_count(ctx->store) > 0
 		? store_at(ctx->store, store_count(ctx->store) - 1)->id
 		: 1,
-	    &c);
+	    cw, sw, &c);
 	ui_list_header(ctx, UI_BODY_Y, &c);
 	/* Keep the selection on screen. */
 	if (ctx->sel < ctx->top)
@@ -327,22 +388,39 @@ ui_list_draw(struct ui_ctx *ctx)
 	}
 }
 
+/*
+ * The filter applies as it is typed.  Text with an invalid regular
+ * expression leaves the previous filter in force and says why.
+ */
+static void
+ui_list_filter_set(struct ui_ctx *ctx, const char *text)
+{
+	struct store_filter *f;
+	char *cause = NULL;
+
+	f = store_filter_new(text, &cause);
+	if (f == NULL) {
+		ui_message(ctx, true, "filter: %s", cause);
+		free(cause);
+		return;
+	}
+	store_filter_free(ctx->filt);
+	ctx->filt = f;
+	snprintf(ctx->filter, sizeof ctx->filter, "%s", text);
+	ctx->view_stale = true;
+	ctx->msg[0] = '\0';
+}
+
 static void
 ui_list_filter_change(struct ui_ctx *ctx, const char *text)
 {
-	snprintf(ctx->filter, sizeof ctx->filter, "%s", text);
-	ctx->view_stale = true;
+	ui_list_filter_set(ctx, text);
 }
 
 static void
 ui_list_filter_done(struct ui_ctx *ctx, const char *answer)
 {
-	if (answer == NULL)
-		snprintf(
-		    ctx->filter, sizeof ctx->filter, "%s", ctx->prompt_saved);
-	else
-		snprintf(ctx->filter, sizeof ctx->filter, "%s", answer);
-	ctx->view_stale = true;
+	ui_list_filter_set(ctx, answer != NULL ? answer : ctx->prompt_saved);
 }
 
 static void
@@ -357,58 +435,83 @@ ui_list_select(struct ui_ctx *ctx, size_t i)
 	ctx->follow = i == ctx->n_view - 1;
 }
 
+/*
+ * n (dir 1) and N (-1): select the next or previous listed session with a
+ * 421 or 452 reply, wrapping around at the ends (and saying so).
+ */
+static void
+ui_list_jump(struct ui_ctx *ctx, int dir)
+{
+	size_t k, i, n = ctx->n_view;
+	const struct store_session *ss;
+
+	bool wrapped;
+
+	for (k = 1; k <= n; k++) {
+		i = dir > 0 ? (ctx->sel + k) % n : (ctx->sel + n - k % n) % n;
+		ss = ctx->view[i];
+		if ((ss->flags & (STORE_F_421 | STORE_F_452)) == 0)
+			continue;
+		wrapped = dir > 0 ? ctx->sel + k >= n : k > ctx->sel;
+		ui_list_select(ctx, i);
+		ctx->follow = false;
+		ui_message(ctx, false,
+		    "session %" PRIu64 ": %u x 421, %u x 452%s", ss->id,
+		    ss->n421, ss->n452,
+		    !wrapped  ? ""
+		    : dir > 0 ? " (wrapped: back to the first)"
+			      : " (wrapped: back to the last)");
+		return;
+	}
+	ui_message(ctx, false, "no listed session has a 421 or 452 reply");
+}
+
 static int
-ui_list_key(struct ui_ctx *ctx, int key)
+ui_list_key(struct ui_ctx *ctx, enum ui_action act)
 {
 	size_t h = (size_t)ui_list_height(ctx);
 	struct store_session **t;
 	size_t n;
 
 	ui_list_refresh(ctx);
-	switch (key) {
-	case KEY_UP:
-	case 'k':
+	switch (act) {
+	case UI_A_UP:
 		ui_list_select(ctx, ctx->sel > 0 ? ctx->sel - 1 : 0);
 		break;
-	case KEY_DOWN:
-	case 'j':
+	case UI_A_DOWN:
 		ui_list_select(ctx, ctx->sel + 1);
 		break;
-	case KEY_PPAGE:
-	case UI_KEY_CTRL('b'):
+	case UI_A_PGUP:
 		ui_list_select(ctx, ctx->sel > h ? ctx->sel - h : 0);
 		break;
-	case KEY_NPAGE:
-	case UI_KEY_CTRL('f'):
+	case UI_A_PGDN:
 		ui_list_select(ctx, ctx->sel + h);
 		break;
-	case KEY_HOME:
-	case 'g':
+	case UI_A_HOME:
 		ui_list_select(ctx, 0);
 		break;
-	case KEY_END:
-	case 'G':
+	case UI_A_END:
 		ui_list_select(ctx, ctx->n_view);
 		ctx->follow = true;
 		break;
-	case '\r':
-	case '\n':
-	case KEY_ENTER:
-	case KEY_RIGHT:
-	case 'l':
+	case UI_A_OPEN:
 		if (ctx->n_view > 0)
 			ui_session_open(ctx, ctx->view[ctx->sel]->id);
 		break;
-	case '/':
+	case UI_A_NEXT:
+		ui_list_jump(ctx, 1);
+		break;
+	case UI_A_PREV:
+		ui_list_jump(ctx, -1);
+		break;
+	case UI_A_FIND:
 		snprintf(ctx->prompt_saved, sizeof ctx->prompt_saved, "%s",
 		    ctx->filter);
 		ui_prompt(ctx,
-		    "Filter (address, HELO, sender, recipient, "
-		    "code): ",
-		    ctx->filter, ui_list_filter_done, ui_list_filter_change);
+		    "Filter (code:452 from: rcpt: /re/...): ", ctx->filter,
+		    ui_list_filter_done, ui_list_filter_change);
 		break;
-	case 'p':
-	case 'P':
+	case UI_A_PROBLEMS:
 		ctx->problems = !ctx->problems;
 		ctx->view_stale = true;
 		ui_message(ctx, false,
@@ -416,15 +519,14 @@ ui_list_key(struct ui_ctx *ctx, int key)
 			? "problems only: sessions with 4xx/5xx replies or gaps"
 			: "all sessions");
 		break;
-	case UI_KEY_ESC:
+	case UI_A_BACK:
 		if (ctx->filter[0] == '\0' && !ctx->problems)
 			return 0;
-		ctx->filter[0] = '\0';
+		ui_list_filter_set(ctx, "");
 		ctx->problems = false;
 		ctx->view_stale = true;
 		break;
-	case 'w':
-	case 'W':
+	case UI_A_SAVE_PCAP:
 		n = ui_list_targets(ctx, &t);
 		if (n == 0)
 			ui_message(ctx, true, "no session to save");
@@ -432,8 +534,7 @@ ui_list_key(struct ui_ctx *ctx, int key)
 			ui_save_pcap_prompt(ctx, t, n);
 		free(t);
 		break;
-	case 't':
-	case 'T':
+	case UI_A_SAVE_TEXT:
 		if (ctx->n_view == 0)
 			ui_message(ctx, true, "no session to save");
 		else
@@ -447,9 +548,8 @@ ui_list_key(struct ui_ctx *ctx, int key)
 
 const struct ui_screen ui_screen_list = {
     "Sessions",
+    UI_SCR_LIST,
     ui_list_draw,
     ui_list_key,
     NULL,
-    "Enter:open  /:filter  p:problems  s:stats  w:save pcap  "
-    "t:text  Space:pause  ?:help  q:quit",
 };

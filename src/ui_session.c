@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,20 +69,16 @@ ui_session_wrapped(struct ui_doc *d, const struct timeval *ts, bool first,
 	free(parts);
 }
 
-/* One labelled paragraph inside the box. */
+/* One labelled paragraph inside the box, of safe text. */
 static void
-ui_session_box_para(struct ui_ctx *ctx, struct ui_doc *d, int indent, int inner,
-    const char *label, const char *raw)
+ui_session_box_para_safe(
+    struct ui_doc *d, int indent, int inner, const char *label, const char *t)
 {
-	char **parts, *t;
+	char **parts;
 	size_t n, i;
 	int lw = 10, w;
 
-	if (raw == NULL || *raw == '\0')
-		return;
-	t = ui_vis(ctx, raw, strlen(raw));
 	n = ui_wrap(t, inner - lw, true, &parts);
-	free(t);
 	for (i = 0; i < n; i++) {
 		ui_doc_line(d);
 		ui_doc_segf(d, UI_NORMAL, "%*s", indent, "");
@@ -98,9 +95,48 @@ ui_session_box_para(struct ui_ctx *ctx, struct ui_doc *d, int indent, int inner,
 	free(parts);
 }
 
+/* One labelled paragraph inside the box, of raw text. */
 static void
-ui_session_box(
-    struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev, int width)
+ui_session_box_para(struct ui_ctx *ctx, struct ui_doc *d, int indent, int inner,
+    const char *label, const char *raw)
+{
+	char *t;
+
+	if (raw == NULL || *raw == '\0')
+		return;
+	t = ui_vis(ctx, raw, strlen(raw));
+	ui_session_box_para_safe(d, indent, inner, label, t);
+	free(t);
+}
+
+/*
+ * What the transcript builder remembers between events: the event drawn
+ * just before (does a reply follow the command it answers?) and the
+ * envelope sender of the transaction in progress (for the box).
+ */
+struct ui_session_walk {
+	const struct event *prev;
+	const char *mail_arg; /* the MAIL command's argument, raw */
+};
+
+/* "<a@b>" out of "FROM:<a@b> SIZE=10" (raw bytes, escaped); caller frees. */
+static char *
+ui_session_path(struct ui_ctx *ctx, const char *arg)
+{
+	const char *lt, *gt;
+
+	if (arg == NULL)
+		return NULL;
+	lt = strchr(arg, '<');
+	gt = lt != NULL ? strchr(lt, '>') : NULL;
+	if (lt == NULL || gt == NULL)
+		return ui_vis(ctx, arg, strlen(arg));
+	return ui_vis(ctx, lt, (size_t)(gt - lt + 1));
+}
+
+static void
+ui_session_box(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
+    int width, const struct ui_session_walk *w)
 {
 	const struct event_diag *x = ev->diag;
 	int indent = UI_TS_COLS + UI_MARK_COLS, boxw, inner, tw, used;
@@ -163,6 +199,27 @@ ui_session_box(
 		meaning = diag_code_meaning(ev->code);
 	ui_session_box_para(ctx, d, indent, inner, "Meaning", meaning);
 	ui_session_box_para(ctx, d, indent, inner, "When", x->when);
+	/* Whose mail this is: the transaction's sender, the recipient. */
+	{
+		char *from = ui_session_path(ctx, w->mail_arg), *to = NULL;
+		char *env = NULL;
+
+		if (strcmp(ev->answers, "RCPT") == 0)
+			to = ui_session_path(ctx, ev->ctx.last_arg);
+		if (from != NULL && to != NULL)
+			xasprintf(&env, "from %s, to %s", from, to);
+		else if (from != NULL)
+			xasprintf(&env, "from %s", from);
+		else if (to != NULL)
+			xasprintf(&env, "to %s", to);
+		/* Raw text was escaped by ui_session_path: no second pass. */
+		if (env != NULL)
+			ui_session_box_para_safe(
+			    d, indent, inner, "Envelope", env);
+		free(env);
+		free(from);
+		free(to);
+	}
 	ui_session_box_para(ctx, d, indent, inner, "Sender", x->fix_sender);
 	ui_session_box_para(ctx, d, indent, inner, "Operator", x->fix_operator);
 	{
@@ -194,9 +251,52 @@ ui_session_box(
 	ui_doc_ld(d, UI_BOX, UI_LD_BR, 1);
 }
 
+/*
+ * Does the reply follow the command it answers?  With PIPELINING replies
+ * come after several commands: each then names its command.
+ */
+static bool
+ui_session_answers_prev(const struct event *ev, const struct event *prev)
+{
+	if (ev->answers[0] == '\0' || strcmp(ev->answers, "CONNECT") == 0 ||
+	    strcmp(ev->answers, "DATA-END") == 0)
+		return true; /* nothing to name */
+	if (prev == NULL || prev->type != EV_COMMAND)
+		return false;
+	if (strcmp(prev->verb, ev->answers) != 0)
+		return false;
+	return ev->ctx.last_arg == NULL || prev->arg == NULL ||
+	       strcmp(prev->arg, ev->ctx.last_arg) == 0;
+}
+
+/* " <- RCPT TO:<a@b>" after the reply's last line, or on a line of its own. */
 static void
-ui_session_reply(
+ui_session_answers(
     struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev, int width)
+{
+	char *a, *v, *t;
+
+	a = ui_vis(ctx, ev->ctx.last_arg,
+	    ev->ctx.last_arg != NULL ? strlen(ev->ctx.last_arg) : 0);
+	v = ui_vis(ctx, ev->answers, strnlen(ev->answers, sizeof ev->answers));
+	xasprintf(&t, "%s %s%s%s", ctx->utf8 ? "\xe2\x86\x90" : "<-", v,
+	    *a ? " " : "", a);
+	free(a);
+	free(v);
+	if (ui_doc_line_width(&d->lines[d->n - 1]) + 2 + ui_width(t) > width) {
+		ui_session_lead(d, &ev->ts, false);
+		ui_doc_segf(d, UI_NORMAL, "%*s", UI_MARK_COLS, "");
+		ui_doc_seg(d, UI_TIME, t);
+	} else {
+		ui_doc_seg(d, UI_NORMAL, "  ");
+		ui_doc_seg(d, UI_TIME, t);
+	}
+	free(t);
+}
+
+static void
+ui_session_reply(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
+    int width, const struct ui_session_walk *w)
 {
 	enum ui_role role =
 	    ev->highlight ? UI_HIGHLIGHT : ui_reply_role(ev->code);
@@ -240,15 +340,17 @@ ui_session_reply(
 		} else
 			ui_doc_seg(d, UI_TIME, lat);
 	}
+	if (!ui_session_answers_prev(ev, w->prev))
+		ui_session_answers(ctx, d, ev, width);
 	if (ev->highlight && mark_line < d->n)
 		d->lines[mark_line].mark = 1;
 	if (ev->diag != NULL)
-		ui_session_box(ctx, d, ev, width);
+		ui_session_box(ctx, d, ev, width, w);
 }
 
 static void
-ui_session_event(
-    struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev, int width)
+ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
+    int width, const struct ui_session_walk *w)
 {
 	char *t, *u, buf[512];
 	size_t i;
@@ -282,7 +384,7 @@ ui_session_event(
 		free(u);
 		break;
 	case EV_REPLY:
-		ui_session_reply(ctx, d, ev, width);
+		ui_session_reply(ctx, d, ev, width, w);
 		break;
 	case EV_MESSAGE:
 		t = ui_vis(ctx, ev->mail_from,
@@ -377,6 +479,8 @@ void
 ui_session_doc(struct ui_ctx *ctx, const struct store_session *ss, int width,
     struct ui_doc *d)
 {
+	struct ui_session_walk w;
+	const struct event *ev;
 	char *t, *u, buf[512];
 	size_t i;
 
@@ -414,8 +518,19 @@ ui_session_doc(struct ui_ctx *ctx, const struct store_session *ss, int width,
 		    "!! transcript capped: later events were not kept");
 	}
 	ui_doc_line(d);
-	for (i = 0; i < ss->n_events; i++)
-		ui_session_event(ctx, d, ss->events[i], width);
+	memset(&w, 0, sizeof w);
+	for (i = 0; i < ss->n_events; i++) {
+		ev = ss->events[i];
+		ui_session_event(ctx, d, ev, width, &w);
+		/* The transaction's sender, until it ends. */
+		if (ev->type == EV_COMMAND && strcmp(ev->verb, "MAIL") == 0)
+			w.mail_arg = ev->arg;
+		else if (ev->type == EV_MESSAGE ||
+			 (ev->type == EV_COMMAND &&
+			     strcmp(ev->verb, "RSET") == 0))
+			w.mail_arg = NULL;
+		w.prev = ev;
+	}
 }
 
 void
@@ -426,6 +541,8 @@ ui_session_open(struct ui_ctx *ctx, uint64_t id)
 	ctx->sess_width = 0;
 	ctx->sess_scroll.top = 0;
 	ctx->sess_scroll.follow = false;
+	ctx->sess_cur = SIZE_MAX;
+	ctx->sess_search[0] = '\0';
 	ui_push(ctx, &ui_screen_session);
 }
 
@@ -458,71 +575,159 @@ ui_session_current(struct ui_ctx *ctx)
 static void
 ui_session_draw(struct ui_ctx *ctx)
 {
+	const struct ui_doc *d = &ctx->sess_doc;
+	size_t top = ctx->sess_scroll.top, cur = ctx->sess_cur;
+	int h = ui_session_height(ctx);
+
 	if (ui_session_current(ctx) == NULL) {
 		ui_put(ctx, UI_BODY_Y + 1, 2, ctx->cols - 2, UI_WARN,
 		    "This session was evicted (see --limit). Esc goes back.");
 		return;
 	}
-	ui_doc_draw(ctx, &ctx->sess_doc, ctx->sess_scroll.top, UI_BODY_Y,
-	    ui_session_height(ctx));
+	ui_doc_draw(ctx, d, top, UI_BODY_Y, h);
+	/* The line n/N went to: its time stamp stands out. */
+	if (cur < d->n && cur >= top && cur < top + (size_t)h &&
+	    d->lines[cur].n > 0 && d->lines[cur].segs[0].text != NULL)
+		ui_put(ctx, UI_BODY_Y + (int)(cur - top), 0, UI_TS_COLS - 1,
+		    UI_CURRENT, d->lines[cur].segs[0].text);
+	ui_doc_draw_matches(ctx, d, top, UI_BODY_Y, h, ctx->sess_search);
 }
 
-/* Scroll to the next (dir 1) or previous (-1) 421/452 reply. */
+/* Is line i a target of n/N: a 421/452 reply, or a search match? */
+static bool
+ui_session_target(struct ui_ctx *ctx, size_t i)
+{
+	const struct ui_dline *l = &ctx->sess_doc.lines[i];
+	bool hit;
+	char *t;
+
+	if (ctx->sess_search[0] == '\0')
+		return l->mark == 1;
+	t = ui_doc_line_text(l);
+	hit = ui_find(t, ctx->sess_search) != NULL;
+	free(t);
+	return hit;
+}
+
+/*
+ * n (dir 1) and N (-1): the next or previous 421/452 reply, or search match
+ * while a search is on, counted from the line the last jump went to while
+ * that line is on screen, else from the screen's edge (so G then N finds
+ * the last one).  At an end the walk wraps around, and says so.
+ */
 static void
 ui_session_jump(struct ui_ctx *ctx, int dir)
 {
-	size_t i = ctx->sess_scroll.top;
 	const struct ui_doc *d = &ctx->sess_doc;
+	size_t top = ctx->sess_scroll.top, h = (size_t)ui_session_height(ctx);
+	size_t i, k, from, found = SIZE_MAX, nth = 0, total = 0;
+	bool wrapped = false, cur_on = ctx->sess_cur < d->n &&
+				       ctx->sess_cur >= top &&
+				       ctx->sess_cur < top + h;
+	char what[UI_FILTER_MAX + 32];
 
-	for (;;) {
-		if (dir > 0) {
-			if (++i >= d->n)
-				break;
-		} else {
-			if (i == 0)
-				break;
-			i--;
-		}
-		if (d->lines[i].mark == 1) {
-			/* A few lines of context above the reply. */
-			ctx->sess_scroll.top = i > 3 ? i - 3 : 0;
-			ctx->sess_scroll.follow = false;
-			ui_scroll_fix(
-			    &ctx->sess_scroll, d->n, ui_session_height(ctx));
-			return;
+	if (ctx->sess_search[0] != '\0') {
+		char *v =
+		    ui_vis(ctx, ctx->sess_search, strlen(ctx->sess_search));
+
+		snprintf(what, sizeof what, "match for \"%s\"", v);
+		free(v);
+	} else
+		snprintf(what, sizeof what, "421/452 reply");
+	if (d->n == 0) {
+		ui_message(ctx, false, "no %s in this session", what);
+		return;
+	}
+	if (dir > 0)
+		from = cur_on ? ctx->sess_cur + 1 : top;
+	else
+		from = cur_on ? ctx->sess_cur + d->n - 1
+			      : (top + h < d->n ? top + h : d->n) + d->n - 1;
+	/* At most one turn around the document, starting at from. */
+	for (k = 0; k < d->n; k++) {
+		i = dir > 0 ? (from + k) % d->n : (from - k) % d->n;
+		if (ui_session_target(ctx, i)) {
+			found = i;
+			wrapped = dir > 0 ? from + k >= d->n : from - k < d->n;
+			break;
 		}
 	}
-	ui_message(ctx, false, "no more 421/452 replies %s",
-	    dir > 0 ? "below" : "above");
+	if (found == SIZE_MAX) {
+		ui_message(ctx, false, "no %s in this session", what);
+		return;
+	}
+	for (i = 0; i < d->n; i++)
+		if (ui_session_target(ctx, i)) {
+			total++;
+			if (i <= found)
+				nth++;
+		}
+	ctx->sess_cur = found;
+	/* A few lines of context above the line. */
+	ctx->sess_scroll.top = found > 3 ? found - 3 : 0;
+	ctx->sess_scroll.follow = false;
+	ui_scroll_fix(&ctx->sess_scroll, d->n, (int)h);
+	ui_message(ctx, false, "%s %zu of %zu%s", what, nth, total,
+	    !wrapped  ? ""
+	    : dir > 0 ? " (wrapped: back to the first)"
+		      : " (wrapped: back to the last)");
+}
+
+static void
+ui_session_search_change(struct ui_ctx *ctx, const char *text)
+{
+	snprintf(ctx->sess_search, sizeof ctx->sess_search, "%s", text);
+}
+
+static void
+ui_session_search_done(struct ui_ctx *ctx, const char *answer)
+{
+	if (answer == NULL) {
+		snprintf(ctx->sess_search, sizeof ctx->sess_search, "%s",
+		    ctx->sess_search_saved);
+		return;
+	}
+	snprintf(ctx->sess_search, sizeof ctx->sess_search, "%s", answer);
+	ctx->sess_cur = SIZE_MAX;
+	if (answer[0] != '\0')
+		ui_session_jump(ctx, 1);
 }
 
 static int
-ui_session_key(struct ui_ctx *ctx, int key)
+ui_session_key(struct ui_ctx *ctx, enum ui_action act)
 {
 	struct store_session *ss = ui_session_current(ctx);
 
-	switch (key) {
-	case UI_KEY_ESC:
-	case 'q':
-	case KEY_LEFT:
-	case 'h':
+	switch (act) {
+	case UI_A_BACK:
+		/* Esc first ends a search, then goes back. */
+		if (ctx->sess_search[0] != '\0') {
+			ctx->sess_search[0] = '\0';
+			ui_message(ctx, false,
+			    "search cleared: n/N go to 421/452 replies");
+			return 1;
+		}
 		ui_pop(ctx);
 		return 1;
-	case 'n':
+	case UI_A_NEXT:
 		ui_session_jump(ctx, 1);
 		return 1;
-	case 'N':
+	case UI_A_PREV:
 		ui_session_jump(ctx, -1);
 		return 1;
-	case 'w':
-	case 'W':
+	case UI_A_FIND:
+		snprintf(ctx->sess_search_saved, sizeof ctx->sess_search_saved,
+		    "%s", ctx->sess_search);
+		ui_prompt(ctx, "Search: ", ctx->sess_search,
+		    ui_session_search_done, ui_session_search_change);
+		return 1;
+	case UI_A_SAVE_PCAP:
 		if (ss == NULL)
 			ui_message(ctx, true, "this session was evicted");
 		else
 			ui_save_pcap_prompt(ctx, &ss, 1);
 		return 1;
-	case 't':
-	case 'T':
+	case UI_A_SAVE_TEXT:
 		if (ss == NULL)
 			ui_message(ctx, true, "this session was evicted");
 		else
@@ -532,13 +737,13 @@ ui_session_key(struct ui_ctx *ctx, int key)
 		break;
 	}
 	return ui_scroll_key(
-	    &ctx->sess_scroll, key, ctx->sess_doc.n, ui_session_height(ctx));
+	    &ctx->sess_scroll, act, ctx->sess_doc.n, ui_session_height(ctx));
 }
 
 const struct ui_screen ui_screen_session = {
     "Session",
+    UI_SCR_SESSION,
     ui_session_draw,
     ui_session_key,
     NULL,
-    "Esc:back  n/N:next 421/452  w:save pcap  t:text  s:stats  ?:help",
 };

@@ -215,20 +215,16 @@ ui_stats_draw(struct ui_ctx *ctx)
 }
 
 static int
-ui_stats_key(struct ui_ctx *ctx, int key)
+ui_stats_key(struct ui_ctx *ctx, enum ui_action act)
 {
-	if (key == 'h' || key == KEY_LEFT) {
-		ui_pop(ctx);
-		return 1;
-	}
 	return ui_scroll_key(
-	    &ctx->stats_scroll, key, ctx->stats_doc.n, ui_stats_height(ctx));
+	    &ctx->stats_scroll, act, ctx->stats_doc.n, ui_stats_height(ctx));
 }
 
 const struct ui_screen ui_screen_stats = {
     "Statistics",
+    UI_SCR_STATS,
     ui_stats_draw,
     ui_stats_key,
     NULL,
-    "Esc:back  Up/Down:scroll  ?:help  Q:quit",
 };

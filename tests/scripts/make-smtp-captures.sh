@@ -42,6 +42,7 @@
 #   aiosmtpd-auth                AUTH PLAIN (ok), AUTH LOGIN (ok), AUTH PLAIN
 #                                with a wrong password (535), port 587
 #   aiosmtpd-rcpt-quota          452 4.2.2 over quota to the 2nd of 3 RCPTs
+#   aiosmtpd-quota-three         452 4.2.2 to the 2nd, 3rd and 5th of 5 RCPTs
 #   aiosmtpd-dataend-452         452 after the end of data
 #   aiosmtpd-multiline           multi-line EHLO and a 3-line 550 to RCPT
 #   scripted-greet-421           421 4.3.2 instead of the greeting
@@ -195,6 +196,15 @@ cap_start aiosmtpd-rcpt-quota "tcp port $P"
 sw $P --to ann@example.test,full-bob@example.test,carl@example.test \
     --data "$(data ann@example.test 'mailbox over quota')"
 rec aiosmtpd-rcpt-quota $P 25
+srv_stop
+
+# Three over-quota mailboxes among five recipients: the UI's n/N walk them.
+P=10614
+srv_start quota $P
+cap_start aiosmtpd-quota-three "tcp port $P"
+sw $P --to ann@example.test,full-bob@example.test,full-cat@example.test,dan@example.test,full-eve@example.test \
+    --data "$(data ann@example.test 'three mailboxes over quota')"
+rec aiosmtpd-quota-three $P 25
 srv_stop
 
 P=10612

@@ -341,6 +341,83 @@ test_filters(void **state)
 	store_free(s);
 }
 
+/* The fields, regular expressions and codes that are not port numbers. */
+static void
+test_filter_fields(void **state)
+{
+	struct store *s = store_new(10);
+	struct store_session *a, *b;
+	struct store_filter *f;
+	struct event *ev;
+	char *cause = NULL;
+
+	(void)state;
+	open_s(s, 1, 100);
+	cmd(s, 1, 100, "EHLO", "relay.example.com");
+	cmd(s, 1, 100, "MAIL", "FROM:<alice@example.org>");
+	cmd(s, 1, 100, "RCPT", "TO:<bob@example.net>");
+	cmd(s, 1, 100, "RCPT", "TO:<carol@example.com>");
+	ev = ev_make(EV_REPLY, 1, 100);
+	ev->code = 452;
+	ev->diag = xcalloc(1, sizeof *ev->diag);
+	ev->diag->cause = xstrdup("rcpt-limit");
+	store_add_take(s, ev);
+	open_s(s, 2, 100);
+	cmd(s, 2, 100, "HELO", "alice.example.net");
+	reply(s, 2, 100, 250);
+	reply(s, 2, 100, 421);
+	a = store_find(s, 1);
+	b = store_find(s, 2);
+	/* A port that holds 452 or 421 is not a reply code. */
+	snprintf(b->client, sizeof b->client, "192.0.2.2:45210");
+	snprintf(a->client, sizeof a->client, "192.0.2.1:54211");
+	assert_false(store_session_match(b, "452"));
+	assert_false(store_session_match(a, "421"));
+	assert_true(store_session_match(b, "421"));
+	assert_true(store_session_match(b, "client:45210"));
+	assert_true(store_session_match(a, "code:452"));
+	assert_true(store_session_match(a, "code:45x"));
+	assert_true(store_session_match(a, "CODE:4xx"));
+	assert_false(store_session_match(a, "code:421"));
+	assert_false(store_session_match(b, "code:452"));
+	assert_true(store_session_match(b, "code:/^42/"));
+	/* from: is the sender only, helo: the greeting name only. */
+	assert_true(store_session_match(a, "from:alice"));
+	assert_false(store_session_match(b, "from:alice"));
+	assert_true(store_session_match(b, "alice"));
+	assert_true(store_session_match(b, "helo:alice"));
+	assert_false(store_session_match(a, "helo:alice"));
+	assert_true(store_session_match(a, "rcpt:carol"));
+	assert_false(store_session_match(a, "rcpt:dave"));
+	assert_true(store_session_match(a, "rcpt:/^bob@.*\\.net$/"));
+	assert_false(store_session_match(a, "rcpt:/^bob@.*\\.com$/"));
+	assert_true(store_session_match(a, "server:198.51.100"));
+	assert_false(store_session_match(a, "client:198.51.100"));
+	assert_true(store_session_match(a, "cause:rcpt-limit"));
+	assert_true(store_session_match(a, "cause:rcpt"));
+	assert_false(store_session_match(b, "cause:rcpt"));
+	assert_false(store_session_match(a, "cause:overload"));
+	/* Free text between slashes, with a space inside. */
+	assert_true(store_session_match(a, "/^relay\\.ex/"));
+	assert_true(store_session_match(a, "/a (b|z)/ code:452") == false);
+	assert_true(store_session_match(a, "/^(alice|zed)@/ code:452"));
+	/* An empty value while typing, and an unknown field as text. */
+	assert_true(store_session_match(a, "from:"));
+	assert_false(store_session_match(a, "nosuch:x"));
+	/* A bad regular expression says why. */
+	f = store_filter_new("rcpt:/(/", &cause);
+	assert_null(f);
+	assert_non_null(cause);
+	free(cause);
+	f = store_filter_new("code:452 from:alice", &cause);
+	assert_non_null(f);
+	assert_null(cause);
+	assert_true(store_filter_match(f, a));
+	assert_false(store_filter_match(f, b));
+	store_filter_free(f);
+	store_free(s);
+}
+
 static void
 test_tls_state(void **state)
 {
@@ -382,6 +459,7 @@ main(void)
 	    cmocka_unit_test(test_codes_minutes),
 	    cmocka_unit_test(test_top_hosts),
 	    cmocka_unit_test(test_filters),
+	    cmocka_unit_test(test_filter_fields),
 	    cmocka_unit_test(test_tls_state),
 	};
 
