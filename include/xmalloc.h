@@ -25,4 +25,12 @@ int xasprintf(char **, const char *, ...) __attribute__((format(printf, 2, 3)));
  */
 int xcapped_grow(void **buf, size_t *cap, size_t need, size_t limit);
 
+/*
+ * A whole file of at most max bytes, NUL-terminated, its length in *len; or
+ * NULL with *why ("PATH: reason", caller frees) when it cannot be opened or
+ * read or is bigger than max.  For the data files a user gives (--rules,
+ * --lexicon).
+ */
+char *xreadfile(const char *path, size_t max, size_t *len, char **why);
+
 #endif

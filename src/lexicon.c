@@ -248,26 +248,13 @@ lexicon_parse(const char *text, size_t len, const char *fname, char **why)
 struct lexicon *
 lexicon_load(const char *path, char **why)
 {
-	FILE *f = fopen(path, "r");
+	size_t len;
+	char *text = xreadfile(path, LEXICON_FILE_MAX, &len, why);
 	struct lexicon *lx;
-	char *text;
-	size_t n;
 
-	if (f == NULL) {
-		xasprintf(why, "%s: %s", path, strerror(errno));
+	if (text == NULL)
 		return NULL;
-	}
-	text = xmalloc(LEXICON_FILE_MAX + 1);
-	n = fread(text, 1, LEXICON_FILE_MAX + 1, f);
-	if (ferror(f) || n > LEXICON_FILE_MAX) {
-		xasprintf(why, "%s: %s", path,
-		    ferror(f) ? "read error" : "larger than 1 MiB");
-		fclose(f);
-		free(text);
-		return NULL;
-	}
-	fclose(f);
-	lx = lexicon_parse(text, n, path, why);
+	lx = lexicon_parse(text, len, path, why);
 	free(text);
 	return lx;
 }

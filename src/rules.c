@@ -941,35 +941,12 @@ rules_parse(const char *text, size_t len, const char *fname, char **cause)
 struct rules *
 rules_load(const char *path, char **cause)
 {
-	FILE *f;
-	char *buf;
-	size_t len = 0, n;
+	size_t len;
+	char *buf = xreadfile(path, RULES_FILE_MAX, &len, cause);
 	struct rules *rs;
 
-	*cause = NULL;
-	if ((f = fopen(path, "r")) == NULL) {
-		xasprintf(cause, "%s: %s", path, strerror(errno));
+	if (buf == NULL)
 		return NULL;
-	}
-	buf = xmalloc(RULES_FILE_MAX + 1);
-	while ((n = fread(buf + len, 1, RULES_FILE_MAX + 1 - len, f)) > 0) {
-		len += n;
-		if (len > RULES_FILE_MAX)
-			break;
-	}
-	if (ferror(f)) {
-		xasprintf(cause, "%s: %s", path, strerror(errno));
-		fclose(f);
-		free(buf);
-		return NULL;
-	}
-	fclose(f);
-	if (len > RULES_FILE_MAX) {
-		xasprintf(cause, "%s: file too big (max %u bytes)", path,
-		    RULES_FILE_MAX);
-		free(buf);
-		return NULL;
-	}
 	rs = rules_parse(buf, len, path, cause);
 	free(buf);
 	return rs;

@@ -6,6 +6,7 @@
 
 #include "xmalloc.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -119,4 +120,38 @@ xcapped_grow(void **buf, size_t *cap, size_t need, size_t limit)
 	*buf = xrealloc(*buf, ncap);
 	*cap = ncap;
 	return 0;
+}
+
+char *
+xreadfile(const char *path, size_t max, size_t *len, char **why)
+{
+	FILE *f;
+	char *buf;
+	size_t n;
+
+	*len = 0;
+	*why = NULL;
+	if ((f = fopen(path, "r")) == NULL) {
+		xasprintf(why, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = xmalloc(max + 1);
+	while ((n = fread(buf + *len, 1, max + 1 - *len, f)) > 0) {
+		*len += n;
+		if (*len > max)
+			break;
+	}
+	if (ferror(f) || *len > max) {
+		if (ferror(f))
+			xasprintf(why, "%s: %s", path, strerror(errno));
+		else
+			xasprintf(why, "%s: file too big (max %zu bytes)", path,
+			    max);
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	buf[*len] = '\0';
+	return buf;
 }

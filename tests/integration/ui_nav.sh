@@ -8,89 +8,16 @@
 # say what headless mode says.  Expected figures come from the same
 # captures read with -j.  TAP output.
 
-: "${top_srcdir:=.}"
-: "${SMTPSCOPE:=./smtpscope}"
-PY=/usr/bin/python3
-FIX="$top_srcdir/tests/fixtures"
+. "$(dirname "$0")/tmux-lib.sh"
 DEMO="$top_srcdir/data/demo.pcap"
 THREE="$FIX/aiosmtpd-quota-three.pcap"
 
-if ! command -v tmux >/dev/null 2>&1; then
-	echo "1..0 # SKIP tmux is not installed"
-	exit 0
-fi
-if [ ! -x "$PY" ]; then
-	echo "1..0 # SKIP /usr/bin/python3 is needed"
-	exit 0
-fi
+tmux_init nav
 if [ ! -f "$THREE" ] || [ ! -f "$DEMO" ]; then
 	echo "1..0 # SKIP fixture captures are missing"
 	exit 0
 fi
 
-SOCK="smtpscope-nav-test-$$"
-TM="tmux -L $SOCK -f /dev/null"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/smtpscope-nav.XXXXXX")
-chmod 777 "$WORK"
-trap '$TM kill-server >/dev/null 2>&1; [ -n "$KEEP" ] || rm -rf "$WORK"' EXIT INT TERM
-TZ=UTC
-export TZ
-
-n=0
-fails=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	fails=$((fails + 1))
-	echo "not ok $n - $1"
-	if [ -f "$WORK/pane" ]; then
-		sed 's/^/# /' "$WORK/pane"
-	fi
-}
-check() { # check "what" command...
-	what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-skip() { # skip COUNT reason
-	i=0
-	while [ $i -lt "$1" ]; do
-		n=$((n + 1))
-		echo "ok $n # SKIP $2"
-		i=$((i + 1))
-	done
-}
-pane() {
-	$TM capture-pane -p "$@" -t ui >"$WORK/pane" 2>/dev/null
-}
-wait_for() { # wait_for REGEX [SECONDS]
-	i=0
-	lim=$(( ${2:-5} * 10 ))
-	while [ $i -lt $lim ]; do
-		pane
-		grep -Eq -- "$1" "$WORK/pane" && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-keys() {
-	$TM send-keys -t ui "$@"
-	sleep 0.3
-}
-start() { # start W H -- ARGS
-	w=$1
-	h=$2
-	shift 3
-	$TM kill-server >/dev/null 2>&1
-	sleep 0.2
-	$TM new-session -d -s ui -x "$w" -y "$h" -c "$WORK" \
-	    "env TZ=UTC $SMTPSCOPE $*; echo EXIT=\$?; sleep 60"
-	$TM set-option -t ui -g status off >/dev/null 2>&1
-}
 # The sessions listed, as the title counts them ("6 of 29 sessions").
 listed() {
 	sed -nE 's/.* ([0-9]+) of [0-9]+ sessions.*/\1/p' "$WORK/pane" | head -1

@@ -7,50 +7,13 @@
 # Expected numbers come from the same capture read with -j.
 # TAP output.
 
-: "${top_srcdir:=.}"
-: "${SMTPSCOPE:=./smtpscope}"
-PY=/usr/bin/python3
-FIX="$top_srcdir/tests/fixtures"
+. "$(dirname "$0")/tmux-lib.sh"
 
-if ! command -v tmux >/dev/null 2>&1; then
-	echo "1..0 # SKIP tmux is not installed"
-	exit 0
-fi
-if [ ! -x "$PY" ]; then
-	echo "1..0 # SKIP /usr/bin/python3 is needed"
-	exit 0
-fi
+tmux_init ui
 if [ ! -f "$FIX/postfix-rcpt-limit.pcap" ]; then
 	echo "1..0 # SKIP fixture captures are missing (tests/fixtures)"
 	exit 0
 fi
-
-SOCK="smtpscope-ui-test-$$"
-TM="tmux -L $SOCK -f /dev/null"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/smtpscope-ui.XXXXXX")
-# Run as root, smtpscope drops to nobody: the save directory must be open.
-chmod 777 "$WORK"
-trap '$TM kill-server >/dev/null 2>&1; [ -n "$KEEP" ] || rm -rf "$WORK"' EXIT INT TERM
-
-n=0
-fails=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	fails=$((fails + 1))
-	echo "not ok $n - $1"
-	if [ -f "$WORK/pane" ]; then
-		sed 's/^/# /' "$WORK/pane"
-	fi
-}
-check() { # check "what" command...
-	what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
 
 # The capture the UI tests look at: several fixtures merged in time order
 # (mergecap comes with tshark); one fixture when it is missing.
@@ -66,8 +29,6 @@ if ! command -v mergecap >/dev/null 2>&1 ||
 	cp "$FIX/postfix-rcpt-limit.pcap" "$CAP"
 fi
 
-TZ=UTC
-export TZ
 "$SMTPSCOPE" -r "$CAP" -j >"$WORK/all.jsonl" 2>"$WORK/json.err"
 
 # Expected figures, from the JSON events.
@@ -118,43 +79,6 @@ fi
 
 echo "1..56"
 
-pane() { # the visible pane as text (and with SGR codes: pane -e)
-	$TM capture-pane -p "$@" -t ui >"$WORK/pane" 2>/dev/null
-}
-# wait_for REGEX [SECONDS]: poll the pane until grep -E matches.
-wait_for() {
-	i=0
-	lim=$(( ${2:-5} * 10 ))
-	while [ $i -lt $lim ]; do
-		pane
-		grep -Eq -- "$1" "$WORK/pane" && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-keys() {
-	$TM send-keys -t ui "$@"
-	sleep 0.3
-}
-# start W H [env...] -- ARGS: smtpscope in a new tmux server; the shell
-# prints EXIT=status when it returns so the pane shows how it ended.
-start() {
-	w=$1
-	h=$2
-	shift 2
-	envs=""
-	while [ "$1" != "--" ]; do
-		envs="$envs $1"
-		shift
-	done
-	shift
-	$TM kill-server >/dev/null 2>&1
-	sleep 0.2
-	$TM new-session -d -s ui -x "$w" -y "$h" -c "$WORK" \
-	    "env TZ=UTC $envs $SMTPSCOPE $*; echo EXIT=\$?; sleep 60"
-	$TM set-option -t ui -g status off >/dev/null 2>&1
-}
 rows() { # session rows in the list
 	grep -Ec '^ *[0-9]+ [0-9][0-9]:[0-9][0-9]:[0-9][0-9] ' "$WORK/pane"
 }

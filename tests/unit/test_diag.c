@@ -89,23 +89,34 @@ field(char **p)
 	return s;
 }
 
-static void
-test_variants(void **state)
+/* A data file of tests/data, opened or the test fails. */
+static FILE *
+open_data(const char *name)
 {
 	const char *top = getenv("top_srcdir");
-	char path[1024], line[2048];
-	struct diag *d = diag_new();
+	char path[1024];
 	FILE *f;
-	unsigned n = 0, refs[128] = {0}, nrefs = 0, i, bad = 0;
 
-	(void)state;
-	snprintf(path, sizeof path, "%s/tests/data/reply-variants.tsv",
-	    top != NULL ? top : "..");
+	snprintf(path, sizeof path, "%s/tests/data/%s",
+	    top != NULL ? top : "..", name);
 	f = fopen(path, "r");
 	if (f == NULL) {
 		print_error("cannot open %s\n", path);
 		fail();
 	}
+	return f;
+}
+
+static void
+test_variants(void **state)
+{
+	char line[2048];
+	struct diag *d = diag_new();
+	FILE *f;
+	unsigned n = 0, refs[128] = {0}, nrefs = 0, i, bad = 0;
+
+	(void)state;
+	f = open_data("reply-variants.tsv");
 	while (fgets(line, sizeof line, f) != NULL) {
 		char *p = line, *ref, *code, *enh, *ans, *text, *greet, *rule;
 		char server[64];
@@ -925,8 +936,7 @@ test_explain_more(void **state)
 static void
 test_corpus(void **state)
 {
-	const char *top = getenv("top_srcdir");
-	char path[1024], line[4096];
+	char line[4096];
 	struct diag *d = diag_new();
 	unsigned n = 0, bad = 0, nfam = 0, silent = 0, known = 0;
 	char fams[64][24];
@@ -935,13 +945,7 @@ test_corpus(void **state)
 	size_t i;
 
 	(void)state;
-	snprintf(path, sizeof path, "%s/tests/data/replies.tsv",
-	    top != NULL ? top : "..");
-	f = fopen(path, "r");
-	if (f == NULL) {
-		print_error("cannot open %s\n", path);
-		fail();
-	}
+	f = open_data("replies.tsv");
 	while (fgets(line, sizeof line, f) != NULL) {
 		char *p = line, *fam, *src, *code, *enh, *ans, *text, *cause;
 		char *engine;
