@@ -1,8 +1,9 @@
 /*
- * libFuzzer target for the rules file parser: any bytes must give either a
- * rule list or a "FILE:LINE: why" error, never a crash or a leak.  When a
- * list comes back, its rules are also run through diag on a fixed reply, so
- * that templates and conditions from hostile files are exercised too.
+ * libFuzzer target for the rules file parser and the lexicon parser (the
+ * --rules and --lexicon files): any bytes must give either a list or a
+ * "FILE:LINE: why" error, never a crash or a leak.  What parses is run
+ * through diag on fixed replies, so that templates, conditions and
+ * lexicon entries from hostile files are exercised too.
  */
 #include "config.h"
 
@@ -14,10 +15,36 @@
 
 #include "diag.h"
 #include "event.h"
+#include "lexicon.h"
 #include "rules.h"
 #include "xmalloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* The input as a lexicon: an error names the file, a lexicon explains. */
+static void
+fuzz_lexicon(const uint8_t *data, size_t size)
+{
+	struct lexicon *lx;
+	struct diag *d;
+	struct event_diag *x;
+	char *why = NULL;
+
+	lx = lexicon_parse((const char *)data, size, "fuzz", &why);
+	if (lx == NULL) {
+		if (why == NULL || strncmp(why, "fuzz:", 5) != 0)
+			abort();
+		free(why);
+		return;
+	}
+	d = diag_new();
+	diag_add_lexicon_take(d, lx);
+	x = diag_explain(d, 421, "4.3.2", "Service shutting down", "MAIL");
+	event_diag_free(x);
+	x = diag_explain(d, 451, NULL, "(#4.7.1) come back later", NULL);
+	event_diag_free(x);
+	diag_free(d);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -28,6 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct event_diag *x;
 	char *cause = NULL;
 
+	fuzz_lexicon(data, size);
 	rs = rules_parse((const char *)data, size, "fuzz", &cause);
 	if (rs == NULL) {
 		if (cause == NULL || strncmp(cause, "fuzz:", 5) != 0)
