@@ -1146,6 +1146,16 @@ test_causes(void **state)
 	assert_string_equal(x->confidence, "certain");
 	assert_true(has_evidence(x, "greeting names Postfix"));
 	event_diag_free(x);
+	/* The vendor only when a greeting names it: its settings then. */
+	x = session_diag(d, 9, 421, NULL, "MAIL", "Idle for too long",
+	    "220 mx.example.com ESMTP Exim 4.97", 0);
+	assert_string_equal(x->cause, "idle-timeout");
+	assert_string_equal(x->rule, "cause-idle-timeout.exim");
+	assert_non_null(strstr(x->fix_operator, "smtp_receive_timeout"));
+	event_diag_free(x);
+	x = session_diag(d, 10, 421, NULL, "MAIL", "Idle for too long", NULL, 0);
+	assert_string_equal(x->rule, "cause-idle-timeout");
+	event_diag_free(x);
 	/* Provider wordings that used to fall through. */
 	x = diag_explain(d, 421, "4.7.0", "Throttled - try again later", NULL);
 	assert_string_equal(x->cause, "msg-rate");
