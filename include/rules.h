@@ -101,8 +101,10 @@ struct rule {
 	unsigned answers; /* RULES_ANS_* mask; 0 = any */
 
 	bool has_text;
-	regex_t text;	    /* on the reply text, lines joined by a space */
-	regex_t text_words; /* the same, compiled to report what matched */
+	regex_t text; /* on the reply text, lines joined by a space */
+	char *text_src;	     /* its source */
+	regex_t *text_words; /* the same with subexpressions, compiled when
+				first needed by rules_text_words */
 	bool has_greeting;
 	regex_t greeting;	       /* on the session's greeting text */
 	char *servers[RULES_LIST_MAX]; /* recognised software ids */
@@ -156,6 +158,10 @@ const struct rule *rules_get(const struct rules *, size_t i);
 /* Whether a rule needs session context (numbers, flags, burst, server or
    greeting), so that --explain without a capture must skip it. */
 bool rules_needs_context(const struct rule *);
+
+/* Where rule r's text: matched text (r has one): false when it does not.
+   Compiles the expression for this on first use (so r is not const). */
+bool rules_text_words(struct rule *r, const char *text, size_t *so, size_t *eo);
 
 /* The RULES_ANS_* bit of an answers verb ("RCPT"; NULL or "" is
    RULES_ANS_NONE; unknown verbs are RULES_ANS_OTHER).  Case-insensitive;

@@ -1545,16 +1545,15 @@ diag_pick(const struct diag_input *in, const int *cs, size_t n)
 static void
 diag_rule_words(const struct rule *r, const char *text, char *buf, size_t len)
 {
-	regmatch_t m[1];
-	size_t i, o = 0, n;
+	size_t i, o = 0, so, eo;
 
 	buf[0] = '\0';
-	if (!r->has_text || text == NULL ||
-	    regexec(&r->text_words, text, 1, m, 0) != 0 || m[0].rm_so < 0)
+	/* The rule's lazily compiled copy is a cache, not a change of it. */
+	if (text == NULL ||
+	    !rules_text_words((struct rule *)r, text, &so, &eo))
 		return;
-	n = (size_t)(m[0].rm_eo - m[0].rm_so);
-	for (i = 0; i < n && o + 1 < len; i++) {
-		unsigned char ch = (unsigned char)text[m[0].rm_so + (long)i];
+	for (i = so; i < eo && o + 1 < len; i++) {
+		unsigned char ch = (unsigned char)text[i];
 
 		if (ch < 0x20 || ch >= 0x7f || ch == '\'')
 			ch = ' ';

@@ -24,8 +24,9 @@
 struct lexicon_word {
 	int cause;
 	int weight;
-	regex_t re;	  /* to test, fast */
-	regex_t re_words; /* to quote what matched */
+	regex_t re;	   /* to test, fast */
+	char *src;	   /* its source */
+	regex_t *re_words; /* to quote what matched; compiled on first use */
 };
 
 struct lexicon_enh {
@@ -103,11 +104,8 @@ lexicon_word_line(struct lexicon *lx, char *rest, char **why, const char *fname,
 		return lexicon_error(
 		    why, fname, line, "bad regular expression:", buf);
 	}
-	if (regcomp(&w->re_words, rest, REG_EXTENDED | REG_ICASE) != 0) {
-		regfree(&w->re);
-		return lexicon_error(
-		    why, fname, line, "bad regular expression", NULL);
-	}
+	w->src = xstrdup(rest);
+	w->re_words = NULL;
 	w->cause = c;
 	w->weight = (int)v;
 	lx->nw++;
@@ -280,7 +278,11 @@ lexicon_free(struct lexicon *lx)
 		return;
 	for (i = 0; i < lx->nw; i++) {
 		regfree(&lx->w[i].re);
-		regfree(&lx->w[i].re_words);
+		if (lx->w[i].re_words != NULL) {
+			regfree(lx->w[i].re_words);
+			free(lx->w[i].re_words);
+		}
+		free(lx->w[i].src);
 	}
 	for (i = 0; i < lx->ne; i++)
 		free(lx->e[i].meaning);
@@ -315,6 +317,23 @@ lexicon_words(char *dst, size_t cap, const char *s, size_t n)
 	dst[o] = '\0';
 }
 
+/* Where entry w matched text, compiling its expression with
+   subexpressions on first use (testing is faster without them). */
+static bool
+lexicon_where(struct lexicon_word *w, const char *text, regmatch_t *m)
+{
+	if (w->re_words == NULL) {
+		w->re_words = xmalloc(sizeof *w->re_words);
+		if (regcomp(w->re_words, w->src, REG_EXTENDED | REG_ICASE) !=
+		    0) {
+			free(w->re_words);
+			w->re_words = NULL;
+			return false;
+		}
+	}
+	return regexec(w->re_words, text, 1, m, 0) == 0 && m[0].rm_so >= 0;
+}
+
 bool
 lexicon_match(const struct lexicon *const *lx, size_t n, const char *text,
     struct lexicon_hit *hit)
@@ -337,7 +356,7 @@ lexicon_match(const struct lexicon *const *lx, size_t n, const char *text,
 				break;
 			if (regexec(&w->re, text, 0, NULL, 0) != 0)
 				continue;
-			if (regexec(&w->re_words, text, 1, m, 0) != 0)
+			if (!lexicon_where((struct lexicon_word *)w, text, m))
 				m[0].rm_so = m[0].rm_eo = 0;
 			hit->cause = w->cause;
 			hit->weight = w->weight;

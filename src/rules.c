@@ -161,10 +161,13 @@ rule_clear(struct rule *r)
 	size_t i;
 
 	free(r->id);
-	if (r->has_text) {
+	if (r->has_text)
 		regfree(&r->text);
-		regfree(&r->text_words);
+	if (r->text_words != NULL) {
+		regfree(r->text_words);
+		free(r->text_words);
 	}
+	free(r->text_src);
 	if (r->has_greeting)
 		regfree(&r->greeting);
 	for (i = 0; i < r->nservers; i++)
@@ -591,6 +594,31 @@ rules_parse_bool(struct rules_parser *p, struct rule *r, const char *key,
 	return 0;
 }
 
+bool
+rules_text_words(struct rule *r, const char *text, size_t *so, size_t *eo)
+{
+	regmatch_t m[1];
+
+	if (!r->has_text || r->text_src == NULL)
+		return false;
+	/* Matching is faster without subexpressions, so the expression that
+	   reports where it matched is compiled apart, once. */
+	if (r->text_words == NULL) {
+		r->text_words = xmalloc(sizeof *r->text_words);
+		if (regcomp(r->text_words, r->text_src,
+			REG_EXTENDED | REG_ICASE) != 0) {
+			free(r->text_words);
+			r->text_words = NULL;
+			return false;
+		}
+	}
+	if (regexec(r->text_words, text, 1, m, 0) != 0 || m[0].rm_so < 0)
+		return false;
+	*so = (size_t)m[0].rm_so;
+	*eo = (size_t)m[0].rm_eo;
+	return true;
+}
+
 /* Placeholders must be known and [[ ]] balanced (not nested). */
 static int
 rules_check_text(struct rules_parser *p, const char *key, const char *s)
@@ -690,13 +718,7 @@ rules_apply(struct rules_parser *p, const char *key, char *value)
 	if (strcmp(key, "text") == 0) {
 		if (rules_parse_regex(p, &r->text, key, value) != 0)
 			return -1;
-		/* The same expression with subexpressions, to quote the words
-		   it matched; matching itself is faster without. */
-		if (regcomp(&r->text_words, value, REG_EXTENDED | REG_ICASE) !=
-		    0) {
-			regfree(&r->text);
-			return rules_error(p, "text: cannot compile");
-		}
+		r->text_src = xstrdup(value);
 		r->has_text = true;
 		return 0;
 	}
