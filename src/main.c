@@ -70,6 +70,7 @@ enum {
 	OPT_RULES,
 	OPT_LEXICON,
 	OPT_RULES_DUMP,
+	OPT_LEXICON_DUMP,
 	OPT_EXPLAIN,
 	OPT_AFTER,
 };
@@ -96,6 +97,7 @@ static const struct option main_longopts[] = {
     {"rules", required_argument, NULL, OPT_RULES},
     {"lexicon", required_argument, NULL, OPT_LEXICON},
     {"rules-dump", no_argument, NULL, OPT_RULES_DUMP},
+    {"lexicon-dump", no_argument, NULL, OPT_LEXICON_DUMP},
     {"explain", no_argument, NULL, OPT_EXPLAIN},
     {"after", required_argument, NULL, OPT_AFTER},
     {"version", no_argument, NULL, 'V'},
@@ -168,8 +170,11 @@ main_usage(FILE *f)
 	      "                           at the top, and exit\n"
 	      "      --lexicon FILE       extra cause words and enhanced "
 	      "codes, tried before\n"
-	      "                           the built-in ones (format: the top "
-	      "of lexicon.conf)\n"
+	      "                           the built-in ones (format: man "
+	      "smtpscope, CAUSES)\n"
+	      "      --lexicon-dump       print the built-in lexicon, its "
+	      "format explained\n"
+	      "                           at the top, and exit\n"
 	      "      --explain REPLY...   explain a reply without capturing: "
 	      "the words that\n"
 	      "                           follow, quoted or not (452 4.5.3 "
@@ -326,14 +331,13 @@ main_ports(const char *opt, const char *list, uint16_t *ports, size_t max)
 	return n;
 }
 
-/* --rules-dump: the rules compiled in, the reference for --rules files. */
+/* --rules-dump, --lexicon-dump: a data file compiled in, the reference
+   for the --rules and --lexicon files a site writes. */
 static int
-main_rules_dump(void)
+main_dump(const char *opt, const char *text, size_t len)
 {
-	if (fwrite(rules_builtin_text, 1, rules_builtin_text_len, stdout) !=
-		rules_builtin_text_len ||
-	    fflush(stdout) == EOF)
-		err_exit(EXIT_RUNTIME, "--rules-dump", strerror(errno), NULL);
+	if (fwrite(text, 1, len, stdout) != len || fflush(stdout) == EOF)
+		err_exit(EXIT_RUNTIME, opt, strerror(errno), NULL);
 	return EXIT_OK;
 }
 
@@ -822,7 +826,11 @@ main(int argc, char **argv)
 			o.after = optarg;
 			break;
 		case OPT_RULES_DUMP:
-			return main_rules_dump();
+			return main_dump("--rules-dump", rules_builtin_text,
+			    rules_builtin_text_len);
+		case OPT_LEXICON_DUMP:
+			return main_dump("--lexicon-dump", lexicon_builtin_text,
+			    lexicon_builtin_text_len);
 		case 'V':
 			main_version();
 			return EXIT_OK;

@@ -20,7 +20,7 @@ check() {			# check WHAT CMD...: ok when CMD succeeds
 # followed by one hint line.
 
 
-echo "1..54"
+echo "1..56"
 
 # 1-2: help
 "$SMTPSCOPE" -h > "$tmp/h" 2> "$tmp/herr"
@@ -28,7 +28,7 @@ rc=$?
 missing=""
 for flag in -i -D -r -P --ports --tls-ports -s -B -p -c -j --json -N --no-ui \
     -w -k --keylog -Z --replay --demo --limit --show-auth --rules \
-    --rules-dump --explain \
+    --rules-dump --lexicon --lexicon-dump --explain \
     -V -h "BPF expression"; do
 	grep -q -- "$flag" "$tmp/h" || missing="$missing $flag"
 done
@@ -226,7 +226,28 @@ else
 	    "rc=$rc $(diff "$tmp/x1" "$tmp/x2" | head -5)"
 fi
 
-# 32: the stats line's keys are the ones README and the man page list
+# 32-33: --lexicon-dump prints the built-in lexicon, a valid --lexicon file
+"$SMTPSCOPE" --lexicon-dump > "$tmp/lex" 2> "$tmp/lex.err"
+rc=$?
+if [ $rc -eq 0 ] && [ ! -s "$tmp/lex.err" ] &&
+    cmp -s "$tmp/lex" "$top_srcdir/data/lexicon.conf"; then
+	ok "--lexicon-dump prints data/lexicon.conf byte for byte, exit 0"
+else
+	notok "--lexicon-dump prints data/lexicon.conf byte for byte, exit 0" \
+	    "rc=$rc $(cat "$tmp/lex.err")"
+fi
+"$SMTPSCOPE" --explain -j 421 4.3.2 "Service shutting down" > "$tmp/l1" 2>&1
+"$SMTPSCOPE" --lexicon "$tmp/lex" --explain -j 421 4.3.2 "Service shutting down" \
+    > "$tmp/l2" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && grep -q '"cause":"shutdown"' "$tmp/l2" && cmp -s "$tmp/l1" "$tmp/l2"; then
+	ok "--lexicon-dump's output loads with --lexicon and explains the same"
+else
+	notok "--lexicon-dump's output loads with --lexicon and explains the same" \
+	    "rc=$rc $(diff "$tmp/l1" "$tmp/l2" | head -5)"
+fi
+
+# 34: the stats line's keys are the ones README and the man page list
 if [ -x /usr/bin/python3 ]; then
 	"$SMTPSCOPE" -j -r "$top_srcdir/tests/fixtures/postfix-clean.pcap" |
 	    tail -n 1 > "$tmp/stats.json"
@@ -266,7 +287,7 @@ else
 	tap_skip "no /usr/bin/python3 to read the JSON"
 fi
 
-# 33-41: --explain takes a reply in any form, and every form of one reply
+# 35-43: --explain takes a reply in any form, and every form of one reply
 # gives byte for byte the same JSON.  The log wordings are those of the
 # MTAs' sources (see tests/unit/test_explain.c).
 R='452 4.5.3 Error: too many recipients'
@@ -307,7 +328,7 @@ same "an Exim log line (after RCPT TO:<...>)" "$SMTPSCOPE" --json --explain "$EX
 same "an Exchange NDR line with --after RCPT" "$SMTPSCOPE" --explain "$MS" --after RCPT -j
 same "a Postfix log line from stdin" sh -c 'printf "%s\n" "$1" | "$2" --explain - -j' sh "$PF" "$SMTPSCOPE"
 
-# 42-46: pasted log lines (stdin) give the code, enhanced code and command.
+# 44-48: pasted log lines (stdin) give the code, enhanced code and command.
 pasted() {		# pasted WHAT WANT-PREFIX LINE
 	printf '%s\n' "$3" | "$SMTPSCOPE" --explain - -j > "$tmp/p" 2> "$tmp/p.err"
 	_rc=$?
@@ -331,7 +352,7 @@ pasted "Postfix refused to talk to me: 421 4.3.2, CONNECT" \
     '{"code":421,"enhanced":"4.3.2","text":"Service shutting down","answers":"CONNECT","diagnosis":{' \
     '2026-12-03T10:00:00+0000 mx postfix/smtp[123]: 4XyZ: to=<a@example.com>, relay=none, delay=0.3, dsn=4.3.2, status=deferred (host mx.example.com[192.0.2.1] refused to talk to me: 421 4.3.2 Service shutting down)'
 
-# 47-48: a multi-line reply on stdin is one reply; the text output says
+# 49-50: a multi-line reply on stdin is one reply; the text output says
 # which log form it read.
 printf '452-4.5.3 first line\r\n452 4.5.3 second line\r\n' |
     "$SMTPSCOPE" --explain - -j > "$tmp/m" 2>&1
@@ -348,7 +369,7 @@ else
 	notok "--explain a log line: the text says which form it read" "$(head -n 3 "$tmp/t")"
 fi
 
-# 49-54: no reply code is a usage error, one line
+# 51-56: no reply code is a usage error, one line
 tap_expect_error "--explain words without a code" 2 \
     '^smtpscope: --explain: no reply code found in "hello world"$' \
     "$SMTPSCOPE" --explain hello world
