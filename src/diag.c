@@ -1586,12 +1586,12 @@ diag_enh_causes(const struct diag_input *in, int *cs, size_t *n, bool *specific)
 	return m;
 }
 
-/* The length of the gist of a meaning: up to its first ':', ';' or '(',
-   so that a fact stays a few words. */
+/* The length of the gist of a meaning: up to its first ':' or ';', so
+   that a fact stays a few words. */
 static int
 diag_gist(const char *m)
 {
-	size_t n = strcspn(m, ":;(");
+	size_t n = strcspn(m, ":;");
 
 	while (n > 0 && m[n - 1] == ' ')
 		n--;
