@@ -101,7 +101,7 @@ struct rule {
 	unsigned answers; /* RULES_ANS_* mask; 0 = any */
 
 	bool has_text;
-	regex_t text; /* on the reply text, lines joined by a space */
+	regex_t text;	     /* on the reply text, lines joined by a space */
 	char *text_src;	     /* its source */
 	regex_t *text_words; /* the same with subexpressions, compiled when
 				first needed by rules_text_words */

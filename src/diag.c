@@ -1549,8 +1549,7 @@ diag_rule_words(const struct rule *r, const char *text, char *buf, size_t len)
 
 	buf[0] = '\0';
 	/* The rule's lazily compiled copy is a cache, not a change of it. */
-	if (text == NULL ||
-	    !rules_text_words((struct rule *)r, text, &so, &eo))
+	if (text == NULL || !rules_text_words((struct rule *)r, text, &so, &eo))
 		return;
 	for (i = so; i < eo && o + 1 < len; i++) {
 		unsigned char ch = (unsigned char)text[i];

@@ -145,8 +145,8 @@ xreadfile(const char *path, size_t max, size_t *len, char **why)
 		if (ferror(f))
 			xasprintf(why, "%s: %s", path, strerror(errno));
 		else
-			xasprintf(why, "%s: file too big (max %zu bytes)", path,
-			    max);
+			xasprintf(
+			    why, "%s: file too big (max %zu bytes)", path, max);
 		fclose(f);
 		free(buf);
 		return NULL;

@@ -1153,7 +1153,8 @@ test_causes(void **state)
 	assert_string_equal(x->rule, "cause-idle-timeout.exim");
 	assert_non_null(strstr(x->fix_operator, "smtp_receive_timeout"));
 	event_diag_free(x);
-	x = session_diag(d, 10, 421, NULL, "MAIL", "Idle for too long", NULL, 0);
+	x = session_diag(
+	    d, 10, 421, NULL, "MAIL", "Idle for too long", NULL, 0);
 	assert_string_equal(x->rule, "cause-idle-timeout");
 	event_diag_free(x);
 	/* Provider wordings that used to fall through. */
