@@ -114,7 +114,8 @@ main_usage(FILE *f)
 	      "(default 25,465,587)\n"
 	      "      --tls-ports LIST     implicit-TLS ports (default 465)\n"
 	      "  -s, --snapshot-length N  snapshot length (default 262144)\n"
-	      "  -B, --buffer-size MIB    kernel capture buffer in MiB\n"
+	      "  -B, --buffer-size MIB    kernel capture buffer in MiB "
+	      "(default 32)\n"
 	      "  -p, --no-promiscuous-mode  do not put the interface in "
 	      "promiscuous mode\n"
 	      "  -c, --count N            stop after N packets\n"
@@ -476,6 +477,11 @@ struct main_sink {
 	const struct pipeline_config *pcfg;
 };
 
+/* Live headless output: longest time an event waits in the buffer (ms), and
+   the buffer's size. */
+#define MAIN_FLUSH_MS 50
+#define MAIN_OUT_BUF (64 * 1024)
+
 /* How many ports the no-session hint names. */
 #define MAIN_HINT_PORTS 3
 
@@ -556,9 +562,16 @@ main_headless(struct main_sink *s, struct capture *cap)
 
 	gettimeofday(&start, NULL);
 	for (;;) {
-		rc = capture_loop(cap, main_packet, s, 250, &why);
+		rc = capture_loop(cap, main_packet, s,
+		    capture_is_live(cap) ? MAIN_FLUSH_MS : 250, &why);
 		if (rc != 0 || main_stop_flag || s->broken)
 			break;
+		/* Live output is written in blocks: out by now at the latest
+		   (the capture went idle, or MAIN_FLUSH_MS passed). */
+		if (!s->flush_each && fflush(stdout) == EOF) {
+			s->broken = true;
+			break;
+		}
 		gettimeofday(&now, NULL);
 		if (capture_is_live(cap))
 			pipeline_tick(s->pipe, &now);
@@ -835,12 +848,16 @@ main(int argc, char **argv)
 	sink.pcfg = &o.pipe;
 	/*
 	 * Events are flushed line by line when someone may be watching them
-	 * arrive: live capture, a stream on stdin or a pipe, --replay.  A
-	 * capture file read as fast as possible is written in full buffers
-	 * instead; the output is the same, only sooner.
+	 * arrive and the next packet may take long: a stream on stdin or a
+	 * pipe, --replay.  Live capture writes in blocks, flushed at least
+	 * every MAIN_FLUSH_MS and whenever the capture goes idle, so a
+	 * reader (| jq) follows along without one write per event at line
+	 * rate.  A capture file read as fast as possible is written in full
+	 * buffers; the output is the same, only sooner.
 	 */
-	sink.flush_each =
-	    capture_is_live(cap) || o.cap.replay > 0 || capture_is_stream(cap);
+	sink.flush_each = o.cap.replay > 0 || capture_is_stream(cap);
+	if (capture_is_live(cap) && o.mode != MODE_UI)
+		setvbuf(stdout, NULL, _IOFBF, MAIN_OUT_BUF);
 	o.pipe.keep_packets = o.mode == MODE_UI;
 	if (o.mode == MODE_UI) {
 		struct ui_config uc;

@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -53,11 +54,13 @@
 #include "vis.h"
 #include "xmalloc.h"
 
-#define UI_FRAME_MS 100	   /* at most ten redraws a second */
-#define UI_QUEUE_CAP 16384 /* events between the threads */
-#define UI_DRAIN_MAX 4096  /* events applied between two looks at keys */
-#define UI_HELD_MAX 200000 /* events held during a live pause */
-#define UI_LOOP_MS 250	   /* live capture: timer granularity */
+#define UI_FRAME_MS 66	    /* at most 15 redraws a second */
+#define UI_QUEUE_CAP 262144 /* events between the threads */
+#define UI_QUEUE_BYTES (64u * 1024 * 1024) /* and their event_size() */
+#define UI_BATCH 256	    /* live: events pushed at once */
+#define UI_DRAIN_MAX 4096   /* events applied between two looks at keys */
+#define UI_HELD_MAX 200000  /* events held during a live pause */
+#define UI_LOOP_MS 50	    /* live: timer granularity, longest batch wait */
 #define UI_STATS_MS 500	   /* progress stats from the capture thread */
 #define UI_MSG_SECONDS 8.0
 #define UI_TTY "/dev/tty"
@@ -77,6 +80,10 @@ struct ui_cap {
 	time_t last_tick;
 	double last_stats;
 	struct timeval started;
+	/* Live: events gathered here and pushed UI_BATCH at a time, or when
+	   capture_loop comes back (every UI_LOOP_MS at the latest). */
+	struct event *batch[UI_BATCH];
+	size_t n_batch;
 };
 
 static int ui_sigpipe[2] = {-1, -1};
@@ -94,11 +101,30 @@ ui_now(void)
 /* ---- capture thread */
 
 static void
+ui_cap_flush(struct ui_cap *c)
+{
+	if (c->n_batch > 0)
+		event_queue_push_batch(c->q, c->batch, c->n_batch, !c->live);
+	c->n_batch = 0;
+}
+
+/*
+ * Live, the capture thread never waits for the screen: events go to the
+ * queue in batches (one lock, one wake-up) and what does not fit is dropped
+ * and counted.  A file waits for room instead, one event at a time.
+ */
+static void
 ui_cap_emit(void *arg, struct event *ev)
 {
 	struct ui_cap *c = arg;
 
-	event_queue_push(c->q, ev, !c->live);
+	if (!c->live) {
+		event_queue_push(c->q, ev, true);
+		return;
+	}
+	c->batch[c->n_batch++] = ev;
+	if (c->n_batch == UI_BATCH)
+		ui_cap_flush(c);
 }
 
 static void
@@ -113,6 +139,7 @@ ui_cap_stats(struct ui_cap *c, bool final)
 	ev->elapsed = (double)(now.tv_sec - c->started.tv_sec) +
 		      (double)(now.tv_usec - c->started.tv_usec) / 1e6;
 	ev->session = 0;
+	ui_cap_flush(c);
 	/* Progress reports may be lost on a full live queue; the last not. */
 	event_queue_push(c->q, ev, final || !c->live);
 }
@@ -159,6 +186,7 @@ ui_cap_main(void *arg)
 
 	for (;;) {
 		rc = capture_loop(c->cap, ui_cap_packet, c, UI_LOOP_MS, &why);
+		ui_cap_flush(c);
 		if (rc != 0 || atomic_load(&c->stop))
 			break;
 		if (c->live) {
@@ -171,6 +199,7 @@ ui_cap_main(void *arg)
 		pipeline_finish(c->pipe);
 		ui_cap_stats(c, true);
 	}
+	ui_cap_flush(c);
 	if (rc < 0) {
 		c->why = why != NULL ? why : "read error";
 		atomic_store(&c->state, UI_CAP_FAILED);
@@ -903,7 +932,8 @@ ui_run(const struct ui_config *cfg)
 	struct pollfd pfd[3];
 	SCREEN *scr;
 	FILE *keys;
-	struct event *ev;
+	struct event *ev, *drain[UI_BATCH];
+	size_t n_drain = 0, drained = 0;
 	double last_draw = 0, now;
 	const char *running;
 	uint64_t gen = (uint64_t)-1;
@@ -923,6 +953,7 @@ ui_run(const struct ui_config *cfg)
 	c.live = capture_is_live(cfg->cap);
 	c.dumping = cfg->dumping;
 	c.q = event_queue_new(UI_QUEUE_CAP);
+	event_queue_limit_bytes(c.q, UI_QUEUE_BYTES);
 	c.pipe = pipeline_new(
 	    cfg->pipe_cfg, cfg->diag, cfg->keylog, ui_cap_emit, &c);
 	atomic_init(&c.stop, false);
@@ -983,6 +1014,15 @@ ui_run(const struct ui_config *cfg)
 	getmaxyx(stdscr, ctx.rows, ctx.cols);
 	ui_push(&ctx, &ui_screen_list);
 
+	/*
+	 * glibc gives a second thread its own arena, and grows it by exactly
+	 * what each allocation needs (an mprotect and page faults, per packet
+	 * copy kept for the save): at line rate that was half the capture
+	 * thread's time.  One arena grows by M_TOP_PAD steps instead.
+	 */
+#ifdef M_ARENA_MAX
+	mallopt(M_ARENA_MAX, 1);
+#endif
 	/* The capture thread inherits a mask with every signal blocked. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -1037,8 +1077,14 @@ ui_run(const struct ui_config *cfg)
 		if (!hold_queue) {
 			event_queue_ack(c.q);
 			for (i = 0; i < UI_DRAIN_MAX; i++) {
-				if ((ev = event_queue_pop(c.q)) == NULL)
-					break;
+				if (drained == n_drain) {
+					drained = 0;
+					n_drain = event_queue_pop_batch(
+					    c.q, drain, UI_BATCH);
+					if (n_drain == 0)
+						break;
+				}
+				ev = drain[drained++];
 				if (ui_paused_state(&ctx)) {
 					if (held.n == held.cap) {
 						held.cap = held.cap
@@ -1058,7 +1104,7 @@ ui_run(const struct ui_config *cfg)
 				} else
 					ui_apply(&ctx, ev);
 			}
-			more = i == UI_DRAIN_MAX;
+			more = i == UI_DRAIN_MAX || drained < n_drain;
 		}
 		ctx.queue_dropped = event_queue_dropped(c.q);
 
@@ -1123,6 +1169,8 @@ ui_run(const struct ui_config *cfg)
 
 	for (i = 0; (size_t)i < held.n; i++)
 		event_free(held.ev[i]);
+	while (drained < n_drain)
+		event_free(drain[drained++]);
 	free(held.ev);
 	pipeline_free(c.pipe);
 	event_queue_free(c.q);
