@@ -139,6 +139,9 @@ struct event {
 	double elapsed;
 	/* Counters of every cap hit, for the stats line ("caps" object). */
 	uint64_t cap_flows, cap_ooo, cap_line, cap_tls;
+	/* Sessions trimmed and evicted for the memory budget; connection
+	   attempts that never completed a handshake (not sessions). */
+	uint64_t cap_mem_trim, cap_mem_evict, no_handshake;
 
 	/* EV_PACKET: a copy of one captured packet */
 	struct timeval pkt_ts;
@@ -190,6 +193,8 @@ extern const char EV_ANOM_SESSION_END_IN_DATA[];
 extern const char EV_ANOM_TRUNCATED_PACKET[];
 extern const char EV_ANOM_PENDING_CAP[];
 extern const char EV_ANOM_DATA_END_EARLY[];
+extern const char EV_ANOM_MEMORY[];
+extern const char EV_ANOM_NO_HANDSHAKE[];
 
 /*
  * What an event costs in memory, roughly (the struct, its text, argument
@@ -225,8 +230,8 @@ size_t event_queue_push_batch(
 struct event *event_queue_pop(struct event_queue *);
 /* Pop up to max events into out, oldest first; returns how many; caller
    frees them. */
-size_t event_queue_pop_batch(struct event_queue *, struct event **out,
-    size_t max);
+size_t event_queue_pop_batch(
+    struct event_queue *, struct event **out, size_t max);
 /* Read end of the wake-up pipe: readable when events were pushed. */
 int event_queue_fd(struct event_queue *);
 /* Drain the wake-up pipe's bytes (call before popping). */

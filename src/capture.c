@@ -11,8 +11,9 @@
  * buffer holds 32 packets and drops at a few thousand packets a second.  A
  * block is handed over when full or after CAPTURE_TIMEOUT_MS, which bounds
  * the delay a quiet link adds.  The kernel buffer defaults to
- * CAPTURE_BUFFER_MIB, enough for about a quarter of a second at 1 Gbit/s.  Files: pcap and pcapng (libpcap tells them apart), "-" for
- * stdin, read with pcap_next_ex as fast as possible or paced by timestamps
+ * CAPTURE_BUFFER_MIB, enough for about a quarter of a second at 1 Gbit/s.
+ * Files: pcap and pcapng (libpcap tells them apart), "-" for stdin, read with
+ * pcap_next_ex as fast as possible or paced by timestamps
  * (--replay).  A file cut in the middle of a packet delivers every complete
  * packet, then reports the cut.
  *

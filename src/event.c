@@ -42,6 +42,8 @@ const char EV_ANOM_SESSION_END_IN_AUTH[] = "session ended inside AUTH";
 const char EV_ANOM_SESSION_END_IN_DATA[] = "session ended inside DATA";
 const char EV_ANOM_TRUNCATED_PACKET[] = "truncated packet";
 const char EV_ANOM_PENDING_CAP[] = "too many outstanding commands";
+const char EV_ANOM_MEMORY[] = "memory budget reached";
+const char EV_ANOM_NO_HANDSHAKE[] = "connection attempts without a handshake";
 const char EV_ANOM_DATA_END_EARLY[] =
     "reply before the end of data (no CRLF.CRLF)";
 
@@ -347,8 +349,8 @@ event_queue_free(struct event_queue *q)
  * never crowds out the replies and commands that the screen shows.
  */
 static bool
-event_queue_fits(const struct event_queue *q, const struct event *ev,
-    size_t size)
+event_queue_fits(
+    const struct event_queue *q, const struct event *ev, size_t size)
 {
 	size_t cap = q->cap, bytes = q->max_bytes;
 

@@ -48,6 +48,8 @@ struct main_opts {
 	bool user_set;
 	bool demo;
 	size_t limit;
+	size_t memory_mib;
+	size_t flows; /* 0: FLOW_MAX_DEFAULT */
 	const char *rules_file;
 	bool explain;
 	const char *after;
@@ -64,6 +66,8 @@ enum {
 	OPT_RULES,
 	OPT_EXPLAIN,
 	OPT_AFTER,
+	OPT_MEMORY,
+	OPT_FLOWS,
 };
 
 static const struct option main_longopts[] = {
@@ -84,6 +88,8 @@ static const struct option main_longopts[] = {
     {"replay", optional_argument, NULL, OPT_REPLAY},
     {"demo", no_argument, NULL, OPT_DEMO},
     {"limit", required_argument, NULL, 'l'},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"flows", required_argument, NULL, OPT_FLOWS},
     {"show-auth", no_argument, NULL, OPT_SHOW_AUTH},
     {"rules", required_argument, NULL, OPT_RULES},
     {"explain", no_argument, NULL, OPT_EXPLAIN},
@@ -140,8 +146,18 @@ main_usage(FILE *f)
 	      "terminal)\n"
 	      "      --demo               open the UI on the bundled demo "
 	      "capture\n"
-	      "  -l, --limit N            sessions kept in memory (default "
-	      "10000)\n"
+	      "  -l, --limit N            sessions kept in memory, open or "
+	      "(UI) closed\n"
+	      "                           (default 10000)\n"
+	      "      --flows N            TCP connections tracked at once "
+	      "(default 65536,\n"
+	      "                           at most --limit)\n"
+	      "      --memory MIB         memory budget for flows, reassembly, "
+	      "SMTP and TLS\n"
+	      "                           state and the UI's store (default "
+	      "256); over it the\n"
+	      "                           largest sessions are trimmed, then "
+	      "the oldest evicted\n"
 	      "\n"
 	      "SMTP and TLS:\n"
 	      "  -k, --keylog FILE        TLS key log (SSLKEYLOGFILE format) "
@@ -477,6 +493,10 @@ struct main_sink {
 	const struct pipeline_config *pcfg;
 };
 
+/* --memory: default and least MiB. */
+#define MAIN_MEMORY_DEFAULT 256
+#define MAIN_MEMORY_MIN 8
+
 /* Live headless output: longest time an event waits in the buffer (ms), and
    the buffer's size. */
 #define MAIN_FLUSH_MS 50
@@ -543,7 +563,7 @@ main_packet(void *arg, int linktype, const struct timeval *ts,
 	struct main_sink *s = arg;
 
 	pipeline_packet(s->pipe, linktype, ts, data, caplen, len);
-	if (s->dumping && pipeline_last_session(s->pipe) != 0)
+	if (s->dumping && pipeline_last_smtp(s->pipe))
 		capture_dump_packet(s->cap, ts, data, caplen, len);
 	if (ts->tv_sec != s->last_tick) {
 		s->last_tick = ts->tv_sec;
@@ -626,7 +646,7 @@ main(int argc, char **argv)
 	const char *what, *why, *hint, *pwhy, *env;
 	bool usage;
 	int ch, status;
-	size_t i, blen;
+	size_t i, blen, mem;
 	char wwhat[PATH_MAX + 32];
 
 	setlocale(LC_ALL, "");
@@ -635,6 +655,7 @@ main(int argc, char **argv)
 	o.cap.snaplen = 262144;
 	o.cap.promisc = true;
 	o.limit = 10000;
+	o.memory_mib = MAIN_MEMORY_DEFAULT;
 
 	/* getopt's own messages would make a second error line. */
 	opterr = 0;
@@ -706,6 +727,14 @@ main(int argc, char **argv)
 		case 'l':
 			o.limit = (size_t)main_number(
 			    "--limit", optarg, 1, 100000000);
+			break;
+		case OPT_MEMORY:
+			o.memory_mib = (size_t)main_number(
+			    "--memory", optarg, MAIN_MEMORY_MIN, 1 << 20);
+			break;
+		case OPT_FLOWS:
+			o.flows = (size_t)main_number(
+			    "--flows", optarg, 1, 100000000);
 			break;
 		case OPT_SHOW_AUTH:
 			o.pipe.show_auth = true;
@@ -859,11 +888,27 @@ main(int argc, char **argv)
 	if (capture_is_live(cap) && o.mode != MODE_UI)
 		setvbuf(stdout, NULL, _IOFBF, MAIN_OUT_BUF);
 	o.pipe.keep_packets = o.mode == MODE_UI;
+	/*
+	 * --limit bounds the sessions held in every mode: those open (the
+	 * flow table, at most --flows) and, in the UI, those kept to browse.
+	 * One memory budget: headless, all of it goes to the capture side;
+	 * the UI gives half to it, an eighth to the queue between the
+	 * threads and the rest to the store.
+	 */
+	o.pipe.flow.max_flows = o.flows > 0 ? o.flows : FLOW_MAX_DEFAULT;
+	if (o.pipe.flow.max_flows > o.limit)
+		o.pipe.flow.max_flows = o.limit;
+	mem = o.memory_mib * 1024 * 1024;
+	o.pipe.memory = o.mode == MODE_UI ? mem / 2 : mem;
+	if (o.pipe.flow.ooo_total > o.pipe.memory / 2)
+		o.pipe.flow.ooo_total = o.pipe.memory / 2;
 	if (o.mode == MODE_UI) {
 		struct ui_config uc;
 
 		pipe = NULL;
 		memset(&uc, 0, sizeof uc);
+		uc.queue_bytes = mem / 8;
+		uc.store_bytes = mem - mem / 2 - mem / 8;
 		uc.cap = cap;
 		uc.pipe_cfg = &o.pipe;
 		uc.diag = diag;

@@ -56,11 +56,12 @@
 
 #define UI_FRAME_MS 66	    /* at most 15 redraws a second */
 #define UI_QUEUE_CAP 262144 /* events between the threads */
-#define UI_QUEUE_BYTES (64u * 1024 * 1024) /* and their event_size() */
-#define UI_BATCH 256	    /* live: events pushed at once */
-#define UI_DRAIN_MAX 4096   /* events applied between two looks at keys */
-#define UI_HELD_MAX 200000  /* events held during a live pause */
-#define UI_LOOP_MS 50	    /* live: timer granularity, longest batch wait */
+/* Their event_size() at most, unless the memory budget says otherwise. */
+#define UI_QUEUE_BYTES (64u * 1024 * 1024)
+#define UI_BATCH 256	   /* live: events pushed at once */
+#define UI_DRAIN_MAX 4096  /* events applied between two looks at keys */
+#define UI_HELD_MAX 200000 /* events held during a live pause */
+#define UI_LOOP_MS 50	   /* live: timer granularity, longest batch wait */
 #define UI_STATS_MS 500	   /* progress stats from the capture thread */
 #define UI_MSG_SECONDS 8.0
 #define UI_TTY "/dev/tty"
@@ -163,7 +164,7 @@ ui_cap_packet(void *arg, int linktype, const struct timeval *ts,
 	struct timespec nap = {0, 50 * 1000 * 1000};
 
 	pipeline_packet(c->pipe, linktype, ts, data, caplen, len);
-	if (c->dumping && pipeline_last_session(c->pipe) != 0)
+	if (c->dumping && pipeline_last_smtp(c->pipe))
 		capture_dump_packet(c->cap, ts, data, caplen, len);
 	if (ts->tv_sec != c->last_tick) {
 		c->last_tick = ts->tv_sec;
@@ -888,6 +889,10 @@ struct ui_held {
 static void
 ui_apply(struct ui_ctx *ctx, struct event *ev)
 {
+	/* An anomaly of no session (connection attempts without a
+	   handshake, per server): shown on the message line. */
+	if (ev->type == EV_ANOMALY && ev->session == 0 && ev->detail != NULL)
+		ui_message(ctx, true, "%s: %s", ev->server, ev->detail);
 	store_add_take(ctx->store, ev);
 }
 
@@ -946,6 +951,7 @@ ui_run(const struct ui_config *cfg)
 	memset(&held, 0, sizeof held);
 	ctx.cfg = cfg;
 	ctx.store = store_new(cfg->limit);
+	store_set_budget(ctx.store, cfg->store_bytes);
 	ctx.utf8 = MB_CUR_MAX > 1;
 	ctx.follow = true;
 	ctx.sess_scroll.follow = false;
@@ -953,7 +959,8 @@ ui_run(const struct ui_config *cfg)
 	c.live = capture_is_live(cfg->cap);
 	c.dumping = cfg->dumping;
 	c.q = event_queue_new(UI_QUEUE_CAP);
-	event_queue_limit_bytes(c.q, UI_QUEUE_BYTES);
+	event_queue_limit_bytes(
+	    c.q, cfg->queue_bytes > 0 ? cfg->queue_bytes : UI_QUEUE_BYTES);
 	c.pipe = pipeline_new(
 	    cfg->pipe_cfg, cfg->diag, cfg->keylog, ui_cap_emit, &c);
 	atomic_init(&c.stop, false);
