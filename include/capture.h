@@ -61,7 +61,9 @@ const char *capture_source(const struct capture *);
  * Returns 1 at end of input (or count/stop), -1 on a read error (*why set;
  * a file cut in the middle of a packet is reported here after the complete
  * packets were delivered).  For live captures timeout_ms bounds each wait so
- * the caller can run timers; it returns 0 when it came back for that.
+ * the caller can run timers; it returns 0 when it came back for that, or
+ * because it delivered packets and the kernel has none ready (the capture
+ * went idle: a moment to write out what they made).
  */
 int capture_loop(struct capture *, capture_packet_fn, void *arg, int timeout_ms,
     const char **why);

@@ -1061,6 +1061,17 @@ capture_loop_live(struct capture *c, int timeout_ms, const char **why)
 			/* No selectable descriptor: pcap's own timeout. */
 			capture_flush(c);
 		}
+		if (n > 0 && fd >= 0 && !c->done) {
+			/* Caught up with the kernel: come back now, so the
+			   caller can write out what these packets made. */
+			pfd.fd = fd;
+			pfd.events = POLLIN;
+			pfd.revents = 0;
+			if (poll(&pfd, 1, 0) == 0) {
+				capture_flush(c);
+				return 0;
+			}
+		}
 	}
 }
 

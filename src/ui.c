@@ -58,7 +58,9 @@
 #define UI_QUEUE_CAP 262144 /* events between the threads */
 /* Their event_size() at most, unless the memory budget says otherwise. */
 #define UI_QUEUE_BYTES (64u * 1024 * 1024)
-#define UI_BATCH 256	   /* live: events pushed at once */
+#define UI_BATCH 256			    /* live: events pushed at once */
+#define UI_PREFAULT_MAX (64u * 1024 * 1024) /* live: heap touched at start */
+#define UI_PREFAULT_CHUNK (4u * 1024 * 1024)
 #define UI_DRAIN_MAX 4096  /* events applied between two looks at keys */
 #define UI_HELD_MAX 200000 /* events held during a live pause */
 #define UI_LOOP_MS 50	   /* live: timer granularity, longest batch wait */
@@ -97,6 +99,35 @@ ui_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Live, the packet copies kept for the save grow the heap at line rate, and
+ * each new page is a fault taken by the capture thread.  Touch the store's
+ * share of the heap once, up front, and keep it (no trimming), so that a
+ * burst reuses pages instead.  The memory budget counts it already.
+ */
+static void
+ui_prefault(size_t bytes)
+{
+#if defined(M_TRIM_THRESHOLD) && defined(M_MMAP_THRESHOLD)
+	void *chunk[UI_PREFAULT_MAX / UI_PREFAULT_CHUNK];
+	size_t i, n;
+
+	if (bytes > UI_PREFAULT_MAX)
+		bytes = UI_PREFAULT_MAX;
+	n = bytes / UI_PREFAULT_CHUNK;
+	mallopt(M_TRIM_THRESHOLD, (int)(UI_PREFAULT_MAX * 2));
+	mallopt(M_MMAP_THRESHOLD, (int)(UI_PREFAULT_CHUNK * 2));
+	for (i = 0; i < n; i++) {
+		chunk[i] = xmalloc(UI_PREFAULT_CHUNK);
+		memset(chunk[i], 0, UI_PREFAULT_CHUNK);
+	}
+	for (i = 0; i < n; i++)
+		free(chunk[i]);
+#else
+	(void)bytes;
+#endif
 }
 
 /* ---- capture thread */
@@ -1030,6 +1061,8 @@ ui_run(const struct ui_config *cfg)
 #ifdef M_ARENA_MAX
 	mallopt(M_ARENA_MAX, 1);
 #endif
+	if (c.live)
+		ui_prefault(cfg->store_bytes / 2);
 	/* The capture thread inherits a mask with every signal blocked. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
