@@ -28,8 +28,8 @@
  * commands of at most SMTP_PENDING_ARG_MAX argument bytes each (beyond them
  * SMTP_OVERFLOW_RUNS runs of verbs, so that replies stay matched) and
  * SMTP_RCPT_LIST_MAX recipients per list; smtp_mem() tells what it is now
- * and smtp_trim() gives back what the session can do without.  Events are emitted
- * without the session header; the caller stamps it.
+ * and smtp_trim() gives back what the session can do without.  Events are
+ * emitted without the session header; the caller stamps it.
  */
 #include "config.h"
 
@@ -131,7 +131,7 @@ struct smtp_fifo {
 	uint64_t popped;  /* entries ever popped: seq of the head */
 	size_t arg_bytes; /* heap bytes of the entries' args */
 	/* Behind the ring: later commands, verb only (see above). */
-	struct smtp_over_run over[SMTP_OVERFLOW_RUNS];
+	struct smtp_over_run *over; /* SMTP_OVERFLOW_RUNS, on first use */
 	size_t over_first, over_runs;
 	uint64_t over_total;
 	uint64_t over_ever; /* commands that went there, for the stats */
@@ -221,6 +221,7 @@ struct smtp_session {
 
 	char *greeting;
 	char *helo;
+	size_t greeting_len, helo_len; /* for smtp_mem */
 	uint64_t ehlo_size;
 
 	struct smtp_fifo fifo;
@@ -437,6 +438,8 @@ smtp_over_push(struct smtp_fifo *f, const char *verb)
 {
 	struct smtp_over_run *r = NULL;
 
+	if (f->over == NULL)
+		f->over = xcalloc(SMTP_OVERFLOW_RUNS, sizeof *f->over);
 	if (f->over_runs > 0)
 		r = &f->over[(f->over_first + f->over_runs - 1) %
 			     SMTP_OVERFLOW_RUNS];
@@ -771,6 +774,7 @@ smtp_cmd_helo(struct smtp_session *s, uint64_t seq, const char *arg,
 	(void)encrypted;
 	free(s->helo);
 	s->helo = xstrndup(arg, arglen);
+	s->helo_len = strlen(s->helo);
 }
 
 static void
@@ -1204,6 +1208,7 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 			ev->latency_ms = smtp_ms(&r->first_ts, &s->syn_ts);
 		free(s->greeting);
 		s->greeting = xstrdup(ev->text);
+		s->greeting_len = strlen(s->greeting);
 		outstanding = 0;
 	} else if (s->over) {
 		/* After 421 or 221 (Exim keeps answering): nothing to match. */
@@ -1899,6 +1904,7 @@ smtp_tls_started(struct smtp_session *s, bool decrypting)
 	smtp_txn_clear(&s->txn);
 	free(s->helo);
 	s->helo = NULL;
+	s->helo_len = 0;
 	s->ehlo_size = 0;
 	s->auth_open = false;
 	s->data_wait = false;
@@ -2027,6 +2033,7 @@ smtp_free(struct smtp_session *s)
 		return;
 	smtp_fifo_clear(&s->fifo);
 	free(s->fifo.ring);
+	free(s->fifo.over);
 	smtp_txn_clear(&s->txn);
 	for (i = 0; i < 2; i++)
 		free(s->d[i].buf);
@@ -2044,12 +2051,10 @@ smtp_mem(const struct smtp_session *s)
 
 	n += s->d[0].cap + s->d[1].cap + s->rep.text_cap;
 	n += s->fifo.cap * sizeof *s->fifo.ring + s->fifo.arg_bytes;
+	if (s->fifo.over != NULL)
+		n += SMTP_OVERFLOW_RUNS * sizeof *s->fifo.over;
 	n += s->txn.list_bytes + s->cap_codes * sizeof *s->codes;
-	if (s->greeting != NULL)
-		n += strlen(s->greeting) + 1;
-	if (s->helo != NULL)
-		n += strlen(s->helo) + 1;
-	return n;
+	return n + s->greeting_len + s->helo_len;
 }
 
 size_t
