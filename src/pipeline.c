@@ -629,6 +629,7 @@ void
 pipeline_free(struct pipeline *p)
 {
 	struct psess *ps;
+	struct pipeline_pre *pre;
 
 	if (p == NULL)
 		return;
@@ -639,8 +640,9 @@ pipeline_free(struct pipeline *p)
 		free(ps->hold);
 		free(ps);
 	}
-	while (TAILQ_FIRST(&p->pres) != NULL)
-		pipeline_pre_free(p, TAILQ_FIRST(&p->pres));
+	/* pipeline_pre_free() unlinks pre (the analyzer loses track). */
+	while ((pre = TAILQ_FIRST(&p->pres)) != NULL)
+		pipeline_pre_free(p, pre); /* NOLINT */
 	flow_table_free(p->flows);
 	free(p->other);
 	free(p->other_syn);

@@ -436,22 +436,24 @@ smtp_fifo_head(struct smtp_fifo *f)
 static void
 smtp_over_push(struct smtp_fifo *f, const char *verb)
 {
-	struct smtp_over_run *r = NULL;
+	struct smtp_over_run *r;
+	size_t last;
 
 	if (f->over == NULL)
 		f->over = xcalloc(SMTP_OVERFLOW_RUNS, sizeof *f->over);
-	if (f->over_runs > 0)
-		r = &f->over[(f->over_first + f->over_runs - 1) %
+	last = (f->over_first + f->over_runs + SMTP_OVERFLOW_RUNS - 1) %
+	       SMTP_OVERFLOW_RUNS;
+	if (f->over_runs > 0 && strcmp(f->over[last].verb, verb) == 0)
+		r = &f->over[last]; /* the same verb again */
+	else if (f->over_runs < SMTP_OVERFLOW_RUNS) {
+		r = &f->over[(f->over_first + f->over_runs) %
 			     SMTP_OVERFLOW_RUNS];
-	if (r == NULL || strcmp(r->verb, verb) != 0) {
-		if (f->over_runs < SMTP_OVERFLOW_RUNS) {
-			r = &f->over[(f->over_first + f->over_runs) %
-				     SMTP_OVERFLOW_RUNS];
-			f->over_runs++;
-			snprintf(r->verb, sizeof r->verb, "%s", verb);
-			r->n = 0;
-		} else
-			r->verb[0] = '\0'; /* out of runs: verb unknown */
+		f->over_runs++;
+		snprintf(r->verb, sizeof r->verb, "%s", verb);
+		r->n = 0;
+	} else {
+		r = &f->over[last]; /* out of runs: the verb is unknown */
+		r->verb[0] = '\0';
 	}
 	r->n++;
 	f->over_total++;
