@@ -76,10 +76,12 @@ key() {
 	printf '%-28s %5d ms\n' "$name" $(($(now_ms) - t))
 }
 
+# The list follows the newest session: start from the top.
+key "home (g)" g
 key "down (j)" j
 key "page down" NPage
 key "end (G)" G
-key "home (g)" g
+key "up (k)" k
 key "problems only (p)" p
 key "all again (p)" p
 key "filter prompt (/)" /
