@@ -12,7 +12,7 @@
 #
 # Opens the UI in tmux (200x50) on a `gen -d` capture, waits until it has
 # read the whole file ("[done]"), then sends keys one at a time and times
-# each from send-keys until the pane changes (tmux capture-pane polled, so
+# each from send-keys until the pane changes (tmux capture-pane -e polled, so
 # the resolution is a few ms).  Prints one line per key and the peak RSS.
 # Noisy on a shared machine; a benchmark, not a test.
 
@@ -44,7 +44,7 @@ if [ ! -s "$f" ]; then
 fi
 
 s=smtpscope-uiscale-$$
-pane() { tmux capture-pane -p -t "$s"; }
+pane() { tmux capture-pane -p -e -t "$s"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 trap 'tmux kill-session -t "$s" 2>/dev/null || true' EXIT
 
