@@ -974,7 +974,7 @@ ui_run(const struct ui_config *cfg)
 	const char *running;
 	uint64_t gen = (uint64_t)-1;
 	int i, key, timeout, keys_fd, status = EXIT_OK;
-	bool more = false, failed_shown = false;
+	bool more = false, failed_shown = false, keyed;
 	char sig;
 
 	memset(&ctx, 0, sizeof ctx);
@@ -1102,7 +1102,9 @@ ui_run(const struct ui_config *cfg)
 			else
 				ctx.dirty = true; /* capture thread finished */
 		}
+		keyed = false;
 		while ((key = getch()) != ERR) {
+			keyed = true;
 			if (key == ' ' && !ctx.prompting) {
 				ui_toggle_pause(&ctx, &c, &held, running);
 				ctx.dirty = true;
@@ -1172,8 +1174,10 @@ ui_run(const struct ui_config *cfg)
 		    ui_now() - ctx.msg_time >= UI_MSG_SECONDS)
 			ctx.dirty = true;
 		now = ui_now();
+		/* The frame rate bounds redraws for arriving events; a key
+		   is answered at once. */
 		if ((ctx.dirty || store_gen(ctx.store) != gen) &&
-		    (now - last_draw) * 1000 >= UI_FRAME_MS) {
+		    (keyed || (now - last_draw) * 1000 >= UI_FRAME_MS)) {
 			gen = store_gen(ctx.store);
 			ui_draw(&ctx);
 			last_draw = now;
