@@ -1,7 +1,7 @@
 /*
  * gen: write a large synthetic SMTP capture for the benchmark.
  *
- * usage: gen [-s SEED] [-c CONCURRENT] OUTFILE [SIZE]
+ * usage: gen [-d] [-s SEED] [-c CONCURRENT] OUTFILE [SIZE]
  *
  * SIZE takes a K, M or G suffix (powers of 1024); the default is 1G.  The
  * file is Ethernet/IPv4/TCP, thousands of sessions interleaved the way a
@@ -15,6 +15,12 @@
  * Memory stays small whatever SIZE is: the bodies are slices of one shared
  * text block, so a session only owns its short command and reply lines.
  * The output is deterministic for a given seed.
+ *
+ * -d: the dialogue-heavy shape of a busy inbound MX: short sessions, 10 %
+ * refused at the greeting with 421, a third of the recipients refused
+ * (550 unknown user, or 450 greylisted: the client then quits without
+ * DATA when none was accepted), bodies of 2-16 KB.  About 90,000 sessions
+ * per GiB, a mean frame of about 300 bytes.
  */
 
 #include <errno.h>
@@ -42,6 +48,12 @@
 #define P_TWO_MSGS	100		/* a second message in the session */
 #define P_SWAP		10		/* two segments sent out of order */
 #define P_RETX		5		/* a segment sent twice */
+
+/* -d: the dialogue-heavy shape (see the top of this file). */
+static int	 dialogue;
+#define D_GREET421	100		/* per mille, instead of P_GREET421 */
+#define D_REJECT	250		/* a RCPT refused: 550 user unknown */
+#define D_GREY		100		/* a RCPT refused: 450 greylisted */
 
 enum dir { C2S, S2C };
 
@@ -352,6 +364,49 @@ queue_id(char *buf, size_t sz)
 	buf[sz - 1] = '\0';
 }
 
+/*
+ * -d: an envelope whose recipients are often refused; DATA only when one
+ * was accepted, with a short body.  Returns 0 when the session ends here.
+ */
+static int
+script_dialogue(struct session *s, unsigned nrcpt, unsigned mno)
+{
+	char		 qid[13];
+	unsigned	 i, ok = 0, hostid = (unsigned)nsessions, u;
+
+	add_step(s, C2S, "MAIL FROM:<sender%u.%u@example.org>\r\n", hostid,
+	    mno);
+	add_step(s, S2C, "250 2.1.0 Ok\r\n");
+	for (i = 1; i <= nrcpt; i++) {
+		u = rnd_range(1, 99999);
+		add_step(s, C2S, "RCPT TO:<user%u@example.net>\r\n", u);
+		if (chance(D_REJECT))
+			add_step(s, S2C, "550 5.1.1 <user%u@example.net>: "
+			    "Recipient address rejected: User unknown in "
+			    "virtual mailbox table\r\n", u);
+		else if (chance(D_GREY))
+			add_step(s, S2C, "450 4.2.0 <user%u@example.net>: "
+			    "Recipient address rejected: Greylisted, see "
+			    "http://postgrey.schweikert.ch/help/example.net."
+			    "html\r\n", u);
+		else {
+			add_step(s, S2C, "250 2.1.5 Ok\r\n");
+			ok++;
+		}
+	}
+	if (ok == 0)
+		return 0;
+	add_step(s, C2S, "DATA\r\n");
+	add_step(s, S2C, "354 End data with <CR><LF>.<CR><LF>\r\n");
+	add_step(s, C2S, "From: <sender%u.%u@example.org>\r\n"
+	    "To: <user@example.net>\r\nSubject: note %u\r\n\r\n", hostid,
+	    mno, mno);
+	add_body(s, rnd_range(2 * 1024, 16 * 1024));
+	queue_id(qid, sizeof qid);
+	add_step(s, S2C, "250 2.0.0 Ok: queued as %s\r\n", qid);
+	return 1;
+}
+
 /* Script one message transaction: envelope, DATA, body, final reply. */
 static int
 script_message(struct session *s, int pipelined, int limit452, int mid421,
@@ -364,6 +419,8 @@ script_message(struct session *s, int pipelined, int limit452, int mid421,
 	nrcpt = rnd_range(1, limit452 ? 8 : 5);
 	if (limit452 && nrcpt < 4)
 		nrcpt = 4;
+	if (dialogue && !pipelined && !limit452 && !mid421)
+		return script_dialogue(s, nrcpt, mno);
 
 #define CMD(...) (cl += (size_t)snprintf(cmds + cl, sizeof cmds - cl, __VA_ARGS__))
 #define REP(...) (rl += (size_t)snprintf(reps + rl, sizeof reps - rl, __VA_ARGS__))
@@ -410,7 +467,10 @@ script_message(struct session *s, int pipelined, int limit452, int mid421,
 	    "From: <sender%u.%u@example.org>\r\nTo: <user@example.net>\r\n"
 	    "Subject: benchmark message %u\r\nMessage-ID: <%u.%u@example.org>\r\n"
 	    "\r\n", hostid, hostid, mno, mno, hostid, mno);
-	add_body(s, rnd_range(20 * 1024, 200 * 1024));
+	if (dialogue)
+		add_body(s, rnd_range(2 * 1024, 16 * 1024));
+	else
+		add_body(s, rnd_range(20 * 1024, 200 * 1024));
 	queue_id(qid, sizeof qid);
 	add_step(s, S2C, "250 2.0.0 Ok: queued as %s\r\n", qid);
 	return 1;
@@ -434,7 +494,7 @@ session_new(struct session *s)
 	s->state = S_HANDSHAKE;
 	s->closer = C2S;
 
-	if (chance(P_GREET421)) {
+	if (chance(dialogue ? D_GREET421 : P_GREET421)) {
 		add_step(s, S2C, "421 4.7.0 mx%u.example.net Error: too many "
 		    "connections from 198.18.%u.%u\r\n", s->sip & 0xff,
 		    (s->cip >> 8) & 0xff, s->cip & 0xff);
@@ -451,8 +511,14 @@ session_new(struct session *s)
 	pipelined = chance(P_PIPELINE);
 	limit452 = chance(P_LIMIT452);
 	if (!script_message(s, pipelined, limit452,
-	    !pipelined && chance(P_MID421), 1))
+	    !pipelined && chance(P_MID421), 1)) {
+		if (dialogue && s->closer == C2S) {
+			/* Nobody was accepted: the client gives up politely. */
+			add_step(s, C2S, "QUIT\r\n");
+			add_step(s, S2C, "221 2.0.0 Bye\r\n");
+		}
 		goto done;
+	}
 	if (chance(P_TWO_MSGS) &&
 	    !script_message(s, pipelined, 0, 0, 2))
 		goto done;
@@ -589,7 +655,8 @@ parse_size(const char *str)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: gen [-s SEED] [-c CONCURRENT] OUTFILE [SIZE]\n");
+	fprintf(stderr,
+	    "usage: gen [-d] [-s SEED] [-c CONCURRENT] OUTFILE [SIZE]\n");
 	exit(2);
 }
 
@@ -604,8 +671,11 @@ main(int argc, char **argv)
 	int		 ch;
 
 	rng_state = 0x5eed5eed12345678ULL;
-	while ((ch = getopt(argc, argv, "s:c:")) != -1) {
+	while ((ch = getopt(argc, argv, "ds:c:")) != -1) {
 		switch (ch) {
+		case 'd':
+			dialogue = 1;
+			break;
 		case 's':
 			rng_state ^= strtoull(optarg, NULL, 0) *
 			    0x9e3779b97f4a7c15ULL;

@@ -14,6 +14,11 @@
 #   BENCH_RUNS    timed runs per reader and file, the best is kept (3)
 #   BENCH_COLD    1: drop the page cache before every timed run (needs
 #                 root); default 0: every run reads a warm page cache
+#   BENCH_DIALOGUE 1 (default): also measure the dialogue-heavy shape
+#                 (gen -d: short sessions, many refused, ~90,000 sessions
+#                 and ~300-byte frames per GiB) at BENCH_SIZE; 0 skips it
+#   BENCH_MODES   smtpscope outputs measured (default "json"; also "text",
+#                 and "json-pipe"/"text-pipe" written into `| wc -c`)
 #
 # Prints MB/s, packets/s, the throughput ratio smtpscope/bare loop and the
 # peak RSS of each reader.  Exits 1 when a target is missed, 2 on a setup
@@ -32,6 +37,8 @@ BENCH_SIZE=${BENCH_SIZE:-1G}
 BENCH_SIZE2=${BENCH_SIZE2:-512M}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_COLD=${BENCH_COLD:-0}
+BENCH_DIALOGUE=${BENCH_DIALOGUE:-1}
+BENCH_MODES=${BENCH_MODES:-json}
 RATIO_MIN=0.5
 RSS_MAX_KIB=65536
 
@@ -84,11 +91,11 @@ fi
 [ -x "$bin" ] || die "$bin: not executable"
 
 # ---- the captures (reused when present)
-capture() {
-	f=$BENCH_DIR/smtp-$1.pcap
-	if [ ! -s "$f" ]; then
+capture() { # SIZE [dialogue]
+	f=$BENCH_DIR/smtp-${2:+$2-}$1.pcap
+	if [ ! -s "$f" ] || [ -n "$(find "$BENCH_DIR/gen" -newer "$f")" ]; then
 		echo "generating $f ..." >&2
-		"$BENCH_DIR/gen" "$f.tmp" "$1" || die "gen failed"
+		"$BENCH_DIR/gen" ${2:+-d} "$f.tmp" "$1" || die "gen failed"
 		mv "$f.tmp" "$f"
 	fi
 	echo "$f"
@@ -158,8 +165,26 @@ bench() {
 
 	timed "$f" /dev/null "$BENCH_DIR/bareloop" "$f"
 	b_s=$t_best b_cpu=$t_cpu b_rss=$t_rss
-	timed "$f" /dev/null "$bin" -r "$f" --json
-	r_s=$t_best r_cpu=$t_cpu r_rss=$t_rss
+	first=1
+	for mode in $BENCH_MODES; do
+		case $mode in
+		json) timed "$f" /dev/null "$bin" -r "$f" --json ;;
+		text) timed "$f" /dev/null "$bin" -r "$f" -N ;;
+		json-pipe) timed "$f" /dev/null sh -c '"$1" -r "$2" --json | wc -c' sh "$bin" "$f" ;;
+		text-pipe) timed "$f" /dev/null sh -c '"$1" -r "$2" -N | wc -c' sh "$bin" "$f" ;;
+		*) die "unknown mode $mode in BENCH_MODES" ;;
+		esac
+		if [ "$first" = 1 ]; then
+			r_s=$t_best r_cpu=$t_cpu r_rss=$t_rss
+			first=0
+		else
+			awk -v m="$mode" -v bs="$b_s" -v bc="$b_cpu" -v s="$t_best" \
+			    -v c="$t_cpu" -v rss="$t_rss" 'BEGIN {
+				if (s <= 0) s = 0.001; if (c <= 0) c = 0.01;
+				printf "  %-10s %8.3f s %6.2f cpu s, ratio %.3f wall, %.3f cpu, peak RSS %.1f MiB\n",
+				    m, s, c, bs / s, bc / c, rss / 1024 }' >>"$BENCH_DIR/modes.out"
+		fi
+	done
 
 	echo
 	echo "file $f: $bytes bytes, $pkts packets"
@@ -177,8 +202,13 @@ bench() {
 		printf "ratio smtpscope/bareloop (throughput): %.3f wall, %.3f cpu\n",
 		    bs / rs, bc / rc;
 	}'
+	if [ -s "$BENCH_DIR/modes.out" ]; then
+		echo "other outputs (smtpscope's row is the first of: $BENCH_MODES):"
+		cat "$BENCH_DIR/modes.out"
+	fi
+	rm -f "$BENCH_DIR/modes.out"
 	if [ "$judge_ratio" = 0 ]; then
-		echo "target ratio: judged on the $BENCH_SIZE file only"
+		echo "target ratio: judged on the main $BENCH_SIZE capture only"
 	elif awk -v bs="$b_s" -v rs="$r_s" -v m="$RATIO_MIN" \
 	    'BEGIN { exit !(bs / (rs > 0 ? rs : 0.001) >= m) }'; then
 		echo "target ratio >= $RATIO_MIN: PASS"
@@ -206,5 +236,12 @@ if [ "$BENCH_SIZE2" != none ]; then
 	bench "$second"
 	echo
 	echo "peak RSS: $((rss1 / 1024)) MiB on $BENCH_SIZE, $((r_rss / 1024)) MiB on $BENCH_SIZE2"
+fi
+if [ "$BENCH_DIALOGUE" = 1 ]; then
+	dial=$(capture "$BENCH_SIZE" dialogue)
+	judge_ratio=0
+	echo
+	echo "dialogue-heavy shape (gen -d):"
+	bench "$dial"
 fi
 exit $status

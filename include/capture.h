@@ -7,10 +7,17 @@
 #include <sys/time.h>
 
 /*
- * libpcap: live capture (immediate mode) or a capture file (pcap, pcapng,
- * "-" for stdin), the SMTP port filter ANDed with the user's BPF expression,
- * the -w dumper, kernel drop counters, and optional real-time pacing.
+ * libpcap: live capture (block-batched, CAPTURE_TIMEOUT_MS) or a capture
+ * file (pcap, pcapng, "-" for stdin), the SMTP port filter ANDed with the
+ * user's BPF expression, the -w dumper, kernel drop counters, and optional
+ * real-time pacing.
  */
+
+/* Live: longest wait (ms) before the kernel hands over a partly filled
+   block of packets; bounds the delay between the wire and the events. */
+#define CAPTURE_TIMEOUT_MS 50
+/* Live: default kernel buffer (MiB), -B overrides. */
+#define CAPTURE_BUFFER_MIB 32
 
 struct capture_config {
 	const char *iface;     /* live: interface; NULL with file == NULL:
@@ -20,7 +27,7 @@ struct capture_config {
 	const uint16_t *ports; /* SMTP ports, for the filter */
 	size_t n_ports;
 	int snaplen;	/* default 262144 */
-	int buffer_mib; /* 0: libpcap's default */
+	int buffer_mib; /* 0: CAPTURE_BUFFER_MIB */
 	bool promisc;	/* false with -p */
 	long count;	/* stop after this many packets, 0 = no limit */
 	double replay;	/* 0: as fast as possible; 1: real time */
@@ -54,7 +61,9 @@ const char *capture_source(const struct capture *);
  * Returns 1 at end of input (or count/stop), -1 on a read error (*why set;
  * a file cut in the middle of a packet is reported here after the complete
  * packets were delivered).  For live captures timeout_ms bounds each wait so
- * the caller can run timers; it returns 0 when it came back for that.
+ * the caller can run timers; it returns 0 when it came back for that, or
+ * because it delivered packets and the kernel has none ready (the capture
+ * went idle: a moment to write out what they made).
  */
 int capture_loop(struct capture *, capture_packet_fn, void *arg, int timeout_ms,
     const char **why);

@@ -153,6 +153,9 @@ struct event {
 	double elapsed;
 	/* Counters of every cap hit, for the stats line ("caps" object). */
 	uint64_t cap_flows, cap_ooo, cap_line, cap_tls;
+	/* Sessions trimmed and evicted for the memory budget; connection
+	   attempts that never completed a handshake (not sessions). */
+	uint64_t cap_mem_trim, cap_mem_evict, no_handshake;
 
 	/* EV_PACKET: a copy of one captured packet */
 	struct timeval pkt_ts;
@@ -207,24 +210,52 @@ extern const char EV_ANOM_SESSION_END_IN_DATA[];
 extern const char EV_ANOM_TRUNCATED_PACKET[];
 extern const char EV_ANOM_PENDING_CAP[];
 extern const char EV_ANOM_DATA_END_EARLY[];
+extern const char EV_ANOM_MEMORY[];
+extern const char EV_ANOM_NO_HANDSHAKE[];
 
 /*
- * The bounded queue between the capture thread and the main thread.  push
- * takes ownership; when the queue is full, push with may_block = false drops
- * the event (counted), with may_block = true waits for room.
+ * What an event costs in memory, roughly (the struct, its text, argument
+ * and packet bytes, a guess for a diagnosis).  Never fails.
+ */
+#define EVENT_DIAG_SIZE_GUESS 2048
+size_t event_size(const struct event *);
+
+/*
+ * The bounded queue between the capture thread and the main thread, bounded
+ * by a number of events and (event_queue_limit_bytes) by their event_size().
+ * push takes ownership; when the queue is full, push with may_block = false
+ * drops the event (counted), with may_block = true waits for room.  Packet
+ * copies (EV_PACKET) may only fill three quarters of it, so that they are
+ * dropped before any event the screen shows.
  */
 struct event_queue;
+/* cap events at most; never fails. */
 struct event_queue *event_queue_new(size_t cap);
+/* Also at most max_bytes (0: no byte bound) of event_size(). */
+void event_queue_limit_bytes(struct event_queue *, size_t max_bytes);
 void event_queue_free(struct event_queue *);
 /* Returns 0, or -1 when the event was dropped (and freed). */
 int event_queue_push(struct event_queue *, struct event *take, bool may_block);
+/*
+ * Push n events under one lock and with at most one wake-up; the queue takes
+ * every one of them (the pointers in evs are set to NULL).  Returns how many
+ * were dropped (and freed).
+ */
+size_t event_queue_push_batch(
+    struct event_queue *, struct event **take, size_t n, bool may_block);
 /* Pop one event or NULL when empty; caller frees. */
 struct event *event_queue_pop(struct event_queue *);
+/* Pop up to max events into out, oldest first; returns how many; caller
+   frees them. */
+size_t event_queue_pop_batch(
+    struct event_queue *, struct event **out, size_t max);
 /* Read end of the wake-up pipe: readable when events were pushed. */
 int event_queue_fd(struct event_queue *);
 /* Drain the wake-up pipe's bytes (call before popping). */
 void event_queue_ack(struct event_queue *);
+/* Events other than packets dropped, and packet copies dropped. */
 uint64_t event_queue_dropped(struct event_queue *);
+uint64_t event_queue_dropped_packets(struct event_queue *);
 /* Wake a blocked pusher for shutdown: later pushes drop. */
 void event_queue_close(struct event_queue *);
 

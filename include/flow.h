@@ -38,8 +38,13 @@ struct flow_config {
 	unsigned idle_timeout; /* seconds */
 };
 
+/* flow_input's answer for a packet of a half-open connection (a SYN whose
+   handshake is not complete yet): not a session (yet). */
+#define FLOW_ID_HALF_OPEN UINT64_MAX
+
 struct flow {
-	uint64_t id; /* 1, 2, ... in order of first packet */
+	uint64_t id; /* 1, 2, ... in order of the sessions' opening; 0 while
+			half-open */
 	int af;
 	uint8_t client[16], server[16];
 	uint16_t cport, sport;
@@ -50,6 +55,7 @@ struct flow {
 	struct reasm dir[2]; /* EV_DIR_CLIENT, EV_DIR_SERVER */
 	bool fin[2], rst;
 	void *user; /* the pipeline's per-session state */
+	void *pre;  /* the pipeline's, while half-open (before open) */
 	/* private to flow.c */
 	void *priv;
 };
@@ -67,10 +73,15 @@ struct flow_ops {
 	/* what: an EV_ANOM_* constant; f may be NULL */
 	void (*anomaly)(void *arg, struct flow *, const char *what,
 	    const char *detail, const struct timeval *ts);
+	/* A half-open connection ended without becoming a session (never
+	   opened): f->pre must be freed.  May be NULL. */
+	void (*aborted)(void *arg, struct flow *, enum flow_close_reason,
+	    const struct timeval *ts);
 };
 
 struct flow_stats {
-	uint64_t flows; /* flows created */
+	uint64_t flows;	  /* sessions opened */
+	uint64_t aborted; /* half-open connections that ended so */
 	uint64_t active;
 	uint64_t cap_flows; /* flows evicted by the cap */
 	uint64_t cap_ooo;   /* times an out-of-order cap forced a gap */
@@ -90,9 +101,15 @@ struct flow_table *flow_table_new(
 void flow_table_free(struct flow_table *);
 /* Feed one decoded TCP segment.  Returns the id of the flow it belonged to
    (the flow may be closed on return, or already closed before: the last
-   ACK of a connection still belongs to it), 0 when it belongs to none
+   ACK of a connection still belongs to it), FLOW_ID_HALF_OPEN for a
+   connection whose handshake is not complete, 0 when it belongs to none
    (not an SMTP port, or a lone ACK/FIN/RST of a connection never seen). */
 uint64_t flow_input(struct flow_table *, const struct decode_pkt *);
+/* The open or half-open flow of the last flow_input's packet, NULL when
+   none (or it has closed).  Valid until the next call into the table. */
+struct flow *flow_last(struct flow_table *);
+/* Whether f's handshake completed (the open callback ran). */
+bool flow_is_open(const struct flow *);
 /* Time out idle flows (call with capture time). */
 void flow_expire(struct flow_table *, const struct timeval *now);
 /* End of capture: declare pending holes as gaps, close every flow. */
@@ -100,6 +117,25 @@ void flow_finish(struct flow_table *, const struct timeval *now);
 /* The flow a decoded packet belongs to, or NULL. */
 struct flow *flow_lookup(struct flow_table *, const struct decode_pkt *);
 const struct flow_stats *flow_table_stats(const struct flow_table *);
+/* Heap bytes of the table: entries (tombstones included), buckets and the
+   out-of-order bytes held.  Never fails. */
+size_t flow_table_mem(const struct flow_table *);
+/* What one open flow holds: its entry and its out-of-order bytes. */
+size_t flow_mem(const struct flow *);
+/*
+ * Under memory pressure: the holes of both directions become gaps now and
+ * the bytes held behind them are delivered (through ops->gap and ops->data,
+ * so the consumer must not be in a callback of this table).  Returns the
+ * out-of-order bytes released.
+ */
+size_t flow_trim(struct flow_table *, struct flow *, const struct timeval *ts);
+/*
+ * Close the least recently active flow as "evicted", after an anomaly
+ * (what, an EV_ANOM_* constant, and detail) on it.  Returns false when no
+ * flow is open.  Same rule as flow_trim about callbacks.
+ */
+bool flow_evict_oldest(struct flow_table *, const struct timeval *ts,
+    const char *what, const char *detail);
 bool flow_is_smtp_port(const struct flow_config *, uint16_t port);
 
 #endif

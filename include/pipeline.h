@@ -28,6 +28,9 @@ struct pipeline_config {
 	bool show_auth;
 	bool keep_packets; /* emit EV_PACKET copies (UI save) */
 	struct flow_config flow;
+	/* Bytes the capture side may hold (flows, reassembly, SMTP, TLS);
+	   0: no budget (per-session caps only). */
+	size_t memory;
 };
 
 typedef void (*pipeline_emit_fn)(void *arg, struct event *take);
@@ -49,8 +52,13 @@ void pipeline_tick(struct pipeline *, const struct timeval *now);
 void pipeline_finish(struct pipeline *);
 /* Fill an EV_STATS event's counters (packets, bytes, sessions, caps). */
 void pipeline_fill_stats(struct pipeline *, struct event *);
-/* The session the last packet belonged to, 0 when none (for -w). */
+/* Heap bytes held by flows and sessions, as the budget counts them. */
+size_t pipeline_mem(const struct pipeline *);
+/* The session the last packet belonged to, 0 when none. */
 uint64_t pipeline_last_session(const struct pipeline *);
+/* The last packet belonged to a session or to a connection attempt on an
+   SMTP port whose handshake is not complete (for -w). */
+bool pipeline_last_smtp(const struct pipeline *);
 
 /*
  * TCP traffic outside the SMTP ports, counted by its likely server port (the

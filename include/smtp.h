@@ -27,6 +27,13 @@
 #define SMTP_PENDING_MAX 4096
 /* Recipients listed per message in the message event. */
 #define SMTP_RCPT_LIST_MAX 1000
+/* Bytes of a pending command's argument kept until its reply (for the
+   reply's "rcpt" and the diagnosis): a path is at most 256 octets, RFC 5321
+   4.5.3.1.3.  The command event carries the argument whole. */
+#define SMTP_PENDING_ARG_MAX 512
+/* Runs of verbs kept for commands beyond SMTP_PENDING_MAX, so that their
+   replies still match in order (the engine resynchronises). */
+#define SMTP_OVERFLOW_RUNS 64
 
 struct smtp_config {
 	bool show_auth; /* do not mask AUTH secrets */
@@ -87,6 +94,18 @@ void smtp_gap(
    session_close summary.  reason: "quit", "fin", "rst", ... (static). */
 void smtp_close(
     struct smtp_session *, const char *reason, const struct timeval *ts);
+
+/* Heap bytes the session holds now (its struct included).  Never fails. */
+size_t smtp_mem(const struct smtp_session *);
+/*
+ * Under memory pressure: free the arguments of pending commands, the text
+ * of an unfinished reply and the line buffers (a line in progress is then
+ * discarded up to its end).  The session goes on; matching is unaffected.
+ * Describes what was dropped in what (may be NULL), e.g. "the arguments of
+ * 4096 pending commands, 61440 bytes of an unfinished 250 reply"; "" when
+ * nothing.  Returns the bytes freed.
+ */
+size_t smtp_trim(struct smtp_session *, char *what, size_t size);
 
 /* For the UI and tests: state names. */
 const char *smtp_state_name(const struct smtp_session *);

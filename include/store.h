@@ -65,6 +65,7 @@ struct store_session {
 	uint64_t *pkt_seq;	/* arrival number of each packet */
 	size_t n_packets, cap_packets;
 	size_t pkt_bytes;
+	size_t ev_bytes; /* event_size() of the events kept */
 	bool packets_truncated;
 	int linktype;
 };
@@ -78,6 +79,7 @@ struct store_stats {
 	uint64_t packets_capped;  /* packets not kept (or released) */
 	uint64_t orphans;	  /* events of unknown (evicted) sessions */
 	size_t packet_bytes;	  /* packet bytes kept now */
+	size_t event_bytes;	  /* event_size() of the events kept now */
 	struct event *last_stats; /* owned, NULL until one arrives */
 };
 
@@ -90,6 +92,14 @@ struct store;
 /* limit 0 means STORE_LIMIT_DEFAULT.  Never fails. */
 struct store *store_new(size_t limit);
 void store_free(struct store *);
+/*
+ * Also keep what the store holds (store_bytes) under bytes, evicting the
+ * oldest closed sessions first; packet copies get at most half of it (and
+ * STORE_PACKET_BYTES_MAX).  0: no budget but the caps.  Never fails.
+ */
+void store_set_budget(struct store *, size_t bytes);
+/* Bytes held: events, packet copies, sessions.  Never fails. */
+size_t store_bytes(const struct store *);
 /* Takes ev.  Returns the session it changed, or NULL. */
 struct store_session *store_add_take(struct store *, struct event *ev);
 size_t store_count(const struct store *);

@@ -40,6 +40,11 @@ struct tls_conn;
 struct tls_conn *tls_conn_new(struct keylog *, const struct tls_ops *,
     void *arg, bool starttls, const char *greeting_host);
 void tls_conn_free(struct tls_conn *);
+/* Heap bytes held (struct and buffers); 0 for NULL.  Never fails. */
+size_t tls_conn_mem(const struct tls_conn *);
+/* Under memory pressure: drop the records waiting for keys (this session
+   will not be decrypted; a tls event says why).  Returns the bytes freed. */
+size_t tls_conn_trim(struct tls_conn *, const struct timeval *ts);
 /* TLS bytes of one direction, in order. */
 void tls_conn_feed(struct tls_conn *, int dir, const uint8_t *data, size_t len,
     const struct timeval *ts);

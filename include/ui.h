@@ -21,6 +21,8 @@ struct ui_config {
 	struct keylog *keylog; /* may be NULL */
 	bool dumping;	       /* -w: capture_dump_packet() SMTP ones */
 	size_t limit;	       /* sessions kept */
+	size_t queue_bytes;    /* events between the threads, at most */
+	size_t store_bytes;    /* the store's budget (0: caps only) */
 	bool demo;
 	const char *source;  /* for the status bar */
 	const char *warning; /* shown as a banner (a key log's problem) */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,8 @@ const char EV_ANOM_SESSION_END_IN_AUTH[] = "session ended inside AUTH";
 const char EV_ANOM_SESSION_END_IN_DATA[] = "session ended inside DATA";
 const char EV_ANOM_TRUNCATED_PACKET[] = "truncated packet";
 const char EV_ANOM_PENDING_CAP[] = "too many outstanding commands";
+const char EV_ANOM_MEMORY[] = "memory budget reached";
+const char EV_ANOM_NO_HANDSHAKE[] = "connection attempts without a handshake";
 const char EV_ANOM_DATA_END_EARLY[] =
     "reply before the end of data (no CRLF.CRLF)";
 
@@ -313,11 +316,24 @@ struct event_queue {
 	pthread_cond_t room;
 	struct event **ring;
 	size_t cap, head, n;
-	uint64_t dropped;
+	size_t bytes, max_bytes; /* event_size() of what is queued */
+	uint64_t dropped, dropped_packets;
 	int closed;
 	int pipe[2];
 	int signalled;
 };
+
+size_t
+event_size(const struct event *ev)
+{
+	size_t n = sizeof *ev + ev->text_len + ev->pkt_caplen;
+
+	if (ev->arg != NULL)
+		n += strlen(ev->arg) + 1;
+	if (ev->diag != NULL)
+		n += sizeof *ev->diag + EVENT_DIAG_SIZE_GUESS;
+	return n;
+}
 
 struct event_queue *
 event_queue_new(size_t cap)
@@ -328,6 +344,7 @@ event_queue_new(size_t cap)
 	if (cap == 0)
 		cap = 1;
 	q->cap = cap;
+	q->max_bytes = SIZE_MAX;
 	q->ring = xcalloc(cap, sizeof *q->ring);
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->room, NULL);
@@ -339,6 +356,14 @@ event_queue_new(size_t cap)
 		fcntl(q->pipe[i], F_SETFD, FD_CLOEXEC);
 	}
 	return q;
+}
+
+void
+event_queue_limit_bytes(struct event_queue *q, size_t max_bytes)
+{
+	pthread_mutex_lock(&q->lock);
+	q->max_bytes = max_bytes == 0 ? SIZE_MAX : max_bytes;
+	pthread_mutex_unlock(&q->lock);
 }
 
 void
@@ -358,49 +383,96 @@ event_queue_free(struct event_queue *q)
 	free(q);
 }
 
-int
-event_queue_push(struct event_queue *q, struct event *ev, bool may_block)
+/*
+ * Room for ev (lock held)?  A packet copy may fill the queue only to three
+ * quarters, by count and by bytes: a burst of packets kept for the UI's save
+ * never crowds out the replies and commands that the screen shows.
+ */
+static bool
+event_queue_fits(
+    const struct event_queue *q, const struct event *ev, size_t size)
 {
+	size_t cap = q->cap, bytes = q->max_bytes;
+
+	if (ev->type == EV_PACKET) {
+		cap -= cap / 4;
+		bytes -= bytes / 4;
+	}
+	/* One event always fits an empty queue, whatever its size. */
+	return q->n < cap && (q->n == 0 || q->bytes + size <= bytes);
+}
+
+size_t
+event_queue_push_batch(
+    struct event_queue *q, struct event **evs, size_t n, bool may_block)
+{
+	size_t i, size, dropped = 0;
 	int wake = 0;
 
 	pthread_mutex_lock(&q->lock);
-	while (may_block && !q->closed && q->n == q->cap)
-		pthread_cond_wait(&q->room, &q->lock);
-	if (q->closed || q->n == q->cap) {
-		q->dropped++;
-		pthread_mutex_unlock(&q->lock);
-		event_free(ev);
-		return -1;
-	}
-	q->ring[(q->head + q->n) % q->cap] = ev;
-	q->n++;
-	if (!q->signalled) {
-		q->signalled = 1;
-		wake = 1;
+	for (i = 0; i < n; i++) {
+		size = event_size(evs[i]);
+		while (may_block && !q->closed &&
+		       !event_queue_fits(q, evs[i], size))
+			pthread_cond_wait(&q->room, &q->lock);
+		if (q->closed || !event_queue_fits(q, evs[i], size)) {
+			if (evs[i]->type == EV_PACKET)
+				q->dropped_packets++;
+			else
+				q->dropped++;
+			dropped++;
+			event_free(evs[i]);
+			evs[i] = NULL;
+			continue;
+		}
+		q->ring[(q->head + q->n) % q->cap] = evs[i];
+		q->n++;
+		q->bytes += size;
+		evs[i] = NULL;
+		if (!q->signalled) {
+			q->signalled = 1;
+			wake = 1;
+		}
 	}
 	pthread_mutex_unlock(&q->lock);
 	if (wake) {
 		ssize_t w = write(q->pipe[1], "", 1);
 		(void)w; /* a full pipe already wakes the reader */
 	}
-	return 0;
+	return dropped;
+}
+
+int
+event_queue_push(struct event_queue *q, struct event *ev, bool may_block)
+{
+	return event_queue_push_batch(q, &ev, 1, may_block) == 0 ? 0 : -1;
+}
+
+size_t
+event_queue_pop_batch(struct event_queue *q, struct event **out, size_t max)
+{
+	size_t i;
+
+	pthread_mutex_lock(&q->lock);
+	for (i = 0; i < max && q->n > 0; i++) {
+		out[i] = q->ring[q->head];
+		q->ring[q->head] = NULL;
+		q->head = (q->head + 1) % q->cap;
+		q->n--;
+		q->bytes -= event_size(out[i]);
+	}
+	if (i > 0)
+		pthread_cond_broadcast(&q->room);
+	pthread_mutex_unlock(&q->lock);
+	return i;
 }
 
 struct event *
 event_queue_pop(struct event_queue *q)
 {
-	struct event *ev = NULL;
+	struct event *ev;
 
-	pthread_mutex_lock(&q->lock);
-	if (q->n > 0) {
-		ev = q->ring[q->head];
-		q->ring[q->head] = NULL;
-		q->head = (q->head + 1) % q->cap;
-		q->n--;
-		pthread_cond_signal(&q->room);
-	}
-	pthread_mutex_unlock(&q->lock);
-	return ev;
+	return event_queue_pop_batch(q, &ev, 1) == 1 ? ev : NULL;
 }
 
 int
@@ -428,6 +500,17 @@ event_queue_dropped(struct event_queue *q)
 
 	pthread_mutex_lock(&q->lock);
 	d = q->dropped;
+	pthread_mutex_unlock(&q->lock);
+	return d;
+}
+
+uint64_t
+event_queue_dropped_packets(struct event_queue *q)
+{
+	uint64_t d;
+
+	pthread_mutex_lock(&q->lock);
+	d = q->dropped_packets;
 	pthread_mutex_unlock(&q->lock);
 	return d;
 }

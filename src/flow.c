@@ -14,6 +14,14 @@
  * be mistaken for a new connection picked up mid-stream.  Only a SYN reopens
  * the 4-tuple.  No callback ever names a flow after its close callback.
  *
+ * A connection begun by a SYN is a session only once its handshake is
+ * complete (the client's ACK, or any payload): until then it waits on its
+ * own list, without an id and without the open callback, and if it ends
+ * first (RST, FLOW_EMBRYO_TIMEOUT, the flow cap, the end of the capture)
+ * the consumer hears of it through ops->aborted only.  A SYN flood thus
+ * makes no sessions, and it makes room for itself among its own half-open
+ * connections before it touches a real session.
+ *
  * Who is the server: the receiver of a SYN (without ACK), else the sender of
  * a SYN-ACK, else (mid-stream) the side whose port is an SMTP port; when both
  * ports are SMTP ports the one listed first in cfg->ports wins (25 before
@@ -42,6 +50,9 @@
 #include "seq.h"
 #include "xmalloc.h"
 
+/* How long (capture seconds) a half-open connection waits for the rest of
+   its handshake (a client retransmits its SYN for about half a minute). */
+#define FLOW_EMBRYO_TIMEOUT 30
 /* How long (capture seconds) a closed 4-tuple ignores stray segments. */
 #define FLOW_LINGER 60
 /*
@@ -64,6 +75,7 @@ struct flow_entry {
 	LIST_ENTRY(flow_entry) hash;
 	uint32_t hval;
 	bool closed;
+	bool opened;	/* the handshake completed: a session */
 	time_t lru_sec; /* capture second of the last move to the LRU tail */
 	struct flow f;
 	/* active: LRU order; closed: order of closing */
@@ -86,10 +98,13 @@ struct flow_table {
 	struct flow_bucket *buckets;
 	size_t mask;
 	struct flow_list lru;	 /* active, least recently active first */
+	struct flow_list embryo; /* half-open (not opened), oldest first */
+	size_t nembryo;
 	struct flow_list order;	 /* active, by id */
 	struct flow_list closed; /* tombstones, oldest first */
 	size_t nclosed;
 	uint64_t next_id;
+	struct flow_entry *last; /* of the last flow_input, for flow_last */
 	/* The capture clock: the earlier of the last two packets' times, so
 	   that a single packet with a wild timestamp moves nothing. */
 	struct timeval ts_last[2];
@@ -168,6 +183,7 @@ flow_table_new(
 		LIST_INIT(&t->buckets[t->mask]);
 	t->mask = n - 1;
 	TAILQ_INIT(&t->lru);
+	TAILQ_INIT(&t->embryo);
 	TAILQ_INIT(&t->order);
 	TAILQ_INIT(&t->closed);
 	t->global_left = t->cfg.ooo_total;
@@ -176,17 +192,31 @@ flow_table_new(
 	return t;
 }
 
+/* Take an active entry off its activity list (lru or embryo). */
+static void
+flow_unlist(struct flow_table *t, struct flow_entry *e)
+{
+	if (e->opened)
+		TAILQ_REMOVE(&t->lru, e, lru);
+	else {
+		TAILQ_REMOVE(&t->embryo, e, lru);
+		t->nembryo--;
+	}
+}
+
 static void
 flow_entry_free(struct flow_table *t, struct flow_entry *e)
 {
 	int d;
 
+	if (t->last == e)
+		t->last = NULL;
 	LIST_REMOVE(e, hash);
 	if (e->closed) {
 		TAILQ_REMOVE(&t->closed, e, lru);
 		t->nclosed--;
 	} else {
-		TAILQ_REMOVE(&t->lru, e, lru);
+		flow_unlist(t, e);
 		TAILQ_REMOVE(&t->order, e, order);
 		t->stats.active--;
 	}
@@ -205,6 +235,8 @@ flow_table_free(struct flow_table *t)
 	if (t == NULL)
 		return;
 	while ((e = TAILQ_FIRST(&t->lru)) != NULL)
+		flow_entry_free(t, e);
+	while ((e = TAILQ_FIRST(&t->embryo)) != NULL)
 		flow_entry_free(t, e);
 	while ((e = TAILQ_FIRST(&t->closed)) != NULL)
 		flow_entry_free(t, e);
@@ -424,7 +456,11 @@ flow_close(struct flow_table *t, struct flow_entry *e,
 	int d;
 
 	flow_flush(t, e, ts);
-	if (t->ops->close != NULL)
+	if (!e->opened) {
+		t->stats.aborted++;
+		if (t->ops->aborted != NULL)
+			t->ops->aborted(t->arg, &e->f, why, ts);
+	} else if (t->ops->close != NULL)
 		t->ops->close(t->arg, &e->f, why, ts);
 	/* From here on the consumer never hears of e again. */
 	for (d = 0; d < 2; d++) {
@@ -438,7 +474,7 @@ flow_close(struct flow_table *t, struct flow_entry *e,
 		flow_entry_free(t, e);
 		return;
 	}
-	TAILQ_REMOVE(&t->lru, e, lru);
+	flow_unlist(t, e);
 	TAILQ_REMOVE(&t->order, e, order);
 	t->stats.active--;
 	e->closed = true;
@@ -455,17 +491,63 @@ flow_close(struct flow_table *t, struct flow_entry *e,
 static void
 flow_evict(struct flow_table *t, const struct timeval *ts)
 {
-	struct flow_entry *e = TAILQ_FIRST(&t->lru);
 	char detail[128];
 
-	if (e == NULL)
+	if (TAILQ_FIRST(&t->lru) == NULL)
 		return;
 	t->stats.cap_flows++;
 	snprintf(detail, sizeof detail,
 	    "%zu flows tracked: the least recently active one was evicted",
 	    t->cfg.max_flows);
-	flow_anomaly(t, &e->f, EV_ANOM_FLOW_CAP, detail, ts);
+	(void)flow_evict_oldest(t, ts, EV_ANOM_FLOW_CAP, detail);
+}
+
+bool
+flow_evict_oldest(struct flow_table *t, const struct timeval *ts,
+    const char *what, const char *detail)
+{
+	struct flow_entry *e = TAILQ_FIRST(&t->lru);
+
+	if (e == NULL)
+		return false;
+	flow_anomaly(t, &e->f, what, detail, ts);
 	flow_close(t, e, FLOW_CLOSE_EVICTED, ts);
+	return true;
+}
+
+size_t
+flow_trim(struct flow_table *t, struct flow *f, const struct timeval *ts)
+{
+	struct flow_entry *e = f->priv;
+	struct flow_cb c = {t, e, 0};
+	size_t before = 0, after = 0;
+	int d;
+
+	for (d = 0; d < 2; d++) {
+		before += reasm_pending(&f->dir[d]);
+		c.dir = d;
+		while (reasm_skip_gap(
+		    &f->dir[d], ts, &flow_reasm_ops, &c, &t->global_left))
+			;
+		after += reasm_pending(&f->dir[d]);
+	}
+	return before > after ? before - after : 0;
+}
+
+size_t
+flow_mem(const struct flow *f)
+{
+	return sizeof(struct flow_entry) + reasm_pending(&f->dir[0]) +
+	       reasm_pending(&f->dir[1]);
+}
+
+size_t
+flow_table_mem(const struct flow_table *t)
+{
+	return (size_t)(t->stats.active + t->nclosed) *
+		   sizeof(struct flow_entry) +
+	       (t->mask + 1) * sizeof *t->buckets +
+	       (t->cfg.ooo_total - t->global_left);
 }
 
 /* Mid-stream: does the sender of p look like the server? */
@@ -483,6 +565,9 @@ flow_src_is_server(const struct flow_table *t, const struct decode_pkt *p)
 	return false;
 }
 
+static void flow_open(
+    struct flow_table *, struct flow_entry *, const struct timeval *);
+
 static struct flow_entry *
 flow_create(struct flow_table *t, const struct decode_pkt *p, uint32_t hval)
 {
@@ -491,13 +576,19 @@ flow_create(struct flow_table *t, const struct decode_pkt *p, uint32_t hval)
 	size_t alen = flow_addr_len(p->af);
 	bool src_server;
 
-	while (t->stats.active >= t->cfg.max_flows)
-		flow_evict(t, &p->ts);
+	/* Half-open connections make room first, silently (their end is
+	   counted by the consumer through ops->aborted). */
+	while (t->stats.active >= t->cfg.max_flows) {
+		if (TAILQ_FIRST(&t->embryo) != NULL)
+			flow_close(t, TAILQ_FIRST(&t->embryo),
+			    FLOW_CLOSE_EVICTED, &p->ts);
+		else
+			flow_evict(t, &p->ts);
+	}
 	e = xcalloc(1, sizeof *e);
 	f = &e->f;
 	f->priv = e;
 	e->hval = hval;
-	f->id = ++t->next_id;
 	f->af = p->af;
 	if ((p->flags & (DECODE_TH_SYN | DECODE_TH_ACK)) == DECODE_TH_SYN)
 		src_server = false;
@@ -521,13 +612,29 @@ flow_create(struct flow_table *t, const struct decode_pkt *p, uint32_t hval)
 	reasm_init(&f->dir[EV_DIR_SERVER], t->cfg.ooo_per_dir);
 	e->lru_sec = p->ts.tv_sec;
 	LIST_INSERT_HEAD(&t->buckets[hval & t->mask], e, hash);
-	TAILQ_INSERT_TAIL(&t->lru, e, lru);
+	TAILQ_INSERT_TAIL(&t->embryo, e, lru);
+	t->nembryo++;
 	TAILQ_INSERT_TAIL(&t->order, e, order);
-	t->stats.flows++;
 	t->stats.active++;
-	if (t->ops->open != NULL)
-		t->ops->open(t->arg, f, &p->ts);
+	/* A client's SYN: a session once the handshake completes.  Else
+	   (mid-stream, or the SYN was missed) it is one now. */
+	if (!f->syn_seen)
+		flow_open(t, e, &p->ts);
 	return e;
+}
+
+/* The handshake completed (or was never to be seen): a session. */
+static void
+flow_open(struct flow_table *t, struct flow_entry *e, const struct timeval *ts)
+{
+	TAILQ_REMOVE(&t->embryo, e, lru);
+	t->nembryo--;
+	TAILQ_INSERT_TAIL(&t->lru, e, lru);
+	e->opened = true;
+	e->f.id = ++t->next_id;
+	t->stats.flows++;
+	if (t->ops->open != NULL)
+		t->ops->open(t->arg, &e->f, e->f.syn_seen ? &e->f.syn_ts : ts);
 }
 
 /* A SYN from the client of a live flow: a retransmission, or (another ISN,
@@ -582,6 +689,7 @@ flow_input(struct flow_table *t, const struct decode_pkt *p)
 	bool syn;
 	int dir = 0, peer;
 
+	t->last = NULL;
 	if (p->af != AF_INET && p->af != AF_INET6)
 		return 0;
 	if (!flow_is_smtp_port(&t->cfg, p->sport) &&
@@ -600,7 +708,7 @@ flow_input(struct flow_table *t, const struct decode_pkt *p)
 		/* A straggler of a closed connection (its last ACK): it
 		   belongs to that session, for -w and the UI's save. */
 		if (!syn)
-			return e->f.id;
+			return e->opened ? e->f.id : FLOW_ID_HALF_OPEN;
 		flow_entry_free(t, e);
 		e = NULL;
 	}
@@ -613,7 +721,15 @@ flow_input(struct flow_table *t, const struct decode_pkt *p)
 		e = flow_create(t, p, hval);
 		dir = flow_dir(e, p);
 	}
-	id = e->f.id;
+	/* The client's ACK after the SYN, or any payload: the handshake is
+	   complete (a lost ACK is implied by data). */
+	if (!e->opened &&
+	    (p->wire_len > 0 ||
+		(dir == EV_DIR_CLIENT && (p->flags & DECODE_TH_ACK) && !syn &&
+		    (p->flags & DECODE_TH_RST) == 0)))
+		flow_open(t, e, &p->ts);
+	id = e->opened ? e->f.id : FLOW_ID_HALF_OPEN;
+	t->last = e;
 	peer = !dir;
 	e->f.last_ts = p->ts;
 	/*
@@ -622,9 +738,11 @@ flow_input(struct flow_table *t, const struct decode_pkt *p)
 	 * timeouts (minutes) and evictions can live with one second.
 	 */
 	if (e->lru_sec != p->ts.tv_sec) {
+		struct flow_list *l = e->opened ? &t->lru : &t->embryo;
+
 		e->lru_sec = p->ts.tv_sec;
-		TAILQ_REMOVE(&t->lru, e, lru);
-		TAILQ_INSERT_TAIL(&t->lru, e, lru);
+		TAILQ_REMOVE(l, e, lru);
+		TAILQ_INSERT_TAIL(l, e, lru);
 	}
 
 	seq = p->seq;
@@ -709,6 +827,10 @@ flow_expire(struct flow_table *t, const struct timeval *now)
 	while ((e = TAILQ_FIRST(&t->lru)) != NULL &&
 	       flow_usec_since(&e->f.last_ts, now) >= idle)
 		flow_close(t, e, FLOW_CLOSE_TIMEOUT, now);
+	idle = (int64_t)FLOW_EMBRYO_TIMEOUT * 1000000;
+	while ((e = TAILQ_FIRST(&t->embryo)) != NULL &&
+	       flow_usec_since(&e->f.last_ts, now) >= idle)
+		flow_close(t, e, FLOW_CLOSE_TIMEOUT, now);
 	/* Tombstones go after FLOW_LINGER, or when time runs backwards
 	   that far (a capture with non-monotonic timestamps). */
 	while ((e = TAILQ_FIRST(&t->closed)) != NULL) {
@@ -730,6 +852,20 @@ flow_finish(struct flow_table *t, const struct timeval *now)
 		flow_close(t, e, FLOW_CLOSE_END, now); /* NOLINT */
 	while ((e = TAILQ_FIRST(&t->closed)) != NULL)
 		flow_entry_free(t, e); /* NOLINT */
+}
+
+struct flow *
+flow_last(struct flow_table *t)
+{
+	return t->last != NULL && !t->last->closed ? &t->last->f : NULL;
+}
+
+bool
+flow_is_open(const struct flow *f)
+{
+	const struct flow_entry *e = f->priv;
+
+	return e->opened;
 }
 
 const char *

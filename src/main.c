@@ -53,6 +53,8 @@ struct main_opts {
 	bool user_set;
 	bool demo;
 	size_t limit;
+	size_t memory_mib;
+	size_t flows; /* 0: FLOW_MAX_DEFAULT */
 	const char *rules_file;
 	const char *lexicon_file;
 	bool explain;
@@ -73,6 +75,8 @@ enum {
 	OPT_LEXICON_DUMP,
 	OPT_EXPLAIN,
 	OPT_AFTER,
+	OPT_MEMORY,
+	OPT_FLOWS,
 };
 
 static const struct option main_longopts[] = {
@@ -93,6 +97,8 @@ static const struct option main_longopts[] = {
     {"replay", optional_argument, NULL, OPT_REPLAY},
     {"demo", no_argument, NULL, OPT_DEMO},
     {"limit", required_argument, NULL, 'l'},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"flows", required_argument, NULL, OPT_FLOWS},
     {"show-auth", no_argument, NULL, OPT_SHOW_AUTH},
     {"rules", required_argument, NULL, OPT_RULES},
     {"lexicon", required_argument, NULL, OPT_LEXICON},
@@ -125,7 +131,8 @@ main_usage(FILE *f)
 	      "(default 25,465,587)\n"
 	      "      --tls-ports LIST     implicit-TLS ports (default 465)\n"
 	      "  -s, --snapshot-length N  snapshot length (default 262144)\n"
-	      "  -B, --buffer-size MIB    kernel capture buffer in MiB\n"
+	      "  -B, --buffer-size MIB    kernel capture buffer in MiB "
+	      "(default 32)\n"
 	      "  -p, --no-promiscuous-mode  do not put the interface in "
 	      "promiscuous mode\n"
 	      "  -c, --count N            stop after N packets\n"
@@ -152,8 +159,19 @@ main_usage(FILE *f)
 	      "terminal)\n"
 	      "      --demo               open the UI on the bundled demo "
 	      "capture\n"
-	      "  -l, --limit N            sessions kept in memory (default "
-	      "10000)\n"
+	      "  -l, --limit N            sessions kept in memory, open or "
+	      "(UI) closed\n"
+	      "                           (default 10000)\n"
+	      "      --flows N            TCP connections tracked at once "
+	      "(default 65536,\n"
+	      "                           at most --limit)\n"
+	      "      --memory MIB         memory budget (default 256) for "
+	      "flows, reassembly,\n"
+	      "                           SMTP and TLS state and the UI's "
+	      "store; over it the\n"
+	      "                           largest sessions are trimmed, then "
+	      "the least\n"
+	      "                           recently active evicted\n"
 	      "\n"
 	      "SMTP and TLS:\n"
 	      "  -k, --keylog FILE        TLS key log (SSLKEYLOGFILE format) "
@@ -600,6 +618,15 @@ struct main_sink {
 	const struct pipeline_config *pcfg;
 };
 
+/* --memory: default and least MiB. */
+#define MAIN_MEMORY_DEFAULT 256
+#define MAIN_MEMORY_MIN 8
+
+/* Live headless output: longest time an event waits in the buffer (ms), and
+   the buffer's size. */
+#define MAIN_FLUSH_MS 50
+#define MAIN_OUT_BUF (64 * 1024)
+
 /*
  * A run that found no SMTP session but saw TCP traffic on other ports (a
  * capture file, or a BPF that let it through): the likely cause is a server
@@ -644,7 +671,7 @@ main_packet(void *arg, int linktype, const struct timeval *ts,
 	struct main_sink *s = arg;
 
 	pipeline_packet(s->pipe, linktype, ts, data, caplen, len);
-	if (s->dumping && pipeline_last_session(s->pipe) != 0)
+	if (s->dumping && pipeline_last_smtp(s->pipe))
 		capture_dump_packet(s->cap, ts, data, caplen, len);
 	if (ts->tv_sec != s->last_tick) {
 		s->last_tick = ts->tv_sec;
@@ -663,9 +690,16 @@ main_headless(struct main_sink *s, struct capture *cap)
 
 	gettimeofday(&start, NULL);
 	for (;;) {
-		rc = capture_loop(cap, main_packet, s, 250, &why);
+		rc = capture_loop(cap, main_packet, s,
+		    capture_is_live(cap) ? MAIN_FLUSH_MS : 250, &why);
 		if (rc != 0 || main_stop_flag || s->broken)
 			break;
+		/* Live output is written in blocks: out by now at the latest
+		   (the capture went idle, or MAIN_FLUSH_MS passed). */
+		if (!s->flush_each && fflush(stdout) == EOF) {
+			s->broken = true;
+			break;
+		}
 		gettimeofday(&now, NULL);
 		if (capture_is_live(cap))
 			pipeline_tick(s->pipe, &now);
@@ -722,7 +756,7 @@ main(int argc, char **argv)
 	struct stat wst;
 	bool usage;
 	int ch, status;
-	size_t i, blen;
+	size_t i, blen, mem;
 	char wwhat[PATH_MAX + 32];
 
 	setlocale(LC_ALL, "");
@@ -731,6 +765,7 @@ main(int argc, char **argv)
 	o.cap.snaplen = 262144;
 	o.cap.promisc = true;
 	o.limit = 10000;
+	o.memory_mib = MAIN_MEMORY_DEFAULT;
 
 	/* getopt's own messages would make a second error line. */
 	opterr = 0;
@@ -809,6 +844,14 @@ main(int argc, char **argv)
 		case 'l':
 			o.limit = (size_t)main_number(
 			    "--limit", optarg, 1, 100000000);
+			break;
+		case OPT_MEMORY:
+			o.memory_mib = (size_t)main_number(
+			    "--memory", optarg, MAIN_MEMORY_MIN, 1 << 20);
+			break;
+		case OPT_FLOWS:
+			o.flows = (size_t)main_number(
+			    "--flows", optarg, 1, 100000000);
 			break;
 		case OPT_SHOW_AUTH:
 			o.pipe.show_auth = true;
@@ -995,18 +1038,38 @@ main(int argc, char **argv)
 	sink.pcfg = &o.pipe;
 	/*
 	 * Events are flushed line by line when someone may be watching them
-	 * arrive: live capture, a stream on stdin or a pipe, --replay.  A
-	 * capture file read as fast as possible is written in full buffers
-	 * instead; the output is the same, only sooner.
+	 * arrive and the next packet may take long: a stream on stdin or a
+	 * pipe, --replay.  Live capture writes in blocks, flushed at least
+	 * every MAIN_FLUSH_MS and whenever the capture goes idle, so a
+	 * reader (| jq) follows along without one write per event at line
+	 * rate.  A capture file read as fast as possible is written in full
+	 * buffers; the output is the same, only sooner.
 	 */
-	sink.flush_each =
-	    capture_is_live(cap) || o.cap.replay > 0 || capture_is_stream(cap);
+	sink.flush_each = o.cap.replay > 0 || capture_is_stream(cap);
+	if (capture_is_live(cap) && o.mode != MODE_UI)
+		setvbuf(stdout, NULL, _IOFBF, MAIN_OUT_BUF);
 	o.pipe.keep_packets = o.mode == MODE_UI;
+	/*
+	 * --limit bounds the sessions held in every mode: those open (the
+	 * flow table, at most --flows) and, in the UI, those kept to browse.
+	 * One memory budget: headless, all of it goes to the capture side;
+	 * the UI gives half to it, an eighth to the queue between the
+	 * threads and the rest to the store.
+	 */
+	o.pipe.flow.max_flows = o.flows > 0 ? o.flows : FLOW_MAX_DEFAULT;
+	if (o.pipe.flow.max_flows > o.limit)
+		o.pipe.flow.max_flows = o.limit;
+	mem = o.memory_mib * 1024 * 1024;
+	o.pipe.memory = o.mode == MODE_UI ? mem / 2 : mem;
+	if (o.pipe.flow.ooo_total > o.pipe.memory / 2)
+		o.pipe.flow.ooo_total = o.pipe.memory / 2;
 	if (o.mode == MODE_UI) {
 		struct ui_config uc;
 
 		pipe = NULL;
 		memset(&uc, 0, sizeof uc);
+		uc.queue_bytes = mem / 8;
+		uc.store_bytes = mem - mem / 2 - mem / 8;
 		uc.cap = cap;
 		uc.pipe_cfg = &o.pipe;
 		uc.diag = diag;

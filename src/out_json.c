@@ -415,10 +415,25 @@ jb_event(struct jbuf *b, const struct event *ev)
 
 			snprintf(tmp, sizeof tmp,
 			    "{\"flows\":%" PRIu64 ",\"ooo\":%" PRIu64
-			    ",\"line\":%" PRIu64 ",\"tls\":%" PRIu64 "}",
+			    ",\"line\":%" PRIu64 ",\"tls\":%" PRIu64,
 			    ev->cap_flows, ev->cap_ooo, ev->cap_line,
 			    ev->cap_tls);
 			jb_puts(b, tmp);
+			/* Keys added later, present when not zero. */
+			if (ev->cap_mem_trim > 0 || ev->cap_mem_evict > 0) {
+				snprintf(tmp, sizeof tmp,
+				    ",\"memory_trimmed\":%" PRIu64
+				    ",\"memory_evicted\":%" PRIu64,
+				    ev->cap_mem_trim, ev->cap_mem_evict);
+				jb_puts(b, tmp);
+			}
+			jb_puts(b, "}");
+			if (ev->no_handshake > 0) {
+				snprintf(tmp, sizeof tmp,
+				    ",\"no_handshake\":%" PRIu64,
+				    ev->no_handshake);
+				jb_puts(b, tmp);
+			}
 		}
 		break;
 	case EV_PACKET:

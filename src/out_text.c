@@ -99,10 +99,22 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		fprintf(f,
 		    "%s stats: %" PRIu64 " packet%s, %" PRIu64
 		    " byte%s, %" PRIu64 " session%s, %" PRIu64
-		    " dropped, %.3f s\n",
+		    " dropped, %.3f s",
 		    ts, ev->packets, event_plural(ev->packets), ev->pkt_bytes,
 		    event_plural(ev->pkt_bytes), ev->sessions,
 		    event_plural(ev->sessions), ev->dropped, ev->elapsed);
+		if (ev->no_handshake > 0)
+			fprintf(f,
+			    ", %" PRIu64 " connection attempt%s without a "
+			    "handshake",
+			    ev->no_handshake, event_plural(ev->no_handshake));
+		if (ev->cap_mem_trim > 0 || ev->cap_mem_evict > 0)
+			fprintf(f,
+			    ", memory budget: %" PRIu64 " trim%s, %" PRIu64
+			    " session%s evicted",
+			    ev->cap_mem_trim, event_plural(ev->cap_mem_trim),
+			    ev->cap_mem_evict, event_plural(ev->cap_mem_evict));
+		fputc('\n', f);
 		return (flush && fflush(f) == EOF) || ferror(f) ? -1 : 0;
 	}
 	fprintf(f, "%s #%" PRIu64 " %s > %s ", ts, ev->session, ev->client,

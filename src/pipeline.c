@@ -6,15 +6,24 @@
  * stamped with its session header here, replies pass through the diagnosis,
  * and the result goes to the sink in capture order.
  *
+ * Memory: every session's holdings (psess_mem) and the flow table's are
+ * summed as they change; over the budget (cfg.memory) pipeline_reclaim trims
+ * the largest sessions, then evicts the least recently active ones, each
+ * with an anomaly.  Connection attempts that never complete a handshake are
+ * not sessions: the flow table reports them through aborted, and they are
+ * counted per server and reported once per PIPELINE_HALF_INTERVAL.
+ *
  * Invariants: a session's psess lives exactly as long as its flow; bytes the
  * client sends after STARTTLS are held (capped) until the server's answer
- * says whether they are TLS or SMTP.
+ * says whether they are TLS or SMTP; mem_sessions is the sum of the psess'
+ * mem fields.
  */
 #include "config.h"
 
 #include "pipeline.h"
 
 #include <bsd/sys/queue.h>
+#include <sys/socket.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +33,23 @@
 #include "smtp.h"
 #include "tls.h"
 #include "xmalloc.h"
+
+/* Sessions smaller than this are not worth trimming: evict instead. */
+#define PIPELINE_TRIM_MIN (16 * 1024)
+/* Anomalies per session for the memory budget's trims (then counted). */
+#define PIPELINE_TRIM_REPORTS 1
+/* Room for the list of what a trim dropped. */
+#define PIPELINE_WHAT_MAX 320
+
+/* Connection attempts without a handshake are reported per server, once
+   per this many capture seconds. */
+#define PIPELINE_HALF_INTERVAL 10
+/* Servers named in those reports per interval (the rest are summed). */
+#define PIPELINE_HALF_SERVERS 32
+/* HyperLogLog registers counting their distinct sources (error ~6.5 %). */
+#define PIPELINE_HLL 256
+/* Packet copies kept per half-open connection for the UI's save. */
+#define PIPELINE_HALF_PKTS 4
 
 /* Client bytes held while STARTTLS awaits its reply. */
 #define PIPELINE_HOLD_MAX (64 * 1024)
@@ -42,6 +68,28 @@ struct psess {
 	uint8_t *hold;
 	size_t hold_len, hold_cap;
 	char greeting_host[256]; /* first word of the 220 greeting */
+	size_t mem;		 /* psess_mem() when last accounted */
+	unsigned trims;		 /* times the memory budget trimmed it */
+};
+
+/* Connection attempts to one server that never became sessions. */
+struct pipeline_half {
+	char server[64]; /* "" for the sum of the servers not named */
+	uint64_t n;
+	uint8_t hll[PIPELINE_HLL];
+};
+
+/* Packet copies of a half-open connection (flow->pre), for the UI. */
+struct pipeline_pre {
+	TAILQ_ENTRY(pipeline_pre) entry; /* on the pipeline's list */
+	struct event *pkt[PIPELINE_HALF_PKTS];
+	size_t n;
+};
+
+/* A session and what it holds, for pipeline_reclaim. */
+struct pipeline_holder {
+	struct psess *ps;
+	size_t mem;
 };
 
 struct pipeline {
@@ -57,6 +105,14 @@ struct pipeline {
 	uint64_t fragments, truncated;
 	uint64_t cap_line, cap_tls;
 	uint64_t last_session;
+	size_t mem_sessions;	      /* sum of the sessions' mem */
+	uint64_t mem_trim, mem_evict; /* the budget's actions */
+	bool last_half_open;	      /* the last packet: a half-open one */
+	struct pipeline_half half[PIPELINE_HALF_SERVERS + 1];
+	size_t n_half;
+	time_t half_start; /* capture second the interval began */
+	uint64_t no_handshake;
+	TAILQ_HEAD(pre_list, pipeline_pre) pres; /* every flow->pre */
 	struct timeval now;
 	time_t keylog_checked;
 	/* TCP packets outside the SMTP ports by server port, and the ports
@@ -87,6 +143,25 @@ pipeline_is_tls_port(const struct pipeline *p, uint16_t port)
 		if (p->cfg.tls_ports[i] == port)
 			return true;
 	return false;
+}
+
+/* What a session holds besides its flow: engine, TLS, held bytes. */
+static size_t
+psess_mem(const struct psess *ps)
+{
+	return sizeof *ps + ps->hold_cap + smtp_mem(ps->smtp) +
+	       tls_conn_mem(ps->tls);
+}
+
+/* Bring the pipeline's total up to date after ps may have changed. */
+static void
+psess_account(struct psess *ps)
+{
+	size_t m = psess_mem(ps);
+
+	ps->p->mem_sessions += m;
+	ps->p->mem_sessions -= ps->mem;
+	ps->mem = m;
 }
 
 /* Stamp the header, diagnose replies, hand to the sink. */
@@ -219,12 +294,203 @@ psess_feed(struct psess *ps, int dir, const uint8_t *data, size_t len,
 		psess_release_hold(ps, ts);
 }
 
+/* ---- connection attempts that never became sessions */
+
+static uint64_t
+pipeline_hash(const uint8_t *b, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	/* FNV alone mixes the last bytes poorly into the top bits. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/* ln(x) for x >= 1, without libm: halve into [1, 2), then the atanh
+   series (x = (1 + y) / (1 - y), y <= 1/3, converges fast). */
+static double
+pipeline_ln(double x)
+{
+	double y, y2, term, sum = 0;
+	int k = 0, i;
+
+	while (x >= 2) {
+		x /= 2;
+		k++;
+	}
+	y = (x - 1) / (x + 1);
+	y2 = y * y;
+	term = y;
+	for (i = 1; i < 40; i += 2) {
+		sum += term / i;
+		term *= y2;
+	}
+	return k * 0.69314718055994531 + 2 * sum;
+}
+
+/* HyperLogLog (Flajolet et al. 2007) with linear counting while many
+   registers are still zero: exact enough for "about N sources". */
+static uint64_t
+pipeline_hll_estimate(const uint8_t *reg)
+{
+	double sum = 0, m = PIPELINE_HLL, e;
+	size_t i, zeros = 0;
+
+	for (i = 0; i < PIPELINE_HLL; i++) {
+		sum += 1.0 / (double)((uint64_t)1 << reg[i]);
+		if (reg[i] == 0)
+			zeros++;
+	}
+	e = (0.7213 / (1 + 1.079 / m)) * m * m / sum;
+	if (e <= 2.5 * m && zeros > 0)
+		e = m * pipeline_ln(m / (double)zeros);
+	return (uint64_t)(e + 0.5);
+}
+
+static void
+pipeline_hll_add(uint8_t *reg, uint64_t h)
+{
+	size_t i = (size_t)(h >> 56);
+	uint64_t w = h << 8;
+	uint8_t rank = 1;
+
+	while (rank < 57 && (w & ((uint64_t)1 << 63)) == 0) {
+		rank++;
+		w <<= 1;
+	}
+	if (rank > reg[i])
+		reg[i] = rank;
+}
+
+static void
+pipeline_pre_free(struct pipeline *p, struct pipeline_pre *pre)
+{
+	size_t i;
+
+	TAILQ_REMOVE(&p->pres, pre, entry);
+	for (i = 0; i < pre->n; i++)
+		event_free(pre->pkt[i]);
+	free(pre);
+}
+
+/* A packet of a half-open connection, kept for the session it may become
+   (the UI saves whole sessions, handshake included). */
+static void
+pipeline_pre_add(struct pipeline *p, struct event *take)
+{
+	struct flow *f = flow_last(p->flows);
+	struct pipeline_pre *pre;
+
+	if (f == NULL) {
+		event_free(take);
+		return;
+	}
+	if ((pre = f->pre) == NULL) {
+		pre = xcalloc(1, sizeof *pre);
+		TAILQ_INSERT_TAIL(&p->pres, pre, entry);
+		f->pre = pre;
+	}
+	if (pre->n == PIPELINE_HALF_PKTS) {
+		event_free(take);
+		return;
+	}
+	pre->pkt[pre->n++] = take;
+}
+
+/* One anomaly per server for the interval that ends, then a new one. */
+static void
+pipeline_half_flush(struct pipeline *p, const struct timeval *ts)
+{
+	struct pipeline_half *h;
+	struct event *ev;
+	char detail[256];
+	uint64_t src;
+	size_t i;
+
+	for (i = 0; i <= PIPELINE_HALF_SERVERS; i++) {
+		h = &p->half[i];
+		if ((i >= p->n_half && i < PIPELINE_HALF_SERVERS) || h->n == 0)
+			continue;
+		src = pipeline_hll_estimate(h->hll);
+		if (src == 0)
+			src = 1;
+		if (src > h->n)
+			src = h->n;
+		snprintf(detail, sizeof detail,
+		    "%" PRIu64 " connection attempt%s without a completed "
+		    "handshake (SYN unanswered, refused or abandoned) from "
+		    "%s%" PRIu64 " source%s%s, within %d s",
+		    h->n, h->n == 1 ? "" : "s", src >= 100 ? "about " : "", src,
+		    src == 1 ? "" : "s",
+		    h->server[0] == '\0' ? " to other servers" : "",
+		    PIPELINE_HALF_INTERVAL);
+		ev = event_new_anomaly(ts, EV_ANOM_NO_HANDSHAKE, detail);
+		snprintf(ev->server, sizeof ev->server, "%s", h->server);
+		p->emit(p->arg, ev);
+	}
+	p->n_half = 0;
+	memset(&p->half[PIPELINE_HALF_SERVERS], 0, sizeof *p->half);
+	p->half_start = ts->tv_sec;
+}
+
+static void
+pipeline_flow_aborted(void *arg, struct flow *f, enum flow_close_reason why,
+    const struct timeval *ts)
+{
+	struct pipeline *p = arg;
+	struct pipeline_pre *pre = f->pre;
+	struct pipeline_half *h = NULL;
+	char server[64];
+	size_t i;
+
+	(void)why;
+	if (pre != NULL) {
+		pipeline_pre_free(p, pre);
+		f->pre = NULL;
+	}
+	p->no_handshake++;
+	if (p->n_half > 0 &&
+	    ts->tv_sec - p->half_start >= PIPELINE_HALF_INTERVAL)
+		pipeline_half_flush(p, ts);
+	if (p->n_half == 0)
+		p->half_start = ts->tv_sec;
+	decode_format_endpoint(
+	    server, sizeof server, f->af, f->server, f->sport);
+	for (i = 0; i < p->n_half; i++)
+		if (strcmp(p->half[i].server, server) == 0) {
+			h = &p->half[i];
+			break;
+		}
+	if (h == NULL && p->n_half < PIPELINE_HALF_SERVERS) {
+		h = &p->half[p->n_half++];
+		memset(h, 0, sizeof *h);
+		snprintf(h->server, sizeof h->server, "%s", server);
+	} else if (h == NULL) {
+		/* The last slot sums the servers there is no room for. */
+		h = &p->half[PIPELINE_HALF_SERVERS];
+	}
+	h->n++;
+	pipeline_hll_add(
+	    h->hll, pipeline_hash(f->client, f->af == AF_INET6 ? 16 : 4));
+}
+
 static void
 pipeline_flow_open(void *arg, struct flow *f, const struct timeval *ts)
 {
 	struct pipeline *p = arg;
 	struct psess *ps = xcalloc(1, sizeof *ps);
+	struct pipeline_pre *pre;
 	struct event *ev;
+	size_t i;
 
 	ps->p = p;
 	ps->flow = f;
@@ -248,6 +514,17 @@ pipeline_flow_open(void *arg, struct flow *f, const struct timeval *ts)
 	    f->syn_seen ? &f->syn_ts : NULL, ps->implicit_tls, f->midstream);
 	if (ps->implicit_tls)
 		psess_start_tls(ps, false);
+	psess_account(ps);
+	/* The handshake's packets, kept while it was incomplete. */
+	if ((pre = f->pre) != NULL) {
+		for (i = 0; i < pre->n; i++) {
+			pre->pkt[i]->session = ps->id;
+			p->emit(p->arg, pre->pkt[i]);
+		}
+		pre->n = 0;
+		pipeline_pre_free(p, pre);
+		f->pre = NULL;
+	}
 }
 
 static void
@@ -255,8 +532,10 @@ pipeline_flow_data(void *arg, struct flow *f, int dir, const uint8_t *data,
     size_t len, const struct timeval *ts)
 {
 	(void)arg;
-	if (f->user != NULL)
+	if (f->user != NULL) {
 		psess_feed(f->user, dir, data, len, ts);
+		psess_account(f->user);
+	}
 }
 
 static void
@@ -279,6 +558,7 @@ pipeline_flow_gap(void *arg, struct flow *f, int dir, uint64_t bytes,
 		tls_conn_gap(ps->tls, dir, bytes, ts);
 	else
 		smtp_gap(ps->smtp, dir, bytes, ts);
+	psess_account(ps);
 }
 
 static void
@@ -294,6 +574,7 @@ pipeline_flow_close(void *arg, struct flow *f, enum flow_close_reason why,
 		tls_conn_finish(ps->tls, ts);
 	/* The engine says "quit" itself when QUIT/221 ended the session. */
 	smtp_close(ps->smtp, flow_close_reason_name(why), ts);
+	p->mem_sessions -= ps->mem;
 	TAILQ_REMOVE(&p->sessions, ps, entry);
 	tls_conn_free(ps->tls);
 	smtp_free(ps->smtp);
@@ -321,6 +602,7 @@ static const struct flow_ops pipeline_flow_ops = {
     pipeline_flow_gap,
     pipeline_flow_close,
     pipeline_flow_anomaly,
+    pipeline_flow_aborted,
 };
 
 struct pipeline *
@@ -338,6 +620,7 @@ pipeline_new(const struct pipeline_config *cfg, struct diag *diag,
 	p->arg = arg;
 	p->smtp_cfg.show_auth = cfg->show_auth;
 	TAILQ_INIT(&p->sessions);
+	TAILQ_INIT(&p->pres);
 	p->flows = flow_table_new(&p->cfg.flow, &pipeline_flow_ops, p);
 	return p;
 }
@@ -346,6 +629,7 @@ void
 pipeline_free(struct pipeline *p)
 {
 	struct psess *ps;
+	struct pipeline_pre *pre;
 
 	if (p == NULL)
 		return;
@@ -356,6 +640,9 @@ pipeline_free(struct pipeline *p)
 		free(ps->hold);
 		free(ps);
 	}
+	/* pipeline_pre_free() unlinks pre (the analyzer loses track). */
+	while ((pre = TAILQ_FIRST(&p->pres)) != NULL)
+		pipeline_pre_free(p, pre); /* NOLINT */
 	flow_table_free(p->flows);
 	free(p->other);
 	free(p->other_syn);
@@ -454,6 +741,105 @@ pipeline_no_session_hint(const struct pipeline *p, char *buf, size_t len)
 	return true;
 }
 
+/* Larger first, for qsort. */
+static int
+pipeline_mem_cmp(const void *a, const void *b)
+{
+	const struct pipeline_holder *x = a, *y = b;
+
+	return x->mem < y->mem ? 1 : x->mem > y->mem ? -1 : 0;
+}
+
+static void
+pipeline_mib(char *buf, size_t size, size_t bytes)
+{
+	if (bytes >= 1024 * 1024)
+		snprintf(buf, size, "%.1f MiB", (double)bytes / 1048576.0);
+	else
+		snprintf(buf, size, "%zu KiB", (bytes + 1023) / 1024);
+}
+
+/*
+ * Over the memory budget: first trim the largest sessions (out-of-order
+ * bytes become gaps; pending command arguments, unfinished reply text,
+ * partial lines and TLS records waiting for keys are dropped; the session
+ * goes on), then evict the least recently active sessions, until the total
+ * is under nine tenths of the budget, so that the scan is not repeated on
+ * every packet.  Each action is an anomaly on the session it hit.
+ */
+static void
+pipeline_reclaim(struct pipeline *p, const struct timeval *ts)
+{
+	struct pipeline_holder *h;
+	struct psess *ps;
+	size_t n = 0, i, target, freed, held;
+	char what[PIPELINE_WHAT_MAX], detail[PIPELINE_WHAT_MAX + 128];
+	char a[32], b[32];
+
+	target = p->cfg.memory - p->cfg.memory / 10;
+	TAILQ_FOREACH(ps, &p->sessions, entry)
+	n++;
+	h = xreallocarray(NULL, n > 0 ? n : 1, sizeof *h);
+	n = 0;
+	TAILQ_FOREACH(ps, &p->sessions, entry)
+	{
+		h[n].ps = ps;
+		h[n].mem = ps->mem + flow_mem(ps->flow);
+		n++;
+	}
+	qsort(h, n, sizeof *h, pipeline_mem_cmp);
+	for (i = 0; i < n && pipeline_mem(p) > target; i++) {
+		ps = h[i].ps;
+		if (h[i].mem < PIPELINE_TRIM_MIN)
+			break;
+		held = h[i].mem;
+		freed = flow_trim(p->flows, ps->flow, ts);
+		freed += smtp_trim(ps->smtp, what, sizeof what);
+		if (ps->tls != NULL) {
+			size_t t = tls_conn_trim(ps->tls, ts);
+
+			if (t > 0) {
+				freed += t;
+				snprintf(what + strlen(what),
+				    sizeof what - strlen(what),
+				    "%sTLS records waiting for keys",
+				    what[0] != '\0' ? ", " : "");
+			}
+		}
+		psess_account(ps);
+		if (freed == 0)
+			continue;
+		p->mem_trim++;
+		if (ps->trims++ >= PIPELINE_TRIM_REPORTS)
+			continue;
+		pipeline_mib(a, sizeof a, p->cfg.memory);
+		pipeline_mib(b, sizeof b, held);
+		snprintf(detail, sizeof detail,
+		    "the budget is %s; this session held %s: dropped %s%s", a,
+		    b, what[0] != '\0' ? what : "out-of-order bytes (now gaps)",
+		    ps->trims == PIPELINE_TRIM_REPORTS
+			? " (further trims of this session are counted in the "
+			  "stats)"
+			: "");
+		psess_anomaly(ps, EV_ANOM_MEMORY, detail, ts);
+	}
+	free(h);
+	pipeline_mib(a, sizeof a, p->cfg.memory);
+	snprintf(detail, sizeof detail,
+	    "the budget is %s, held by many sessions: the least recently "
+	    "active session was evicted",
+	    a);
+	while (pipeline_mem(p) > target &&
+	       flow_evict_oldest(p->flows, ts, EV_ANOM_MEMORY, detail))
+		p->mem_evict++;
+}
+
+size_t
+pipeline_mem(const struct pipeline *p)
+{
+	return sizeof *p + p->mem_sessions + flow_table_mem(p->flows);
+}
+
 void
 pipeline_packet(struct pipeline *p, int linktype, const struct timeval *ts,
     const uint8_t *data, uint32_t caplen, uint32_t len)
@@ -466,12 +852,19 @@ pipeline_packet(struct pipeline *p, int linktype, const struct timeval *ts,
 	p->bytes += len;
 	p->now = *ts;
 	p->last_session = 0;
+	p->last_half_open = false;
 	r = decode_packet(linktype, data, caplen, ts, &pkt, &why);
 	switch (r) {
 	case DECODE_OK:
 		p->last_session = flow_input(p->flows, &pkt);
-		if (p->last_session == 0)
+		if (p->last_session == FLOW_ID_HALF_OPEN) {
+			p->last_session = 0;
+			p->last_half_open = true;
+		}
+		if (p->last_session == 0 && !p->last_half_open)
 			pipeline_count_other(p, &pkt);
+		else if (p->cfg.memory > 0 && pipeline_mem(p) > p->cfg.memory)
+			pipeline_reclaim(p, ts);
 		break;
 	case DECODE_FRAGMENT:
 		p->fragments++;
@@ -485,7 +878,8 @@ pipeline_packet(struct pipeline *p, int linktype, const struct timeval *ts,
 	case DECODE_NOT_TCP:
 		break;
 	}
-	if (p->last_session != 0 && p->cfg.keep_packets) {
+	if ((p->last_session != 0 || p->last_half_open) &&
+	    p->cfg.keep_packets) {
 		struct event *ev = event_new(EV_PACKET);
 
 		ev->ts = *ts;
@@ -496,7 +890,10 @@ pipeline_packet(struct pipeline *p, int linktype, const struct timeval *ts,
 		ev->linktype = linktype;
 		ev->pkt_data = xmalloc(caplen);
 		memcpy(ev->pkt_data, data, caplen);
-		p->emit(p->arg, ev);
+		if (p->last_half_open)
+			pipeline_pre_add(p, ev);
+		else
+			p->emit(p->arg, ev);
 	}
 }
 
@@ -509,13 +906,18 @@ pipeline_tick(struct pipeline *p, const struct timeval *now)
 	if (now->tv_sec > p->now.tv_sec)
 		p->now = *now;
 	flow_expire(p->flows, &p->now);
+	if (p->n_half > 0 &&
+	    p->now.tv_sec - p->half_start >= PIPELINE_HALF_INTERVAL)
+		pipeline_half_flush(p, &p->now);
 	if (p->keylog != NULL &&
 	    p->now.tv_sec - p->keylog_checked >= PIPELINE_KEYLOG_INTERVAL) {
 		p->keylog_checked = p->now.tv_sec;
 		if (keylog_refresh(p->keylog, &why) == 1)
 			TAILQ_FOREACH(ps, &p->sessions, entry)
-		if (ps->tls != NULL)
+		if (ps->tls != NULL) {
 			tls_conn_retry(ps->tls, &p->now);
+			psess_account(ps);
+		}
 	}
 }
 
@@ -530,6 +932,8 @@ pipeline_finish(struct pipeline *p)
 	if (ps->tls != NULL)
 		tls_conn_retry(ps->tls, &p->now);
 	flow_finish(p->flows, &p->now);
+	if (p->n_half > 0)
+		pipeline_half_flush(p, &p->now);
 }
 
 void
@@ -544,6 +948,9 @@ pipeline_fill_stats(struct pipeline *p, struct event *ev)
 	ev->cap_ooo = fs->cap_ooo;
 	ev->cap_line = p->cap_line;
 	ev->cap_tls = p->cap_tls;
+	ev->no_handshake = p->no_handshake;
+	ev->cap_mem_trim = p->mem_trim;
+	ev->cap_mem_evict = p->mem_evict;
 	ev->ts = p->now;
 }
 
@@ -551,4 +958,10 @@ uint64_t
 pipeline_last_session(const struct pipeline *p)
 {
 	return p->last_session;
+}
+
+bool
+pipeline_last_smtp(const struct pipeline *p)
+{
+	return p->last_session != 0 || p->last_half_open;
 }

@@ -25,8 +25,11 @@
  *
  * Invariants: memory per session is bounded by SMTP_LINE_MAX per direction,
  * SMTP_REPLY_MAX for the reply being assembled, SMTP_PENDING_MAX outstanding
- * commands and SMTP_RCPT_LIST_MAX recipients per list.  Events are emitted
- * without the session header; the caller stamps it.
+ * commands of at most SMTP_PENDING_ARG_MAX argument bytes each (beyond them
+ * SMTP_OVERFLOW_RUNS runs of verbs, so that replies stay matched) and
+ * SMTP_RCPT_LIST_MAX recipients per list; smtp_mem() tells what it is now
+ * and smtp_trim() gives back what the session can do without.  Events are
+ * emitted without the session header; the caller stamps it.
  */
 #include "config.h"
 
@@ -113,10 +116,25 @@ struct smtp_pending {
 	uint64_t bytes;	   /* DATA-END, BDAT: message bytes so far */
 };
 
+/*
+ * Commands beyond SMTP_PENDING_MAX: only their verbs, run-length encoded
+ * (a flood repeats one verb), so that their replies still match in order.
+ */
+struct smtp_over_run {
+	char verb[16]; /* "" once runs of several verbs had to merge */
+	uint64_t n;
+};
+
 struct smtp_fifo {
 	struct smtp_pending *ring;
 	size_t cap, first, count;
-	uint64_t popped; /* entries ever popped: seq of the head */
+	uint64_t popped;  /* entries ever popped: seq of the head */
+	size_t arg_bytes; /* heap bytes of the entries' args */
+	/* Behind the ring: later commands, verb only (see above). */
+	struct smtp_over_run *over; /* SMTP_OVERFLOW_RUNS, on first use */
+	size_t over_first, over_runs;
+	uint64_t over_total;
+	uint64_t over_ever; /* commands that went there, for the stats */
 };
 
 struct smtp_dir {
@@ -155,6 +173,7 @@ struct smtp_txn {
 	uint64_t mail_size;
 	char **acc, **rej;
 	size_t n_acc, n_rej;
+	size_t list_bytes; /* heap bytes of the addresses in acc and rej */
 	unsigned rcpt_seen, rcpt_accepted, rcpt_rejected;
 };
 
@@ -202,6 +221,7 @@ struct smtp_session {
 
 	char *greeting;
 	char *helo;
+	size_t greeting_len, helo_len; /* for smtp_mem */
 	uint64_t ehlo_size;
 
 	struct smtp_fifo fifo;
@@ -385,6 +405,17 @@ smtp_enter_state(struct smtp_session *s, enum smtp_state to, const char *why)
 	s->state = to;
 }
 
+/* Append part to the comma-separated list in what (size bytes). */
+static void
+smtp_trim_note(char *what, size_t size, const char *part)
+{
+	size_t n = strlen(what);
+
+	if (n + 1 >= size)
+		return;
+	snprintf(what + n, size - n, "%s%s", n > 0 ? ", " : "", part);
+}
+
 /* ---- the FIFO of outstanding commands ---- */
 
 static struct smtp_pending *
@@ -401,13 +432,70 @@ smtp_fifo_head(struct smtp_fifo *f)
 	return f->count == 0 ? NULL : &f->ring[f->first];
 }
 
-/* Append; returns the new entry's seq, or UINT64_MAX when full. */
+/* The verb-only overflow behind the ring (struct smtp_over_run). */
+static void
+smtp_over_push(struct smtp_fifo *f, const char *verb)
+{
+	struct smtp_over_run *r;
+	size_t last;
+
+	if (f->over == NULL)
+		f->over = xcalloc(SMTP_OVERFLOW_RUNS, sizeof *f->over);
+	last = (f->over_first + f->over_runs + SMTP_OVERFLOW_RUNS - 1) %
+	       SMTP_OVERFLOW_RUNS;
+	if (f->over_runs > 0 && strcmp(f->over[last].verb, verb) == 0)
+		r = &f->over[last]; /* the same verb again */
+	else if (f->over_runs < SMTP_OVERFLOW_RUNS) {
+		r = &f->over[(f->over_first + f->over_runs) %
+			     SMTP_OVERFLOW_RUNS];
+		f->over_runs++;
+		snprintf(r->verb, sizeof r->verb, "%s", verb);
+		r->n = 0;
+	} else {
+		r = &f->over[last]; /* out of runs: the verb is unknown */
+		r->verb[0] = '\0';
+	}
+	r->n++;
+	f->over_total++;
+	f->over_ever++;
+}
+
+/* Pop the oldest overflow command's verb into verb ("" when unknown). */
+static bool
+smtp_over_pop(struct smtp_fifo *f, char *verb, size_t size)
+{
+	struct smtp_over_run *r;
+
+	if (f->over_total == 0)
+		return false;
+	r = &f->over[f->over_first];
+	snprintf(verb, size, "%s", r->verb);
+	f->over_total--;
+	if (--r->n == 0) {
+		f->over_first = (f->over_first + 1) % SMTP_OVERFLOW_RUNS;
+		f->over_runs--;
+	}
+	return true;
+}
+
+/*
+ * Append; returns the new entry's seq, or UINT64_MAX when the ring is full
+ * or commands already wait in the overflow: then only the verb is kept, in
+ * the overflow, and p->arg stays the caller's.  The entry keeps at most
+ * SMTP_PENDING_ARG_MAX bytes of p->arg (the rest of the line was in the
+ * command event).
+ */
 static uint64_t
 smtp_fifo_push(struct smtp_fifo *f, const struct smtp_pending *p)
 {
 	struct smtp_pending *nr;
 	size_t ncap, i;
 
+	if (f->over_total > 0 ||
+	    (f->count == f->cap && f->cap >= SMTP_PENDING_MAX)) {
+		smtp_over_push(f, p->verb);
+		return UINT64_MAX;
+	}
 	if (f->count == f->cap) {
 		if (f->cap >= SMTP_PENDING_MAX)
 			return UINT64_MAX;
@@ -422,7 +510,17 @@ smtp_fifo_push(struct smtp_fifo *f, const struct smtp_pending *p)
 		f->cap = ncap;
 		f->first = 0;
 	}
-	f->ring[(f->first + f->count) % f->cap] = *p;
+	nr = &f->ring[(f->first + f->count) % f->cap];
+	*nr = *p;
+	if (nr->arg != NULL) {
+		i = strlen(nr->arg);
+		if (i > SMTP_PENDING_ARG_MAX) {
+			nr->arg[SMTP_PENDING_ARG_MAX] = '\0';
+			nr->arg = xrealloc(nr->arg, SMTP_PENDING_ARG_MAX + 1);
+			i = SMTP_PENDING_ARG_MAX;
+		}
+		f->arg_bytes += i + 1;
+	}
 	f->count++;
 	return f->popped + f->count - 1;
 }
@@ -432,6 +530,8 @@ static void
 smtp_fifo_pop(struct smtp_fifo *f, struct smtp_pending *out)
 {
 	*out = f->ring[f->first];
+	if (out->arg != NULL)
+		f->arg_bytes -= strlen(out->arg) + 1;
 	f->first = (f->first + 1) % f->cap;
 	f->count--;
 	f->popped++;
@@ -446,6 +546,9 @@ smtp_fifo_clear(struct smtp_fifo *f)
 		smtp_fifo_pop(f, &p);
 		free(p.arg);
 	}
+	f->over_total = 0;
+	f->over_runs = 0;
+	f->over_first = 0;
 }
 
 /* ---- transaction ---- */
@@ -466,12 +569,13 @@ smtp_txn_clear(struct smtp_txn *t)
 }
 
 static void
-smtp_list_add(char ***v, size_t *n, char *take)
+smtp_list_add(struct smtp_txn *t, char ***v, size_t *n, char *take)
 {
 	if (*n >= SMTP_RCPT_LIST_MAX) {
 		free(take);
 		return;
 	}
+	t->list_bytes += strlen(take) + 1 + sizeof **v;
 	/* Grow by powers of two: n is a power of two when full. */
 	if (*n == 0 || (*n & (*n - 1)) == 0)
 		*v = xreallocarray(*v, *n == 0 ? 1 : *n * 2, sizeof **v);
@@ -672,6 +776,7 @@ smtp_cmd_helo(struct smtp_session *s, uint64_t seq, const char *arg,
 	(void)encrypted;
 	free(s->helo);
 	s->helo = xstrndup(arg, arglen);
+	s->helo_len = strlen(s->helo);
 }
 
 static void
@@ -822,6 +927,9 @@ smtp_reply_mail(struct smtp_session *s, struct smtp_pending *p,
 		return;
 	smtp_txn_clear(&s->txn);
 	s->txn.active = true;
+	/* The argument may have been trimmed (memory budget): unknown. */
+	if (p->arg == NULL)
+		return;
 	s->txn.mail_from = smtp_path(p->arg, "FROM:", &rest);
 	s->txn.mail_size = smtp_size_param(rest);
 }
@@ -835,14 +943,22 @@ smtp_reply_rcpt(struct smtp_session *s, struct smtp_pending *p,
 	struct smtp_txn *t = &s->txn;
 
 	t->rcpt_seen++;
+	if (p->arg == NULL) {
+		/* Trimmed (memory budget): counted, not listed. */
+		if (rep->code / 100 == 2)
+			t->rcpt_accepted++;
+		else if (rep->code / 100 == 4 || rep->code / 100 == 5)
+			t->rcpt_rejected++;
+		return;
+	}
 	if (rep->code / 100 == 2) {
 		t->rcpt_accepted++;
 		smtp_list_add(
-		    &t->acc, &t->n_acc, smtp_path(p->arg, "TO:", &rest));
+		    t, &t->acc, &t->n_acc, smtp_path(p->arg, "TO:", &rest));
 	} else if (rep->code / 100 == 4 || rep->code / 100 == 5) {
 		t->rcpt_rejected++;
 		smtp_list_add(
-		    &t->rej, &t->n_rej, smtp_path(p->arg, "TO:", &rest));
+		    t, &t->rej, &t->n_rej, smtp_path(p->arg, "TO:", &rest));
 	}
 }
 
@@ -1097,6 +1213,7 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 			ev->latency_ms = smtp_ms(&r->first_ts, &s->syn_ts);
 		free(s->greeting);
 		s->greeting = xstrdup(ev->text);
+		s->greeting_len = strlen(s->greeting);
 		outstanding = 0;
 	} else if (s->over) {
 		/* After 421 or 221 (Exim keeps answering): nothing to match. */
@@ -1122,6 +1239,15 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 			have = true;
 			ev->ctx.last_arg = ans.arg ? xstrdup(ans.arg) : NULL;
 		}
+	} else if (s->fifo.over_total > 0) {
+		/* A command that only the overflow remembers: its verb. */
+		char verb[16];
+
+		(void)smtp_over_pop(&s->fifo, verb, sizeof verb);
+		smtp_copy(ev->answers, sizeof ev->answers, verb);
+		/* The end of the session still counts as a QUIT. */
+		if (strcmp(verb, "QUIT") == 0 && r->code == 221)
+			s->quit = s->over = true;
 	} else {
 		ev->ctx.unsolicited = true;
 		/* A 421 may come at any time (RFC 5321 3.8); a reply while
@@ -1285,6 +1411,25 @@ smtp_body_start(struct smtp_session *s)
 	smtp_enter_state(s, SMTP_ST_DATA, "message body");
 }
 
+/*
+ * A command went to the overflow (struct smtp_over_run): said once per
+ * session.  Its reply still matches, by verb.
+ */
+static void
+smtp_note_cap(struct smtp_session *s, const struct timeval *ts)
+{
+	char detail[160];
+
+	if (s->noted_cap)
+		return;
+	s->noted_cap = true;
+	snprintf(detail, sizeof detail,
+	    "more than %u commands without a reply: later ones are kept by "
+	    "verb only, and their replies matched in order",
+	    (unsigned)SMTP_PENDING_MAX);
+	smtp_anomaly(s, EV_ANOM_PENDING_CAP, detail, ts);
+}
+
 /* CRLF.CRLF seen: the message is complete. */
 static void
 smtp_body_end(struct smtp_session *s, const struct timeval *ts)
@@ -1309,10 +1454,8 @@ smtp_body_end(struct smtp_session *s, const struct timeval *ts)
 		p.spec = s->body_spec;
 	}
 	p.pipelined = s->fifo.count > 0;
-	if (smtp_fifo_push(&s->fifo, &p) == UINT64_MAX && !s->noted_cap) {
-		s->noted_cap = true;
-		smtp_anomaly(s, EV_ANOM_PENDING_CAP, NULL, ts);
-	}
+	if (smtp_fifo_push(&s->fifo, &p) == UINT64_MAX)
+		smtp_note_cap(s, ts);
 	s->body_spec = s->body_rejected = false;
 }
 
@@ -1578,10 +1721,7 @@ smtp_client_line(struct smtp_session *s, const char *line, size_t len,
 	p.pipelined = s->fifo.count > 0;
 	seq = smtp_fifo_push(&s->fifo, &p);
 	if (seq == UINT64_MAX) {
-		if (!s->noted_cap) {
-			s->noted_cap = true;
-			smtp_anomaly(s, EV_ANOM_PENDING_CAP, NULL, ts);
-		}
+		smtp_note_cap(s, ts);
 		free(arg);
 		return;
 	}
@@ -1777,6 +1917,7 @@ smtp_tls_started(struct smtp_session *s, bool decrypting)
 	smtp_txn_clear(&s->txn);
 	free(s->helo);
 	s->helo = NULL;
+	s->helo_len = 0;
 	s->ehlo_size = 0;
 	s->auth_open = false;
 	s->data_wait = false;
@@ -1905,6 +2046,7 @@ smtp_free(struct smtp_session *s)
 		return;
 	smtp_fifo_clear(&s->fifo);
 	free(s->fifo.ring);
+	free(s->fifo.over);
 	smtp_txn_clear(&s->txn);
 	for (i = 0; i < 2; i++)
 		free(s->d[i].buf);
@@ -1913,6 +2055,79 @@ smtp_free(struct smtp_session *s)
 	free(s->helo);
 	free(s->codes);
 	free(s);
+}
+
+size_t
+smtp_mem(const struct smtp_session *s)
+{
+	size_t n = sizeof *s;
+
+	n += s->d[0].cap + s->d[1].cap + s->rep.text_cap;
+	n += s->fifo.cap * sizeof *s->fifo.ring + s->fifo.arg_bytes;
+	if (s->fifo.over != NULL)
+		n += SMTP_OVERFLOW_RUNS * sizeof *s->fifo.over;
+	n += s->txn.list_bytes + s->cap_codes * sizeof *s->codes;
+	return n + s->greeting_len + s->helo_len;
+}
+
+size_t
+smtp_trim(struct smtp_session *s, char *what, size_t size)
+{
+	size_t before = smtp_mem(s), i, nargs = 0;
+	struct smtp_pending *p;
+	char part[96];
+
+	if (what != NULL && size > 0)
+		what[0] = '\0';
+	/* The arguments of commands waiting for replies: the command events
+	   carried them already; the replies will lack "rcpt". */
+	for (i = 0; i < s->fifo.count; i++) {
+		p = &s->fifo.ring[(s->fifo.first + i) % s->fifo.cap];
+		if (p->arg != NULL) {
+			free(p->arg);
+			p->arg = NULL;
+			nargs++;
+		}
+	}
+	s->fifo.arg_bytes = 0;
+	if (nargs > 0 && what != NULL) {
+		snprintf(part, sizeof part,
+		    "the arguments of %zu pending command%s", nargs,
+		    nargs == 1 ? "" : "s");
+		smtp_trim_note(what, size, part);
+	}
+	/* An unfinished reply keeps its code and loses its text so far. */
+	if (s->rep.text_cap > 0) {
+		if (s->rep.active && s->rep.text_len > 0 && what != NULL) {
+			snprintf(part, sizeof part,
+			    "%zu bytes of an unfinished %d reply",
+			    s->rep.text_len, s->rep.code);
+			smtp_trim_note(what, size, part);
+		}
+		free(s->rep.text);
+		s->rep.text = NULL;
+		s->rep.text_len = s->rep.text_cap = 0;
+	}
+	/* Line buffers: a line in progress is discarded up to its end, as
+	   an over-long line is. */
+	for (i = 0; i < 2; i++) {
+		if (s->d[i].cap == 0)
+			continue;
+		if (s->d[i].len > 0) {
+			s->d[i].overflow = true;
+			if (what != NULL) {
+				snprintf(part, sizeof part,
+				    "a partial %s line of %zu bytes",
+				    i == EV_DIR_CLIENT ? "client" : "server",
+				    s->d[i].len);
+				smtp_trim_note(what, size, part);
+			}
+		}
+		free(s->d[i].buf);
+		s->d[i].buf = NULL;
+		s->d[i].len = s->d[i].cap = 0;
+	}
+	return before - smtp_mem(s);
 }
 
 const char *

@@ -36,6 +36,8 @@ struct store_min {
 
 struct store {
 	size_t limit;
+	size_t max_bytes; /* store_bytes() at most; SIZE_MAX: no budget */
+	size_t pkt_max;	  /* packet copies' bytes at most */
 	struct store_session **sess; /* sess[off .. off+n) */
 	size_t off, n, cap;
 	uint64_t max_id;
@@ -56,6 +58,8 @@ store_new(size_t limit)
 	size_t i;
 
 	s->limit = limit == 0 ? STORE_LIMIT_DEFAULT : limit;
+	s->max_bytes = SIZE_MAX;
+	s->pkt_max = STORE_PACKET_BYTES_MAX;
 	for (i = 0; i < STORE_MINUTES; i++)
 		s->minutes[i].minute = -1;
 	return s;
@@ -155,6 +159,7 @@ store_remove_at(struct store *s, size_t i)
 	struct store_session *ss = s->sess[s->off + i];
 
 	s->stats.packet_bytes -= ss->pkt_bytes;
+	s->stats.event_bytes -= ss->ev_bytes;
 	store_session_free(ss);
 	if (i == 0)
 		s->off++;
@@ -166,13 +171,30 @@ store_remove_at(struct store *s, size_t i)
 		s->off = 0;
 }
 
-/* Keep at most limit sessions: the oldest closed first. */
+size_t
+store_bytes(const struct store *s)
+{
+	return s->stats.packet_bytes + s->stats.event_bytes +
+	       s->n * sizeof(struct store_session) + s->cap * sizeof *s->sess;
+}
+
+void
+store_set_budget(struct store *s, size_t bytes)
+{
+	s->max_bytes = bytes == 0 ? SIZE_MAX : bytes;
+	s->pkt_max = bytes == 0 || bytes / 2 > STORE_PACKET_BYTES_MAX
+			 ? STORE_PACKET_BYTES_MAX
+			 : bytes / 2;
+}
+
+/* Keep at most limit sessions and max_bytes: the oldest closed first (the
+   newest session stays, whatever it holds). */
 static void
 store_evict(struct store *s)
 {
 	size_t i;
 
-	while (s->n > s->limit) {
+	while (s->n > s->limit || (s->n > 1 && store_bytes(s) > s->max_bytes)) {
 		for (i = 0; i < s->n; i++)
 			if (s->sess[s->off + i]->closed)
 				break;
@@ -541,7 +563,7 @@ store_reclaim_packets(struct store *s, size_t need)
 	for (i = 0; i < s->n; i++) {
 		struct store_session *ss = s->sess[s->off + i];
 
-		if (s->stats.packet_bytes + need <= STORE_PACKET_BYTES_MAX)
+		if (s->stats.packet_bytes + need <= s->pkt_max)
 			break;
 		if (!ss->closed || ss->n_packets == 0)
 			continue;
@@ -553,7 +575,7 @@ store_reclaim_packets(struct store *s, size_t need)
 		ss->pkt_bytes = 0;
 		ss->packets_truncated = true;
 	}
-	return s->stats.packet_bytes + need <= STORE_PACKET_BYTES_MAX;
+	return s->stats.packet_bytes + need <= s->pkt_max;
 }
 
 static void
@@ -603,6 +625,8 @@ store_add_event(struct store *s, struct store_session *ss, struct event *ev)
 		    ss->events, ss->cap_events, sizeof *ss->events);
 	}
 	ss->events[ss->n_events++] = ev;
+	ss->ev_bytes += event_size(ev);
+	s->stats.event_bytes += event_size(ev);
 }
 
 struct store_session *

@@ -1712,6 +1712,36 @@ tls_conn_new(struct keylog *kl, const struct tls_ops *ops, void *arg,
 	return t;
 }
 
+size_t
+tls_conn_mem(const struct tls_conn *t)
+{
+	size_t n;
+	int i;
+
+	if (t == NULL)
+		return 0;
+	n = sizeof *t + t->pend_cap + (t->pt != NULL ? TLS_RECORD_MAX + 64 : 0);
+	for (i = 0; i < 2; i++)
+		n += t->d[i].rec_cap + t->d[i].hs_cap;
+	return n;
+}
+
+size_t
+tls_conn_trim(struct tls_conn *t, const struct timeval *ts)
+{
+	size_t before = tls_conn_mem(t);
+
+	if (t == NULL || t->pend_cap == 0)
+		return 0;
+	/* As when the queue is full: these records will never be read. */
+	tls_pend_drop(t);
+	free(t->no_decrypt);
+	t->no_decrypt = xstrdup("no key for this session in the key log "
+				"(memory budget reached while waiting)");
+	tls_report_verdict(t, t->no_decrypt, ts);
+	return before - tls_conn_mem(t);
+}
+
 void
 tls_conn_free(struct tls_conn *t)
 {

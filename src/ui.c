@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -55,11 +56,16 @@
 #include "vis.h"
 #include "xmalloc.h"
 
-#define UI_FRAME_MS 100	   /* at most ten redraws a second */
-#define UI_QUEUE_CAP 16384 /* events between the threads */
+#define UI_FRAME_MS 66	    /* at most 15 redraws a second */
+#define UI_QUEUE_CAP 262144 /* events between the threads */
+/* Their event_size() at most, unless the memory budget says otherwise. */
+#define UI_QUEUE_BYTES (64u * 1024 * 1024)
+#define UI_BATCH 256			    /* live: events pushed at once */
+#define UI_PREFAULT_MAX (64u * 1024 * 1024) /* live: heap touched at start */
+#define UI_PREFAULT_CHUNK (4u * 1024 * 1024)
 #define UI_DRAIN_MAX 4096  /* events applied between two looks at keys */
 #define UI_HELD_MAX 200000 /* events held during a live pause */
-#define UI_LOOP_MS 250	   /* live capture: timer granularity */
+#define UI_LOOP_MS 50	   /* live: timer granularity, longest batch wait */
 #define UI_STATS_MS 500	   /* progress stats from the capture thread */
 #define UI_MSG_SECONDS 8.0
 #define UI_TTY "/dev/tty"
@@ -79,6 +85,10 @@ struct ui_cap {
 	time_t last_tick;
 	double last_stats;
 	struct timeval started;
+	/* Live: events gathered here and pushed UI_BATCH at a time, or when
+	   capture_loop comes back (every UI_LOOP_MS at the latest). */
+	struct event *batch[UI_BATCH];
+	size_t n_batch;
 };
 
 static int ui_sigpipe[2] = {-1, -1};
@@ -93,14 +103,62 @@ ui_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * Live, the packet copies kept for the save grow the heap at line rate, and
+ * each new page is a fault taken by the capture thread.  Touch the store's
+ * share of the heap once, up front, and keep it (no trimming), so that a
+ * burst reuses pages instead.  The memory budget counts it already.
+ */
+static void
+ui_prefault(size_t bytes)
+{
+#if defined(M_TRIM_THRESHOLD) && defined(M_MMAP_THRESHOLD)
+	void *chunk[UI_PREFAULT_MAX / UI_PREFAULT_CHUNK];
+	size_t i, n;
+
+	if (bytes > UI_PREFAULT_MAX)
+		bytes = UI_PREFAULT_MAX;
+	n = bytes / UI_PREFAULT_CHUNK;
+	mallopt(M_TRIM_THRESHOLD, (int)(UI_PREFAULT_MAX * 2));
+	mallopt(M_MMAP_THRESHOLD, (int)(UI_PREFAULT_CHUNK * 2));
+	for (i = 0; i < n; i++) {
+		chunk[i] = xmalloc(UI_PREFAULT_CHUNK);
+		memset(chunk[i], 0, UI_PREFAULT_CHUNK);
+	}
+	for (i = 0; i < n; i++)
+		free(chunk[i]);
+#else
+	(void)bytes;
+#endif
+}
+
 /* ---- capture thread */
 
+static void
+ui_cap_flush(struct ui_cap *c)
+{
+	if (c->n_batch > 0)
+		event_queue_push_batch(c->q, c->batch, c->n_batch, !c->live);
+	c->n_batch = 0;
+}
+
+/*
+ * Live, the capture thread never waits for the screen: events go to the
+ * queue in batches (one lock, one wake-up) and what does not fit is dropped
+ * and counted.  A file waits for room instead, one event at a time.
+ */
 static void
 ui_cap_emit(void *arg, struct event *ev)
 {
 	struct ui_cap *c = arg;
 
-	event_queue_push(c->q, ev, !c->live);
+	if (!c->live) {
+		event_queue_push(c->q, ev, true);
+		return;
+	}
+	c->batch[c->n_batch++] = ev;
+	if (c->n_batch == UI_BATCH)
+		ui_cap_flush(c);
 }
 
 static void
@@ -120,6 +178,7 @@ ui_cap_stats(struct ui_cap *c, bool final)
 	ev->elapsed = (double)(now.tv_sec - c->started.tv_sec) +
 		      (double)(now.tv_usec - c->started.tv_usec) / 1e6;
 	ev->session = 0;
+	ui_cap_flush(c);
 	/* Progress reports may be lost on a full live queue; the last not. */
 	event_queue_push(c->q, ev, final || !c->live);
 }
@@ -160,7 +219,7 @@ ui_cap_packet(void *arg, int linktype, const struct timeval *ts,
 	struct ui_cap *c = arg;
 
 	pipeline_packet(c->pipe, linktype, ts, data, caplen, len);
-	if (c->dumping && pipeline_last_session(c->pipe) != 0)
+	if (c->dumping && pipeline_last_smtp(c->pipe))
 		capture_dump_packet(c->cap, ts, data, caplen, len);
 	if (ts->tv_sec != c->last_tick) {
 		c->last_tick = ts->tv_sec;
@@ -184,6 +243,7 @@ ui_cap_main(void *arg)
 		/* Paused between packets (a replay waiting for the next). */
 		ui_cap_hold(c);
 		rc = capture_loop(c->cap, ui_cap_packet, c, UI_LOOP_MS, &why);
+		ui_cap_flush(c);
 		if (rc != 0 || atomic_load(&c->stop))
 			break;
 		if (c->live) {
@@ -196,6 +256,7 @@ ui_cap_main(void *arg)
 		pipeline_finish(c->pipe);
 		ui_cap_stats(c, true);
 	}
+	ui_cap_flush(c);
 	if (rc < 0) {
 		c->why = why != NULL ? why : "read error";
 		atomic_store(&c->state, UI_CAP_FAILED);
@@ -1006,6 +1067,11 @@ ui_apply(struct ui_ctx *ctx, struct event *ev)
 {
 	if (ev->type == EV_ANOMALY && ev->what == EV_ANOM_TRUNCATED_PACKET)
 		ctx->snap_cut++;
+
+	/* An anomaly of no session (connection attempts without a
+	   handshake, per server): shown on the message line. */
+	if (ev->type == EV_ANOMALY && ev->session == 0 && ev->detail != NULL)
+		ui_message(ctx, true, "%s: %s", ev->server, ev->detail);
 	store_add_take(ctx->store, ev);
 }
 
@@ -1072,12 +1138,13 @@ ui_run(const struct ui_config *cfg)
 	struct pollfd pfd[3];
 	SCREEN *scr;
 	FILE *keys;
-	struct event *ev;
+	struct event *ev, *drain[UI_BATCH];
+	size_t n_drain = 0, drained = 0;
 	double last_draw = 0, now;
 	const char *running;
 	uint64_t gen = (uint64_t)-1;
 	int i, key, timeout, keys_fd, status = EXIT_OK;
-	bool more = false, failed_shown = false;
+	bool more = false, failed_shown = false, keyed;
 	char sig;
 
 	memset(&ctx, 0, sizeof ctx);
@@ -1085,6 +1152,7 @@ ui_run(const struct ui_config *cfg)
 	memset(&held, 0, sizeof held);
 	ctx.cfg = cfg;
 	ctx.store = store_new(cfg->limit);
+	store_set_budget(ctx.store, cfg->store_bytes);
 	ctx.utf8 = MB_CUR_MAX > 1;
 	ctx.follow = true;
 	ctx.sess_scroll.follow = false;
@@ -1092,6 +1160,8 @@ ui_run(const struct ui_config *cfg)
 	c.live = capture_is_live(cfg->cap);
 	c.dumping = cfg->dumping;
 	c.q = event_queue_new(UI_QUEUE_CAP);
+	event_queue_limit_bytes(
+	    c.q, cfg->queue_bytes > 0 ? cfg->queue_bytes : UI_QUEUE_BYTES);
 	c.pipe = pipeline_new(
 	    cfg->pipe_cfg, cfg->diag, cfg->keylog, ui_cap_emit, &c);
 	atomic_init(&c.stop, false);
@@ -1152,6 +1222,17 @@ ui_run(const struct ui_config *cfg)
 	getmaxyx(stdscr, ctx.rows, ctx.cols);
 	ui_push(&ctx, &ui_screen_list);
 
+	/*
+	 * glibc gives a second thread its own arena, and grows it by exactly
+	 * what each allocation needs (an mprotect and page faults, per packet
+	 * copy kept for the save): at line rate that was half the capture
+	 * thread's time.  One arena grows by M_TOP_PAD steps instead.
+	 */
+#ifdef M_ARENA_MAX
+	mallopt(M_ARENA_MAX, 1);
+#endif
+	if (c.live)
+		ui_prefault(cfg->store_bytes / 2);
 	/* The capture thread inherits a mask with every signal blocked. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -1191,7 +1272,9 @@ ui_run(const struct ui_config *cfg)
 			else
 				ctx.dirty = true; /* capture thread finished */
 		}
+		keyed = false;
 		while ((key = getch()) != ERR) {
+			keyed = true;
 			if (!ctx.prompting && !ctx.quit_asked &&
 			    ui_key_action(ctx.stack[ctx.depth - 1]->id, key) ==
 				UI_A_PAUSE) {
@@ -1208,8 +1291,14 @@ ui_run(const struct ui_config *cfg)
 		if (!hold_queue) {
 			event_queue_ack(c.q);
 			for (i = 0; i < UI_DRAIN_MAX; i++) {
-				if ((ev = event_queue_pop(c.q)) == NULL)
-					break;
+				if (drained == n_drain) {
+					drained = 0;
+					n_drain = event_queue_pop_batch(
+					    c.q, drain, UI_BATCH);
+					if (n_drain == 0)
+						break;
+				}
+				ev = drain[drained++];
 				if (ui_paused_state(&ctx)) {
 					if (held.n == held.cap) {
 						held.cap = held.cap
@@ -1229,7 +1318,7 @@ ui_run(const struct ui_config *cfg)
 				} else
 					ui_apply(&ctx, ev);
 			}
-			more = i == UI_DRAIN_MAX;
+			more = i == UI_DRAIN_MAX || drained < n_drain;
 		}
 		ctx.queue_dropped = event_queue_dropped(c.q);
 
@@ -1257,8 +1346,10 @@ ui_run(const struct ui_config *cfg)
 		    ui_now() - ctx.msg_time >= UI_MSG_SECONDS)
 			ctx.dirty = true;
 		now = ui_now();
+		/* The frame rate bounds redraws for arriving events; a key
+		   is answered at once. */
 		if ((ctx.dirty || store_gen(ctx.store) != gen) &&
-		    (now - last_draw) * 1000 >= UI_FRAME_MS) {
+		    (keyed || (now - last_draw) * 1000 >= UI_FRAME_MS)) {
 			gen = store_gen(ctx.store);
 			ui_draw(&ctx);
 			last_draw = now;
@@ -1295,6 +1386,8 @@ ui_run(const struct ui_config *cfg)
 
 	for (i = 0; (size_t)i < held.n; i++)
 		event_free(held.ev[i]);
+	while (drained < n_drain)
+		event_free(drain[drained++]);
 	free(held.ev);
 	pipeline_free(c.pipe);
 	event_queue_free(c.q);

@@ -130,8 +130,8 @@ sd_flow_anomaly(void *arg, struct flow *f, const char *what, const char *detail,
 	    f ? (unsigned long long)f->id : 0ULL, what, detail ? detail : "");
 }
 
-static const struct flow_ops sd_ops = {
-    sd_flow_open, sd_flow_data, sd_flow_gap, sd_flow_close, sd_flow_anomaly};
+static const struct flow_ops sd_ops = {sd_flow_open, sd_flow_data, sd_flow_gap,
+    sd_flow_close, sd_flow_anomaly, NULL};
 
 static void
 usage(void)

@@ -146,6 +146,71 @@ test_queue_blocking(void **state)
 	event_queue_free(q);
 }
 
+/* A batch is taken whole; packet copies drop first, at three quarters. */
+static void
+test_queue_batch_packets_first(void **state)
+{
+	struct event_queue *q = event_queue_new(8);
+	struct event *b[8], *out[16];
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < 8; i++) {
+		b[i] = event_new(EV_PACKET);
+		b[i]->session = i + 1;
+	}
+	/* 6 packets fit (3/4 of 8), 2 are dropped. */
+	assert_int_equal(event_queue_push_batch(q, b, 8, false), 2);
+	for (i = 0; i < 8; i++)
+		assert_null(b[i]);
+	assert_int_equal(event_queue_dropped_packets(q), 2);
+	assert_int_equal(event_queue_dropped(q), 0);
+	/* A reply still fits in the quarter kept for other events. */
+	b[0] = event_new(EV_REPLY);
+	b[1] = event_new(EV_REPLY);
+	b[2] = event_new(EV_REPLY);
+	assert_int_equal(event_queue_push_batch(q, b, 3, false), 1);
+	assert_int_equal(event_queue_dropped(q), 1);
+	n = event_queue_pop_batch(q, out, 16);
+	assert_int_equal(n, 8);
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(out[i]->type, EV_PACKET);
+		assert_int_equal(out[i]->session, i + 1);
+	}
+	assert_int_equal(out[6]->type, EV_REPLY);
+	for (i = 0; i < n; i++)
+		event_free(out[i]);
+	assert_int_equal(event_queue_pop_batch(q, out, 16), 0);
+	event_queue_free(q);
+}
+
+/* The byte bound: a big packet copy leaves room for replies. */
+static void
+test_queue_bytes(void **state)
+{
+	struct event_queue *q = event_queue_new(100);
+	struct event *ev;
+	size_t one = sizeof(struct event);
+
+	(void)state;
+	event_queue_limit_bytes(q, 4 * one);
+	ev = event_new(EV_PACKET);
+	ev->pkt_caplen = (uint32_t)(2 * one);
+	ev->pkt_data = xcalloc(1, ev->pkt_caplen);
+	assert_int_equal(event_size(ev), 3 * one);
+	assert_int_equal(event_queue_push(q, ev, false), 0);
+	/* Another packet would pass three quarters of the bytes. */
+	ev = event_new(EV_PACKET);
+	assert_int_equal(event_queue_push(q, ev, false), -1);
+	/* A reply fits in the last quarter, a second one does not. */
+	assert_int_equal(event_queue_push(q, event_new(EV_REPLY), false), 0);
+	assert_int_equal(event_queue_push(q, event_new(EV_REPLY), false), -1);
+	ev = event_queue_pop(q);
+	event_free(ev);
+	assert_int_equal(event_queue_push(q, event_new(EV_REPLY), false), 0);
+	event_queue_free(q);
+}
+
 int
 main(void)
 {
@@ -155,6 +220,8 @@ main(void)
 	    cmocka_unit_test(test_format_ts),
 	    cmocka_unit_test(test_queue_order_and_drop),
 	    cmocka_unit_test(test_queue_blocking),
+	    cmocka_unit_test(test_queue_batch_packets_first),
+	    cmocka_unit_test(test_queue_bytes),
 	};
 
 	return cmocka_run_group_tests_name("event", tests, NULL, NULL);

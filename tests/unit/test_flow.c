@@ -122,8 +122,23 @@ cb_anomaly(void *arg, struct flow *f, const char *what, const char *detail,
 	    "anomaly %llu %s\n", f ? (unsigned long long)f->id : 0ULL, what);
 }
 
+/* A half-open connection that ended without becoming a session. */
+static void
+cb_aborted(void *arg, struct flow *f, enum flow_close_reason why,
+    const struct timeval *ts)
+{
+	char c[64], s[64];
+
+	(void)arg;
+	assert_int_equal(f->id, 0);
+	decode_format_endpoint(c, sizeof c, f->af, f->client, f->cport);
+	decode_format_endpoint(s, sizeof s, f->af, f->server, f->sport);
+	log_add("aborted %s>%s %s @%ld\n", c, s, close_names[why],
+	    (long)ts->tv_sec);
+}
+
 static const struct flow_ops ops = {
-    cb_open, cb_data, cb_gap, cb_close, cb_anomaly};
+    cb_open, cb_data, cb_gap, cb_close, cb_anomaly, cb_aborted};
 static const uint16_t smtp_ports[] = {25, 465, 587};
 
 static struct flow_config
@@ -237,9 +252,10 @@ test_direction_by_syn(void **state)
 	assert_int_equal(send_pkt(t, S1, C1, 5018, 1008, F_ACK, NULL), 1);
 	assert_int_equal(st->flows, 1);
 	assert_int_equal(st->active, 0);
-	/* a SYN sent from port 25 to a high port: the receiver is server */
-	send_pkt(t, (struct ep){"10.0.0.9", 25}, (struct ep){"10.0.0.8", 50000},
-	    7, 0, F_SYN, NULL);
+	/* a SYN sent from port 25 to a high port: the receiver is server;
+	   a session once the handshake completes */
+	handshake(
+	    t, (struct ep){"10.0.0.9", 25}, (struct ep){"10.0.0.8", 50000});
 	assert_non_null(strstr(lg.buf, "open 2 10.0.0.9:25>10.0.0.8:50000\n"));
 	flow_table_free(t);
 }
@@ -382,16 +398,24 @@ test_syn_reuse(void **state)
 	/* a retransmitted SYN-ACK is a straggler of flow 1 */
 	assert_int_equal(
 	    send_pkt(t, S1, C1, 5000, 1001, F_SYN | F_ACK, NULL), 1);
-	/* a new SYN on the closed 4-tuple: a new flow */
+	/* a new SYN on the closed 4-tuple: a new flow, half-open */
 	now_sec = 4001;
-	assert_int_equal(send_pkt(t, C1, S1, 9000, 0, F_SYN, NULL), 2);
+	assert_true(
+	    send_pkt(t, C1, S1, 9000, 0, F_SYN, NULL) == FLOW_ID_HALF_OPEN);
 	/* a retransmission of that SYN is the same flow */
-	assert_int_equal(send_pkt(t, C1, S1, 9000, 0, F_SYN, NULL), 2);
-	send_pkt(t, S1, C1, 7000, 9001, F_SYN | F_ACK, NULL);
-	send_pkt(t, S1, C1, 7001, 9001, F_ACK, "220 again\r\n");
+	assert_true(
+	    send_pkt(t, C1, S1, 9000, 0, F_SYN, NULL) == FLOW_ID_HALF_OPEN);
+	assert_true(send_pkt(t, S1, C1, 7000, 9001, F_SYN | F_ACK, NULL) ==
+		    FLOW_ID_HALF_OPEN);
+	/* data completes the handshake (the client's ACK was missed) */
+	assert_int_equal(
+	    send_pkt(t, S1, C1, 7001, 9001, F_ACK, "220 again\r\n"), 2);
 	/* the 4-tuple reused while flow 2 is live (its end was missed) */
 	now_sec = 4002;
-	assert_int_equal(send_pkt(t, C1, S1, 100, 0, F_SYN, NULL), 3);
+	assert_true(
+	    send_pkt(t, C1, S1, 100, 0, F_SYN, NULL) == FLOW_ID_HALF_OPEN);
+	send_pkt(t, S1, C1, 800, 101, F_SYN | F_ACK, NULL);
+	assert_int_equal(send_pkt(t, C1, S1, 101, 801, F_ACK, NULL), 3);
 	assert_string_equal(lg.buf, "open 1 10.0.0.1:40000>10.0.0.2:25\n"
 				    "data 1 S 220\r\n\n"
 				    "close 1 fin @4000\n"
@@ -423,16 +447,16 @@ test_idle_timeout(void **state)
 	flow_expire(t, &(struct timeval){5029, 999999});
 	assert_null(strstr(lg.buf, "close"));
 	flow_expire(t, &(struct timeval){5030, 0});
+	/* (10.0.0.3's SYNs are a half-open connection: not a session) */
 	assert_string_equal(lg.buf, "open 1 10.0.0.1:40000>10.0.0.2:25\n"
 				    "data 1 S 220 \n"
-				    "open 2 10.0.0.3:1>10.0.0.2:25\n"
 				    "gap 1 S 3\n"
 				    "data 1 S ok\r\n\n"
 				    "close 1 timeout @5030\n");
 	/* no tombstone after a time-out: should the connection speak again,
 	   it is picked up mid-stream as a new flow */
 	now_sec = 5031;
-	assert_int_equal(send_pkt(t, C1, S1, 1001, 5012, F_ACK, "x"), 3);
+	assert_int_equal(send_pkt(t, C1, S1, 1001, 5012, F_ACK, "x"), 2);
 	assert_true(lg.last_open->midstream);
 	/* one packet with a wild timestamp does not time everything out */
 	now_sec = 99999999;
@@ -440,17 +464,20 @@ test_idle_timeout(void **state)
 	now_sec = 5032;
 	send_pkt(t, C1, S1, 1003, 5012, F_ACK, "z");
 	flow_expire(t, &(struct timeval){99999999, 0});
-	assert_null(strstr(lg.buf, "close 3"));
+	assert_null(strstr(lg.buf, "close 2"));
 	assert_int_equal(flow_table_stats(t)->active, 1);
 	/* but time passing, as packets tell it, does */
 	now_sec = 5070;
 	send_pkt(t, (struct ep){"10.0.0.5", 2}, S1, 1, 0, F_SYN, NULL);
 	send_pkt(t, (struct ep){"10.0.0.5", 2}, S1, 1, 0, F_SYN, NULL);
 	flow_expire(t, &(struct timeval){5070, 0});
-	assert_non_null(strstr(lg.buf, "data 3 C z\n"
-				       "close 2 timeout @5047\n"
-				       "open 4 10.0.0.5:2>10.0.0.2:25\n"
-				       "close 3 timeout @5070\n"));
+	assert_non_null(strstr(lg.buf, "data 2 C z\n"
+				       "aborted 10.0.0.3:1>10.0.0.2:25 timeout "
+				       "@5047\n"
+				       "close 2 timeout @5070\n"));
+	/* 10.0.0.5 is half-open: no session, and its time-out is shorter */
+	assert_null(strstr(lg.buf, "open 3"));
+	assert_int_equal(flow_table_stats(t)->aborted, 1);
 	flow_table_free(t);
 }
 
@@ -494,6 +521,51 @@ test_flow_cap_eviction(void **state)
 	assert_non_null(
 	    strstr(lg.buf, "close 1 end @6003\nclose 3 end @6003\n"));
 	assert_int_equal(st->active, 0);
+	flow_table_free(t);
+}
+
+/* A SYN flood is no session: half-open connections make room among
+   themselves, and never evict a real one. */
+static void
+test_half_open_flood(void **state)
+{
+	struct flow_config cfg = cfg_default();
+	struct flow_table *t;
+	const struct flow_stats *st;
+	struct ep c = {"10.0.1.1", 1};
+	int i;
+
+	(void)state;
+	cfg.max_flows = 3;
+	t = flow_table_new(&cfg, &ops, NULL);
+	st = flow_table_stats(t);
+	now_sec = 7000;
+	handshake(t, C1, S1);
+	for (i = 0; i < 10; i++) {
+		c.port = (uint16_t)(1 + i);
+		assert_true(
+		    send_pkt(t, c, S1, 1, 0, F_SYN, NULL) == FLOW_ID_HALF_OPEN);
+	}
+	/* refused: RST to a SYN */
+	send_pkt(t, S1, c, 0, 2, F_RST | F_ACK, NULL);
+	assert_string_equal(lg.buf,
+	    "open 1 10.0.0.1:40000>10.0.0.2:25\n"
+	    "aborted 10.0.1.1:1>10.0.0.2:25 evicted @7000\n"
+	    "aborted 10.0.1.1:2>10.0.0.2:25 evicted @7000\n"
+	    "aborted 10.0.1.1:3>10.0.0.2:25 evicted @7000\n"
+	    "aborted 10.0.1.1:4>10.0.0.2:25 evicted @7000\n"
+	    "aborted 10.0.1.1:5>10.0.0.2:25 evicted @7000\n"
+	    "aborted 10.0.1.1:6>10.0.0.2:25 evicted @7000\n"
+	    "aborted 10.0.1.1:7>10.0.0.2:25 evicted @7000\n"
+	    "aborted 10.0.1.1:8>10.0.0.2:25 evicted @7000\n"
+	    "aborted 10.0.1.1:10>10.0.0.2:25 rst @7000\n");
+	assert_int_equal(st->flows, 1);
+	assert_int_equal(st->cap_flows, 0);
+	assert_int_equal(st->aborted, 9);
+	/* the one left half-open ends with the capture */
+	flow_finish(t, &(struct timeval){7001, 0});
+	assert_non_null(strstr(lg.buf,
+	    "close 1 end @7001\naborted 10.0.1.1:9>10.0.0.2:25 end @7001\n"));
 	flow_table_free(t);
 }
 
@@ -638,6 +710,7 @@ main(void)
 	    cmocka_unit_test_setup(test_syn_reuse, setup),
 	    cmocka_unit_test_setup(test_idle_timeout, setup),
 	    cmocka_unit_test_setup(test_flow_cap_eviction, setup),
+	    cmocka_unit_test_setup(test_half_open_flood, setup),
 	    cmocka_unit_test_setup(test_ipv6, setup),
 	    cmocka_unit_test_setup(test_ooo_cap_and_ack_gap, setup),
 	    cmocka_unit_test_setup(test_snaplen_cut, setup),

@@ -1915,6 +1915,105 @@ test_pending_cap(void **state)
 	result_free(&r);
 }
 
+/* Past the cap, replies still match in order: by verb, with no "reply
+   without command"; a verb change inside the overflow is kept. */
+static void
+test_pending_cap_resync(void **state)
+{
+	struct smtp_ops ops = {collect};
+	struct timeval t0 = at(0);
+	struct smtp_session *s;
+	struct result r;
+	size_t i, unmatched = 0, rcpt = 0, rset = 0, noop = 0, first;
+
+	(void)state;
+	memset(&r, 0, sizeof r);
+	s = smtp_new(NULL, &ops, &r, &t0, NULL, false, false);
+	(void)smtp_feed(
+	    s, EV_DIR_SERVER, (const uint8_t *)"220 x\r\n", 7, &t0, false);
+	for (i = 0; i < SMTP_PENDING_MAX + 100; i++)
+		(void)smtp_feed(s, EV_DIR_CLIENT,
+		    (const uint8_t *)"RCPT TO:<a@b>\r\n", 15, &t0, false);
+	(void)smtp_feed(
+	    s, EV_DIR_CLIENT, (const uint8_t *)"RSET\r\n", 6, &t0, false);
+	(void)smtp_feed(
+	    s, EV_DIR_CLIENT, (const uint8_t *)"NOOP\r\n", 6, &t0, false);
+	first = r.n;
+	for (i = 0; i < SMTP_PENDING_MAX + 102; i++)
+		(void)smtp_feed(s, EV_DIR_SERVER, (const uint8_t *)"250 ok\r\n",
+		    8, &t0, false);
+	/* One reply too many: nothing is left to answer. */
+	(void)smtp_feed(
+	    s, EV_DIR_SERVER, (const uint8_t *)"250 ok\r\n", 8, &t0, false);
+	for (i = first; i < r.n; i++) {
+		if (r.evs[i]->type == EV_ANOMALY &&
+		    r.evs[i]->what == EV_ANOM_REPLY_WITHOUT_COMMAND)
+			unmatched++;
+		if (r.evs[i]->type != EV_REPLY)
+			continue;
+		if (strcmp(r.evs[i]->answers, "RCPT") == 0)
+			rcpt++;
+		else if (strcmp(r.evs[i]->answers, "RSET") == 0)
+			rset++;
+		else if (strcmp(r.evs[i]->answers, "NOOP") == 0)
+			noop++;
+	}
+	assert_int_equal(rcpt, SMTP_PENDING_MAX + 100);
+	assert_int_equal(rset, 1);
+	assert_int_equal(noop, 1);
+	assert_int_equal(unmatched, 1);
+	/* ... the NOOP's reply, the anomaly, the reply to nothing */
+	assert_string_equal(r.evs[r.n - 3]->answers, "NOOP");
+	assert_int_equal(r.evs[r.n - 1]->type, EV_REPLY);
+	assert_string_equal(r.evs[r.n - 1]->answers, "");
+	smtp_free(s);
+	result_free(&r);
+}
+
+/* Trimming frees pending arguments, an unfinished reply and a partial
+   line; the session goes on and its replies still match. */
+static void
+test_trim(void **state)
+{
+	struct smtp_ops ops = {collect};
+	struct timeval t0 = at(0);
+	struct smtp_session *s;
+	struct result r;
+	char what[256];
+	size_t before, freed, i;
+
+	(void)state;
+	memset(&r, 0, sizeof r);
+	s = smtp_new(NULL, &ops, &r, &t0, NULL, false, false);
+	(void)smtp_feed(
+	    s, EV_DIR_SERVER, (const uint8_t *)"220 x\r\n", 7, &t0, false);
+	(void)smtp_feed(s, EV_DIR_CLIENT,
+	    (const uint8_t *)"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nRCPT TO:<e",
+	    42, &t0, false);
+	(void)smtp_feed(s, EV_DIR_SERVER,
+	    (const uint8_t *)"250-one\r\n250-two\r\n", 18, &t0, false);
+	before = smtp_mem(s);
+	freed = smtp_trim(s, what, sizeof what);
+	assert_true(freed > 0);
+	assert_int_equal(smtp_mem(s), before - freed);
+	assert_string_equal(what, "the arguments of 2 pending commands, 7 "
+				  "bytes of an unfinished 250 reply, a partial "
+				  "client line of 10 bytes");
+	/* The rest of the partial line is dropped up to its end. */
+	(void)smtp_feed(s, EV_DIR_CLIENT, (const uint8_t *)"@f>\r\nQUIT\r\n",
+	    11, &t0, false);
+	(void)smtp_feed(s, EV_DIR_SERVER,
+	    (const uint8_t *)"250 three\r\n250 ok\r\n221 bye\r\n", 29, &t0,
+	    false);
+	for (i = 0; i < r.n; i++)
+		if (r.evs[i]->type == EV_REPLY && r.evs[i]->code == 221)
+			break;
+	assert_true(i < r.n);
+	assert_string_equal(r.evs[i]->answers, "QUIT");
+	smtp_free(s);
+	result_free(&r);
+}
+
 int
 main(void)
 {
@@ -1955,6 +2054,8 @@ main(void)
 	    cmocka_unit_test(test_verbs),
 	    cmocka_unit_test(test_queue_ids),
 	    cmocka_unit_test(test_pending_cap),
+	    cmocka_unit_test(test_pending_cap_resync),
+	    cmocka_unit_test(test_trim),
 	};
 
 	return cmocka_run_group_tests_name("smtp", tests, NULL, NULL);

@@ -1,0 +1,101 @@
+#!/bin/sh
+# Benchmark: the UI with 100,000 sessions in its store, every key timed.
+#
+# usage: bench/ui_scale.sh [BUILDDIR | SMTPSCOPE-BINARY]
+#
+# Environment:
+#   BENCH_DIR   work directory (default /tmp/smtpscope-bench)
+#   UI_SIZE     size of the dialogue-heavy capture (default 1200M: about
+#               108,000 sessions)
+#   UI_ARGS     smtpscope options (default "--limit 100000 --memory 8192":
+#               the store must be allowed to keep them all)
+#
+# Opens the UI in tmux (200x50) on a `gen -d` capture, waits until it has
+# read the whole file ("[done]"), then sends keys one at a time and times
+# each from send-keys until the pane changes (tmux capture-pane -e polled, so
+# the resolution is a few ms).  Prints one line per key and the peak RSS.
+# Noisy on a shared machine; a benchmark, not a test.
+
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+BENCH_DIR=${BENCH_DIR:-/tmp/smtpscope-bench}
+UI_SIZE=${UI_SIZE:-1200M}
+UI_ARGS=${UI_ARGS:---limit 100000 --memory 8192}
+
+die() { echo "ui_scale: $*" >&2; exit 2; }
+command -v tmux >/dev/null 2>&1 || die "tmux is missing"
+[ $# -ge 1 ] || die "name the binary: bench/ui_scale.sh BUILDDIR"
+if [ -d "$1" ]; then bin=$1/smtpscope; else bin=$1; fi
+[ -x "$bin" ] || die "$bin: not executable"
+case $bin in /*) ;; *) bin=$(pwd)/$bin ;; esac
+mkdir -p "$BENCH_DIR"
+
+gen=$BENCH_DIR/gen
+if [ ! -x "$gen" ] || [ -n "$(find "$here/gen.c" -newer "$gen")" ]; then
+	# shellcheck disable=SC2046
+	${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -O2 -o "$gen" "$here/gen.c" \
+	    $(pkg-config --cflags --libs libpcap) || die "cannot build gen"
+fi
+f=$BENCH_DIR/smtp-dialogue-$UI_SIZE.pcap
+if [ ! -s "$f" ]; then
+	"$gen" -d "$f.tmp" "$UI_SIZE" >&2 || die "gen failed"
+	mv "$f.tmp" "$f"
+fi
+
+s=smtpscope-uiscale-$$
+pane() { tmux capture-pane -p -e -t "$s"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+trap 'tmux kill-session -t "$s" 2>/dev/null || true' EXIT
+
+# shellcheck disable=SC2086
+tmux new-session -d -s "$s" -x 200 -y 50 \
+    "TERM=xterm-256color $bin -r $f $UI_ARGS; sleep 600"
+t0=$(now_ms)
+while ! pane | grep -q '\[done\]'; do
+	sleep 0.2
+	[ $(($(now_ms) - t0)) -lt 600000 ] || die "the UI did not finish reading"
+done
+echo "capture: $f"
+echo "read in $(($(now_ms) - t0)) ms: $(pane | grep 'sessions' | tail -n 1 |
+    sed 's/  */ /g')"
+
+# key NAME KEY...: time one tmux send-keys until the pane changes.
+key() {
+	name=$1
+	shift
+	before=$(pane)
+	t=$(now_ms)
+	tmux send-keys -t "$s" "$@"
+	while [ "$(pane)" = "$before" ]; do
+		if [ $(($(now_ms) - t)) -gt 5000 ]; then
+			printf '%-28s no change in 5 s\n' "$name"
+			return
+		fi
+	done
+	printf '%-28s %5d ms\n' "$name" $(($(now_ms) - t))
+}
+
+# The list follows the newest session: start from the top.
+key "home (g)" g
+key "down (j)" j
+key "page down" NPage
+key "end (G)" G
+key "up (k)" k
+key "problems only (p)" p
+key "all again (p)" p
+key "filter prompt (/)" /
+key "filter: 4" 4
+key "filter: 45" 5
+key "filter: 452" 2
+key "filter: Enter" Enter
+key "open session (Enter)" Enter
+key "back (Esc)" Escape
+key "statistics (s)" s
+key "back (Esc)" Escape
+pid=$(pgrep -n -x smtpscope || true)
+if [ -n "$pid" ]; then
+	echo "RSS now: $(awk '/VmRSS/ { print $2 " " $3 }' /proc/"$pid"/status)," \
+	    "peak $(awk '/VmHWM/ { print $2 " " $3 }' /proc/"$pid"/status)"
+fi
+tmux send-keys -t "$s" q
