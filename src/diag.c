@@ -213,6 +213,12 @@ struct diag_hserver {
 	char server[64];
 	double last_seen;
 	int software; /* 1 + kb_servers index named by a 220 greeting */
+	/* The last greeting looked at, by hash, and what it named (-1:
+	   nothing): a server greets every session alike, and matching it
+	   against every known software is costly. */
+	uint32_t greet_hash;
+	int greet_sw;
+	bool greet_seen;
 	struct diag_hsess s[DIAG_HIST_SESSIONS];
 	size_t n;
 };
@@ -2020,11 +2026,24 @@ diag_reply(struct diag *d, struct event *ev)
 	   also for sessions it refuses at connect (421 instead of 220). */
 	if (ev->code == 220 && strcmp(ev->answers, "CONNECT") == 0 &&
 	    !sess->greeted) {
+		uint32_t gh = 2166136261u;
+		size_t k;
+
 		sess->greeted = true;
-		text = diag_join_text(ev->text, ev->text_len);
-		if ((sw = diag_recognise(d, text)) >= 0)
+		for (k = 0; k < ev->text_len; k++)
+			gh = (gh ^ (unsigned char)ev->text[k]) * 16777619u;
+		if (h->greet_seen && h->greet_hash == gh)
+			sw = h->greet_sw;
+		else {
+			text = diag_join_text(ev->text, ev->text_len);
+			sw = diag_recognise(d, text);
+			free(text);
+			h->greet_hash = gh;
+			h->greet_sw = sw;
+			h->greet_seen = true;
+		}
+		if (sw >= 0)
 			h->software = sw + 1;
-		free(text);
 	}
 	if (ev->code < 400 || ev->code > 599)
 		return; /* only failures are diagnosed */
