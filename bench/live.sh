@@ -46,20 +46,8 @@ done
 [ "$(id -u)" = 0 ] || die "needs root (tcpreplay and capture on lo)"
 mkdir -p "$BENCH_DIR"
 
-bin=
-if [ $# -ge 1 ]; then
-	if [ -d "$1" ] && [ -x "$1/smtpscope" ]; then
-		bin=$1/smtpscope
-	elif [ -f "$1" ] && [ -x "$1" ]; then
-		bin=$1
-	else
-		die "$1: neither a build directory nor an executable"
-	fi
-elif [ -n "${SMTPSCOPE:-}" ]; then
-	bin=$SMTPSCOPE
-else
-	die "name the binary: bench/live.sh BUILDDIR (an -O2 build)"
-fi
+. "$(dirname "$0")/lib.sh"
+bench_bin "$@" || die "name the binary: bench/live.sh BUILDDIR (an -O2 build)"
 case $bin in /*) ;; *) bin=$(pwd)/$bin ;; esac
 
 # ---- the capture, on 127/8

@@ -62,18 +62,8 @@ for t in gen bareloop; do
 done
 
 # ---- the binary under test
-bin=
-if [ $# -ge 1 ]; then
-	if [ -d "$1" ] && [ -x "$1/smtpscope" ]; then
-		bin=$1/smtpscope
-	elif [ -f "$1" ] && [ -x "$1" ]; then
-		bin=$1
-	else
-		die "$1: neither a build directory nor an executable"
-	fi
-elif [ -n "${SMTPSCOPE:-}" ]; then
-	bin=$SMTPSCOPE
-else
+. "$(dirname "$0")/lib.sh"
+if ! bench_bin "$@"; then
 	# An optimised build of our own, without sanitizers or -O0.
 	b=$BENCH_DIR/build
 	if [ ! -f "$top/configure" ]; then

@@ -560,15 +560,25 @@ ex_take_stat(struct ex_try *t)
 	return true;
 }
 
+/* The reply runs from the marker to the last (or, with first, the first)
+   term on the line, or to the end of the line without one. */
+static bool
+ex_take_to(struct ex_try *t, const char *term, bool first)
+{
+	size_t at = first ? ex_find(t->f, t->body, t->lend, term)
+			  : ex_rfind(t->f, t->body, t->lend, term);
+
+	t->rs = t->body;
+	t->re = at == EX_NONE ? t->lend : at;
+	return true;
+}
+
 /* Sendmail: "reply=REPLY, stat=..." */
 static bool
 ex_take_reply_eq(struct ex_try *t)
 {
-	size_t at = ex_rfind(t->f, t->body, t->lend, ", stat=");
-
-	t->rs = t->body;
-	t->re = at == EX_NONE ? t->lend : at;
-	t->to_end = at == EX_NONE;
+	ex_take_to(t, ", stat=", false);
+	t->to_end = t->re == t->lend;
 	ex_stage(t);
 	return true;
 }
@@ -577,33 +587,21 @@ ex_take_reply_eq(struct ex_try *t)
 static bool
 ex_take_reason(struct ex_try *t)
 {
-	size_t at = ex_rfind(t->f, t->body, t->lend, ")");
-
-	t->rs = t->body;
-	t->re = at == EX_NONE ? t->lend : at;
-	return true;
+	return ex_take_to(t, ")", false);
 }
 
 /* Exchange: "Remote Server returned 'REPLY'" (the reply may hold quotes). */
 static bool
 ex_take_quoted(struct ex_try *t)
 {
-	size_t at = ex_rfind(t->f, t->body, t->lend, "'");
-
-	t->rs = t->body;
-	t->re = at == EX_NONE ? t->lend : at;
-	return true;
+	return ex_take_to(t, "'", false);
 }
 
 /* Microsoft 365 message trace: "{LED=REPLY};{MSG=...}". */
 static bool
 ex_take_led(struct ex_try *t)
 {
-	size_t at = ex_find(t->f, t->body, t->lend, "}");
-
-	t->rs = t->body;
-	t->re = at == EX_NONE ? t->lend : at;
-	return true;
+	return ex_take_to(t, "}", true);
 }
 
 /* Exchange: "#550 5.1.1 ... ##" or "#< #5.0.0 smtp;550 ...> #SMTP#". */
