@@ -30,6 +30,29 @@ int keylog_refresh(struct keylog *, const char **why);
 bool keylog_lookup(const struct keylog *, const char *label,
     const uint8_t client_random[32], uint8_t *secret, size_t *secret_len);
 size_t keylog_count(const struct keylog *);
+/* Whether a key log file was given (keylog_new() with a path). */
+bool keylog_has_file(const struct keylog *);
+
+/*
+ * The server's private key (--tls-key), for TLS 1.0-1.2 sessions with RSA
+ * key exchange: the client encrypts the premaster secret to the server's
+ * RSA key (RFC 5246 7.4.7.1), so the key recovers it.
+ */
+
+/* Load a PEM private key (RSA; encrypted keys are refused).  Returns 0, or
+   -1 with *cause set (caller frees).  A second call replaces the key. */
+int keylog_load_server_key(struct keylog *, const char *path, char **cause);
+bool keylog_has_server_key(const struct keylog *);
+/* Whether the server key is the key of this certificate's public key (DER
+   of a certificate from the wire).  -1: not an RSA certificate or not
+   parsable; 0: another key; 1: the same key. */
+int keylog_server_key_matches(
+    const struct keylog *, const uint8_t *der, size_t len);
+/* Decrypt the premaster secret of a ClientKeyExchange (PKCS #1 v1.5).
+   Returns true with 48 bytes in pms, false when there is no key or the
+   result is not a 48-byte premaster secret (another key). */
+bool keylog_rsa_premaster(
+    const struct keylog *, const uint8_t *enc, size_t len, uint8_t pms[48]);
 size_t keylog_junk(const struct keylog *);
 
 #endif

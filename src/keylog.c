@@ -14,6 +14,10 @@
  * file that shrank was replaced or truncated: it is read again from the
  * start (known secrets stay).
  *
+ * The same object holds the server's RSA private key when one is given:
+ * with RSA key exchange it recovers the premaster secret through OpenSSL's
+ * EVP_PKEY_decrypt (no RSA is implemented here).
+ *
  * Invariants: at most KEYLOG_ENTRIES_MAX entries; a line longer than
  * KEYLOG_LINE_MAX is junk and skipped up to its newline; every secret is at
  * most KEYLOG_SECRET_MAX bytes.
@@ -24,10 +28,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include "xmalloc.h"
 
@@ -72,6 +85,8 @@ struct keylog {
 	uint32_t *buckets; /* index + 1 of the first entry, 0 empty */
 	size_t nbuckets;   /* power of two */
 	size_t junk;
+
+	EVP_PKEY *server_key; /* --tls-key, NULL when none */
 };
 
 struct keylog *
@@ -94,6 +109,7 @@ keylog_free(struct keylog *k)
 	free(k->path);
 	free(k->entries);
 	free(k->buckets);
+	EVP_PKEY_free(k->server_key);
 	free(k);
 }
 
@@ -461,4 +477,117 @@ size_t
 keylog_junk(const struct keylog *k)
 {
 	return k->junk;
+}
+
+bool
+keylog_has_file(const struct keylog *k)
+{
+	return k != NULL && k->path != NULL;
+}
+
+/* A passphrase prompt would block the capture: refuse encrypted keys. */
+static int
+keylog_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+int
+keylog_load_server_key(struct keylog *k, const char *path, char **cause)
+{
+	EVP_PKEY *pk;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	pk = PEM_read_PrivateKey(f, NULL, keylog_no_passphrase, NULL);
+	fclose(f);
+	if (pk == NULL) {
+		xasprintf(cause,
+		    "%s: not a PEM private key (or one protected by a "
+		    "passphrase)",
+		    path);
+		return -1;
+	}
+	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA) {
+		xasprintf(cause,
+		    "%s: not an RSA key; only RSA key exchange can be "
+		    "decrypted with a server key",
+		    path);
+		EVP_PKEY_free(pk);
+		return -1;
+	}
+	EVP_PKEY_free(k->server_key);
+	k->server_key = pk;
+	return 0;
+}
+
+bool
+keylog_has_server_key(const struct keylog *k)
+{
+	return k != NULL && k->server_key != NULL;
+}
+
+int
+keylog_server_key_matches(
+    const struct keylog *k, const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	EVP_PKEY *pub;
+	X509 *x;
+	int r = -1;
+
+	if (k == NULL || k->server_key == NULL || len > LONG_MAX ||
+	    (x = d2i_X509(NULL, &p, (long)len)) == NULL)
+		return -1;
+	pub = X509_get0_pubkey(x);
+	if (pub != NULL && EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA)
+		r = EVP_PKEY_eq(pub, k->server_key) == 1 ? 1 : 0;
+	X509_free(x);
+	return r;
+}
+
+bool
+keylog_rsa_premaster(
+    const struct keylog *k, const uint8_t *enc, size_t len, uint8_t pms[48])
+{
+	EVP_PKEY_CTX *ctx;
+	uint8_t out[1024];
+	size_t outlen = sizeof out;
+	bool ok;
+
+	if (k == NULL || k->server_key == NULL || len == 0 ||
+	    len > sizeof out || (size_t)EVP_PKEY_get_size(k->server_key) != len)
+		return false;
+	if ((ctx = EVP_PKEY_CTX_new(k->server_key, NULL)) == NULL)
+		return false;
+	ok = EVP_PKEY_decrypt_init(ctx) == 1 &&
+	     EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1;
+#ifdef OSSL_ASYM_CIPHER_PARAM_IMPLICIT_REJECTION
+	/* OpenSSL 3.2 and later answer a bad padding with random bytes;
+	   here a clear failure is wanted (the key is the wrong one, not an
+	   attacker's oracle). */
+	if (ok) {
+		unsigned int zero = 0;
+		OSSL_PARAM params[2];
+
+		params[0] = OSSL_PARAM_construct_uint(
+		    OSSL_ASYM_CIPHER_PARAM_IMPLICIT_REJECTION, &zero);
+		params[1] = OSSL_PARAM_construct_end();
+		ok = EVP_PKEY_CTX_set_params(ctx, params) == 1;
+	}
+#endif
+	ok = ok && EVP_PKEY_decrypt(ctx, out, &outlen, enc, len) == 1 &&
+	     outlen == 48;
+	EVP_PKEY_CTX_free(ctx);
+	if (ok)
+		memcpy(pms, out, 48);
+	OPENSSL_cleanse(out, sizeof out);
+	return ok;
 }

@@ -49,6 +49,7 @@ struct main_opts {
 	bool list_devices;
 	const char *write_file;
 	const char *keylog;
+	const char *tls_key;
 	const char *user;
 	bool user_set;
 	bool demo;
@@ -69,6 +70,7 @@ enum {
 	OPT_DEMO,
 	OPT_LIMIT,
 	OPT_SHOW_AUTH,
+	OPT_TLS_KEY,
 	OPT_RULES,
 	OPT_LEXICON,
 	OPT_RULES_DUMP,
@@ -93,6 +95,7 @@ static const struct option main_longopts[] = {
     {"no-ui", no_argument, NULL, 'N'},
     {"write", required_argument, NULL, 'w'},
     {"keylog", required_argument, NULL, 'k'},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"relinquish-privileges", required_argument, NULL, 'Z'},
     {"replay", optional_argument, NULL, OPT_REPLAY},
     {"demo", no_argument, NULL, OPT_DEMO},
@@ -177,6 +180,12 @@ main_usage(FILE *f)
 	      "  -k, --keylog FILE        TLS key log (SSLKEYLOGFILE format) "
 	      "to decrypt\n"
 	      "                           STARTTLS and implicit-TLS sessions\n"
+	      "      --tls-key FILE       the server's RSA private key (PEM) "
+	      "to decrypt\n"
+	      "                           TLS 1.0-1.2 sessions with RSA key "
+	      "exchange\n"
+	      "                           (TLS_RSA_*); not ECDHE, DHE or TLS "
+	      "1.3\n"
 	      "      --show-auth          show AUTH credentials (masked by "
 	      "default)\n"
 	      "      --rules FILE         extra diagnosis rules, tried before "
@@ -749,6 +758,7 @@ main(int argc, char **argv)
 	struct diag *diag;
 	struct keylog *kl = NULL;
 	char kwarn[512] = "";
+	char *kcause = NULL;
 	struct capture *cap;
 	struct pipeline *pipe;
 	struct main_sink sink;
@@ -852,6 +862,9 @@ main(int argc, char **argv)
 		case OPT_FLOWS:
 			o.flows = (size_t)main_number(
 			    "--flows", optarg, 1, 100000000);
+			break;
+		case OPT_TLS_KEY:
+			o.tls_key = optarg;
 			break;
 		case OPT_SHOW_AUTH:
 			o.pipe.show_auth = true;
@@ -992,8 +1005,15 @@ main(int argc, char **argv)
 		fflush(stderr);
 		o.keylog = NULL;
 	}
-	if (o.keylog != NULL) {
+	if (o.keylog != NULL || o.tls_key != NULL) {
 		kl = keylog_new(o.keylog);
+		/* Read before dropping root, like the key log. */
+		if (o.tls_key != NULL &&
+		    keylog_load_server_key(kl, o.tls_key, &kcause) != 0)
+			err_exit(EXIT_RUNTIME, "--tls-key", kcause,
+			    "give the server's unencrypted PEM RSA key");
+	}
+	if (o.keylog != NULL) {
 		/* Not fatal: a client may create it once it runs. */
 		if (keylog_refresh(kl, &pwhy) < 0) {
 			/* On stderr, and in the UI as a banner. */

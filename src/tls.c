@@ -61,6 +61,7 @@
 #define TLS_HS_ENCRYPTED_EXTENSIONS 8
 #define TLS_HS_CERTIFICATE 11
 #define TLS_HS_SERVER_HELLO_DONE 14
+#define TLS_HS_CLIENT_KEY_EXCHANGE 16
 #define TLS_HS_FINISHED 20
 #define TLS_HS_KEY_UPDATE 24
 
@@ -68,6 +69,7 @@
 #define TLS_EXT_SERVER_NAME 0
 #define TLS_EXT_ALPN 16
 #define TLS_EXT_ETM 22
+#define TLS_EXT_EMS 23
 #define TLS_EXT_SUPPORTED_VERSIONS 43
 
 #define TLS_HDR 5
@@ -75,12 +77,19 @@
 
 /* What is kept of host names, ALPN and certificate strings. */
 #define TLS_NAME_MAX 255
+/* Handshake bytes kept for the session hash of extended_master_secret. */
+#define TLS_TRANSCRIPT_MAX (2 * TLS_HANDSHAKE_MAX)
+/* TLS 1.3 with only application secrets: protected handshake records
+   skipped before the first application record must open. */
+#define TLS_OPAQUE_MAX 64
 #define TLS_CERT_STR_MAX 1024
 
 enum tls_kind {
 	TLS_K_GCM,
 	TLS_K_CHACHA,
 	TLS_K_CBC,
+	TLS_K_CCM,  /* AES-CCM, 16-byte tag (RFC 6655, RFC 8446) */
+	TLS_K_CCM8, /* AES-CCM with an 8-byte tag */
 	TLS_K_NONE, /* known by name, not decrypted */
 };
 
@@ -100,8 +109,9 @@ static const struct tls_suite tls_suites[] = {
     {0x1302, "TLS_AES_256_GCM_SHA384", TLS_K_GCM, true, 32, NULL, 0, "SHA384"},
     {0x1303, "TLS_CHACHA20_POLY1305_SHA256", TLS_K_CHACHA, true, 32, NULL, 0,
 	"SHA256"},
-    {0x1304, "TLS_AES_128_CCM_SHA256", TLS_K_NONE, true, 0, NULL, 0, NULL},
-    {0x1305, "TLS_AES_128_CCM_8_SHA256", TLS_K_NONE, true, 0, NULL, 0, NULL},
+    {0x1304, "TLS_AES_128_CCM_SHA256", TLS_K_CCM, true, 16, NULL, 0, "SHA256"},
+    {0x1305, "TLS_AES_128_CCM_8_SHA256", TLS_K_CCM8, true, 16, NULL, 0,
+	"SHA256"},
     /* TLS 1.2 AEAD */
     {0xc02f, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", TLS_K_GCM, false, 16,
 	NULL, 0, "SHA256"},
@@ -164,8 +174,31 @@ static const struct tls_suite tls_suites[] = {
     {0xc012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", TLS_K_NONE, false, 0, NULL,
 	0, NULL},
     {0x0005, "TLS_RSA_WITH_RC4_128_SHA", TLS_K_NONE, false, 0, NULL, 0, NULL},
-    {0xc0ac, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM", TLS_K_NONE, false, 0, NULL, 0,
-	NULL},
+    /* TLS 1.2 AES-CCM (RFC 6655, RFC 7251) */
+    {0xc09c, "TLS_RSA_WITH_AES_128_CCM", TLS_K_CCM, false, 16, NULL, 0,
+	"SHA256"},
+    {0xc09d, "TLS_RSA_WITH_AES_256_CCM", TLS_K_CCM, false, 32, NULL, 0,
+	"SHA256"},
+    {0xc09e, "TLS_DHE_RSA_WITH_AES_128_CCM", TLS_K_CCM, false, 16, NULL, 0,
+	"SHA256"},
+    {0xc09f, "TLS_DHE_RSA_WITH_AES_256_CCM", TLS_K_CCM, false, 32, NULL, 0,
+	"SHA256"},
+    {0xc0a0, "TLS_RSA_WITH_AES_128_CCM_8", TLS_K_CCM8, false, 16, NULL, 0,
+	"SHA256"},
+    {0xc0a1, "TLS_RSA_WITH_AES_256_CCM_8", TLS_K_CCM8, false, 32, NULL, 0,
+	"SHA256"},
+    {0xc0a2, "TLS_DHE_RSA_WITH_AES_128_CCM_8", TLS_K_CCM8, false, 16, NULL, 0,
+	"SHA256"},
+    {0xc0a3, "TLS_DHE_RSA_WITH_AES_256_CCM_8", TLS_K_CCM8, false, 32, NULL, 0,
+	"SHA256"},
+    {0xc0ac, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM", TLS_K_CCM, false, 16, NULL, 0,
+	"SHA256"},
+    {0xc0ad, "TLS_ECDHE_ECDSA_WITH_AES_256_CCM", TLS_K_CCM, false, 32, NULL, 0,
+	"SHA256"},
+    {0xc0ae, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8", TLS_K_CCM8, false, 16, NULL,
+	0, "SHA256"},
+    {0xc0af, "TLS_ECDHE_ECDSA_WITH_AES_256_CCM_8", TLS_K_CCM8, false, 32, NULL,
+	0, "SHA256"},
 };
 
 /* SHA-256("HelloRetryRequest"): the ServerHello random of an HRR. */
@@ -206,6 +239,11 @@ struct tls_dir {
 	uint64_t sealed;     /* records that needed decryption */
 	uint64_t queued_app; /* application_data records queued */
 	bool key_update;     /* apply a KeyUpdate after this record */
+	/* TLS 1.3 without handshake secrets: the application keys are
+	   tried on each protected record; those that do not open are the
+	   handshake's, skipped. */
+	bool hs_opaque;
+	unsigned opaque_records;
 };
 
 /* A record waiting for its key in the pending queue. */
@@ -234,6 +272,7 @@ struct tls_conn {
 	uint16_t suite_id;
 	const struct tls_suite *suite;
 	bool etm_offered, etm;
+	bool ems_offered, ems; /* extended_master_secret (RFC 7627) */
 	char *sni;
 	char *alpn; /* chosen by the server */
 
@@ -241,6 +280,15 @@ struct tls_conn {
 	bool have_cert;
 	char *cert_subject, *cert_issuer, *cert_san, *cert_not_after;
 	char *cert_problems;
+
+	/* RSA key exchange with the server's key: the handshake so far (for
+	   the session hash), and the master secret it gave. */
+	uint8_t *th;
+	size_t th_len, th_cap;
+	bool th_off;
+	int key_match; /* keylog_server_key_matches() of the certificate */
+	bool have_master;
+	uint8_t master[48];
 
 	/* TLS 1.2 key block (both directions). */
 	bool have_kb;
@@ -262,6 +310,7 @@ struct tls_conn {
 
 static void tls_record(struct tls_conn *, int, uint8_t, uint16_t,
     const uint8_t *, size_t, const struct timeval *);
+static void tls_transcript_drop(struct tls_conn *);
 
 static const char *
 tls_dir_name(int dir)
@@ -296,6 +345,33 @@ tls_suite_find(uint16_t id)
 		if (tls_suites[i].id == id)
 			return &tls_suites[i];
 	return NULL;
+}
+
+/* TLS 1.0-1.2 key exchange, read from the suite's IANA name
+   ("TLS_<kex>_WITH_..."): "RSA", "DHE", "ECDHE"... */
+static const char *
+tls_suite_kex(const struct tls_suite *s, char *buf, size_t len)
+{
+	const char *p = s->name + 4, *w = strstr(p, "_WITH_");
+	size_t n;
+
+	if (s->tls13 || strncmp(s->name, "TLS_", 4) != 0 || w == NULL)
+		return "ephemeral (EC)DHE";
+	n = (size_t)(w - p);
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	/* DHE_RSA, ECDHE_ECDSA: the key exchange is the first word. */
+	if ((w = strchr(buf, '_')) != NULL)
+		buf[w - buf] = '\0';
+	return buf;
+}
+
+static bool
+tls_suite_rsa_kex(const struct tls_suite *s)
+{
+	return !s->tls13 && strncmp(s->name, "TLS_RSA_WITH_", 13) == 0;
 }
 
 static bool
@@ -415,6 +491,12 @@ tls_report_established(struct tls_conn *t, const struct timeval *ts)
 	t->reported_verdict = true;
 	ev = tls_event(t, "established", ts);
 	ev->decrypted = true;
+	/* On a decrypted session the reason says what stayed hidden. */
+	if (t->d[EV_DIR_CLIENT].hs_opaque || t->d[EV_DIR_SERVER].hs_opaque)
+		ev->reason = xstrdup(
+		    "the key log holds only the application traffic secrets: "
+		    "the application data is decrypted, the handshake "
+		    "(certificate, extensions, Finished) stays opaque");
 	t->ops->emit(t->arg, ev);
 }
 
@@ -772,10 +854,26 @@ tls_evp_cipher(const struct tls_suite *s)
 		return EVP_chacha20_poly1305();
 	case TLS_K_CBC:
 		return s->key_len == 16 ? EVP_aes_128_cbc() : EVP_aes_256_cbc();
+	case TLS_K_CCM:
+	case TLS_K_CCM8:
+		return s->key_len == 16 ? EVP_aes_128_ccm() : EVP_aes_256_ccm();
 	case TLS_K_NONE:
 		break;
 	}
 	return NULL;
+}
+
+/* Authentication tag bytes of an AEAD suite. */
+static size_t
+tls_tag_len(const struct tls_suite *s)
+{
+	return s->kind == TLS_K_CCM8 ? 8 : TLS_TAG;
+}
+
+static bool
+tls_ccm(const struct tls_suite *s)
+{
+	return s->kind == TLS_K_CCM || s->kind == TLS_K_CCM8;
 }
 
 static size_t
@@ -790,6 +888,8 @@ tls12_iv_len(const struct tls_suite *s)
 {
 	switch (s->kind) {
 	case TLS_K_GCM:
+	case TLS_K_CCM:
+	case TLS_K_CCM8:
 		return 4;
 	case TLS_K_CHACHA:
 		return 12;
@@ -831,6 +931,9 @@ tls_ctx_init(struct tls_conn *t, struct tls_dir *d)
 		EVP_CIPHER_CTX_set_padding(d->ctx, 0);
 		return true;
 	}
+	/* CCM takes its tag before the key: it is set up per record. */
+	if (tls_ccm(t->suite))
+		return true;
 	if (EVP_DecryptInit_ex(d->ctx, c, NULL, NULL, NULL) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(d->ctx, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL) != 1)
 		return false;
@@ -856,13 +959,14 @@ tls_keys_known(struct tls_conn *t, int dir)
 	if (t->kl == NULL || !t->have_ch || t->no_decrypt != NULL)
 		return false;
 	if (tls13(t))
-		return keylog_lookup(t->kl,
-		    tls13_label(dir, t->d[dir].epoch == TLS_EP_APP
-					 ? TLS_EP_APP
-					 : TLS_EP_HANDSHAKE),
-		    t->client_random, secret, &len);
-	return keylog_lookup(
-	    t->kl, "CLIENT_RANDOM", t->client_random, secret, &len);
+		return (t->d[dir].epoch != TLS_EP_APP &&
+			   keylog_lookup(t->kl,
+			       tls13_label(dir, TLS_EP_HANDSHAKE),
+			       t->client_random, secret, &len)) ||
+		       keylog_lookup(t->kl, tls13_label(dir, TLS_EP_APP),
+			   t->client_random, secret, &len);
+	return t->have_master || keylog_lookup(t->kl, "CLIENT_RANDOM",
+				     t->client_random, secret, &len);
 }
 
 /*
@@ -879,9 +983,16 @@ tls_keys_install(struct tls_conn *t, int dir, const char **why)
 
 	*why = NULL;
 	if (tls13(t)) {
+		/* A key log with only the application secrets: try them on
+		   the protected handshake records too (see tls_decrypt). */
 		if (!keylog_lookup(t->kl, tls13_label(dir, d->epoch),
-			t->client_random, d->secret, &d->secret_len))
-			return 1;
+			t->client_random, d->secret, &d->secret_len)) {
+			if (d->epoch != TLS_EP_HANDSHAKE ||
+			    !keylog_lookup(t->kl, tls13_label(dir, TLS_EP_APP),
+				t->client_random, d->secret, &d->secret_len))
+				return 1;
+			d->hs_opaque = true;
+		}
 		if (d->secret_len != tls_md_len(s->prf_md)) {
 			*why = "the key log's secret has the wrong length for "
 			       "this cipher suite";
@@ -893,8 +1004,14 @@ tls_keys_install(struct tls_conn *t, int dir, const char **why)
 		}
 	} else {
 		if (!t->have_kb) {
-			if (!keylog_lookup(t->kl, "CLIENT_RANDOM",
+			if (keylog_lookup(t->kl, "CLIENT_RANDOM",
 				t->client_random, master, &len))
+				;
+			else if (t->have_master) {
+				/* From the server's key (RSA key exchange). */
+				memcpy(master, t->master, sizeof t->master);
+				len = sizeof t->master;
+			} else
 				return 1;
 			if (len != 48) {
 				*why = "the key log's master secret is not 48 "
@@ -950,13 +1067,40 @@ tls13_key_update(struct tls_conn *t, struct tls_dir *d)
 
 /* ---- record decryption ---- */
 
+/*
+ * AES-CCM through EVP: the tag and the total length are given before the
+ * data, and the one update of the ciphertext verifies the tag.
+ */
 static bool
-tls_aead_open(struct tls_dir *d, const uint8_t nonce[12], const uint8_t *aad,
-    size_t aadlen, const uint8_t *ct, size_t ctlen, const uint8_t *tag,
-    uint8_t *out)
+tls_ccm_open(const struct tls_suite *s, struct tls_dir *d,
+    const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
+    const uint8_t *ct, size_t ctlen, const uint8_t *tag, uint8_t *out)
+{
+	int outl;
+	size_t taglen = tls_tag_len(s);
+
+	return EVP_DecryptInit_ex(
+		   d->ctx, tls_evp_cipher(s), NULL, NULL, NULL) == 1 &&
+	       EVP_CIPHER_CTX_ctrl(d->ctx, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL) ==
+		   1 &&
+	       EVP_CIPHER_CTX_ctrl(d->ctx, EVP_CTRL_AEAD_SET_TAG, (int)taglen,
+		   (void *)tag) == 1 &&
+	       EVP_DecryptInit_ex(d->ctx, NULL, NULL, d->key, nonce) == 1 &&
+	       EVP_DecryptUpdate(d->ctx, NULL, &outl, NULL, (int)ctlen) == 1 &&
+	       EVP_DecryptUpdate(d->ctx, NULL, &outl, aad, (int)aadlen) == 1 &&
+	       EVP_DecryptUpdate(d->ctx, out, &outl, ct, (int)ctlen) > 0;
+}
+
+static bool
+tls_aead_open(const struct tls_suite *s, struct tls_dir *d,
+    const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
+    const uint8_t *ct, size_t ctlen, const uint8_t *tag, uint8_t *out)
 {
 	int outl, fin;
 
+	if (tls_ccm(s))
+		return tls_ccm_open(
+		    s, d, nonce, aad, aadlen, ct, ctlen, tag, out);
 	if (EVP_DecryptInit_ex(d->ctx, NULL, NULL, d->key, nonce) != 1 ||
 	    EVP_DecryptUpdate(d->ctx, NULL, &outl, aad, (int)aadlen) != 1 ||
 	    EVP_DecryptUpdate(d->ctx, out, &outl, ct, (int)ctlen) != 1 ||
@@ -1074,7 +1218,8 @@ tls12_cbc_open(struct tls_conn *t, struct tls_dir *d, uint8_t type,
 
 /*
  * Decrypt one record of dir into t->pt.  Returns the plaintext length and
- * the inner content type, -1 on failure (*why), -2 when keys are missing.
+ * the inner content type, -1 on failure (*why), -2 when keys are missing,
+ * -3 for a TLS 1.3 handshake record that stays opaque (no handshake secret).
  */
 static long
 tls_decrypt(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
@@ -1083,7 +1228,7 @@ tls_decrypt(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
 	struct tls_dir *d = &t->d[dir];
 	const struct tls_suite *s = t->suite;
 	uint8_t nonce[12], aad[13];
-	size_t i, ctlen;
+	size_t i, ctlen, tag;
 	long n;
 	int r;
 
@@ -1101,8 +1246,9 @@ tls_decrypt(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
 		*why = "record too long";
 		return -1;
 	}
+	tag = tls_tag_len(s);
 	if (tls13(t)) {
-		if (len < TLS_TAG + 1) {
+		if (len < tag + 1) {
 			*why = "record shorter than its authentication tag";
 			return -1;
 		}
@@ -1114,12 +1260,18 @@ tls_decrypt(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
 		aad[2] = (uint8_t)version;
 		aad[3] = (uint8_t)(len >> 8);
 		aad[4] = (uint8_t)len;
-		ctlen = len - TLS_TAG;
-		if (!tls_aead_open(
-			d, nonce, aad, 5, body, ctlen, body + ctlen, t->pt)) {
+		ctlen = len - tag;
+		if (!tls_aead_open(s, d, nonce, aad, 5, body, ctlen,
+			body + ctlen, t->pt)) {
+			/* Without handshake secrets, a handshake record:
+			   skipped, the next one is tried. */
+			if (d->hs_opaque && d->epoch == TLS_EP_HANDSHAKE)
+				return -3;
 			*why = "authentication tag mismatch";
 			return -1;
 		}
+		if (d->hs_opaque && d->epoch == TLS_EP_HANDSHAKE)
+			d->epoch = TLS_EP_APP;
 		/* RFC 8446 5.4: strip the zero padding; the last non-zero
 		   byte is the real content type. */
 		while (ctlen > 0 && t->pt[ctlen - 1] == 0)
@@ -1130,17 +1282,17 @@ tls_decrypt(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
 		}
 		*inner = t->pt[ctlen - 1];
 		n = (long)(ctlen - 1);
-	} else if (s->kind == TLS_K_GCM) {
-		/* RFC 5288: 4-byte salt + 8-byte explicit nonce. */
-		if (len < 8 + TLS_TAG) {
+	} else if (s->kind == TLS_K_GCM || tls_ccm(s)) {
+		/* RFC 5288, RFC 6655: 4-byte salt + 8-byte explicit nonce. */
+		if (len < 8 + tag) {
 			*why = "record shorter than nonce and tag";
 			return -1;
 		}
 		memcpy(nonce, d->iv, 4);
 		memcpy(nonce + 4, body, 8);
-		ctlen = len - 8 - TLS_TAG;
+		ctlen = len - 8 - tag;
 		tls12_pseudo_header(aad, d->seq, type, version, ctlen);
-		if (!tls_aead_open(d, nonce, aad, 13, body + 8, ctlen,
+		if (!tls_aead_open(s, d, nonce, aad, 13, body + 8, ctlen,
 			body + 8 + ctlen, t->pt)) {
 			*why = "authentication tag mismatch";
 			return -1;
@@ -1157,8 +1309,8 @@ tls_decrypt(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
 			nonce[4 + i] ^= (uint8_t)(d->seq >> (56 - 8 * i));
 		ctlen = len - TLS_TAG;
 		tls12_pseudo_header(aad, d->seq, type, version, ctlen);
-		if (!tls_aead_open(
-			d, nonce, aad, 13, body, ctlen, body + ctlen, t->pt)) {
+		if (!tls_aead_open(s, d, nonce, aad, 13, body, ctlen,
+			body + ctlen, t->pt)) {
 			*why = "authentication tag mismatch";
 			return -1;
 		}
@@ -1215,6 +1367,9 @@ tls_client_hello(struct tls_conn *t, struct rd *r)
 		case TLS_EXT_ETM:
 			t->etm_offered = true;
 			break;
+		case TLS_EXT_EMS:
+			t->ems_offered = true;
+			break;
 		}
 	}
 }
@@ -1242,6 +1397,7 @@ tls_server_hello(struct tls_conn *t, struct rd *r, const struct timeval *ts)
 		return;
 	}
 	t->etm = false;
+	t->ems = false;
 	if (rd_left(r) >= 2) {
 		ext = rd_sub(r, rd_be16(r));
 		while (rd_left(&ext) >= 4) {
@@ -1252,6 +1408,8 @@ tls_server_hello(struct tls_conn *t, struct rd *r, const struct timeval *ts)
 				version = rd_be16(&e);
 			else if (type == TLS_EXT_ETM)
 				t->etm = t->etm_offered;
+			else if (type == TLS_EXT_EMS)
+				t->ems = t->ems_offered;
 			else if (type == TLS_EXT_ALPN) {
 				l = rd_sub(&e, rd_be16(&e));
 				if (rd_left(&l) >= 1) {
@@ -1284,6 +1442,16 @@ tls_server_hello(struct tls_conn *t, struct rd *r, const struct timeval *ts)
 		     t->suite->tls13 != (version == 0x0304)))
 		xasprintf(&t->no_decrypt, "cipher suite %s not supported",
 		    tls_cipher_name(t, buf, sizeof buf));
+	else if (t->no_decrypt == NULL && !keylog_has_file(t->kl) &&
+		 !tls_suite_rsa_kex(t->suite))
+		xasprintf(&t->no_decrypt,
+		    "%s uses %s key exchange (forward secrecy): the server's "
+		    "private key (--tls-key) cannot decrypt it, only a key log "
+		    "(-k) written by the client or the server can",
+		    t->suite->name, tls_suite_kex(t->suite, buf, sizeof buf));
+	if (t->no_decrypt != NULL || tls13(t) ||
+	    !keylog_has_server_key(t->kl) || !tls_suite_rsa_kex(t->suite))
+		tls_transcript_drop(t);
 
 	if (tls13(t)) {
 		/* Everything after the ServerHello is encrypted with the
@@ -1298,6 +1466,110 @@ tls_server_hello(struct tls_conn *t, struct rd *r, const struct timeval *ts)
 	}
 }
 
+/* The session hash is no longer needed (or cannot be had). */
+static void
+tls_transcript_drop(struct tls_conn *t)
+{
+	free(t->th);
+	t->th = NULL;
+	t->th_len = t->th_cap = 0;
+	t->th_off = true;
+}
+
+/* Keep a whole handshake message (header included) for the session
+   hash, while RSA key exchange with the server's key may need it. */
+static void
+tls_transcript_add(struct tls_conn *t, const uint8_t *msg, size_t len)
+{
+	if (t->th_off || !keylog_has_server_key(t->kl))
+		return;
+	if (xcapped_grow((void **)&t->th, &t->th_cap, t->th_len + len,
+		TLS_TRANSCRIPT_MAX) != 0) {
+		tls_transcript_drop(t);
+		return;
+	}
+	memcpy(t->th + t->th_len, msg, len);
+	t->th_len += len;
+}
+
+/*
+ * RFC 5246 8.1 and RFC 7627 4: the master secret from the premaster
+ * secret, over the randoms or, with extended_master_secret, over the hash
+ * of the handshake up to the ClientKeyExchange.
+ */
+static bool
+tls12_master(struct tls_conn *t, const uint8_t pms[48])
+{
+	const char *prf = t->version < 0x0303 ? "MD5-SHA1" : t->suite->prf_md;
+	uint8_t seed[22 + EVP_MAX_MD_SIZE];
+	unsigned int hlen = 0;
+	size_t n;
+	EVP_MD *md;
+	bool ok;
+
+	if (t->ems) {
+		if (t->th == NULL ||
+		    (md = EVP_MD_fetch(NULL, prf, NULL)) == NULL)
+			return false;
+		memcpy(seed, "extended master secret", 22); /* NOLINT */
+		ok = EVP_Digest(t->th, t->th_len, seed + 22, &hlen, md, NULL) ==
+		     1;
+		EVP_MD_free(md);
+		if (!ok)
+			return false;
+		n = 22 + hlen;
+	} else {
+		memcpy(seed, "master secret", 13); /* NOLINT */
+		memcpy(seed + 13, t->client_random, 32);
+		memcpy(seed + 45, t->server_random, 32);
+		n = 13 + 64;
+	}
+	return tls_prf(prf, pms, 48, seed, n, t->master, sizeof t->master);
+}
+
+/* The client's ClientKeyExchange: with RSA key exchange and the server's
+   key, the premaster secret, hence the master secret. */
+static void
+tls_client_key_exchange(
+    struct tls_conn *t, struct rd *r, const struct timeval *ts)
+{
+	uint8_t pms[48], secret[KEYLOG_SECRET_MAX];
+	const uint8_t *enc;
+	size_t len;
+
+	(void)ts;
+	if (!t->have_sh || t->suite == NULL || tls13(t) || t->have_master ||
+	    t->no_decrypt != NULL || !tls_suite_rsa_kex(t->suite) ||
+	    !keylog_has_server_key(t->kl) ||
+	    keylog_lookup(
+		t->kl, "CLIENT_RANDOM", t->client_random, secret, &len)) {
+		tls_transcript_drop(t);
+		return;
+	}
+	/* EncryptedPreMasterSecret: opaque <0..2^16-1> (TLS 1.0 on). */
+	len = rd_be16(r);
+	enc = rd_bytes(r, len);
+	if (r->err || enc == NULL)
+		t->no_decrypt = xstrdup("the ClientKeyExchange is truncated");
+	else if (!keylog_rsa_premaster(t->kl, enc, len, pms))
+		t->no_decrypt = xstrdup(
+		    t->key_match == 0
+			? "the server's certificate is not for the key given "
+			  "with --tls-key: the premaster secret cannot be "
+			  "decrypted"
+			: "the key given with --tls-key does not decrypt the "
+			  "premaster secret (not the server's key?)");
+	else if (t->ems && t->th_off)
+		t->no_decrypt = xstrdup("the handshake was too long to keep "
+					"for the extended master secret");
+	else if (!tls12_master(t, pms))
+		t->no_decrypt = xstrdup("key derivation failed");
+	else
+		t->have_master = true;
+	OPENSSL_cleanse(pms, sizeof pms);
+	tls_transcript_drop(t);
+}
+
 static void
 tls_cert_msg(struct tls_conn *t, struct rd *r, const struct timeval *ts)
 {
@@ -1310,6 +1582,9 @@ tls_cert_msg(struct tls_conn *t, struct rd *r, const struct timeval *ts)
 	len = rd_be24(&list);
 	if (list.err || rd_left(&list) < len || len == 0)
 		return; /* an empty list: no certificate */
+	if (!t->have_cert && keylog_has_server_key(t->kl))
+		t->key_match =
+		    keylog_server_key_matches(t->kl, list.base + list.off, len);
 	tls_certificate(t, rd_bytes(&list, len), len, ts);
 }
 
@@ -1368,6 +1643,10 @@ tls_handshake_msg(struct tls_conn *t, int dir, uint8_t type, struct rd *r,
 		if (dir == EV_DIR_SERVER)
 			tls_report_handshake(t, ts);
 		break;
+	case TLS_HS_CLIENT_KEY_EXCHANGE:
+		if (dir == EV_DIR_CLIENT)
+			tls_client_key_exchange(t, r, ts);
+		break;
 	case TLS_HS_FINISHED:
 		if (tls13(t)) {
 			tls13_next_epoch(t, dir);
@@ -1421,6 +1700,8 @@ tls_handshake(struct tls_conn *t, int dir, const uint8_t *p, size_t len,
 		}
 		if (rd_left(&r) < mlen)
 			break;
+		if (!t->th_off && !tls13(t))
+			tls_transcript_add(t, d->hs + off, 4 + mlen);
 		m = rd_sub(&r, mlen);
 		tls_handshake_msg(t, dir, type, &m, ts);
 		off += 4 + mlen;
@@ -1576,6 +1857,24 @@ tls_record(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
 			tls_wait_for_keys(t, dir, type, version, body, len, ts);
 		return;
 	}
+	if (n == -3) {
+		/* Not counted: the first application record is record 1 of
+		   the epoch either way. */
+		d->sealed--;
+		if (++d->opaque_records <= TLS_OPAQUE_MAX)
+			return;
+		d->failed = true;
+		tls_anomaly(t, EV_ANOM_TLS_DECRYPT, ts,
+		    "%u records from the %s do not open with the key log's "
+		    "application traffic secret; decryption of this direction "
+		    "stops",
+		    d->opaque_records, tls_dir_name(dir));
+		tls_report_verdict(t,
+		    "the key log's application secrets do not decrypt this "
+		    "session",
+		    ts);
+		return;
+	}
 	if (n < 0) {
 		d->failed = true;
 		tls_anomaly(t, EV_ANOM_TLS_DECRYPT, ts,
@@ -1720,7 +2019,8 @@ tls_conn_mem(const struct tls_conn *t)
 
 	if (t == NULL)
 		return 0;
-	n = sizeof *t + t->pend_cap + (t->pt != NULL ? TLS_RECORD_MAX + 64 : 0);
+	n = sizeof *t + t->pend_cap + t->th_cap +
+	    (t->pt != NULL ? TLS_RECORD_MAX + 64 : 0);
 	for (i = 0; i < 2; i++)
 		n += t->d[i].rec_cap + t->d[i].hs_cap;
 	return n;
@@ -1758,6 +2058,8 @@ tls_conn_free(struct tls_conn *t)
 		OPENSSL_cleanse(t->d[i].mac_key, sizeof t->d[i].mac_key);
 	}
 	OPENSSL_cleanse(t->kb, sizeof t->kb);
+	OPENSSL_cleanse(t->master, sizeof t->master);
+	free(t->th);
 	free(t->pt);
 	free(t->pend);
 	free(t->greeting_host);
@@ -1865,19 +2167,54 @@ tls_conn_retry(struct tls_conn *t, const struct timeval *ts)
 		tls_pend_run(t);
 }
 
+/* Why the key log had no key, and whether the server's key would help. */
+static char *
+tls_no_key_reason(const struct tls_conn *t)
+{
+	char *s, buf[16];
+
+	if (t->suite != NULL && keylog_has_server_key(t->kl) &&
+	    !tls_suite_rsa_kex(t->suite))
+		xasprintf(&s,
+		    "no key for this session in the key log; the --tls-key "
+		    "key cannot help: %s uses %s key exchange",
+		    t->suite->name, tls_suite_kex(t->suite, buf, sizeof buf));
+	else if (t->suite != NULL && !keylog_has_server_key(t->kl) &&
+		 tls_suite_rsa_kex(t->suite))
+		xasprintf(&s,
+		    "no key for this session in the key log; %s uses RSA key "
+		    "exchange: the server's private key (--tls-key) would "
+		    "decrypt it",
+		    t->suite->name);
+	else
+		s = xstrdup("no key for this session in the key log");
+	return s;
+}
+
 void
 tls_conn_finish(struct tls_conn *t, const struct timeval *ts)
 {
+	char *why;
+	int i;
+
 	if (t->pend_len > 0) {
 		tls_pend_run(t);
 		if (t->pend_len > 0) {
 			tls_pend_drop(t);
 			tls_report_handshake(t, ts);
-			tls_report_verdict(
-			    t, "no key for this session in the key log", ts);
+			why = tls_no_key_reason(t);
+			tls_report_verdict(t, why, ts);
+			free(why);
 			return;
 		}
 	}
+	for (i = 0; i < 2; i++)
+		if (t->d[i].hs_opaque && t->d[i].epoch == TLS_EP_HANDSHAKE &&
+		    !t->d[i].failed && t->d[i].opaque_records > 0)
+			tls_report_verdict(t,
+			    "the key log's application secrets do not "
+			    "decrypt this session",
+			    ts);
 	if (t->have_ch && !t->have_sh && !t->reported_hs && !t->alert_seen) {
 		t->reported_hs = true;
 		tls_report_verdict(t,
