@@ -311,6 +311,7 @@ struct tls_conn {
 static void tls_record(struct tls_conn *, int, uint8_t, uint16_t,
     const uint8_t *, size_t, const struct timeval *);
 static void tls_transcript_drop(struct tls_conn *);
+static bool tls_key_only(const struct tls_conn *);
 
 static const char *
 tls_dir_name(int dir)
@@ -1442,7 +1443,7 @@ tls_server_hello(struct tls_conn *t, struct rd *r, const struct timeval *ts)
 		     t->suite->tls13 != (version == 0x0304)))
 		xasprintf(&t->no_decrypt, "cipher suite %s not supported",
 		    tls_cipher_name(t, buf, sizeof buf));
-	else if (t->no_decrypt == NULL && !keylog_has_file(t->kl) &&
+	else if (t->no_decrypt == NULL && tls_key_only(t) &&
 		 !tls_suite_rsa_kex(t->suite))
 		xasprintf(&t->no_decrypt,
 		    "%s uses %s key exchange (forward secrecy): the server's "
@@ -1464,6 +1465,15 @@ tls_server_hello(struct tls_conn *t, struct rd *r, const struct timeval *ts)
 		t->d[EV_DIR_SERVER].keys = false;
 		tls_report_handshake(t, ts);
 	}
+}
+
+/* Decryption can come only from the server's key: no key log file, and
+   no secrets added otherwise. */
+static bool
+tls_key_only(const struct tls_conn *t)
+{
+	return keylog_has_server_key(t->kl) && !keylog_has_file(t->kl) &&
+	       keylog_count(t->kl) == 0;
 }
 
 /* The session hash is no longer needed (or cannot be had). */

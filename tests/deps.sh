@@ -65,7 +65,7 @@ has() {
 
 MTAS="postfix exim4 exim4-daemon-light exim4-daemon-heavy sendmail
 sendmail-bin opensmtpd courier-mta"
-TESTTOOLS="libcmocka-dev swaks tcpdump tshark wireshark-common tcpreplay
+TESTTOOLS="libcmocka-dev swaks libnet-ssleay-perl tcpdump tshark wireshark-common tcpreplay
 python3-aiosmtpd tmux clang-format clang-tidy cppcheck"
 
 tap_plan 11

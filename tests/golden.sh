@@ -37,6 +37,7 @@ grep -v '^#' "$tsv" | grep . | {
 	while IFS='	' read -r name pcap opts golden; do
 		i=$((i + 1))
 		[ "$opts" = "-" ] && opts=
+		opts=$(printf '%s' "$opts" | sed "s|@FIXTURES@|$fix|g")
 		if [ ! -f "$gold/$golden" ]; then
 			echo "ok $i - $name # SKIP tests/golden/$golden not generated yet"
 			i=$((i + 1))

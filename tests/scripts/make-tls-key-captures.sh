@@ -6,7 +6,7 @@
 #
 #   tests/scripts/make-tls-key-captures.sh [OUTDIR]   (default tests/fixtures/tls)
 #
-# Needs root (tcpdump on lo), postfix, openssl.  A private Postfix instance
+# Needs root (tcpdump on lo), postfix, openssl, swaks with Net::SSLeay.  A private Postfix instance
 # with one RSA certificate (mx.example.test) listens on three ports:
 #   10725  STARTTLS, TLS 1.2 only, and only TLS_RSA_WITH_AES_128_GCM_SHA256
 #          (tls_high_cipherlist = AES128-GCM-SHA256, smtpd_tls_ciphers and
@@ -95,7 +95,7 @@ capture() {
 	kill "$tcpdump_pid"
 	wait "$tcpdump_pid" 2>/dev/null || true
 	tcpdump_pid=
-	echo "$name: $(tcpdump -r "$out/$name.pcap" 2>/dev/null | wc -l) packets, $(wc -l < "$out/$name.keylog" 2>/dev/null) key lines"
+	echo "$name: $(tcpdump -r "$out/$name.pcap" 2>/dev/null | wc -l) packets, $(cat "$out/$name.keylog" 2>/dev/null | wc -l) key lines"
 }
 
 dialogue() {
@@ -123,8 +123,8 @@ s_client() {
 # AES-128-GCM only.  The client sends extended_master_secret (RFC 7627).
 capture starttls-tls12-rsa-aes128gcm s_client $P1 \
     "$out/starttls-tls12-rsa-aes128gcm.keylog"
-# swaks as the client (Net::SSLeay, no key log: only the server's key
-# decrypts it), with a message.
+# swaks as the client (TLS through Net::SSLeay, libnet-ssleay-perl; it
+# writes no key log: only the server's key decrypts it), with a message.
 capture starttls-tls12-rsa-swaks swaks --server 127.0.0.1 --port $P1 --tls \
     --helo swaks.example.test --from alice@example.test \
     --to bob@example.test --body "RSA key exchange test"
@@ -142,3 +142,11 @@ capture starttls-tls12-dhe-aes128ccm s_client $P2 \
 capture starttls-tls13-aes128ccm s_client $P3 \
     "$out/starttls-tls13-aes128ccm.keylog" -tls1_3 \
     -ciphersuites TLS_AES_128_CCM_SHA256
+
+# TLS 1.3 with only the application traffic secrets: the key log of
+# make-tls-captures.sh's starttls-tls13-aes256 without its handshake lines
+# (what a server logging only application secrets gives).
+if [ -f "$out/starttls-tls13-aes256.keylog" ]; then
+	grep -v HANDSHAKE_TRAFFIC_SECRET "$out/starttls-tls13-aes256.keylog" \
+	    > "$out/starttls-tls13-aes256.app-only.keylog"
+fi

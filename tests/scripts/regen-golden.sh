@@ -17,6 +17,7 @@ bin=${1:-${SMTPSCOPE:-./smtpscope}}
 grep -v '^#' "$top/tests/golden.tsv" | grep . |
 while IFS='	' read -r name pcap opts golden; do
 	[ "$opts" = "-" ] && opts=
+	opts=$(printf '%s' "$opts" | sed "s|@FIXTURES@|$top/tests/fixtures|g")
 	# shellcheck disable=SC2086 # options are split on purpose
 	"$bin" -r "$top/tests/fixtures/$pcap" -j $opts |
 	    json_normalise > "$top/tests/golden/$golden.tmp"

@@ -12,6 +12,10 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
 #include "keylog.h"
 
 #define R1 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
@@ -210,6 +214,84 @@ test_many_and_replace(void **state)
 	keylog_free(NULL);
 }
 
+/* The server key: refused when missing, not PEM or not RSA; an RSA key
+   decrypts a premaster secret encrypted to it, and nothing else. */
+static void
+test_server_key(void **state)
+{
+	struct keylog *k = keylog_new(NULL);
+	char path[] = "/tmp/test_keylog_keyXXXXXX", *cause = NULL;
+	uint8_t pms[48], enc[256], got[48];
+	size_t enclen = sizeof enc, i;
+	EVP_PKEY *pk = NULL, *ec = NULL;
+	EVP_PKEY_CTX *ctx;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	assert_false(keylog_has_server_key(k));
+	assert_false(keylog_has_file(k));
+	assert_int_equal(
+	    keylog_load_server_key(k, "/nonexistent/key.pem", &cause), -1);
+	assert_non_null(strstr(cause, "/nonexistent/key.pem"));
+	free(cause);
+	cause = NULL;
+
+	assert_true((fd = mkstemp(path)) != -1);
+	assert_non_null(f = fdopen(fd, "w"));
+	fputs("not a key\n", f);
+	fclose(f);
+	assert_int_equal(keylog_load_server_key(k, path, &cause), -1);
+	assert_non_null(strstr(cause, "not a PEM private key"));
+	free(cause);
+	cause = NULL;
+
+	ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(ec);
+	assert_non_null(f = fopen(path, "w"));
+	PEM_write_PrivateKey(f, ec, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	assert_int_equal(keylog_load_server_key(k, path, &cause), -1);
+	assert_non_null(strstr(cause, "not an RSA key"));
+	free(cause);
+	cause = NULL;
+	assert_false(keylog_has_server_key(k));
+
+	pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	assert_non_null(pk);
+	assert_non_null(f = fopen(path, "w"));
+	PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	assert_int_equal(keylog_load_server_key(k, path, &cause), 0);
+	assert_true(keylog_has_server_key(k));
+	unlink(path);
+
+	for (i = 0; i < sizeof pms; i++)
+		pms[i] = (uint8_t)(i * 5 + 3);
+	pms[0] = 3;
+	pms[1] = 3;
+	ctx = EVP_PKEY_CTX_new(pk, NULL);
+	assert_non_null(ctx);
+	assert_int_equal(EVP_PKEY_encrypt_init(ctx), 1);
+	assert_int_equal(
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING), 1);
+	assert_int_equal(
+	    EVP_PKEY_encrypt(ctx, enc, &enclen, pms, sizeof pms), 1);
+	EVP_PKEY_CTX_free(ctx);
+	assert_int_equal(enclen, 256);
+	assert_true(keylog_rsa_premaster(k, enc, enclen, got));
+	assert_memory_equal(got, pms, 48);
+	/* Altered, short or over-long ciphertexts give nothing. */
+	enc[100] ^= 1;
+	assert_false(keylog_rsa_premaster(k, enc, enclen, got));
+	assert_false(keylog_rsa_premaster(k, enc, 128, got));
+	assert_false(keylog_rsa_premaster(k, enc, 0, got));
+	EVP_PKEY_free(pk);
+	EVP_PKEY_free(ec);
+	keylog_free(k);
+	assert_false(keylog_rsa_premaster(NULL, enc, enclen, got));
+}
+
 int
 main(void)
 {
@@ -218,6 +300,7 @@ main(void)
 	    cmocka_unit_test(test_junk),
 	    cmocka_unit_test(test_refresh_growth),
 	    cmocka_unit_test(test_many_and_replace),
+	    cmocka_unit_test(test_server_key),
 	};
 
 	return cmocka_run_group_tests_name("keylog", tests, NULL, NULL);

@@ -497,6 +497,17 @@ static const struct fixture fixtures[] = {
 	"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", true},
     {"implicit-python-tls13", 10565, "TLSv1.3", "TLS_AES_256_GCM_SHA384",
 	false},
+    /* make-tls-key-captures.sh: RSA key exchange and AES-CCM. */
+    {"starttls-tls12-rsa-aes128gcm", 10725, "TLSv1.2",
+	"TLS_RSA_WITH_AES_128_GCM_SHA256", true},
+    {"starttls-tls12-rsa-aes128ccm", 10735, "TLSv1.2",
+	"TLS_RSA_WITH_AES_128_CCM", true},
+    {"starttls-tls12-rsa-aes128ccm8", 10735, "TLSv1.2",
+	"TLS_RSA_WITH_AES_128_CCM_8", true},
+    {"starttls-tls12-dhe-aes128ccm", 10735, "TLSv1.2",
+	"TLS_DHE_RSA_WITH_AES_128_CCM", true},
+    {"starttls-tls13-aes128ccm", 10745, "TLSv1.3", "TLS_AES_128_CCM_SHA256",
+	true},
 };
 
 static bool
@@ -537,7 +548,7 @@ test_fixtures_decrypt(void **state)
 		for (step = 0; step <= 7; step += 7) {
 			print_message("%s step %zu\n", fixtures[i].name, step);
 			t = tls_conn_new(kl, &sink_ops, &s,
-			    fixtures[i].port == 10525, "mx.example.test");
+			    fixtures[i].port != 10565, "mx.example.test");
 			capture_feed(t, &c, step);
 			assert_true(tls_conn_decrypting(t));
 			tls_conn_finish(t, &ts0);
@@ -721,6 +732,103 @@ test_no_key_in_log(void **state)
 	capture_free(&c);
 }
 
+/*
+ * The server's RSA key instead of a key log: RSA key exchange with and
+ * without the extended master secret decrypts, fed whole or in 5-byte
+ * pieces, to the same plaintext as the key log gives.
+ */
+static void
+test_server_key(void **state)
+{
+	static const struct fixture rsa[] = {
+	    {"starttls-tls12-rsa-aes128gcm", 10725, "TLSv1.2",
+		"TLS_RSA_WITH_AES_128_GCM_SHA256", true},
+	    {"starttls-tls12-rsa-noems", 10755, "TLSv1.2",
+		"TLS_RSA_WITH_AES_128_GCM_SHA256", true},
+	    {"starttls-tls12-rsa-aes128ccm8", 10735, "TLSv1.2",
+		"TLS_RSA_WITH_AES_128_CCM_8", true},
+	};
+	struct capture c;
+	struct keylog *kl;
+	struct sink s = {0};
+	struct tls_conn *t;
+	const struct event *ev;
+	char *path, *cause = NULL;
+	size_t i, step;
+
+	(void)state;
+	path = fixture_path("rsa-server", "key");
+	for (i = 0; i < sizeof rsa / sizeof rsa[0]; i++) {
+		if (!load(&rsa[i], &c))
+			skip();
+		kl = keylog_new(NULL);
+		assert_int_equal(keylog_load_server_key(kl, path, &cause), 0);
+		for (step = 0; step <= 5; step += 5) {
+			t = tls_conn_new(kl, &sink_ops, &s, true, NULL);
+			capture_feed(t, &c, step);
+			assert_true(tls_conn_decrypting(t));
+			tls_conn_finish(t, &ts0);
+			tls_conn_free(t);
+			assert_int_equal(sink_count(&s, EV_ANOMALY, NULL), 0);
+			ev = sink_tls(&s, "established");
+			assert_non_null(ev);
+			assert_true(ev->decrypted);
+			assert_string_equal(ev->cipher, rsa[i].cipher);
+			assert_true(has(&s, EV_DIR_SERVER, "452 4.5.3"));
+			assert_true(has(&s, EV_DIR_CLIENT, "RCPT TO:<dave@"));
+			sink_clear(&s);
+		}
+		keylog_free(kl);
+		capture_free(&c);
+	}
+	free(path);
+}
+
+/* TLS 1.3 with only the application traffic secrets: the dialogue, and a
+   reason saying the handshake stayed opaque. */
+static void
+test_app_secrets_only(void **state)
+{
+	struct capture c;
+	struct keylog *kl = keylog_new(NULL);
+	struct sink s = {0};
+	struct tls_conn *t;
+	const struct event *ev;
+	char *line, *next;
+
+	(void)state;
+	if (!load(&fixtures[0], &c))
+		skip();
+	for (line = c.keylog; line != NULL && *line != '\0'; line = next) {
+		next = strchr(line, '\n');
+		if (next != NULL)
+			next++;
+		if (strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0 ||
+		    strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0)
+			keylog_add_text(kl, line,
+			    next != NULL ? (size_t)(next - line)
+					 : strlen(line));
+	}
+	assert_int_equal(keylog_count(kl), 2);
+	t = tls_conn_new(kl, &sink_ops, &s, true, NULL);
+	capture_feed(t, &c, 0);
+	assert_true(tls_conn_decrypting(t));
+	tls_conn_finish(t, &ts0);
+	tls_conn_free(t);
+	assert_int_equal(sink_count(&s, EV_ANOMALY, NULL), 0);
+	ev = sink_tls(&s, "established");
+	assert_non_null(ev);
+	assert_true(ev->decrypted);
+	assert_non_null(ev->reason);
+	assert_non_null(strstr(ev->reason, "stays opaque"));
+	assert_null(ev->cert_subject);
+	assert_true(has(&s, EV_DIR_SERVER, "452 4.5.3"));
+	assert_true(has(&s, EV_DIR_SERVER, "221 2.0.0 Bye"));
+	sink_clear(&s);
+	keylog_free(kl);
+	capture_free(&c);
+}
+
 /* Flip one hex digit of every secret in a key log. */
 static void
 alter_secrets(char *text)
@@ -845,6 +953,8 @@ main(void)
 	    cmocka_unit_test(test_certificate_facts),
 	    cmocka_unit_test(test_keys_later),
 	    cmocka_unit_test(test_no_key_in_log),
+	    cmocka_unit_test(test_server_key),
+	    cmocka_unit_test(test_app_secrets_only),
 	    cmocka_unit_test(test_wrong_keys),
 	    cmocka_unit_test(test_bad_tag),
 	};
