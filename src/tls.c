@@ -966,8 +966,14 @@ tls_keys_known(struct tls_conn *t, int dir)
 			       t->client_random, secret, &len)) ||
 		       keylog_lookup(t->kl, tls13_label(dir, TLS_EP_APP),
 			   t->client_random, secret, &len);
-	return t->have_master || keylog_lookup(t->kl, "CLIENT_RANDOM",
-				     t->client_random, secret, &len);
+	/* RSA key exchange with the server's key: known once the
+	   ClientKeyExchange is read (a failure there is reported then). */
+	if (t->have_master ||
+	    (t->suite != NULL && tls_suite_rsa_kex(t->suite) &&
+		keylog_has_server_key(t->kl)))
+		return true;
+	return keylog_lookup(
+	    t->kl, "CLIENT_RANDOM", t->client_random, secret, &len);
 }
 
 /*
@@ -1547,7 +1553,6 @@ tls_client_key_exchange(
 	const uint8_t *enc;
 	size_t len;
 
-	(void)ts;
 	if (!t->have_sh || t->suite == NULL || tls13(t) || t->have_master ||
 	    t->no_decrypt != NULL || !tls_suite_rsa_kex(t->suite) ||
 	    !keylog_has_server_key(t->kl) ||
@@ -1578,6 +1583,9 @@ tls_client_key_exchange(
 		t->have_master = true;
 	OPENSSL_cleanse(pms, sizeof pms);
 	tls_transcript_drop(t);
+	/* Said now if the handshake was already reported, else with it. */
+	if (t->no_decrypt != NULL && t->reported_hs)
+		tls_report_verdict(t, t->no_decrypt, ts);
 }
 
 static void
