@@ -53,6 +53,14 @@ int keylog_server_key_matches(
    result is not a 48-byte premaster secret (another key). */
 bool keylog_rsa_premaster(
     const struct keylog *, const uint8_t *enc, size_t len, uint8_t pms[48]);
+/* TLS 1.2 session resumption: the master secret a session with the server
+   key recovered, under its session ID or session ticket (opaque bytes), for
+   a later abbreviated handshake that has no ClientKeyExchange.  Not counted
+   by keylog_count(); dropped silently at KEYLOG_ENTRIES_MAX. */
+void keylog_remember_session(
+    struct keylog *, const uint8_t *id, size_t len, const uint8_t master[48]);
+bool keylog_recall_session(
+    const struct keylog *, const uint8_t *id, size_t len, uint8_t master[48]);
 size_t keylog_junk(const struct keylog *);
 
 #endif

@@ -61,6 +61,9 @@ static const char *const keylog_labels[] = {
     "EARLY_EXPORTER_SECRET",
 };
 #define KEYLOG_NLABELS (sizeof keylog_labels / sizeof keylog_labels[0])
+/* Internal label, never read from a file: master secrets recovered with
+   the server's key, keyed by the SHA-256 of a session ID or ticket. */
+#define KEYLOG_RESUME KEYLOG_NLABELS
 
 struct keylog_entry {
 	uint8_t random[32];
@@ -87,6 +90,7 @@ struct keylog {
 	size_t junk;
 
 	EVP_PKEY *server_key; /* --tls-key, NULL when none */
+	size_t remembered;    /* KEYLOG_RESUME entries, not in the count */
 };
 
 struct keylog *
@@ -470,7 +474,7 @@ keylog_lookup(const struct keylog *k, const char *label,
 size_t
 keylog_count(const struct keylog *k)
 {
-	return k->n;
+	return k->n - k->remembered;
 }
 
 size_t
@@ -590,4 +594,42 @@ keylog_rsa_premaster(
 		memcpy(pms, out, 48);
 	OPENSSL_cleanse(out, sizeof out);
 	return ok;
+}
+
+/* The key of a session ID or ticket: its SHA-256. */
+static bool
+keylog_resume_key(const uint8_t *id, size_t len, uint8_t key[32])
+{
+	unsigned int n = 0;
+
+	return len > 0 &&
+	       EVP_Digest(id, len, key, &n, EVP_sha256(), NULL) == 1 && n == 32;
+}
+
+void
+keylog_remember_session(
+    struct keylog *k, const uint8_t *id, size_t len, const uint8_t master[48])
+{
+	uint8_t key[32];
+	size_t before = k->n;
+
+	if (!keylog_resume_key(id, len, key))
+		return;
+	if (keylog_store(k, KEYLOG_RESUME, key, master, 48) && k->n > before)
+		k->remembered++;
+}
+
+bool
+keylog_recall_session(
+    const struct keylog *k, const uint8_t *id, size_t len, uint8_t master[48])
+{
+	const struct keylog_entry *e;
+	uint8_t key[32];
+
+	if (k == NULL || !keylog_resume_key(id, len, key) ||
+	    (e = keylog_find(k, KEYLOG_RESUME, key)) == NULL ||
+	    e->secret_len != 48)
+		return false;
+	memcpy(master, e->secret, 48);
+	return true;
 }

@@ -70,6 +70,7 @@
 #define TLS_EXT_ALPN 16
 #define TLS_EXT_ETM 22
 #define TLS_EXT_EMS 23
+#define TLS_EXT_SESSION_TICKET 35
 #define TLS_EXT_SUPPORTED_VERSIONS 43
 
 #define TLS_HDR 5
@@ -77,11 +78,19 @@
 
 /* What is kept of host names, ALPN and certificate strings. */
 #define TLS_NAME_MAX 255
+#define TLS_RESUMED_WHY                                                        \
+	"it resumes an earlier TLS session (abbreviated handshake, no key "    \
+	"exchange) whose full handshake is not in this capture: the "          \
+	"server's key cannot recover its master secret; capture from before "  \
+	"that session, or use a key log"
 /* Handshake bytes kept for the session hash of extended_master_secret. */
 #define TLS_TRANSCRIPT_MAX (2 * TLS_HANDSHAKE_MAX)
 /* TLS 1.3 with only application secrets: protected handshake records
    skipped before the first application record must open. */
 #define TLS_OPAQUE_MAX 64
+/* Longest session ticket remembered for resumption (OpenSSL's are ~200
+   bytes); a longer one is not followed. */
+#define TLS_TICKET_MAX 2048
 #define TLS_CERT_STR_MAX 1024
 
 enum tls_kind {
@@ -289,6 +298,13 @@ struct tls_conn {
 	int key_match; /* keylog_server_key_matches() of the certificate */
 	bool have_master;
 	uint8_t master[48];
+	/* TLS 1.2 resumption (RFC 5246 7.3, RFC 5077): the ClientHello's
+	   session ID and ticket, the ServerHello's session ID. */
+	uint8_t ch_sid[32], sh_sid[32];
+	size_t ch_sid_len, sh_sid_len;
+	uint8_t *ticket;
+	size_t ticket_len;
+	bool resumed;
 
 	/* TLS 1.2 key block (both directions). */
 	bool have_kb;
@@ -969,7 +985,7 @@ tls_keys_known(struct tls_conn *t, int dir)
 	/* RSA key exchange with the server's key: known once the
 	   ClientKeyExchange is read (a failure there is reported then). */
 	if (t->have_master ||
-	    (t->suite != NULL && tls_suite_rsa_kex(t->suite) &&
+	    (t->suite != NULL && !t->resumed && tls_suite_rsa_kex(t->suite) &&
 		keylog_has_server_key(t->kl)))
 		return true;
 	return keylog_lookup(
@@ -1343,7 +1359,11 @@ tls_client_hello(struct tls_conn *t, struct rd *r)
 
 	rd_be16(r); /* legacy_version */
 	rd_copy(r, t->client_random, 32);
-	rd_skip(r, rd_u8(r));	    /* session id */
+	t->ch_sid_len = rd_u8(r); /* session id */
+	if (t->ch_sid_len > sizeof t->ch_sid)
+		r->err = 1;
+	else
+		rd_copy(r, t->ch_sid, t->ch_sid_len);
 	cs = rd_sub(r, rd_be16(r)); /* cipher suites */
 	(void)cs;
 	rd_skip(r, rd_u8(r)); /* compression */
@@ -1377,6 +1397,15 @@ tls_client_hello(struct tls_conn *t, struct rd *r)
 		case TLS_EXT_EMS:
 			t->ems_offered = true;
 			break;
+		case TLS_EXT_SESSION_TICKET:
+			len = rd_left(&e);
+			if (len > 0 && len <= TLS_TICKET_MAX &&
+			    t->ticket == NULL) {
+				t->ticket = xmalloc(len);
+				rd_copy(&e, t->ticket, len);
+				t->ticket_len = len;
+			}
+			break;
 		}
 	}
 }
@@ -1390,7 +1419,11 @@ tls_server_hello(struct tls_conn *t, struct rd *r, const struct timeval *ts)
 
 	version = rd_be16(r);
 	rd_copy(r, t->server_random, 32);
-	rd_skip(r, rd_u8(r));
+	t->sh_sid_len = rd_u8(r);
+	if (t->sh_sid_len > sizeof t->sh_sid)
+		r->err = 1;
+	else
+		rd_copy(r, t->sh_sid, t->sh_sid_len);
 	t->suite_id = rd_be16(r);
 	rd_u8(r);
 	if (r->err) {
@@ -1433,6 +1466,22 @@ tls_server_hello(struct tls_conn *t, struct rd *r, const struct timeval *ts)
 	t->have_sh = true;
 	t->version = version;
 	t->suite = tls_suite_find(t->suite_id);
+	/* An abbreviated handshake: the server echoes the session ID the
+	   client offered (also with a ticket, RFC 5077 3.4), and the master
+	   secret is the earlier session's. */
+	if (version != 0x0304 && t->sh_sid_len > 0 &&
+	    t->sh_sid_len == t->ch_sid_len &&
+	    memcmp(t->sh_sid, t->ch_sid, t->sh_sid_len) == 0) {
+		t->resumed = true;
+		tls_transcript_drop(t);
+		if (keylog_has_server_key(t->kl) &&
+		    ((t->ticket != NULL &&
+			 keylog_recall_session(
+			     t->kl, t->ticket, t->ticket_len, t->master)) ||
+			keylog_recall_session(
+			    t->kl, t->sh_sid, t->sh_sid_len, t->master)))
+			t->have_master = true;
+	}
 
 	/* no_decrypt may already be set: data before the handshake. */
 	if (t->no_decrypt == NULL && t->kl == NULL)
@@ -1456,6 +1505,9 @@ tls_server_hello(struct tls_conn *t, struct rd *r, const struct timeval *ts)
 		    "private key (--tls-key) cannot decrypt it, only a key log "
 		    "(-k) written by the client or the server can",
 		    t->suite->name, tls_suite_kex(t->suite, buf, sizeof buf));
+	else if (t->no_decrypt == NULL && tls_key_only(t) && t->resumed &&
+		 !t->have_master)
+		t->no_decrypt = xstrdup(TLS_RESUMED_WHY);
 	if (t->no_decrypt != NULL || tls13(t) ||
 	    !keylog_has_server_key(t->kl) || !tls_suite_rsa_kex(t->suite))
 		tls_transcript_drop(t);
@@ -1579,8 +1631,12 @@ tls_client_key_exchange(
 					"for the extended master secret");
 	else if (!tls12_master(t, pms))
 		t->no_decrypt = xstrdup("key derivation failed");
-	else
+	else {
 		t->have_master = true;
+		if (t->sh_sid_len > 0)
+			keylog_remember_session(
+			    t->kl, t->sh_sid, t->sh_sid_len, t->master);
+	}
 	OPENSSL_cleanse(pms, sizeof pms);
 	tls_transcript_drop(t);
 	/* Said now if the handshake was already reported, else with it. */
@@ -1664,6 +1720,19 @@ tls_handshake_msg(struct tls_conn *t, int dir, uint8_t type, struct rd *r,
 	case TLS_HS_CLIENT_KEY_EXCHANGE:
 		if (dir == EV_DIR_CLIENT)
 			tls_client_key_exchange(t, r, ts);
+		break;
+	case TLS_HS_NEW_SESSION_TICKET:
+		/* TLS 1.2 (RFC 5077 3.3): a later session may resume with
+		   this ticket; remember the master secret under it. */
+		if (dir == EV_DIR_SERVER && !tls13(t) && t->have_master) {
+			size_t n;
+
+			rd_skip(r, 4); /* ticket_lifetime_hint */
+			n = rd_be16(r);
+			if (n > 0 && rd_left(r) >= n)
+				keylog_remember_session(
+				    t->kl, rd_bytes(r, n), n, t->master);
+		}
 		break;
 	case TLS_HS_FINISHED:
 		if (tls13(t)) {
@@ -2037,7 +2106,7 @@ tls_conn_mem(const struct tls_conn *t)
 
 	if (t == NULL)
 		return 0;
-	n = sizeof *t + t->pend_cap + t->th_cap +
+	n = sizeof *t + t->pend_cap + t->th_cap + t->ticket_len +
 	    (t->pt != NULL ? TLS_RECORD_MAX + 64 : 0);
 	for (i = 0; i < 2; i++)
 		n += t->d[i].rec_cap + t->d[i].hs_cap;
@@ -2078,6 +2147,7 @@ tls_conn_free(struct tls_conn *t)
 	OPENSSL_cleanse(t->kb, sizeof t->kb);
 	OPENSSL_cleanse(t->master, sizeof t->master);
 	free(t->th);
+	free(t->ticket);
 	free(t->pt);
 	free(t->pend);
 	free(t->greeting_host);
@@ -2191,8 +2261,11 @@ tls_no_key_reason(const struct tls_conn *t)
 {
 	char *s, buf[16];
 
-	if (t->suite != NULL && keylog_has_server_key(t->kl) &&
-	    !tls_suite_rsa_kex(t->suite))
+	if (t->resumed && keylog_has_server_key(t->kl) && !t->have_master)
+		s = xstrdup(
+		    "no key for this session in the key log; " TLS_RESUMED_WHY);
+	else if (t->suite != NULL && keylog_has_server_key(t->kl) &&
+		 !tls_suite_rsa_kex(t->suite))
 		xasprintf(&s,
 		    "no key for this session in the key log; the --tls-key "
 		    "key cannot help: %s uses %s key exchange",

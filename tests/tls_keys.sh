@@ -131,7 +131,7 @@ tshark_check() {	# tshark_check NAME PORT KEYLOG
 	fi
 }
 
-tap_plan 27
+tap_plan 29
 
 # ---- RSA key exchange with the server's key
 r=TLS_RSA_WITH_AES_128_GCM_SHA256
@@ -214,6 +214,28 @@ do
 	tap_ok $r2 "--tls-key $(basename "$k"): one error line (and a hint), exit 1"
 	[ $r2 -eq 0 ] || tap_diag "exit $rc: $(cat "$tmp/err")"
 done
+
+# Resumption: the second session has no ClientKeyExchange; the master
+# secret of the first (its ticket) opens it.  Alone it cannot be opened.
+run -r "$fx/starttls-tls12-rsa-resumed.pcap" --tls-key "$key"
+if [ "$(grep -c '"phase":"established".*"decrypted":true' "$tmp/out")" -eq 2 ] &&
+    [ "$(grep -c '"verb":"QUIT".*"encrypted":true' "$tmp/out")" -eq 2 ] &&
+    [ "$(grep -c '"code":452.*"encrypted":true' "$tmp/out")" -eq 2 ]
+then r2=0; else r2=1; fi
+tap_ok $r2 "RSA kex, resumed session: decrypted with the first one's secret"
+port=$($py -c '
+import json, sys
+s = [json.loads(l) for l in open(sys.argv[1]) if "session_open" in l]
+print(s[1]["client"].rsplit(":", 1)[1])' "$tmp/out" 2>/dev/null)
+if [ -n "$port" ] && command -v tcpdump >/dev/null 2>&1 &&
+    tcpdump -r "$fx/starttls-tls12-rsa-resumed.pcap" -w "$tmp/second.pcap" \
+    "tcp port $port" 2>/dev/null; then
+	run -r "$tmp/second.pcap" --tls-key "$key"
+	check "RSA kex, resumed session alone: says why the key cannot help" \
+	    verdict "resumes an earlier TLS session" "capture from before"
+else
+	tap_ok 0 "resumed session alone # SKIP no tcpdump"
+fi
 
 # ---- AES-CCM
 run -r "$fx/starttls-tls12-rsa-aes128ccm.pcap" --tls-key "$key"

@@ -1,7 +1,10 @@
 /*
  * libFuzzer target for the TLS layer and the key log parser.  The input is
  * a small script: byte 0 holds flags (bit 0: give a key log, bit 1:
- * STARTTLS, bit 2: retry after each chunk), then chunks of
+ * STARTTLS, bit 2: retry after each chunk, bit 3: also the server's RSA
+ * key, from $SMTPSCOPE_FUZZ_TLS_KEY or tests/fixtures/tls/rsa-server.key
+ * under the current directory, so that ClientKeyExchange messages are
+ * decrypted), then chunks of
  * [dir byte][16-bit length][bytes] fed to one connection; a chunk whose
  * dir byte is 2 goes to the key log instead, so that secrets (mostly
  * wrong ones) meet the records.
@@ -10,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "event.h"
@@ -54,8 +58,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	flags = data[0];
-	if (flags & 1)
+	if (flags & 9)
 		kl = keylog_new(NULL);
+	if (flags & 8) {
+		const char *key = getenv("SMTPSCOPE_FUZZ_TLS_KEY");
+		char *cause = NULL;
+
+		if (keylog_load_server_key(kl,
+			key != NULL ? key : "tests/fixtures/tls/rsa-server.key",
+			&cause) != 0)
+			free(cause);
+	}
 	t = tls_conn_new(
 	    kl, &fuzz_ops, NULL, (flags & 2) != 0, "mx.example.test");
 	while (off + 3 <= size) {

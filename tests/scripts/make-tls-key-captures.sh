@@ -4,7 +4,12 @@
 # exchange (decrypted with the server's private key), the AES-CCM suites,
 # and TLS 1.3 with AES-128-CCM.
 #
-#   tests/scripts/make-tls-key-captures.sh [OUTDIR]   (default tests/fixtures/tls)
+#   tests/scripts/make-tls-key-captures.sh [OUTDIR [NAME...]]
+#                                      (default tests/fixtures/tls, all)
+#
+# With NAMEs only those captures are made again.  An existing
+# OUTDIR/rsa-server.key is kept (a new certificate is made for it), so the
+# other captures stay decryptable with it.
 #
 # Needs root (tcpdump on lo), postfix, openssl, swaks with Net::SSLeay.  A private Postfix instance
 # with one RSA certificate (mx.example.test) listens on three ports:
@@ -25,6 +30,8 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/../fixtures/tls}
+[ $# -gt 0 ] && shift
+only=" $* "
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 work=$(mktemp -d /tmp/smtpscope-tlskey.XXXXXX)
@@ -43,10 +50,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-openssl req -x509 -newkey rsa:2048 -nodes -days 3650 \
+if [ ! -f "$out/rsa-server.key" ]; then
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+	    -out "$out/rsa-server.key" 2>/dev/null
+fi
+openssl req -x509 -new -key "$out/rsa-server.key" -days 3650 \
     -subj "/CN=mx.example.test/O=smtpscope test" \
     -addext "subjectAltName=DNS:mx.example.test" \
-    -keyout "$out/rsa-server.key" -out "$work/mx.crt" 2>/dev/null
+    -out "$work/mx.crt" 2>/dev/null
 chmod 644 "$out/rsa-server.key"
 # DHE needs parameters; the 2048-bit RFC 7919 group ships with OpenSSL.
 openssl genpkey -genparam -algorithm DH -pkeyopt group:ffdhe2048 \
@@ -85,6 +96,9 @@ sleep 1
 capture() {
 	name=$1
 	shift
+	if [ "$only" != "  " ] && [ "${only#* "$name" }" = "$only" ]; then
+		return 0
+	fi
 	rm -f "$out/$name.pcap" "$out/$name.keylog"
 	tcpdump -i lo -U -s 0 -w "$out/$name.pcap" \
 	    "tcp portrange $P1-$P4" 2>/dev/null &
@@ -142,6 +156,16 @@ capture starttls-tls12-dhe-aes128ccm s_client $P2 \
 capture starttls-tls13-aes128ccm s_client $P3 \
     "$out/starttls-tls13-aes128ccm.keylog" -tls1_3 \
     -ciphersuites TLS_AES_128_CCM_SHA256
+
+# Resumption: a full RSA handshake that gets a session ticket, then a
+# second session that resumes it (abbreviated handshake, no
+# ClientKeyExchange); only the first one's master secret opens the second.
+resume_pair() {
+	s_client $P1 "$1" -sess_out "$work/sess.pem"
+	s_client $P1 "$1" -sess_in "$work/sess.pem"
+}
+capture starttls-tls12-rsa-resumed resume_pair \
+    "$out/starttls-tls12-rsa-resumed.keylog"
 
 # TLS 1.3 with only the application traffic secrets: the key log of
 # make-tls-captures.sh's starttls-tls13-aes256 without its handshake lines

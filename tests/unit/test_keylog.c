@@ -288,6 +288,19 @@ test_server_key(void **state)
 	assert_false(keylog_rsa_premaster(k, enc, 0, got));
 	EVP_PKEY_free(pk);
 	EVP_PKEY_free(ec);
+
+	/* Master secrets remembered for resumption: found by the same
+	   session ID or ticket only, not counted as key log lines. */
+	keylog_remember_session(k, (const uint8_t *)"ticket-1", 8, pms);
+	keylog_remember_session(k, (const uint8_t *)"", 0, pms);
+	assert_int_equal(keylog_count(k), 0);
+	memset(got, 0, sizeof got);
+	assert_true(
+	    keylog_recall_session(k, (const uint8_t *)"ticket-1", 8, got));
+	assert_memory_equal(got, pms, 48);
+	assert_false(
+	    keylog_recall_session(k, (const uint8_t *)"ticket-2", 8, got));
+	assert_false(keylog_recall_session(k, (const uint8_t *)"", 0, got));
 	keylog_free(k);
 	assert_false(keylog_rsa_premaster(NULL, enc, enclen, got));
 }
