@@ -12,7 +12,8 @@
 /*
  * The TLS layer of one session: parses records (bounded), follows the
  * handshake (SNI, versions, cipher, ALPN, certificate via OpenSSL X.509,
- * alerts), and with keys from a key log decrypts application data (TLS 1.2
+ * alerts), and with keys from a key log, or the server's RSA key for RSA
+ * key exchange (both in struct keylog), decrypts application data (TLS 1.2
  * and 1.3 AEAD, TLS 1.2 CBC+HMAC) through OpenSSL EVP and KDFs, handing the
  * plaintext to the SMTP engine.  Emits tls and anomaly events (without the
  * session header).

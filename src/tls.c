@@ -12,9 +12,17 @@
  * secrets (keys and IVs from HKDF-Expand-Label, RFC 8446 7.1/7.3, through
  * OpenSSL's HKDF in expand-only mode), TLS 1.0-1.2 from the master secret
  * (key block from OpenSSL's TLS1-PRF, RFC 5246 6.3).  Ciphers go through
- * EVP: AES-GCM and ChaCha20-Poly1305 (RFC 5288, RFC 7905, RFC 8446 5.2-5.3)
- * and AES-CBC with HMAC, MAC-then-encrypt or encrypt-then-MAC (RFC 7366).
- * No cryptographic primitive is implemented here.
+ * EVP: AES-GCM, AES-CCM(-8) and ChaCha20-Poly1305 (RFC 5288, RFC 6655,
+ * RFC 7905, RFC 8446 5.2-5.3) and AES-CBC with HMAC, MAC-then-encrypt or
+ * encrypt-then-MAC (RFC 7366).  No cryptographic primitive is implemented
+ * here.
+ *
+ * With the server's RSA key (keylog_load_server_key) and RSA key exchange,
+ * the master secret comes from the ClientKeyExchange instead of the key log
+ * (RFC 5246 8.1, RFC 7627 with the handshake kept for the session hash) and
+ * is remembered for sessions that resume it.  A TLS 1.3 key log with only
+ * the application secrets opens the application records; the protected
+ * handshake records, which no key of ours opens, are skipped.
  *
  * Records that need a key that is not in the key log yet are queued (both
  * directions, in arrival order, at most TLS_PENDING_MAX bytes) and replayed
@@ -78,6 +86,9 @@
 
 /* What is kept of host names, ALPN and certificate strings. */
 #define TLS_NAME_MAX 255
+#define TLS_CERT_STR_MAX 1024
+
+/* Why a resumed session cannot be opened with the server key. */
 #define TLS_RESUMED_WHY                                                        \
 	"it resumes an earlier TLS session (abbreviated handshake, no key "    \
 	"exchange) whose full handshake is not in this capture: the "          \
@@ -91,7 +102,6 @@
 /* Longest session ticket remembered for resumption (OpenSSL's are ~200
    bytes); a longer one is not followed. */
 #define TLS_TICKET_MAX 2048
-#define TLS_CERT_STR_MAX 1024
 
 enum tls_kind {
 	TLS_K_GCM,
