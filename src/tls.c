@@ -2102,6 +2102,7 @@ tls_conn_new(struct keylog *kl, const struct tls_ops *ops, void *arg,
 	t->ops = ops;
 	t->arg = arg;
 	t->starttls = starttls;
+	t->key_match = -1; /* no certificate compared yet */
 	if (greeting_host != NULL && *greeting_host != '\0')
 		t->greeting_host = tls_clean_name(
 		    (const uint8_t *)greeting_host, strlen(greeting_host));
