@@ -97,7 +97,9 @@ struct event {
 
 	/* EV_COMMAND (verb, arg, encrypted) and EV_REPLY */
 	char verb[16]; /* upper case */
-	char *arg;     /* already masked for AUTH */
+	char *arg;     /* already masked for AUTH; may hold NUL bytes
+			  (arg_len is its length, a NUL follows it) */
+	size_t arg_len;
 	bool encrypted;
 
 	/* EV_REPLY; for EV_MESSAGE the code of the final reply */
@@ -171,6 +173,9 @@ struct event *event_new(enum event_type);
    be NULL.  Never fails. */
 struct event *event_new_anomaly(
     const struct timeval *ts, const char *what, const char *detail);
+/* Length of ev->arg: arg_len, or up to its NUL for an event made without
+   arg_len; 0 when arg is NULL.  Never fails. */
+size_t event_arg_len(const struct event *);
 /* Free an event and everything it owns; NULL is fine. */
 void event_free(struct event *);
 /* A deep copy; never fails; caller frees. */
@@ -212,6 +217,9 @@ extern const char EV_ANOM_PENDING_CAP[];
 extern const char EV_ANOM_DATA_END_EARLY[];
 extern const char EV_ANOM_MEMORY[];
 extern const char EV_ANOM_NO_HANDSHAKE[];
+extern const char EV_ANOM_ODD_CODE[];
+/* Carries enhanced, text and answers (and, after the diagnosis, diag). */
+extern const char EV_ANOM_NO_REPLY_CODE[];
 
 /*
  * What an event costs in memory, roughly (the struct, its text, argument

@@ -326,7 +326,8 @@ jb_event(struct jbuf *b, const struct event *ev)
 		break;
 	case EV_COMMAND:
 		jb_str(b, JB_K("verb"), ev->verb);
-		jb_str(b, JB_K("arg"), ev->arg ? ev->arg : "");
+		jb_key(b, JB_K("arg"));
+		jb_strn(b, ev->arg ? ev->arg : "", event_arg_len(ev));
 		jb_bool(b, JB_K("encrypted"), ev->encrypted);
 		break;
 	case EV_REPLY:
@@ -381,6 +382,16 @@ jb_event(struct jbuf *b, const struct event *ev)
 		jb_str(b, JB_K("what"), ev->what);
 		if (ev->detail != NULL)
 			jb_str(b, JB_K("detail"), ev->detail);
+		if (ev->what == EV_ANOM_NO_REPLY_CODE) {
+			/* The line's own words, and what they mean. */
+			jb_str_or_null(b, JB_K("enhanced"), ev->enhanced);
+			jb_key(b, JB_K("text"));
+			jb_strn(b, ev->text ? ev->text : "",
+			    ev->text ? ev->text_len : 0);
+			jb_str_or_null(b, JB_K("answers"), ev->answers);
+			if (ev->diag != NULL)
+				jb_diag(b, ev->diag);
+		}
 		break;
 	case EV_SESSION_CLOSE:
 		jb_str(b, JB_K("reason"), ev->close_reason);

@@ -126,8 +126,7 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		    ev->midstream ? " (mid-stream)" : "");
 		break;
 	case EV_COMMAND:
-		s = vis_dup(ev->arg ? ev->arg : "",
-		    ev->arg ? strlen(ev->arg) : 0, utf8);
+		s = vis_dup(ev->arg ? ev->arg : "", event_arg_len(ev), utf8);
 		fprintf(f, "C:%s %s%s%s\n", ev->encrypted ? "[tls]" : "",
 		    ev->verb, *s ? " " : "", s);
 		free(s);
@@ -205,9 +204,17 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 	case EV_ANOMALY:
 		s = ev->detail ? vis_dup(ev->detail, strlen(ev->detail), utf8)
 			       : NULL;
-		fprintf(f, "-- anomaly: %s%s%s\n", ev->what, s ? ": " : "",
+		fprintf(f, "-- anomaly: %s%s%s", ev->what, s ? ": " : "",
 		    s ? s : "");
 		free(s);
+		if (ev->what == EV_ANOM_NO_REPLY_CODE) {
+			s = out_text_reply(ev, utf8);
+			fprintf(f, ": %s%s%s", ev->enhanced, *s ? " " : "", s);
+			free(s);
+			if (ev->diag != NULL && ev->diag->title != NULL)
+				fprintf(f, "  << %s >>", out_text_title(ev));
+		}
+		fputc('\n', f);
 		break;
 	case EV_SESSION_CLOSE:
 		fprintf(f,

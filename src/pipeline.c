@@ -164,6 +164,24 @@ psess_account(struct psess *ps)
 	ps->mem = m;
 }
 
+/* A line without a reply code was diagnosed under its class digit ("400"):
+   let the title name the enhanced code the line does carry. */
+static void
+psess_codeless_title(struct event *ev)
+{
+	char code[8], *t;
+	size_t n;
+
+	if (ev->diag == NULL || ev->diag->title == NULL)
+		return;
+	n = (size_t)snprintf(code, sizeof code, "%d", ev->code);
+	if (strncmp(ev->diag->title, code, n) != 0)
+		return;
+	xasprintf(&t, "%s%s", ev->enhanced, ev->diag->title + n);
+	free(ev->diag->title);
+	ev->diag->title = t;
+}
+
 /* Stamp the header, diagnose replies, hand to the sink. */
 static void
 psess_emit(void *arg, struct event *ev)
@@ -177,9 +195,14 @@ psess_emit(void *arg, struct event *ev)
 		ps->p->cap_line++;
 	if (ev->type == EV_ANOMALY && ev->what == EV_ANOM_TLS_CAP)
 		ps->p->cap_tls++;
-	if (ev->type == EV_REPLY)
+	if (ev->type == EV_REPLY ||
+	    (ev->type == EV_ANOMALY && ev->what == EV_ANOM_NO_REPLY_CODE)) {
 		diag_reply(ps->p->diag, ev);
-	else if (ev->type == EV_SESSION_OPEN || ev->type == EV_SESSION_CLOSE)
+		if (ev->type == EV_ANOMALY) {
+			ev->highlight = false; /* not a reply */
+			psess_codeless_title(ev);
+		}
+	} else if (ev->type == EV_SESSION_OPEN || ev->type == EV_SESSION_CLOSE)
 		diag_session(ps->p->diag, ev);
 	/* The server's name from its greeting: the TLS layer checks the
 	   certificate against it. */

@@ -753,13 +753,15 @@ smtp_emit_message(struct smtp_session *s, const struct smtp_reply *rep,
 
 static void
 smtp_emit_command(struct smtp_session *s, const char *verb, const char *arg,
-    const struct timeval *ts, bool encrypted)
+    size_t arglen, const struct timeval *ts, bool encrypted)
 {
 	struct event *ev = event_new(EV_COMMAND);
 
 	ev->ts = *ts;
 	smtp_copy(ev->verb, sizeof ev->verb, verb);
-	ev->arg = xstrdup(arg);
+	/* NUL bytes stay: the front ends show them escaped. */
+	ev->arg = xmemdup0(arg, arglen);
+	ev->arg_len = arglen;
 	ev->encrypted = encrypted;
 	s->commands++;
 	smtp_emit(s, ev);
@@ -895,7 +897,7 @@ smtp_mask_auth(const struct smtp_session *s, const char *arg, size_t arglen)
 	char *r;
 
 	if (s->cfg.show_auth || sp == NULL)
-		return xstrndup(arg, arglen);
+		return xmemdup0(arg, arglen);
 	xasprintf(&r, "%.*s ***", (int)(sp - arg), arg);
 	return r;
 }
@@ -1164,6 +1166,83 @@ smtp_anchor(struct smtp_session *s, int code)
 	return smtp_fifo_head(&s->fifo);
 }
 
+/*
+ * Reply codes some RFC defines: RFC 5321 4.2.3, RFC 3207 (STARTTLS), RFC
+ * 4954 (AUTH), RFC 7504 (521, 556), RFC 1985 (ETRN), RFC 2645 (ATRN), RFC
+ * 3865 (NO-SOLICITING).  Anything else is still a reply, read by its first
+ * digit (RFC 5321 4.2.1), but worth naming.
+ */
+static const char smtp_known_codes[] =
+    "211 214 220 221 235 250 251 252 253 334 354 421 432 450 451 452 453 "
+    "454 455 458 459 500 501 502 503 504 521 530 534 535 538 550 551 552 "
+    "553 554 555 556";
+
+/* NULL for a code some RFC defines, else what is odd about it. */
+static const char *
+smtp_code_oddity(int code, char *buf, size_t size)
+{
+	char want[8];
+	size_t i;
+
+	snprintf(want, sizeof want, "%03d", code);
+	for (i = 0; i + 3 <= sizeof smtp_known_codes - 1; i += 4)
+		if (memcmp(smtp_known_codes + i, want, 3) == 0)
+			return NULL;
+	if (code < 200 || code > 599)
+		snprintf(buf, size,
+		    "%d: outside 2xx-5xx, the classes RFC 5321 4.2.1 "
+		    "defines; read by its first digit",
+		    code);
+	else
+		snprintf(buf, size,
+		    "%d: no RFC defines this code; read as %dxx (%s) by its "
+		    "first digit",
+		    code, code / 100,
+		    code / 100 == 4   ? "transient failure"
+		    : code / 100 == 5 ? "permanent failure"
+				      : "success or intermediate");
+	return buf;
+}
+
+/*
+ * A server line that starts with an enhanced status code and has no reply
+ * code before it (Yahoo's "4.7.0 [TSS04] Messages from ... deferred").  It
+ * is not a reply and answers nothing, but what it says is shown, and its
+ * enhanced code, with the command it would have answered, feeds the
+ * diagnosis (class digit as the code).
+ */
+static void
+smtp_codeless_line(struct smtp_session *s, const char *line, size_t len,
+    size_t el, const struct timeval *ts)
+{
+	struct smtp_pending *h = smtp_fifo_head(&s->fifo);
+	struct event *ev = event_new_anomaly(ts, EV_ANOM_NO_REPLY_CODE, NULL);
+	const char *text = line + el;
+	size_t tlen = len - el;
+
+	while (tlen > 0 && *text == ' ')
+		text++, tlen--;
+	memcpy(ev->enhanced, line, el);
+	ev->enhanced[el] = '\0';
+	ev->code = (line[0] - '0') * 100;
+	ev->text = xmemdup0(text, tlen);
+	ev->text_len = tlen;
+	ev->lines = 1;
+	if (h != NULL && h->v->kind != SMTP_K_SKIP)
+		smtp_copy(ev->answers, sizeof ev->answers, h->verb);
+	ev->ctx.unsolicited = h == NULL;
+	ev->ctx.idle_ms = s->d[EV_DIR_SERVER].line_idle;
+	ev->ctx.session_ms = smtp_ms(ts, &s->start);
+	ev->ctx.in_transaction = s->txn.active;
+	ev->ctx.tls_active = s->tls_active;
+	ev->ctx.messages = s->messages;
+	ev->ctx.greeting = s->greeting != NULL ? xstrdup(s->greeting) : NULL;
+	ev->ctx.helo = s->helo != NULL ? xstrdup(s->helo) : NULL;
+	if (s->txn.active && s->txn.mail_from != NULL)
+		ev->ctx.mail_from = xstrdup(s->txn.mail_from);
+	smtp_emit(s, ev);
+}
+
 /* A complete reply: match it, describe it, emit it, apply it. */
 static void
 smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
@@ -1293,6 +1372,12 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 	s->replies++;
 	smtp_count_code(s, r->code);
 	smtp_emit(s, ev);
+	{
+		char odd[128];
+
+		if (smtp_code_oddity(r->code, odd, sizeof odd) != NULL)
+			smtp_anomaly(s, EV_ANOM_ODD_CODE, odd, ts);
+	}
 
 	if (challenge) {
 		smtp_enter_state(s, SMTP_ST_AUTH, "334 challenge");
@@ -1331,6 +1416,12 @@ smtp_server_line(struct smtp_session *s, const char *line, size_t len,
 	if (len < 3 || line[0] < '0' || line[0] > '9' || line[1] < '0' ||
 	    line[1] > '9' || line[2] < '0' || line[2] > '9' ||
 	    (len > 3 && line[3] != ' ' && line[3] != '-')) {
+		el = smtp_enhanced_len(line, len);
+		if (el > 0 && el < sizeof r->enhanced && !r->active &&
+		    (d->valid || s->midstream)) {
+			smtp_codeless_line(s, line, len, el, ts);
+			return;
+		}
 		if (!d->valid && !s->midstream) {
 			smtp_anomaly(s, EV_ANOM_NON_SMTP, "server", ts);
 			d->ignore = true;
@@ -1686,11 +1777,13 @@ smtp_client_line(struct smtp_session *s, const char *line, size_t len,
 		verb[i] = (char)smtp_upper((unsigned char)line[i]);
 	verb[i] = '\0';
 	alen = sp != NULL ? len - vlen - 1 : 0;
-	if (v != NULL && v->kind == SMTP_K_AUTH)
-		arg = smtp_mask_auth(s, sp != NULL ? sp + 1 : "", alen);
-	else
-		arg = xstrndup(sp != NULL ? sp + 1 : "", alen);
-	smtp_emit_command(s, verb, arg, ts, encrypted);
+	if (v != NULL && v->kind == SMTP_K_AUTH && !s->cfg.show_auth &&
+	    sp != NULL && memchr(sp + 1, ' ', alen) != NULL) {
+		arg = smtp_mask_auth(s, sp + 1, alen);
+		alen = strlen(arg);
+	} else
+		arg = xmemdup0(sp != NULL ? sp + 1 : "", alen);
+	smtp_emit_command(s, verb, arg, alen, ts, encrypted);
 	s->cmd_seen = true;
 	if (!s->greeted && !s->noted_early) {
 		/* RFC 5321 3.1: the client waits for the greeting; Exim's

@@ -368,7 +368,7 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		    d, &ev->ts, true, "", UI_INFO, NULL, UI_INFO, buf, width);
 		break;
 	case EV_COMMAND:
-		t = ui_vis(ctx, ev->arg, ev->arg ? strlen(ev->arg) : 0);
+		t = ui_vis(ctx, ev->arg, event_arg_len(ev));
 		u = ui_vis(ctx, ev->verb, strnlen(ev->verb, sizeof ev->verb));
 		{
 			char *line;
@@ -448,8 +448,18 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		snprintf(buf, sizeof buf, "!! anomaly: %s%s%s",
 		    ev->what ? ev->what : "?", *t ? ": " : "", t);
 		free(t);
+		if (ev->what == EV_ANOM_NO_REPLY_CODE) {
+			/* The line itself, escaped, and what it means. */
+			t = ui_vis(ctx, ev->text ? ev->text : "",
+			    ev->text ? ev->text_len : 0);
+			snprintf(buf, sizeof buf, "!! anomaly: %s: %s %s",
+			    ev->what, ev->enhanced, t);
+			free(t);
+		}
 		ui_session_wrapped(
 		    d, &ev->ts, true, "", UI_WARN, NULL, UI_WARN, buf, width);
+		if (ev->what == EV_ANOM_NO_REPLY_CODE && ev->diag != NULL)
+			ui_session_box(ctx, d, ev, width, w);
 		break;
 	case EV_SESSION_CLOSE: {
 		size_t o;

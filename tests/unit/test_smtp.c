@@ -110,7 +110,7 @@ render(const struct event *ev, bool full)
 
 	switch (ev->type) {
 	case EV_COMMAND:
-		esc(t, sizeof t, ev->arg, strlen(ev->arg));
+		esc(t, sizeof t, ev->arg, event_arg_len(ev));
 		xasprintf(
 		    &r, "C %s|%s%s", ev->verb, t, ev->encrypted ? "|enc" : "");
 		break;
@@ -160,7 +160,14 @@ render(const struct event *ev, bool full)
 		    ev->queue_id ? ev->queue_id : "null");
 		break;
 	case EV_ANOMALY:
-		xasprintf(&r, "A %s", ev->what);
+		if (ev->what == EV_ANOM_NO_REPLY_CODE) {
+			esc(t, sizeof t, ev->text, ev->text_len);
+			xasprintf(&r, "A %s|%s|%s|%s", ev->what, ev->enhanced,
+			    t, ev->answers[0] ? ev->answers : "null");
+		} else if (ev->what == EV_ANOM_ODD_CODE)
+			xasprintf(&r, "A %s|%s", ev->what, ev->detail);
+		else
+			xasprintf(&r, "A %s", ev->what);
 		break;
 	case EV_SESSION_CLOSE:
 		o = 0;
@@ -882,6 +889,49 @@ test_bad_reply_code(void **state)
 	result_free(&r);
 }
 
+/* Codes no RFC defines are replies like any other, with an anomaly; a line
+   with an enhanced code and no reply code is shown, matched to nothing. */
+static void
+test_odd_codes(void **state)
+{
+	static const struct step st[] = {
+	    S(0, "220 mx\r\n"),
+	    C(1, "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nRCPT TO:<e@f>\r\n"),
+	    S(2, "472 a DNS A-record is empty\r\n400 try again\r\n"
+		 "402 4.2.0 later\r\n"),
+	    C(3, "DATA\r\n"),
+	    S(4, "4.7.0 [TS04] Messages from 192.0.2.1 deferred\r\n"),
+	    S(5, "700 odd\r\n"),
+	};
+	static const struct scen sc = {SCEN(st)};
+	static const char *const want[] = {
+	    "R 220 -|mx|1|CONNECT|null",
+	    "C MAIL|FROM:<a@b>",
+	    "C RCPT|TO:<c@d>",
+	    "C RCPT|TO:<e@f>",
+	    "R 472 -|a DNS A-record is empty|1|MAIL|1",
+	    "A non-standard reply code|472: no RFC defines this code; read "
+	    "as 4xx (transient failure) by its first digit",
+	    "R 400 -|try again|1|RCPT|1",
+	    "A non-standard reply code|400: no RFC defines this code; read "
+	    "as 4xx (transient failure) by its first digit",
+	    "R 402 4.2.0|later|1|RCPT|1",
+	    "A non-standard reply code|402: no RFC defines this code; read "
+	    "as 4xx (transient failure) by its first digit",
+	    "C DATA|",
+	    "A reply line without a reply code|4.7.0|[TS04] Messages from "
+	    "192.0.2.1 deferred|DATA",
+	    "R 700 -|odd|1|DATA|2",
+	    "A non-standard reply code|700: outside 2xx-5xx, the classes RFC "
+	    "5321 4.2.1 defines; read by its first digit",
+	};
+	struct result r;
+
+	(void)state;
+	check(&sc, want, NW(want), &r);
+	result_free(&r);
+}
+
 static void
 test_non_smtp(void **state)
 {
@@ -1527,7 +1577,7 @@ test_nul_bytes(void **state)
 	static const struct scen sc = {SCEN(st)};
 	static const char *const want[] = {
 	    "R 220 -|mx|1|CONNECT|null",
-	    "C MAIL|FROM:<a",
+	    "C MAIL|FROM:<a\\x00b@c>",
 	    "R 250 -|o\\x00k|1|MAIL|1",
 	    "A non-SMTP data",
 	    "C NOOP|",
@@ -2052,6 +2102,7 @@ main(void)
 	    cmocka_unit_test(test_anchor_lost_reply),
 	    cmocka_unit_test(test_rset_ehlo_clear),
 	    cmocka_unit_test(test_verbs),
+	    cmocka_unit_test(test_odd_codes),
 	    cmocka_unit_test(test_queue_ids),
 	    cmocka_unit_test(test_pending_cap),
 	    cmocka_unit_test(test_pending_cap_resync),
