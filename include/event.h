@@ -218,6 +218,8 @@ extern const char EV_ANOM_DATA_END_EARLY[];
 extern const char EV_ANOM_MEMORY[];
 extern const char EV_ANOM_NO_HANDSHAKE[];
 extern const char EV_ANOM_ODD_CODE[];
+/* Carries a diagnosis: what each side does and how to fix it. */
+extern const char EV_ANOM_TLS_MISMATCH[];
 /* Carries enhanced, text and answers (and, after the diagnosis, diag). */
 extern const char EV_ANOM_NO_REPLY_CODE[];
 

@@ -389,9 +389,9 @@ jb_event(struct jbuf *b, const struct event *ev)
 			jb_strn(b, ev->text ? ev->text : "",
 			    ev->text ? ev->text_len : 0);
 			jb_str_or_null(b, JB_K("answers"), ev->answers);
-			if (ev->diag != NULL)
-				jb_diag(b, ev->diag);
 		}
+		if (ev->diag != NULL)
+			jb_diag(b, ev->diag);
 		break;
 	case EV_SESSION_CLOSE:
 		jb_str(b, JB_K("reason"), ev->close_reason);

@@ -213,6 +213,12 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 			free(s);
 			if (ev->diag != NULL && ev->diag->title != NULL)
 				fprintf(f, "  << %s >>", out_text_title(ev));
+		} else if (ev->diag != NULL && ev->diag->fix_sender != NULL) {
+			/* The mismatch is named already: add the fixes. */
+			fprintf(f, "  << client: %s Server: %s >>",
+			    ev->diag->fix_sender,
+			    ev->diag->fix_operator ? ev->diag->fix_operator
+						   : "");
 		}
 		fputc('\n', f);
 		break;

@@ -68,6 +68,8 @@ struct psess {
 	uint8_t *hold;
 	size_t hold_len, hold_cap;
 	char greeting_host[256]; /* first word of the 220 greeting */
+	bool sniffed[2];	 /* first bytes of that direction looked at */
+	bool client_tls;	 /* the client's first bytes were TLS */
 	size_t mem;		 /* psess_mem() when last accounted */
 	unsigned trims;		 /* times the memory budget trimmed it */
 };
@@ -249,6 +251,168 @@ psess_start_tls(struct psess *ps, bool starttls)
 static void psess_feed(
     struct psess *, int, const uint8_t *, size_t, const struct timeval *);
 
+/* ---- TLS where plain SMTP was expected, and the reverse */
+
+enum psess_mismatch {
+	PSESS_MM_TLS_TO_PLAIN,	   /* client TLS, server plain SMTP */
+	PSESS_MM_PLAIN_ON_TLS,	   /* server plain SMTP on a TLS port */
+	PSESS_MM_CLIENT_PLAIN_TLS, /* client plain text on a TLS port */
+	PSESS_MM_SERVER_TLS,	   /* server TLS on a plain SMTP port */
+};
+
+/* What each mismatch means and how each side fixes it (the diagnosis of
+   the anomaly). */
+static const struct {
+	const char *rule, *title, *meaning, *fix_sender, *fix_operator,
+	    *evidence;
+} psess_mismatches[] = {
+    [PSESS_MM_TLS_TO_PLAIN] = {"tls-plain-mismatch-client-tls",
+	"The client speaks TLS, the server plain SMTP",
+	"The client opened the connection with a TLS ClientHello, as for "
+	"implicit TLS (RFC 8314), but the server answered in clear text: it "
+	"expects plain SMTP (with STARTTLS, RFC 3207) on this port. No mail "
+	"can pass until both sides agree.",
+	"Use STARTTLS on this port (or plain SMTP), or connect to the "
+	"server's implicit-TLS port, usually 465.",
+	"If this port is meant for implicit TLS, turn TLS on for it (Postfix: "
+	"-o smtpd_tls_wrappermode=yes on that master.cf service); otherwise "
+	"tell the client to use STARTTLS here.",
+	"client's first bytes: a TLS record; server's: a plain-text reply"},
+    [PSESS_MM_PLAIN_ON_TLS] = {"tls-plain-mismatch-server-plain",
+	"Plain SMTP on a port watched as implicit TLS",
+	"The server greeted in clear text on a port where TLS comes first "
+	"(implicit TLS, RFC 8314); the dialogue is followed as plain SMTP.",
+	"A client that starts TLS at once will fail here: use STARTTLS or the "
+	"server's implicit-TLS port.",
+	"If the port should be implicit TLS, enable it (Postfix: -o "
+	"smtpd_tls_wrappermode=yes); if it is plain SMTP, tell smtpscope "
+	"with --tls-ports.",
+	"server's first bytes: a plain-text reply"},
+    [PSESS_MM_CLIENT_PLAIN_TLS] = {"tls-plain-mismatch-client-plain",
+	"The client speaks plain SMTP to an implicit-TLS port",
+	"The client sent clear text on a port where TLS comes first "
+	"(implicit TLS, RFC 8314); a TLS server waits for a ClientHello and "
+	"hangs up or answers with a TLS alert.",
+	"Turn on implicit TLS (often called SSL/TLS, as opposed to STARTTLS) "
+	"for this port, or use port 587 with STARTTLS.",
+	"Tell the client's owner which port takes which mode; if the port "
+	"should take plain SMTP, turn implicit TLS off for it. If it is "
+	"plain SMTP, tell smtpscope with --tls-ports.",
+	"client's first bytes: plain text"},
+    [PSESS_MM_SERVER_TLS] = {"tls-plain-mismatch-server-tls",
+	"The server speaks TLS where the client expects plain SMTP",
+	"The server sent a TLS record on a port the client treats as plain "
+	"SMTP: the server runs implicit TLS here (RFC 8314) or a TLS proxy "
+	"sits in front of it.",
+	"Connect with implicit TLS (SSL/TLS) to this port, or use the "
+	"server's plain SMTP port with STARTTLS.",
+	"If this port should take plain SMTP, remove TLS wrapping from it; "
+	"if it is implicit TLS, tell smtpscope with --tls-ports.",
+	"server's first bytes: a TLS record"},
+};
+
+/* A TLS record header (RFC 8446 5.1: type 20-24, version 3.x) or an
+   SSLv2-compatible ClientHello. */
+static bool
+psess_looks_tls(const uint8_t *b, size_t n)
+{
+	if (n >= 3 && (b[0] & 0x80) != 0 && b[2] == 1)
+		return true;
+	return b[0] >= 20 && b[0] <= 24 && (n < 2 || b[1] == 3) &&
+	       (n < 3 || b[2] <= 4);
+}
+
+/* The start of an SMTP command or reply. */
+static bool
+psess_looks_plain(const uint8_t *b, size_t n)
+{
+	(void)n;
+	return (b[0] >= 'A' && b[0] <= 'Z') || (b[0] >= 'a' && b[0] <= 'z') ||
+	       (b[0] >= '0' && b[0] <= '9');
+}
+
+static void
+psess_mismatch(
+    struct psess *ps, enum psess_mismatch m, const struct timeval *ts)
+{
+	struct event *ev = event_new_anomaly(
+	    ts, EV_ANOM_TLS_MISMATCH, psess_mismatches[m].title);
+	struct event_diag *x = xcalloc(1, sizeof *x);
+
+	x->rule = xstrdup(psess_mismatches[m].rule);
+	x->title = xstrdup(psess_mismatches[m].title);
+	x->meaning = xstrdup(psess_mismatches[m].meaning);
+	xasprintf(
+	    &x->when, "port %u, at connection", (unsigned)ps->flow->sport);
+	x->fix_sender = xstrdup(psess_mismatches[m].fix_sender);
+	x->fix_operator = xstrdup(psess_mismatches[m].fix_operator);
+	x->cause = xstrdup("tls-required");
+	x->evidence = xcalloc(2, sizeof *x->evidence);
+	x->evidence[x->n_evidence++] = xstrdup(psess_mismatches[m].evidence);
+	xasprintf(&x->evidence[x->n_evidence++], "port %u: %s",
+	    (unsigned)ps->flow->sport,
+	    pipeline_is_tls_port(ps->p, ps->flow->sport)
+		? "implicit TLS by --tls-ports"
+		: "plain SMTP by --tls-ports");
+	x->confidence = "certain";
+	ev->diag = x;
+	psess_emit(ps, ev);
+}
+
+/* The session was taken for implicit TLS; one side speaks clear text. */
+static void
+psess_to_plain(struct psess *ps, int ignore_dir)
+{
+	tls_conn_free(ps->tls);
+	ps->tls = NULL;
+	ps->implicit_tls = false;
+	smtp_not_tls(ps->smtp, ignore_dir);
+}
+
+/*
+ * The first bytes of each direction of a session seen from its start tell
+ * TLS from plain SMTP.  On an implicit-TLS port a side that speaks clear
+ * text turns the session into plain SMTP (the TLS side's bytes are then
+ * dropped); on a plain port a side that speaks TLS is named.  Either way
+ * an anomaly explains the mismatch.
+ */
+static void
+psess_sniff(struct psess *ps, int dir, const uint8_t *data, size_t len,
+    const struct timeval *ts)
+{
+	bool tls, plain;
+
+	if (len == 0 || ps->sniffed[dir])
+		return;
+	ps->sniffed[dir] = true;
+	if (ps->flow->midstream)
+		return;
+	tls = psess_looks_tls(data, len);
+	plain = !tls && psess_looks_plain(data, len);
+	if (ps->implicit_tls && ps->tls != NULL) {
+		if (dir == EV_DIR_CLIENT && tls)
+			ps->client_tls = true;
+		else if (dir == EV_DIR_SERVER && plain) {
+			psess_to_plain(ps, ps->client_tls ? EV_DIR_CLIENT : -1);
+			psess_mismatch(ps,
+			    ps->client_tls ? PSESS_MM_TLS_TO_PLAIN
+					   : PSESS_MM_PLAIN_ON_TLS,
+			    ts);
+		} else if (dir == EV_DIR_CLIENT && plain &&
+			   !ps->sniffed[EV_DIR_SERVER]) {
+			psess_to_plain(ps, -1);
+			psess_mismatch(ps, PSESS_MM_CLIENT_PLAIN_TLS, ts);
+		}
+		return;
+	}
+	if (ps->implicit_tls)
+		return;
+	if (dir == EV_DIR_CLIENT && tls)
+		psess_mismatch(ps, PSESS_MM_TLS_TO_PLAIN, ts);
+	else if (dir == EV_DIR_SERVER && tls)
+		psess_mismatch(ps, PSESS_MM_SERVER_TLS, ts);
+}
+
 /* The server answered; bytes the client sent after STARTTLS can go on. */
 static void
 psess_release_hold(struct psess *ps, const struct timeval *ts)
@@ -273,6 +437,7 @@ psess_feed(struct psess *ps, int dir, const uint8_t *data, size_t len,
 {
 	size_t used;
 
+	psess_sniff(ps, dir, data, len, ts);
 	while (len > 0) {
 		if (ps->tls != NULL &&
 		    (ps->implicit_tls ||

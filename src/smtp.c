@@ -1998,6 +1998,17 @@ smtp_dir_state(const struct smtp_session *s, int dir)
 }
 
 void
+smtp_not_tls(struct smtp_session *s, int ignore_dir)
+{
+	s->implicit_tls = false;
+	s->tls_active = false;
+	if (ignore_dir == EV_DIR_CLIENT || ignore_dir == EV_DIR_SERVER) {
+		s->d[ignore_dir].any = true;
+		s->d[ignore_dir].ignore = true;
+	}
+}
+
+void
 smtp_tls_started(struct smtp_session *s, bool decrypting)
 {
 	int i;

@@ -458,7 +458,7 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		}
 		ui_session_wrapped(
 		    d, &ev->ts, true, "", UI_WARN, NULL, UI_WARN, buf, width);
-		if (ev->what == EV_ANOM_NO_REPLY_CODE && ev->diag != NULL)
+		if (ev->diag != NULL)
 			ui_session_box(ctx, d, ev, width, w);
 		break;
 	case EV_SESSION_CLOSE: {
