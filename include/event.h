@@ -110,6 +110,8 @@ struct event {
 	unsigned lines;
 	char answers[16]; /* "" means null */
 	bool highlight;
+	bool cut; /* a hole in the capture (snapshot length, loss) ended
+		     the reply (or command) early: its text is incomplete */
 	double latency_ms;	 /* < 0 means null */
 	struct event_diag *diag; /* NULL when none */
 	struct event_reply_ctx ctx;
@@ -145,6 +147,10 @@ struct event {
 
 	/* EV_SESSION_CLOSE */
 	const char *close_reason; /* static: "quit", "fin", ... */
+	/* The capture kept no byte of the session's payload (a header-only
+	   snapshot length): what its packets tell, per EV_DIR_*. */
+	bool no_payload;
+	uint64_t dir_pkts[2], dir_bytes[2], dir_retrans[2];
 	double duration;
 	unsigned commands, replies, messages;
 	struct event_code_count *codes;
@@ -218,6 +224,7 @@ extern const char EV_ANOM_DATA_END_EARLY[];
 extern const char EV_ANOM_MEMORY[];
 extern const char EV_ANOM_NO_HANDSHAKE[];
 extern const char EV_ANOM_ODD_CODE[];
+extern const char EV_ANOM_NO_PAYLOAD[];
 /* Carries a diagnosis: what each side does and how to fix it. */
 extern const char EV_ANOM_TLS_MISMATCH[];
 /* Carries enhanced, text and answers (and, after the diagnosis, diag). */

@@ -54,6 +54,11 @@ struct flow {
 	struct timeval first_ts, last_ts;
 	struct reasm dir[2]; /* EV_DIR_CLIENT, EV_DIR_SERVER */
 	bool fin[2], rst;
+	/* Per direction, from the TCP headers alone (what a header-only
+	   capture still tells): packets, payload bytes by the headers,
+	   payload bytes captured, and segments that carried nothing above
+	   the highest sequence number seen (retransmissions). */
+	uint64_t pkts[2], wire_bytes[2], cap_bytes[2], retrans[2];
 	void *user; /* the pipeline's per-session state */
 	void *pre;  /* the pipeline's, while half-open (before open) */
 	/* private to flow.c */

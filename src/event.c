@@ -44,6 +44,7 @@ const char EV_ANOM_TRUNCATED_PACKET[] = "truncated packet";
 const char EV_ANOM_PENDING_CAP[] = "too many outstanding commands";
 const char EV_ANOM_MEMORY[] = "memory budget reached";
 const char EV_ANOM_NO_HANDSHAKE[] = "connection attempts without a handshake";
+const char EV_ANOM_NO_PAYLOAD[] = "payload not captured";
 const char EV_ANOM_TLS_MISMATCH[] = "TLS and plain SMTP mismatch";
 const char EV_ANOM_ODD_CODE[] = "non-standard reply code";
 const char EV_ANOM_NO_REPLY_CODE[] = "reply line without a reply code";

@@ -85,6 +85,8 @@ struct flow_entry {
 	uint32_t ack[2]; /* highest ACK acknowledging direction d */
 	bool cap_reported[2];
 	bool trunc_reported;
+	bool seq_hi_set[2];
+	uint32_t seq_hi[2]; /* end of the highest segment seen, per dir */
 };
 
 LIST_HEAD(flow_bucket, flow_entry);
@@ -778,14 +780,29 @@ flow_input(struct flow_table *t, const struct decode_pkt *p)
 			    &t->global_left);
 		}
 	}
+	e->f.pkts[dir]++;
+	if (p->wire_len > 0) {
+		uint32_t end = seq + (uint32_t)p->wire_len;
+
+		e->f.wire_bytes[dir] += p->wire_len;
+		e->f.cap_bytes[dir] += p->len;
+		if (e->seq_hi_set[dir] && SEQ_LEQ(end, e->seq_hi[dir]))
+			e->f.retrans[dir]++;
+		else {
+			e->seq_hi_set[dir] = true;
+			e->seq_hi[dir] = end;
+		}
+	}
 	if (p->len > 0)
 		flow_insert(t, e, dir, seq, p->payload, p->len, &p->ts);
 	if (p->wire_len > p->len) {
 		/* The snapshot length cut the payload: what is missing
-		   becomes a gap in its turn. */
+		   becomes a gap in its turn.  A packet of which no payload
+		   byte was kept is the pipeline's to report (header-only
+		   captures). */
 		flow_insert(t, e, dir, seq + (uint32_t)p->len, NULL,
 		    p->wire_len - p->len, &p->ts);
-		if (!e->trunc_reported) {
+		if (!e->trunc_reported && p->len > 0) {
 			e->trunc_reported = true;
 			flow_anomaly(t, &e->f, EV_ANOM_TRUNCATED_PACKET,
 			    "payload cut by the snapshot length (-s)", &p->ts);

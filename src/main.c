@@ -686,7 +686,6 @@ main_headless(struct main_sink *s, struct capture *cap)
 	struct event *ev;
 	const char *why = NULL;
 	int rc, status = EXIT_OK;
-	uint64_t sessions = 0;
 
 	gettimeofday(&start, NULL);
 	for (;;) {
@@ -709,7 +708,6 @@ main_headless(struct main_sink *s, struct capture *cap)
 	if (!s->broken) {
 		ev = event_new(EV_STATS);
 		pipeline_fill_stats(s->pipe, ev);
-		sessions = ev->sessions;
 		ev->dropped = capture_dropped(cap);
 		ev->elapsed = (double)(end.tv_sec - start.tv_sec) +
 			      (double)(end.tv_usec - start.tv_usec) / 1e6;
@@ -720,7 +718,7 @@ main_headless(struct main_sink *s, struct capture *cap)
 	if (rc < 0) {
 		err_print(capture_source(cap), why, NULL);
 		status = EXIT_RUNTIME;
-	} else if (!s->broken && sessions == 0)
+	} else if (!s->broken)
 		main_no_session_hint(s);
 	return status;
 }

@@ -127,8 +127,9 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		break;
 	case EV_COMMAND:
 		s = vis_dup(ev->arg ? ev->arg : "", event_arg_len(ev), utf8);
-		fprintf(f, "C:%s %s%s%s\n", ev->encrypted ? "[tls]" : "",
-		    ev->verb, *s ? " " : "", s);
+		fprintf(f, "C:%s %s%s%s%s\n", ev->encrypted ? "[tls]" : "",
+		    ev->verb, *s ? " " : "", s,
+		    ev->cut ? " [cut: not all captured]" : "");
 		free(s);
 		break;
 	case EV_REPLY:
@@ -137,6 +138,8 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		    ev->highlight ? "!! " : "", ev->code,
 		    ev->enhanced[0] ? " " : "", ev->enhanced, *s ? " " : "", s);
 		free(s);
+		if (ev->cut)
+			fputs(" [cut: not all captured]", f);
 		if (ev->code >= 400)
 			out_text_envelope(f, ev, utf8);
 		if (ev->diag != NULL && ev->diag->title != NULL) {
@@ -233,6 +236,19 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		for (i = 0; i < ev->n_codes; i++)
 			fprintf(f, "%s%d:%u", i ? " " : "; ", ev->codes[i].code,
 			    ev->codes[i].count);
+		if (ev->no_payload)
+			fprintf(f,
+			    "; payload not captured: client %" PRIu64
+			    " packet%s, %" PRIu64 " byte%s, server %" PRIu64
+			    " packet%s, %" PRIu64 " byte%s, %" PRIu64
+			    " retransmission%s (capture with -s 0)",
+			    ev->dir_pkts[0], event_plural(ev->dir_pkts[0]),
+			    ev->dir_bytes[0], event_plural(ev->dir_bytes[0]),
+			    ev->dir_pkts[1], event_plural(ev->dir_pkts[1]),
+			    ev->dir_bytes[1], event_plural(ev->dir_bytes[1]),
+			    ev->dir_retrans[0] + ev->dir_retrans[1],
+			    event_plural(
+				ev->dir_retrans[0] + ev->dir_retrans[1]));
 		fputc('\n', f);
 		break;
 	case EV_STATS:

@@ -70,6 +70,7 @@ struct psess {
 	char greeting_host[256]; /* first word of the 220 greeting */
 	bool sniffed[2];	 /* first bytes of that direction looked at */
 	bool client_tls;	 /* the client's first bytes were TLS */
+	bool no_payload;	 /* header-only: no payload byte captured */
 	size_t mem;		 /* psess_mem() when last accounted */
 	unsigned trims;		 /* times the memory budget trimmed it */
 };
@@ -107,7 +108,8 @@ struct pipeline {
 	uint64_t fragments, truncated;
 	uint64_t cap_line, cap_tls;
 	uint64_t last_session;
-	size_t mem_sessions;	      /* sum of the sessions' mem */
+	uint64_t no_payload; /* sessions seen from their headers only */
+	size_t mem_sessions; /* sum of the sessions' mem */
 	uint64_t mem_trim, mem_evict; /* the budget's actions */
 	bool last_half_open;	      /* the last packet: a half-open one */
 	struct pipeline_half half[PIPELINE_HALF_SERVERS + 1];
@@ -197,6 +199,16 @@ psess_emit(void *arg, struct event *ev)
 		ps->p->cap_line++;
 	if (ev->type == EV_ANOMALY && ev->what == EV_ANOM_TLS_CAP)
 		ps->p->cap_tls++;
+	if (ev->type == EV_SESSION_CLOSE && ps->no_payload) {
+		int d;
+
+		ev->no_payload = true;
+		for (d = 0; d < 2; d++) {
+			ev->dir_pkts[d] = ps->flow->pkts[d];
+			ev->dir_bytes[d] = ps->flow->wire_bytes[d];
+			ev->dir_retrans[d] = ps->flow->retrans[d];
+		}
+	}
 	if (ev->type == EV_REPLY ||
 	    (ev->type == EV_ANOMALY && ev->what == EV_ANOM_NO_REPLY_CODE)) {
 		diag_reply(ps->p->diag, ev);
@@ -730,12 +742,30 @@ static void
 pipeline_flow_gap(void *arg, struct flow *f, int dir, uint64_t bytes,
     const struct timeval *ts)
 {
+	struct pipeline *p = arg;
 	struct psess *ps = f->user;
 	struct event *ev;
 
-	(void)arg;
 	if (ps == NULL)
 		return;
+	if (f->cap_bytes[EV_DIR_CLIENT] == 0 &&
+	    f->cap_bytes[EV_DIR_SERVER] == 0) {
+		/* Not one payload byte so far: a capture that keeps only
+		   headers.  The session is what its packets tell (handshake,
+		   end, sizes, timing), summed at its close, not a gap per
+		   packet. */
+		if (!ps->no_payload) {
+			ps->no_payload = true;
+			p->no_payload++;
+			psess_anomaly(ps, EV_ANOM_NO_PAYLOAD,
+			    "the capture kept only packet headers (snapshot "
+			    "length too short): the session is shown from "
+			    "its packets alone; capture with -s 0 to see the "
+			    "dialogue",
+			    ts);
+		}
+		return;
+	}
 	ev = event_new(EV_GAP);
 	ev->ts = *ts;
 	ev->dir = dir;
@@ -907,7 +937,17 @@ pipeline_no_session_hint(const struct pipeline *p, char *buf, size_t len)
 		if (o < len)                                                   \
 			o += (size_t)snprintf(buf + o, len - o, __VA_ARGS__);  \
 	} while (0)
-	if (p->sessions_seen > 0 || len == 0)
+	if (len == 0)
+		return false;
+	if (p->no_payload > 0) {
+		PIPELINE_PUT("%" PRIu64 " of %" PRIu64 " session%s had no "
+			     "payload captured (only packet headers): capture "
+			     "with -s 0 to see the dialogue",
+		    p->no_payload, p->sessions_seen,
+		    p->sessions_seen == 1 ? "" : "s");
+		return true;
+	}
+	if (p->sessions_seen > 0)
 		return false;
 	n = pipeline_other_ports(p, top, PIPELINE_HINT_PORTS);
 	if (n == 0)

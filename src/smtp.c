@@ -162,6 +162,7 @@ struct smtp_reply {
 	struct timeval first_ts;
 	double idle_ms;
 	bool encrypted;
+	bool cut;      /* a hole in the capture ended it early */
 	bool has_size; /* EHLO keyword SIZE seen */
 	uint64_t size;
 };
@@ -185,6 +186,7 @@ struct smtp_session {
 	struct timeval syn_ts;
 	bool have_syn;
 	bool implicit_tls, midstream;
+	bool cmd_cut; /* the command line being parsed ends at a hole */
 
 	enum smtp_state state;
 	struct smtp_dir d[2];
@@ -762,6 +764,7 @@ smtp_emit_command(struct smtp_session *s, const char *verb, const char *arg,
 	/* NUL bytes stay: the front ends show them escaped. */
 	ev->arg = xmemdup0(arg, arglen);
 	ev->arg_len = arglen;
+	ev->cut = s->cmd_cut;
 	ev->encrypted = encrypted;
 	s->commands++;
 	smtp_emit(s, ev);
@@ -1082,6 +1085,7 @@ smtp_reply_reset(struct smtp_reply *r)
 	r->enhanced[0] = '\0';
 	r->text_len = 0;
 	r->lines = 0;
+	r->cut = false;
 	r->has_size = false;
 	r->size = 0;
 }
@@ -1264,6 +1268,7 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 	ev->text_len = r->text_len;
 	ev->lines = r->lines;
 	ev->encrypted = r->encrypted;
+	ev->cut = r->cut;
 	if (s->greeted && !s->over && s->state == SMTP_ST_DATA &&
 	    s->fifo.count == 0 && r->code != 421) {
 		/*
@@ -2037,6 +2042,58 @@ smtp_tls_started(struct smtp_session *s, bool decrypting)
 		smtp_enter_state(s, SMTP_ST_READY, "TLS started");
 }
 
+/*
+ * A hole in the server's bytes: a reply whose code arrived is still a
+ * reply (a snapshot length that cut the packet after "452 4." keeps the
+ * 452), ended here and marked cut; so is a multi-line reply the hole
+ * interrupts, which would otherwise swallow the next reply.
+ */
+static void
+smtp_server_cut(struct smtp_session *s, const struct timeval *ts)
+{
+	struct smtp_dir *d = &s->d[EV_DIR_SERVER];
+	struct smtp_reply *r = &s->rep;
+	const uint8_t *b = d->buf;
+
+	if (d->in_line && !d->overflow && d->len >= 3 && b[0] >= '0' &&
+	    b[0] <= '9' && b[1] >= '0' && b[1] <= '9' && b[2] >= '0' &&
+	    b[2] <= '9' && (d->len == 3 || b[3] == ' ' || b[3] == '-')) {
+		d->buf[d->len] = '\0';
+		/* Marked before the line: a last line completes it. */
+		r->cut = true;
+		smtp_server_line(s, (const char *)b, d->len, ts, r->encrypted);
+		if (!r->active)
+			return;
+	}
+	if (r->active) {
+		r->cut = true;
+		smtp_reply_done(s, ts);
+	}
+}
+
+/* A hole in the client's bytes: a command whose verb arrived is still a
+   command, its argument cut (replies stay matched to it). */
+static void
+smtp_client_cut(struct smtp_session *s)
+{
+	struct smtp_dir *d = &s->d[EV_DIR_CLIENT];
+	struct timeval start;
+	char verb[16];
+
+	if (!d->in_line || d->overflow ||
+	    (s->state != SMTP_ST_READY && s->state != SMTP_ST_GREETING) ||
+	    d->len < 4 ||
+	    smtp_line_verb((const char *)d->buf, d->len, verb, sizeof verb) ==
+		NULL)
+		return;
+	d->buf[d->len] = '\0';
+	/* The command was sent when its first byte was. */
+	start = d->line_ts;
+	s->cmd_cut = true;
+	smtp_client_line(s, (const char *)d->buf, d->len, &start, false);
+	s->cmd_cut = false;
+}
+
 void
 smtp_gap(
     struct smtp_session *s, int dir, uint64_t bytes, const struct timeval *ts)
@@ -2070,6 +2127,10 @@ smtp_gap(
 	 * blindly up to the next LF could lose a command).  The server: the
 	 * broken line will not parse as a reply; do not report it.
 	 */
+	if (dir == EV_DIR_SERVER && !d->ignore)
+		smtp_server_cut(s, ts);
+	else if (dir == EV_DIR_CLIENT && !d->ignore)
+		smtp_client_cut(s);
 	d->len = 0;
 	d->in_line = false;
 	d->overflow = false;

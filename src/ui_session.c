@@ -313,9 +313,11 @@ ui_session_reply(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		if (e == NULL)
 			e = end;
 		t = ui_vis(ctx, p, (size_t)(e - p));
-		if (xasprintf(&line, "%d%c%s%s%s", ev->code,
+		if (xasprintf(&line, "%d%c%s%s%s%s", ev->code,
 			i + 1 < lines && e != end ? '-' : ' ', ev->enhanced,
-			ev->enhanced[0] ? " " : "", t) < 0)
+			ev->enhanced[0] ? " " : "", t,
+			ev->cut && e == end ? " [cut: not all captured]" : "") <
+		    0)
 			line = xstrdup("");
 		free(t);
 		ui_session_wrapped(d, &ev->ts, first, "S: ", UI_SERVER,
@@ -475,6 +477,15 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 			o += (size_t)snprintf(buf + o, sizeof buf - o,
 			    "%s%d:%u", i ? " " : "; ", ev->codes[i].code,
 			    ev->codes[i].count);
+		if (ev->no_payload && o < sizeof buf)
+			snprintf(buf + o, sizeof buf - o,
+			    "; payload not captured: client %" PRIu64
+			    " packets, %" PRIu64 " bytes; server %" PRIu64
+			    " packets, %" PRIu64 " bytes; %" PRIu64
+			    " retransmissions",
+			    ev->dir_pkts[0], ev->dir_bytes[0], ev->dir_pkts[1],
+			    ev->dir_bytes[1],
+			    ev->dir_retrans[0] + ev->dir_retrans[1]);
 		ui_session_wrapped(
 		    d, &ev->ts, true, "", UI_INFO, NULL, UI_INFO, buf, width);
 		break;

@@ -111,8 +111,8 @@ render(const struct event *ev, bool full)
 	switch (ev->type) {
 	case EV_COMMAND:
 		esc(t, sizeof t, ev->arg, event_arg_len(ev));
-		xasprintf(
-		    &r, "C %s|%s%s", ev->verb, t, ev->encrypted ? "|enc" : "");
+		xasprintf(&r, "C %s|%s%s%s", ev->verb, t,
+		    ev->encrypted ? "|enc" : "", ev->cut ? "|cut" : "");
 		break;
 	case EV_REPLY:
 		esc(t, sizeof t, ev->text, ev->text_len);
@@ -139,10 +139,11 @@ render(const struct event *ev, bool full)
 			    ev->ctx.last_arg ? ev->ctx.last_arg : "(null)",
 			    ev->ctx.mail_from ? ev->ctx.mail_from : "(null)",
 			    ev->ctx.rcpt ? ev->ctx.rcpt : "(null)");
-		xasprintf(&r, "R %d %s|%s|%u|%s|%s%s%s", ev->code,
+		xasprintf(&r, "R %d %s|%s|%u|%s|%s%s%s%s", ev->code,
 		    ev->enhanced[0] ? ev->enhanced : "-", t, ev->lines,
 		    ev->answers[0] ? ev->answers : "null", lat,
-		    ev->encrypted ? "|enc" : "", ctx ? ctx : "");
+		    ev->encrypted ? "|enc" : "", ev->cut ? "|cut" : "",
+		    ctx ? ctx : "");
 		free(ctx);
 		break;
 	case EV_MESSAGE:
@@ -1742,6 +1743,48 @@ test_gaps(void **state)
 	result_free(&r);
 }
 
+/* A capture cut by its snapshot length: each packet's first bytes, then a
+   hole.  A reply whose code arrived is a reply (cut), a command whose verb
+   arrived is a command (cut), and a multi-line reply the hole interrupts
+   does not swallow the next one. */
+static void
+test_cut_by_snaplen(void **state)
+{
+	static const struct step st[] = {
+	    S(0, "220 mx ESM"),
+	    GAP(1, EV_DIR_SERVER, 10),
+	    C(2, "EHLO"),
+	    GAP(3, EV_DIR_CLIENT, 9),
+	    S(4, "250-mx\r\n250-PIP"),
+	    GAP(5, EV_DIR_SERVER, 30),
+	    C(6, "MAIL FROM:<a@"),
+	    GAP(7, EV_DIR_CLIENT, 5),
+	    S(8, "250 2.1.0 Ok\r\n"),
+	    C(9, "RCPT TO:<b@c>\r\n"),
+	    S(10, "452 4.5."),
+	    GAP(11, EV_DIR_SERVER, 30),
+	    C(12, "RC"),
+	    GAP(13, EV_DIR_CLIENT, 14),
+	    S(14, "45"),
+	    GAP(15, EV_DIR_SERVER, 30),
+	};
+	static const struct scen sc = {SCEN(st)};
+	static const char *const want[] = {
+	    "R 220 -|mx ESM|1|CONNECT|null|cut",
+	    "C EHLO||cut",
+	    "R 250 -|mx\\nPIP|2|EHLO|2|cut",
+	    "C MAIL|FROM:<a@|cut",
+	    "R 250 2.1.0|Ok|1|MAIL|2",
+	    "C RCPT|TO:<b@c>",
+	    "R 452 -|4.5.|1|RCPT|1|cut",
+	};
+	struct result r;
+
+	(void)state;
+	check(&sc, want, NW(want), &r);
+	result_free(&r);
+}
+
 static void
 test_data_end_early(void **state)
 {
@@ -2103,6 +2146,7 @@ main(void)
 	    cmocka_unit_test(test_rset_ehlo_clear),
 	    cmocka_unit_test(test_verbs),
 	    cmocka_unit_test(test_odd_codes),
+	    cmocka_unit_test(test_cut_by_snaplen),
 	    cmocka_unit_test(test_queue_ids),
 	    cmocka_unit_test(test_pending_cap),
 	    cmocka_unit_test(test_pending_cap_resync),
