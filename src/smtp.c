@@ -1814,6 +1814,11 @@ smtp_client_line(struct smtp_session *s, const char *line, size_t len,
 	memset(&p, 0, sizeof p);
 	p.v = v != NULL ? v : &smtp_verb_other;
 	memcpy(p.verb, verb, sizeof p.verb);
+	if (s->cmd_cut && arg != NULL && strchr(arg, '>') == NULL) {
+		/* A path the capture cut: unknown, not a wrong address. */
+		free(arg);
+		arg = NULL;
+	}
 	p.arg = arg;
 	p.ts = *ts;
 	p.pipelined = s->fifo.count > 0;
