@@ -36,6 +36,11 @@ struct flow_config {
 	size_t ooo_per_dir;    /* out-of-order bytes per direction */
 	size_t ooo_total;      /* out-of-order bytes over all flows */
 	unsigned idle_timeout; /* seconds */
+	/* -P any: every TCP connection is followed; the server is the
+	   SYN's destination (mid-stream: the lower port), and a flow gets
+	   its session id only from flow_assign_id(), once the consumer has
+	   seen SMTP in it. */
+	bool any_port;
 };
 
 /* flow_input's answer for a packet of a half-open connection (a SYN whose
@@ -142,5 +147,8 @@ size_t flow_trim(struct flow_table *, struct flow *, const struct timeval *ts);
 bool flow_evict_oldest(struct flow_table *, const struct timeval *ts,
     const char *what, const char *detail);
 bool flow_is_smtp_port(const struct flow_config *, uint16_t port);
+/* With any_port: number f as the next session (ids stay dense and in the
+   order sessions are recognised).  Returns the id; never fails. */
+uint64_t flow_assign_id(struct flow_table *, struct flow *);
 
 #endif

@@ -133,6 +133,7 @@ flow_config_default(struct flow_config *c)
 	c->ooo_per_dir = REASM_OOO_MAX_DEFAULT;
 	c->ooo_total = FLOW_OOO_TOTAL_DEFAULT;
 	c->idle_timeout = FLOW_IDLE_TIMEOUT_DEFAULT;
+	c->any_port = false;
 }
 
 bool
@@ -140,6 +141,8 @@ flow_is_smtp_port(const struct flow_config *c, uint16_t port)
 {
 	size_t i;
 
+	if (c->any_port)
+		return true;
 	for (i = 0; i < c->n_ports; i++)
 		if (c->ports[i] == port)
 			return true;
@@ -558,6 +561,8 @@ flow_src_is_server(const struct flow_table *t, const struct decode_pkt *p)
 {
 	int s = flow_port_rank(t, p->sport), d = flow_port_rank(t, p->dport);
 
+	if (t->cfg.any_port) /* clients pick ports from the top */
+		return p->sport < p->dport;
 	if (s < 0)
 		return false;
 	if (d < 0)
@@ -633,10 +638,19 @@ flow_open(struct flow_table *t, struct flow_entry *e, const struct timeval *ts)
 	t->nembryo--;
 	TAILQ_INSERT_TAIL(&t->lru, e, lru);
 	e->opened = true;
-	e->f.id = ++t->next_id;
+	if (!t->cfg.any_port)
+		e->f.id = ++t->next_id;
 	t->stats.flows++;
 	if (t->ops->open != NULL)
 		t->ops->open(t->arg, &e->f, e->f.syn_seen ? &e->f.syn_ts : ts);
+}
+
+uint64_t
+flow_assign_id(struct flow_table *t, struct flow *f)
+{
+	if (f->id == 0)
+		f->id = ++t->next_id;
+	return f->id;
 }
 
 /* A SYN from the client of a live flow: a retransmission, or (another ISN,

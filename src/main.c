@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -128,7 +129,9 @@ main_usage(FILE *f)
 	      "  -r, --read FILE          read a pcap or pcapng file (\"-\" = "
 	      "stdin)\n"
 	      "  -P, --ports LIST         SMTP ports, e.g. 25,2525-2530 "
-	      "(default 25,465,587)\n"
+	      "(default 25,465,587),\n"
+	      "                           or \"any\": every TCP connection "
+	      "that starts like SMTP\n"
 	      "      --tls-ports LIST     implicit-TLS ports (default 465)\n"
 	      "  -s, --snapshot-length N  snapshot length (default 262144)\n"
 	      "  -B, --buffer-size MIB    kernel capture buffer in MiB "
@@ -780,6 +783,12 @@ main(int argc, char **argv)
 			o.cap.file = optarg;
 			break;
 		case 'P':
+			/* "any": SMTP wherever a connection starts like it. */
+			if (strcasecmp(optarg, "any") == 0) {
+				o.pipe.flow.any_port = true;
+				break;
+			}
+			o.pipe.flow.any_port = false;
 			o.pipe.n_ports = main_ports(
 			    "-P", optarg, o.pipe.ports, PIPELINE_PORTS_MAX);
 			break;
@@ -965,6 +974,7 @@ main(int argc, char **argv)
 
 	o.cap.ports = o.pipe.ports;
 	o.cap.n_ports = o.pipe.n_ports;
+	o.cap.any_port = o.pipe.flow.any_port;
 	cap = capture_open(&o.cap, &what, &why, &hint, &usage);
 	if (cap == NULL)
 		err_exit(usage ? EXIT_USAGE : EXIT_RUNTIME, what, why, hint);

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "decode.h"
 #include "smtp.h"
@@ -71,8 +72,15 @@ struct psess {
 	bool sniffed[2];	 /* first bytes of that direction looked at */
 	bool client_tls;	 /* the client's first bytes were TLS */
 	bool no_payload;	 /* header-only: no payload byte captured */
-	size_t mem;		 /* psess_mem() when last accounted */
-	unsigned trims;		 /* times the memory budget trimmed it */
+	/* -P any: what the connection's first payload said.  Until it is
+	   SMTP the psess has no engine, no id and emits nothing. */
+	enum psess_any {
+		PSESS_ANY_SMTP,
+		PSESS_ANY_UNDECIDED,
+		PSESS_ANY_NOT_SMTP,
+	} any;
+	size_t mem;	/* psess_mem() when last accounted */
+	unsigned trims; /* times the memory budget trimmed it */
 };
 
 /* Connection attempts to one server that never became sessions. */
@@ -153,7 +161,8 @@ pipeline_is_tls_port(const struct pipeline *p, uint16_t port)
 static size_t
 psess_mem(const struct psess *ps)
 {
-	return sizeof *ps + ps->hold_cap + smtp_mem(ps->smtp) +
+	return sizeof *ps + ps->hold_cap +
+	       (ps->smtp != NULL ? smtp_mem(ps->smtp) : 0) +
 	       tls_conn_mem(ps->tls);
 }
 
@@ -683,27 +692,84 @@ pipeline_flow_aborted(void *arg, struct flow *f, enum flow_close_reason why,
 	    h->hll, pipeline_hash(f->client, f->af == AF_INET6 ? 16 : 4));
 }
 
-static void
-pipeline_flow_open(void *arg, struct flow *f, const struct timeval *ts)
+/* ---- -P any: SMTP on any port */
+
+/* Verbs that open a client's side of SMTP (RFC 5321 4.1.1, RFC 2033);
+   mid-stream, any command of RFC 5321 and its common extensions. */
+static const char *const psess_open_verbs[] = {"EHLO", "HELO", "LHLO"};
+static const char *const psess_mid_verbs[] = {"MAIL", "RCPT", "DATA", "QUIT",
+    "RSET", "NOOP", "AUTH", "STARTTLS", "BDAT", "VRFY", "EXPN", "HELP", "ETRN",
+    "XCLIENT", "XFORWARD"};
+
+static bool
+psess_verb_in(
+    const uint8_t *b, size_t n, const char *const *verbs, size_t nverbs)
 {
-	struct pipeline *p = arg;
-	struct psess *ps = xcalloc(1, sizeof *ps);
+	size_t i, k;
+
+	for (i = 0; i < nverbs; i++) {
+		k = strlen(verbs[i]);
+		if (n <= k || strncasecmp((const char *)b, verbs[i], k) != 0)
+			continue;
+		if (b[k] == ' ' || b[k] == '\r' || b[k] == '\n')
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether the first payload of a connection (dir's) is SMTP.  From the
+ * start: a server greeting 220 (or refusing with 421/554, RFC 5321 3.1),
+ * unless it names FTP, whose greeting is 220 too; or a client that talks
+ * first with EHLO/HELO/LHLO.  Mid-stream: a reply line with a code of
+ * 2xx-5xx, or a line that starts with an SMTP command.  HTTP, IMAP, POP3
+ * and TLS all start otherwise.
+ */
+static bool
+psess_is_smtp(const struct psess *ps, int dir, const uint8_t *b, size_t n)
+{
+	bool mid = ps->flow->midstream;
+	const uint8_t *lf;
+	size_t line, i;
+	int code;
+
+	if (dir == EV_DIR_CLIENT)
+		return psess_verb_in(b, n, psess_open_verbs,
+			   sizeof psess_open_verbs /
+			       sizeof *psess_open_verbs) ||
+		       (mid && psess_verb_in(b, n, psess_mid_verbs,
+				   sizeof psess_mid_verbs /
+				       sizeof *psess_mid_verbs));
+	if (n < 4 || b[0] < '2' || b[0] > '5' || b[1] < '0' || b[1] > '9' ||
+	    b[2] < '0' || b[2] > '9' || (b[3] != ' ' && b[3] != '-'))
+		return false;
+	if (mid)
+		return true;
+	code = (b[0] - '0') * 100 + (b[1] - '0') * 10 + (b[2] - '0');
+	if (code != 220 && code != 421 && code != 554)
+		return false;
+	lf = memchr(b, '\n', n);
+	line = lf != NULL ? (size_t)(lf - b) : n;
+	for (i = 0; i + 3 <= line; i++)
+		if (strncasecmp((const char *)b + i, "FTP", 3) == 0)
+			return false;
+	return true;
+}
+
+/* The connection is an SMTP session: number it, announce it, start its
+   engine, hand on the handshake's packets kept meanwhile. */
+static void
+psess_begin(struct psess *ps, const struct timeval *ts)
+{
+	struct pipeline *p = ps->p;
+	struct flow *f = ps->flow;
 	struct pipeline_pre *pre;
 	struct event *ev;
 	size_t i;
 
-	ps->p = p;
-	ps->flow = f;
-	ps->id = f->id;
-	decode_format_endpoint(
-	    ps->client, sizeof ps->client, f->af, f->client, f->cport);
-	decode_format_endpoint(
-	    ps->server, sizeof ps->server, f->af, f->server, f->sport);
-	ps->implicit_tls = pipeline_is_tls_port(p, f->sport);
-	f->user = ps;
-	TAILQ_INSERT_TAIL(&p->sessions, ps, entry);
+	ps->any = PSESS_ANY_SMTP;
+	ps->id = flow_assign_id(p->flows, f);
 	p->sessions_seen++;
-
 	ev = event_new(EV_SESSION_OPEN);
 	ev->ts = *ts;
 	ev->tls_implicit = ps->implicit_tls;
@@ -727,12 +793,59 @@ pipeline_flow_open(void *arg, struct flow *f, const struct timeval *ts)
 	}
 }
 
+/* Not SMTP (-P any): forget what was kept for it. */
+static void
+psess_not_smtp(struct psess *ps)
+{
+	ps->any = PSESS_ANY_NOT_SMTP;
+	if (ps->flow->pre != NULL) {
+		pipeline_pre_free(ps->p, ps->flow->pre);
+		ps->flow->pre = NULL;
+	}
+}
+
+static void
+pipeline_flow_open(void *arg, struct flow *f, const struct timeval *ts)
+{
+	struct pipeline *p = arg;
+	struct psess *ps = xcalloc(1, sizeof *ps);
+
+	ps->p = p;
+	ps->flow = f;
+	decode_format_endpoint(
+	    ps->client, sizeof ps->client, f->af, f->client, f->cport);
+	decode_format_endpoint(
+	    ps->server, sizeof ps->server, f->af, f->server, f->sport);
+	ps->implicit_tls = pipeline_is_tls_port(p, f->sport);
+	f->user = ps;
+	TAILQ_INSERT_TAIL(&p->sessions, ps, entry);
+	/* -P any: an implicit-TLS port is SMTP by configuration; any other
+	   connection waits for its first payload. */
+	if (p->cfg.flow.any_port && !ps->implicit_tls) {
+		ps->any = PSESS_ANY_UNDECIDED;
+		psess_account(ps);
+		return;
+	}
+	psess_begin(ps, ts);
+}
+
 static void
 pipeline_flow_data(void *arg, struct flow *f, int dir, const uint8_t *data,
     size_t len, const struct timeval *ts)
 {
+	struct psess *ps = f->user;
+
 	(void)arg;
-	if (f->user != NULL) {
+	if (ps != NULL && ps->any == PSESS_ANY_UNDECIDED) {
+		/* Stamped like any session: its SYN, else its first
+		   packet. */
+		if (psess_is_smtp(ps, dir, data, len))
+			psess_begin(
+			    ps, f->syn_seen ? &f->syn_ts : &f->first_ts);
+		else
+			psess_not_smtp(ps);
+	}
+	if (ps != NULL && ps->any == PSESS_ANY_SMTP) {
 		psess_feed(f->user, dir, data, len, ts);
 		psess_account(f->user);
 	}
@@ -746,8 +859,8 @@ pipeline_flow_gap(void *arg, struct flow *f, int dir, uint64_t bytes,
 	struct psess *ps = f->user;
 	struct event *ev;
 
-	if (ps == NULL)
-		return;
+	if (ps == NULL || ps->any != PSESS_ANY_SMTP)
+		return; /* -P any cannot tell SMTP without its bytes */
 	if (f->cap_bytes[EV_DIR_CLIENT] == 0 &&
 	    f->cap_bytes[EV_DIR_SERVER] == 0) {
 		/* Not one payload byte so far: a capture that keeps only
@@ -788,10 +901,14 @@ pipeline_flow_close(void *arg, struct flow *f, enum flow_close_reason why,
 
 	if (ps == NULL)
 		return;
-	if (ps->tls != NULL)
-		tls_conn_finish(ps->tls, ts);
-	/* The engine says "quit" itself when QUIT/221 ended the session. */
-	smtp_close(ps->smtp, flow_close_reason_name(why), ts);
+	if (ps->any != PSESS_ANY_SMTP)
+		psess_not_smtp(ps); /* never a session: nothing to say */
+	else {
+		if (ps->tls != NULL)
+			tls_conn_finish(ps->tls, ts);
+		/* The engine says "quit" itself when QUIT/221 ended it. */
+		smtp_close(ps->smtp, flow_close_reason_name(why), ts);
+	}
 	p->mem_sessions -= ps->mem;
 	TAILQ_REMOVE(&p->sessions, ps, entry);
 	tls_conn_free(ps->tls);
@@ -808,7 +925,8 @@ pipeline_flow_anomaly(void *arg, struct flow *f, const char *what,
 	struct pipeline *p = arg;
 
 	if (f != NULL && f->user != NULL) {
-		psess_anomaly(f->user, what, detail, ts);
+		if (((struct psess *)f->user)->any == PSESS_ANY_SMTP)
+			psess_anomaly(f->user, what, detail, ts);
 		return;
 	}
 	p->emit(p->arg, event_new_anomaly(ts, what, detail));
@@ -1022,7 +1140,9 @@ pipeline_reclaim(struct pipeline *p, const struct timeval *ts)
 			break;
 		held = h[i].mem;
 		freed = flow_trim(p->flows, ps->flow, ts);
-		freed += smtp_trim(ps->smtp, what, sizeof what);
+		what[0] = '\0';
+		if (ps->smtp != NULL)
+			freed += smtp_trim(ps->smtp, what, sizeof what);
 		if (ps->tls != NULL) {
 			size_t t = tls_conn_trim(ps->tls, ts);
 
@@ -1038,7 +1158,8 @@ pipeline_reclaim(struct pipeline *p, const struct timeval *ts)
 		if (freed == 0)
 			continue;
 		p->mem_trim++;
-		if (ps->trims++ >= PIPELINE_TRIM_REPORTS)
+		if (ps->trims++ >= PIPELINE_TRIM_REPORTS ||
+		    ps->any != PSESS_ANY_SMTP)
 			continue;
 		pipeline_mib(a, sizeof a, p->cfg.memory);
 		pipeline_mib(b, sizeof b, held);

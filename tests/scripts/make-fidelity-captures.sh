@@ -37,6 +37,12 @@
 #                            command its verb
 #   hdronly-live             swaks against the plain scripted server, recorded
 #                            live with tcpdump -s 64
+#   anyport-mixed            for -P any: swaks to scripted SMTP servers on
+#                            2525, 10025 and 10026, amid curl to an HTTP
+#                            server (python3 -m http.server, 8080), curl to
+#                            an IMAP responder (imap_scripted.py, 1143) and
+#                            curl over TLS to openssl s_server -www (8443);
+#                            no port rewrite
 set -eu
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -49,14 +55,16 @@ if [ "$(id -u)" != 0 ]; then
 	echo "make-fidelity-captures: run as root (tcpdump on lo)" >&2
 	exit 1
 fi
-for t in tcpdump tcprewrite swaks openssl editcap; do
+for t in tcpdump tcprewrite swaks openssl editcap curl; do
 	command -v $t >/dev/null ||
 	    { echo "make-fidelity-captures: $t missing" >&2; exit 1; }
 done
 
 SSERVER=
+OTHERS=
 cleanup() {
 	[ -z "$SSERVER" ] || kill "$SSERVER" 2>/dev/null || true
+	for pid in $OTHERS; do kill "$pid" 2>/dev/null || true; done
 	cap_cleanup
 	rm -rf "$WORK"
 }
@@ -139,6 +147,43 @@ swaks --server 127.0.0.1 --port $P --helo client.example.test \
     --data "$(msg_data sender@example.org alice@example.test 'header only')" \
     >> "$LOG" 2>&1
 rec hdronly-live $P 25
+srv_stop
+
+# ---------------------------------------------------------------- -P any
+srv_start plain 2525
+srv_start plain 10025
+srv_start plain 10026
+(cd "$WORK" && exec $PY -m http.server --bind 127.0.0.1 8080) \
+    > "$WORK/http.out" 2>&1 &
+OTHERS="$OTHERS $!"
+$PY "$SCRIPTS/imap_scripted.py" 1143 > "$WORK/imap.out" 2>&1 &
+OTHERS="$OTHERS $!"
+openssl s_server -accept 127.0.0.1:8443 -cert "$WORK/cert.pem" \
+    -key "$WORK/key.pem" -www -quiet > "$WORK/https.out" 2>&1 &
+OTHERS="$OTHERS $!"
+sleep 1.5
+echo hello > "$WORK/index.txt"
+cap_start anyport-mixed "tcp and host 127.0.0.1"
+curl -s -o /dev/null http://127.0.0.1:8080/index.txt >> "$LOG" 2>&1
+swaks --server 127.0.0.1 --port 2525 --helo client.example.test \
+    --from sender@example.org --to alice@example.test \
+    --data "$(msg_data sender@example.org alice@example.test 'port 2525')" \
+    >> "$LOG" 2>&1
+curl -s -u alice:secret imap://127.0.0.1:1143/ >> "$LOG" 2>&1 || true
+swaks --server 127.0.0.1 --port 10025 --helo localhost \
+    --from sender@example.org --to bob@example.test \
+    --data "$(msg_data sender@example.org bob@example.test 'filter in')" \
+    >> "$LOG" 2>&1
+curl -s -k -o /dev/null https://127.0.0.1:8443/ >> "$LOG" 2>&1 || true
+swaks --server 127.0.0.1 --port 10026 --helo localhost \
+    --from sender@example.org --to bob@example.test \
+    --data "$(msg_data sender@example.org bob@example.test 'filter out')" \
+    >> "$LOG" 2>&1
+cap_stop
+cp "$WORK/anyport-mixed.raw" "$OUT/anyport-mixed.pcap"
+echo "wrote $OUT/anyport-mixed.pcap"
+for pid in $OTHERS; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+OTHERS=
 srv_stop
 
 echo "all captures written to $OUT; client transcript:"
