@@ -784,7 +784,7 @@ main(int argc, char **argv)
 			break;
 		case 'P':
 			/* "any": SMTP wherever a connection starts like it. */
-			if (strcasecmp(optarg, "any") == 0) {
+			if (optarg != NULL && strcasecmp(optarg, "any") == 0) {
 				o.pipe.flow.any_port = true;
 				break;
 			}
