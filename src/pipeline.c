@@ -279,6 +279,7 @@ enum psess_mismatch {
 	PSESS_MM_PLAIN_ON_TLS,	   /* server plain SMTP on a TLS port */
 	PSESS_MM_CLIENT_PLAIN_TLS, /* client plain text on a TLS port */
 	PSESS_MM_SERVER_TLS,	   /* server TLS on a plain SMTP port */
+	PSESS_MM_CLIENT_TLS_PLAIN, /* client TLS on a plain SMTP port */
 };
 
 /* What each mismatch means and how each side fixes it (the diagnosis of
@@ -330,6 +331,19 @@ static const struct {
 	"If this port should take plain SMTP, remove TLS wrapping from it; "
 	"if it is implicit TLS, tell smtpscope with --tls-ports.",
 	"server's first bytes: a TLS record"},
+    [PSESS_MM_CLIENT_TLS_PLAIN] = {"tls-plain-mismatch-client-tls-plain-port",
+	"The client speaks TLS on a plain SMTP port",
+	"The client opened the connection with a TLS ClientHello, as for "
+	"implicit TLS (RFC 8314), on a port where SMTP starts in clear text "
+	"(STARTTLS, RFC 3207, comes after the greeting). A plain SMTP server "
+	"answers it with errors or hangs up.",
+	"Use STARTTLS on this port, or connect to the server's implicit-TLS "
+	"port, usually 465.",
+	"If this port is meant for implicit TLS, turn TLS on for it (Postfix: "
+	"-o smtpd_tls_wrappermode=yes on that master.cf service) and tell "
+	"smtpscope with --tls-ports; otherwise tell the client to use "
+	"STARTTLS here.",
+	"client's first bytes: a TLS record"},
 };
 
 /* A TLS record header (RFC 8446 5.1: type 20-24, version 3.x) or an
@@ -429,7 +443,10 @@ psess_sniff(struct psess *ps, int dir, const uint8_t *data, size_t len,
 	if (ps->implicit_tls)
 		return;
 	if (dir == EV_DIR_CLIENT && tls)
-		psess_mismatch(ps, PSESS_MM_TLS_TO_PLAIN, ts);
+		psess_mismatch(ps,
+		    ps->sniffed[EV_DIR_SERVER] ? PSESS_MM_TLS_TO_PLAIN
+					       : PSESS_MM_CLIENT_TLS_PLAIN,
+		    ts);
 	else if (dir == EV_DIR_SERVER && tls)
 		psess_mismatch(ps, PSESS_MM_SERVER_TLS, ts);
 }

@@ -155,8 +155,13 @@ ui_session_box(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		boxw = width - 1;
 	}
 	inner = boxw - 4;
-	snprintf(head, sizeof head, " %s%d%s%s ", ev->highlight ? "!! " : "",
-	    ev->code, ev->enhanced[0] ? " " : "", ev->enhanced);
+	if (ev->type == EV_ANOMALY) /* no reply code: what the line says */
+		snprintf(head, sizeof head, " %s ",
+		    ev->enhanced[0] ? ev->enhanced : "mismatch");
+	else
+		snprintf(head, sizeof head, " %s%d%s%s ",
+		    ev->highlight ? "!! " : "", ev->code,
+		    ev->enhanced[0] ? " " : "", ev->enhanced);
 	tw = ui_width(head);
 	ui_doc_line(d);
 	d->lines[d->n - 1].mark = 2;
