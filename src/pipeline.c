@@ -1227,7 +1227,14 @@ pipeline_packet(struct pipeline *p, int linktype, const struct timeval *ts,
 			p->last_session = 0;
 			p->last_half_open = true;
 		}
-		if (p->last_session == 0 && !p->last_half_open)
+		/* -P any: this very packet may have made its connection a
+		   session (for -w and the UI's save); a connection not (yet)
+		   SMTP still counts against the memory budget. */
+		if (p->last_session == 0 && !p->last_half_open &&
+		    p->cfg.flow.any_port && flow_last(p->flows) != NULL)
+			p->last_session = flow_last(p->flows)->id;
+		if (p->last_session == 0 && !p->last_half_open &&
+		    !p->cfg.flow.any_port)
 			pipeline_count_other(p, &pkt);
 		else if (p->cfg.memory > 0 && pipeline_mem(p) > p->cfg.memory)
 			pipeline_reclaim(p, ts);
