@@ -26,6 +26,7 @@ struct capture_config {
 	const char *bpf;       /* user's expression, may be NULL */
 	const uint16_t *ports; /* SMTP ports, for the filter */
 	size_t n_ports;
+	bool any_port;	/* -P any: the filter keeps all of TCP */
 	int snaplen;	/* default 262144 */
 	int buffer_mib; /* 0: CAPTURE_BUFFER_MIB */
 	bool promisc;	/* false with -p */

@@ -97,7 +97,9 @@ struct event {
 
 	/* EV_COMMAND (verb, arg, encrypted) and EV_REPLY */
 	char verb[16]; /* upper case */
-	char *arg;     /* already masked for AUTH */
+	char *arg;     /* already masked for AUTH; may hold NUL bytes
+			  (arg_len is its length, a NUL follows it) */
+	size_t arg_len;
 	bool encrypted;
 
 	/* EV_REPLY; for EV_MESSAGE the code of the final reply */
@@ -108,6 +110,8 @@ struct event {
 	unsigned lines;
 	char answers[16]; /* "" means null */
 	bool highlight;
+	bool cut; /* a hole in the capture (snapshot length, loss) ended
+		     the reply (or command) early: its text is incomplete */
 	double latency_ms;	 /* < 0 means null */
 	struct event_diag *diag; /* NULL when none */
 	struct event_reply_ctx ctx;
@@ -143,6 +147,10 @@ struct event {
 
 	/* EV_SESSION_CLOSE */
 	const char *close_reason; /* static: "quit", "fin", ... */
+	/* The capture kept no byte of the session's payload (a header-only
+	   snapshot length): what its packets tell, per EV_DIR_*. */
+	bool no_payload;
+	uint64_t dir_pkts[2], dir_bytes[2], dir_retrans[2];
 	double duration;
 	unsigned commands, replies, messages;
 	struct event_code_count *codes;
@@ -171,6 +179,9 @@ struct event *event_new(enum event_type);
    be NULL.  Never fails. */
 struct event *event_new_anomaly(
     const struct timeval *ts, const char *what, const char *detail);
+/* Length of ev->arg: arg_len, or up to its NUL for an event made without
+   arg_len; 0 when arg is NULL.  Never fails. */
+size_t event_arg_len(const struct event *);
 /* Free an event and everything it owns; NULL is fine. */
 void event_free(struct event *);
 /* A deep copy; never fails; caller frees. */
@@ -212,6 +223,12 @@ extern const char EV_ANOM_PENDING_CAP[];
 extern const char EV_ANOM_DATA_END_EARLY[];
 extern const char EV_ANOM_MEMORY[];
 extern const char EV_ANOM_NO_HANDSHAKE[];
+extern const char EV_ANOM_ODD_CODE[];
+extern const char EV_ANOM_NO_PAYLOAD[];
+/* Carries a diagnosis: what each side does and how to fix it. */
+extern const char EV_ANOM_TLS_MISMATCH[];
+/* Carries enhanced, text and answers (and, after the diagnosis, diag). */
+extern const char EV_ANOM_NO_REPLY_CODE[];
 
 /*
  * What an event costs in memory, roughly (the struct, its text, argument

@@ -36,6 +36,11 @@ struct flow_config {
 	size_t ooo_per_dir;    /* out-of-order bytes per direction */
 	size_t ooo_total;      /* out-of-order bytes over all flows */
 	unsigned idle_timeout; /* seconds */
+	/* -P any: every TCP connection is followed; the server is the
+	   SYN's destination (mid-stream: the lower port), and a flow gets
+	   its session id only from flow_assign_id(), once the consumer has
+	   seen SMTP in it. */
+	bool any_port;
 };
 
 /* flow_input's answer for a packet of a half-open connection (a SYN whose
@@ -54,6 +59,11 @@ struct flow {
 	struct timeval first_ts, last_ts;
 	struct reasm dir[2]; /* EV_DIR_CLIENT, EV_DIR_SERVER */
 	bool fin[2], rst;
+	/* Per direction, from the TCP headers alone (what a header-only
+	   capture still tells): packets, payload bytes by the headers,
+	   payload bytes captured, and segments that carried nothing above
+	   the highest sequence number seen (retransmissions). */
+	uint64_t pkts[2], wire_bytes[2], cap_bytes[2], retrans[2];
 	void *user; /* the pipeline's per-session state */
 	void *pre;  /* the pipeline's, while half-open (before open) */
 	/* private to flow.c */
@@ -137,5 +147,8 @@ size_t flow_trim(struct flow_table *, struct flow *, const struct timeval *ts);
 bool flow_evict_oldest(struct flow_table *, const struct timeval *ts,
     const char *what, const char *detail);
 bool flow_is_smtp_port(const struct flow_config *, uint16_t port);
+/* With any_port: number f as the next session (ids stay dense and in the
+   order sessions are recognised).  Returns the id; never fails. */
+uint64_t flow_assign_id(struct flow_table *, struct flow *);
 
 #endif

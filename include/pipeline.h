@@ -73,10 +73,12 @@ struct pipeline_port {
 size_t pipeline_other_ports(
     const struct pipeline *, struct pipeline_port *, size_t max);
 /*
- * While no SMTP session was seen but TCP traffic was, on other ports: the
- * hint that names them, "no SMTP session on ports 25,465,587; TCP traffic
- * on port 2525 (40 packets): try -P 2525", written to buf (truncated to
- * len).  Returns false, buf untouched, when there is nothing to say.
+ * The run's closing hint, written to buf (truncated to len): when sessions
+ * were seen from their packet headers only, "2 of 2 sessions had no payload
+ * captured ...: capture with -s 0"; else, while no SMTP session was seen
+ * but TCP traffic was, on other ports, the hint that names them, "no SMTP
+ * session on ports 25,465,587; TCP traffic on port 2525 (40 packets): try
+ * -P 2525".  Returns false, buf untouched, when there is nothing to say.
  */
 bool pipeline_no_session_hint(const struct pipeline *, char *buf, size_t len);
 

@@ -87,6 +87,14 @@ enum smtp_dir_state smtp_dir_state(const struct smtp_session *, int dir);
 /* The TLS layer took over after STARTTLS/220, or could not decrypt: the
    engine stops expecting SMTP in clear (no anomalies for TLS bytes). */
 void smtp_tls_started(struct smtp_session *, bool decrypting);
+/*
+ * A session begun as implicit TLS turned out to be plain SMTP (one side
+ * spoke clear text first): bytes fed from now on are clear text.
+ * ignore_dir (EV_DIR_CLIENT or EV_DIR_SERVER) is a direction whose bytes
+ * were TLS and are dropped from now on without an anomaly; -1 for none.
+ * Never fails.
+ */
+void smtp_not_tls(struct smtp_session *, int ignore_dir);
 /* bytes are missing in dir: resynchronise at the next line. */
 void smtp_gap(
     struct smtp_session *, int dir, uint64_t bytes, const struct timeval *ts);

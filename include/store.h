@@ -54,6 +54,7 @@ struct store_session {
 #define STORE_F_ANOMALY 0x08
 #define STORE_F_ENCRYPTED 0x10 /* some part was TLS */
 #define STORE_F_MIDSTREAM 0x20
+#define STORE_F_NO_PAYLOAD 0x40 /* seen from packet headers only */
 	uint8_t codes_seen[STORE_CODE_MAX / 8];
 	bool closed;
 	const char *close_reason;

@@ -232,7 +232,9 @@ capture_filter_text(const struct capture_config *cfg, bool live, int dlt)
 	bool user = cfg->bpf != NULL && cfg->bpf[strspn(cfg->bpf, " \t")] != 0;
 
 	ports[0] = '\0';
-	if (live && cfg->n_ports > 0) {
+	if (live && cfg->any_port)
+		snprintf(ports, sizeof ports, "tcp");
+	else if (live && cfg->n_ports > 0) {
 		off = (size_t)snprintf(ports, sizeof ports, "tcp and (");
 		for (i = 0; i < cfg->n_ports && off < sizeof ports; i++)
 			off += (size_t)snprintf(ports + off, sizeof ports - off,

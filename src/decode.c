@@ -449,11 +449,15 @@ decode_tcp(struct rd *r, size_t wire, struct decode_pkt *out, const char **why)
 		return DECODE_MALFORMED;
 	}
 	rd_skip(r, hlen - 20); /* options */
-	if (r->err) {
-		*why = "TCP options cut";
-		return DECODE_TRUNCATED;
-	}
 	out->wire_len = wire - hlen;
+	if (r->err) {
+		/* A snapshot length that keeps only headers ("tcpdump -s 64")
+		   cuts the options: the fixed header still tells ports,
+		   sequence numbers, flags and the payload's size. */
+		out->len = 0;
+		out->payload = NULL;
+		return DECODE_OK;
+	}
 	out->len = rd_left(r);
 	if (out->len > out->wire_len)
 		out->len = out->wire_len;

@@ -44,6 +44,10 @@ const char EV_ANOM_TRUNCATED_PACKET[] = "truncated packet";
 const char EV_ANOM_PENDING_CAP[] = "too many outstanding commands";
 const char EV_ANOM_MEMORY[] = "memory budget reached";
 const char EV_ANOM_NO_HANDSHAKE[] = "connection attempts without a handshake";
+const char EV_ANOM_NO_PAYLOAD[] = "payload not captured";
+const char EV_ANOM_TLS_MISMATCH[] = "TLS and plain SMTP mismatch";
+const char EV_ANOM_ODD_CODE[] = "non-standard reply code";
+const char EV_ANOM_NO_REPLY_CODE[] = "reply line without a reply code";
 const char EV_ANOM_DATA_END_EARLY[] =
     "reply before the end of data (no CRLF.CRLF)";
 
@@ -57,6 +61,14 @@ event_new(enum event_type type)
 	ev->ctx.idle_ms = -1;
 	ev->dir = -1;
 	return ev;
+}
+
+size_t
+event_arg_len(const struct event *ev)
+{
+	if (ev->arg == NULL)
+		return 0;
+	return ev->arg_len > 0 ? ev->arg_len : strlen(ev->arg);
 }
 
 struct event *
@@ -180,7 +192,8 @@ event_dup(const struct event *src)
 	struct event *ev = xmalloc(sizeof *ev);
 
 	*ev = *src;
-	ev->arg = dupornull(src->arg);
+	ev->arg_len = event_arg_len(src);
+	ev->arg = src->arg == NULL ? NULL : xmemdup0(src->arg, ev->arg_len);
 	ev->text =
 	    src->text == NULL ? NULL : xmemdup0(src->text, src->text_len);
 	if (src->diag != NULL) {
@@ -329,7 +342,7 @@ event_size(const struct event *ev)
 	size_t n = sizeof *ev + ev->text_len + ev->pkt_caplen;
 
 	if (ev->arg != NULL)
-		n += strlen(ev->arg) + 1;
+		n += event_arg_len(ev) + 1;
 	if (ev->diag != NULL)
 		n += sizeof *ev->diag + EVENT_DIAG_SIZE_GUESS;
 	return n;

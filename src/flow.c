@@ -85,6 +85,8 @@ struct flow_entry {
 	uint32_t ack[2]; /* highest ACK acknowledging direction d */
 	bool cap_reported[2];
 	bool trunc_reported;
+	bool seq_hi_set[2];
+	uint32_t seq_hi[2]; /* end of the highest segment seen, per dir */
 };
 
 LIST_HEAD(flow_bucket, flow_entry);
@@ -131,6 +133,7 @@ flow_config_default(struct flow_config *c)
 	c->ooo_per_dir = REASM_OOO_MAX_DEFAULT;
 	c->ooo_total = FLOW_OOO_TOTAL_DEFAULT;
 	c->idle_timeout = FLOW_IDLE_TIMEOUT_DEFAULT;
+	c->any_port = false;
 }
 
 bool
@@ -138,6 +141,8 @@ flow_is_smtp_port(const struct flow_config *c, uint16_t port)
 {
 	size_t i;
 
+	if (c->any_port)
+		return true;
 	for (i = 0; i < c->n_ports; i++)
 		if (c->ports[i] == port)
 			return true;
@@ -556,6 +561,8 @@ flow_src_is_server(const struct flow_table *t, const struct decode_pkt *p)
 {
 	int s = flow_port_rank(t, p->sport), d = flow_port_rank(t, p->dport);
 
+	if (t->cfg.any_port) /* clients pick ports from the top */
+		return p->sport < p->dport;
 	if (s < 0)
 		return false;
 	if (d < 0)
@@ -631,10 +638,19 @@ flow_open(struct flow_table *t, struct flow_entry *e, const struct timeval *ts)
 	t->nembryo--;
 	TAILQ_INSERT_TAIL(&t->lru, e, lru);
 	e->opened = true;
-	e->f.id = ++t->next_id;
+	if (!t->cfg.any_port)
+		e->f.id = ++t->next_id;
 	t->stats.flows++;
 	if (t->ops->open != NULL)
 		t->ops->open(t->arg, &e->f, e->f.syn_seen ? &e->f.syn_ts : ts);
+}
+
+uint64_t
+flow_assign_id(struct flow_table *t, struct flow *f)
+{
+	if (f->id == 0)
+		f->id = ++t->next_id;
+	return f->id;
 }
 
 /* A SYN from the client of a live flow: a retransmission, or (another ISN,
@@ -778,14 +794,29 @@ flow_input(struct flow_table *t, const struct decode_pkt *p)
 			    &t->global_left);
 		}
 	}
+	e->f.pkts[dir]++;
+	if (p->wire_len > 0) {
+		uint32_t end = seq + (uint32_t)p->wire_len;
+
+		e->f.wire_bytes[dir] += p->wire_len;
+		e->f.cap_bytes[dir] += p->len;
+		if (e->seq_hi_set[dir] && SEQ_LEQ(end, e->seq_hi[dir]))
+			e->f.retrans[dir]++;
+		else {
+			e->seq_hi_set[dir] = true;
+			e->seq_hi[dir] = end;
+		}
+	}
 	if (p->len > 0)
 		flow_insert(t, e, dir, seq, p->payload, p->len, &p->ts);
 	if (p->wire_len > p->len) {
 		/* The snapshot length cut the payload: what is missing
-		   becomes a gap in its turn. */
+		   becomes a gap in its turn.  A packet of which no payload
+		   byte was kept is the pipeline's to report (header-only
+		   captures). */
 		flow_insert(t, e, dir, seq + (uint32_t)p->len, NULL,
 		    p->wire_len - p->len, &p->ts);
-		if (!e->trunc_reported) {
+		if (!e->trunc_reported && p->len > 0) {
 			e->trunc_reported = true;
 			flow_anomaly(t, &e->f, EV_ANOM_TRUNCATED_PACKET,
 			    "payload cut by the snapshot length (-s)", &p->ts);

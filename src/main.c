@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -131,7 +132,9 @@ main_usage(FILE *f)
 	      "  -r, --read FILE          read a pcap or pcapng file (\"-\" = "
 	      "stdin)\n"
 	      "  -P, --ports LIST         SMTP ports, e.g. 25,2525-2530 "
-	      "(default 25,465,587)\n"
+	      "(default 25,465,587),\n"
+	      "                           or \"any\": every TCP connection "
+	      "that starts like SMTP\n"
 	      "      --tls-ports LIST     implicit-TLS ports (default 465)\n"
 	      "  -s, --snapshot-length N  snapshot length (default 262144)\n"
 	      "  -B, --buffer-size MIB    kernel capture buffer in MiB "
@@ -695,7 +698,6 @@ main_headless(struct main_sink *s, struct capture *cap)
 	struct event *ev;
 	const char *why = NULL;
 	int rc, status = EXIT_OK;
-	uint64_t sessions = 0;
 
 	gettimeofday(&start, NULL);
 	for (;;) {
@@ -718,7 +720,6 @@ main_headless(struct main_sink *s, struct capture *cap)
 	if (!s->broken) {
 		ev = event_new(EV_STATS);
 		pipeline_fill_stats(s->pipe, ev);
-		sessions = ev->sessions;
 		ev->dropped = capture_dropped(cap);
 		ev->elapsed = (double)(end.tv_sec - start.tv_sec) +
 			      (double)(end.tv_usec - start.tv_usec) / 1e6;
@@ -729,7 +730,7 @@ main_headless(struct main_sink *s, struct capture *cap)
 	if (rc < 0) {
 		err_print(capture_source(cap), why, NULL);
 		status = EXIT_RUNTIME;
-	} else if (!s->broken && sessions == 0)
+	} else if (!s->broken)
 		main_no_session_hint(s);
 	return status;
 }
@@ -792,6 +793,12 @@ main(int argc, char **argv)
 			o.cap.file = optarg;
 			break;
 		case 'P':
+			/* "any": SMTP wherever a connection starts like it. */
+			if (optarg != NULL && strcasecmp(optarg, "any") == 0) {
+				o.pipe.flow.any_port = true;
+				break;
+			}
+			o.pipe.flow.any_port = false;
 			o.pipe.n_ports = main_ports(
 			    "-P", optarg, o.pipe.ports, PIPELINE_PORTS_MAX);
 			break;
@@ -980,6 +987,7 @@ main(int argc, char **argv)
 
 	o.cap.ports = o.pipe.ports;
 	o.cap.n_ports = o.pipe.n_ports;
+	o.cap.any_port = o.pipe.flow.any_port;
 	cap = capture_open(&o.cap, &what, &why, &hint, &usage);
 	if (cap == NULL)
 		err_exit(usage ? EXIT_USAGE : EXIT_RUNTIME, what, why, hint);

@@ -326,8 +326,11 @@ jb_event(struct jbuf *b, const struct event *ev)
 		break;
 	case EV_COMMAND:
 		jb_str(b, JB_K("verb"), ev->verb);
-		jb_str(b, JB_K("arg"), ev->arg ? ev->arg : "");
+		jb_key(b, JB_K("arg"));
+		jb_strn(b, ev->arg ? ev->arg : "", event_arg_len(ev));
 		jb_bool(b, JB_K("encrypted"), ev->encrypted);
+		if (ev->cut)
+			jb_bool(b, JB_K("cut"), true);
 		break;
 	case EV_REPLY:
 		jb_int(b, JB_K("code"), ev->code);
@@ -339,6 +342,8 @@ jb_event(struct jbuf *b, const struct event *ev)
 		jb_str_or_null(b, JB_K("answers"), ev->answers);
 		jb_bool(b, JB_K("encrypted"), ev->encrypted);
 		jb_bool(b, JB_K("highlight"), ev->highlight);
+		if (ev->cut) /* only then: most replies are whole */
+			jb_bool(b, JB_K("cut"), true);
 		if (ev->diag != NULL)
 			jb_diag(b, ev->diag);
 		jb_num3(b, JB_K("latency_ms"), ev->latency_ms);
@@ -381,6 +386,16 @@ jb_event(struct jbuf *b, const struct event *ev)
 		jb_str(b, JB_K("what"), ev->what);
 		if (ev->detail != NULL)
 			jb_str(b, JB_K("detail"), ev->detail);
+		if (ev->what == EV_ANOM_NO_REPLY_CODE) {
+			/* The line's own words, and what they mean. */
+			jb_str_or_null(b, JB_K("enhanced"), ev->enhanced);
+			jb_key(b, JB_K("text"));
+			jb_strn(b, ev->text ? ev->text : "",
+			    ev->text ? ev->text_len : 0);
+			jb_str_or_null(b, JB_K("answers"), ev->answers);
+		}
+		if (ev->diag != NULL)
+			jb_diag(b, ev->diag);
 		break;
 	case EV_SESSION_CLOSE:
 		jb_str(b, JB_K("reason"), ev->close_reason);
@@ -402,6 +417,28 @@ jb_event(struct jbuf *b, const struct event *ev)
 			jb_digits(b, ev->codes[i].count);
 		}
 		jb_puts(b, "}");
+		if (ev->no_payload) {
+			/* Only then: what the packets alone tell. */
+			jb_str(b, JB_K("payload"), "not captured");
+			jb_key(b, JB_K("packets"));
+			jb_puts(b, "{\"client\":");
+			jb_digits(b, ev->dir_pkts[EV_DIR_CLIENT]);
+			jb_puts(b, ",\"server\":");
+			jb_digits(b, ev->dir_pkts[EV_DIR_SERVER]);
+			jb_puts(b, "}");
+			jb_key(b, JB_K("bytes"));
+			jb_puts(b, "{\"client\":");
+			jb_digits(b, ev->dir_bytes[EV_DIR_CLIENT]);
+			jb_puts(b, ",\"server\":");
+			jb_digits(b, ev->dir_bytes[EV_DIR_SERVER]);
+			jb_puts(b, "}");
+			jb_key(b, JB_K("retransmissions"));
+			jb_puts(b, "{\"client\":");
+			jb_digits(b, ev->dir_retrans[EV_DIR_CLIENT]);
+			jb_puts(b, ",\"server\":");
+			jb_digits(b, ev->dir_retrans[EV_DIR_SERVER]);
+			jb_puts(b, "}");
+		}
 		break;
 	case EV_STATS:
 		jb_u64(b, JB_K("packets"), ev->packets);

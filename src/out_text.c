@@ -126,10 +126,10 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		    ev->midstream ? " (mid-stream)" : "");
 		break;
 	case EV_COMMAND:
-		s = vis_dup(ev->arg ? ev->arg : "",
-		    ev->arg ? strlen(ev->arg) : 0, utf8);
-		fprintf(f, "C:%s %s%s%s\n", ev->encrypted ? "[tls]" : "",
-		    ev->verb, *s ? " " : "", s);
+		s = vis_dup(ev->arg ? ev->arg : "", event_arg_len(ev), utf8);
+		fprintf(f, "C:%s %s%s%s%s\n", ev->encrypted ? "[tls]" : "",
+		    ev->verb, *s ? " " : "", s,
+		    ev->cut ? " [cut: not all captured]" : "");
 		free(s);
 		break;
 	case EV_REPLY:
@@ -138,6 +138,8 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		    ev->highlight ? "!! " : "", ev->code,
 		    ev->enhanced[0] ? " " : "", ev->enhanced, *s ? " " : "", s);
 		free(s);
+		if (ev->cut)
+			fputs(" [cut: not all captured]", f);
 		if (ev->code >= 400)
 			out_text_envelope(f, ev, utf8);
 		if (ev->diag != NULL && ev->diag->title != NULL) {
@@ -205,9 +207,23 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 	case EV_ANOMALY:
 		s = ev->detail ? vis_dup(ev->detail, strlen(ev->detail), utf8)
 			       : NULL;
-		fprintf(f, "-- anomaly: %s%s%s\n", ev->what, s ? ": " : "",
+		fprintf(f, "-- anomaly: %s%s%s", ev->what, s ? ": " : "",
 		    s ? s : "");
 		free(s);
+		if (ev->what == EV_ANOM_NO_REPLY_CODE) {
+			s = out_text_reply(ev, utf8);
+			fprintf(f, ": %s%s%s", ev->enhanced, *s ? " " : "", s);
+			free(s);
+			if (ev->diag != NULL && ev->diag->title != NULL)
+				fprintf(f, "  << %s >>", out_text_title(ev));
+		} else if (ev->diag != NULL && ev->diag->fix_sender != NULL) {
+			/* The mismatch is named already: add the fixes. */
+			fprintf(f, "  << client: %s Server: %s >>",
+			    ev->diag->fix_sender,
+			    ev->diag->fix_operator ? ev->diag->fix_operator
+						   : "");
+		}
+		fputc('\n', f);
 		break;
 	case EV_SESSION_CLOSE:
 		fprintf(f,
@@ -220,6 +236,19 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		for (i = 0; i < ev->n_codes; i++)
 			fprintf(f, "%s%d:%u", i ? " " : "; ", ev->codes[i].code,
 			    ev->codes[i].count);
+		if (ev->no_payload)
+			fprintf(f,
+			    "; payload not captured: client %" PRIu64
+			    " packet%s, %" PRIu64 " byte%s, server %" PRIu64
+			    " packet%s, %" PRIu64 " byte%s, %" PRIu64
+			    " retransmission%s (capture with -s 0)",
+			    ev->dir_pkts[0], event_plural(ev->dir_pkts[0]),
+			    ev->dir_bytes[0], event_plural(ev->dir_bytes[0]),
+			    ev->dir_pkts[1], event_plural(ev->dir_pkts[1]),
+			    ev->dir_bytes[1], event_plural(ev->dir_bytes[1]),
+			    ev->dir_retrans[0] + ev->dir_retrans[1],
+			    event_plural(
+				ev->dir_retrans[0] + ev->dir_retrans[1]));
 		fputc('\n', f);
 		break;
 	case EV_STATS:

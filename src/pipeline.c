@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "decode.h"
 #include "smtp.h"
@@ -68,8 +69,18 @@ struct psess {
 	uint8_t *hold;
 	size_t hold_len, hold_cap;
 	char greeting_host[256]; /* first word of the 220 greeting */
-	size_t mem;		 /* psess_mem() when last accounted */
-	unsigned trims;		 /* times the memory budget trimmed it */
+	bool sniffed[2];	 /* first bytes of that direction looked at */
+	bool client_tls;	 /* the client's first bytes were TLS */
+	bool no_payload;	 /* header-only: no payload byte captured */
+	/* -P any: what the connection's first payload said.  Until it is
+	   SMTP the psess has no engine, no id and emits nothing. */
+	enum psess_any {
+		PSESS_ANY_SMTP,
+		PSESS_ANY_UNDECIDED,
+		PSESS_ANY_NOT_SMTP,
+	} any;
+	size_t mem;	/* psess_mem() when last accounted */
+	unsigned trims; /* times the memory budget trimmed it */
 };
 
 /* Connection attempts to one server that never became sessions. */
@@ -105,7 +116,8 @@ struct pipeline {
 	uint64_t fragments, truncated;
 	uint64_t cap_line, cap_tls;
 	uint64_t last_session;
-	size_t mem_sessions;	      /* sum of the sessions' mem */
+	uint64_t no_payload; /* sessions seen from their headers only */
+	size_t mem_sessions; /* sum of the sessions' mem */
 	uint64_t mem_trim, mem_evict; /* the budget's actions */
 	bool last_half_open;	      /* the last packet: a half-open one */
 	struct pipeline_half half[PIPELINE_HALF_SERVERS + 1];
@@ -149,7 +161,8 @@ pipeline_is_tls_port(const struct pipeline *p, uint16_t port)
 static size_t
 psess_mem(const struct psess *ps)
 {
-	return sizeof *ps + ps->hold_cap + smtp_mem(ps->smtp) +
+	return sizeof *ps + ps->hold_cap +
+	       (ps->smtp != NULL ? smtp_mem(ps->smtp) : 0) +
 	       tls_conn_mem(ps->tls);
 }
 
@@ -162,6 +175,24 @@ psess_account(struct psess *ps)
 	ps->p->mem_sessions += m;
 	ps->p->mem_sessions -= ps->mem;
 	ps->mem = m;
+}
+
+/* A line without a reply code was diagnosed under its class digit ("400"):
+   let the title name the enhanced code the line does carry. */
+static void
+psess_codeless_title(struct event *ev)
+{
+	char code[8], *t;
+	size_t n;
+
+	if (ev->diag == NULL || ev->diag->title == NULL)
+		return;
+	n = (size_t)snprintf(code, sizeof code, "%d", ev->code);
+	if (strncmp(ev->diag->title, code, n) != 0)
+		return;
+	xasprintf(&t, "%s%s", ev->enhanced, ev->diag->title + n);
+	free(ev->diag->title);
+	ev->diag->title = t;
 }
 
 /* Stamp the header, diagnose replies, hand to the sink. */
@@ -177,9 +208,24 @@ psess_emit(void *arg, struct event *ev)
 		ps->p->cap_line++;
 	if (ev->type == EV_ANOMALY && ev->what == EV_ANOM_TLS_CAP)
 		ps->p->cap_tls++;
-	if (ev->type == EV_REPLY)
+	if (ev->type == EV_SESSION_CLOSE && ps->no_payload) {
+		int d;
+
+		ev->no_payload = true;
+		for (d = 0; d < 2; d++) {
+			ev->dir_pkts[d] = ps->flow->pkts[d];
+			ev->dir_bytes[d] = ps->flow->wire_bytes[d];
+			ev->dir_retrans[d] = ps->flow->retrans[d];
+		}
+	}
+	if (ev->type == EV_REPLY ||
+	    (ev->type == EV_ANOMALY && ev->what == EV_ANOM_NO_REPLY_CODE)) {
 		diag_reply(ps->p->diag, ev);
-	else if (ev->type == EV_SESSION_OPEN || ev->type == EV_SESSION_CLOSE)
+		if (ev->type == EV_ANOMALY) {
+			ev->highlight = false; /* not a reply */
+			psess_codeless_title(ev);
+		}
+	} else if (ev->type == EV_SESSION_OPEN || ev->type == EV_SESSION_CLOSE)
 		diag_session(ps->p->diag, ev);
 	/* The server's name from its greeting: the TLS layer checks the
 	   certificate against it. */
@@ -226,6 +272,185 @@ psess_start_tls(struct psess *ps, bool starttls)
 static void psess_feed(
     struct psess *, int, const uint8_t *, size_t, const struct timeval *);
 
+/* ---- TLS where plain SMTP was expected, and the reverse */
+
+enum psess_mismatch {
+	PSESS_MM_TLS_TO_PLAIN,	   /* client TLS, server plain SMTP */
+	PSESS_MM_PLAIN_ON_TLS,	   /* server plain SMTP on a TLS port */
+	PSESS_MM_CLIENT_PLAIN_TLS, /* client plain text on a TLS port */
+	PSESS_MM_SERVER_TLS,	   /* server TLS on a plain SMTP port */
+	PSESS_MM_CLIENT_TLS_PLAIN, /* client TLS on a plain SMTP port */
+};
+
+/* What each mismatch means and how each side fixes it (the diagnosis of
+   the anomaly). */
+static const struct {
+	const char *rule, *title, *meaning, *fix_sender, *fix_operator,
+	    *evidence;
+} psess_mismatches[] = {
+    [PSESS_MM_TLS_TO_PLAIN] = {"tls-plain-mismatch-client-tls",
+	"The client speaks TLS, the server plain SMTP",
+	"The client opened the connection with a TLS ClientHello, as for "
+	"implicit TLS (RFC 8314), but the server answered in clear text: it "
+	"expects plain SMTP (with STARTTLS, RFC 3207) on this port. No mail "
+	"can pass until both sides agree.",
+	"Use STARTTLS on this port (or plain SMTP), or connect to the "
+	"server's implicit-TLS port, usually 465.",
+	"If this port is meant for implicit TLS, turn TLS on for it (Postfix: "
+	"-o smtpd_tls_wrappermode=yes on that master.cf service); otherwise "
+	"tell the client to use STARTTLS here.",
+	"client's first bytes: a TLS record; server's: a plain-text reply"},
+    [PSESS_MM_PLAIN_ON_TLS] = {"tls-plain-mismatch-server-plain",
+	"Plain SMTP on a port watched as implicit TLS",
+	"The server greeted in clear text on a port where TLS comes first "
+	"(implicit TLS, RFC 8314); the dialogue is followed as plain SMTP.",
+	"A client that starts TLS at once will fail here: use STARTTLS or the "
+	"server's implicit-TLS port.",
+	"If the port should be implicit TLS, enable it (Postfix: -o "
+	"smtpd_tls_wrappermode=yes); if it is plain SMTP, tell smtpscope "
+	"with --tls-ports.",
+	"server's first bytes: a plain-text reply"},
+    [PSESS_MM_CLIENT_PLAIN_TLS] = {"tls-plain-mismatch-client-plain",
+	"The client speaks plain SMTP to an implicit-TLS port",
+	"The client sent clear text on a port where TLS comes first "
+	"(implicit TLS, RFC 8314); a TLS server waits for a ClientHello and "
+	"hangs up or answers with a TLS alert.",
+	"Turn on implicit TLS (often called SSL/TLS, as opposed to STARTTLS) "
+	"for this port, or use port 587 with STARTTLS.",
+	"Tell the client's owner which port takes which mode; if the port "
+	"should take plain SMTP, turn implicit TLS off for it. If it is "
+	"plain SMTP, tell smtpscope with --tls-ports.",
+	"client's first bytes: plain text"},
+    [PSESS_MM_SERVER_TLS] = {"tls-plain-mismatch-server-tls",
+	"The server speaks TLS where the client expects plain SMTP",
+	"The server sent a TLS record on a port the client treats as plain "
+	"SMTP: the server runs implicit TLS here (RFC 8314) or a TLS proxy "
+	"sits in front of it.",
+	"Connect with implicit TLS (SSL/TLS) to this port, or use the "
+	"server's plain SMTP port with STARTTLS.",
+	"If this port should take plain SMTP, remove TLS wrapping from it; "
+	"if it is implicit TLS, tell smtpscope with --tls-ports.",
+	"server's first bytes: a TLS record"},
+    [PSESS_MM_CLIENT_TLS_PLAIN] = {"tls-plain-mismatch-client-tls-plain-port",
+	"The client speaks TLS on a plain SMTP port",
+	"The client opened the connection with a TLS ClientHello, as for "
+	"implicit TLS (RFC 8314), on a port where SMTP starts in clear text "
+	"(STARTTLS, RFC 3207, comes after the greeting). A plain SMTP server "
+	"answers it with errors or hangs up.",
+	"Use STARTTLS on this port, or connect to the server's implicit-TLS "
+	"port, usually 465.",
+	"If this port is meant for implicit TLS, turn TLS on for it (Postfix: "
+	"-o smtpd_tls_wrappermode=yes on that master.cf service) and tell "
+	"smtpscope with --tls-ports; otherwise tell the client to use "
+	"STARTTLS here.",
+	"client's first bytes: a TLS record"},
+};
+
+/* A TLS record header (RFC 8446 5.1: type 20-24, version 3.x) or an
+   SSLv2-compatible ClientHello. */
+static bool
+psess_looks_tls(const uint8_t *b, size_t n)
+{
+	if (n >= 3 && (b[0] & 0x80) != 0 && b[2] == 1)
+		return true;
+	return b[0] >= 20 && b[0] <= 24 && (n < 2 || b[1] == 3) &&
+	       (n < 3 || b[2] <= 4);
+}
+
+/* The start of an SMTP command or reply. */
+static bool
+psess_looks_plain(const uint8_t *b, size_t n)
+{
+	(void)n;
+	return (b[0] >= 'A' && b[0] <= 'Z') || (b[0] >= 'a' && b[0] <= 'z') ||
+	       (b[0] >= '0' && b[0] <= '9');
+}
+
+static void
+psess_mismatch(
+    struct psess *ps, enum psess_mismatch m, const struct timeval *ts)
+{
+	struct event *ev = event_new_anomaly(
+	    ts, EV_ANOM_TLS_MISMATCH, psess_mismatches[m].title);
+	struct event_diag *x = xcalloc(1, sizeof *x);
+
+	x->rule = xstrdup(psess_mismatches[m].rule);
+	x->title = xstrdup(psess_mismatches[m].title);
+	x->meaning = xstrdup(psess_mismatches[m].meaning);
+	xasprintf(
+	    &x->when, "port %u, at connection", (unsigned)ps->flow->sport);
+	x->fix_sender = xstrdup(psess_mismatches[m].fix_sender);
+	x->fix_operator = xstrdup(psess_mismatches[m].fix_operator);
+	x->cause = xstrdup("tls-required");
+	x->evidence = xcalloc(2, sizeof *x->evidence);
+	x->evidence[x->n_evidence++] = xstrdup(psess_mismatches[m].evidence);
+	xasprintf(&x->evidence[x->n_evidence++], "port %u: %s",
+	    (unsigned)ps->flow->sport,
+	    pipeline_is_tls_port(ps->p, ps->flow->sport)
+		? "implicit TLS by --tls-ports"
+		: "plain SMTP by --tls-ports");
+	x->confidence = "certain";
+	ev->diag = x;
+	psess_emit(ps, ev);
+}
+
+/* The session was taken for implicit TLS; one side speaks clear text. */
+static void
+psess_to_plain(struct psess *ps, int ignore_dir)
+{
+	tls_conn_free(ps->tls);
+	ps->tls = NULL;
+	ps->implicit_tls = false;
+	smtp_not_tls(ps->smtp, ignore_dir);
+}
+
+/*
+ * The first bytes of each direction of a session seen from its start tell
+ * TLS from plain SMTP.  On an implicit-TLS port a side that speaks clear
+ * text turns the session into plain SMTP (the TLS side's bytes are then
+ * dropped); on a plain port a side that speaks TLS is named.  Either way
+ * an anomaly explains the mismatch.
+ */
+static void
+psess_sniff(struct psess *ps, int dir, const uint8_t *data, size_t len,
+    const struct timeval *ts)
+{
+	bool tls, plain;
+
+	if (len == 0 || ps->sniffed[dir])
+		return;
+	ps->sniffed[dir] = true;
+	if (ps->flow->midstream)
+		return;
+	tls = psess_looks_tls(data, len);
+	plain = !tls && psess_looks_plain(data, len);
+	if (ps->implicit_tls && ps->tls != NULL) {
+		if (dir == EV_DIR_CLIENT && tls)
+			ps->client_tls = true;
+		else if (dir == EV_DIR_SERVER && plain) {
+			psess_to_plain(ps, ps->client_tls ? EV_DIR_CLIENT : -1);
+			psess_mismatch(ps,
+			    ps->client_tls ? PSESS_MM_TLS_TO_PLAIN
+					   : PSESS_MM_PLAIN_ON_TLS,
+			    ts);
+		} else if (dir == EV_DIR_CLIENT && plain &&
+			   !ps->sniffed[EV_DIR_SERVER]) {
+			psess_to_plain(ps, -1);
+			psess_mismatch(ps, PSESS_MM_CLIENT_PLAIN_TLS, ts);
+		}
+		return;
+	}
+	if (ps->implicit_tls)
+		return;
+	if (dir == EV_DIR_CLIENT && tls)
+		psess_mismatch(ps,
+		    ps->sniffed[EV_DIR_SERVER] ? PSESS_MM_TLS_TO_PLAIN
+					       : PSESS_MM_CLIENT_TLS_PLAIN,
+		    ts);
+	else if (dir == EV_DIR_SERVER && tls)
+		psess_mismatch(ps, PSESS_MM_SERVER_TLS, ts);
+}
+
 /* The server answered; bytes the client sent after STARTTLS can go on. */
 static void
 psess_release_hold(struct psess *ps, const struct timeval *ts)
@@ -250,6 +475,7 @@ psess_feed(struct psess *ps, int dir, const uint8_t *data, size_t len,
 {
 	size_t used;
 
+	psess_sniff(ps, dir, data, len, ts);
 	while (len > 0) {
 		if (ps->tls != NULL &&
 		    (ps->implicit_tls ||
@@ -483,27 +709,84 @@ pipeline_flow_aborted(void *arg, struct flow *f, enum flow_close_reason why,
 	    h->hll, pipeline_hash(f->client, f->af == AF_INET6 ? 16 : 4));
 }
 
-static void
-pipeline_flow_open(void *arg, struct flow *f, const struct timeval *ts)
+/* ---- -P any: SMTP on any port */
+
+/* Verbs that open a client's side of SMTP (RFC 5321 4.1.1, RFC 2033);
+   mid-stream, any command of RFC 5321 and its common extensions. */
+static const char *const psess_open_verbs[] = {"EHLO", "HELO", "LHLO"};
+static const char *const psess_mid_verbs[] = {"MAIL", "RCPT", "DATA", "QUIT",
+    "RSET", "NOOP", "AUTH", "STARTTLS", "BDAT", "VRFY", "EXPN", "HELP", "ETRN",
+    "XCLIENT", "XFORWARD"};
+
+static bool
+psess_verb_in(
+    const uint8_t *b, size_t n, const char *const *verbs, size_t nverbs)
 {
-	struct pipeline *p = arg;
-	struct psess *ps = xcalloc(1, sizeof *ps);
+	size_t i, k;
+
+	for (i = 0; i < nverbs; i++) {
+		k = strlen(verbs[i]);
+		if (n <= k || strncasecmp((const char *)b, verbs[i], k) != 0)
+			continue;
+		if (b[k] == ' ' || b[k] == '\r' || b[k] == '\n')
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether the first payload of a connection (dir's) is SMTP.  From the
+ * start: a server greeting 220 (or refusing with 421/554, RFC 5321 3.1),
+ * unless it names FTP, whose greeting is 220 too; or a client that talks
+ * first with EHLO/HELO/LHLO.  Mid-stream: a reply line with a code of
+ * 2xx-5xx, or a line that starts with an SMTP command.  HTTP, IMAP, POP3
+ * and TLS all start otherwise.
+ */
+static bool
+psess_is_smtp(const struct psess *ps, int dir, const uint8_t *b, size_t n)
+{
+	bool mid = ps->flow->midstream;
+	const uint8_t *lf;
+	size_t line, i;
+	int code;
+
+	if (dir == EV_DIR_CLIENT)
+		return psess_verb_in(b, n, psess_open_verbs,
+			   sizeof psess_open_verbs /
+			       sizeof *psess_open_verbs) ||
+		       (mid && psess_verb_in(b, n, psess_mid_verbs,
+				   sizeof psess_mid_verbs /
+				       sizeof *psess_mid_verbs));
+	if (n < 4 || b[0] < '2' || b[0] > '5' || b[1] < '0' || b[1] > '9' ||
+	    b[2] < '0' || b[2] > '9' || (b[3] != ' ' && b[3] != '-'))
+		return false;
+	if (mid)
+		return true;
+	code = (b[0] - '0') * 100 + (b[1] - '0') * 10 + (b[2] - '0');
+	if (code != 220 && code != 421 && code != 554)
+		return false;
+	lf = memchr(b, '\n', n);
+	line = lf != NULL ? (size_t)(lf - b) : n;
+	for (i = 0; i + 3 <= line; i++)
+		if (strncasecmp((const char *)b + i, "FTP", 3) == 0)
+			return false;
+	return true;
+}
+
+/* The connection is an SMTP session: number it, announce it, start its
+   engine, hand on the handshake's packets kept meanwhile. */
+static void
+psess_begin(struct psess *ps, const struct timeval *ts)
+{
+	struct pipeline *p = ps->p;
+	struct flow *f = ps->flow;
 	struct pipeline_pre *pre;
 	struct event *ev;
 	size_t i;
 
-	ps->p = p;
-	ps->flow = f;
-	ps->id = f->id;
-	decode_format_endpoint(
-	    ps->client, sizeof ps->client, f->af, f->client, f->cport);
-	decode_format_endpoint(
-	    ps->server, sizeof ps->server, f->af, f->server, f->sport);
-	ps->implicit_tls = pipeline_is_tls_port(p, f->sport);
-	f->user = ps;
-	TAILQ_INSERT_TAIL(&p->sessions, ps, entry);
+	ps->any = PSESS_ANY_SMTP;
+	ps->id = flow_assign_id(p->flows, f);
 	p->sessions_seen++;
-
 	ev = event_new(EV_SESSION_OPEN);
 	ev->ts = *ts;
 	ev->tls_implicit = ps->implicit_tls;
@@ -527,12 +810,59 @@ pipeline_flow_open(void *arg, struct flow *f, const struct timeval *ts)
 	}
 }
 
+/* Not SMTP (-P any): forget what was kept for it. */
+static void
+psess_not_smtp(struct psess *ps)
+{
+	ps->any = PSESS_ANY_NOT_SMTP;
+	if (ps->flow->pre != NULL) {
+		pipeline_pre_free(ps->p, ps->flow->pre);
+		ps->flow->pre = NULL;
+	}
+}
+
+static void
+pipeline_flow_open(void *arg, struct flow *f, const struct timeval *ts)
+{
+	struct pipeline *p = arg;
+	struct psess *ps = xcalloc(1, sizeof *ps);
+
+	ps->p = p;
+	ps->flow = f;
+	decode_format_endpoint(
+	    ps->client, sizeof ps->client, f->af, f->client, f->cport);
+	decode_format_endpoint(
+	    ps->server, sizeof ps->server, f->af, f->server, f->sport);
+	ps->implicit_tls = pipeline_is_tls_port(p, f->sport);
+	f->user = ps;
+	TAILQ_INSERT_TAIL(&p->sessions, ps, entry);
+	/* -P any: an implicit-TLS port is SMTP by configuration; any other
+	   connection waits for its first payload. */
+	if (p->cfg.flow.any_port && !ps->implicit_tls) {
+		ps->any = PSESS_ANY_UNDECIDED;
+		psess_account(ps);
+		return;
+	}
+	psess_begin(ps, ts);
+}
+
 static void
 pipeline_flow_data(void *arg, struct flow *f, int dir, const uint8_t *data,
     size_t len, const struct timeval *ts)
 {
+	struct psess *ps = f->user;
+
 	(void)arg;
-	if (f->user != NULL) {
+	if (ps != NULL && ps->any == PSESS_ANY_UNDECIDED) {
+		/* Stamped like any session: its SYN, else its first
+		   packet. */
+		if (psess_is_smtp(ps, dir, data, len))
+			psess_begin(
+			    ps, f->syn_seen ? &f->syn_ts : &f->first_ts);
+		else
+			psess_not_smtp(ps);
+	}
+	if (ps != NULL && ps->any == PSESS_ANY_SMTP) {
 		psess_feed(f->user, dir, data, len, ts);
 		psess_account(f->user);
 	}
@@ -542,12 +872,30 @@ static void
 pipeline_flow_gap(void *arg, struct flow *f, int dir, uint64_t bytes,
     const struct timeval *ts)
 {
+	struct pipeline *p = arg;
 	struct psess *ps = f->user;
 	struct event *ev;
 
-	(void)arg;
-	if (ps == NULL)
+	if (ps == NULL || ps->any != PSESS_ANY_SMTP)
+		return; /* -P any cannot tell SMTP without its bytes */
+	if (f->cap_bytes[EV_DIR_CLIENT] == 0 &&
+	    f->cap_bytes[EV_DIR_SERVER] == 0) {
+		/* Not one payload byte so far: a capture that keeps only
+		   headers.  The session is what its packets tell (handshake,
+		   end, sizes, timing), summed at its close, not a gap per
+		   packet. */
+		if (!ps->no_payload) {
+			ps->no_payload = true;
+			p->no_payload++;
+			psess_anomaly(ps, EV_ANOM_NO_PAYLOAD,
+			    "the capture kept only packet headers (snapshot "
+			    "length too short): the session is shown from "
+			    "its packets alone; capture with -s 0 to see the "
+			    "dialogue",
+			    ts);
+		}
 		return;
+	}
 	ev = event_new(EV_GAP);
 	ev->ts = *ts;
 	ev->dir = dir;
@@ -570,10 +918,14 @@ pipeline_flow_close(void *arg, struct flow *f, enum flow_close_reason why,
 
 	if (ps == NULL)
 		return;
-	if (ps->tls != NULL)
-		tls_conn_finish(ps->tls, ts);
-	/* The engine says "quit" itself when QUIT/221 ended the session. */
-	smtp_close(ps->smtp, flow_close_reason_name(why), ts);
+	if (ps->any != PSESS_ANY_SMTP)
+		psess_not_smtp(ps); /* never a session: nothing to say */
+	else {
+		if (ps->tls != NULL)
+			tls_conn_finish(ps->tls, ts);
+		/* The engine says "quit" itself when QUIT/221 ended it. */
+		smtp_close(ps->smtp, flow_close_reason_name(why), ts);
+	}
 	p->mem_sessions -= ps->mem;
 	TAILQ_REMOVE(&p->sessions, ps, entry);
 	tls_conn_free(ps->tls);
@@ -590,7 +942,8 @@ pipeline_flow_anomaly(void *arg, struct flow *f, const char *what,
 	struct pipeline *p = arg;
 
 	if (f != NULL && f->user != NULL) {
-		psess_anomaly(f->user, what, detail, ts);
+		if (((struct psess *)f->user)->any == PSESS_ANY_SMTP)
+			psess_anomaly(f->user, what, detail, ts);
 		return;
 	}
 	p->emit(p->arg, event_new_anomaly(ts, what, detail));
@@ -719,7 +1072,17 @@ pipeline_no_session_hint(const struct pipeline *p, char *buf, size_t len)
 		if (o < len)                                                   \
 			o += (size_t)snprintf(buf + o, len - o, __VA_ARGS__);  \
 	} while (0)
-	if (p->sessions_seen > 0 || len == 0)
+	if (len == 0)
+		return false;
+	if (p->no_payload > 0) {
+		PIPELINE_PUT("%" PRIu64 " of %" PRIu64 " session%s had no "
+			     "payload captured (only packet headers): capture "
+			     "with -s 0 to see the dialogue",
+		    p->no_payload, p->sessions_seen,
+		    p->sessions_seen == 1 ? "" : "s");
+		return true;
+	}
+	if (p->sessions_seen > 0)
 		return false;
 	n = pipeline_other_ports(p, top, PIPELINE_HINT_PORTS);
 	if (n == 0)
@@ -794,7 +1157,9 @@ pipeline_reclaim(struct pipeline *p, const struct timeval *ts)
 			break;
 		held = h[i].mem;
 		freed = flow_trim(p->flows, ps->flow, ts);
-		freed += smtp_trim(ps->smtp, what, sizeof what);
+		what[0] = '\0';
+		if (ps->smtp != NULL)
+			freed += smtp_trim(ps->smtp, what, sizeof what);
 		if (ps->tls != NULL) {
 			size_t t = tls_conn_trim(ps->tls, ts);
 
@@ -810,7 +1175,8 @@ pipeline_reclaim(struct pipeline *p, const struct timeval *ts)
 		if (freed == 0)
 			continue;
 		p->mem_trim++;
-		if (ps->trims++ >= PIPELINE_TRIM_REPORTS)
+		if (ps->trims++ >= PIPELINE_TRIM_REPORTS ||
+		    ps->any != PSESS_ANY_SMTP)
 			continue;
 		pipeline_mib(a, sizeof a, p->cfg.memory);
 		pipeline_mib(b, sizeof b, held);
@@ -861,7 +1227,14 @@ pipeline_packet(struct pipeline *p, int linktype, const struct timeval *ts,
 			p->last_session = 0;
 			p->last_half_open = true;
 		}
-		if (p->last_session == 0 && !p->last_half_open)
+		/* -P any: this very packet may have made its connection a
+		   session (for -w and the UI's save); a connection not (yet)
+		   SMTP still counts against the memory budget. */
+		if (p->last_session == 0 && !p->last_half_open &&
+		    p->cfg.flow.any_port && flow_last(p->flows) != NULL)
+			p->last_session = flow_last(p->flows)->id;
+		if (p->last_session == 0 && !p->last_half_open &&
+		    !p->cfg.flow.any_port)
 			pipeline_count_other(p, &pkt);
 		else if (p->cfg.memory > 0 && pipeline_mem(p) > p->cfg.memory)
 			pipeline_reclaim(p, ts);

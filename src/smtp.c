@@ -162,6 +162,7 @@ struct smtp_reply {
 	struct timeval first_ts;
 	double idle_ms;
 	bool encrypted;
+	bool cut;      /* a hole in the capture ended it early */
 	bool has_size; /* EHLO keyword SIZE seen */
 	uint64_t size;
 };
@@ -185,6 +186,7 @@ struct smtp_session {
 	struct timeval syn_ts;
 	bool have_syn;
 	bool implicit_tls, midstream;
+	bool cmd_cut; /* the command line being parsed ends at a hole */
 
 	enum smtp_state state;
 	struct smtp_dir d[2];
@@ -753,13 +755,16 @@ smtp_emit_message(struct smtp_session *s, const struct smtp_reply *rep,
 
 static void
 smtp_emit_command(struct smtp_session *s, const char *verb, const char *arg,
-    const struct timeval *ts, bool encrypted)
+    size_t arglen, const struct timeval *ts, bool encrypted)
 {
 	struct event *ev = event_new(EV_COMMAND);
 
 	ev->ts = *ts;
 	smtp_copy(ev->verb, sizeof ev->verb, verb);
-	ev->arg = xstrdup(arg);
+	/* NUL bytes stay: the front ends show them escaped. */
+	ev->arg = xmemdup0(arg, arglen);
+	ev->arg_len = arglen;
+	ev->cut = s->cmd_cut;
 	ev->encrypted = encrypted;
 	s->commands++;
 	smtp_emit(s, ev);
@@ -895,7 +900,7 @@ smtp_mask_auth(const struct smtp_session *s, const char *arg, size_t arglen)
 	char *r;
 
 	if (s->cfg.show_auth || sp == NULL)
-		return xstrndup(arg, arglen);
+		return xmemdup0(arg, arglen);
 	xasprintf(&r, "%.*s ***", (int)(sp - arg), arg);
 	return r;
 }
@@ -1080,6 +1085,7 @@ smtp_reply_reset(struct smtp_reply *r)
 	r->enhanced[0] = '\0';
 	r->text_len = 0;
 	r->lines = 0;
+	r->cut = false;
 	r->has_size = false;
 	r->size = 0;
 }
@@ -1164,6 +1170,83 @@ smtp_anchor(struct smtp_session *s, int code)
 	return smtp_fifo_head(&s->fifo);
 }
 
+/*
+ * Reply codes some RFC defines: RFC 5321 4.2.3, RFC 3207 (STARTTLS), RFC
+ * 4954 (AUTH), RFC 7504 (521, 556), RFC 1985 (ETRN), RFC 2645 (ATRN), RFC
+ * 3865 (NO-SOLICITING).  Anything else is still a reply, read by its first
+ * digit (RFC 5321 4.2.1), but worth naming.
+ */
+static const char smtp_known_codes[] =
+    "211 214 220 221 235 250 251 252 253 334 354 421 432 450 451 452 453 "
+    "454 455 458 459 500 501 502 503 504 521 530 534 535 538 550 551 552 "
+    "553 554 555 556";
+
+/* NULL for a code some RFC defines, else what is odd about it. */
+static const char *
+smtp_code_oddity(int code, char *buf, size_t size)
+{
+	char want[8];
+	size_t i;
+
+	snprintf(want, sizeof want, "%03d", code);
+	for (i = 0; i + 3 <= sizeof smtp_known_codes - 1; i += 4)
+		if (memcmp(smtp_known_codes + i, want, 3) == 0)
+			return NULL;
+	if (code < 200 || code > 599)
+		snprintf(buf, size,
+		    "%d: outside 2xx-5xx, the classes RFC 5321 4.2.1 "
+		    "defines; read by its first digit",
+		    code);
+	else
+		snprintf(buf, size,
+		    "%d: no RFC defines this code; read as %dxx (%s) by its "
+		    "first digit",
+		    code, code / 100,
+		    code / 100 == 4   ? "transient failure"
+		    : code / 100 == 5 ? "permanent failure"
+				      : "success or intermediate");
+	return buf;
+}
+
+/*
+ * A server line that starts with an enhanced status code and has no reply
+ * code before it (Yahoo's "4.7.0 [TSS04] Messages from ... deferred").  It
+ * is not a reply and answers nothing, but what it says is shown, and its
+ * enhanced code, with the command it would have answered, feeds the
+ * diagnosis (class digit as the code).
+ */
+static void
+smtp_codeless_line(struct smtp_session *s, const char *line, size_t len,
+    size_t el, const struct timeval *ts)
+{
+	struct smtp_pending *h = smtp_fifo_head(&s->fifo);
+	struct event *ev = event_new_anomaly(ts, EV_ANOM_NO_REPLY_CODE, NULL);
+	const char *text = line + el;
+	size_t tlen = len - el;
+
+	while (tlen > 0 && *text == ' ')
+		text++, tlen--;
+	memcpy(ev->enhanced, line, el);
+	ev->enhanced[el] = '\0';
+	ev->code = (line[0] - '0') * 100;
+	ev->text = xmemdup0(text, tlen);
+	ev->text_len = tlen;
+	ev->lines = 1;
+	if (h != NULL && h->v->kind != SMTP_K_SKIP)
+		smtp_copy(ev->answers, sizeof ev->answers, h->verb);
+	ev->ctx.unsolicited = h == NULL;
+	ev->ctx.idle_ms = s->d[EV_DIR_SERVER].line_idle;
+	ev->ctx.session_ms = smtp_ms(ts, &s->start);
+	ev->ctx.in_transaction = s->txn.active;
+	ev->ctx.tls_active = s->tls_active;
+	ev->ctx.messages = s->messages;
+	ev->ctx.greeting = s->greeting != NULL ? xstrdup(s->greeting) : NULL;
+	ev->ctx.helo = s->helo != NULL ? xstrdup(s->helo) : NULL;
+	if (s->txn.active && s->txn.mail_from != NULL)
+		ev->ctx.mail_from = xstrdup(s->txn.mail_from);
+	smtp_emit(s, ev);
+}
+
 /* A complete reply: match it, describe it, emit it, apply it. */
 static void
 smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
@@ -1185,6 +1268,7 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 	ev->text_len = r->text_len;
 	ev->lines = r->lines;
 	ev->encrypted = r->encrypted;
+	ev->cut = r->cut;
 	if (s->greeted && !s->over && s->state == SMTP_ST_DATA &&
 	    s->fifo.count == 0 && r->code != 421) {
 		/*
@@ -1293,6 +1377,12 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 	s->replies++;
 	smtp_count_code(s, r->code);
 	smtp_emit(s, ev);
+	{
+		char odd[128];
+
+		if (smtp_code_oddity(r->code, odd, sizeof odd) != NULL)
+			smtp_anomaly(s, EV_ANOM_ODD_CODE, odd, ts);
+	}
 
 	if (challenge) {
 		smtp_enter_state(s, SMTP_ST_AUTH, "334 challenge");
@@ -1331,6 +1421,12 @@ smtp_server_line(struct smtp_session *s, const char *line, size_t len,
 	if (len < 3 || line[0] < '0' || line[0] > '9' || line[1] < '0' ||
 	    line[1] > '9' || line[2] < '0' || line[2] > '9' ||
 	    (len > 3 && line[3] != ' ' && line[3] != '-')) {
+		el = smtp_enhanced_len(line, len);
+		if (el > 0 && el < sizeof r->enhanced && !r->active &&
+		    (d->valid || s->midstream)) {
+			smtp_codeless_line(s, line, len, el, ts);
+			return;
+		}
 		if (!d->valid && !s->midstream) {
 			smtp_anomaly(s, EV_ANOM_NON_SMTP, "server", ts);
 			d->ignore = true;
@@ -1686,11 +1782,13 @@ smtp_client_line(struct smtp_session *s, const char *line, size_t len,
 		verb[i] = (char)smtp_upper((unsigned char)line[i]);
 	verb[i] = '\0';
 	alen = sp != NULL ? len - vlen - 1 : 0;
-	if (v != NULL && v->kind == SMTP_K_AUTH)
-		arg = smtp_mask_auth(s, sp != NULL ? sp + 1 : "", alen);
-	else
-		arg = xstrndup(sp != NULL ? sp + 1 : "", alen);
-	smtp_emit_command(s, verb, arg, ts, encrypted);
+	if (v != NULL && v->kind == SMTP_K_AUTH && !s->cfg.show_auth &&
+	    sp != NULL && memchr(sp + 1, ' ', alen) != NULL) {
+		arg = smtp_mask_auth(s, sp + 1, alen);
+		alen = strlen(arg);
+	} else
+		arg = xmemdup0(sp != NULL ? sp + 1 : "", alen);
+	smtp_emit_command(s, verb, arg, alen, ts, encrypted);
 	s->cmd_seen = true;
 	if (!s->greeted && !s->noted_early) {
 		/* RFC 5321 3.1: the client waits for the greeting; Exim's
@@ -1716,6 +1814,11 @@ smtp_client_line(struct smtp_session *s, const char *line, size_t len,
 	memset(&p, 0, sizeof p);
 	p.v = v != NULL ? v : &smtp_verb_other;
 	memcpy(p.verb, verb, sizeof p.verb);
+	if (s->cmd_cut && arg != NULL && strchr(arg, '>') == NULL) {
+		/* A path the capture cut: unknown, not a wrong address. */
+		free(arg);
+		arg = NULL;
+	}
 	p.arg = arg;
 	p.ts = *ts;
 	p.pipelined = s->fifo.count > 0;
@@ -1905,6 +2008,17 @@ smtp_dir_state(const struct smtp_session *s, int dir)
 }
 
 void
+smtp_not_tls(struct smtp_session *s, int ignore_dir)
+{
+	s->implicit_tls = false;
+	s->tls_active = false;
+	if (ignore_dir == EV_DIR_CLIENT || ignore_dir == EV_DIR_SERVER) {
+		s->d[ignore_dir].any = true;
+		s->d[ignore_dir].ignore = true;
+	}
+}
+
+void
 smtp_tls_started(struct smtp_session *s, bool decrypting)
 {
 	int i;
@@ -1931,6 +2045,58 @@ smtp_tls_started(struct smtp_session *s, bool decrypting)
 	}
 	if (s->state != SMTP_ST_CLOSED)
 		smtp_enter_state(s, SMTP_ST_READY, "TLS started");
+}
+
+/*
+ * A hole in the server's bytes: a reply whose code arrived is still a
+ * reply (a snapshot length that cut the packet after "452 4." keeps the
+ * 452), ended here and marked cut; so is a multi-line reply the hole
+ * interrupts, which would otherwise swallow the next reply.
+ */
+static void
+smtp_server_cut(struct smtp_session *s, const struct timeval *ts)
+{
+	struct smtp_dir *d = &s->d[EV_DIR_SERVER];
+	struct smtp_reply *r = &s->rep;
+	const uint8_t *b = d->buf;
+
+	if (d->in_line && !d->overflow && d->len >= 3 && b[0] >= '0' &&
+	    b[0] <= '9' && b[1] >= '0' && b[1] <= '9' && b[2] >= '0' &&
+	    b[2] <= '9' && (d->len == 3 || b[3] == ' ' || b[3] == '-')) {
+		d->buf[d->len] = '\0';
+		/* Marked before the line: a last line completes it. */
+		r->cut = true;
+		smtp_server_line(s, (const char *)b, d->len, ts, r->encrypted);
+		if (!r->active)
+			return;
+	}
+	if (r->active) {
+		r->cut = true;
+		smtp_reply_done(s, ts);
+	}
+}
+
+/* A hole in the client's bytes: a command whose verb arrived is still a
+   command, its argument cut (replies stay matched to it). */
+static void
+smtp_client_cut(struct smtp_session *s)
+{
+	struct smtp_dir *d = &s->d[EV_DIR_CLIENT];
+	struct timeval start;
+	char verb[16];
+
+	if (!d->in_line || d->overflow ||
+	    (s->state != SMTP_ST_READY && s->state != SMTP_ST_GREETING) ||
+	    d->len < 4 ||
+	    smtp_line_verb((const char *)d->buf, d->len, verb, sizeof verb) ==
+		NULL)
+		return;
+	d->buf[d->len] = '\0';
+	/* The command was sent when its first byte was. */
+	start = d->line_ts;
+	s->cmd_cut = true;
+	smtp_client_line(s, (const char *)d->buf, d->len, &start, false);
+	s->cmd_cut = false;
 }
 
 void
@@ -1966,6 +2132,10 @@ smtp_gap(
 	 * blindly up to the next LF could lose a command).  The server: the
 	 * broken line will not parse as a reply; do not report it.
 	 */
+	if (dir == EV_DIR_SERVER && !d->ignore)
+		smtp_server_cut(s, ts);
+	else if (dir == EV_DIR_CLIENT && !d->ignore)
+		smtp_client_cut(s);
 	d->len = 0;
 	d->in_line = false;
 	d->overflow = false;

@@ -542,6 +542,8 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 		break;
 	case EV_ANOMALY:
 		ss->flags |= STORE_F_ANOMALY;
+		if (ev->what == EV_ANOM_NO_PAYLOAD)
+			ss->flags |= STORE_F_NO_PAYLOAD;
 		break;
 	case EV_SESSION_CLOSE:
 		ss->closed = true;

@@ -206,10 +206,13 @@ ui_list_tls(const struct store_session *ss)
 static void
 ui_list_flags(const struct store_session *ss, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s%s%s%s", ss->flags & STORE_F_421 ? "421 " : "",
+	/* "hdronly": the capture kept no payload, only packet headers. */
+	snprintf(buf, len, "%s%s%s%s%s", ss->flags & STORE_F_421 ? "421 " : "",
 	    ss->flags & STORE_F_452 ? "452 " : "",
 	    ss->flags & STORE_F_GAP ? "gap " : "",
-	    (ss->flags & (STORE_F_421 | STORE_F_452 | STORE_F_GAP)) == 0 &&
+	    ss->flags & STORE_F_NO_PAYLOAD ? "hdronly " : "",
+	    (ss->flags & (STORE_F_421 | STORE_F_452 | STORE_F_GAP |
+			     STORE_F_NO_PAYLOAD)) == 0 &&
 		    (ss->flags & STORE_F_ANOMALY)
 		? "anom "
 		: "");

@@ -155,8 +155,13 @@ ui_session_box(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		boxw = width - 1;
 	}
 	inner = boxw - 4;
-	snprintf(head, sizeof head, " %s%d%s%s ", ev->highlight ? "!! " : "",
-	    ev->code, ev->enhanced[0] ? " " : "", ev->enhanced);
+	if (ev->type == EV_ANOMALY) /* no reply code: what the line says */
+		snprintf(head, sizeof head, " %s ",
+		    ev->enhanced[0] ? ev->enhanced : "mismatch");
+	else
+		snprintf(head, sizeof head, " %s%d%s%s ",
+		    ev->highlight ? "!! " : "", ev->code,
+		    ev->enhanced[0] ? " " : "", ev->enhanced);
 	tw = ui_width(head);
 	ui_doc_line(d);
 	d->lines[d->n - 1].mark = 2;
@@ -313,9 +318,11 @@ ui_session_reply(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		if (e == NULL)
 			e = end;
 		t = ui_vis(ctx, p, (size_t)(e - p));
-		if (xasprintf(&line, "%d%c%s%s%s", ev->code,
+		if (xasprintf(&line, "%d%c%s%s%s%s", ev->code,
 			i + 1 < lines && e != end ? '-' : ' ', ev->enhanced,
-			ev->enhanced[0] ? " " : "", t) < 0)
+			ev->enhanced[0] ? " " : "", t,
+			ev->cut && e == end ? " [cut: not all captured]" : "") <
+		    0)
 			line = xstrdup("");
 		free(t);
 		ui_session_wrapped(d, &ev->ts, first, "S: ", UI_SERVER,
@@ -368,7 +375,7 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		    d, &ev->ts, true, "", UI_INFO, NULL, UI_INFO, buf, width);
 		break;
 	case EV_COMMAND:
-		t = ui_vis(ctx, ev->arg, ev->arg ? strlen(ev->arg) : 0);
+		t = ui_vis(ctx, ev->arg, event_arg_len(ev));
 		u = ui_vis(ctx, ev->verb, strnlen(ev->verb, sizeof ev->verb));
 		{
 			char *line;
@@ -448,8 +455,18 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		snprintf(buf, sizeof buf, "!! anomaly: %s%s%s",
 		    ev->what ? ev->what : "?", *t ? ": " : "", t);
 		free(t);
+		if (ev->what == EV_ANOM_NO_REPLY_CODE) {
+			/* The line itself, escaped, and what it means. */
+			t = ui_vis(ctx, ev->text ? ev->text : "",
+			    ev->text ? ev->text_len : 0);
+			snprintf(buf, sizeof buf, "!! anomaly: %s: %s %s",
+			    ev->what, ev->enhanced, t);
+			free(t);
+		}
 		ui_session_wrapped(
 		    d, &ev->ts, true, "", UI_WARN, NULL, UI_WARN, buf, width);
+		if (ev->diag != NULL)
+			ui_session_box(ctx, d, ev, width, w);
 		break;
 	case EV_SESSION_CLOSE: {
 		size_t o;
@@ -465,6 +482,15 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 			o += (size_t)snprintf(buf + o, sizeof buf - o,
 			    "%s%d:%u", i ? " " : "; ", ev->codes[i].code,
 			    ev->codes[i].count);
+		if (ev->no_payload && o < sizeof buf)
+			snprintf(buf + o, sizeof buf - o,
+			    "; payload not captured: client %" PRIu64
+			    " packets, %" PRIu64 " bytes; server %" PRIu64
+			    " packets, %" PRIu64 " bytes; %" PRIu64
+			    " retransmissions",
+			    ev->dir_pkts[0], ev->dir_bytes[0], ev->dir_pkts[1],
+			    ev->dir_bytes[1],
+			    ev->dir_retrans[0] + ev->dir_retrans[1]);
 		ui_session_wrapped(
 		    d, &ev->ts, true, "", UI_INFO, NULL, UI_INFO, buf, width);
 		break;

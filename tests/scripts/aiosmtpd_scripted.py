@@ -14,7 +14,12 @@ Two kinds of server live here:
 * a small raw asyncio server for the cases aiosmtpd cannot express,
   because they must send a 421 and hang up at a precise point (at the
   greeting, in answer to MAIL, after the end of data, after N messages):
-  "greet421", "mail421", "multiline421", "maxmsg", "busy".
+  "greet421", "mail421", "multiline421", "maxmsg", "busy"; and "odd",
+  a server that answers with codes outside RFC 5321's list (400, 402,
+  472), echoes a NUL byte of the client's RCPT in its reply, and ends the
+  message with a line that has an enhanced code but no reply code (the
+  way Yahoo's servers did; seen in suricata-verify's smtp-errors capture),
+  and "plain", a plain server for a client that speaks TLS to it.
 
 The reply texts imitate what real servers say (Exchange, Exim, Gmail,
 Dovecot) so the diagnosis rules can recognise them; the facts behind them
@@ -106,7 +111,7 @@ class Session:
         self.peer = writer.get_extra_info("peername")[0]
 
     async def send(self, *lines):
-        self.w.write("".join(l + "\r\n" for l in lines).encode("ascii"))
+        self.w.write("".join(l + "\r\n" for l in lines).encode("latin-1"))
         await self.w.drain()
 
     async def hangup(self, *lines):
@@ -128,6 +133,22 @@ class Session:
                 return n
             n += len(line)
 
+    async def odd_rcpt(self, text):
+        """Scenario "odd": the recipient's local part picks the reply."""
+        local = text.split("<", 1)[-1].split("@", 1)[0].lower()
+        if local == "r400":
+            await self.send("400 Temporary failure, try again")
+        elif local == "r402":
+            await self.send("402 Mailbox temporarily unavailable")
+        elif local == "r472":
+            await self.send("472 %s DNS A-record is empty" % local)
+        elif "\0" in text:
+            # The address, NUL included, echoed back.
+            await self.send("501 5.1.3 Bad recipient address syntax: %s"
+                            % text.split(":", 1)[-1])
+        else:
+            await self.send("250 2.1.5 Recipient OK")
+
     async def run(self):
         sc = self.scenario
         if sc == "greet421":
@@ -143,8 +164,15 @@ class Session:
             line = await self.r.readline()
             if not line:
                 break
-            text = line.decode("ascii", "replace").rstrip("\r\n")
+            text = line.decode("latin-1").rstrip("\r\n")
             verb = text.split(" ", 1)[0].upper()
+            if sc == "plain" and not text[:4].isalpha():
+                # A TLS record read as a line: what Postfix says to it.
+                await self.send("502 5.5.2 Error: command not recognized")
+                continue
+            if verb == "RCPT" and sc == "odd":
+                await self.odd_rcpt(text)
+                continue
             if verb == "EHLO":
                 lines = EHLO_LINES
                 await self.send(*(["250-" + l for l in lines[:-1]] +
@@ -169,6 +197,13 @@ class Session:
                 if n is None:
                     break
                 self.in_tx = False
+                if sc == "odd":
+                    # Yahoo's deferral: an enhanced code and no reply code.
+                    return await self.hangup(
+                        "4.7.0 [TSS04] Messages from %s temporarily "
+                        "deferred due to user complaints - 4.16.55.1; "
+                        "see https://help.example.test/postmaster"
+                        % self.peer)
                 if sc == "multiline421":
                     # Gmail-style reputation rate limit, as a 3-line 421.
                     return await self.hangup(
@@ -223,7 +258,7 @@ def main():
     if scenario in ("auth", "quota", "dataend452", "multiline"):
         run_aiosmtpd(scenario, host, port)
     elif scenario in ("greet421", "mail421", "multiline421", "maxmsg",
-                      "busy"):
+                      "busy", "odd", "plain"):
         asyncio.run(raw_main(scenario, host, port))
     else:
         sys.exit("aiosmtpd_scripted.py: unknown scenario %s" % scenario)

@@ -18,6 +18,13 @@ Modes:
   large     Python smtplib sending one 2 MB message (24,000 lines, some
             starting with a dot) in a single write, so that on loopback the
             body travels in segments of up to 64 KiB.
+  odd       raw socket for the "odd" scripted server: RCPTs answered 400,
+            402 and 472, a RCPT whose address holds a NUL byte, then a
+            message that the server defers with a line carrying no reply
+            code.
+  early     raw socket that sends EHLO at once, without waiting for a
+            greeting (a plain client on a port whose server speaks TLS
+            first), then reads until the server closes.
 
 Run with /usr/bin/python3.  Content is fixed so that regenerated captures
 differ only in timestamps, ports and queue ids.
@@ -68,8 +75,8 @@ class Lines:
 
 
 def cmd(s, rd, text, expect):
-    sys.stderr.write("C: %s\n" % text)
-    s.sendall(text.encode("ascii") + b"\r\n")
+    sys.stderr.write("C: %r\n" % text)
+    s.sendall(text.encode("latin-1") + b"\r\n")
     code = rd.reply()
     if code != expect:
         raise SystemExit("smtp_client: %r got %d, expected %d"
@@ -178,6 +185,40 @@ def mode_hold(host, port, bind, hold):
     s.close()
 
 
+def mode_odd(host, port, bind, _hold):
+    s = connect(host, port, bind)
+    rd = Lines(s)
+    rd.reply()
+    cmd(s, rd, "EHLO odd-client.example.test", 250)
+    cmd(s, rd, "MAIL FROM:<odd@example.org>", 250)
+    cmd(s, rd, "RCPT TO:<r400@example.test>", 400)
+    cmd(s, rd, "RCPT TO:<r402@example.test>", 402)
+    cmd(s, rd, "RCPT TO:<r472@example.test>", 472)
+    cmd(s, rd, "RCPT TO:<nul\0bob@example.test>", 501)
+    cmd(s, rd, "RCPT TO:<alice@example.test>", 250)
+    cmd(s, rd, "DATA", 354)
+    s.sendall(b"Subject: odd replies\r\n\r\nHello.\r\n.\r\n")
+    # The answer has no reply code: read lines until the server closes.
+    while True:
+        ln = rd.line()
+        if not ln:
+            break
+        sys.stderr.write("S: " + ln.decode("latin-1"))
+    s.close()
+
+
+def mode_early(host, port, bind, _hold):
+    s = connect(host, port, bind)
+    s.settimeout(5)
+    s.sendall(b"EHLO early-client.example.test\r\n")
+    try:
+        while s.recv(4096):
+            pass
+    except (socket.timeout, ConnectionError):
+        pass
+    s.close()
+
+
 def main():
     args = sys.argv[1:]
     bind, hold = None, 3.0
@@ -193,7 +234,8 @@ def main():
         sys.exit(__doc__)
     mode, host, port = args[0], args[1], int(args[2])
     fn = {"bdat": mode_bdat, "idle": mode_idle, "maxmsg": mode_maxmsg,
-          "hold": mode_hold, "large": mode_large}.get(mode)
+          "hold": mode_hold, "large": mode_large,
+          "odd": mode_odd, "early": mode_early}.get(mode)
     if fn is None:
         sys.exit("smtp_client.py: unknown mode %s" % mode)
     fn(host, port, bind, hold)

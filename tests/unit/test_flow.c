@@ -260,6 +260,42 @@ test_direction_by_syn(void **state)
 	flow_table_free(t);
 }
 
+/* -P any: every port is followed, the lower port of a mid-stream flow is
+   the server's, and ids come only from flow_assign_id, in its order. */
+static void
+test_any_port(void **state)
+{
+	struct flow_config cfg = cfg_default();
+	struct flow_table *t;
+	struct flow *a, *b;
+
+	(void)state;
+	cfg.any_port = true;
+	t = flow_table_new(&cfg, &ops, NULL);
+	assert_int_equal(
+	    send_pkt(t, (struct ep){"10.3.0.1", 40000},
+		(struct ep){"10.3.0.2", 2525}, 1, 1, F_ACK, "EHLO x"),
+	    0);
+	a = lg.last_open;
+	assert_non_null(a);
+	assert_int_equal(a->sport, 2525);
+	assert_int_equal(a->id, 0);
+	assert_int_equal(
+	    send_pkt(t, (struct ep){"10.3.0.3", 80},
+		(struct ep){"10.3.0.4", 50000}, 1, 1, F_ACK, "HTTP"),
+	    0);
+	b = lg.last_open;
+	assert_int_equal(b->sport, 80);
+	assert_int_equal(flow_assign_id(t, b), 1);
+	assert_int_equal(flow_assign_id(t, a), 2);
+	assert_int_equal(flow_assign_id(t, b), 1);
+	assert_int_equal(
+	    send_pkt(t, (struct ep){"10.3.0.3", 80},
+		(struct ep){"10.3.0.4", 50000}, 5, 1, F_ACK, "/1.1"),
+	    1);
+	flow_table_free(t);
+}
+
 static void
 test_midstream_by_port(void **state)
 {
@@ -705,6 +741,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(test_direction_by_syn, setup),
 	    cmocka_unit_test_setup(test_midstream_by_port, setup),
+	    cmocka_unit_test_setup(test_any_port, setup),
 	    cmocka_unit_test_setup(test_rst_midstream, setup),
 	    cmocka_unit_test_setup(test_fin_both_sides, setup),
 	    cmocka_unit_test_setup(test_syn_reuse, setup),

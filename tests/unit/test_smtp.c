@@ -110,9 +110,9 @@ render(const struct event *ev, bool full)
 
 	switch (ev->type) {
 	case EV_COMMAND:
-		esc(t, sizeof t, ev->arg, strlen(ev->arg));
-		xasprintf(
-		    &r, "C %s|%s%s", ev->verb, t, ev->encrypted ? "|enc" : "");
+		esc(t, sizeof t, ev->arg, event_arg_len(ev));
+		xasprintf(&r, "C %s|%s%s%s", ev->verb, t,
+		    ev->encrypted ? "|enc" : "", ev->cut ? "|cut" : "");
 		break;
 	case EV_REPLY:
 		esc(t, sizeof t, ev->text, ev->text_len);
@@ -139,10 +139,11 @@ render(const struct event *ev, bool full)
 			    ev->ctx.last_arg ? ev->ctx.last_arg : "(null)",
 			    ev->ctx.mail_from ? ev->ctx.mail_from : "(null)",
 			    ev->ctx.rcpt ? ev->ctx.rcpt : "(null)");
-		xasprintf(&r, "R %d %s|%s|%u|%s|%s%s%s", ev->code,
+		xasprintf(&r, "R %d %s|%s|%u|%s|%s%s%s%s", ev->code,
 		    ev->enhanced[0] ? ev->enhanced : "-", t, ev->lines,
 		    ev->answers[0] ? ev->answers : "null", lat,
-		    ev->encrypted ? "|enc" : "", ctx ? ctx : "");
+		    ev->encrypted ? "|enc" : "", ev->cut ? "|cut" : "",
+		    ctx ? ctx : "");
 		free(ctx);
 		break;
 	case EV_MESSAGE:
@@ -160,7 +161,14 @@ render(const struct event *ev, bool full)
 		    ev->queue_id ? ev->queue_id : "null");
 		break;
 	case EV_ANOMALY:
-		xasprintf(&r, "A %s", ev->what);
+		if (ev->what == EV_ANOM_NO_REPLY_CODE) {
+			esc(t, sizeof t, ev->text, ev->text_len);
+			xasprintf(&r, "A %s|%s|%s|%s", ev->what, ev->enhanced,
+			    t, ev->answers[0] ? ev->answers : "null");
+		} else if (ev->what == EV_ANOM_ODD_CODE)
+			xasprintf(&r, "A %s|%s", ev->what, ev->detail);
+		else
+			xasprintf(&r, "A %s", ev->what);
 		break;
 	case EV_SESSION_CLOSE:
 		o = 0;
@@ -882,6 +890,49 @@ test_bad_reply_code(void **state)
 	result_free(&r);
 }
 
+/* Codes no RFC defines are replies like any other, with an anomaly; a line
+   with an enhanced code and no reply code is shown, matched to nothing. */
+static void
+test_odd_codes(void **state)
+{
+	static const struct step st[] = {
+	    S(0, "220 mx\r\n"),
+	    C(1, "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nRCPT TO:<e@f>\r\n"),
+	    S(2, "472 a DNS A-record is empty\r\n400 try again\r\n"
+		 "402 4.2.0 later\r\n"),
+	    C(3, "DATA\r\n"),
+	    S(4, "4.7.0 [TS04] Messages from 192.0.2.1 deferred\r\n"),
+	    S(5, "700 odd\r\n"),
+	};
+	static const struct scen sc = {SCEN(st)};
+	static const char *const want[] = {
+	    "R 220 -|mx|1|CONNECT|null",
+	    "C MAIL|FROM:<a@b>",
+	    "C RCPT|TO:<c@d>",
+	    "C RCPT|TO:<e@f>",
+	    "R 472 -|a DNS A-record is empty|1|MAIL|1",
+	    "A non-standard reply code|472: no RFC defines this code; read "
+	    "as 4xx (transient failure) by its first digit",
+	    "R 400 -|try again|1|RCPT|1",
+	    "A non-standard reply code|400: no RFC defines this code; read "
+	    "as 4xx (transient failure) by its first digit",
+	    "R 402 4.2.0|later|1|RCPT|1",
+	    "A non-standard reply code|402: no RFC defines this code; read "
+	    "as 4xx (transient failure) by its first digit",
+	    "C DATA|",
+	    "A reply line without a reply code|4.7.0|[TS04] Messages from "
+	    "192.0.2.1 deferred|DATA",
+	    "R 700 -|odd|1|DATA|2",
+	    "A non-standard reply code|700: outside 2xx-5xx, the classes RFC "
+	    "5321 4.2.1 defines; read by its first digit",
+	};
+	struct result r;
+
+	(void)state;
+	check(&sc, want, NW(want), &r);
+	result_free(&r);
+}
+
 static void
 test_non_smtp(void **state)
 {
@@ -1527,7 +1578,7 @@ test_nul_bytes(void **state)
 	static const struct scen sc = {SCEN(st)};
 	static const char *const want[] = {
 	    "R 220 -|mx|1|CONNECT|null",
-	    "C MAIL|FROM:<a",
+	    "C MAIL|FROM:<a\\x00b@c>",
 	    "R 250 -|o\\x00k|1|MAIL|1",
 	    "A non-SMTP data",
 	    "C NOOP|",
@@ -1689,6 +1740,48 @@ test_gaps(void **state)
 	check(&sc, want, NW(want), &r);
 	result_free(&r);
 	check(&sc2, want2, NW(want2), &r);
+	result_free(&r);
+}
+
+/* A capture cut by its snapshot length: each packet's first bytes, then a
+   hole.  A reply whose code arrived is a reply (cut), a command whose verb
+   arrived is a command (cut), and a multi-line reply the hole interrupts
+   does not swallow the next one. */
+static void
+test_cut_by_snaplen(void **state)
+{
+	static const struct step st[] = {
+	    S(0, "220 mx ESM"),
+	    GAP(1, EV_DIR_SERVER, 10),
+	    C(2, "EHLO"),
+	    GAP(3, EV_DIR_CLIENT, 9),
+	    S(4, "250-mx\r\n250-PIP"),
+	    GAP(5, EV_DIR_SERVER, 30),
+	    C(6, "MAIL FROM:<a@"),
+	    GAP(7, EV_DIR_CLIENT, 5),
+	    S(8, "250 2.1.0 Ok\r\n"),
+	    C(9, "RCPT TO:<b@c>\r\n"),
+	    S(10, "452 4.5."),
+	    GAP(11, EV_DIR_SERVER, 30),
+	    C(12, "RC"),
+	    GAP(13, EV_DIR_CLIENT, 14),
+	    S(14, "45"),
+	    GAP(15, EV_DIR_SERVER, 30),
+	};
+	static const struct scen sc = {SCEN(st)};
+	static const char *const want[] = {
+	    "R 220 -|mx ESM|1|CONNECT|null|cut",
+	    "C EHLO||cut",
+	    "R 250 -|mx\\nPIP|2|EHLO|2|cut",
+	    "C MAIL|FROM:<a@|cut",
+	    "R 250 2.1.0|Ok|1|MAIL|2",
+	    "C RCPT|TO:<b@c>",
+	    "R 452 -|4.5.|1|RCPT|1|cut",
+	};
+	struct result r;
+
+	(void)state;
+	check(&sc, want, NW(want), &r);
 	result_free(&r);
 }
 
@@ -2052,6 +2145,8 @@ main(void)
 	    cmocka_unit_test(test_anchor_lost_reply),
 	    cmocka_unit_test(test_rset_ehlo_clear),
 	    cmocka_unit_test(test_verbs),
+	    cmocka_unit_test(test_odd_codes),
+	    cmocka_unit_test(test_cut_by_snaplen),
 	    cmocka_unit_test(test_queue_ids),
 	    cmocka_unit_test(test_pending_cap),
 	    cmocka_unit_test(test_pending_cap_resync),
