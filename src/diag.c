@@ -417,6 +417,19 @@ diag_secs(const struct timeval *tv)
 	return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
 }
 
+/* The first n bytes of s into buf, truncated to fit (snprintf "%.*s" for
+   an s of at least n bytes, without its cost on every event). */
+static void
+diag_copy(char *buf, size_t len, const char *s, size_t n)
+{
+	if (len == 0)
+		return;
+	if (n > len - 1)
+		n = len - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+}
+
 /* The address part of "192.0.2.1:51234" or "[2001:db8::1]:25". */
 static void
 diag_client_addr(char *buf, size_t len, const char *client)
@@ -428,7 +441,7 @@ diag_client_addr(char *buf, size_t len, const char *client)
 		client++;
 		n -= 2;
 	}
-	snprintf(buf, len, "%.*s", (int)n, client);
+	diag_copy(buf, len, client, n);
 }
 
 /* The server's entry and this session's in it, created when new. */
@@ -456,7 +469,8 @@ diag_hist_touch(
 		else
 			h = &d->hist[oldest]; /* evict least recently seen */
 		memset(h, 0, sizeof *h);
-		snprintf(h->server, sizeof h->server, "%s", ev->server);
+		diag_copy(h->server, sizeof h->server, ev->server,
+		    strlen(ev->server));
 	}
 	h->last_seen = now;
 	for (i = 0; i < h->n; i++) {
