@@ -66,9 +66,11 @@ struct event_reply_ctx {
 	bool tls_active;	/* after a successful STARTTLS, or implicit */
 	bool pipelining;	/* the client had >1 command outstanding */
 	bool unsolicited;	/* no command was outstanding */
-	char *greeting;		/* text of the 220/421/554 greeting, owned */
-	char *helo;		/* EHLO/HELO argument, owned, may be NULL */
-	char *last_arg;		/* argument of the answered command, owned */
+	/* For a 4xx/5xx reply only (NULL for others: only the diagnosis
+	   of a failure reads them): */
+	char *greeting; /* text of the 220/421/554 greeting, owned */
+	char *helo;	/* EHLO/HELO argument, owned, may be NULL */
+	char *last_arg; /* argument of the answered command, owned */
 	/* Envelope sender of the transaction the reply belongs to: the
 	   address MAIL named when the reply answers MAIL, else that of the
 	   transaction in progress; "" for the null sender <>; NULL when

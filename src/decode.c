@@ -582,6 +582,43 @@ decode_packet(int dlt, const uint8_t *data, size_t caplen,
 	return decode_tcp(&r, wire, out, why);
 }
 
+/* A decimal number of at most 5 digits at p; the bytes written. */
+static size_t
+decode_udec(char *p, unsigned v)
+{
+	char tmp[8];
+	size_t n = 0, k;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (k = 0; k < n; k++)
+		p[k] = tmp[n - 1 - k];
+	return n;
+}
+
+/* "192.0.2.1:25" as inet_ntop and "%s:%u" write it, without their cost
+   (every session formats two). */
+static void
+decode_format_v4(char *buf, size_t len, const uint8_t *addr, uint16_t port)
+{
+	char t[24];
+	size_t n = 0, k;
+
+	for (k = 0; k < 4; k++) {
+		if (k > 0)
+			t[n++] = '.';
+		n += decode_udec(t + n, addr[k]);
+	}
+	t[n++] = ':';
+	n += decode_udec(t + n, port);
+	if (n > len - 1)
+		n = len - 1;
+	memcpy(buf, t, n);
+	buf[n] = '\0';
+}
+
 void
 decode_format_endpoint(
     char *buf, size_t len, int af, const uint8_t *addr, uint16_t port)
@@ -590,6 +627,10 @@ decode_format_endpoint(
 
 	if (len == 0)
 		return;
+	if (af == AF_INET) {
+		decode_format_v4(buf, len, addr, port);
+		return;
+	}
 	if ((af != AF_INET && af != AF_INET6) ||
 	    inet_ntop(af, addr, a, sizeof a) == NULL) {
 		snprintf(buf, len, "?:%u", port);

@@ -219,6 +219,12 @@ struct diag_hserver {
 	uint32_t greet_hash;
 	int greet_sw;
 	bool greet_seen;
+	/* The same for the greeting a later reply's context carries, by a
+	   64-bit hash and its length. */
+	uint64_t ctx_greet_hash;
+	size_t ctx_greet_len;
+	int ctx_greet_sw;
+	bool ctx_greet_seen;
 	struct diag_hsess s[DIAG_HIST_SESSIONS];
 	size_t n;
 };
@@ -411,6 +417,19 @@ diag_secs(const struct timeval *tv)
 	return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
 }
 
+/* The first n bytes of s into buf, truncated to fit (snprintf "%.*s" for
+   an s of at least n bytes, without its cost on every event). */
+static void
+diag_copy(char *buf, size_t len, const char *s, size_t n)
+{
+	if (len == 0)
+		return;
+	if (n > len - 1)
+		n = len - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+}
+
 /* The address part of "192.0.2.1:51234" or "[2001:db8::1]:25". */
 static void
 diag_client_addr(char *buf, size_t len, const char *client)
@@ -422,7 +441,7 @@ diag_client_addr(char *buf, size_t len, const char *client)
 		client++;
 		n -= 2;
 	}
-	snprintf(buf, len, "%.*s", (int)n, client);
+	diag_copy(buf, len, client, n);
 }
 
 /* The server's entry and this session's in it, created when new. */
@@ -450,7 +469,8 @@ diag_hist_touch(
 		else
 			h = &d->hist[oldest]; /* evict least recently seen */
 		memset(h, 0, sizeof *h);
-		snprintf(h->server, sizeof h->server, "%s", ev->server);
+		diag_copy(h->server, sizeof h->server, ev->server,
+		    strlen(ev->server));
 	}
 	h->last_seen = now;
 	for (i = 0; i < h->n; i++) {
@@ -1012,7 +1032,14 @@ diag_match_code(const struct rule *r, int code)
 	char c[4];
 	size_t i, j;
 
-	snprintf(c, sizeof c, "%03d", code);
+	/* Called for every rule on every failure: no snprintf here. */
+	if (code >= 0 && code <= 999) {
+		c[0] = (char)('0' + code / 100);
+		c[1] = (char)('0' + code / 10 % 10);
+		c[2] = (char)('0' + code % 10);
+		c[3] = '\0';
+	} else
+		snprintf(c, sizeof c, "%03d", code);
 	for (i = 0; i < r->ncodes; i++) {
 		for (j = 0; j < 3; j++) {
 			if (r->codes[i].d[j] != 'x' && r->codes[i].d[j] != c[j])
@@ -1190,6 +1217,34 @@ diag_find(const struct diag *d, const struct diag_input *in,
 			if (generic_only && r->vendor != NULL)
 				continue;
 			if (diag_is_cause_rule(r))
+				continue;
+			if (diag_match(r, in))
+				return r;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * diag_find again, now with the burst conditions, given base, what
+ * diag_find found without them: only a rule with a burst condition that
+ * comes before base can match now, every other rule gives the answer it
+ * gave then.
+ */
+static const struct rule *
+diag_find_burst(
+    const struct diag *d, const struct diag_input *in, const struct rule *base)
+{
+	const struct rule *r;
+	size_t i, j;
+
+	for (i = 0; i <= d->nsite; i++) {
+		const struct rules *rs = i < d->nsite ? d->site[i] : d->builtin;
+
+		for (j = 0; (r = rules_get(rs, j)) != NULL; j++) {
+			if (r == base)
+				return base;
+			if (r->burst_sessions == 0 || diag_is_cause_rule(r))
 				continue;
 			if (diag_match(r, in))
 				return r;
@@ -1889,6 +1944,28 @@ diag_recognise(const struct diag *d, const char *greeting)
 	return -1;
 }
 
+/* diag_recognise of joined, the cleaned form of raw, a reply context's
+   greeting: remembered per server, as every reply of every session to it
+   carries the same greeting. */
+static int
+diag_recognise_ctx(const struct diag *d, struct diag_hserver *h,
+    const char *joined, const char *raw)
+{
+	uint64_t gh = 14695981039346656037u;
+	size_t k;
+
+	for (k = 0; raw[k] != '\0'; k++)
+		gh = (gh ^ (unsigned char)raw[k]) * 1099511628211u;
+	if (h->ctx_greet_seen && h->ctx_greet_hash == gh &&
+	    h->ctx_greet_len == k)
+		return h->ctx_greet_sw;
+	h->ctx_greet_sw = diag_recognise(d, joined);
+	h->ctx_greet_hash = gh;
+	h->ctx_greet_len = k;
+	h->ctx_greet_seen = true;
+	return h->ctx_greet_sw;
+}
+
 static void
 diag_set_enhanced(struct diag_input *in, const char *enhanced)
 {
@@ -2062,8 +2139,9 @@ diag_reply(struct diag *d, struct event *ev)
 	in.answers_known = true;
 	in.ans_bit = rules_answers_bit(ev->answers);
 	in.ctx = &ev->ctx;
-	in.server =
-	    greeting != NULL ? diag_recognise(d, greeting) : h->software - 1;
+	in.server = greeting != NULL
+			? diag_recognise_ctx(d, h, greeting, ev->ctx.greeting)
+			: h->software - 1;
 	in.helo = diag_clean(ev->ctx.helo);
 
 	/* The kind of this reply, from the rule that matches regardless of
@@ -2082,7 +2160,7 @@ diag_reply(struct diag *d, struct event *ev)
 	if (highlight)
 		diag_hist_flag(sess, &kind, in.now);
 
-	r = diag_find(d, &in, NULL, false);
+	r = diag_find_burst(d, &in, base);
 	ev->diag = diag_conclude(&in, r, highlight);
 
 	/* A burst is worth saying whatever the rule: it changes the fix. */

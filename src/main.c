@@ -1071,11 +1071,16 @@ main(int argc, char **argv)
 	 * every MAIN_FLUSH_MS and whenever the capture goes idle, so a
 	 * reader (| jq) follows along without one write per event at line
 	 * rate.  A capture file read as fast as possible is written in full
-	 * buffers; the output is the same, only sooner.
+	 * buffers of the same size (not stdio's 4 KiB for a pipe); the
+	 * output is the same, only sooner.
 	 */
 	sink.flush_each = o.cap.replay > 0 || capture_is_stream(cap);
-	if (capture_is_live(cap) && o.mode != MODE_UI)
-		setvbuf(stdout, NULL, _IOFBF, MAIN_OUT_BUF);
+	if ((capture_is_live(cap) || !sink.flush_each) && o.mode != MODE_UI) {
+		/* glibc ignores the size unless it is given the buffer. */
+		static char outbuf[MAIN_OUT_BUF];
+
+		setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+	}
 	o.pipe.keep_packets = o.mode == MODE_UI;
 	/*
 	 * --limit bounds the sessions held in every mode: those open (the

@@ -95,6 +95,36 @@ jb_word_special(uint64_t w)
 	       jb_has_zero(w ^ (JB_ONES * '\\')) != 0;
 }
 
+static inline bool
+jb_byte_special(unsigned char c)
+{
+	return c < 0x20 || c >= 0x7f || c == '"' || c == '\\';
+}
+
+/* The offset of the first byte of p[0..n) that is not plain, or n. */
+static size_t
+jb_plain_len(const unsigned char *p, size_t n)
+{
+	uint64_t w;
+	size_t j = 0, lim;
+
+	for (;;) {
+		while (j + 8 <= n) {
+			memcpy(&w, p + j, 8);
+			if (jb_word_special(w))
+				break;
+			j += 8;
+		}
+		/* The word flagged (the test may flag a plain one), or the
+		   tail shorter than a word. */
+		lim = j + 8 < n ? j + 8 : n;
+		while (j < lim && !jb_byte_special(p[j]))
+			j++;
+		if (j < lim || j == n)
+			return j;
+	}
+}
+
 /*
  * Most strings need no escaping: those are copied as they are, eight bytes
  * checked at a time.  ASCII that needs it (quote, backslash, controls: the
@@ -107,34 +137,23 @@ jb_strn(struct jbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
-	uint64_t w;
 	char *e, esc[6];
-	size_t i, j;
+	size_t j;
 
-	for (i = 0; i + 8 <= n; i += 8) {
-		memcpy(&w, p + i, 8);
-		if (jb_word_special(w))
-			break;
-	}
 	jb_put(b, "\"", 1);
-	while (i < n) {
-		for (j = i; j < n; j++) {
-			if (p[j] < 0x20 || p[j] >= 0x7f || p[j] == '"' ||
-			    p[j] == '\\')
-				break;
-		}
+	while (n > 0) {
+		/* A run of plain bytes, checked eight at a time. */
+		j = jb_plain_len(p, n);
 		jb_put(b, s, j);
 		s += j;
 		p += j;
 		n -= j;
-		i = 0;
 		if (n == 0)
 			break;
 		if (p[0] >= 0x80) {
 			e = vis_json(s, n);
 			jb_puts(b, e);
 			free(e);
-			n = 0;
 			break;
 		}
 		esc[0] = '\\';
@@ -166,7 +185,6 @@ jb_strn(struct jbuf *b, const char *s, size_t n)
 		p++;
 		n--;
 	}
-	jb_put(b, s, n);
 	jb_put(b, "\"", 1);
 }
 

@@ -15,6 +15,76 @@
 #include "vis.h"
 #include "xmalloc.h"
 
+/*
+ * The line of a frequent event (open, command, reply) is built here and
+ * written with one fwrite: fprintf per field costs more than the rest of
+ * the analysis on a capture of short sessions.
+ */
+struct ot_buf {
+	char *p; /* first local, on the heap once that is too small */
+	size_t len, cap;
+	char local[512];
+};
+
+static void
+ot_put(struct ot_buf *b, const char *s, size_t n)
+{
+	if (b->len + n > b->cap) {
+		while (b->len + n > b->cap)
+			b->cap = b->cap * 2 + 256;
+		if (b->p == b->local) {
+			b->p = xmalloc(b->cap);
+			memcpy(b->p, b->local, b->len);
+		} else
+			b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static void
+ot_puts(struct ot_buf *b, const char *s)
+{
+	ot_put(b, s, strlen(s));
+}
+
+static void
+ot_putc(struct ot_buf *b, char c)
+{
+	ot_put(b, &c, 1);
+}
+
+/* A number as printf's %d, %u or PRIu64 writes it. */
+static void
+ot_num(struct ot_buf *b, long long v)
+{
+	char tmp[24];
+	size_t i = sizeof tmp;
+	unsigned long long u =
+	    v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		tmp[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		tmp[--i] = '-';
+	ot_put(b, tmp + i, sizeof tmp - i);
+}
+
+static void
+ot_u64(struct ot_buf *b, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof tmp;
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	ot_put(b, tmp + i, sizeof tmp - i);
+}
+
 /* Reply text with its line breaks shown as " | ". */
 static char *
 out_text_reply(const struct event *ev, bool utf8)
@@ -60,24 +130,28 @@ out_text_title(const struct event *ev)
  * the command a reply answers is often not the line above it.
  */
 static void
-out_text_envelope(FILE *f, const struct event *ev, bool utf8)
+out_text_envelope(struct ot_buf *b, const struct event *ev, bool utf8)
 {
 	char *s;
 
 	if (ev->ctx.mail_from == NULL && ev->ctx.rcpt == NULL)
 		return;
-	fputs(" [", f);
+	ot_puts(b, " [");
 	if (ev->ctx.mail_from != NULL) {
 		s = vis_dup(ev->ctx.mail_from, strlen(ev->ctx.mail_from), utf8);
-		fprintf(f, "from <%s>%s", s, ev->ctx.rcpt != NULL ? " " : "");
+		ot_puts(b, "from <");
+		ot_puts(b, s);
+		ot_puts(b, ev->ctx.rcpt != NULL ? "> " : ">");
 		free(s);
 	}
 	if (ev->ctx.rcpt != NULL) {
 		s = vis_dup(ev->ctx.rcpt, strlen(ev->ctx.rcpt), utf8);
-		fprintf(f, "to <%s>", s);
+		ot_puts(b, "to <");
+		ot_puts(b, s);
+		ot_putc(b, '>');
 		free(s);
 	}
-	fputc(']', f);
+	ot_putc(b, ']');
 }
 
 int
@@ -89,6 +163,7 @@ out_text_event(FILE *f, const struct event *ev, bool utf8)
 int
 out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 {
+	struct ot_buf b;
 	char ts[40], *s;
 	size_t i;
 
@@ -117,31 +192,56 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		fputc('\n', f);
 		return (flush && fflush(f) == EOF) || ferror(f) ? -1 : 0;
 	}
-	fprintf(f, "%s #%" PRIu64 " %s > %s ", ts, ev->session, ev->client,
-	    ev->server);
+	b.p = b.local;
+	b.len = 0;
+	b.cap = sizeof b.local;
+	/* "TS #N client > server " */
+	ot_puts(&b, ts);
+	ot_puts(&b, " #");
+	ot_u64(&b, ev->session);
+	ot_putc(&b, ' ');
+	ot_puts(&b, ev->client);
+	ot_puts(&b, " > ");
+	ot_puts(&b, ev->server);
+	ot_putc(&b, ' ');
 	switch (ev->type) {
 	case EV_SESSION_OPEN:
-		fprintf(f, "-- session open%s%s\n",
-		    ev->tls_implicit ? " (implicit TLS)" : "",
-		    ev->midstream ? " (mid-stream)" : "");
+		ot_puts(&b, "-- session open");
+		ot_puts(&b, ev->tls_implicit ? " (implicit TLS)" : "");
+		ot_puts(&b, ev->midstream ? " (mid-stream)" : "");
+		ot_putc(&b, '\n');
 		break;
 	case EV_COMMAND:
 		s = vis_dup(ev->arg ? ev->arg : "", event_arg_len(ev), utf8);
-		fprintf(f, "C:%s %s%s%s%s\n", ev->encrypted ? "[tls]" : "",
-		    ev->verb, *s ? " " : "", s,
-		    ev->cut ? " [cut: not all captured]" : "");
+		ot_puts(&b, ev->encrypted ? "C:[tls] " : "C: ");
+		ot_puts(&b, ev->verb);
+		if (*s != '\0') {
+			ot_putc(&b, ' ');
+			ot_puts(&b, s);
+		}
+		if (ev->cut)
+			ot_puts(&b, " [cut: not all captured]");
+		ot_putc(&b, '\n');
 		free(s);
 		break;
 	case EV_REPLY:
 		s = out_text_reply(ev, utf8);
-		fprintf(f, "S:%s %s%d%s%s%s%s", ev->encrypted ? "[tls]" : "",
-		    ev->highlight ? "!! " : "", ev->code,
-		    ev->enhanced[0] ? " " : "", ev->enhanced, *s ? " " : "", s);
+		ot_puts(&b, ev->encrypted ? "S:[tls] " : "S: ");
+		ot_puts(&b, ev->highlight ? "!! " : "");
+		ot_num(&b, ev->code);
+		if (ev->enhanced[0] != '\0') {
+			ot_putc(&b, ' ');
+			ot_puts(&b, ev->enhanced);
+		}
+		if (*s != '\0') {
+			ot_putc(&b, ' ');
+			ot_puts(&b, s);
+		}
 		free(s);
 		if (ev->cut)
-			fputs(" [cut: not all captured]", f);
+			ot_puts(&b, " [cut: not all captured]");
 		if (ev->code >= 400)
-			out_text_envelope(f, ev, utf8);
+			out_text_envelope(&b, ev, utf8);
 		if (ev->diag != NULL && ev->diag->title != NULL) {
 			/*
 			 * SPEC: one line per event.  Under a 421 or 452 the
@@ -149,25 +249,42 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 			 * this session (e.g. the server's recipient limit);
 			 * the fixes are in the UI, -j and --explain.
 			 */
-			fprintf(f, "  << %s", out_text_title(ev));
+			ot_puts(&b, "  << ");
+			ot_puts(&b, out_text_title(ev));
 			if (ev->highlight && ev->diag->when != NULL &&
 			    *ev->diag->when != '\0') {
 				s = vis_dup(ev->diag->when,
 				    strlen(ev->diag->when), utf8);
-				fprintf(f, ". %s", s);
+				ot_puts(&b, ". ");
+				ot_puts(&b, s);
 				free(s);
 			}
 			if (ev->highlight) {
 				char *why = event_diag_why(ev->diag, 3);
 
 				s = vis_dup(why, strlen(why), utf8);
-				fprintf(f, " [cause %s]", s);
+				ot_puts(&b, " [cause ");
+				ot_puts(&b, s);
+				ot_putc(&b, ']');
 				free(s);
 				free(why);
 			}
-			fputs(" >>", f);
+			ot_puts(&b, " >>");
 		}
-		fputc('\n', f);
+		ot_putc(&b, '\n');
+		break;
+	default:
+		break;
+	}
+	/* The line so far, or the whole line of a frequent event. */
+	if (b.len > 0)
+		fwrite(b.p, 1, b.len, f);
+	if (b.p != b.local)
+		free(b.p);
+	switch (ev->type) {
+	case EV_SESSION_OPEN:
+	case EV_COMMAND:
+	case EV_REPLY:
 		break;
 	case EV_MESSAGE:
 		fprintf(f,

@@ -1363,8 +1363,13 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 	ev->ctx.tls_active = s->tls_active;
 	ev->ctx.pipelining =
 	    (have || challenge) && (ans.pipelined || outstanding > 1);
-	ev->ctx.greeting = s->greeting != NULL ? xstrdup(s->greeting) : NULL;
-	ev->ctx.helo = s->helo != NULL ? xstrdup(s->helo) : NULL;
+	/* Only the diagnosis of a failure reads these: a copy for every
+	   reply would cost more than the rest of the context. */
+	if (r->code >= 400 && r->code <= 599) {
+		ev->ctx.greeting =
+		    s->greeting != NULL ? xstrdup(s->greeting) : NULL;
+		ev->ctx.helo = s->helo != NULL ? xstrdup(s->helo) : NULL;
+	}
 	/* Whom the reply concerns: the reply to MAIL belongs to the
 	   transaction that MAIL tries to open, whatever its code. */
 	if (have && ans.v->kind == SMTP_K_MAIL && ans.arg != NULL)

@@ -85,10 +85,24 @@ vis_run(struct vis_out *o, const uint8_t *p, size_t n, int utf8)
 
 	while (i < n && !o->full) {
 		uint8_t c = p[i];
+		size_t run;
 
-		if (c >= 0x20 && c < 0x7f && c != '\\') {
-			vis_put(o, (const char *)&p[i], 1);
-			i++;
+		/* Plain ASCII, the common case, is copied a run at a time;
+		   into a fixed buffer, as much of it as fits. */
+		for (run = 0; i + run < n; run++) {
+			c = p[i + run];
+			if (c < 0x20 || c >= 0x7f || c == '\\')
+				break;
+		}
+		if (run > 0) {
+			if (o->fixed && o->len + run + 1 > o->cap) {
+				run = o->cap - o->len - 1;
+				vis_put(o, (const char *)&p[i], run);
+				o->full = 1;
+				return;
+			}
+			vis_put(o, (const char *)&p[i], run);
+			i += run;
 			continue;
 		}
 		if (c >= 0x80 && utf8 &&

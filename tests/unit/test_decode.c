@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <cmocka.h>
 #include <pcap/pcap.h>
@@ -1114,6 +1115,32 @@ test_endpoint(void **state)
 	assert_string_equal(buf, "?:25");
 	decode_format_endpoint(buf, 8, AF_INET, v4, 51234);
 	assert_string_equal(buf, "192.0.2");
+	decode_format_endpoint(buf, 1, AF_INET, v4, 25);
+	assert_string_equal(buf, "");
+
+	/* IPv4 is formatted without inet_ntop: every address byte and port
+	   value in its extremes gives what inet_ntop and "%s:%u" give. */
+	{
+		static const unsigned vals[] = {0, 9, 10, 99, 100, 255};
+		static const unsigned ports[] = {0, 7, 25, 65535};
+		char want[64], a[INET_ADDRSTRLEN];
+		uint8_t x[4];
+		size_t i, j, k;
+
+		for (i = 0; i < 6; i++) {
+			for (j = 0; j < 4; j++) {
+				for (k = 0; k < 4; k++)
+					x[k] = (uint8_t)vals[(i + k * j) % 6];
+				assert_non_null(
+				    inet_ntop(AF_INET, x, a, sizeof a));
+				snprintf(
+				    want, sizeof want, "%s:%u", a, ports[j]);
+				decode_format_endpoint(buf, sizeof buf, AF_INET,
+				    x, (uint16_t)ports[j]);
+				assert_string_equal(buf, want);
+			}
+		}
+	}
 }
 
 int

@@ -111,6 +111,28 @@ test_command_binary(void **state)
 		  "\"FROM:<\\u001b\xef\xbf\xbd@x>\",\"encrypted\":true}");
 }
 
+/* One command with arg s: its JSON must quote s as vis_json does. */
+static void
+check_escaped(const char *s)
+{
+	struct event *ev = hdr(EV_COMMAND);
+	char *got, *want, *exp;
+
+	strcpy(ev->verb, "X");
+	ev->arg = xstrdup(s);
+	got = out_json_string(ev);
+	want = vis_json(s, strlen(s));
+	xasprintf(&exp,
+	    "{\"event\":\"command\"," H
+	    ",\"verb\":\"X\",\"arg\":\"%s\",\"encrypted\":false}",
+	    want);
+	assert_string_equal(got, exp);
+	free(got);
+	free(want);
+	free(exp);
+	event_free(ev);
+}
+
 /* Escaping in place must give exactly what vis_json gives. */
 static void
 test_escapes_match_vis_json(void **state)
@@ -122,26 +144,33 @@ test_escapes_match_vis_json(void **state)
 	    "long plain prefix before a quote \" and caf\xc3\xa9 \xff\x1b[31m",
 	    "\xc2\x85 then \"",
 	};
-	size_t i;
+	/* Plain bytes around one or two that are not, at every offset of
+	   the words checked at once, and the punctuation just above 0x20
+	   that a word-wide test could mistake for a control. */
+	static const char plain[] =
+	    " !#$%&'()*+,-./0123456789:;<=>?@AZaz[]^_`{|}~ plain";
+	static const char special[] = {
+	    '"', '\\', '\n', '\r', '\t', 0x01, 0x1f, 0x7f, (char)0xc3};
+	char buf[sizeof plain + 4];
+	size_t i, k, pos, len;
 
 	(void)state;
-	for (i = 0; i < sizeof in / sizeof in[0]; i++) {
-		struct event *ev = hdr(EV_COMMAND);
-		char *got, *want, *exp;
-
-		strcpy(ev->verb, "X");
-		ev->arg = xstrdup(in[i]);
-		got = out_json_string(ev);
-		want = vis_json(in[i], strlen(in[i]));
-		xasprintf(&exp,
-		    "{\"event\":\"command\"," H
-		    ",\"verb\":\"X\",\"arg\":\"%s\",\"encrypted\":false}",
-		    want);
-		assert_string_equal(got, exp);
-		free(got);
-		free(want);
-		free(exp);
-		event_free(ev);
+	for (i = 0; i < sizeof in / sizeof in[0]; i++)
+		check_escaped(in[i]);
+	for (len = 0; len < sizeof plain; len++) {
+		memcpy(buf, plain, len);
+		buf[len] = '\0';
+		check_escaped(buf);
+		for (k = 0; k < sizeof special; k++) {
+			for (pos = 0; pos < len; pos++) {
+				memcpy(buf, plain, len);
+				buf[len] = '\0';
+				buf[pos] = special[k];
+				if (special[k] != (char)0xc3 && pos + 9 < len)
+					buf[pos + 9] = '"';
+				check_escaped(buf);
+			}
+		}
 	}
 }
 

@@ -492,8 +492,10 @@ test_basic_session(void **state)
 	assert_int_equal(e->ctx.ehlo_size, 10240000);
 	assert_true(e->ctx.in_transaction);
 	assert_int_equal(e->ctx.rcpt_accepted, 1);
-	assert_string_equal(e->ctx.helo, "client.example");
-	assert_string_equal(e->ctx.greeting, "mx.example.org ESMTP Postfix");
+	/* Only a failure carries the greeting and HELO (the diagnosis is
+	   their only reader). */
+	assert_null(e->ctx.helo);
+	assert_null(e->ctx.greeting);
 	assert_true(e->ctx.idle_ms > 89.9 && e->ctx.idle_ms < 90.1);
 	assert_true(e->ctx.session_ms > 699.9 && e->ctx.session_ms < 700.1);
 	assert_false(e->ctx.tls_active);
@@ -1404,7 +1406,7 @@ test_starttls(void **state)
 	    CE(6, "EHLO c2\r\n"),
 	    SE(7, "250-mx\r\n250 AUTH PLAIN\r\n"),
 	    CE(8, "MAIL FROM:<a@b>\r\n"),
-	    SE(9, "250 2.1.0 Ok\r\n"),
+	    SE(9, "452 4.3.1 Insufficient system storage\r\n"),
 	};
 	static const struct scen sc = {
 	    SCEN(st), .close = "fin", .close_ms = 10};
@@ -1417,8 +1419,8 @@ test_starttls(void **state)
 	    "C EHLO|c2|enc",
 	    "R 250 -|mx\\nAUTH PLAIN|2|EHLO|1|enc",
 	    "C MAIL|FROM:<a@b>|enc",
-	    "R 250 2.1.0|Ok|1|MAIL|1|enc",
-	    "X fin 0.010 c=4 r=5 m=0 {220:2,250:3}",
+	    "R 452 4.3.1|Insufficient system storage|1|MAIL|1|enc",
+	    "X fin 0.010 c=4 r=5 m=0 {220:2,250:2,452:1}",
 	};
 	/* Refused: the held bytes are commands after all. */
 	static const struct step st2[] = {
@@ -1442,7 +1444,8 @@ test_starttls(void **state)
 	assert_false(r.evs[4]->ctx.tls_active);
 	assert_true(r.evs[6]->ctx.tls_active);
 	/* RFC 3207: what was learned before TLS is forgotten. */
-	assert_string_equal(r.evs[6]->ctx.helo, "c2");
+	assert_string_equal(r.evs[8]->ctx.helo, "c2");
+	assert_null(r.evs[6]->ctx.helo); /* a 250: not diagnosed */
 	assert_int_equal(r.evs[6]->ctx.ehlo_size, 0);
 	assert_int_equal(r.evs[2]->ctx.ehlo_size, 0);
 	assert_non_null(strstr(r.trace, "starttls -> tls (220 to STARTTLS)"));
