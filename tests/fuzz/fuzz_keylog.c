@@ -112,7 +112,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int again;
 
 	if (fuzz_fd == -1) {
-		snprintf(fuzz_path, sizeof fuzz_path, "/tmp/fuzz_keylog.%ld",
+		/* In memory when there is a tmpfs: the file is rewritten
+		   for every input. */
+		snprintf(fuzz_path, sizeof fuzz_path, "%s/fuzz_keylog.%ld",
+		    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp",
 		    (long)getpid());
 		fuzz_fd = open(fuzz_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 		if (fuzz_fd == -1)
