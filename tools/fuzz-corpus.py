@@ -166,6 +166,15 @@ def build_decode(o):
             o.put("decode", "%s-%d" % (base(p), i), bytes([idx]) + frame)
 
 
+def build_capture(o):
+    # The capture files themselves, cut to the seed limit (a cut file is
+    # a case of its own).
+    for p in sorted(os.listdir(FIX)):
+        if p.endswith((".pcap", ".pcapng")):
+            with open(os.path.join(FIX, p), "rb") as f:
+                o.put("capture", p.replace(".", "-"), f.read(SEED_MAX))
+
+
 def build_pipeline(o):
     # Raw records: 0x80, 16-bit length, the IP datagram.
     for p in fixtures() + fixtures("tls") + regress_pcaps():
@@ -342,7 +351,7 @@ def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         TOP, "tests", "fuzz", "corpus")
     o = Out(root)
-    for build in (build_decode, build_pipeline, build_smtp, build_tls,
+    for build in (build_decode, build_capture, build_pipeline, build_smtp, build_tls,
                   build_keylog, build_reasm, build_explain, build_output,
                   build_rules):
         build(o)
