@@ -18,6 +18,10 @@ struct diag;
 /* With the built-in rules; never fails. */
 struct diag *diag_new(void);
 void diag_free(struct diag *);
+/* Forget the history of servers and sessions (and cached lookups), so that
+   the next capture is diagnosed as by a new diag, without compiling the
+   rules again (the fuzz targets reuse one).  Never fails. */
+void diag_forget(struct diag *);
 /* Add rules that take precedence over the built-in ones (takes them). */
 void diag_add_rules_take(struct diag *, struct rules *);
 /* Add a lexicon tried before the built-in one (takes it). */

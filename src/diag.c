@@ -319,6 +319,15 @@ diag_free(struct diag *d)
 }
 
 void
+diag_forget(struct diag *d)
+{
+	/* The array stays for reuse: diag_hist() clears an entry it
+	   hands out. */
+	d->nhist = 0;
+	memset(d->wcache, 0, sizeof d->wcache);
+}
+
+void
 diag_add_rules_take(struct diag *d, struct rules *r)
 {
 	if (r == NULL)

@@ -287,15 +287,18 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 	case EV_REPLY:
 		break;
 	case EV_MESSAGE:
+		/* The sender is the client's MAIL argument: any bytes. */
+		s = vis_dup(ev->mail_from ? ev->mail_from : "",
+		    ev->mail_from ? strlen(ev->mail_from) : 0, utf8);
 		fprintf(f,
 		    "-- message %s (%d): %" PRIu64 " byte%s from <%s>, %zu "
 		    "recipient%s accepted, %zu rejected, queue id %s\n",
 		    ev->code >= 200 && ev->code < 300 ? "accepted"
 						      : "NOT accepted",
-		    ev->code, ev->bytes, event_plural(ev->bytes),
-		    ev->mail_from ? ev->mail_from : "", ev->n_accepted,
-		    event_plural(ev->n_accepted), ev->n_rejected,
-		    ev->queue_id ? ev->queue_id : "-");
+		    ev->code, ev->bytes, event_plural(ev->bytes), s,
+		    ev->n_accepted, event_plural(ev->n_accepted),
+		    ev->n_rejected, ev->queue_id ? ev->queue_id : "-");
+		free(s);
 		break;
 	case EV_TLS:
 		fprintf(f, "-- tls %s", ev->phase ? ev->phase : "?");

@@ -1771,7 +1771,9 @@ tls_handshake(struct tls_conn *t, int dir, const uint8_t *p, size_t len,
 	size_t off = 0, mlen;
 	uint8_t type;
 
-	if (d->hs_dead)
+	/* An empty record adds nothing, and the buffer may still be NULL:
+	   copying zero bytes to it is undefined behaviour (issue 13). */
+	if (d->hs_dead || len == 0)
 		return;
 	if (xcapped_grow((void **)&d->hs, &d->hs_cap, d->hs_len + len,
 		TLS_HANDSHAKE_MAX) != 0) {

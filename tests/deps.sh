@@ -66,7 +66,7 @@ has() {
 MTAS="postfix exim4 exim4-daemon-light exim4-daemon-heavy sendmail
 sendmail-bin opensmtpd courier-mta"
 TESTTOOLS="libcmocka-dev swaks libnet-ssleay-perl tcpdump tshark wireshark-common tcpreplay
-python3-aiosmtpd tmux clang-format clang-tidy cppcheck"
+python3-aiosmtpd tmux clang-format clang-tidy cppcheck clang libclang-rt-dev"
 
 tap_plan 11
 

@@ -325,6 +325,33 @@ test_burst(void **state)
 	diag_free(d);
 }
 
+/* diag_forget: the same 421s after it are diagnosed as by a new engine,
+   and the history fills again. */
+static void
+test_forget(void **state)
+{
+	struct diag *d = diag_new();
+	struct event *ev;
+	uint64_t s;
+	int round;
+
+	(void)state;
+	for (round = 0; round < 2; round++) {
+		for (s = 1; s <= 3; s++) {
+			ev = mkreply(s, "203.0.113.5:25", (double)s * 60.0, 421,
+			    NULL, "CONNECT",
+			    "mx.example.org overloaded, go away");
+			diag_reply(d, ev);
+			assert_non_null(ev->diag);
+			assert_string_equal(ev->diag->rule,
+			    s < 3 ? "421-greeting" : "421-burst");
+			event_free(ev);
+		}
+		diag_forget(d);
+	}
+	diag_free(d);
+}
+
 /* The history stays bounded with many servers and sessions. */
 static void
 test_history_bounded(void **state)
@@ -1278,6 +1305,7 @@ main(void)
 	    cmocka_unit_test(test_rcpt_limit_count),
 	    cmocka_unit_test(test_idle_timeout),
 	    cmocka_unit_test(test_burst),
+	    cmocka_unit_test(test_forget),
 	    cmocka_unit_test(test_history_bounded),
 	    cmocka_unit_test(test_storage_and_size),
 	    cmocka_unit_test(test_421_situations),

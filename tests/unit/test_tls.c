@@ -1,7 +1,8 @@
 /*
  * Unit tests of tls: record framing across split feeds, handshake facts
  * from a real ClientHello/ServerHello (embedded), bad input (garbage,
- * SSLv2 hello, over-size record, truncated handshake, alerts), and
+ * SSLv2 hello, over-size record, truncated handshake, an empty handshake
+ * record, alerts), and
  * decryption of the real sessions in tests/fixtures/tls (TLS 1.2 and 1.3,
  * every cipher) with their key logs: keys given late, wrong keys, a bad
  * tag, the pending cap.
@@ -259,6 +260,40 @@ test_garbage(void **state)
 	assert_non_null(strstr(s.ev[0]->detail, "exceeds"));
 	tls_conn_feed(t, EV_DIR_CLIENT, big, sizeof big, &ts0);
 	assert_int_equal(s.n, 1);
+	tls_conn_free(t);
+	sink_clear(&s);
+}
+
+/* Issue 13: an empty handshake record (type 22, length 0) as the first
+   handshake bytes of a direction.  The handshake buffer was still NULL,
+   and appending zero bytes to it was undefined behaviour (memcpy to NULL
+   + 0), which halts the sanitizer build.  It must be ignored, and the
+   real ClientHello after it still parsed. */
+static void
+test_empty_handshake_record(void **state)
+{
+	static const uint8_t empty[] = {0x16, 0x03, 0x03, 0x00, 0x00};
+	uint8_t ch[512], sh[256];
+	size_t chl = unhex(tls13_client_hello, ch);
+	size_t shl = unhex(tls13_server_hello, sh);
+	struct sink s = {0};
+	struct tls_conn *t;
+	const struct event *ev;
+
+	(void)state;
+	t = tls_conn_new(NULL, &sink_ops, &s, false, NULL);
+	tls_conn_feed(t, EV_DIR_CLIENT, empty, sizeof empty, &ts0);
+	tls_conn_feed(t, EV_DIR_SERVER, empty, sizeof empty, &ts0);
+	tls_conn_feed(t, EV_DIR_CLIENT, empty, sizeof empty, &ts0);
+	assert_int_equal(s.n, 0);
+	tls_conn_feed(t, EV_DIR_CLIENT, ch, chl, &ts0);
+	tls_conn_feed(t, EV_DIR_SERVER, empty, sizeof empty, &ts0);
+	tls_conn_feed(t, EV_DIR_SERVER, sh, shl, &ts0);
+	ev = sink_tls(&s, "handshake");
+	assert_non_null(ev);
+	assert_string_equal(ev->version, "TLSv1.3");
+	assert_string_equal(ev->sni, "mx.example.test");
+	assert_int_equal(sink_count(&s, EV_ANOMALY, NULL), 0);
 	tls_conn_free(t);
 	sink_clear(&s);
 }
@@ -947,6 +982,7 @@ main(void)
 	    cmocka_unit_test(test_hello_split),
 	    cmocka_unit_test(test_truncated_handshake),
 	    cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_empty_handshake_record),
 	    cmocka_unit_test(test_alert),
 	    cmocka_unit_test(test_pending_cap),
 	    cmocka_unit_test(test_fixtures_decrypt),

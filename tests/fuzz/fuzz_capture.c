@@ -1,0 +1,134 @@
+/*
+ * fuzz_capture: libFuzzer target for reading a capture file (capture.c):
+ * the input is written as a file (pcap, pcapng, or anything) and read
+ * through capture_open and capture_loop, which on a machine with more
+ * than one CPU hands the packets over through the read-ahead thread and
+ * its ring of blocks.
+ *
+ * Model: the packets delivered are exactly those libpcap itself reads
+ * from the file, in order, with the same times, lengths and bytes (a
+ * running hash of each), and a file cut in the middle of a packet gives
+ * -1 after the complete packets.  Every packet is copied into a buffer of
+ * exactly its caplen so that ASan sees a read past it.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pcap/pcap.h>
+
+#include "capture.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+struct fuzz_sum {
+	uint64_t n;
+	uint64_t hash;
+};
+
+static char fuzz_path[64];
+
+static void
+fuzz_fail(const char *what)
+{
+	fprintf(stderr, "fuzz_capture: model check failed: %s\n", what);
+	abort();
+}
+
+static void
+fuzz_mix(struct fuzz_sum *s, const struct timeval *ts, const uint8_t *data,
+    uint32_t caplen, uint32_t len)
+{
+	uint64_t h = s->hash ^ 0x9e3779b97f4a7c15ULL;
+	uint32_t i;
+
+	h = (h ^ (uint64_t)ts->tv_sec) * 0x100000001b3ULL;
+	h = (h ^ (uint64_t)ts->tv_usec) * 0x100000001b3ULL;
+	h = (h ^ caplen) * 0x100000001b3ULL;
+	h = (h ^ len) * 0x100000001b3ULL;
+	for (i = 0; i < caplen; i++)
+		h = (h ^ data[i]) * 0x100000001b3ULL;
+	s->hash = h;
+	s->n++;
+}
+
+static void
+fuzz_packet(void *arg, int linktype, const struct timeval *ts,
+    const uint8_t *data, uint32_t caplen, uint32_t len)
+{
+	uint8_t *copy = malloc(caplen ? caplen : 1);
+
+	(void)linktype;
+	if (copy == NULL)
+		abort();
+	memcpy(copy, data, caplen);
+	fuzz_mix(arg, ts, copy, caplen, len);
+	free(copy);
+}
+
+static void
+fuzz_cleanup(void)
+{
+	if (fuzz_path[0] != '\0')
+		unlink(fuzz_path);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+	struct capture_config cfg;
+	struct fuzz_sum got = {0, 0}, want = {0, 0};
+	struct pcap_pkthdr *h;
+	const u_char *pkt;
+	const char *what, *why, *hint;
+	struct capture *c;
+	pcap_t *p;
+	bool usage;
+	int fd, rc, wrc = 1, n;
+
+	if (fuzz_path[0] == '\0') {
+		snprintf(fuzz_path, sizeof fuzz_path, "%s/fuzz_capture.%ld",
+		    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp",
+		    (long)getpid());
+		atexit(fuzz_cleanup);
+	}
+	fd = open(fuzz_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd == -1 || write(fd, data, size) != (ssize_t)size)
+		abort();
+	close(fd);
+
+	/* What libpcap reads on its own. */
+	p = pcap_open_offline(fuzz_path, errbuf);
+	if (p != NULL) {
+		while ((rc = pcap_next_ex(p, &h, &pkt)) == 1)
+			fuzz_mix(&want, &h->ts, pkt, h->caplen, h->len);
+		wrc = rc == PCAP_ERROR_BREAK ? 1 : -1;
+		pcap_close(p);
+	}
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.file = fuzz_path;
+	cfg.snaplen = 262144;
+	c = capture_open(&cfg, &what, &why, &hint, &usage);
+	if (c == NULL)
+		return 0; /* e.g. a link type smtpscope does not decode */
+	if (p == NULL)
+		fuzz_fail("capture_open opened what libpcap refused");
+	for (n = 0; n < 100000; n++) {
+		rc = capture_loop(c, fuzz_packet, &got, 0, &why);
+		if (rc != 0)
+			break;
+	}
+	capture_close(c);
+	if (rc != wrc)
+		fuzz_fail("the end differs from libpcap's");
+	if (got.n != want.n || got.hash != want.hash)
+		fuzz_fail("the packets differ from libpcap's");
+	return 0;
+}
