@@ -117,8 +117,15 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		fputc('\n', f);
 		return (flush && fflush(f) == EOF) || ferror(f) ? -1 : 0;
 	}
-	fprintf(f, "%s #%" PRIu64 " %s > %s ", ts, ev->session, ev->client,
-	    ev->server);
+	if (ev->session != 0)
+		fprintf(f, "%s #%" PRIu64 " %s > %s ", ts, ev->session,
+		    ev->client, ev->server);
+	else if (ev->server[0] != '\0')
+		/* No session (connection attempts without a handshake, per
+		   server): no number, no single client. */
+		fprintf(f, "%s (no session) > %s ", ts, ev->server);
+	else
+		fprintf(f, "%s (no session) ", ts);
 	switch (ev->type) {
 	case EV_SESSION_OPEN:
 		fprintf(f, "-- session open%s%s\n",
