@@ -67,6 +67,9 @@ struct store_session {
 	size_t pkt_bytes;
 	size_t ev_bytes; /* event_size() of the events kept */
 	bool packets_truncated;
+	/* Packet copies of this session not kept, or released later, to stay
+	   under the per-session caps and the budget: a save lacks them. */
+	uint64_t pkt_dropped;
 	int linktype;
 };
 

@@ -570,6 +570,7 @@ store_reclaim_packets(struct store *s, size_t need)
 		for (j = 0; j < ss->n_packets; j++)
 			event_free(ss->packets[j]);
 		s->stats.packets_capped += ss->n_packets;
+		ss->pkt_dropped += ss->n_packets;
 		ss->n_packets = 0;
 		s->stats.packet_bytes -= ss->pkt_bytes;
 		ss->pkt_bytes = 0;
@@ -587,6 +588,7 @@ store_add_packet(struct store *s, struct store_session *ss, struct event *ev)
 	    ss->pkt_bytes + need > STORE_PACKET_BYTES_PER_SESSION_MAX ||
 	    !store_reclaim_packets(s, need)) {
 		ss->packets_truncated = true;
+		ss->pkt_dropped++;
 		s->stats.packets_capped++;
 		event_free(ev);
 		return;

@@ -1321,6 +1321,7 @@ ui_run(const struct ui_config *cfg)
 			more = i == UI_DRAIN_MAX || drained < n_drain;
 		}
 		ctx.queue_dropped = event_queue_dropped(c.q);
+		ctx.queue_dropped_packets = event_queue_dropped_packets(c.q);
 
 		switch (atomic_load(&c.state)) {
 		case UI_CAP_DONE:
