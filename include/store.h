@@ -157,6 +157,14 @@ struct store_filter *store_filter_new(const char *text, char **cause);
 void store_filter_free(struct store_filter *);
 bool store_filter_match(
     const struct store_filter *, const struct store_session *);
+/*
+ * True when every session that `to` matches is sure to match `from` too
+ * (typing narrowed the filter: "45" to "455", a term added), so that only
+ * the sessions `from` matched need testing.  False when it cannot tell.
+ * NULL is the empty filter.  Never fails.
+ */
+bool store_filter_narrows(
+    const struct store_filter *from, const struct store_filter *to);
 /* One-off: compile, match, free; an invalid filter matches nothing. */
 bool store_session_match(const struct store_session *, const char *filter);
 

@@ -185,6 +185,10 @@ struct ui_ctx {
 	size_t n_view, cap_view;
 	uint64_t view_gen;
 	bool view_stale;
+	/* The change since the view was built only narrowed it (a filter
+	   typed further, problems only on): re-test the listed sessions. */
+	bool view_narrow;
+	int view_cw, view_sw; /* widest client and server listed */
 	uint64_t sel_id;
 	size_t sel, top;
 	bool follow;

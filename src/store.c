@@ -676,18 +676,37 @@ store_add_take(struct store *s, struct event *ev)
 	return store_find(s, id);
 }
 
-/* Case-insensitive substring over n bytes (hay may hold any byte). */
+/* ASCII case folding: the filter's case-insensitivity is ASCII's. */
+static inline unsigned char
+store_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/*
+ * Case-insensitive substring over n bytes (hay may hold any byte); needle is
+ * already lower case.  The first byte is looked for in both cases with plain
+ * comparisons: this runs for every listed session on a filter's change.
+ */
 static bool
 store_contains(const char *hay, size_t n, const char *needle, size_t nl)
 {
+	const unsigned char *h = (const unsigned char *)hay;
+	const unsigned char *nd = (const unsigned char *)needle;
+	unsigned char lo, up;
 	size_t i, j;
 
 	if (nl == 0)
 		return true;
+	if (nl > n)
+		return false;
+	lo = nd[0];
+	up = lo >= 'a' && lo <= 'z' ? (unsigned char)(lo - ('a' - 'A')) : lo;
 	for (i = 0; i + nl <= n; i++) {
-		for (j = 0; j < nl; j++)
-			if (tolower((unsigned char)hay[i + j]) !=
-			    tolower((unsigned char)needle[j]))
+		if (h[i] != lo && h[i] != up)
+			continue;
+		for (j = 1; j < nl; j++)
+			if (store_lower(h[i + j]) != nd[j])
 				break;
 		if (j == nl)
 			return true;
@@ -723,8 +742,11 @@ const size_t store_filter_nfields =
 
 struct store_term {
 	enum store_field field;
-	char *text; /* the value, without the slashes of a regex */
+	char *text;  /* the value, without the slashes of a regex */
+	char *lower; /* text in lower case (substring search) */
+	size_t len;  /* of text */
 	bool is_re;
+	bool code; /* text is a code or class: "452", "4xx" */
 	regex_t re;
 };
 
@@ -752,6 +774,11 @@ store_code_matches(const struct store_session *ss, const char *w)
 {
 	int c, d;
 
+	/* A whole code: one bit. */
+	if (isdigit((unsigned char)w[1]) && isdigit((unsigned char)w[2]))
+		return store_session_has_code(
+		    ss, (w[0] - '0') * 100 + (w[1] - '0') * 10 + (w[2] - '0'));
+
 	for (c = (w[0] - '0') * 100; c < (w[0] - '0') * 100 + 100; c++) {
 		d = (c / 10) % 10;
 		if (isdigit((unsigned char)w[1]) && w[1] - '0' != d)
@@ -774,7 +801,7 @@ store_term_str(const struct store_term *t, const char *s, size_t n)
 	if (s == NULL)
 		return false;
 	if (!t->is_re)
-		return store_contains(s, n, t->text, strlen(t->text));
+		return store_contains(s, n, t->lower, t->len);
 	z = xstrndup(s, n);
 	hit = regexec(&t->re, z, 0, NULL, 0) == 0;
 	free(z);
@@ -791,7 +818,7 @@ store_term_rcpts(const struct store_term *t, const struct store_session *ss)
 	/* The NULs between recipients never match a filter's bytes. */
 	if (!t->is_re)
 		return store_contains(
-		    ss->rcpt_text, ss->rcpt_len, t->text, strlen(t->text));
+		    ss->rcpt_text, ss->rcpt_len, t->lower, t->len);
 	while (o < ss->rcpt_len) {
 		l = strnlen(ss->rcpt_text + o, ss->rcpt_len - o);
 		if (store_term_str(t, ss->rcpt_text + o, l))
@@ -824,8 +851,7 @@ store_term_codes(const struct store_term *t, const struct store_session *ss)
 	int c;
 
 	if (!t->is_re)
-		return store_code_pattern(t->text, strlen(t->text)) &&
-		       store_code_matches(ss, t->text);
+		return t->code && store_code_matches(ss, t->text);
 	for (c = 100; c < STORE_CODE_MAX; c++) {
 		if (!store_session_has_code(ss, c))
 			continue;
@@ -863,7 +889,7 @@ store_term_match(const struct store_term *t, const struct store_session *ss)
 		break;
 	}
 	/* Free text: a code or class is a code, never part of a port. */
-	if (!t->is_re && store_code_pattern(t->text, strlen(t->text)))
+	if (!t->is_re && t->code)
 		return store_code_matches(ss, t->text);
 	return store_term_str(t, ss->client, strlen(ss->client)) ||
 	       store_term_str(t, ss->server, strlen(ss->server)) ||
@@ -885,6 +911,7 @@ store_filter_free(struct store_filter *f)
 		if (f->terms[i].is_re)
 			regfree(&f->terms[i].re);
 		free(f->terms[i].text);
+		free(f->terms[i].lower);
 	}
 	free(f->terms);
 	free(f);
@@ -914,7 +941,7 @@ store_filter_new(const char *text, char **cause)
 	struct store_filter *f = xcalloc(1, sizeof *f);
 	struct store_term *t;
 	const char *p = text != NULL ? text : "", *v, *e;
-	size_t cap = 0, skip;
+	size_t cap = 0, skip, k;
 	char err[128];
 	int rc;
 
@@ -961,6 +988,12 @@ store_filter_new(const char *text, char **cause)
 			t->text = xstrndup(v, (size_t)(e - v));
 			p = e;
 		}
+		t->len = strlen(t->text);
+		t->lower = xstrdup(t->text);
+		for (k = 0; k < t->len; k++)
+			t->lower[k] =
+			    (char)store_lower((unsigned char)t->lower[k]);
+		t->code = !t->is_re && store_code_pattern(t->text, t->len);
 		f->n++;
 	}
 	return f;
@@ -975,6 +1008,37 @@ store_filter_match(const struct store_filter *f, const struct store_session *ss)
 		return true;
 	for (i = 0; i < f->n; i++)
 		if (!store_term_match(&f->terms[i], ss))
+			return false;
+	return true;
+}
+
+/* Every session that the term b matches, a matches too. */
+static bool
+store_term_narrows(const struct store_term *a, const struct store_term *b)
+{
+	if (a->field != b->field || a->is_re || b->is_re)
+		return false;
+	/* "from:" being typed matches everything. */
+	if (a->len == 0)
+		return true;
+	/* A code is matched against codes only: "45" -> "452" widens. */
+	if (a->code || b->code)
+		return false;
+	return store_contains(b->lower, b->len, a->lower, a->len);
+}
+
+bool
+store_filter_narrows(
+    const struct store_filter *from, const struct store_filter *to)
+{
+	size_t i;
+
+	if (from == NULL || from->n == 0)
+		return true;
+	if (to == NULL || to->n < from->n)
+		return false;
+	for (i = 0; i < from->n; i++)
+		if (!store_term_narrows(&from->terms[i], &to->terms[i]))
 			return false;
 	return true;
 }

@@ -418,6 +418,64 @@ test_filters(void **state)
 	store_free(s);
 }
 
+static bool
+narrows(const char *from, const char *to)
+{
+	char *cause = NULL;
+	struct store_filter *a = store_filter_new(from, &cause);
+	struct store_filter *b = store_filter_new(to, &cause);
+	bool r;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	r = store_filter_narrows(a, b);
+	store_filter_free(a);
+	store_filter_free(b);
+	return r;
+}
+
+/*
+ * A filter typed further may only be re-tested on the sessions it listed
+ * when every match of the new one is a match of the old one.
+ */
+static void
+test_filter_narrows(void **state)
+{
+	struct store *s = store_new(10);
+	struct store_session *a;
+
+	(void)state;
+	/* Typing on: a longer substring, a new term. */
+	assert_true(narrows("", "4"));
+	assert_true(narrows("4", "45"));
+	assert_true(narrows("ali", "ALICE"));
+	assert_true(narrows("alice", "alice 452"));
+	assert_true(narrows("from:", "from:al"));
+	assert_true(narrows("from:al", "from:ali"));
+	assert_true(narrows("45", "45 "));
+	assert_true(narrows("lice", "alice")); /* a substring, not a prefix */
+	assert_true(store_filter_narrows(NULL, NULL));
+	/* A code matches codes only, so "45" -> "452" is not a narrowing
+	   (a session with a 452 reply and no "45" in its addresses). */
+	open_s(s, 1, 100);
+	reply(s, 1, 100, 452);
+	a = store_find(s, 1);
+	assert_false(store_session_match(a, "45"));
+	assert_true(store_session_match(a, "452"));
+	assert_false(narrows("45", "452"));
+	assert_false(narrows("452", "4520"));
+	assert_false(narrows("4xx", "4xx1"));
+	/* "from" -> "from:" changes the field: everything matches again. */
+	assert_false(narrows("from", "from:"));
+	/* Backspace, a term removed, another word, regexes. */
+	assert_false(narrows("45", "4"));
+	assert_false(narrows("alice 452", "alice"));
+	assert_false(narrows("alice", "bob"));
+	assert_false(narrows("/al/", "/ali/"));
+	assert_false(narrows("a", "/a/"));
+	store_free(s);
+}
+
 /* The fields, regular expressions and codes that are not port numbers. */
 static void
 test_filter_fields(void **state)
@@ -537,6 +595,7 @@ main(void)
 	    cmocka_unit_test(test_codes_minutes),
 	    cmocka_unit_test(test_top_hosts),
 	    cmocka_unit_test(test_filters),
+	    cmocka_unit_test(test_filter_narrows),
 	    cmocka_unit_test(test_filter_fields),
 	    cmocka_unit_test(test_tls_state),
 	};
