@@ -83,11 +83,12 @@ key() {
 	el=$(($(now_ms) - t))
 	sleep 0.1 # let the log catch up with a key answered in two batches
 	in=$(tail -n +$((lines + 1)) "$timing" |
-	    awk '{ t += $3 } END { printf "%.1f", t }')
-	printf '%-28s %5d ms   (in smtpscope %6s ms)\n' "$name" "$el" "$in"
+	    awk '{ t += $3; c += $6 } END { printf "%7.1f ms %7.1f ms", t, c }')
+	printf '%-28s %5d ms   %s\n' "$name" "$el" "$in"
 }
 
-echo "key                          pane changed   (key read to redraw done)"
+echo "                             pane     in smtpscope, key read to redraw done"
+echo "key                          changed  elapsed    CPU"
 # The list follows the newest session: start from the top.
 key "home (g)" g
 key "down (j)" j
@@ -96,8 +97,6 @@ key "page down" NPage
 key "page up" PPage
 key "end (G)" G
 key "up (k)" k
-key "Home" Home
-key "End" End
 key "problems only (p)" p
 key "all again (p)" p
 key "filter prompt (/)" /
@@ -107,7 +106,7 @@ key "filter: 452" 2
 key "filter: 45 (backspace)" BSpace
 key "filter: 452" 2
 key "filter: Enter" Enter
-key "down (j), filtered" j
+key "up (k), filtered" k
 key "open session (Enter)" Enter
 key "back (Esc)" Escape
 key "statistics (s)" s

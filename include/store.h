@@ -42,6 +42,12 @@ struct store_session {
 	char helo_verb[5];	/* "EHLO", "HELO" or "LHLO" that gave helo */
 	char *rcpt_text;	/* RCPT addresses, NUL-separated, capped */
 	size_t rcpt_len;
+	/* What free text in the filter searches, in one block and in lower
+	   case: client, server, HELO, MAIL FROM and the recipients kept,
+	   NUL-separated (a filter's text holds no NUL, so a match never
+	   spans two fields). */
+	char *search;
+	size_t search_len;
 	unsigned rcpts;	   /* RCPT commands */
 	unsigned rcpts_ok; /* RCPT commands answered 2xx */
 	char tls[32];	   /* "none", "starttls", "implicit", +"+dec" */

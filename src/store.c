@@ -82,6 +82,7 @@ store_session_free(struct store_session *ss)
 	free(ss->helo);
 	free(ss->mail_from);
 	free(ss->rcpt_text);
+	free(ss->search);
 	free(ss);
 }
 
@@ -205,6 +206,47 @@ store_evict(struct store *s)
 	}
 }
 
+/* ASCII case folding: the filter's case-insensitivity is ASCII's. */
+static inline unsigned char
+store_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/* Append n bytes, lowered, and a NUL to the session's search text. */
+static void
+store_search_add(struct store_session *ss, const char *p, size_t n)
+{
+	size_t i;
+
+	ss->search = xrealloc(ss->search, ss->search_len + n + 1);
+	for (i = 0; i < n; i++)
+		ss->search[ss->search_len + i] =
+		    (char)store_lower((unsigned char)p[i]);
+	ss->search[ss->search_len + n] = '\0';
+	ss->search_len += n + 1;
+}
+
+/*
+ * Build the search text again (HELO or MAIL FROM changed).  Its bytes are
+ * counted with the session's events, so the budget sees them.
+ */
+static void
+store_search_build(struct store *s, struct store_session *ss)
+{
+	size_t before = ss->search_len;
+
+	ss->search_len = 0;
+	store_search_add(ss, ss->client, strlen(ss->client));
+	store_search_add(ss, ss->server, strlen(ss->server));
+	store_search_add(ss, ss->helo, ss->helo ? strlen(ss->helo) : 0);
+	store_search_add(
+	    ss, ss->mail_from, ss->mail_from ? strlen(ss->mail_from) : 0);
+	store_search_add(ss, ss->rcpt_text, ss->rcpt_len);
+	ss->ev_bytes += ss->search_len - before;
+	s->stats.event_bytes += ss->search_len - before;
+}
+
 static struct store_session *
 store_append(struct store *s, const struct event *ev)
 {
@@ -230,6 +272,7 @@ store_append(struct store *s, const struct event *ev)
 		}
 	}
 	s->sess[s->off + s->n++] = ss;
+	store_search_build(s, ss);
 	s->max_id = ev->session;
 	s->stats.sessions++;
 	return ss;
@@ -442,7 +485,7 @@ store_path_arg(const char *arg)
 }
 
 static void
-store_add_rcpt(struct store_session *ss, const char *arg)
+store_add_rcpt(struct store *s, struct store_session *ss, const char *arg)
 {
 	char *a = store_path_arg(arg);
 	size_t n = strlen(a) + 1;
@@ -452,6 +495,9 @@ store_add_rcpt(struct store_session *ss, const char *arg)
 		ss->rcpt_text = xrealloc(ss->rcpt_text, ss->rcpt_len + n);
 		memcpy(ss->rcpt_text + ss->rcpt_len, a, n);
 		ss->rcpt_len += n;
+		store_search_add(ss, a, n - 1);
+		ss->ev_bytes += n;
+		s->stats.event_bytes += n;
 	}
 	free(a);
 }
@@ -491,11 +537,13 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 			memcpy(
 			    ss->helo_verb, ev->verb, sizeof ss->helo_verb - 1);
 			ss->helo_verb[sizeof ss->helo_verb - 1] = '\0';
+			store_search_build(s, ss);
 		} else if (strcmp(ev->verb, "MAIL") == 0) {
 			free(ss->mail_from);
 			ss->mail_from = store_path_arg(ev->arg);
+			store_search_build(s, ss);
 		} else if (strcmp(ev->verb, "RCPT") == 0)
-			store_add_rcpt(ss, ev->arg);
+			store_add_rcpt(s, ss, ev->arg);
 		break;
 	case EV_REPLY:
 		if (ev->encrypted)
@@ -674,13 +722,6 @@ store_add_take(struct store *s, struct event *ev)
 	/* The session itself may have been evicted (limit reached, all open).
 	 */
 	return store_find(s, id);
-}
-
-/* ASCII case folding: the filter's case-insensitivity is ASCII's. */
-static inline unsigned char
-store_lower(unsigned char c)
-{
-	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
 }
 
 /*
@@ -891,6 +932,9 @@ store_term_match(const struct store_term *t, const struct store_session *ss)
 	/* Free text: a code or class is a code, never part of a port. */
 	if (!t->is_re && t->code)
 		return store_code_matches(ss, t->text);
+	if (!t->is_re)
+		return memmem(ss->search, ss->search_len, t->lower, t->len) !=
+		       NULL;
 	return store_term_str(t, ss->client, strlen(ss->client)) ||
 	       store_term_str(t, ss->server, strlen(ss->server)) ||
 	       (ss->helo != NULL &&

@@ -415,6 +415,20 @@ test_filters(void **state)
 	assert_true(store_session_match(b, "198.51.100.2"));
 	assert_true(store_session_problem(a));
 	assert_false(store_session_problem(b));
+	/* Free text searches what the session says now: a second HELO and
+	   MAIL FROM replace the first; recipients add up. */
+	cmd(s, 1, 101, "EHLO", "Other.Example");
+	cmd(s, 1, 101, "MAIL", "FROM:<dave@example.org>");
+	cmd(s, 1, 101, "RCPT", "TO:<Erin@Example.NET>");
+	a = store_find(s, 1);
+	assert_false(store_session_match(a, "relay.example"));
+	assert_false(store_session_match(a, "alice"));
+	assert_true(store_session_match(a, "OTHER.example"));
+	assert_true(store_session_match(a, "dave@"));
+	assert_true(store_session_match(a, "bob@"));
+	assert_true(store_session_match(a, "erin@example.net"));
+	/* Never across two fields: the HELO's end and the sender's start. */
+	assert_false(store_session_match(a, "exampledave"));
 	store_free(s);
 }
 
