@@ -35,24 +35,12 @@
 #define STORE_CODE_MAX 600
 
 struct store_session {
+	/*
+	 * What the list's filter and layout read for every session come
+	 * first, together: walking 100,000 sessions is mostly waiting for
+	 * memory, so each should cost as few cache lines as possible.
+	 */
 	uint64_t id;
-	struct timeval start, last;
-	char client[64], server[64];
-	char *helo, *mail_from; /* raw wire bytes (escape before display) */
-	char helo_verb[5];	/* "EHLO", "HELO" or "LHLO" that gave helo */
-	char *rcpt_text;	/* RCPT addresses, NUL-separated, capped */
-	size_t rcpt_len;
-	/* What free text in the filter searches, in one block and in lower
-	   case: client, server, HELO, MAIL FROM and the recipients kept,
-	   NUL-separated (a filter's text holds no NUL, so a match never
-	   spans two fields). */
-	char *search;
-	size_t search_len;
-	unsigned rcpts;	   /* RCPT commands */
-	unsigned rcpts_ok; /* RCPT commands answered 2xx */
-	char tls[32];	   /* "none", "starttls", "implicit", +"+dec" */
-	int last_code;
-	unsigned n421, n452, n4xx, n5xx;
 	unsigned flags;
 #define STORE_F_421 0x01
 #define STORE_F_452 0x02
@@ -60,7 +48,27 @@ struct store_session {
 #define STORE_F_ANOMALY 0x08
 #define STORE_F_ENCRYPTED 0x10 /* some part was TLS */
 #define STORE_F_MIDSTREAM 0x20
+	unsigned n421, n452, n4xx, n5xx;
+	uint8_t client_w, server_w; /* columns of client and server (":25"
+				       implied) */
+	/* What free text in the filter searches, in one block and in lower
+	   case: client, server, HELO, MAIL FROM and the recipients kept,
+	   NUL-separated (a filter's text holds no NUL, so a match never
+	   spans two fields). */
+	char *search;
+	size_t search_len;
 	uint8_t codes_seen[STORE_CODE_MAX / 8];
+
+	struct timeval start, last;
+	char client[64], server[64];
+	char *helo, *mail_from; /* raw wire bytes (escape before display) */
+	char helo_verb[5];	/* "EHLO", "HELO" or "LHLO" that gave helo */
+	char *rcpt_text;	/* RCPT addresses, NUL-separated, capped */
+	size_t rcpt_len;
+	unsigned rcpts;	   /* RCPT commands */
+	unsigned rcpts_ok; /* RCPT commands answered 2xx */
+	char tls[32];	   /* "none", "starttls", "implicit", +"+dec" */
+	int last_code;
 	bool closed;
 	const char *close_reason;
 	uint64_t gen;	       /* store generation of the last change */
@@ -114,6 +122,9 @@ struct store_session *store_add_take(struct store *, struct event *ev);
 size_t store_count(const struct store *);
 /* i from 0 (oldest kept) to store_count()-1; ids increase with i. */
 struct store_session *store_at(const struct store *, size_t i);
+/* All of them, store_count() long, oldest first; valid until the store
+   changes.  Never fails (NULL when empty). */
+struct store_session *const *store_sessions(const struct store *);
 /* The session with this id, or NULL (never seen, or evicted). */
 struct store_session *store_find(const struct store *, uint64_t id);
 const struct store_stats *store_stats(const struct store *);
@@ -133,6 +144,12 @@ bool store_minute_range(const struct store *, int64_t *first, int64_t *last);
 /* Top hosts by 4xx replies (servers or clients), most first. */
 size_t store_top(
     const struct store *, bool servers, struct store_host *out, size_t max);
+/*
+ * Start loading what the filter reads of a session that a walk will reach
+ * soon (a hint: it changes nothing).  Call it on the session a few ahead
+ * of the one tested, after a prefetch of the session itself further ahead.
+ */
+void store_session_prefetch(const struct store_session *);
 /* Some reply code of the session. */
 bool store_session_has_code(const struct store_session *, int code);
 /* A problem: a 4xx or 5xx reply, or a gap. */

@@ -132,6 +132,12 @@ store_search(const struct store *s, uint64_t id)
 	return lo;
 }
 
+struct store_session *const *
+store_sessions(const struct store *s)
+{
+	return s->n > 0 ? s->sess + s->off : NULL;
+}
+
 struct store_session *
 store_find(const struct store *s, uint64_t id)
 {
@@ -251,6 +257,7 @@ static struct store_session *
 store_append(struct store *s, const struct event *ev)
 {
 	struct store_session *ss = xcalloc(1, sizeof *ss);
+	size_t n;
 
 	ss->id = ev->session;
 	ss->start = ss->last = ev->ts;
@@ -258,6 +265,12 @@ store_append(struct store *s, const struct event *ev)
 	ss->client[sizeof ss->client - 1] = '\0';
 	memcpy(ss->server, ev->server, sizeof ss->server);
 	ss->server[sizeof ss->server - 1] = '\0';
+	n = strlen(ss->client);
+	ss->client_w = (uint8_t)n;
+	n = strlen(ss->server);
+	if (n > 3 && strcmp(ss->server + n - 3, ":25") == 0)
+		n -= 3;
+	ss->server_w = (uint8_t)n;
 	strcpy(ss->tls, "none");
 	ss->linktype = -1;
 	if (s->off + s->n == s->cap) {
@@ -446,6 +459,12 @@ store_code_counts(
 		n++;
 	}
 	return n;
+}
+
+void
+store_session_prefetch(const struct store_session *ss)
+{
+	__builtin_prefetch(ss->search);
 }
 
 bool

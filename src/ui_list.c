@@ -122,17 +122,6 @@ ui_list_server(const char *ep, char *buf, size_t len)
 	/* "[2001:db8::1]" reads fine without the brackets too, keep them. */
 }
 
-/* Columns the server takes in the list (":25" is implied). */
-static int
-ui_list_server_width(const char *ep)
-{
-	size_t n = strlen(ep);
-
-	if (n > 3 && strcmp(ep + n - 3, ":25") == 0)
-		n -= 3;
-	return (int)n;
-}
-
 static bool
 ui_list_listed(struct ui_ctx *ctx, const struct store_session *ss)
 {
@@ -144,15 +133,27 @@ ui_list_listed(struct ui_ctx *ctx, const struct store_session *ss)
 static void
 ui_list_add(struct ui_ctx *ctx, struct store_session *ss)
 {
-	/* Addresses are ASCII: bytes are columns. */
-	int w = (int)strlen(ss->client);
-
-	if (w > ctx->view_cw)
-		ctx->view_cw = w;
-	w = ui_list_server_width(ss->server);
-	if (w > ctx->view_sw)
-		ctx->view_sw = w;
+	if (ss->client_w > ctx->view_cw)
+		ctx->view_cw = ss->client_w;
+	if (ss->server_w > ctx->view_sw)
+		ctx->view_sw = ss->server_w;
 	ctx->view[ctx->n_view++] = ss;
+}
+
+/*
+ * How far ahead a walk asks for memory: sessions are scattered over the
+ * heap, so loading the session UI_LIST_AHEAD on, and the text of the one
+ * half as far, keeps several loads in flight instead of one at a time.
+ */
+#define UI_LIST_AHEAD 16
+
+static void
+ui_list_ahead(struct store_session *const *v, size_t i, size_t n)
+{
+	if (i + UI_LIST_AHEAD < n)
+		__builtin_prefetch(v[i + UI_LIST_AHEAD]);
+	if (i + UI_LIST_AHEAD / 2 < n)
+		store_session_prefetch(v[i + UI_LIST_AHEAD / 2]);
 }
 
 /*
@@ -166,7 +167,7 @@ void
 ui_list_refresh(struct ui_ctx *ctx)
 {
 	size_t i, n = store_count(ctx->store), listed = ctx->n_view;
-	struct store_session *ss;
+	struct store_session *ss, *const *all;
 	bool at_end = ctx->follow;
 	bool changed = ctx->view_gen != store_gen(ctx->store);
 
@@ -175,17 +176,21 @@ ui_list_refresh(struct ui_ctx *ctx)
 	ctx->n_view = 0;
 	ctx->view_cw = ctx->view_sw = 0;
 	if (ctx->view_narrow && !changed) {
-		for (i = 0; i < listed; i++)
+		for (i = 0; i < listed; i++) {
+			ui_list_ahead(ctx->view, i, listed);
 			if (ui_list_listed(ctx, ctx->view[i]))
 				ui_list_add(ctx, ctx->view[i]);
+		}
 	} else {
 		if (ctx->cap_view < n) {
 			ctx->cap_view = n + 64;
 			ctx->view = xreallocarray(
 			    ctx->view, ctx->cap_view, sizeof *ctx->view);
 		}
+		all = n > 0 ? store_sessions(ctx->store) : NULL;
 		for (i = 0; i < n; i++) {
-			ss = store_at(ctx->store, i);
+			ui_list_ahead(all, i, n);
+			ss = all[i];
 			if (ui_list_listed(ctx, ss))
 				ui_list_add(ctx, ss);
 		}
