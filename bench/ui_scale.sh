@@ -121,7 +121,7 @@ key "filter: rcpt:" :
 key "filter: rcpt:a" a
 key "filter: clear (Ctrl-U)" C-u
 key "filter: Esc" Escape
-pid=$(pgrep -n -x smtpscope || true)
+pid=$(pgrep -n -f "^$bin " || true) # any binary name
 if [ -n "$pid" ]; then
 	echo "RSS now: $(awk '/VmRSS/ { print $2 " " $3 }' /proc/"$pid"/status)," \
 	    "peak $(awk '/VmHWM/ { print $2 " " $3 }' /proc/"$pid"/status)"
