@@ -12,8 +12,10 @@
 #
 # Opens the UI in tmux (200x50) on a `gen -d` capture, waits until it has
 # read the whole file ("[done]"), then sends keys one at a time and times
-# each from send-keys until the pane changes (tmux capture-pane -e polled, so
-# the resolution is a few ms).  Prints one line per key and the peak RSS.
+# each two ways: from send-keys until the pane changes (tmux capture-pane -e
+# polled: each poll forks, so on a loaded machine this has a floor of some
+# tens of ms), and inside smtpscope, from reading the key to the end of its
+# redraw (SMTPSCOPE_UI_TIMING).  Prints one line per key and the peak RSS.
 # Noisy on a shared machine; a benchmark, not a test.
 
 set -eu
@@ -46,11 +48,14 @@ fi
 s=smtpscope-uiscale-$$
 pane() { tmux capture-pane -p -e -t "$s"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-trap 'tmux kill-session -t "$s" 2>/dev/null || true' EXIT
+timing=$BENCH_DIR/ui-timing.$$
+: >"$timing"
+chmod 666 "$timing" # smtpscope may run as nobody (-Z)
+trap 'tmux kill-session -t "$s" 2>/dev/null || true; rm -f "$timing"' EXIT
 
 # shellcheck disable=SC2086
 tmux new-session -d -s "$s" -x 200 -y 50 \
-    "TERM=xterm-256color $bin -r $f $UI_ARGS; sleep 600"
+    "TERM=xterm-256color SMTPSCOPE_UI_TIMING=$timing $bin -r $f $UI_ARGS; sleep 600"
 t0=$(now_ms)
 while ! pane | grep -q '\[done\]'; do
 	sleep 0.2
@@ -60,11 +65,13 @@ echo "capture: $f"
 echo "read in $(($(now_ms) - t0)) ms: $(pane | grep 'sessions' | tail -n 1 |
     sed 's/  */ /g')"
 
-# key NAME KEY...: time one tmux send-keys until the pane changes.
+# key NAME KEY...: time one tmux send-keys until the pane changes, and
+# what smtpscope itself spent on it (the sum of the batches it logged).
 key() {
 	name=$1
 	shift
 	before=$(pane)
+	lines=$(wc -l <"$timing")
 	t=$(now_ms)
 	tmux send-keys -t "$s" "$@"
 	while [ "$(pane)" = "$before" ]; do
@@ -73,13 +80,21 @@ key() {
 			return
 		fi
 	done
-	printf '%-28s %5d ms\n' "$name" $(($(now_ms) - t))
+	el=$(($(now_ms) - t))
+	sleep 0.1 # let the log catch up with a key answered in two batches
+	in=$(tail -n +$((lines + 1)) "$timing" |
+	    awk '{ t += $3; c += $6 } END { printf "%7.1f ms %7.1f ms", t, c }')
+	printf '%-28s %5d ms   %s\n' "$name" "$el" "$in"
 }
 
+echo "                             pane     in smtpscope, key read to redraw done"
+echo "key                          changed  elapsed    CPU"
 # The list follows the newest session: start from the top.
 key "home (g)" g
 key "down (j)" j
 key "page down" NPage
+key "page down" NPage
+key "page up" PPage
 key "end (G)" G
 key "up (k)" k
 key "problems only (p)" p
@@ -88,12 +103,25 @@ key "filter prompt (/)" /
 key "filter: 4" 4
 key "filter: 45" 5
 key "filter: 452" 2
+key "filter: 45 (backspace)" BSpace
+key "filter: 452" 2
 key "filter: Enter" Enter
+key "up (k), filtered" k
 key "open session (Enter)" Enter
 key "back (Esc)" Escape
 key "statistics (s)" s
 key "back (Esc)" Escape
-pid=$(pgrep -n -x smtpscope || true)
+key "clear the filter (Esc)" Escape
+key "filter prompt (/)" /
+key "filter: r" r
+key "filter: rc" c
+key "filter: rcp" p
+key "filter: rcpt" t
+key "filter: rcpt:" :
+key "filter: rcpt:a" a
+key "filter: clear (Ctrl-U)" C-u
+key "filter: Esc" Escape
+pid=$(pgrep -n -f "^$bin " || true) # any binary name
 if [ -n "$pid" ]; then
 	echo "RSS now: $(awk '/VmRSS/ { print $2 " " $3 }' /proc/"$pid"/status)," \
 	    "peak $(awk '/VmHWM/ { print $2 " " $3 }' /proc/"$pid"/status)"

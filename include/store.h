@@ -35,7 +35,31 @@
 #define STORE_CODE_MAX 600
 
 struct store_session {
+	/*
+	 * What the list's filter and layout read for every session come
+	 * first, together: walking 100,000 sessions is mostly waiting for
+	 * memory, so each should cost as few cache lines as possible.
+	 */
 	uint64_t id;
+	unsigned flags;
+#define STORE_F_421 0x01
+#define STORE_F_452 0x02
+#define STORE_F_GAP 0x04
+#define STORE_F_ANOMALY 0x08
+#define STORE_F_ENCRYPTED 0x10 /* some part was TLS */
+#define STORE_F_MIDSTREAM 0x20
+#define STORE_F_NO_PAYLOAD 0x40 /* seen from packet headers only */
+	unsigned n421, n452, n4xx, n5xx;
+	uint8_t client_w, server_w; /* columns of client and server (":25"
+				       implied) */
+	/* What free text in the filter searches, in one block and in lower
+	   case: client, server, HELO, MAIL FROM and the recipients kept,
+	   NUL-separated (a filter's text holds no NUL, so a match never
+	   spans two fields). */
+	char *search;
+	size_t search_len;
+	uint8_t codes_seen[STORE_CODE_MAX / 8];
+
 	struct timeval start, last;
 	char client[64], server[64];
 	char *helo, *mail_from; /* raw wire bytes (escape before display) */
@@ -46,16 +70,6 @@ struct store_session {
 	unsigned rcpts_ok; /* RCPT commands answered 2xx */
 	char tls[32];	   /* "none", "starttls", "implicit", +"+dec" */
 	int last_code;
-	unsigned n421, n452, n4xx, n5xx;
-	unsigned flags;
-#define STORE_F_421 0x01
-#define STORE_F_452 0x02
-#define STORE_F_GAP 0x04
-#define STORE_F_ANOMALY 0x08
-#define STORE_F_ENCRYPTED 0x10 /* some part was TLS */
-#define STORE_F_MIDSTREAM 0x20
-#define STORE_F_NO_PAYLOAD 0x40 /* seen from packet headers only */
-	uint8_t codes_seen[STORE_CODE_MAX / 8];
 	bool closed;
 	const char *close_reason;
 	uint64_t gen;	       /* store generation of the last change */
@@ -68,6 +82,9 @@ struct store_session {
 	size_t pkt_bytes;
 	size_t ev_bytes; /* event_size() of the events kept */
 	bool packets_truncated;
+	/* Packet copies of this session not kept, or released later, to stay
+	   under the per-session caps and the budget: a save lacks them. */
+	uint64_t pkt_dropped;
 	int linktype;
 };
 
@@ -106,6 +123,9 @@ struct store_session *store_add_take(struct store *, struct event *ev);
 size_t store_count(const struct store *);
 /* i from 0 (oldest kept) to store_count()-1; ids increase with i. */
 struct store_session *store_at(const struct store *, size_t i);
+/* All of them, store_count() long, oldest first; valid until the store
+   changes.  Never fails (NULL when empty). */
+struct store_session *const *store_sessions(const struct store *);
 /* The session with this id, or NULL (never seen, or evicted). */
 struct store_session *store_find(const struct store *, uint64_t id);
 const struct store_stats *store_stats(const struct store *);
@@ -125,6 +145,12 @@ bool store_minute_range(const struct store *, int64_t *first, int64_t *last);
 /* Top hosts by 4xx replies (servers or clients), most first. */
 size_t store_top(
     const struct store *, bool servers, struct store_host *out, size_t max);
+/*
+ * Start loading what the filter reads of a session that a walk will reach
+ * soon (a hint: it changes nothing).  Call it on the session a few ahead
+ * of the one tested, after a prefetch of the session itself further ahead.
+ */
+void store_session_prefetch(const struct store_session *);
 /* Some reply code of the session. */
 bool store_session_has_code(const struct store_session *, int code);
 /* A problem: a 4xx or 5xx reply, or a gap. */
@@ -155,6 +181,14 @@ struct store_filter *store_filter_new(const char *text, char **cause);
 void store_filter_free(struct store_filter *);
 bool store_filter_match(
     const struct store_filter *, const struct store_session *);
+/*
+ * True when every session that `to` matches is sure to match `from` too
+ * (typing narrowed the filter: "45" to "455", a term added), so that only
+ * the sessions `from` matched need testing.  False when it cannot tell.
+ * NULL is the empty filter.  Never fails.
+ */
+bool store_filter_narrows(
+    const struct store_filter *from, const struct store_filter *to);
 /* One-off: compile, match, free; an invalid filter matches nothing. */
 bool store_session_match(const struct store_session *, const char *filter);
 

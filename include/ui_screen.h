@@ -177,13 +177,18 @@ struct ui_ctx {
 	/* Capture state for the status bar. */
 	const char *state; /* "live", "reading", "done", "paused", ... */
 	uint64_t queue_dropped;
-	uint64_t snap_cut; /* sessions whose payload -s cut */
+	uint64_t queue_dropped_packets; /* packet copies, any session */
+	uint64_t snap_cut;		/* sessions whose payload -s cut */
 
 	/* List. */
 	struct store_session **view;
 	size_t n_view, cap_view;
 	uint64_t view_gen;
 	bool view_stale;
+	/* The change since the view was built only narrowed it (a filter
+	   typed further, problems only on): re-test the listed sessions. */
+	bool view_narrow;
+	int view_cw, view_sw; /* widest client and server listed */
 	uint64_t sel_id;
 	size_t sel, top;
 	bool follow;
@@ -311,7 +316,11 @@ void ui_session_doc(
 /* Default file names: smtpscope-YYYYmmdd-HHMMSS.EXT, in the current
    directory when it is writable, else in $TMPDIR or /tmp. */
 void ui_save_default_name(char *, size_t, const char *ext);
-/* Write the sessions' kept packets in capture order; 0 or -1 with *why. */
+/*
+ * Write the sessions' kept packets in capture order; 0 or -1 with *why.
+ * On success *why is "" or says what the file lacks: the packet copies the
+ * store dropped (store_session.pkt_dropped), other link types skipped.
+ */
 int ui_save_pcap(struct store_session **, size_t n, const char *path,
     size_t *written, char *why, size_t whylen);
 int ui_save_text(struct ui_ctx *, const struct store_session *,

@@ -333,10 +333,13 @@ jb_event(struct jbuf *b, const struct event *ev)
 	jb_puts(b, "\"");
 	jb_str(b, JB_K("ts"), ts);
 	jb_u64(b, JB_K("session"), ev->session);
-	/* Every event has client and server; the run's stats belong to no
-	   session, so theirs are null (and session is 0). */
-	jb_str(b, JB_K("client"), ev->type != EV_STATS ? ev->client : NULL);
-	jb_str(b, JB_K("server"), ev->type != EV_STATS ? ev->server : NULL);
+	/* Every event has client and server.  The run's stats and an
+	   anomaly of no session (connection attempts without a handshake,
+	   per server) have session 0 and null for what they lack. */
+	jb_str(b, JB_K("client"),
+	    ev->type != EV_STATS && ev->client[0] != '\0' ? ev->client : NULL);
+	jb_str(b, JB_K("server"),
+	    ev->type != EV_STATS && ev->server[0] != '\0' ? ev->server : NULL);
 	switch (ev->type) {
 	case EV_SESSION_OPEN:
 		jb_str(b, JB_K("tls"), ev->tls_implicit ? "implicit" : "none");

@@ -195,15 +195,27 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 	b.p = b.local;
 	b.len = 0;
 	b.cap = sizeof b.local;
-	/* "TS #N client > server " */
-	ot_puts(&b, ts);
-	ot_puts(&b, " #");
-	ot_u64(&b, ev->session);
-	ot_putc(&b, ' ');
-	ot_puts(&b, ev->client);
-	ot_puts(&b, " > ");
-	ot_puts(&b, ev->server);
-	ot_putc(&b, ' ');
+	if (ev->session != 0) {
+		/* "TS #N client > server " */
+		ot_puts(&b, ts);
+		ot_puts(&b, " #");
+		ot_u64(&b, ev->session);
+		ot_putc(&b, ' ');
+		ot_puts(&b, ev->client);
+		ot_puts(&b, " > ");
+		ot_puts(&b, ev->server);
+		ot_putc(&b, ' ');
+	} else {
+		/* No session (connection attempts without a handshake, per
+		   server): no number, no single client. */
+		ot_puts(&b, ts);
+		ot_puts(&b, " (no session) ");
+		if (ev->server[0] != '\0') {
+			ot_puts(&b, "> ");
+			ot_puts(&b, ev->server);
+			ot_putc(&b, ' ');
+		}
+	}
 	switch (ev->type) {
 	case EV_SESSION_OPEN:
 		ot_puts(&b, "-- session open");

@@ -82,6 +82,7 @@ store_session_free(struct store_session *ss)
 	free(ss->helo);
 	free(ss->mail_from);
 	free(ss->rcpt_text);
+	free(ss->search);
 	free(ss);
 }
 
@@ -129,6 +130,12 @@ store_search(const struct store *s, uint64_t id)
 			hi = mid;
 	}
 	return lo;
+}
+
+struct store_session *const *
+store_sessions(const struct store *s)
+{
+	return s->n > 0 ? s->sess + s->off : NULL;
 }
 
 struct store_session *
@@ -205,10 +212,52 @@ store_evict(struct store *s)
 	}
 }
 
+/* ASCII case folding: the filter's case-insensitivity is ASCII's. */
+static inline unsigned char
+store_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/* Append n bytes, lowered, and a NUL to the session's search text. */
+static void
+store_search_add(struct store_session *ss, const char *p, size_t n)
+{
+	size_t i;
+
+	ss->search = xrealloc(ss->search, ss->search_len + n + 1);
+	for (i = 0; i < n; i++)
+		ss->search[ss->search_len + i] =
+		    (char)store_lower((unsigned char)p[i]);
+	ss->search[ss->search_len + n] = '\0';
+	ss->search_len += n + 1;
+}
+
+/*
+ * Build the search text again (HELO or MAIL FROM changed).  Its bytes are
+ * counted with the session's events, so the budget sees them.
+ */
+static void
+store_search_build(struct store *s, struct store_session *ss)
+{
+	size_t before = ss->search_len;
+
+	ss->search_len = 0;
+	store_search_add(ss, ss->client, strlen(ss->client));
+	store_search_add(ss, ss->server, strlen(ss->server));
+	store_search_add(ss, ss->helo, ss->helo ? strlen(ss->helo) : 0);
+	store_search_add(
+	    ss, ss->mail_from, ss->mail_from ? strlen(ss->mail_from) : 0);
+	store_search_add(ss, ss->rcpt_text, ss->rcpt_len);
+	ss->ev_bytes += ss->search_len - before;
+	s->stats.event_bytes += ss->search_len - before;
+}
+
 static struct store_session *
 store_append(struct store *s, const struct event *ev)
 {
 	struct store_session *ss = xcalloc(1, sizeof *ss);
+	size_t n;
 
 	ss->id = ev->session;
 	ss->start = ss->last = ev->ts;
@@ -216,6 +265,12 @@ store_append(struct store *s, const struct event *ev)
 	ss->client[sizeof ss->client - 1] = '\0';
 	memcpy(ss->server, ev->server, sizeof ss->server);
 	ss->server[sizeof ss->server - 1] = '\0';
+	n = strlen(ss->client);
+	ss->client_w = (uint8_t)n;
+	n = strlen(ss->server);
+	if (n > 3 && strcmp(ss->server + n - 3, ":25") == 0)
+		n -= 3;
+	ss->server_w = (uint8_t)n;
 	strcpy(ss->tls, "none");
 	ss->linktype = -1;
 	if (s->off + s->n == s->cap) {
@@ -230,6 +285,7 @@ store_append(struct store *s, const struct event *ev)
 		}
 	}
 	s->sess[s->off + s->n++] = ss;
+	store_search_build(s, ss);
 	s->max_id = ev->session;
 	s->stats.sessions++;
 	return ss;
@@ -405,6 +461,12 @@ store_code_counts(
 	return n;
 }
 
+void
+store_session_prefetch(const struct store_session *ss)
+{
+	__builtin_prefetch(ss->search);
+}
+
 bool
 store_session_has_code(const struct store_session *ss, int code)
 {
@@ -442,7 +504,7 @@ store_path_arg(const char *arg)
 }
 
 static void
-store_add_rcpt(struct store_session *ss, const char *arg)
+store_add_rcpt(struct store *s, struct store_session *ss, const char *arg)
 {
 	char *a = store_path_arg(arg);
 	size_t n = strlen(a) + 1;
@@ -452,6 +514,9 @@ store_add_rcpt(struct store_session *ss, const char *arg)
 		ss->rcpt_text = xrealloc(ss->rcpt_text, ss->rcpt_len + n);
 		memcpy(ss->rcpt_text + ss->rcpt_len, a, n);
 		ss->rcpt_len += n;
+		store_search_add(ss, a, n - 1);
+		ss->ev_bytes += n;
+		s->stats.event_bytes += n;
 	}
 	free(a);
 }
@@ -491,11 +556,13 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 			memcpy(
 			    ss->helo_verb, ev->verb, sizeof ss->helo_verb - 1);
 			ss->helo_verb[sizeof ss->helo_verb - 1] = '\0';
+			store_search_build(s, ss);
 		} else if (strcmp(ev->verb, "MAIL") == 0) {
 			free(ss->mail_from);
 			ss->mail_from = store_path_arg(ev->arg);
+			store_search_build(s, ss);
 		} else if (strcmp(ev->verb, "RCPT") == 0)
-			store_add_rcpt(ss, ev->arg);
+			store_add_rcpt(s, ss, ev->arg);
 		break;
 	case EV_REPLY:
 		if (ev->encrypted)
@@ -572,6 +639,7 @@ store_reclaim_packets(struct store *s, size_t need)
 		for (j = 0; j < ss->n_packets; j++)
 			event_free(ss->packets[j]);
 		s->stats.packets_capped += ss->n_packets;
+		ss->pkt_dropped += ss->n_packets;
 		ss->n_packets = 0;
 		s->stats.packet_bytes -= ss->pkt_bytes;
 		ss->pkt_bytes = 0;
@@ -589,6 +657,7 @@ store_add_packet(struct store *s, struct store_session *ss, struct event *ev)
 	    ss->pkt_bytes + need > STORE_PACKET_BYTES_PER_SESSION_MAX ||
 	    !store_reclaim_packets(s, need)) {
 		ss->packets_truncated = true;
+		ss->pkt_dropped++;
 		s->stats.packets_capped++;
 		event_free(ev);
 		return;
@@ -676,18 +745,30 @@ store_add_take(struct store *s, struct event *ev)
 	return store_find(s, id);
 }
 
-/* Case-insensitive substring over n bytes (hay may hold any byte). */
+/*
+ * Case-insensitive substring over n bytes (hay may hold any byte); needle is
+ * already lower case.  The first byte is looked for in both cases with plain
+ * comparisons: this runs for every listed session on a filter's change.
+ */
 static bool
 store_contains(const char *hay, size_t n, const char *needle, size_t nl)
 {
+	const unsigned char *h = (const unsigned char *)hay;
+	const unsigned char *nd = (const unsigned char *)needle;
+	unsigned char lo, up;
 	size_t i, j;
 
 	if (nl == 0)
 		return true;
+	if (nl > n)
+		return false;
+	lo = nd[0];
+	up = lo >= 'a' && lo <= 'z' ? (unsigned char)(lo - ('a' - 'A')) : lo;
 	for (i = 0; i + nl <= n; i++) {
-		for (j = 0; j < nl; j++)
-			if (tolower((unsigned char)hay[i + j]) !=
-			    tolower((unsigned char)needle[j]))
+		if (h[i] != lo && h[i] != up)
+			continue;
+		for (j = 1; j < nl; j++)
+			if (store_lower(h[i + j]) != nd[j])
 				break;
 		if (j == nl)
 			return true;
@@ -723,8 +804,11 @@ const size_t store_filter_nfields =
 
 struct store_term {
 	enum store_field field;
-	char *text; /* the value, without the slashes of a regex */
+	char *text;  /* the value, without the slashes of a regex */
+	char *lower; /* text in lower case (substring search) */
+	size_t len;  /* of text */
 	bool is_re;
+	bool code; /* text is a code or class: "452", "4xx" */
 	regex_t re;
 };
 
@@ -752,6 +836,11 @@ store_code_matches(const struct store_session *ss, const char *w)
 {
 	int c, d;
 
+	/* A whole code: one bit. */
+	if (isdigit((unsigned char)w[1]) && isdigit((unsigned char)w[2]))
+		return store_session_has_code(
+		    ss, (w[0] - '0') * 100 + (w[1] - '0') * 10 + (w[2] - '0'));
+
 	for (c = (w[0] - '0') * 100; c < (w[0] - '0') * 100 + 100; c++) {
 		d = (c / 10) % 10;
 		if (isdigit((unsigned char)w[1]) && w[1] - '0' != d)
@@ -774,7 +863,7 @@ store_term_str(const struct store_term *t, const char *s, size_t n)
 	if (s == NULL)
 		return false;
 	if (!t->is_re)
-		return store_contains(s, n, t->text, strlen(t->text));
+		return store_contains(s, n, t->lower, t->len);
 	z = xstrndup(s, n);
 	hit = regexec(&t->re, z, 0, NULL, 0) == 0;
 	free(z);
@@ -791,7 +880,7 @@ store_term_rcpts(const struct store_term *t, const struct store_session *ss)
 	/* The NULs between recipients never match a filter's bytes. */
 	if (!t->is_re)
 		return store_contains(
-		    ss->rcpt_text, ss->rcpt_len, t->text, strlen(t->text));
+		    ss->rcpt_text, ss->rcpt_len, t->lower, t->len);
 	while (o < ss->rcpt_len) {
 		l = strnlen(ss->rcpt_text + o, ss->rcpt_len - o);
 		if (store_term_str(t, ss->rcpt_text + o, l))
@@ -824,8 +913,7 @@ store_term_codes(const struct store_term *t, const struct store_session *ss)
 	int c;
 
 	if (!t->is_re)
-		return store_code_pattern(t->text, strlen(t->text)) &&
-		       store_code_matches(ss, t->text);
+		return t->code && store_code_matches(ss, t->text);
 	for (c = 100; c < STORE_CODE_MAX; c++) {
 		if (!store_session_has_code(ss, c))
 			continue;
@@ -863,8 +951,11 @@ store_term_match(const struct store_term *t, const struct store_session *ss)
 		break;
 	}
 	/* Free text: a code or class is a code, never part of a port. */
-	if (!t->is_re && store_code_pattern(t->text, strlen(t->text)))
+	if (!t->is_re && t->code)
 		return store_code_matches(ss, t->text);
+	if (!t->is_re)
+		return memmem(ss->search, ss->search_len, t->lower, t->len) !=
+		       NULL;
 	return store_term_str(t, ss->client, strlen(ss->client)) ||
 	       store_term_str(t, ss->server, strlen(ss->server)) ||
 	       (ss->helo != NULL &&
@@ -885,6 +976,7 @@ store_filter_free(struct store_filter *f)
 		if (f->terms[i].is_re)
 			regfree(&f->terms[i].re);
 		free(f->terms[i].text);
+		free(f->terms[i].lower);
 	}
 	free(f->terms);
 	free(f);
@@ -914,7 +1006,7 @@ store_filter_new(const char *text, char **cause)
 	struct store_filter *f = xcalloc(1, sizeof *f);
 	struct store_term *t;
 	const char *p = text != NULL ? text : "", *v, *e;
-	size_t cap = 0, skip;
+	size_t cap = 0, skip, k;
 	char err[128];
 	int rc;
 
@@ -961,6 +1053,12 @@ store_filter_new(const char *text, char **cause)
 			t->text = xstrndup(v, (size_t)(e - v));
 			p = e;
 		}
+		t->len = strlen(t->text);
+		t->lower = xstrdup(t->text);
+		for (k = 0; k < t->len; k++)
+			t->lower[k] =
+			    (char)store_lower((unsigned char)t->lower[k]);
+		t->code = !t->is_re && store_code_pattern(t->text, t->len);
 		f->n++;
 	}
 	return f;
@@ -975,6 +1073,37 @@ store_filter_match(const struct store_filter *f, const struct store_session *ss)
 		return true;
 	for (i = 0; i < f->n; i++)
 		if (!store_term_match(&f->terms[i], ss))
+			return false;
+	return true;
+}
+
+/* Every session that the term b matches, a matches too. */
+static bool
+store_term_narrows(const struct store_term *a, const struct store_term *b)
+{
+	if (a->field != b->field || a->is_re || b->is_re)
+		return false;
+	/* "from:" being typed matches everything. */
+	if (a->len == 0)
+		return true;
+	/* A code is matched against codes only: "45" -> "452" widens. */
+	if (a->code || b->code)
+		return false;
+	return store_contains(b->lower, b->len, a->lower, a->len);
+}
+
+bool
+store_filter_narrows(
+    const struct store_filter *from, const struct store_filter *to)
+{
+	size_t i;
+
+	if (from == NULL || from->n == 0)
+		return true;
+	if (to == NULL || to->n < from->n)
+		return false;
+	for (i = 0; i < from->n; i++)
+		if (!store_term_narrows(&from->terms[i], &to->terms[i]))
 			return false;
 	return true;
 }

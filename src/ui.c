@@ -103,6 +103,17 @@ ui_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* CPU time of this thread (s): a key's cost on a loaded machine. */
+static double
+ui_cpu_now(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return 0;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /*
  * Live, the packet copies kept for the save grow the heap at line rate, and
  * each new page is a fault taken by the capture thread.  Touch the store's
@@ -1146,11 +1157,19 @@ ui_run(const struct ui_config *cfg)
 	int i, key, timeout, keys_fd, status = EXIT_OK;
 	bool more = false, failed_shown = false, keyed;
 	char sig;
+	/* Benchmarks only (bench/ui_scale.sh): how long each batch of keys
+	   took, from reading the first to the end of the redraw. */
+	const char *timing_path = getenv("SMTPSCOPE_UI_TIMING");
+	FILE *timing = NULL;
+	double key_t0 = 0, key_cpu0 = 0;
+	int key_first = 0;
 
 	memset(&ctx, 0, sizeof ctx);
 	memset(&c, 0, sizeof c);
 	memset(&held, 0, sizeof held);
 	ctx.cfg = cfg;
+	if (timing_path != NULL && *timing_path != '\0')
+		timing = fopen(timing_path, "a");
 	ctx.store = store_new(cfg->limit);
 	store_set_budget(ctx.store, cfg->store_bytes);
 	ctx.utf8 = MB_CUR_MAX > 1;
@@ -1274,6 +1293,11 @@ ui_run(const struct ui_config *cfg)
 		}
 		keyed = false;
 		while ((key = getch()) != ERR) {
+			if (!keyed) {
+				key_t0 = ui_now();
+				key_cpu0 = ui_cpu_now();
+				key_first = key;
+			}
 			keyed = true;
 			if (!ctx.prompting && !ctx.quit_asked &&
 			    ui_key_action(ctx.stack[ctx.depth - 1]->id, key) ==
@@ -1321,6 +1345,7 @@ ui_run(const struct ui_config *cfg)
 			more = i == UI_DRAIN_MAX || drained < n_drain;
 		}
 		ctx.queue_dropped = event_queue_dropped(c.q);
+		ctx.queue_dropped_packets = event_queue_dropped_packets(c.q);
 
 		switch (atomic_load(&c.state)) {
 		case UI_CAP_DONE:
@@ -1353,8 +1378,16 @@ ui_run(const struct ui_config *cfg)
 			gen = store_gen(ctx.store);
 			ui_draw(&ctx);
 			last_draw = now;
+			if (keyed && timing != NULL) {
+				fprintf(timing, "key %d %.3f ms, cpu %.3f ms\n",
+				    key_first, (ui_now() - key_t0) * 1000,
+				    (ui_cpu_now() - key_cpu0) * 1000);
+				fflush(timing);
+			}
 		}
 	}
+	if (timing != NULL)
+		fclose(timing);
 
 	atomic_store(&c.stop, true);
 	atomic_store(&c.pause, false);

@@ -71,7 +71,8 @@ const struct ui_keydef ui_keydefs[] = {
 	{{0, UI_A_NONE}}},
     {UI_SCR_LIST, "w",
 	"save packets of the selected session (all listed sessions when "
-	"filtered) to a pcap",
+	"filtered) to a pcap; says how many packet copies the memory budget "
+	"did not keep",
 	"w", "save", {{'w', UI_A_SAVE_PCAP}, {'W', UI_A_SAVE_PCAP}}},
     {UI_SCR_LIST, "t", "save the selected session's transcript as text", NULL,
 	NULL, {{'t', UI_A_SAVE_TEXT}, {'T', UI_A_SAVE_TEXT}}},
@@ -87,8 +88,10 @@ const struct ui_keydef ui_keydefs[] = {
     {UI_SCR_SESSION, "/",
 	"search the transcript: matches are highlighted; Esc ends the search",
 	"/", "search", {{'/', UI_A_FIND}}},
-    {UI_SCR_SESSION, "w", "save this session's packets to a pcap", "w",
-	"save pcap", {{'w', UI_A_SAVE_PCAP}, {'W', UI_A_SAVE_PCAP}}},
+    {UI_SCR_SESSION, "w",
+	"save this session's packets to a pcap (the header line counts the "
+	"copies not kept)",
+	"w", "save pcap", {{'w', UI_A_SAVE_PCAP}, {'W', UI_A_SAVE_PCAP}}},
     {UI_SCR_SESSION, "t", "save this session's transcript as text", "t", "text",
 	{{'t', UI_A_SAVE_TEXT}, {'T', UI_A_SAVE_TEXT}}},
 

@@ -122,31 +122,82 @@ ui_list_server(const char *ep, char *buf, size_t len)
 	/* "[2001:db8::1]" reads fine without the brackets too, keep them. */
 }
 
+static bool
+ui_list_listed(struct ui_ctx *ctx, const struct store_session *ss)
+{
+	if (ctx->problems && !store_session_problem(ss))
+		return false;
+	return store_filter_match(ctx->filt, ss);
+}
+
+static void
+ui_list_add(struct ui_ctx *ctx, struct store_session *ss)
+{
+	if (ss->client_w > ctx->view_cw)
+		ctx->view_cw = ss->client_w;
+	if (ss->server_w > ctx->view_sw)
+		ctx->view_sw = ss->server_w;
+	ctx->view[ctx->n_view++] = ss;
+}
+
+/*
+ * How far ahead a walk asks for memory: sessions are scattered over the
+ * heap, so loading the session UI_LIST_AHEAD on, and the text of the one
+ * half as far, keeps several loads in flight instead of one at a time.
+ */
+#define UI_LIST_AHEAD 16
+
+static void
+ui_list_ahead(struct store_session *const *v, size_t i, size_t n)
+{
+	if (i + UI_LIST_AHEAD < n)
+		__builtin_prefetch(v[i + UI_LIST_AHEAD]);
+	if (i + UI_LIST_AHEAD / 2 < n)
+		store_session_prefetch(v[i + UI_LIST_AHEAD / 2]);
+}
+
+/*
+ * Rebuild the view when the store or the filter changed.  A change that
+ * only narrowed the filter (the common case: one more character typed)
+ * re-tests the sessions listed, not the whole store; any other change
+ * walks the store.  The widest addresses are found on the way, so that
+ * drawing touches only the rows on screen.
+ */
 void
 ui_list_refresh(struct ui_ctx *ctx)
 {
-	size_t i, n = store_count(ctx->store);
-	struct store_session *ss;
+	size_t i, n = store_count(ctx->store), listed = ctx->n_view;
+	struct store_session *ss, *const *all;
 	bool at_end = ctx->follow;
+	bool changed = ctx->view_gen != store_gen(ctx->store);
 
-	if (!ctx->view_stale && ctx->view_gen == store_gen(ctx->store))
+	if (!ctx->view_stale && !changed)
 		return;
-	if (ctx->cap_view < n) {
-		ctx->cap_view = n + 64;
-		ctx->view =
-		    xreallocarray(ctx->view, ctx->cap_view, sizeof *ctx->view);
-	}
 	ctx->n_view = 0;
-	for (i = 0; i < n; i++) {
-		ss = store_at(ctx->store, i);
-		if (ctx->problems && !store_session_problem(ss))
-			continue;
-		if (!store_filter_match(ctx->filt, ss))
-			continue;
-		ctx->view[ctx->n_view++] = ss;
+	ctx->view_cw = ctx->view_sw = 0;
+	if (ctx->view_narrow && !changed) {
+		for (i = 0; i < listed; i++) {
+			ui_list_ahead(ctx->view, i, listed);
+			if (ui_list_listed(ctx, ctx->view[i]))
+				ui_list_add(ctx, ctx->view[i]);
+		}
+	} else {
+		if (ctx->cap_view < n) {
+			ctx->cap_view = n + 64;
+			ctx->view = xreallocarray(
+			    ctx->view, ctx->cap_view, sizeof *ctx->view);
+		}
+		all = n > 0 ? store_sessions(ctx->store) : NULL;
+		for (i = 0; i < n; i++) {
+			ui_list_ahead(all, i, n);
+			ss = all[i];
+			if (ui_list_listed(ctx, ss))
+				ui_list_add(ctx, ss);
+		}
 	}
 	ctx->view_gen = store_gen(ctx->store);
 	ctx->view_stale = false;
+	ctx->view_narrow = false;
 	if (ctx->n_view == 0) {
 		ctx->sel = 0;
 		return;
@@ -154,13 +205,32 @@ ui_list_refresh(struct ui_ctx *ctx)
 	if (at_end) {
 		ctx->sel = ctx->n_view - 1;
 	} else {
-		/* Keep the selected session; else the next one after it. */
-		for (i = 0; i < ctx->n_view; i++)
-			if (ctx->view[i]->id >= ctx->sel_id)
-				break;
-		ctx->sel = i < ctx->n_view ? i : ctx->n_view - 1;
+		/* Keep the selected session; else the next one after it
+		   (ids increase along the view). */
+		size_t lo = 0, hi = ctx->n_view;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (ctx->view[mid]->id < ctx->sel_id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		ctx->sel = lo < ctx->n_view ? lo : ctx->n_view - 1;
 	}
 	ctx->sel_id = ctx->view[ctx->sel]->id;
+}
+
+/*
+ * The view must be rebuilt; narrow says the change only narrowed what is
+ * listed.  Narrowings in a row stay one; anything else means a full walk.
+ */
+static void
+ui_list_stale(struct ui_ctx *ctx, bool narrow)
+{
+	ctx->view_narrow = narrow && (!ctx->view_stale || ctx->view_narrow);
+	ctx->view_stale = true;
 }
 
 size_t
@@ -346,25 +416,12 @@ ui_list_draw(struct ui_ctx *ctx)
 	int h = ui_list_height(ctx), y;
 	size_t i;
 
-	int cw = 0, sw = 0, w;
-	char buf[64];
-
 	ui_list_refresh(ctx);
-	/* The widest addresses of the sessions listed (ASCII: no escape). */
-	for (i = 0; i < ctx->n_view; i++) {
-		w = (int)strlen(ctx->view[i]->client);
-		if (w > cw)
-			cw = w;
-		ui_list_server(ctx->view[i]->server, buf, sizeof buf);
-		w = (int)strlen(buf);
-		if (w > sw)
-			sw = w;
-	}
 	ui_list_layout(ctx->cols,
 	    store_count(ctx->store) > 0
 		? store_at(ctx->store, store_count(ctx->store) - 1)->id
 		: 1,
-	    cw, sw, &c);
+	    ctx->view_cw, ctx->view_sw, &c);
 	ui_list_header(ctx, UI_BODY_Y, &c);
 	/* Keep the selection on screen. */
 	if (ctx->sel < ctx->top)
@@ -401,16 +458,21 @@ ui_list_filter_set(struct ui_ctx *ctx, const char *text)
 	struct store_filter *f;
 	char *cause = NULL;
 
+	/* Enter on what is already in force: nothing to redo. */
+	if (strcmp(text, ctx->filter) == 0) {
+		ctx->msg[0] = '\0';
+		return;
+	}
 	f = store_filter_new(text, &cause);
 	if (f == NULL) {
 		ui_message(ctx, true, "filter: %s", cause);
 		free(cause);
 		return;
 	}
+	ui_list_stale(ctx, store_filter_narrows(ctx->filt, f));
 	store_filter_free(ctx->filt);
 	ctx->filt = f;
 	snprintf(ctx->filter, sizeof ctx->filter, "%s", text);
-	ctx->view_stale = true;
 	ctx->msg[0] = '\0';
 }
 
@@ -516,7 +578,7 @@ ui_list_key(struct ui_ctx *ctx, enum ui_action act)
 		break;
 	case UI_A_PROBLEMS:
 		ctx->problems = !ctx->problems;
-		ctx->view_stale = true;
+		ui_list_stale(ctx, ctx->problems);
 		ui_message(ctx, false,
 		    ctx->problems
 			? "problems only: sessions with 4xx/5xx replies or gaps"
@@ -527,7 +589,7 @@ ui_list_key(struct ui_ctx *ctx, enum ui_action act)
 			return 0;
 		ui_list_filter_set(ctx, "");
 		ctx->problems = false;
-		ctx->view_stale = true;
+		ui_list_stale(ctx, false);
 		break;
 	case UI_A_SAVE_PCAP:
 		n = ui_list_targets(ctx, &t);

@@ -120,14 +120,24 @@ ui_save_pcap(struct store_session **ss, size_t n, const char *path,
 	struct capture_writer *w;
 	const char *cause = NULL;
 	size_t total = 0, i, j, k = 0, skipped = 0;
+	uint64_t dropped = 0;
 	int linktype = -1, fd;
 
 	*written = 0;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		total += ss[i]->n_packets;
+		dropped += ss[i]->pkt_dropped;
+	}
 	if (total == 0) {
-		snprintf(why, whylen, "no packets kept for %s",
-		    n == 1 ? "this session" : "these sessions");
+		if (dropped > 0)
+			snprintf(why, whylen,
+			    "no packets kept for %s: %" PRIu64
+			    " cop%s dropped under the memory budget",
+			    n == 1 ? "this session" : "these sessions", dropped,
+			    dropped == 1 ? "y" : "ies");
+		else
+			snprintf(why, whylen, "no packets kept for %s",
+			    n == 1 ? "this session" : "these sessions");
 		return -1;
 	}
 	if ((fd = ui_save_create(path, why, whylen)) == -1)
@@ -168,8 +178,13 @@ ui_save_pcap(struct store_session **ss, size_t n, const char *path,
 		return -1;
 	}
 	why[0] = '\0';
-	if (skipped > 0)
+	if (dropped > 0)
 		snprintf(why, whylen,
+		    "INCOMPLETE: %" PRIu64 " packet%s not kept (memory budget "
+		    "for the save)%s",
+		    dropped, dropped == 1 ? "" : "s", skipped > 0 ? "; " : "");
+	if (skipped > 0)
+		snprintf(why + strlen(why), whylen - strlen(why),
 		    "%zu packets of another link type skipped", skipped);
 	return 0;
 }
@@ -220,12 +235,25 @@ ui_save_pcap_done(struct ui_ctx *ctx, const char *answer)
 		ui_message(ctx, true, "save: the sessions were evicted");
 	else if (ui_save_pcap(ss, n, answer, &written, why, sizeof why) != 0)
 		ui_message(ctx, true, "save failed: %s", why);
-	else
-		ui_message(ctx, false,
+	else {
+		/* Live, copies dropped on a full queue are not counted per
+		   session: say that some may be missing. */
+		if (ctx->queue_dropped_packets > 0) {
+			size_t l = strlen(why);
+
+			snprintf(why + l, sizeof why - l,
+			    "%s%" PRIu64 " packet cop%s of any session lost on "
+			    "the full live queue",
+			    l > 0 ? "; " : "", ctx->queue_dropped_packets,
+			    ctx->queue_dropped_packets == 1 ? "y" : "ies");
+		}
+		/* Packets missing from the file are a warning, not news. */
+		ui_message(ctx, why[0] != '\0',
 		    "saved %zu packets of %zu session%s to "
 		    "%s%s%s",
 		    written, n, n == 1 ? "" : "s", answer, why[0] ? "; " : "",
 		    why);
+	}
 	free(ss);
 out:
 	free(ui_save_ids);

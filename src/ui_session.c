@@ -507,7 +507,7 @@ ui_session_doc(struct ui_ctx *ctx, const struct store_session *ss, int width,
 {
 	struct ui_session_walk w;
 	const struct event *ev;
-	char *t, *u, buf[512];
+	char *t, *u, buf[512], drop[48];
 	size_t i;
 
 	ui_doc_clear(d);
@@ -526,10 +526,15 @@ ui_session_doc(struct ui_ctx *ctx, const struct store_session *ss, int width,
 		    ss->helo_verb[0] != '\0' ? ss->helo_verb : "HELO", t);
 	free(t);
 	ui_doc_line(d);
+	if (ss->pkt_dropped > 0)
+		snprintf(drop, sizeof drop, " (%" PRIu64 " not kept)",
+		    ss->pkt_dropped);
+	else
+		snprintf(drop, sizeof drop, "%s",
+		    ss->packets_truncated ? " (capped)" : "");
 	snprintf(buf, sizeof buf,
 	    "TLS %s  rcpts %u/%u accepted  packets kept %zu%s  %s%s", ss->tls,
-	    ss->rcpts_ok, ss->rcpts, ss->n_packets,
-	    ss->packets_truncated ? " (capped)" : "",
+	    ss->rcpts_ok, ss->rcpts, ss->n_packets, drop,
 	    ss->closed ? "closed: " : "open",
 	    ss->closed && ss->close_reason ? ss->close_reason : "");
 	ui_doc_seg(d, UI_INFO, buf);

@@ -21,7 +21,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 # (rules, libraries, stdio) and malloc's slack.
 RSS_MAX=40960
 
-tap_plan 21
+tap_plan 23
 
 # flood NAME SMTPSCOPE-ARGS -- GEN-ARGS: run the generator into smtpscope -r -,
 # output in $tmp/NAME.out, peak RSS (KiB) in $tmp/NAME.rss.
@@ -95,16 +95,24 @@ n=$(wc -l <"$tmp/syn.out")
 [ "$n" -eq 4 ]
 tap_ok $? "SYN flood: 4 lines (3 aggregated anomalies and stats), got $n"
 n=$(grep '"what":"connection attempts without a handshake"' "$tmp/syn.out" |
-    grep -c '"session":0,"client":"","server":"192.0.2.[123]:25".*"detail":"6666[67] connection attempts without a completed handshake .* from about [0-9]* sources, within 10 s"' || true)
+    grep -c '"session":0,"client":null,"server":"192.0.2.[123]:25".*"detail":"6666[67] connection attempts without a completed handshake .* from about [0-9]* sources, within 10 s"' || true)
 [ "$n" -eq 3 ]
 tap_ok $? "SYN flood: one anomaly per server, with the count and the sources"
 grep -q '"sessions":0,.*"no_handshake":200000' "$tmp/syn.out"
 tap_ok $? "SYN flood: no session; stats no_handshake 200000"
 rss_ok syn "SYN flood"
 python3 "$gen" syn 1000 2 | "$SMTPSCOPE" -r - -N >"$tmp/syn.txt"
-n=$(count '> 192.0.2.[12]:25 -- anomaly: connection attempts without a handshake: 500 connection attempts without a completed handshake .* from about [0-9]* sources, within 10 s' "$tmp/syn.txt")
+n=$(count '^[-0-9T:.Z]* (no session) > 192.0.2.[12]:25 -- anomaly: connection attempts without a handshake: 500 connection attempts without a completed handshake .* from about [0-9]* sources, within 10 s' "$tmp/syn.txt")
 [ "$n" -eq 2 ] && grep -q '1000 connection attempts without a handshake$' "$tmp/syn.txt"
 tap_ok $? "SYN flood: -N says it the same way, and in its stats line"
+! grep -q '#0\| > .* > ' "$tmp/syn.txt"
+tap_ok $? "SYN flood: -N shows no session number 0 and no empty client"
+# Past 32 servers in an interval, the rest are counted together.
+python3 "$gen" syn 1000 40 | "$SMTPSCOPE" -r - -N >"$tmp/syn40.txt"
+python3 "$gen" syn 1000 40 | "$SMTPSCOPE" -r - -j >"$tmp/syn40.out"
+grep -q '^[-0-9T:.Z]* (no session) -- anomaly: .* 200 connection attempts .* to other servers' "$tmp/syn40.txt" &&
+    grep -q '"session":0,"client":null,"server":null,"what":"connection attempts without a handshake".*to other servers' "$tmp/syn40.out"
+tap_ok $? "SYN flood to 40 servers: the rest have no server, in -N and JSON"
 
 # 4. 30,000 sessions say EHLO, then nothing; --memory 8 cannot hold them.
 flood idle -j --memory 8 --limit 100000 -- idle 30000

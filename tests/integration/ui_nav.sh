@@ -182,6 +182,15 @@ causes = sorted({c for s in ids for c in sess[s]["causes"]})
 cause = causes[0] if causes else ""
 print("CAUSE='%s'" % cause)
 print("NCAUSE=%d" % count(lambda d: any(cause in c for c in d["causes"])))
+# Free text (not a code): a substring of the addresses, HELO, MAIL FROM or
+# a recipient, in any case.
+def free(t):
+    return lambda d: any(t in (x or "").lower() for x in
+                         [d["client"], d["server"], d["helo"], d["from"]] +
+                         d["rcpt"])
+print("NSUB4=%d" % count(free("4")))
+print("NSUB45=%d" % count(free("45")))
+print("NSUB45X=%d" % count(free("45.")))
 print("NSESS=%d" % len(ids))
 print("R421=%d" % sum(1 for e in ev if e["event"] == "reply" and e["code"] == 421))
 print("R452=%d" % sum(1 for e in ev if e["event"] == "reply" and e["code"] == 452))
@@ -223,6 +232,27 @@ filter_rows() {
 	if grep -q '^Filter' "$WORK/pane"; then listed; else echo none; fi
 	[ -n "$2" ] || keys Enter
 }
+# One character at a time: narrowing re-tests only the sessions listed, and
+# must agree with a full walk at every step, across the change of meaning at
+# a code ("45" is text, "452" a code) and back with backspace.
+keys / C-u
+typed_rows() { # typed_rows KEY: send one key, count the sessions listed
+	$TM send-keys -t ui "$1"
+	sleep 0.3
+	pane
+	listed
+}
+r=$(typed_rows 4)
+r="$r $(typed_rows 5)"
+r="$r $(typed_rows 2)"
+r="$r $(typed_rows BSpace)"
+r="$r $(typed_rows .)"
+r="$r $(typed_rows BSpace)"
+r="$r $(typed_rows BSpace)"
+keys Enter
+want="$NSUB4 $NSUB45 $N452 $NSUB45 $NSUB45X $NSUB45 $NSUB4"
+check "filter typed a key at a time: 4 45 452 45 45. 45 4 list $want ($r)" \
+    test "$r" = "$want"
 r=$(filter_rows "code:452")
 check "filter applies as you type: code:452 lists $N452 sessions ($r)" \
     test "$r" = "$N452"

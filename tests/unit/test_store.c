@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "event.h"
 #include "store.h"
+#include "ui_screen.h"
 #include "xmalloc.h"
 
 static struct event *
@@ -224,6 +226,81 @@ test_packet_caps(void **state)
 	store_free(s);
 }
 
+/*
+ * Packet copies that the budget or a cap drops are counted per session, and
+ * the pcap save (the UI's w) says the file lacks them.
+ */
+static void
+test_packet_dropped_save(void **state)
+{
+	struct store *s = store_new(10);
+	struct store_session *a, *b;
+	char dir[] = "/tmp/test_store.XXXXXX", path[64], why[512];
+	size_t i, written;
+	FILE *f;
+	long len;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	/* 1 MiB for the store: packet copies get 512 KiB. */
+	store_set_budget(s, 1024 * 1024);
+	open_s(s, 1, 100);
+	for (i = 0; i < 3; i++)
+		packet(s, 1, 1000);
+	close_s(s, 1, 101);
+	open_s(s, 2, 102);
+	a = store_find(s, 1);
+	assert_int_equal(a->n_packets, 3);
+	assert_int_equal(a->pkt_dropped, 0);
+	/* Session 2's copies take the room: the closed session 1 gives its
+	   three up, then session 2 loses some of its own. */
+	for (i = 0; i < 40; i++)
+		packet(s, 2, 16 * 1024);
+	a = store_find(s, 1);
+	b = store_find(s, 2);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(a->n_packets, 0);
+	assert_int_equal(a->pkt_dropped, 3);
+	assert_true(b->n_packets > 0);
+	assert_true(b->pkt_dropped > 0);
+	assert_int_equal(b->n_packets + b->pkt_dropped, 40);
+	assert_int_equal(store_stats(s)->packets_capped, 3 + b->pkt_dropped);
+
+	/* Nothing kept: no file, and the reason counts the copies. */
+	snprintf(path, sizeof path, "%s/a.pcap", dir);
+	assert_int_equal(
+	    ui_save_pcap(&a, 1, path, &written, why, sizeof why), -1);
+	assert_string_equal(why, "no packets kept for this session: 3 copies "
+				 "dropped under the memory budget");
+	assert_null(fopen(path, "r"));
+
+	/* Some kept: saved, and the message says what the file lacks. */
+	snprintf(path, sizeof path, "%s/b.pcap", dir);
+	assert_int_equal(
+	    ui_save_pcap(&b, 1, path, &written, why, sizeof why), 0);
+	assert_int_equal(written, b->n_packets);
+	{
+		char want[128];
+
+		snprintf(want, sizeof want,
+		    "INCOMPLETE: %llu packets not kept (memory budget for the "
+		    "save)",
+		    (unsigned long long)b->pkt_dropped);
+		assert_string_equal(why, want);
+	}
+	/* The file holds the kept ones: 24-byte header, 16 per record. */
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	len = ftell(f);
+	fclose(f);
+	assert_int_equal(len, 24 + (long)b->n_packets * (16 + 16 * 1024));
+	unlink(path);
+	rmdir(dir);
+	store_free(s);
+}
+
 static void
 test_codes_minutes(void **state)
 {
@@ -338,6 +415,78 @@ test_filters(void **state)
 	assert_true(store_session_match(b, "198.51.100.2"));
 	assert_true(store_session_problem(a));
 	assert_false(store_session_problem(b));
+	/* Free text searches what the session says now: a second HELO and
+	   MAIL FROM replace the first; recipients add up. */
+	cmd(s, 1, 101, "EHLO", "Other.Example");
+	cmd(s, 1, 101, "MAIL", "FROM:<dave@example.org>");
+	cmd(s, 1, 101, "RCPT", "TO:<Erin@Example.NET>");
+	a = store_find(s, 1);
+	assert_false(store_session_match(a, "relay.example"));
+	assert_false(store_session_match(a, "alice"));
+	assert_true(store_session_match(a, "OTHER.example"));
+	assert_true(store_session_match(a, "dave@"));
+	assert_true(store_session_match(a, "bob@"));
+	assert_true(store_session_match(a, "erin@example.net"));
+	/* Never across two fields: the HELO's end and the sender's start. */
+	assert_false(store_session_match(a, "exampledave"));
+	store_free(s);
+}
+
+static bool
+narrows(const char *from, const char *to)
+{
+	char *cause = NULL;
+	struct store_filter *a = store_filter_new(from, &cause);
+	struct store_filter *b = store_filter_new(to, &cause);
+	bool r;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	r = store_filter_narrows(a, b);
+	store_filter_free(a);
+	store_filter_free(b);
+	return r;
+}
+
+/*
+ * A filter typed further may only be re-tested on the sessions it listed
+ * when every match of the new one is a match of the old one.
+ */
+static void
+test_filter_narrows(void **state)
+{
+	struct store *s = store_new(10);
+	struct store_session *a;
+
+	(void)state;
+	/* Typing on: a longer substring, a new term. */
+	assert_true(narrows("", "4"));
+	assert_true(narrows("4", "45"));
+	assert_true(narrows("ali", "ALICE"));
+	assert_true(narrows("alice", "alice 452"));
+	assert_true(narrows("from:", "from:al"));
+	assert_true(narrows("from:al", "from:ali"));
+	assert_true(narrows("45", "45 "));
+	assert_true(narrows("lice", "alice")); /* a substring, not a prefix */
+	assert_true(store_filter_narrows(NULL, NULL));
+	/* A code matches codes only, so "45" -> "452" is not a narrowing
+	   (a session with a 452 reply and no "45" in its addresses). */
+	open_s(s, 1, 100);
+	reply(s, 1, 100, 452);
+	a = store_find(s, 1);
+	assert_false(store_session_match(a, "45"));
+	assert_true(store_session_match(a, "452"));
+	assert_false(narrows("45", "452"));
+	assert_false(narrows("452", "4520"));
+	assert_false(narrows("4xx", "4xx1"));
+	/* "from" -> "from:" changes the field: everything matches again. */
+	assert_false(narrows("from", "from:"));
+	/* Backspace, a term removed, another word, regexes. */
+	assert_false(narrows("45", "4"));
+	assert_false(narrows("alice 452", "alice"));
+	assert_false(narrows("alice", "bob"));
+	assert_false(narrows("/al/", "/ali/"));
+	assert_false(narrows("a", "/a/"));
 	store_free(s);
 }
 
@@ -456,9 +605,11 @@ main(void)
 	    cmocka_unit_test(test_many_sessions),
 	    cmocka_unit_test(test_event_cap),
 	    cmocka_unit_test(test_packet_caps),
+	    cmocka_unit_test(test_packet_dropped_save),
 	    cmocka_unit_test(test_codes_minutes),
 	    cmocka_unit_test(test_top_hosts),
 	    cmocka_unit_test(test_filters),
+	    cmocka_unit_test(test_filter_narrows),
 	    cmocka_unit_test(test_filter_fields),
 	    cmocka_unit_test(test_tls_state),
 	};
