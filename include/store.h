@@ -58,6 +58,10 @@ struct store_session {
 	   spans two fields). */
 	char *search;
 	size_t search_len;
+	/* Where server, HELO, MAIL FROM and the recipients start in search
+	   (the client starts at 0): a FIELD:VALUE term reads its part of the
+	   block instead of the separate strings. */
+	uint32_t search_off[4];
 	uint8_t codes_seen[STORE_CODE_MAX / 8];
 
 	struct timeval start, last;

@@ -219,6 +219,14 @@ store_lower(unsigned char c)
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
 }
 
+/* The parts of the search text after the client, in order. */
+enum store_part {
+	STORE_PART_SERVER,
+	STORE_PART_HELO,
+	STORE_PART_FROM,
+	STORE_PART_RCPT
+};
+
 /* Append n bytes, lowered, and a NUL to the session's search text. */
 static void
 store_search_add(struct store_session *ss, const char *p, size_t n)
@@ -242,12 +250,18 @@ store_search_build(struct store *s, struct store_session *ss)
 {
 	size_t before = ss->search_len;
 
+	/* Each part is at most a command line (SMTP_LINE_MAX) or
+	   STORE_RCPT_TEXT_MAX long, so the offsets fit 32 bits. */
 	ss->search_len = 0;
 	store_search_add(ss, ss->client, strlen(ss->client));
+	ss->search_off[STORE_PART_SERVER] = (uint32_t)ss->search_len;
 	store_search_add(ss, ss->server, strlen(ss->server));
+	ss->search_off[STORE_PART_HELO] = (uint32_t)ss->search_len;
 	store_search_add(ss, ss->helo, ss->helo ? strlen(ss->helo) : 0);
+	ss->search_off[STORE_PART_FROM] = (uint32_t)ss->search_len;
 	store_search_add(
 	    ss, ss->mail_from, ss->mail_from ? strlen(ss->mail_from) : 0);
+	ss->search_off[STORE_PART_RCPT] = (uint32_t)ss->search_len;
 	store_search_add(ss, ss->rcpt_text, ss->rcpt_len);
 	ss->ev_bytes += ss->search_len - before;
 	s->stats.event_bytes += ss->search_len - before;
@@ -924,12 +938,48 @@ store_term_codes(const struct store_term *t, const struct store_session *ss)
 	return false;
 }
 
+/*
+ * A substring term against one part of the search text (already lower
+ * case): the same bytes as the separate string, read from the one block
+ * the walk has loaded rather than from another allocation.  The
+ * recipients' part holds NULs between addresses, which never match a
+ * term's bytes.
+ */
+static bool
+store_term_part(const struct store_term *t, const struct store_session *ss,
+    enum store_part part)
+{
+	size_t b = ss->search_off[part];
+	size_t e = part < STORE_PART_RCPT ? ss->search_off[part + 1] - 1
+					  : ss->search_len;
+
+	if (e <= b || e - b < t->len)
+		return false;
+	return memmem(ss->search + b, e - b, t->lower, t->len) != NULL;
+}
+
 static bool
 store_term_match(const struct store_term *t, const struct store_session *ss)
 {
 	/* "from:" while it is being typed: no constraint yet. */
 	if (!t->is_re && t->text[0] == '\0')
 		return true;
+	if (!t->is_re) {
+		switch (t->field) {
+		case STORE_FIELD_FROM:
+			return store_term_part(t, ss, STORE_PART_FROM);
+		case STORE_FIELD_RCPT:
+			return store_term_part(t, ss, STORE_PART_RCPT);
+		case STORE_FIELD_HELO:
+			return store_term_part(t, ss, STORE_PART_HELO);
+		case STORE_FIELD_CODE:
+		case STORE_FIELD_SERVER: /* in the session itself */
+		case STORE_FIELD_CLIENT:
+		case STORE_FIELD_CAUSE:
+		case STORE_FIELD_TEXT:
+			break;
+		}
+	}
 	switch (t->field) {
 	case STORE_FIELD_CODE:
 		return store_term_codes(t, ss);

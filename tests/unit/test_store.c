@@ -567,6 +567,50 @@ test_filter_fields(void **state)
 	store_free(s);
 }
 
+/*
+ * from:, rcpt: and helo: read their part of the lower-case search block:
+ * same matches as the separate strings, case-insensitive, never across a
+ * part's end, and following a later MAIL FROM or HELO.
+ */
+static void
+test_filter_field_parts(void **state)
+{
+	struct store *s = store_new(10);
+	struct store_session *a;
+
+	(void)state;
+	open_s(s, 1, 100);
+	cmd(s, 1, 100, "EHLO", "Relay.Example.COM");
+	cmd(s, 1, 100, "MAIL", "FROM:<Alice@Example.org>");
+	cmd(s, 1, 100, "RCPT", "TO:<bob@example.net>");
+	cmd(s, 1, 100, "RCPT", "TO:<Carol@example.com>");
+	a = store_find(s, 1);
+	assert_true(store_session_match(a, "rcpt:CAROL@"));
+	assert_true(store_session_match(a, "rcpt:bob@example.net"));
+	assert_false(store_session_match(a, "rcpt:netcarol"));
+	assert_false(store_session_match(a, "rcpt:alice"));
+	assert_true(store_session_match(a, "from:alice@example.ORG"));
+	assert_false(store_session_match(a, "from:example.orgbob"));
+	assert_false(store_session_match(a, "from:relay"));
+	assert_false(store_session_match(a, "from:bob"));
+	assert_true(store_session_match(a, "helo:relay.example.com"));
+	assert_false(store_session_match(a, "helo:comalice"));
+	assert_false(store_session_match(a, "helo:alice"));
+	/* A second MAIL FROM and HELO replace the first; recipients stay. */
+	cmd(s, 1, 100, "MAIL", "FROM:<dave@example.org>");
+	cmd(s, 1, 100, "HELO", "other.example");
+	assert_false(store_session_match(a, "from:alice"));
+	assert_true(store_session_match(a, "from:dave"));
+	assert_false(store_session_match(a, "helo:relay"));
+	assert_true(store_session_match(a, "helo:other"));
+	assert_true(store_session_match(a, "rcpt:carol"));
+	/* A recipient added after the rebuild is found too. */
+	cmd(s, 1, 100, "RCPT", "TO:<erin@example.net>");
+	assert_true(store_session_match(a, "rcpt:erin"));
+	assert_false(store_session_match(a, "from:erin"));
+	store_free(s);
+}
+
 static void
 test_tls_state(void **state)
 {
@@ -611,6 +655,7 @@ main(void)
 	    cmocka_unit_test(test_filters),
 	    cmocka_unit_test(test_filter_narrows),
 	    cmocka_unit_test(test_filter_fields),
+	    cmocka_unit_test(test_filter_field_parts),
 	    cmocka_unit_test(test_tls_state),
 	};
 
