@@ -193,6 +193,8 @@ bool store_filter_match(
  */
 bool store_filter_narrows(
     const struct store_filter *from, const struct store_filter *to);
+/* The filter matches every session ("", "from:" being typed). */
+bool store_filter_all(const struct store_filter *);
 /* One-off: compile, match, free; an invalid filter matches nothing. */
 bool store_session_match(const struct store_session *, const char *filter);
 

@@ -162,6 +162,18 @@ struct ui_scroll {
 
 #define UI_STACK_MAX 8
 #define UI_FILTER_MAX 128
+/* Lists kept for filters typed earlier (backspace reuses them). */
+#define UI_VIEWS_SAVED 8
+
+/* A list built earlier: what it listed, for which filter and store. */
+struct ui_view_saved {
+	char key[UI_FILTER_MAX]; /* the filter; "" for one matching all */
+	bool problems;
+	uint64_t gen; /* store generation it was built at */
+	struct store_session **v;
+	size_t n, cap;
+	int cw, sw;
+};
 
 struct ui_ctx {
 	const struct ui_config *cfg;
@@ -189,6 +201,13 @@ struct ui_ctx {
 	   typed further, problems only on): re-test the listed sessions. */
 	bool view_narrow;
 	int view_cw, view_sw; /* widest client and server listed */
+	/* What the view was built for (view_built), and the views built
+	   before it at the same store generation, oldest first. */
+	bool view_built;
+	char view_key[UI_FILTER_MAX];
+	bool view_problems;
+	struct ui_view_saved views[UI_VIEWS_SAVED];
+	size_t n_views;
 	uint64_t sel_id;
 	size_t sel, top;
 	bool follow;
@@ -303,6 +322,7 @@ struct ui_tls_mark {
 extern const struct ui_tls_mark ui_tls_marks[];
 extern const size_t ui_ntls_marks;
 void ui_list_refresh(struct ui_ctx *);
+void ui_list_free(struct ui_ctx *);
 /* The sessions `w` saves from the list: the filtered ones when a filter
    is on, else the selected one.  Caller frees the array. */
 size_t ui_list_targets(struct ui_ctx *, struct store_session ***);

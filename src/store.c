@@ -1159,6 +1159,19 @@ store_filter_narrows(
 }
 
 bool
+store_filter_all(const struct store_filter *f)
+{
+	size_t i;
+
+	if (f == NULL)
+		return true;
+	for (i = 0; i < f->n; i++)
+		if (f->terms[i].is_re || f->terms[i].len > 0)
+			return false;
+	return true;
+}
+
+bool
 store_session_match(const struct store_session *ss, const char *filter)
 {
 	struct store_filter *f;

@@ -1432,7 +1432,7 @@ ui_run(const struct ui_config *cfg)
 	free(ctx.sess_doc.lines);
 	free(ctx.stats_doc.lines);
 	free(ctx.help_doc.lines);
-	free(ctx.view);
+	ui_list_free(&ctx);
 	close(ui_sigpipe[0]);
 	close(ui_sigpipe[1]);
 	ui_sigpipe[0] = ui_sigpipe[1] = -1;

@@ -156,12 +156,106 @@ ui_list_ahead(struct store_session *const *v, size_t i, size_t n)
 		store_session_prefetch(v[i + UI_LIST_AHEAD / 2]);
 }
 
+static void
+ui_list_views_drop(struct ui_ctx *ctx)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->n_views; i++)
+		free(ctx->views[i].v);
+	ctx->n_views = 0;
+}
+
+void
+ui_list_free(struct ui_ctx *ctx)
+{
+	ui_list_views_drop(ctx);
+	free(ctx->view);
+	ctx->view = NULL;
+	ctx->n_view = ctx->cap_view = 0;
+}
+
 /*
- * Rebuild the view when the store or the filter changed.  A change that
- * only narrowed the filter (the common case: one more character typed)
- * re-tests the sessions listed, not the whole store; any other change
- * walks the store.  The widest addresses are found on the way, so that
- * drawing touches only the rows on screen.
+ * Keep the view about to be replaced, so that going back to its filter
+ * (a backspace, Esc, Ctrl-U, "rcpt:" that matches all) copies it instead
+ * of walking the store.  The oldest goes when all slots are taken.
+ */
+static void
+ui_list_views_save(struct ui_ctx *ctx)
+{
+	struct ui_view_saved *sv = NULL, keep;
+	size_t i;
+
+	for (i = 0; i < ctx->n_views; i++)
+		if (ctx->views[i].problems == ctx->view_problems &&
+		    strcmp(ctx->views[i].key, ctx->view_key) == 0)
+			break;
+	if (i == ctx->n_views && ctx->n_views == UI_VIEWS_SAVED) {
+		free(ctx->views[0].v);
+		memmove(&ctx->views[0], &ctx->views[1],
+		    (UI_VIEWS_SAVED - 1) * sizeof ctx->views[0]);
+		ctx->n_views--;
+		i = ctx->n_views;
+	}
+	if (i == ctx->n_views) {
+		memset(&ctx->views[i], 0, sizeof ctx->views[i]);
+		ctx->n_views++;
+	}
+	/* The newest last. */
+	keep = ctx->views[i];
+	memmove(&ctx->views[i], &ctx->views[i + 1],
+	    (ctx->n_views - i - 1) * sizeof ctx->views[0]);
+	sv = &ctx->views[ctx->n_views - 1];
+	*sv = keep;
+	if (sv->cap < ctx->n_view) {
+		sv->cap = ctx->n_view;
+		free(sv->v);
+		sv->v = xcalloc(sv->cap, sizeof *sv->v);
+	}
+	if (ctx->n_view > 0)
+		memcpy(sv->v, ctx->view, ctx->n_view * sizeof *sv->v);
+	sv->n = ctx->n_view;
+	snprintf(sv->key, sizeof sv->key, "%s", ctx->view_key);
+	sv->problems = ctx->view_problems;
+	sv->gen = ctx->view_gen;
+	sv->cw = ctx->view_cw;
+	sv->sw = ctx->view_sw;
+}
+
+/* The view saved for this filter at this store generation, copied back. */
+static bool
+ui_list_views_restore(struct ui_ctx *ctx, const char *key)
+{
+	const struct ui_view_saved *sv;
+	size_t i;
+
+	for (i = 0; i < ctx->n_views; i++) {
+		sv = &ctx->views[i];
+		if (sv->gen != store_gen(ctx->store) ||
+		    sv->problems != ctx->problems || strcmp(sv->key, key) != 0)
+			continue;
+		if (ctx->cap_view < sv->n) {
+			ctx->cap_view = sv->n + 64;
+			ctx->view = xreallocarray(
+			    ctx->view, ctx->cap_view, sizeof *ctx->view);
+		}
+		if (sv->n > 0)
+			memcpy(ctx->view, sv->v, sv->n * sizeof *ctx->view);
+		ctx->n_view = sv->n;
+		ctx->view_cw = sv->cw;
+		ctx->view_sw = sv->sw;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Rebuild the view when the store or the filter changed.  A filter that
+ * was in force earlier at the same store generation gets its list back
+ * from the views saved.  A change that only narrowed the filter (the
+ * common case: one more character typed) re-tests the sessions listed, not
+ * the whole store; any other change walks the store.  The widest addresses
+ * are found on the way, so that drawing touches only the rows on screen.
  */
 void
 ui_list_refresh(struct ui_ctx *ctx)
@@ -170,18 +264,28 @@ ui_list_refresh(struct ui_ctx *ctx)
 	struct store_session *ss, *const *all;
 	bool at_end = ctx->follow;
 	bool changed = ctx->view_gen != store_gen(ctx->store);
+	/* Every filter that matches all is the same list. */
+	const char *key = store_filter_all(ctx->filt) ? "" : ctx->filter;
 
 	if (!ctx->view_stale && !changed)
 		return;
-	ctx->n_view = 0;
-	ctx->view_cw = ctx->view_sw = 0;
-	if (ctx->view_narrow && !changed) {
+	if (changed)
+		ui_list_views_drop(ctx);
+	else if (ctx->view_built)
+		ui_list_views_save(ctx);
+	if (!changed && ui_list_views_restore(ctx, key)) {
+		/* The list as it was for this filter. */
+	} else if (ctx->view_narrow && !changed) {
+		ctx->n_view = 0;
+		ctx->view_cw = ctx->view_sw = 0;
 		for (i = 0; i < listed; i++) {
 			ui_list_ahead(ctx->view, i, listed);
 			if (ui_list_listed(ctx, ctx->view[i]))
 				ui_list_add(ctx, ctx->view[i]);
 		}
 	} else {
+		ctx->n_view = 0;
+		ctx->view_cw = ctx->view_sw = 0;
 		if (ctx->cap_view < n) {
 			ctx->cap_view = n + 64;
 			ctx->view = xreallocarray(
@@ -198,6 +302,9 @@ ui_list_refresh(struct ui_ctx *ctx)
 	ctx->view_gen = store_gen(ctx->store);
 	ctx->view_stale = false;
 	ctx->view_narrow = false;
+	ctx->view_built = true;
+	snprintf(ctx->view_key, sizeof ctx->view_key, "%s", key);
+	ctx->view_problems = ctx->problems;
 	if (ctx->n_view == 0) {
 		ctx->sel = 0;
 		return;

@@ -191,6 +191,10 @@ def free(t):
 print("NSUB4=%d" % count(free("4")))
 print("NSUB45=%d" % count(free("45")))
 print("NSUB45X=%d" % count(free("45.")))
+print("NSUBR=%d" % count(free("r")))
+print("NSUBRC=%d" % count(free("rc")))
+print("NSUBRCP=%d" % count(free("rcp")))
+print("NSUBRCPT=%d" % count(free("rcpt")))
 print("NSESS=%d" % len(ids))
 print("R421=%d" % sum(1 for e in ev if e["event"] == "reply" and e["code"] == 421))
 print("R452=%d" % sum(1 for e in ev if e["event"] == "reply" and e["code"] == 452))
@@ -252,6 +256,24 @@ r="$r $(typed_rows BSpace)"
 keys Enter
 want="$NSUB4 $NSUB45 $N452 $NSUB45 $NSUB45X $NSUB45 $NSUB4"
 check "filter typed a key at a time: 4 45 452 45 45. 45 4 list $want ($r)" \
+    test "$r" = "$want"
+# Back to a filter typed earlier reuses its list: the same sessions as
+# before, and "rcpt:" (no value yet) is the unfiltered list.
+keys / C-u
+r=$(typed_rows r)
+r="$r $(typed_rows c)"
+r="$r $(typed_rows p)"
+r="$r $(typed_rows t)"
+r="$r $(typed_rows :)"
+for k in f u l l -; do r1=$(typed_rows $k); done
+r="$r $r1"
+for k in 1 2 3 4; do typed_rows BSpace >/dev/null; done
+r="$r $(typed_rows BSpace)"
+r="$r $(typed_rows BSpace)"
+r="$r $(typed_rows :)"
+keys Escape
+want="$NSUBR $NSUBRC $NSUBRCP $NSUBRCPT $NSESS $NRCPT $NSESS $NSUBRCPT $NSESS"
+check "filter r rc rcp rcpt rcpt: rcpt:full- back to rcpt: rcpt rcpt: list $want ($r)" \
     test "$r" = "$want"
 r=$(filter_rows "code:452")
 check "filter applies as you type: code:452 lists $N452 sessions ($r)" \
