@@ -349,11 +349,18 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 			if (ev->diag != NULL && ev->diag->title != NULL)
 				fprintf(f, "  << %s >>", out_text_title(ev));
 		} else if (ev->diag != NULL && ev->diag->fix_sender != NULL) {
-			/* The mismatch is named already: add the fixes. */
-			fprintf(f, "  << client: %s Server: %s >>",
-			    ev->diag->fix_sender,
-			    ev->diag->fix_operator ? ev->diag->fix_operator
-						   : "");
+			/* The mismatch is named already: add the fixes (texts
+			   that may quote the session: escaped). */
+			const char *op = ev->diag->fix_operator
+					     ? ev->diag->fix_operator
+					     : "";
+			char *fs = vis_dup(ev->diag->fix_sender,
+			    strlen(ev->diag->fix_sender), utf8);
+			char *fo = vis_dup(op, strlen(op), utf8);
+
+			fprintf(f, "  << client: %s Server: %s >>", fs, fo);
+			free(fs);
+			free(fo);
 		}
 		fputc('\n', f);
 		break;

@@ -87,12 +87,33 @@ test_command_and_anomaly_escaped(void **state)
 	free(s);
 }
 
+/* The fixes a mismatch anomaly prints are escaped too (fuzz_output). */
+static void
+test_anomaly_fixes_escaped(void **state)
+{
+	struct event *ev =
+	    event_new_anomaly(&(struct timeval){0, 0}, EV_ANOM_NON_SMTP, NULL);
+	char *s;
+
+	(void)state;
+	ev->diag = xcalloc(1, sizeof *ev->diag);
+	ev->diag->cause = xstrdup("protocol");
+	ev->diag->fix_sender = xstrdup("use TLS\x1b[2J on \xff");
+	ev->diag->fix_operator = xstrdup("ok\x07");
+	s = text_of(ev, false);
+	assert_null(strchr(s, '\x1b'));
+	assert_non_null(strstr(
+	    s, "  << client: use TLS\\e[2J on \\xff Server: ok\\x07 >>\n"));
+	free(s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_message_sender_escaped),
 	    cmocka_unit_test(test_command_and_anomaly_escaped),
+	    cmocka_unit_test(test_anomaly_fixes_escaped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
