@@ -223,6 +223,18 @@ jb_digits(struct jbuf *b, uint64_t v)
 	jb_put(b, tmp + i, sizeof tmp - i);
 }
 
+/* "key":{"client":N,"server":N}, from a per-direction pair. */
+static void
+jb_per_dir(struct jbuf *b, const char *k, size_t kn, const uint64_t v[2])
+{
+	jb_key(b, k, kn);
+	jb_puts(b, "{\"client\":");
+	jb_digits(b, v[EV_DIR_CLIENT]);
+	jb_puts(b, ",\"server\":");
+	jb_digits(b, v[EV_DIR_SERVER]);
+	jb_puts(b, "}");
+}
+
 static void
 jb_u64(struct jbuf *b, const char *k, size_t kn, uint64_t v)
 {
@@ -441,24 +453,9 @@ jb_event(struct jbuf *b, const struct event *ev)
 		if (ev->no_payload) {
 			/* Only then: what the packets alone tell. */
 			jb_str(b, JB_K("payload"), "not captured");
-			jb_key(b, JB_K("packets"));
-			jb_puts(b, "{\"client\":");
-			jb_digits(b, ev->dir_pkts[EV_DIR_CLIENT]);
-			jb_puts(b, ",\"server\":");
-			jb_digits(b, ev->dir_pkts[EV_DIR_SERVER]);
-			jb_puts(b, "}");
-			jb_key(b, JB_K("bytes"));
-			jb_puts(b, "{\"client\":");
-			jb_digits(b, ev->dir_bytes[EV_DIR_CLIENT]);
-			jb_puts(b, ",\"server\":");
-			jb_digits(b, ev->dir_bytes[EV_DIR_SERVER]);
-			jb_puts(b, "}");
-			jb_key(b, JB_K("retransmissions"));
-			jb_puts(b, "{\"client\":");
-			jb_digits(b, ev->dir_retrans[EV_DIR_CLIENT]);
-			jb_puts(b, ",\"server\":");
-			jb_digits(b, ev->dir_retrans[EV_DIR_SERVER]);
-			jb_puts(b, "}");
+			jb_per_dir(b, JB_K("packets"), ev->dir_pkts);
+			jb_per_dir(b, JB_K("bytes"), ev->dir_bytes);
+			jb_per_dir(b, JB_K("retransmissions"), ev->dir_retrans);
 		}
 		break;
 	case EV_STATS:
