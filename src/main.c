@@ -7,7 +7,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <locale.h>
@@ -32,6 +31,7 @@
 #include "keylog.h"
 #include "out_json.h"
 #include "out_text.h"
+#include "opts.h"
 #include "pipeline.h"
 #include "privdrop.h"
 #include "lexicon.h"
@@ -39,81 +39,6 @@
 #include "ui.h"
 #include "vis.h"
 #include "xmalloc.h"
-
-enum main_mode { MODE_UI, MODE_JSON, MODE_TEXT };
-
-struct main_opts {
-	struct capture_config cap;
-	struct pipeline_config pipe;
-	enum main_mode mode;
-	bool mode_set;
-	bool list_devices;
-	const char *write_file;
-	const char *keylog;
-	const char *tls_key;
-	const char *user;
-	bool user_set;
-	bool demo;
-	size_t limit;
-	size_t memory_mib;
-	size_t flows; /* 0: FLOW_MAX_DEFAULT */
-	const char *rules_file;
-	const char *lexicon_file;
-	bool explain;
-	const char *after;
-	char *bpf;
-};
-
-/* Long-only options. */
-enum {
-	OPT_TLS_PORTS = 256,
-	OPT_REPLAY,
-	OPT_DEMO,
-	OPT_LIMIT,
-	OPT_SHOW_AUTH,
-	OPT_TLS_KEY,
-	OPT_RULES,
-	OPT_LEXICON,
-	OPT_RULES_DUMP,
-	OPT_LEXICON_DUMP,
-	OPT_EXPLAIN,
-	OPT_AFTER,
-	OPT_MEMORY,
-	OPT_FLOWS,
-};
-
-static const struct option main_longopts[] = {
-    {"interface", required_argument, NULL, 'i'},
-    {"list-interfaces", no_argument, NULL, 'D'},
-    {"read", required_argument, NULL, 'r'},
-    {"ports", required_argument, NULL, 'P'},
-    {"tls-ports", required_argument, NULL, OPT_TLS_PORTS},
-    {"snapshot-length", required_argument, NULL, 's'},
-    {"buffer-size", required_argument, NULL, 'B'},
-    {"no-promiscuous-mode", no_argument, NULL, 'p'},
-    {"count", required_argument, NULL, 'c'},
-    {"json", no_argument, NULL, 'j'},
-    {"no-ui", no_argument, NULL, 'N'},
-    {"write", required_argument, NULL, 'w'},
-    {"keylog", required_argument, NULL, 'k'},
-    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
-    {"relinquish-privileges", required_argument, NULL, 'Z'},
-    {"replay", optional_argument, NULL, OPT_REPLAY},
-    {"demo", no_argument, NULL, OPT_DEMO},
-    {"limit", required_argument, NULL, 'l'},
-    {"memory", required_argument, NULL, OPT_MEMORY},
-    {"flows", required_argument, NULL, OPT_FLOWS},
-    {"show-auth", no_argument, NULL, OPT_SHOW_AUTH},
-    {"rules", required_argument, NULL, OPT_RULES},
-    {"lexicon", required_argument, NULL, OPT_LEXICON},
-    {"rules-dump", no_argument, NULL, OPT_RULES_DUMP},
-    {"lexicon-dump", no_argument, NULL, OPT_LEXICON_DUMP},
-    {"explain", no_argument, NULL, OPT_EXPLAIN},
-    {"after", required_argument, NULL, OPT_AFTER},
-    {"version", no_argument, NULL, 'V'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
 
 static void
 main_usage(FILE *f)
@@ -242,123 +167,6 @@ static __attribute__((noreturn)) void
 main_usage_error(const char *what, const char *why)
 {
 	err_exit(EXIT_USAGE, what, why, "see smtpscope --help");
-}
-
-/* getopt returned '?' (unknown option) or ':' (missing argument). */
-static __attribute__((noreturn)) void
-main_bad_option(int ch, char **argv)
-{
-	char name[64];
-
-	if (optopt > 0 && optopt < 128)
-		snprintf(name, sizeof name, "-%c", optopt);
-	else
-		snprintf(name, sizeof name, "%s", argv[optind - 1]);
-	name[strcspn(name, "=")] = '\0';
-	main_usage_error(name,
-	    ch == ':' ? "this option needs an argument" : "unknown option");
-}
-
-/* A number in [lo, hi]; usage error otherwise. */
-static long
-main_number(const char *opt, const char *s, long lo, long hi)
-{
-	char *end;
-	long v;
-	char why[128];
-
-	errno = 0;
-	v = strtol(s, &end, 10); /* NOLINT: s is never NULL */
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
-		snprintf(why, sizeof why,
-		    "'%s' is not a number from %ld to %ld", s, lo, hi);
-		main_usage_error(opt, why);
-	}
-	return v;
-}
-
-/* -c: a packet count. */
-static long
-main_count(const char *s)
-{
-	char *end;
-	long v;
-	char why[128];
-
-	errno = 0;
-	v = strtol(s, &end, 10); /* NOLINT: s is never NULL */
-	if (errno != 0 || end == s || *end != '\0' || v < 1) {
-		snprintf(why, sizeof why,
-		    "'%s' is not a positive number of packets", s);
-		main_usage_error("-c", why);
-	}
-	return v;
-}
-
-/* One port of a -P list, or 0 when s is not a number from 1 to 65535. */
-static long
-main_port(const char *s)
-{
-	char *end;
-	long v;
-
-	if (*s < '0' || *s > '9')
-		return 0;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 1 || v > 65535)
-		return 0;
-	return v;
-}
-
-/*
- * "25,465,587" or "25,2525-2530" into ports[]; usage error on anything
- * else.  A range counts as each of its ports (the flow table and the live
- * filter take a list), so a wide one runs into max; duplicates are dropped.
- */
-static size_t
-main_ports(const char *opt, const char *list, uint16_t *ports, size_t max)
-{
-	char *copy = xstrdup(list), *tok, *save = NULL, *dash, why[160];
-	size_t n = 0, i;
-	long lo, hi, v;
-
-	for (tok = strtok_r(copy, ", ", &save); tok != NULL;
-	     tok = strtok_r(NULL, ", ", &save)) {
-		dash = strchr(tok, '-');
-		if (dash != NULL) {
-			*dash = '\0';
-			lo = main_port(tok);
-			hi = main_port(dash + 1);
-			*dash = '-';
-		} else
-			lo = hi = main_port(tok);
-		if (lo == 0 || hi == 0 || lo > hi) {
-			snprintf(why, sizeof why,
-			    "'%s' is not a port (1 to 65535) or a range of "
-			    "ports (e.g. 2525-2530)",
-			    tok);
-			main_usage_error(opt, why);
-		}
-		for (v = lo; v <= hi; v++) {
-			for (i = 0; i < n && ports[i] != v; i++)
-				;
-			if (i < n)
-				continue;
-			if (n == max) {
-				snprintf(why, sizeof why,
-				    "more than %zu ports in '%s' (a range "
-				    "counts each of its ports)",
-				    max, list);
-				main_usage_error(opt, why);
-			}
-			ports[n++] = (uint16_t)v;
-		}
-	}
-	free(copy);
-	if (n == 0)
-		main_usage_error(opt, "no port given");
-	return n;
 }
 
 /* --rules-dump, --lexicon-dump: a data file compiled in, the reference
@@ -619,7 +427,7 @@ main_on_signal(int sig)
 }
 
 struct main_sink {
-	enum main_mode mode;
+	enum opts_mode mode;
 	bool utf8;
 	bool broken;	 /* stdout went away */
 	bool flush_each; /* flush after every event */
@@ -629,10 +437,6 @@ struct main_sink {
 	time_t last_tick;
 	const struct pipeline_config *pcfg;
 };
-
-/* --memory: default and least MiB. */
-#define MAIN_MEMORY_DEFAULT 256
-#define MAIN_MEMORY_MIN 8
 
 /* Live headless output: longest time an event waits in the buffer (ms), and
    the buffer's size. */
@@ -663,7 +467,7 @@ main_emit(void *arg, struct event *ev)
 	int rc;
 
 	if (!s->broken) {
-		if (s->mode == MODE_JSON)
+		if (s->mode == OPTS_MODE_JSON)
 			rc = out_json_write(stdout, ev, s->flush_each);
 		else
 			rc = out_text_write(stdout, ev, s->utf8, s->flush_each);
@@ -755,7 +559,9 @@ main_demo_file(void)
 int
 main(int argc, char **argv)
 {
-	struct main_opts o;
+	struct opts o;
+	const char *uerr;
+	char *bpf;
 	struct diag *diag;
 	struct keylog *kl = NULL;
 	char kwarn[512] = "";
@@ -766,146 +572,32 @@ main(int argc, char **argv)
 	const char *what, *why, *hint, *pwhy, *env, *give = NULL;
 	struct stat wst;
 	bool usage;
-	int ch, status;
-	size_t i, blen, mem;
+	int status;
+	size_t mem;
 	char wwhat[PATH_MAX + 32];
 
 	setlocale(LC_ALL, "");
-	memset(&o, 0, sizeof o);
-	pipeline_config_default(&o.pipe);
-	o.cap.snaplen = 262144;
-	o.cap.promisc = true;
-	o.limit = 10000;
-	o.memory_mib = MAIN_MEMORY_DEFAULT;
-
-	/* getopt's own messages would make a second error line. */
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:i:Dr:P:s:B:pc:jNw:k:Z:l:Vh",
-		    main_longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'i':
-			o.cap.iface = optarg;
-			break;
-		case 'D':
-			o.list_devices = true;
-			break;
-		case 'r':
-			o.cap.file = optarg;
-			break;
-		case 'P':
-			/* "any": SMTP wherever a connection starts like it. */
-			if (optarg != NULL && strcasecmp(optarg, "any") == 0) {
-				o.pipe.flow.any_port = true;
-				break;
-			}
-			o.pipe.flow.any_port = false;
-			o.pipe.n_ports = main_ports(
-			    "-P", optarg, o.pipe.ports, PIPELINE_PORTS_MAX);
-			break;
-		case OPT_TLS_PORTS:
-			o.pipe.n_tls_ports = main_ports("--tls-ports", optarg,
-			    o.pipe.tls_ports, PIPELINE_PORTS_MAX);
-			break;
-		case 's':
-			o.cap.snaplen =
-			    (int)main_number("-s", optarg, 0, 262144);
-			if (o.cap.snaplen == 0)
-				o.cap.snaplen = 262144;
-			break;
-		case 'B':
-			o.cap.buffer_mib =
-			    (int)main_number("-B", optarg, 1, 1 << 20);
-			break;
-		case 'p':
-			o.cap.promisc = false;
-			break;
-		case 'c':
-			o.cap.count = main_count(optarg);
-			break;
-		case 'j':
-			/* Both would write stdout, in two formats. */
-			if (o.mode_set && o.mode == MODE_TEXT)
-				main_usage_error(
-				    "-j", "cannot be used with -N");
-			o.mode = MODE_JSON;
-			o.mode_set = true;
-			break;
-		case 'N':
-			if (o.mode_set && o.mode == MODE_JSON)
-				main_usage_error(
-				    "-N", "cannot be used with -j");
-			o.mode = MODE_TEXT;
-			o.mode_set = true;
-			break;
-		case 'w':
-			o.write_file = optarg;
-			break;
-		case 'k':
-			o.keylog = optarg;
-			break;
-		case 'Z':
-			o.user = optarg;
-			o.user_set = true;
-			break;
-		case OPT_REPLAY:
-			o.cap.replay =
-			    optarg == NULL ? 1.0 : strtod(optarg, NULL);
-			if (o.cap.replay <= 0 || o.cap.replay > 1000)
-				main_usage_error("--replay",
-				    "SPEED must be a number above "
-				    "0 and up to 1000");
-			break;
-		case OPT_DEMO:
-			o.demo = true;
-			break;
-		case 'l':
-			o.limit = (size_t)main_number(
-			    "--limit", optarg, 1, 100000000);
-			break;
-		case OPT_MEMORY:
-			o.memory_mib = (size_t)main_number(
-			    "--memory", optarg, MAIN_MEMORY_MIN, 1 << 20);
-			break;
-		case OPT_FLOWS:
-			o.flows = (size_t)main_number(
-			    "--flows", optarg, 1, 100000000);
-			break;
-		case OPT_TLS_KEY:
-			o.tls_key = optarg;
-			break;
-		case OPT_SHOW_AUTH:
-			o.pipe.show_auth = true;
-			break;
-		case OPT_RULES:
-			o.rules_file = optarg;
-			break;
-		case OPT_LEXICON:
-			o.lexicon_file = optarg;
-			break;
-		case OPT_EXPLAIN:
-			o.explain = true;
-			break;
-		case OPT_AFTER:
-			o.after = optarg;
-			break;
-		case OPT_RULES_DUMP:
-			return main_dump("--rules-dump", rules_builtin_text,
-			    rules_builtin_text_len);
-		case OPT_LEXICON_DUMP:
-			return main_dump("--lexicon-dump", lexicon_builtin_text,
-			    lexicon_builtin_text_len);
-		case 'V':
-			main_version();
-			return EXIT_OK;
-		case 'h':
-			main_usage(stdout);
-			return EXIT_OK;
-		default:
-			main_bad_option(ch, argv);
-		}
+	opts_init(&o);
+	if ((uerr = opts_parse(&o, argc, argv)) != NULL)
+		err_exit(EXIT_USAGE, uerr, NULL, "see smtpscope --help");
+	switch (o.action) {
+	case OPTS_RULES_DUMP:
+		return main_dump(
+		    "--rules-dump", rules_builtin_text, rules_builtin_text_len);
+	case OPTS_LEXICON_DUMP:
+		return main_dump("--lexicon-dump", lexicon_builtin_text,
+		    lexicon_builtin_text_len);
+	case OPTS_VERSION:
+		main_version();
+		return EXIT_OK;
+	case OPTS_HELP:
+		main_usage(stdout);
+		return EXIT_OK;
+	case OPTS_RUN:
+		break;
 	}
-	argc -= optind;
-	argv += optind;
+	argc = o.argc;
+	argv = o.argv;
 
 	diag = diag_new();
 	if (o.rules_file != NULL) {
@@ -926,7 +618,7 @@ main(int argc, char **argv)
 	}
 	if (o.explain) {
 		status = main_explain(diag, argc, argv, o.after,
-		    o.mode_set && o.mode == MODE_JSON);
+		    o.mode_set && o.mode == OPTS_MODE_JSON);
 		diag_free(diag);
 		return status;
 	}
@@ -939,22 +631,11 @@ main(int argc, char **argv)
 	}
 
 	/* The trailing arguments form the BPF expression, as in tcpdump. */
-	for (i = 0, blen = 0; i < (size_t)argc; i++)
-		blen += strlen(argv[i]) + 1;
-	if (argc > 0) {
-		o.bpf = xcalloc(1, blen + 1);
-		for (i = 0; i < (size_t)argc; i++) {
-			if (i > 0)
-				strcat(o.bpf, " ");
-			strcat(o.bpf, argv[i]);
-		}
-		o.cap.bpf = o.bpf;
-	}
-
+	bpf = opts_bpf(&o);
+	o.cap.bpf = bpf;
+	if ((uerr = opts_check(&o)) != NULL)
+		err_exit(EXIT_USAGE, uerr, NULL, "see smtpscope --help");
 	if (o.demo) {
-		if (o.cap.file != NULL || o.cap.iface != NULL)
-			main_usage_error(
-			    "--demo", "cannot be used with -r or -i");
 		o.cap.file = main_demo_file();
 		if (access(o.cap.file, R_OK) != 0)
 			err_exit(EXIT_RUNTIME, o.cap.file, strerror(errno),
@@ -963,25 +644,21 @@ main(int argc, char **argv)
 		if (o.cap.replay == 0)
 			o.cap.replay = 1.0;
 		if (!o.mode_set)
-			o.mode = MODE_UI;
+			o.mode = OPTS_MODE_UI;
 	} else if (!o.mode_set)
-		o.mode = isatty(STDOUT_FILENO) ? MODE_UI : MODE_TEXT;
-	if (o.cap.replay > 0 && o.cap.file == NULL)
-		main_usage_error("--replay", "needs a capture file (-r)");
-	if (o.cap.file != NULL && o.cap.iface != NULL)
-		main_usage_error("-r", "cannot be used with -i");
+		o.mode = isatty(STDOUT_FILENO) ? OPTS_MODE_UI : OPTS_MODE_TEXT;
 	/*
 	 * The UI needs a terminal to draw on (stdout) and one to read keys
 	 * from (stdin, or /dev/tty when stdin is the capture or redirected).
 	 * Without them it falls back to one line per event, and says why.
 	 */
-	if (o.mode == MODE_UI) {
+	if (o.mode == OPTS_MODE_UI) {
 		const char *noui = ui_unusable();
 
 		if (noui != NULL) {
 			err_print("no terminal UI", noui,
 			    "showing one line per event instead (-N)");
-			o.mode = MODE_TEXT;
+			o.mode = OPTS_MODE_TEXT;
 		}
 	}
 
@@ -1075,13 +752,14 @@ main(int argc, char **argv)
 	 * output is the same, only sooner.
 	 */
 	sink.flush_each = o.cap.replay > 0 || capture_is_stream(cap);
-	if ((capture_is_live(cap) || !sink.flush_each) && o.mode != MODE_UI) {
+	if ((capture_is_live(cap) || !sink.flush_each) &&
+	    o.mode != OPTS_MODE_UI) {
 		/* glibc ignores the size unless it is given the buffer. */
 		static char outbuf[MAIN_OUT_BUF];
 
 		setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
 	}
-	o.pipe.keep_packets = o.mode == MODE_UI;
+	o.pipe.keep_packets = o.mode == OPTS_MODE_UI;
 	/*
 	 * --limit bounds the sessions held in every mode: those open (the
 	 * flow table, at most --flows) and, in the UI, those kept to browse.
@@ -1093,10 +771,10 @@ main(int argc, char **argv)
 	if (o.pipe.flow.max_flows > o.limit)
 		o.pipe.flow.max_flows = o.limit;
 	mem = o.memory_mib * 1024 * 1024;
-	o.pipe.memory = o.mode == MODE_UI ? mem / 2 : mem;
+	o.pipe.memory = o.mode == OPTS_MODE_UI ? mem / 2 : mem;
 	if (o.pipe.flow.ooo_total > o.pipe.memory / 2)
 		o.pipe.flow.ooo_total = o.pipe.memory / 2;
-	if (o.mode == MODE_UI) {
+	if (o.mode == OPTS_MODE_UI) {
 		struct ui_config uc;
 
 		pipe = NULL;
@@ -1131,6 +809,6 @@ main(int argc, char **argv)
 	capture_close(cap);
 	keylog_free(kl);
 	diag_free(diag);
-	free(o.bpf);
+	free(bpf);
 	return status;
 }

@@ -347,13 +347,34 @@ def build_rules(o):
             o.put("rules", "%s-%02d" % (base(name), k), piece)
 
 
+def build_opts(o):
+    # Command lines in the shape of the README's and the man page's
+    # examples, and each option with a value; arguments are NUL-separated.
+    lines = [
+        ["-i", "eth0"], ["-D"], ["-r", "mail.pcap", "-j"],
+        ["-r", "-", "-N", "port", "25"], ["-P", "25,2525-2530", "-r", "x"],
+        ["-P", "any", "--tls-ports", "465,10465"], ["-s", "0", "-B", "32"],
+        ["-p", "-c", "100", "-w", "out.pcap"], ["-k", "keys.log",
+        "--tls-key", "key.pem"], ["-Z", "nobody", "-i", "any"],
+        ["--replay=2.5", "-r", "x"], ["--replay", "-r", "x"], ["--demo"],
+        ["-l", "10", "--flows", "5", "--memory", "64"], ["--show-auth"],
+        ["--rules", "r.conf", "--lexicon", "l.conf"], ["--rules-dump"],
+        ["--lexicon-dump"], ["--explain", "452", "4.5.3", "--after", "RCPT"],
+        ["--explain", "-", "-j"], ["-V"], ["-h"], ["-jN"], ["-x"],
+        ["--count=3", "--json", "tcp", "and", "host", "192.0.2.1"],
+    ]
+    for i, args in enumerate(lines):
+        o.put("opts", "cmdline-%02d" % i,
+              b"\0".join(a.encode() for a in args))
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         TOP, "tests", "fuzz", "corpus")
     o = Out(root)
     for build in (build_decode, build_capture, build_pipeline, build_smtp, build_tls,
                   build_keylog, build_reasm, build_explain, build_output,
-                  build_rules):
+                  build_rules, build_opts):
         build(o)
     for name in sorted(o.count):
         print("%s: %d seeds" % (name, o.count[name]))
