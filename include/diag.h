@@ -22,6 +22,10 @@ void diag_free(struct diag *);
    the next capture is diagnosed as by a new diag, without compiling the
    rules again (the fuzz targets reuse one).  Never fails. */
 void diag_forget(struct diag *);
+/* Free the --rules and --lexicon files added and forget as diag_forget
+   does: the diag is as diag_new made it, without compiling the built-in
+   rules again (fuzz_rules adds and drops one site per input). */
+void diag_drop_site(struct diag *);
 /* Add rules that take precedence over the built-in ones (takes them). */
 void diag_add_rules_take(struct diag *, struct rules *);
 /* Add a lexicon tried before the built-in one (takes it). */

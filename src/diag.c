@@ -328,6 +328,22 @@ diag_forget(struct diag *d)
 }
 
 void
+diag_drop_site(struct diag *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nsite; i++)
+		rules_free(d->site[i]);
+	d->nsite = 0;
+	/* The built-in lexicon is the last one. */
+	for (i = 0; i + 1 < d->nlex; i++)
+		lexicon_free((struct lexicon *)d->lex[i]);
+	d->lex[0] = d->lex[d->nlex - 1];
+	d->nlex = 1;
+	diag_forget(d);
+}
+
+void
 diag_add_rules_take(struct diag *d, struct rules *r)
 {
 	if (r == NULL)

@@ -555,6 +555,19 @@ test_site_precedence(void **state)
 	x = diag_explain(d, 452, NULL, NULL, "RCPT");
 	assert_string_equal(x->rule, "site-rcpt");
 	event_diag_free(x);
+	/* Dropped, the site's rules no longer apply (fuzz_rules reuses
+	   one diag); added again, they do. */
+	diag_drop_site(d);
+	x = diag_explain(d, 452, NULL, NULL, "RCPT");
+	assert_string_not_equal(x->rule, "site-rcpt");
+	event_diag_free(x);
+	r = rules_parse(site, strlen(site), "site.conf", &cause);
+	assert_non_null(r);
+	diag_add_rules_take(d, r);
+	x = diag_explain(d, 452, NULL, NULL, "RCPT");
+	assert_string_equal(x->rule, "site-rcpt");
+	event_diag_free(x);
+	diag_drop_site(d);
 	diag_free(d);
 }
 
