@@ -1,7 +1,8 @@
 /*
  * fuzz_capture: libFuzzer target for reading a capture file (capture.c):
- * the input is written as a file (pcap, pcapng, or anything) and read
- * through capture_open and capture_loop, which on a machine with more
+ * the input (pcap, pcapng, or anything) is written to a file in memory
+ * (memfd_create: no file system write per input) and read through
+ * capture_open and capture_loop, which on a machine with more
  * than one CPU hands the packets over through the read-ahead thread and
  * its ring of blocks.
  *
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
@@ -32,6 +34,7 @@ struct fuzz_sum {
 };
 
 static char fuzz_path[64];
+static int fuzz_fd = -1;
 
 static void
 fuzz_fail(const char *what)
@@ -71,13 +74,6 @@ fuzz_packet(void *arg, int linktype, const struct timeval *ts,
 	free(copy);
 }
 
-static void
-fuzz_cleanup(void)
-{
-	if (fuzz_path[0] != '\0')
-		unlink(fuzz_path);
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -90,18 +86,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct capture *c;
 	pcap_t *p;
 	bool usage;
-	int fd, rc, wrc = 1, n;
+	int rc, wrc = 1, n;
 
-	if (fuzz_path[0] == '\0') {
-		snprintf(fuzz_path, sizeof fuzz_path, "%s/fuzz_capture.%ld",
-		    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp",
-		    (long)getpid());
-		atexit(fuzz_cleanup);
+	if (fuzz_fd == -1) {
+		fuzz_fd = memfd_create("fuzz_capture", MFD_CLOEXEC);
+		if (fuzz_fd == -1)
+			abort();
+		snprintf(
+		    fuzz_path, sizeof fuzz_path, "/proc/self/fd/%d", fuzz_fd);
 	}
-	fd = open(fuzz_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd == -1 || write(fd, data, size) != (ssize_t)size)
+	if (ftruncate(fuzz_fd, 0) != 0 ||
+	    pwrite(fuzz_fd, data, size, 0) != (ssize_t)size)
 		abort();
-	close(fd);
 
 	/* What libpcap reads on its own. */
 	p = pcap_open_offline(fuzz_path, errbuf);

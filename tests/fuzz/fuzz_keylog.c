@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "keylog.h"
@@ -91,13 +92,6 @@ fuzz_unhex(const char *p, uint8_t *out)
 	return 1;
 }
 
-static void
-fuzz_cleanup(void)
-{
-	if (fuzz_path[0] != '\0')
-		unlink(fuzz_path);
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -112,15 +106,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int again;
 
 	if (fuzz_fd == -1) {
-		/* In memory when there is a tmpfs: the file is rewritten
-		   for every input. */
-		snprintf(fuzz_path, sizeof fuzz_path, "%s/fuzz_keylog.%ld",
-		    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp",
-		    (long)getpid());
-		fuzz_fd = open(fuzz_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		/* A file in memory, rewritten for every input, that the key
+		   log opens by name like any other. */
+		fuzz_fd = memfd_create("fuzz_keylog", MFD_CLOEXEC);
 		if (fuzz_fd == -1)
 			abort();
-		atexit(fuzz_cleanup);
+		snprintf(
+		    fuzz_path, sizeof fuzz_path, "/proc/self/fd/%d", fuzz_fd);
 	}
 	if (size < 1)
 		return 0;
