@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "lexicon.h"
+#include "rxbound.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -77,6 +78,7 @@ lexicon_word_line(struct lexicon *lx, char *rest, char **why, const char *fname,
 {
 	char *cause = lexicon_token(&rest), *weight = lexicon_token(&rest);
 	struct lexicon_word *w;
+	const char *big;
 	char *end, buf[128];
 	long v;
 	int c, rc;
@@ -96,6 +98,10 @@ lexicon_word_line(struct lexicon *lx, char *rest, char **why, const char *fname,
 	if (*rest == '\0')
 		return lexicon_error(why, fname, line,
 		    "word: the regular expression is missing", NULL);
+	/* Not compiled at all when regcomp could take gigabytes. */
+	if ((big = rxbound_check(rest)) != NULL)
+		return lexicon_error(
+		    why, fname, line, "bad regular expression:", big);
 	lx->w = xreallocarray(lx->w, lx->nw + 1, sizeof *lx->w);
 	w = &lx->w[lx->nw];
 	if ((rc = regcomp(

@@ -16,6 +16,7 @@
 
 #include "kb.h"
 #include "rules.h"
+#include "rxbound.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -417,8 +418,13 @@ rules_parse_regex(
     struct rules_parser *p, regex_t *re, const char *key, const char *value)
 {
 	char buf[256];
+	const char *big;
 	int rc;
 
+	/* Not compiled at all when regcomp could take gigabytes. */
+	if ((big = rxbound_check(value)) != NULL)
+		return rules_error(
+		    p, "bad regular expression in %s: %s", key, big);
 	rc = regcomp(re, value, REG_EXTENDED | REG_ICASE | REG_NOSUB);
 	if (rc != 0) {
 		regerror(rc, re, buf, sizeof buf);

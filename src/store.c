@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include "store.h"
+#include "rxbound.h"
 
 #include <ctype.h>
 #include <regex.h>
@@ -1058,6 +1059,7 @@ store_filter_new(const char *text, char **cause)
 	const char *p = text != NULL ? text : "", *v, *e;
 	size_t cap = 0, skip, k;
 	char err[128];
+	const char *big;
 	int rc;
 
 	*cause = NULL;
@@ -1087,6 +1089,13 @@ store_filter_new(const char *text, char **cause)
 			t->text = xstrndup(v, (size_t)(e - v));
 			t->is_re = true;
 			p = *e == '/' ? e + 1 : e;
+			/* Refused before regcomp could take gigabytes. */
+			if ((big = rxbound_check(t->text)) != NULL) {
+				xasprintf(cause, "/%s/: %s", t->text, big);
+				free(t->text);
+				store_filter_free(f);
+				return NULL;
+			}
 			rc = regcomp(&t->re, t->text,
 			    REG_EXTENDED | REG_ICASE | REG_NOSUB);
 			if (rc != 0) {

@@ -20,6 +20,8 @@
 #include "kb.h"
 #include "lexicon.h"
 #include "rules.h"
+#include "rxbound.h"
+#include "store.h"
 #include "xmalloc.h"
 
 static struct rules *
@@ -453,6 +455,73 @@ test_lexicon(void **state)
 	lexicon_free(b);
 }
 
+/*
+ * A regular expression regcomp would take seconds and gigabytes on (glibc
+ * copies a repeated part once per repetition) is refused before it is
+ * compiled, with FILE:LINE, in a rules file, a lexicon and the UI's
+ * /regex/ filter; the built-in ones pass.
+ */
+static void
+test_regex_too_big(void **state)
+{
+	static const char *const big[] = {
+	    "a{2000}",
+	    "(x{100}){100}{100}",
+	    "(a|b){0,200}(c{0,200}){0,200}",
+	};
+	char buf[512], plus[128];
+	char *cause = NULL;
+	struct lexicon *lx;
+	struct store_filter *f;
+	size_t i;
+
+	(void)state;
+	/* About 60 stacked "+": 2^60 copies. */
+	memset(plus, '+', 60);
+	memcpy(plus, "(a|b)", 5);
+	plus[60] = '\0';
+	for (i = 0; i <= sizeof big / sizeof big[0]; i++) {
+		const char *re = i < sizeof big / sizeof big[0] ? big[i] : plus;
+
+		snprintf(buf, sizeof buf,
+		    "# comment\nrule: r\ncode: 452\ntitle: t\ntext: %s\n", re);
+		cause = NULL;
+		assert_null(rules_parse(buf, strlen(buf), "big.conf", &cause));
+		assert_non_null(cause);
+		assert_int_equal(strncmp(cause,
+				     "big.conf:5: bad regular "
+				     "expression in text: ",
+				     40),
+		    0);
+		free(cause);
+		snprintf(buf, sizeof buf, "\nword rcpt-limit 50 %s\n", re);
+		cause = NULL;
+		lx = lexicon_parse(buf, strlen(buf), "big.lex", &cause);
+		assert_null(lx);
+		assert_non_null(cause);
+		assert_int_equal(strncmp(cause, "big.lex:2:", 10), 0);
+		assert_non_null(strstr(cause, "regular expression"));
+		free(cause);
+		snprintf(buf, sizeof buf, "rcpt:/%s/", re);
+		cause = NULL;
+		f = store_filter_new(buf, &cause);
+		assert_null(f);
+		assert_non_null(cause);
+		free(cause);
+	}
+	assert_non_null(strstr(rxbound_check("a{1001}"), "over 1000"));
+	assert_non_null(strstr(rxbound_check("((((((((((((((((((((((((((((("
+					     "((((((((a))))))))))))))))))))))"
+					     "))))))))))))))))"),
+	    "32 deep"));
+	/* What is in bounds still compiles. */
+	assert_null(rxbound_check("a{1000}"));
+	assert_null(rxbound_check("(too many|excessive) (recipients|rcpt)"));
+	assert_null(rxbound_check("[]{}(]{5}x{,3}\\{9999}a{"));
+	rules_free(rules_builtin());
+	lexicon_free(lexicon_builtin());
+}
+
 int
 main(void)
 {
@@ -465,6 +534,7 @@ main(void)
 	    cmocka_unit_test(test_load),
 	    cmocka_unit_test(test_builtin),
 	    cmocka_unit_test(test_answers_bit),
+	    cmocka_unit_test(test_regex_too_big),
 	};
 
 	return cmocka_run_group_tests_name("rules", tests, NULL, NULL);

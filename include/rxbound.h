@@ -1,0 +1,24 @@
+#ifndef SMTPSCOPE_RXBOUND_H
+#define SMTPSCOPE_RXBOUND_H
+
+/*
+ * rxbound: a bound on what a POSIX extended regular expression from a file
+ * or the UI may cost regcomp, checked before it is compiled.  glibc copies
+ * a repeated part once per repetition ("x{1,100}" is a hundred copies,
+ * "x++" doubles x for each "+"), so a short pattern can take gigabytes
+ * and seconds to compile.
+ */
+
+/* Longest pattern, deepest nesting of parentheses, greatest repetition
+   count, and most parts a pattern may have once its repetitions are
+   counted out (a literal, a bracket expression, an operator: one each). */
+#define RXBOUND_LEN_MAX 2048
+#define RXBOUND_DEPTH_MAX 32
+#define RXBOUND_DUP_MAX 1000
+#define RXBOUND_PARTS_MAX 10000
+
+/* NULL when pattern is within the bounds, else why it is not (a static
+   string). */
+const char *rxbound_check(const char *pattern);
+
+#endif
