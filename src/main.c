@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curses.h>
@@ -30,6 +31,8 @@
 #include "event.h"
 #include "explain.h"
 #include "keylog.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "out_json.h"
 #include "out_text.h"
 #include "pipeline.h"
@@ -62,6 +65,8 @@ struct main_opts {
 	bool explain;
 	const char *after;
 	char *bpf;
+	const char *metrics; /* --metrics [ADDR:]PORT, NULL: off */
+	long metrics_linger; /* --metrics-linger SECONDS */
 };
 
 /* Long-only options. */
@@ -80,6 +85,8 @@ enum {
 	OPT_AFTER,
 	OPT_MEMORY,
 	OPT_FLOWS,
+	OPT_METRICS,
+	OPT_METRICS_LINGER,
 };
 
 static const struct option main_longopts[] = {
@@ -110,6 +117,8 @@ static const struct option main_longopts[] = {
     {"lexicon-dump", no_argument, NULL, OPT_LEXICON_DUMP},
     {"explain", no_argument, NULL, OPT_EXPLAIN},
     {"after", required_argument, NULL, OPT_AFTER},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"metrics-linger", required_argument, NULL, OPT_METRICS_LINGER},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -178,6 +187,14 @@ main_usage(FILE *f)
 	      "                           largest sessions are trimmed, then "
 	      "the least\n"
 	      "                           recently active evicted\n"
+	      "      --metrics [ADDR:]PORT  serve Prometheus metrics on "
+	      "http://ADDR:PORT/metrics\n"
+	      "                           (ADDR 127.0.0.1 by default; "
+	      "[::1]:9187, 0.0.0.0:9187)\n"
+	      "      --metrics-linger SECONDS  once the capture ends (-r, "
+	      "-c), keep serving\n"
+	      "                           the final counts this long, or "
+	      "until a signal\n"
 	      "\n"
 	      "SMTP and TLS:\n"
 	      "  -k, --keylog FILE        TLS key log (SSLKEYLOGFILE format) "
@@ -628,6 +645,7 @@ struct main_sink {
 	bool dumping;
 	time_t last_tick;
 	const struct pipeline_config *pcfg;
+	struct metrics *metrics; /* --metrics, NULL when off */
 };
 
 /* --memory: default and least MiB. */
@@ -703,6 +721,8 @@ main_headless(struct main_sink *s, struct capture *cap)
 	for (;;) {
 		rc = capture_loop(cap, main_packet, s,
 		    capture_is_live(cap) ? MAIN_FLUSH_MS : 250, &why);
+		if (s->metrics != NULL)
+			metrics_drops(s->metrics, capture_dropped(cap), 0);
 		if (rc != 0 || main_stop_flag || s->broken)
 			break;
 		/* Live output is written in blocks: out by now at the latest
@@ -721,6 +741,8 @@ main_headless(struct main_sink *s, struct capture *cap)
 		ev = event_new(EV_STATS);
 		pipeline_fill_stats(s->pipe, ev);
 		ev->dropped = capture_dropped(cap);
+		if (s->metrics != NULL)
+			metrics_drops(s->metrics, ev->dropped, 0);
 		ev->elapsed = (double)(end.tv_sec - start.tv_sec) +
 			      (double)(end.tv_usec - start.tv_usec) / 1e6;
 		main_emit(s, ev);
@@ -733,6 +755,18 @@ main_headless(struct main_sink *s, struct capture *cap)
 	} else if (!s->broken)
 		main_no_session_hint(s);
 	return status;
+}
+
+/* --metrics-linger: serve the final counts a while after the capture ended,
+   or until SIGINT or SIGTERM. */
+static void
+main_linger(long seconds)
+{
+	struct timespec step = {0, 100 * 1000 * 1000};
+	long i;
+
+	for (i = 0; i < seconds * 10 && !main_stop_flag; i++)
+		nanosleep(&step, NULL);
 }
 
 static const char *
@@ -763,6 +797,8 @@ main(int argc, char **argv)
 	struct capture *cap;
 	struct pipeline *pipe;
 	struct main_sink sink;
+	struct metrics *metrics = NULL;
+	struct metrics_http *mhttp = NULL;
 	const char *what, *why, *hint, *pwhy, *env, *give = NULL;
 	struct stat wst;
 	bool usage;
@@ -888,6 +924,19 @@ main(int argc, char **argv)
 		case OPT_AFTER:
 			o.after = optarg;
 			break;
+		case OPT_METRICS: {
+			struct sockaddr_storage mss;
+			socklen_t mlen;
+
+			if (metrics_http_addr(optarg, &mss, &mlen, &why) != 0)
+				main_usage_error("--metrics", why);
+			o.metrics = optarg;
+			break;
+		}
+		case OPT_METRICS_LINGER:
+			o.metrics_linger =
+			    main_number("--metrics-linger", optarg, 0, 86400);
+			break;
 		case OPT_RULES_DUMP:
 			return main_dump("--rules-dump", rules_builtin_text,
 			    rules_builtin_text_len);
@@ -906,6 +955,8 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (o.metrics_linger > 0 && o.metrics == NULL)
+		main_usage_error("--metrics-linger", "needs --metrics");
 
 	diag = diag_new();
 	if (o.rules_file != NULL) {
@@ -1050,6 +1101,14 @@ main(int argc, char **argv)
 		err_exit(EXIT_RUNTIME, wwhat, why, NULL);
 	}
 
+	/* Bound as root: the port may be a privileged one. */
+	if (o.metrics != NULL &&
+	    (mhttp = metrics_http_open(o.metrics, &pwhy)) == NULL) {
+		capture_close(cap);
+		snprintf(wwhat, sizeof wwhat, "--metrics %s", o.metrics);
+		err_exit(EXIT_RUNTIME, wwhat, pwhy, NULL);
+	}
+
 	/* Drop root before the first packet is parsed. */
 	if (o.user_set || geteuid() == 0) {
 		if (privdrop(o.user, give, &pwhy) != 0) {
@@ -1058,8 +1117,18 @@ main(int argc, char **argv)
 		}
 	}
 
+	if (mhttp != NULL) {
+		metrics = metrics_new();
+		o.pipe.metrics = metrics;
+		if (metrics_http_start(mhttp, metrics, &pwhy) != 0) {
+			capture_close(cap);
+			err_exit(EXIT_RUNTIME, "--metrics", pwhy, NULL);
+		}
+	}
+
 	memset(&sink, 0, sizeof sink);
 	sink.mode = o.mode;
+	sink.metrics = metrics;
 	sink.utf8 = MB_CUR_MAX > 1;
 	sink.cap = cap;
 	sink.dumping = o.write_file != NULL;
@@ -1125,8 +1194,12 @@ main(int argc, char **argv)
 		pipe = pipeline_new(&o.pipe, diag, kl, main_emit, &sink);
 		sink.pipe = pipe;
 		status = main_headless(&sink, cap);
+		if (metrics != NULL)
+			main_linger(o.metrics_linger);
 		main_capture = NULL;
 	}
+	metrics_http_close(mhttp);
+	metrics_free(metrics);
 	pipeline_free(pipe);
 	capture_close(cap);
 	keylog_free(kl);
