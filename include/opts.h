@@ -48,6 +48,8 @@ struct opts {
 	const char *lexicon_file;
 	bool explain;
 	const char *after;
+	const char *metrics; /* --metrics [ADDR:]PORT, NULL: off */
+	long metrics_linger; /* --metrics-linger SECONDS */
 	/* The operands after the options (a BPF expression, or the reply of
 	   --explain); they point into the argv given to opts_parse. */
 	int argc;

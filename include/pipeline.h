@@ -11,6 +11,8 @@
 #include "flow.h"
 #include "keylog.h"
 
+struct metrics;
+
 /*
  * The glue of the capture side: packet -> decode -> flow/reassembly ->
  * (TLS) -> SMTP -> diagnosis -> events.  One pipeline is driven by one
@@ -31,6 +33,9 @@ struct pipeline_config {
 	/* Bytes the capture side may hold (flows, reassembly, SMTP, TLS);
 	   0: no budget (per-session caps only). */
 	size_t memory;
+	/* --metrics: every event, packet and payload byte is counted here
+	   (borrowed; NULL: off). */
+	struct metrics *metrics;
 };
 
 typedef void (*pipeline_emit_fn)(void *arg, struct event *take);

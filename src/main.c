@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curses.h>
@@ -29,6 +30,8 @@
 #include "event.h"
 #include "explain.h"
 #include "keylog.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "out_json.h"
 #include "out_text.h"
 #include "opts.h"
@@ -103,6 +106,19 @@ main_usage(FILE *f)
 	      "                           largest sessions are trimmed, then "
 	      "the least\n"
 	      "                           recently active evicted\n"
+	      "      --metrics [ADDR:]PORT\n"
+	      "                           serve Prometheus metrics on "
+	      "http://ADDR:PORT/metrics\n"
+	      "                           (ADDR 127.0.0.1 when only PORT is "
+	      "given;\n"
+	      "                           0.0.0.0:9187 and [::1]:9187 also "
+	      "work)\n"
+	      "      --metrics-linger SECONDS\n"
+	      "                           headless, once the capture ends "
+	      "(-r, -c): keep\n"
+	      "                           serving the final counts this "
+	      "long, or until a\n"
+	      "                           signal\n"
 	      "\n"
 	      "SMTP and TLS:\n"
 	      "  -k, --keylog FILE        TLS key log (SSLKEYLOGFILE format) "
@@ -436,6 +452,7 @@ struct main_sink {
 	bool dumping;
 	time_t last_tick;
 	const struct pipeline_config *pcfg;
+	struct metrics *metrics; /* --metrics, NULL when off */
 };
 
 /* Live headless output: longest time an event waits in the buffer (ms), and
@@ -507,6 +524,8 @@ main_headless(struct main_sink *s, struct capture *cap)
 	for (;;) {
 		rc = capture_loop(cap, main_packet, s,
 		    capture_is_live(cap) ? MAIN_FLUSH_MS : 250, &why);
+		if (s->metrics != NULL)
+			metrics_drops(s->metrics, capture_dropped(cap), 0);
 		if (rc != 0 || main_stop_flag || s->broken)
 			break;
 		/* Live output is written in blocks: out by now at the latest
@@ -525,6 +544,8 @@ main_headless(struct main_sink *s, struct capture *cap)
 		ev = event_new(EV_STATS);
 		pipeline_fill_stats(s->pipe, ev);
 		ev->dropped = capture_dropped(cap);
+		if (s->metrics != NULL)
+			metrics_drops(s->metrics, ev->dropped, 0);
 		ev->elapsed = (double)(end.tv_sec - start.tv_sec) +
 			      (double)(end.tv_usec - start.tv_usec) / 1e6;
 		main_emit(s, ev);
@@ -537,6 +558,18 @@ main_headless(struct main_sink *s, struct capture *cap)
 	} else if (!s->broken)
 		main_no_session_hint(s);
 	return status;
+}
+
+/* --metrics-linger: serve the final counts a while after the capture ended,
+   or until SIGINT or SIGTERM. */
+static void
+main_linger(long seconds)
+{
+	struct timespec step = {0, 100 * 1000 * 1000};
+	long i;
+
+	for (i = 0; i < seconds * 10 && !main_stop_flag; i++)
+		nanosleep(&step, NULL);
 }
 
 static const char *
@@ -569,6 +602,8 @@ main(int argc, char **argv)
 	struct capture *cap;
 	struct pipeline *pipe;
 	struct main_sink sink;
+	struct metrics *metrics = NULL;
+	struct metrics_http *mhttp = NULL;
 	const char *what, *why, *hint, *pwhy, *env, *give = NULL;
 	struct stat wst;
 	bool usage;
@@ -727,6 +762,14 @@ main(int argc, char **argv)
 		err_exit(EXIT_RUNTIME, wwhat, why, NULL);
 	}
 
+	/* Bound as root: the port may be a privileged one. */
+	if (o.metrics != NULL &&
+	    (mhttp = metrics_http_open(o.metrics, &pwhy)) == NULL) {
+		capture_close(cap);
+		snprintf(wwhat, sizeof wwhat, "--metrics %s", o.metrics);
+		err_exit(EXIT_RUNTIME, wwhat, pwhy, NULL);
+	}
+
 	/* Drop root before the first packet is parsed. */
 	if (o.user_set || geteuid() == 0) {
 		if (privdrop(o.user, give, &pwhy) != 0) {
@@ -735,8 +778,18 @@ main(int argc, char **argv)
 		}
 	}
 
+	if (mhttp != NULL) {
+		metrics = metrics_new();
+		o.pipe.metrics = metrics;
+		if (metrics_http_start(mhttp, metrics, &pwhy) != 0) {
+			capture_close(cap);
+			err_exit(EXIT_RUNTIME, "--metrics", pwhy, NULL);
+		}
+	}
+
 	memset(&sink, 0, sizeof sink);
 	sink.mode = o.mode;
+	sink.metrics = metrics;
 	sink.utf8 = MB_CUR_MAX > 1;
 	sink.cap = cap;
 	sink.dumping = o.write_file != NULL;
@@ -803,8 +856,12 @@ main(int argc, char **argv)
 		pipe = pipeline_new(&o.pipe, diag, kl, main_emit, &sink);
 		sink.pipe = pipe;
 		status = main_headless(&sink, cap);
+		if (metrics != NULL)
+			main_linger(o.metrics_linger);
 		main_capture = NULL;
 	}
+	metrics_http_close(mhttp);
+	metrics_free(metrics);
 	pipeline_free(pipe);
 	capture_close(cap);
 	keylog_free(kl);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "metrics_http.h"
 #include "xmalloc.h"
 
 /* Long-only options. */
@@ -35,6 +36,8 @@ enum {
 	OPT_AFTER,
 	OPT_MEMORY,
 	OPT_FLOWS,
+	OPT_METRICS,
+	OPT_METRICS_LINGER,
 };
 
 static const struct option opts_long[] = {
@@ -65,6 +68,8 @@ static const struct option opts_long[] = {
     {"lexicon-dump", no_argument, NULL, OPT_LEXICON_DUMP},
     {"explain", no_argument, NULL, OPT_EXPLAIN},
     {"after", required_argument, NULL, OPT_AFTER},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"metrics-linger", required_argument, NULL, OPT_METRICS_LINGER},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -350,6 +355,22 @@ opts_one(struct opts *o, int ch, char **argv)
 	case OPT_AFTER:
 		o->after = optarg;
 		break;
+	case OPT_METRICS: {
+		struct sockaddr_storage mss;
+		socklen_t mlen;
+		const char *why;
+
+		if (metrics_http_addr(optarg, &mss, &mlen, &why) != 0)
+			return opts_fail(o, "--metrics", why);
+		o->metrics = optarg;
+		break;
+	}
+	case OPT_METRICS_LINGER:
+		if ((bad = opts_number(o, "--metrics-linger", optarg, 0, 86400,
+			 &v)) != NULL)
+			return bad;
+		o->metrics_linger = (long)v;
+		break;
 	case OPT_RULES_DUMP:
 		o->action = OPTS_RULES_DUMP;
 		break;
@@ -405,6 +426,8 @@ opts_check(struct opts *o)
 		return opts_fail(o, "--replay", "needs a capture file (-r)");
 	if (o->cap.file != NULL && o->cap.iface != NULL)
 		return opts_fail(o, "-r", "cannot be used with -i");
+	if (o->metrics_linger > 0 && o->metrics == NULL)
+		return opts_fail(o, "--metrics-linger", "needs --metrics");
 	return NULL;
 }
 

@@ -31,6 +31,7 @@
 #include <strings.h>
 
 #include "decode.h"
+#include "metrics.h"
 #include "smtp.h"
 #include "tls.h"
 #include "xmalloc.h"
@@ -195,6 +196,18 @@ psess_codeless_title(struct event *ev)
 	ev->diag->title = t;
 }
 
+/*
+ * The one place every event leaves the pipeline: counted for --metrics
+ * (when enabled: a NULL test otherwise), then handed to the sink.
+ */
+static inline void
+pipeline_out(struct pipeline *p, struct event *ev)
+{
+	if (p->cfg.metrics != NULL)
+		metrics_event(p->cfg.metrics, ev);
+	p->emit(p->arg, ev);
+}
+
 /* Stamp the header, diagnose replies, hand to the sink. */
 static void
 psess_emit(void *arg, struct event *ev)
@@ -234,7 +247,7 @@ psess_emit(void *arg, struct event *ev)
 	    ps->greeting_host[0] == '\0' && ev->text != NULL)
 		snprintf(ps->greeting_host, sizeof ps->greeting_host, "%.*s",
 		    (int)strcspn(ev->text, " \r\n"), ev->text);
-	ps->p->emit(ps->p->arg, ev);
+	pipeline_out(ps->p, ev);
 }
 
 static void
@@ -661,7 +674,7 @@ pipeline_half_flush(struct pipeline *p, const struct timeval *ts)
 		    PIPELINE_HALF_INTERVAL);
 		ev = event_new_anomaly(ts, EV_ANOM_NO_HANDSHAKE, detail);
 		snprintf(ev->server, sizeof ev->server, "%s", h->server);
-		p->emit(p->arg, ev);
+		pipeline_out(p, ev);
 	}
 	p->n_half = 0;
 	memset(&p->half[PIPELINE_HALF_SERVERS], 0, sizeof *p->half);
@@ -802,7 +815,7 @@ psess_begin(struct psess *ps, const struct timeval *ts)
 	if ((pre = f->pre) != NULL) {
 		for (i = 0; i < pre->n; i++) {
 			pre->pkt[i]->session = ps->id;
-			p->emit(p->arg, pre->pkt[i]);
+			pipeline_out(p, pre->pkt[i]);
 		}
 		pre->n = 0;
 		pipeline_pre_free(p, pre);
@@ -863,6 +876,8 @@ pipeline_flow_data(void *arg, struct flow *f, int dir, const uint8_t *data,
 			psess_not_smtp(ps);
 	}
 	if (ps != NULL && ps->any == PSESS_ANY_SMTP) {
+		if (ps->p->cfg.metrics != NULL)
+			metrics_payload(ps->p->cfg.metrics, dir, len);
 		psess_feed(f->user, dir, data, len, ts);
 		psess_account(f->user);
 	}
@@ -946,7 +961,7 @@ pipeline_flow_anomaly(void *arg, struct flow *f, const char *what,
 			psess_anomaly(f->user, what, detail, ts);
 		return;
 	}
-	p->emit(p->arg, event_new_anomaly(ts, what, detail));
+	pipeline_out(p, event_new_anomaly(ts, what, detail));
 }
 
 static const struct flow_ops pipeline_flow_ops = {
@@ -1216,6 +1231,8 @@ pipeline_packet(struct pipeline *p, int linktype, const struct timeval *ts,
 
 	p->packets++;
 	p->bytes += len;
+	if (p->cfg.metrics != NULL)
+		metrics_packet(p->cfg.metrics, len);
 	p->now = *ts;
 	p->last_session = 0;
 	p->last_half_open = false;
@@ -1266,7 +1283,7 @@ pipeline_packet(struct pipeline *p, int linktype, const struct timeval *ts,
 		if (p->last_half_open)
 			pipeline_pre_add(p, ev);
 		else
-			p->emit(p->arg, ev);
+			pipeline_out(p, ev);
 	}
 }
 

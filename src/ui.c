@@ -50,6 +50,7 @@
 #include "capture.h"
 #include "err.h"
 #include "event.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "store.h"
 #include "ui_screen.h"
@@ -89,6 +90,7 @@ struct ui_cap {
 	   capture_loop comes back (every UI_LOOP_MS at the latest). */
 	struct event *batch[UI_BATCH];
 	size_t n_batch;
+	struct metrics *metrics; /* --metrics, NULL when off */
 };
 
 static int ui_sigpipe[2] = {-1, -1};
@@ -185,6 +187,9 @@ ui_cap_stats(struct ui_cap *c, bool final)
 	if (pipeline_no_session_hint(c->pipe, hint, sizeof hint))
 		ev->detail = xstrdup(hint);
 	ev->dropped = capture_dropped(c->cap);
+	if (c->metrics != NULL)
+		metrics_drops(
+		    c->metrics, ev->dropped, event_queue_dropped(c->q));
 	gettimeofday(&now, NULL);
 	ev->elapsed = (double)(now.tv_sec - c->started.tv_sec) +
 		      (double)(now.tv_usec - c->started.tv_usec) / 1e6;
@@ -1178,6 +1183,7 @@ ui_run(const struct ui_config *cfg)
 	c.cap = cfg->cap;
 	c.live = capture_is_live(cfg->cap);
 	c.dumping = cfg->dumping;
+	c.metrics = cfg->pipe_cfg->metrics;
 	c.q = event_queue_new(UI_QUEUE_CAP);
 	event_queue_limit_bytes(
 	    c.q, cfg->queue_bytes > 0 ? cfg->queue_bytes : UI_QUEUE_BYTES);

@@ -331,6 +331,20 @@ def build_output(o):
         o.put("output", "reply-%03d" % i, seed)
 
 
+def build_metrics_http(o):
+    # Requests a scraper sends, whole and cut short.
+    reqs = [b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9187\r\n"
+            b"User-Agent: Prometheus/2.45.0\r\nAccept: text/plain\r\n\r\n",
+            b"GET /metrics HTTP/1.0\n\n",
+            b"HEAD /metrics?x=1 HTTP/1.1\r\n\r\n",
+            b"GET http://mx1:9187/metrics HTTP/1.1\r\n\r\n",
+            b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+            b"GET / HTTP/1.1\r\n\r\n",
+            b"GET /metrics HTTP/1.1\r\nHost: x\r\n"]
+    for i, r in enumerate(reqs):
+        o.put("metrics_http", "req-%02d" % i, r)
+
+
 def build_rules(o):
     # Rule files and lexicons, cut at blank lines into pieces under 4 KiB.
     for name in ("rules.conf", "lexicon.conf"):
@@ -374,7 +388,7 @@ def main():
     o = Out(root)
     for build in (build_decode, build_capture, build_pipeline, build_smtp, build_tls,
                   build_keylog, build_reasm, build_explain, build_output,
-                  build_rules, build_opts):
+                  build_rules, build_opts, build_metrics_http):
         build(o)
     for name in sorted(o.count):
         print("%s: %d seeds" % (name, o.count[name]))

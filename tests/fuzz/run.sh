@@ -17,7 +17,7 @@ src=$1
 build=$2
 shift 2
 secs=${FUZZ_SECONDS:-60}
-targets=${*:-"decode smtp tls rules pipeline explain reasm keylog output capture opts"}
+targets=${*:-"decode smtp tls rules pipeline explain reasm keylog output capture opts metrics_http"}
 fz=$build/tests/fuzz
 seeds=$src/tests/fuzz/corpus
 [ -d "$seeds" ] || seeds=$fz/corpus

@@ -113,6 +113,17 @@ test_errors(void **state)
 	    opts_check(&o), "--demo: cannot be used with -r or -i");
 	assert_null(PARSE(&o, "-i", "lo", "-r", "x"));
 	assert_string_equal(opts_check(&o), "-r: cannot be used with -i");
+	assert_null(PARSE(&o, "-r", "x", "--metrics", "127.0.0.1:9125",
+	    "--metrics-linger", "30"));
+	assert_string_equal(o.metrics, "127.0.0.1:9125");
+	assert_int_equal(o.metrics_linger, 30);
+	assert_null(opts_check(&o));
+	assert_null(PARSE(&o, "-r", "x", "--metrics-linger", "30"));
+	assert_string_equal(
+	    opts_check(&o), "--metrics-linger: needs --metrics");
+	assert_non_null(strstr(PARSE(&o, "--metrics", "mx:1"), "--metrics: "));
+	assert_non_null(
+	    strstr(PARSE(&o, "--metrics-linger", "-1"), "--metrics-linger: "));
 }
 
 /* A byte above 0x7f inside a cluster of short options is named once, as
