@@ -30,6 +30,7 @@
 #include "event.h"
 #include "explain.h"
 #include "keylog.h"
+#include "maillog.h"
 #include "out_json.h"
 #include "out_text.h"
 #include "pipeline.h"
@@ -50,6 +51,8 @@ struct main_opts {
 	bool list_devices;
 	const char *write_file;
 	const char *keylog;
+	const char *maillog;
+	long maillog_skew; /* seconds */
 	const char *tls_key;
 	const char *user;
 	bool user_set;
@@ -80,6 +83,8 @@ enum {
 	OPT_AFTER,
 	OPT_MEMORY,
 	OPT_FLOWS,
+	OPT_MAILLOG,
+	OPT_MAILLOG_SKEW,
 };
 
 static const struct option main_longopts[] = {
@@ -97,6 +102,8 @@ static const struct option main_longopts[] = {
     {"write", required_argument, NULL, 'w'},
     {"keylog", required_argument, NULL, 'k'},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"maillog", required_argument, NULL, OPT_MAILLOG},
+    {"maillog-skew", required_argument, NULL, OPT_MAILLOG_SKEW},
     {"relinquish-privileges", required_argument, NULL, 'Z'},
     {"replay", optional_argument, NULL, OPT_REPLAY},
     {"demo", no_argument, NULL, OPT_DEMO},
@@ -189,6 +196,15 @@ main_usage(FILE *f)
 	      "exchange\n"
 	      "                           (TLS_RSA_*); not ECDHE, DHE or TLS "
 	      "1.3\n"
+	      "      --maillog FILE       the MTA's log (Postfix, Exim, "
+	      "Sendmail): each line\n"
+	      "                           joined to its session, as a log "
+	      "event (-j, -N);\n"
+	      "                           followed like tail -F when "
+	      "capturing live\n"
+	      "      --maillog-skew SECONDS  clock skew tolerated between "
+	      "log and capture\n"
+	      "                           (default 5)\n"
 	      "      --show-auth          show AUTH credentials (masked by "
 	      "default)\n"
 	      "      --rules FILE         extra diagnosis rules, tried before "
@@ -625,6 +641,7 @@ struct main_sink {
 	bool flush_each; /* flush after every event */
 	struct capture *cap;
 	struct pipeline *pipe;
+	struct maillog *ml; /* NULL without --maillog */
 	bool dumping;
 	time_t last_tick;
 	const struct pipeline_config *pcfg;
@@ -657,7 +674,7 @@ main_no_session_hint(const struct main_sink *s)
 }
 
 static void
-main_emit(void *arg, struct event *ev)
+main_write(void *arg, struct event *ev)
 {
 	struct main_sink *s = arg;
 	int rc;
@@ -675,6 +692,27 @@ main_emit(void *arg, struct event *ev)
 	}
 	event_free(ev);
 }
+
+/*
+ * An event of the pipeline: first the log lines it makes due (the capture's
+ * clock passed their time plus the skew), then the joiner learns from it,
+ * then it is written.
+ */
+static void
+main_emit(void *arg, struct event *ev)
+{
+	struct main_sink *s = arg;
+
+	if (s->ml != NULL && ev->type != EV_STATS && ev->type != EV_PACKET) {
+		if (ev->ts.tv_sec != 0)
+			maillog_advance(s->ml, &ev->ts);
+		maillog_observe(s->ml, ev);
+	}
+	main_write(s, ev);
+}
+
+/* --maillog: the log is read every MAIN_MAILLOG_MS when capturing live. */
+#define MAIN_MAILLOG_MS 200
 
 static void
 main_packet(void *arg, int linktype, const struct timeval *ts,
@@ -694,7 +732,7 @@ main_packet(void *arg, int linktype, const struct timeval *ts,
 static int
 main_headless(struct main_sink *s, struct capture *cap)
 {
-	struct timeval start, end, now;
+	struct timeval start, end, now, ml_last = {0, 0};
 	struct event *ev;
 	const char *why = NULL;
 	int rc, status = EXIT_OK;
@@ -714,8 +752,23 @@ main_headless(struct main_sink *s, struct capture *cap)
 		gettimeofday(&now, NULL);
 		if (capture_is_live(cap))
 			pipeline_tick(s->pipe, &now);
+		if (s->ml != NULL && capture_is_live(cap) &&
+		    (now.tv_sec - ml_last.tv_sec) * 1000 +
+			    (now.tv_usec - ml_last.tv_usec) / 1000 >=
+			MAIN_MAILLOG_MS) {
+			ml_last = now;
+			maillog_poll(s->ml, &now);
+			maillog_advance(s->ml, &now);
+		}
 	}
 	pipeline_finish(s->pipe);
+	if (s->ml != NULL) {
+		if (capture_is_live(cap)) {
+			gettimeofday(&now, NULL);
+			maillog_poll(s->ml, &now);
+		}
+		maillog_finish(s->ml);
+	}
 	gettimeofday(&end, NULL);
 	if (!s->broken) {
 		ev = event_new(EV_STATS);
@@ -758,6 +811,7 @@ main(int argc, char **argv)
 	struct main_opts o;
 	struct diag *diag;
 	struct keylog *kl = NULL;
+	struct maillog *ml = NULL;
 	char kwarn[512] = "";
 	char *kcause = NULL;
 	struct capture *cap;
@@ -776,6 +830,7 @@ main(int argc, char **argv)
 	o.cap.snaplen = 262144;
 	o.cap.promisc = true;
 	o.limit = 10000;
+	o.maillog_skew = (long)MAILLOG_SKEW_DEFAULT;
 	o.memory_mib = MAIN_MEMORY_DEFAULT;
 
 	/* getopt's own messages would make a second error line. */
@@ -872,6 +927,13 @@ main(int argc, char **argv)
 			break;
 		case OPT_TLS_KEY:
 			o.tls_key = optarg;
+			break;
+		case OPT_MAILLOG:
+			o.maillog = optarg;
+			break;
+		case OPT_MAILLOG_SKEW:
+			o.maillog_skew =
+			    main_number("--maillog-skew", optarg, 0, 3600);
 			break;
 		case OPT_SHOW_AUTH:
 			o.pipe.show_auth = true;
@@ -1050,6 +1112,29 @@ main(int argc, char **argv)
 		err_exit(EXIT_RUNTIME, wwhat, why, NULL);
 	}
 
+	/*
+	 * The MTA's log is opened before dropping root (it is often
+	 * readable by root or the adm group only), and kept open; a rotated
+	 * file is opened again by name, which needs the new user's rights.
+	 */
+	if (o.maillog != NULL) {
+		const char *mwhy = NULL;
+
+		if (o.mode == MODE_UI) {
+			capture_close(cap);
+			main_usage_error("--maillog",
+			    "the UI does not show log lines yet: use -j or -N");
+		}
+		ml = maillog_new((double)o.maillog_skew, main_write, &sink);
+		if (maillog_open(ml, o.maillog, capture_is_live(cap), &mwhy) !=
+		    0) {
+			capture_close(cap);
+			snprintf(
+			    wwhat, sizeof wwhat, "--maillog %s", o.maillog);
+			err_exit(EXIT_RUNTIME, wwhat, mwhy, NULL);
+		}
+	}
+
 	/* Drop root before the first packet is parsed. */
 	if (o.user_set || geteuid() == 0) {
 		if (privdrop(o.user, give, &pwhy) != 0) {
@@ -1122,12 +1207,14 @@ main(int argc, char **argv)
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 		main_capture = cap;
+		sink.ml = ml;
 		pipe = pipeline_new(&o.pipe, diag, kl, main_emit, &sink);
 		sink.pipe = pipe;
 		status = main_headless(&sink, cap);
 		main_capture = NULL;
 	}
 	pipeline_free(pipe);
+	maillog_free(ml);
 	capture_close(cap);
 	keylog_free(kl);
 	diag_free(diag);

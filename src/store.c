@@ -632,6 +632,7 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 		break;
 	case EV_MESSAGE:
 	case EV_STATS:
+	case EV_LOG:
 	case EV_PACKET:
 		break;
 	}

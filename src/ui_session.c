@@ -496,6 +496,7 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		break;
 	}
 	case EV_STATS:
+	case EV_LOG:
 	case EV_PACKET:
 		break;
 	}
