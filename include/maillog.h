@@ -83,6 +83,10 @@ struct maillog;
    (and anomalies) to emit.  Never fails; maillog_free() frees. */
 struct maillog *maillog_new(double skew_s, maillog_emit_fn emit, void *arg);
 void maillog_free(struct maillog *);
+/* Forget every session, process, queue id and waiting line (they are not
+   emitted), keeping the tables' memory: a fuzzer's next input starts from
+   nothing without allocating them again.  Never fails. */
+void maillog_reset(struct maillog *);
 /*
  * Read the log file at path.  With follow (live capture) reading starts at
  * its end and maillog_poll() reads what it grows by, like tail -F; without,

@@ -107,6 +107,7 @@ struct maillog {
 	size_t pid_next;
 	struct ml_qid *qids; /* MAILLOG_QIDS_MAX, lazily */
 	size_t qid_next;
+	bool sess_used, qid_used; /* since the last reset */
 
 	struct ml_pending *pend; /* FIFO: [head, head + n) */
 	size_t pend_cap, pend_head, pend_n;
@@ -656,6 +657,28 @@ maillog_free(struct maillog *m)
 	free(m);
 }
 
+void
+maillog_reset(struct maillog *m)
+{
+	size_t k;
+
+	for (k = 0; k < m->pend_n; k++) {
+		free(m->pend[(m->pend_head + k) % m->pend_cap].line);
+		m->pend[(m->pend_head + k) % m->pend_cap].line = NULL;
+	}
+	m->pend_head = m->pend_n = 0;
+	if (m->sess != NULL && m->sess_used)
+		memset(m->sess, 0, MAILLOG_SESSIONS_MAX * sizeof *m->sess);
+	if (m->qids != NULL && m->qid_used)
+		memset(m->qids, 0, MAILLOG_QIDS_MAX * sizeof *m->qids);
+	m->sess_used = m->qid_used = false;
+	memset(m->pids, 0, sizeof m->pids);
+	m->pid_next = m->qid_next = 0;
+	m->part_len = 0;
+	m->skipping = false;
+	m->lines = m->joined = m->too_long = m->unparsed = 0;
+}
+
 static struct ml_sess *
 ml_sess_get(struct maillog *m, uint64_t id)
 {
@@ -679,6 +702,7 @@ ml_qid_add(struct maillog *m, const char *qid, uint64_t id)
 			m->qids[k].id = id;
 			return;
 		}
+	m->qid_used = true;
 	snprintf(m->qids[m->qid_next].qid, sizeof m->qids[0].qid, "%s", qid);
 	m->qids[m->qid_next].id = id;
 	m->qid_next = (m->qid_next + 1) % MAILLOG_QIDS_MAX;
@@ -740,6 +764,7 @@ maillog_observe(struct maillog *m, const struct event *ev)
 			    xcalloc(MAILLOG_SESSIONS_MAX, sizeof *m->sess);
 		s = &m->sess[ev->session % MAILLOG_SESSIONS_MAX];
 		memset(s, 0, sizeof *s);
+		m->sess_used = true;
 		s->id = ev->session;
 		snprintf(s->client, sizeof s->client, "%s", ev->client);
 		snprintf(s->server, sizeof s->server, "%s", ev->server);
@@ -783,12 +808,43 @@ maillog_observe(struct maillog *m, const struct event *ev)
 	}
 }
 
-/* The line's time t falls in the session's life, widened by the skew. */
-static bool
-ml_in_window(const struct maillog *m, const struct ml_sess *s, double t)
+/*
+ * How far the line's time, [t, t + res) (res: 1 s for a date without a
+ * fraction), is from the session's life [open, close]: 0 when they meet.
+ */
+static double
+ml_dist(const struct ml_sess *s, double t, double res)
 {
-	return t >= s->open - m->skew &&
-	       (!s->closed || t <= s->close + m->skew);
+	if (t + res < s->open)
+		return s->open - (t + res);
+	if (s->closed && t > s->close)
+		return t - s->close;
+	return 0;
+}
+
+/* The line's time falls in the session's life, widened by the skew. */
+static bool
+ml_in_window(
+    const struct maillog *m, const struct ml_sess *s, double t, double res)
+{
+	return ml_dist(s, t, res) <= m->skew;
+}
+
+/* a is a better match than b: nearer in time; then, for a connect line,
+   the one opened first (the server accepts in order), else the latest. */
+static bool
+ml_better(const struct ml_sess *a, const struct ml_sess *b, double t,
+    double res, bool first)
+{
+	double da, db;
+
+	if (b == NULL)
+		return true;
+	da = ml_dist(a, t, res);
+	db = ml_dist(b, t, res);
+	if (da != db)
+		return da < db;
+	return first ? a->open < b->open : a->open > b->open;
 }
 
 /* The quoted reply is one the session got: the shorter is a prefix of the
@@ -813,7 +869,7 @@ ml_reply_match(const struct ml_sess *s, const char *said)
 static const char *
 ml_join(struct maillog *m, const struct maillog_rec *r, uint64_t *sid)
 {
-	double t = ml_secs(&r->ts);
+	double t = ml_secs(&r->ts), res = r->ts.tv_usec == 0 ? 1.0 : 0.001;
 	struct ml_sess *s, *best = NULL, *fallback = NULL;
 	struct ml_pid *p;
 	size_t k;
@@ -825,8 +881,8 @@ ml_join(struct maillog *m, const struct maillog_rec *r, uint64_t *sid)
 			s = &m->sess[k];
 			if (s->id != 0 && s->cport == r->port &&
 			    strcmp(s->cip, r->addr) == 0 &&
-			    ml_in_window(m, s, t) &&
-			    (best == NULL || s->open > best->open))
+			    ml_in_window(m, s, t, res) &&
+			    ml_better(s, best, t, res, false))
 				best = s;
 		}
 		if (best != NULL) {
@@ -839,12 +895,12 @@ ml_join(struct maillog *m, const struct maillog_rec *r, uint64_t *sid)
 			s = &m->sess[k];
 			if (s->id == 0 || strcmp(s->sip, r->relay) != 0 ||
 			    (r->relay_port >= 0 && s->sport != r->relay_port) ||
-			    !ml_in_window(m, s, t))
+			    !ml_in_window(m, s, t, res))
 				continue;
 			if (r->said[0] != '\0' && ml_reply_match(s, r->said) &&
-			    (best == NULL || s->open > best->open))
+			    ml_better(s, best, t, res, false))
 				best = s;
-			if (fallback == NULL || s->open > fallback->open)
+			if (ml_better(s, fallback, t, res, false))
 				fallback = s;
 		}
 		if (best != NULL || fallback != NULL) {
@@ -870,16 +926,15 @@ ml_join(struct maillog *m, const struct maillog_rec *r, uint64_t *sid)
 			s = &m->sess[k];
 			if (s->id == 0 || s->outbound ||
 			    strcmp(s->cip, r->addr) != 0 ||
-			    !ml_in_window(m, s, t))
+			    !ml_in_window(m, s, t, res))
 				continue;
 			if (r->kind == MAILLOG_CONNECT) {
 				/* Connect lines come in the order the
 				   server accepted: the earliest unclaimed. */
 				if (!s->connected &&
-				    (best == NULL || s->open < best->open))
+				    ml_better(s, best, t, res, true))
 					best = s;
-			} else if (s->open <= t + m->skew &&
-				   (best == NULL || s->open > best->open))
+			} else if (ml_better(s, best, t, res, false))
 				best = s;
 		}
 		if (best != NULL) {

@@ -14,7 +14,7 @@ src=$1
 build=$2
 shift 2
 secs=${FUZZ_SECONDS:-60}
-targets=${*:-"decode smtp tls rules pipeline explain reasm keylog output capture"}
+targets=${*:-"decode smtp tls rules pipeline explain reasm keylog output capture maillog"}
 fz=$build/tests/fuzz
 seeds=$src/tests/fuzz/corpus
 [ -d "$seeds" ] || seeds=$fz/corpus
@@ -34,6 +34,7 @@ dict_for() {
 	tls) echo tls keylog ;;
 	rules) echo rules ;;
 	keylog) echo keylog ;;
+	maillog) echo maillog ;;
 	esac
 }
 
