@@ -83,6 +83,10 @@ struct maillog;
    (and anomalies) to emit.  Never fails; maillog_free() frees. */
 struct maillog *maillog_new(double skew_s, maillog_emit_fn emit, void *arg);
 void maillog_free(struct maillog *);
+/* Hand the events to emit(arg) from now on.  Never fails. */
+void maillog_set_emit(struct maillog *, maillog_emit_fn emit, void *arg);
+/* The file is followed (live capture). */
+bool maillog_following(const struct maillog *);
 /* Forget every session, process, queue id and waiting line (they are not
    emitted), keeping the tables' memory: a fuzzer's next input starts from
    nothing without allocating them again.  Never fails. */

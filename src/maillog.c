@@ -658,6 +658,19 @@ maillog_free(struct maillog *m)
 }
 
 void
+maillog_set_emit(struct maillog *m, maillog_emit_fn emit, void *arg)
+{
+	m->emit = emit;
+	m->arg = arg;
+}
+
+bool
+maillog_following(const struct maillog *m)
+{
+	return m->follow;
+}
+
+void
 maillog_reset(struct maillog *m)
 {
 	size_t k;

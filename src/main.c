@@ -1120,11 +1120,6 @@ main(int argc, char **argv)
 	if (o.maillog != NULL) {
 		const char *mwhy = NULL;
 
-		if (o.mode == MODE_UI) {
-			capture_close(cap);
-			main_usage_error("--maillog",
-			    "the UI does not show log lines yet: use -j or -N");
-		}
 		ml = maillog_new((double)o.maillog_skew, main_write, &sink);
 		if (maillog_open(ml, o.maillog, capture_is_live(cap), &mwhy) !=
 		    0) {
@@ -1197,6 +1192,7 @@ main(int argc, char **argv)
 		uc.demo = o.demo;
 		uc.source = capture_source(cap);
 		uc.warning = kwarn[0] != '\0' ? kwarn : NULL;
+		uc.maillog = ml;
 		status = ui_run(&uc);
 	} else {
 		struct sigaction sa;

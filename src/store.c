@@ -549,7 +549,8 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 {
 	int code;
 
-	ss->last = ev->ts;
+	if (ev->type != EV_LOG) /* its own clock, joined late */
+		ss->last = ev->ts;
 	switch (ev->type) {
 	case EV_SESSION_OPEN:
 		if (ev->tls_implicit) {
@@ -710,7 +711,19 @@ store_add_event(struct store *s, struct store_session *ss, struct event *ev)
 		ss->events = xreallocarray(
 		    ss->events, ss->cap_events, sizeof *ss->events);
 	}
-	ss->events[ss->n_events++] = ev;
+	if (ev->type == EV_LOG) {
+		/* The MTA's log line goes where its time puts it (it is
+		   joined a few seconds late). */
+		size_t at = ss->n_events;
+
+		while (at > 0 && timercmp(&ss->events[at - 1]->ts, &ev->ts, >))
+			at--;
+		memmove(ss->events + at + 1, ss->events + at,
+		    (ss->n_events - at) * sizeof *ss->events);
+		ss->events[at] = ev;
+		ss->n_events++;
+	} else
+		ss->events[ss->n_events++] = ev;
 	ss->ev_bytes += event_size(ev);
 	s->stats.event_bytes += event_size(ev);
 }
