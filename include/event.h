@@ -25,6 +25,7 @@ enum event_type {
 	EV_ANOMALY,
 	EV_SESSION_CLOSE,
 	EV_STATS,
+	EV_LOG,	   /* a line of the MTA's log (--maillog) */
 	EV_PACKET, /* internal: a raw packet of a session, for the UI's save */
 };
 
@@ -166,6 +167,11 @@ struct event {
 	/* Sessions trimmed and evicted for the memory budget; connection
 	   attempts that never completed a handshake (not sessions). */
 	uint64_t cap_mem_trim, cap_mem_evict, no_handshake;
+
+	/* EV_LOG: the line is text/text_len, queue_id the MTA's queue id;
+	   session 0 when it was not joined to one. */
+	char *program;	  /* "postfix/smtpd", owned */
+	const char *join; /* static: a MAILLOG_JOIN_* string */
 
 	/* EV_PACKET: a copy of one captured packet */
 	struct timeval pkt_ts;

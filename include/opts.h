@@ -48,6 +48,8 @@ struct opts {
 	const char *lexicon_file;
 	bool explain;
 	const char *after;
+	const char *maillog; /* --maillog FILE, NULL: off */
+	long maillog_skew; /* --maillog-skew, seconds */
 	const char *metrics; /* --metrics [ADDR:]PORT, NULL: off */
 	long metrics_linger; /* --metrics-linger SECONDS */
 	/* The operands after the options (a BPF expression, or the reply of

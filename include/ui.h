@@ -26,6 +26,10 @@ struct ui_config {
 	bool demo;
 	const char *source;  /* for the status bar */
 	const char *warning; /* shown as a banner (a key log's problem) */
+	/* --maillog: the joiner (opened, its emit callback set by ui_run
+	   through maillog_set_emit), followed every 200 ms when live; NULL
+	   without --maillog. */
+	struct maillog *maillog;
 };
 
 int ui_run(const struct ui_config *);

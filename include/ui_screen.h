@@ -51,7 +51,8 @@ enum ui_action {
 	UI_A_PREV,
 	UI_A_PROBLEMS,
 	UI_A_SAVE_PCAP,
-	UI_A_SAVE_TEXT
+	UI_A_SAVE_TEXT,
+	UI_A_LOG /* L: show or hide the MTA's log lines */
 };
 
 #define UI_KEYDEF_BINDINGS 8
@@ -224,6 +225,7 @@ struct ui_ctx {
 	size_t sess_cur; /* line n/N went to last; SIZE_MAX: none */
 	char sess_search[UI_FILTER_MAX]; /* "" when no search is on */
 	char sess_search_saved[UI_FILTER_MAX];
+	bool sess_hide_log; /* L: the MTA's log lines hidden */
 
 	/* Statistics and help. */
 	struct ui_doc stats_doc;

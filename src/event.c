@@ -161,6 +161,7 @@ event_free(struct event *ev)
 	free(ev->alert);
 	free(ev->reason);
 	free(ev->detail);
+	free(ev->program);
 	free(ev->codes);
 	free(ev->pkt_data);
 	free(ev);
@@ -238,6 +239,7 @@ event_dup(const struct event *src)
 	ev->alert = dupornull(src->alert);
 	ev->reason = dupornull(src->reason);
 	ev->detail = dupornull(src->detail);
+	ev->program = dupornull(src->program);
 	if (src->codes != NULL) {
 		ev->codes = xcalloc(src->n_codes + 1, sizeof *ev->codes);
 		memcpy(ev->codes, src->codes, src->n_codes * sizeof *ev->codes);
@@ -318,6 +320,8 @@ event_type_name(enum event_type t)
 		return "session_close";
 	case EV_STATS:
 		return "stats";
+	case EV_LOG:
+		return "log";
 	case EV_PACKET:
 		return "packet";
 	}

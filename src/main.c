@@ -32,6 +32,7 @@
 #include "keylog.h"
 #include "metrics.h"
 #include "metrics_http.h"
+#include "maillog.h"
 #include "out_json.h"
 #include "out_text.h"
 #include "opts.h"
@@ -130,6 +131,15 @@ main_usage(FILE *f)
 	      "exchange\n"
 	      "                           (TLS_RSA_*); not ECDHE, DHE or TLS "
 	      "1.3\n"
+	      "      --maillog FILE       the MTA's log (Postfix, Exim, "
+	      "Sendmail): each line\n"
+	      "                           joined to its session, as a log "
+	      "event (-j, -N);\n"
+	      "                           followed like tail -F when "
+	      "capturing live\n"
+	      "      --maillog-skew SECONDS  clock skew tolerated between "
+	      "log and capture\n"
+	      "                           (default 5)\n"
 	      "      --show-auth          show AUTH credentials (masked by "
 	      "default)\n"
 	      "      --rules FILE         extra diagnosis rules, tried before "
@@ -449,6 +459,7 @@ struct main_sink {
 	bool flush_each; /* flush after every event */
 	struct capture *cap;
 	struct pipeline *pipe;
+	struct maillog *ml; /* NULL without --maillog */
 	bool dumping;
 	time_t last_tick;
 	const struct pipeline_config *pcfg;
@@ -478,7 +489,7 @@ main_no_session_hint(const struct main_sink *s)
 }
 
 static void
-main_emit(void *arg, struct event *ev)
+main_write(void *arg, struct event *ev)
 {
 	struct main_sink *s = arg;
 	int rc;
@@ -496,6 +507,27 @@ main_emit(void *arg, struct event *ev)
 	}
 	event_free(ev);
 }
+
+/*
+ * An event of the pipeline: first the log lines it makes due (the capture's
+ * clock passed their time plus the skew), then the joiner learns from it,
+ * then it is written.
+ */
+static void
+main_emit(void *arg, struct event *ev)
+{
+	struct main_sink *s = arg;
+
+	if (s->ml != NULL && ev->type != EV_STATS && ev->type != EV_PACKET) {
+		if (ev->ts.tv_sec != 0)
+			maillog_advance(s->ml, &ev->ts);
+		maillog_observe(s->ml, ev);
+	}
+	main_write(s, ev);
+}
+
+/* --maillog: the log is read every MAIN_MAILLOG_MS when capturing live. */
+#define MAIN_MAILLOG_MS 200
 
 static void
 main_packet(void *arg, int linktype, const struct timeval *ts,
@@ -515,7 +547,7 @@ main_packet(void *arg, int linktype, const struct timeval *ts,
 static int
 main_headless(struct main_sink *s, struct capture *cap)
 {
-	struct timeval start, end, now;
+	struct timeval start, end, now, ml_last = {0, 0};
 	struct event *ev;
 	const char *why = NULL;
 	int rc, status = EXIT_OK;
@@ -537,8 +569,23 @@ main_headless(struct main_sink *s, struct capture *cap)
 		gettimeofday(&now, NULL);
 		if (capture_is_live(cap))
 			pipeline_tick(s->pipe, &now);
+		if (s->ml != NULL && capture_is_live(cap) &&
+		    (now.tv_sec - ml_last.tv_sec) * 1000 +
+			    (now.tv_usec - ml_last.tv_usec) / 1000 >=
+			MAIN_MAILLOG_MS) {
+			ml_last = now;
+			maillog_poll(s->ml, &now);
+			maillog_advance(s->ml, &now);
+		}
 	}
 	pipeline_finish(s->pipe);
+	if (s->ml != NULL) {
+		if (capture_is_live(cap)) {
+			gettimeofday(&now, NULL);
+			maillog_poll(s->ml, &now);
+		}
+		maillog_finish(s->ml);
+	}
 	gettimeofday(&end, NULL);
 	if (!s->broken) {
 		ev = event_new(EV_STATS);
@@ -597,6 +644,7 @@ main(int argc, char **argv)
 	char *bpf;
 	struct diag *diag;
 	struct keylog *kl = NULL;
+	struct maillog *ml = NULL;
 	char kwarn[512] = "";
 	char *kcause = NULL;
 	struct capture *cap;
@@ -769,6 +817,23 @@ main(int argc, char **argv)
 		snprintf(wwhat, sizeof wwhat, "--metrics %s", o.metrics);
 		err_exit(EXIT_RUNTIME, wwhat, pwhy, NULL);
 	}
+	/*
+	 * The MTA's log is opened before dropping root (it is often
+	 * readable by root or the adm group only), and kept open; a rotated
+	 * file is opened again by name, which needs the new user's rights.
+	 */
+	if (o.maillog != NULL) {
+		const char *mwhy = NULL;
+
+		ml = maillog_new((double)o.maillog_skew, main_write, &sink);
+		if (maillog_open(ml, o.maillog, capture_is_live(cap), &mwhy) !=
+		    0) {
+			capture_close(cap);
+			snprintf(
+			    wwhat, sizeof wwhat, "--maillog %s", o.maillog);
+			err_exit(EXIT_RUNTIME, wwhat, mwhy, NULL);
+		}
+	}
 
 	/* Drop root before the first packet is parsed. */
 	if (o.user_set || geteuid() == 0) {
@@ -843,6 +908,7 @@ main(int argc, char **argv)
 		uc.demo = o.demo;
 		uc.source = capture_source(cap);
 		uc.warning = kwarn[0] != '\0' ? kwarn : NULL;
+		uc.maillog = ml;
 		status = ui_run(&uc);
 	} else {
 		struct sigaction sa;
@@ -853,6 +919,7 @@ main(int argc, char **argv)
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 		main_capture = cap;
+		sink.ml = ml;
 		pipe = pipeline_new(&o.pipe, diag, kl, main_emit, &sink);
 		sink.pipe = pipe;
 		status = main_headless(&sink, cap);
@@ -863,6 +930,7 @@ main(int argc, char **argv)
 	metrics_http_close(mhttp);
 	metrics_free(metrics);
 	pipeline_free(pipe);
+	maillog_free(ml);
 	capture_close(cap);
 	keylog_free(kl);
 	diag_free(diag);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "maillog.h"
 #include "metrics_http.h"
 #include "xmalloc.h"
 
@@ -38,6 +39,8 @@ enum {
 	OPT_FLOWS,
 	OPT_METRICS,
 	OPT_METRICS_LINGER,
+	OPT_MAILLOG,
+	OPT_MAILLOG_SKEW,
 };
 
 static const struct option opts_long[] = {
@@ -55,6 +58,8 @@ static const struct option opts_long[] = {
     {"write", required_argument, NULL, 'w'},
     {"keylog", required_argument, NULL, 'k'},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"maillog", required_argument, NULL, OPT_MAILLOG},
+    {"maillog-skew", required_argument, NULL, OPT_MAILLOG_SKEW},
     {"relinquish-privileges", required_argument, NULL, 'Z'},
     {"replay", optional_argument, NULL, OPT_REPLAY},
     {"demo", no_argument, NULL, OPT_DEMO},
@@ -238,6 +243,7 @@ opts_init(struct opts *o)
 	o->cap.promisc = true;
 	o->limit = 10000;
 	o->memory_mib = OPTS_MEMORY_DEFAULT;
+	o->maillog_skew = (long)MAILLOG_SKEW_DEFAULT;
 }
 
 /* One option getopt_long returned; NULL or an error. */
@@ -339,6 +345,15 @@ opts_one(struct opts *o, int ch, char **argv)
 		break;
 	case OPT_TLS_KEY:
 		o->tls_key = optarg;
+		break;
+	case OPT_MAILLOG:
+		o->maillog = optarg;
+		break;
+	case OPT_MAILLOG_SKEW:
+		if ((bad = opts_number(o, "--maillog-skew", optarg, 0, 3600,
+			 &v)) != NULL)
+			return bad;
+		o->maillog_skew = (long)v;
 		break;
 	case OPT_SHOW_AUTH:
 		o->pipe.show_auth = true;

@@ -491,6 +491,14 @@ jb_event(struct jbuf *b, const struct event *ev)
 			}
 		}
 		break;
+	case EV_LOG:
+		jb_key(b, JB_K("line"));
+		jb_strn(
+		    b, ev->text ? ev->text : "", ev->text ? ev->text_len : 0);
+		jb_str(b, JB_K("program"), ev->program);
+		jb_str(b, JB_K("queue_id"), ev->queue_id);
+		jb_str(b, JB_K("join"), ev->join != NULL ? ev->join : "none");
+		break;
 	case EV_PACKET:
 		break;
 	}

@@ -390,6 +390,15 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 				ev->dir_retrans[0] + ev->dir_retrans[1]));
 		fputc('\n', f);
 		break;
+	case EV_LOG:
+		/* The MTA's line, as written (escaped), and how it was
+		   joined to the session. */
+		s = vis_dup(ev->text ? ev->text : "",
+		    ev->text ? ev->text_len : 0, utf8);
+		fprintf(f, "L: %s  [log, join %s]\n", s,
+		    ev->join != NULL ? ev->join : "none");
+		free(s);
+		break;
 	case EV_STATS:
 	case EV_PACKET:
 		break;

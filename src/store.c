@@ -550,7 +550,8 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 {
 	int code;
 
-	ss->last = ev->ts;
+	if (ev->type != EV_LOG) /* its own clock, joined late */
+		ss->last = ev->ts;
 	switch (ev->type) {
 	case EV_SESSION_OPEN:
 		if (ev->tls_implicit) {
@@ -633,6 +634,7 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 		break;
 	case EV_MESSAGE:
 	case EV_STATS:
+	case EV_LOG:
 	case EV_PACKET:
 		break;
 	}
@@ -694,6 +696,14 @@ store_add_packet(struct store *s, struct store_session *ss, struct event *ev)
 	s->stats.packet_bytes += need;
 }
 
+/* a is later than b (timercmp(a, b, >), which cppcheck cannot parse). */
+static bool
+store_ts_after(const struct timeval *a, const struct timeval *b)
+{
+	return a->tv_sec != b->tv_sec ? a->tv_sec > b->tv_sec
+				      : a->tv_usec > b->tv_usec;
+}
+
 static void
 store_add_event(struct store *s, struct store_session *ss, struct event *ev)
 {
@@ -710,7 +720,19 @@ store_add_event(struct store *s, struct store_session *ss, struct event *ev)
 		ss->events = xreallocarray(
 		    ss->events, ss->cap_events, sizeof *ss->events);
 	}
-	ss->events[ss->n_events++] = ev;
+	if (ev->type == EV_LOG) {
+		/* The MTA's log line goes where its time puts it (it is
+		   joined a few seconds late). */
+		size_t at = ss->n_events;
+
+		while (at > 0 && store_ts_after(&ss->events[at - 1]->ts, &ev->ts))
+			at--;
+		memmove(ss->events + at + 1, ss->events + at,
+		    (ss->n_events - at) * sizeof *ss->events);
+		ss->events[at] = ev;
+		ss->n_events++;
+	} else
+		ss->events[ss->n_events++] = ev;
 	ss->ev_bytes += event_size(ev);
 	s->stats.event_bytes += event_size(ev);
 }

@@ -51,6 +51,7 @@
 #include "err.h"
 #include "event.h"
 #include "metrics.h"
+#include "maillog.h"
 #include "pipeline.h"
 #include "store.h"
 #include "ui_screen.h"
@@ -58,6 +59,7 @@
 #include "xmalloc.h"
 
 #define UI_FRAME_MS 66	    /* at most 15 redraws a second */
+#define UI_MAILLOG_S 0.2    /* --maillog followed this often when live */
 #define UI_QUEUE_CAP 262144 /* events between the threads */
 /* Their event_size() at most, unless the memory budget says otherwise. */
 #define UI_QUEUE_BYTES (64u * 1024 * 1024)
@@ -1078,9 +1080,27 @@ struct ui_held {
 	size_t n, cap;
 };
 
+/* A log line the joiner made (--maillog): into its session. */
+static void
+ui_log_emit(void *arg, struct event *ev)
+{
+	struct ui_ctx *ctx = arg;
+
+	store_add_take(ctx->store, ev);
+}
+
 static void
 ui_apply(struct ui_ctx *ctx, struct event *ev)
 {
+	struct maillog *ml = ctx->cfg->maillog;
+
+	/* The log lines the capture's clock made due, then the joiner
+	   learns from the event (as headless). */
+	if (ml != NULL && ev->type != EV_STATS && ev->type != EV_PACKET) {
+		if (ev->ts.tv_sec != 0)
+			maillog_advance(ml, &ev->ts);
+		maillog_observe(ml, ev);
+	}
 	if (ev->type == EV_ANOMALY && ev->what == EV_ANOM_TRUNCATED_PACKET)
 		ctx->snap_cut++;
 
@@ -1156,7 +1176,7 @@ ui_run(const struct ui_config *cfg)
 	FILE *keys;
 	struct event *ev, *drain[UI_BATCH];
 	size_t n_drain = 0, drained = 0;
-	double last_draw = 0, now;
+	double last_draw = 0, now, ml_last = 0;
 	const char *running;
 	uint64_t gen = (uint64_t)-1;
 	int i, key, timeout, keys_fd, status = EXIT_OK;
@@ -1176,6 +1196,8 @@ ui_run(const struct ui_config *cfg)
 	if (timing_path != NULL && *timing_path != '\0')
 		timing = fopen(timing_path, "a");
 	ctx.store = store_new(cfg->limit);
+	if (cfg->maillog != NULL)
+		maillog_set_emit(cfg->maillog, ui_log_emit, &ctx);
 	store_set_budget(ctx.store, cfg->store_bytes);
 	ctx.utf8 = MB_CUR_MAX > 1;
 	ctx.follow = true;
@@ -1276,6 +1298,8 @@ ui_run(const struct ui_config *cfg)
 			timeout = (int)(UI_FRAME_MS - (now - last_draw) * 1000);
 		else
 			timeout = 1000;
+		if (cfg->maillog != NULL && timeout > UI_MAILLOG_S * 1000)
+			timeout = (int)(UI_MAILLOG_S * 1000);
 		if (timeout < 0)
 			timeout = 0;
 		pfd[0].fd = keys_fd;
@@ -1357,6 +1381,8 @@ ui_run(const struct ui_config *cfg)
 		case UI_CAP_DONE:
 			if (!ui_paused_state(&ctx) &&
 			    strcmp(ctx.state, "done") != 0 && !more) {
+				if (cfg->maillog != NULL)
+					maillog_finish(cfg->maillog);
 				ctx.state = "done";
 				ctx.dirty = true;
 			}
@@ -1373,6 +1399,15 @@ ui_run(const struct ui_config *cfg)
 			break;
 		}
 
+		if (cfg->maillog != NULL && maillog_following(cfg->maillog) &&
+		    ui_now() - ml_last >= UI_MAILLOG_S) {
+			struct timeval tv;
+
+			ml_last = ui_now();
+			gettimeofday(&tv, NULL);
+			maillog_poll(cfg->maillog, &tv);
+			maillog_advance(cfg->maillog, &tv);
+		}
 		if (ctx.msg[0] != '\0' &&
 		    ui_now() - ctx.msg_time >= UI_MSG_SECONDS)
 			ctx.dirty = true;

@@ -94,6 +94,9 @@ const struct ui_keydef ui_keydefs[] = {
 	"w", "save pcap", {{'w', UI_A_SAVE_PCAP}, {'W', UI_A_SAVE_PCAP}}},
     {UI_SCR_SESSION, "t", "save this session's transcript as text", "t", "text",
 	{{'t', UI_A_SAVE_TEXT}, {'T', UI_A_SAVE_TEXT}}},
+    {UI_SCR_SESSION, "L",
+	"show or hide the MTA's log lines (--maillog), marked L: log", NULL,
+	NULL, {{'L', UI_A_LOG}}},
 
     {UI_SCR_STATS | UI_SCR_HELP, "Statistics and help", NULL, NULL, NULL,
 	{{0, UI_A_NONE}}},

@@ -4,6 +4,9 @@
  * by class, [tls] on what was seen inside TLS, gaps and anomalies marked,
  * and under every reply that carries a diagnosis (always 421 and 452) a
  * box: title, meaning, the situation, and what sender and operator can do.
+ * With --maillog the MTA's log lines joined to the session are events too,
+ * placed by their time and marked "L: log" (L hides them); the 421/452 box
+ * quotes the one that gives the server's reason.
  *
  * The document is rebuilt when the session changed or the width did; it
  * follows the end while the view is at the bottom (a live session grows).
@@ -115,9 +118,78 @@ ui_session_box_para(struct ui_ctx *ctx, struct ui_doc *d, int indent, int inner,
  * envelope sender of the transaction in progress (for the box).
  */
 struct ui_session_walk {
+	const struct store_session *ss;
 	const struct event *prev;
 	const char *mail_arg; /* the MAIL command's argument, raw */
 };
+
+/*
+ * The words of the MTA's own log that give the reason of a 421 or 452,
+ * best first: the line of the session (--maillog) that holds one is shown
+ * in the reply's box as what "the server's log says".
+ */
+static const char *const ui_session_log_reasons[] = {
+    "concurrency limit",
+    "rate limit",
+    "too many connections",
+    "low on free space",
+    "insufficient system storage",
+    "too many recipients",
+    "status=deferred",
+    "status=bounced",
+    "NOQUEUE: reject",
+    "PREGREET",
+    "DNSBL",
+    "COMMAND PIPELINING",
+    "HANGUP",
+    "lost connection",
+    "timeout after",
+    "disconnect from",
+};
+
+/* The message of a log line: from its program on. */
+static const char *
+ui_session_log_msg(const struct event *ev, size_t *len)
+{
+	const char *p = NULL;
+	size_t n;
+
+	*len = ev->text_len;
+	if (ev->program != NULL && (n = strlen(ev->program)) > 0 &&
+	    ev->text_len >= n)
+		p = memmem(ev->text, ev->text_len, ev->program, n);
+	if (p == NULL)
+		return ev->text;
+	*len = ev->text_len - (size_t)(p - ev->text);
+	return p;
+}
+
+/* The log line of the session that best says why, or NULL. */
+static const struct event *
+ui_session_log_reason(const struct store_session *ss)
+{
+	size_t i, k, kbest = SIZE_MAX;
+	const struct event *ev, *best = NULL;
+
+	if (ss == NULL)
+		return NULL;
+	for (i = 0; i < ss->n_events; i++) {
+		ev = ss->events[i];
+		if (ev->type != EV_LOG || ev->text == NULL)
+			continue;
+		for (k = 0; k < kbest && k < sizeof ui_session_log_reasons /
+						 sizeof *ui_session_log_reasons;
+		     k++)
+			if (memmem(ev->text, ev->text_len,
+				ui_session_log_reasons[k],
+				strlen(ui_session_log_reasons[k])) != NULL) {
+				kbest = k;
+				best = ev;
+				break;
+			}
+	}
+	return best;
+}
 
 /* "<a@b>" out of "FROM:<a@b> SIZE=10" (raw bytes, escaped); caller frees. */
 static char *
@@ -224,6 +296,21 @@ ui_session_box(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		free(env);
 		free(from);
 		free(to);
+	}
+	/* What the server's own log says (--maillog), for 421 and 452. */
+	if (ev->highlight) {
+		const struct event *lg = ui_session_log_reason(w->ss);
+
+		if (lg != NULL) {
+			size_t n;
+			const char *msg = ui_session_log_msg(lg, &n);
+			char *t = ui_vis(ctx, msg, n), *para = NULL;
+
+			xasprintf(&para, "the server's log says: %s", t);
+			ui_session_box_para_safe(d, indent, inner, "Log", para);
+			free(para);
+			free(t);
+		}
 	}
 	ui_session_box_para(ctx, d, indent, inner, "Sender", x->fix_sender);
 	ui_session_box_para(ctx, d, indent, inner, "Operator", x->fix_operator);
@@ -495,6 +582,20 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		    d, &ev->ts, true, "", UI_INFO, NULL, UI_INFO, buf, width);
 		break;
 	}
+	case EV_LOG: {
+		/* The MTA's log line (--maillog), marked as such, with how
+		   it was joined. */
+		size_t n;
+		const char *msg = ui_session_log_msg(ev, &n);
+
+		t = ui_vis(ctx, msg, n);
+		snprintf(buf, sizeof buf, "%s  [%s]", t,
+		    ev->join != NULL ? ev->join : "none");
+		free(t);
+		ui_session_wrapped(d, &ev->ts, true, "L: ", UI_TIME, "log ",
+		    UI_INFO, buf, width);
+		break;
+	}
 	case EV_STATS:
 	case EV_PACKET:
 		break;
@@ -550,8 +651,16 @@ ui_session_doc(struct ui_ctx *ctx, const struct store_session *ss, int width,
 	}
 	ui_doc_line(d);
 	memset(&w, 0, sizeof w);
+	w.ss = ss;
 	for (i = 0; i < ss->n_events; i++) {
 		ev = ss->events[i];
+		if (ev->type == EV_LOG) {
+			/* Not part of the dialogue: prev stays the last
+			   command or reply. */
+			if (!ctx->sess_hide_log)
+				ui_session_event(ctx, d, ev, width, &w);
+			continue;
+		}
 		ui_session_event(ctx, d, ev, width, &w);
 		/* The transaction's sender, until it ends. */
 		if (ev->type == EV_COMMAND && strcmp(ev->verb, "MAIL") == 0)
@@ -763,6 +872,14 @@ ui_session_key(struct ui_ctx *ctx, enum ui_action act)
 			ui_message(ctx, true, "this session was evicted");
 		else
 			ui_save_text_prompt(ctx, ss->id);
+		return 1;
+	case UI_A_LOG:
+		ctx->sess_hide_log = !ctx->sess_hide_log;
+		ctx->sess_gen = 0; /* rebuild the transcript */
+		ui_message(ctx, false,
+		    ctx->sess_hide_log ? "the MTA's log lines are hidden"
+				       : "the MTA's log lines are shown "
+					 "(--maillog)");
 		return 1;
 	default:
 		break;

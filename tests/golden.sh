@@ -17,6 +17,9 @@
 # how long the client was idle, how many sessions in a row got 421, how many
 # messages the connection carried).  They need /usr/bin/python3.
 . "$(dirname "$0")/lib.sh"
+# --maillog lines without a zone are local time: the goldens are UTC.
+TZ=UTC
+export TZ
 tap_init
 
 tsv=$top_srcdir/tests/golden.tsv

@@ -272,6 +272,19 @@ def build_keylog(o):
         o.put("keylog", base(f) + "-again", b"\x80" + text)
 
 
+def build_maillog(o):
+    # byte 0: where the text is cut in two, byte 1: the capture's clock
+    # (seconds after 03:04:05) when the first piece is in; then the text:
+    # the recorded Postfix logs and the hand-written Exim one.
+    for f in sorted(os.listdir(FIX)):
+        if not f.endswith(".maillog"):
+            continue
+        with open(os.path.join(FIX, f), "rb") as fh:
+            text = fh.read()[:SEED_MAX]
+        o.put("maillog", base(f), b"\x80\x07" + text)
+        o.put("maillog", base(f) + "-whole", b"\xff\x1f" + text)
+
+
 def build_reasm(o):
     # flags 1 (ISN set), the ISN, then inserts [op][off16][len8]: the
     # captured segments' payload positions (direction in op bit 3).
@@ -387,7 +400,7 @@ def main():
         TOP, "tests", "fuzz", "corpus")
     o = Out(root)
     for build in (build_decode, build_capture, build_pipeline, build_smtp, build_tls,
-                  build_keylog, build_reasm, build_explain, build_output,
+                  build_keylog, build_maillog, build_reasm, build_explain, build_output,
                   build_rules, build_opts, build_metrics_http):
         build(o)
     for name in sorted(o.count):

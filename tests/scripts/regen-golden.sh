@@ -13,6 +13,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-${SMTPSCOPE:-./smtpscope}}
 [ -x "$bin" ] || { echo "regen-golden: no smtpscope at $bin" >&2; exit 1; }
 . "$top/tests/lib.sh"
+TZ=UTC
+export TZ
 
 grep -v '^#' "$top/tests/golden.tsv" | grep . |
 while IFS='	' read -r name pcap opts golden; do

@@ -41,6 +41,8 @@ test_defaults(void **state)
 	assert_true(o.cap.promisc);
 	assert_int_equal(o.limit, 10000);
 	assert_int_equal(o.memory_mib, OPTS_MEMORY_DEFAULT);
+	assert_int_equal(o.maillog_skew, 5);
+	assert_null(o.maillog);
 	assert_int_equal(o.action, OPTS_RUN);
 	assert_false(o.mode_set);
 	assert_int_equal(o.argc, 2);
@@ -118,6 +120,12 @@ test_errors(void **state)
 	assert_string_equal(o.metrics, "127.0.0.1:9125");
 	assert_int_equal(o.metrics_linger, 30);
 	assert_null(opts_check(&o));
+	assert_null(PARSE(&o, "-r", "x", "--maillog", "/var/log/mail.log",
+	    "--maillog-skew", "0"));
+	assert_string_equal(o.maillog, "/var/log/mail.log");
+	assert_int_equal(o.maillog_skew, 0);
+	assert_non_null(
+	    strstr(PARSE(&o, "--maillog-skew", "3601"), "--maillog-skew: "));
 	assert_null(PARSE(&o, "-r", "x", "--metrics-linger", "30"));
 	assert_string_equal(
 	    opts_check(&o), "--metrics-linger: needs --metrics");
