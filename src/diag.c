@@ -239,6 +239,29 @@ struct diag_wcache {
 
 #define DIAG_WCACHE 64
 
+#define DIAG_CODES 1000
+
+struct diag_rlist {
+	const struct rule **v;
+	size_t n;
+	bool built;
+};
+
+/* The text expressions already run on this reply's text, and where they
+   matched: several steps of a diagnosis ask the same rule again. */
+#define DIAG_TMEMO 8
+
+struct diag_tmatch {
+	const struct rule *r;
+	bool ok, pos; /* pos: so and eo are known */
+	size_t so, eo;
+};
+
+struct diag_tmemo {
+	struct diag_tmatch v[DIAG_TMEMO];
+	size_t n;
+};
+
 struct diag {
 	struct rules *site[8]; /* --rules files, first has precedence */
 	size_t nsite;
@@ -251,6 +274,11 @@ struct diag {
 	regex_t busy_re;    /* texts that speak of load or connection limits */
 	struct diag_hserver *hist;
 	size_t nhist;
+	/* Per reply code 0-999 (DIAG_CODES: any other code), the rules whose
+	   codes: match it, site rules first, in precedence order: a reply is
+	   tried against these only.  Built when first needed, dropped when
+	   rules are added. */
+	struct diag_rlist *bycode;
 };
 
 /* What a rule is matched against. */
@@ -272,6 +300,7 @@ struct diag_input {
 	const struct diag_kind *kind;  /* of this reply; NULL in --explain */
 	bool skip_burst;	       /* finding the base rule */
 	const struct rule *rule;       /* being expanded, NULL if generic */
+	struct diag_tmemo *tm;	       /* NULL: nothing remembered */
 	double now;
 	char *helo; /* sanitised copy, owned */
 };
@@ -298,6 +327,19 @@ diag_new(void)
 	return d;
 }
 
+static void
+diag_drop_lists(struct diag *d)
+{
+	size_t i;
+
+	if (d->bycode == NULL)
+		return;
+	for (i = 0; i <= DIAG_CODES; i++)
+		free(d->bycode[i].v);
+	free(d->bycode);
+	d->bycode = NULL;
+}
+
 void
 diag_free(struct diag *d)
 {
@@ -315,6 +357,7 @@ diag_free(struct diag *d)
 	free(d->server_re);
 	regfree(&d->busy_re);
 	free(d->hist);
+	diag_drop_lists(d);
 	free(d);
 }
 
@@ -337,6 +380,7 @@ diag_add_rules_take(struct diag *d, struct rules *r)
 		return;
 	}
 	d->site[d->nsite++] = r;
+	diag_drop_lists(d);
 }
 
 void
@@ -1141,6 +1185,65 @@ diag_match_bool(enum rules_tri want, bool v)
 	return want == RULES_ANY || (want == RULES_YES) == v;
 }
 
+/*
+ * Whether rule r's text expression matches the reply text (r->has_text,
+ * in->text not NULL).  With so: whether it matched and where, false when
+ * that is not known.  The expression that reports where costs about what
+ * the one without does, so with a memo it is the one run, and once per rule
+ * and reply.
+ */
+static bool
+diag_text(
+    const struct diag_input *in, const struct rule *r, size_t *so, size_t *eo)
+{
+	struct diag_tmemo *tm = in->tm;
+	struct diag_tmatch *m = NULL;
+	size_t i, s0 = 0, e0 = 0;
+	bool ok, pos = false;
+
+	for (i = 0; tm != NULL && i < tm->n; i++) {
+		if (tm->v[i].r == r) {
+			m = &tm->v[i];
+			break;
+		}
+	}
+	if (m != NULL && (so == NULL || m->pos || !m->ok)) {
+		ok = m->ok;
+		pos = m->pos;
+		s0 = m->so;
+		e0 = m->eo;
+	} else {
+		if (r->text_src != NULL && (so != NULL || tm != NULL)) {
+			/* The rule's lazily compiled copy is a cache, not a
+			   change of it. */
+			ok = rules_text_words(
+			    (struct rule *)r, in->text, &s0, &e0);
+			pos = ok;
+			if (!ok && r->text_words == NULL) /* no copy */
+				ok = regexec(&r->text, in->text, 0, NULL, 0) ==
+				     0;
+		} else
+			ok = regexec(&r->text, in->text, 0, NULL, 0) == 0;
+		if (m == NULL && tm != NULL)
+			m = &tm->v[tm->n < DIAG_TMEMO ? tm->n++
+						      : DIAG_TMEMO - 1];
+		if (m != NULL) {
+			m->r = r;
+			m->ok = ok;
+			m->pos = pos;
+			m->so = s0;
+			m->eo = e0;
+		}
+	}
+	if (so != NULL) {
+		if (!ok || !pos)
+			return false;
+		*so = s0;
+		*eo = e0;
+	}
+	return ok;
+}
+
 static bool
 diag_match(const struct rule *r, const struct diag_input *in)
 {
@@ -1152,8 +1255,7 @@ diag_match(const struct rule *r, const struct diag_input *in)
 	if (r->answers != 0 &&
 	    (!in->answers_known || (r->answers & in->ans_bit) == 0))
 		return false;
-	if (r->has_text &&
-	    (in->text == NULL || regexec(&r->text, in->text, 0, NULL, 0) != 0))
+	if (r->has_text && (in->text == NULL || !diag_text(in, r, NULL, NULL)))
 		return false;
 	/* The greeting names other software: not this vendor's wording. */
 	if (r->vendor != NULL && in->server >= 0 &&
@@ -1613,13 +1715,14 @@ diag_pick(const struct diag_input *in, const int *cs, size_t n)
 
 /* The words of the reply that rule r's text: matched, lower case. */
 static void
-diag_rule_words(const struct rule *r, const char *text, char *buf, size_t len)
+diag_rule_words(
+    const struct diag_input *in, const struct rule *r, char *buf, size_t len)
 {
+	const char *text = in->text;
 	size_t i, o = 0, so, eo;
 
 	buf[0] = '\0';
-	/* The rule's lazily compiled copy is a cache, not a change of it. */
-	if (text == NULL || !rules_text_words((struct rule *)r, text, &so, &eo))
+	if (text == NULL || !r->has_text || !diag_text(in, r, &so, &eo))
 		return;
 	for (i = so; i < eo && o + 1 < len; i++) {
 		unsigned char ch = (unsigned char)text[i];
@@ -1760,7 +1863,7 @@ diag_decide(const struct diag_input *in, const struct rule *r, bool site,
 		w->cause = rc;
 		w->confidence =
 		    r->vendor != NULL && in->server < 0 ? "likely" : "certain";
-		diag_rule_words(r, in->text, buf, sizeof buf);
+		diag_rule_words(in, r, buf, sizeof buf);
 		if (*buf != '\0')
 			diag_ev(w, "text: '%s'", buf);
 		else if (words && hit.cause == rc)
@@ -2099,10 +2202,13 @@ diag_reply(struct diag *d, struct event *ev)
 	const struct rule *r, *base;
 	char *text, *greeting = NULL;
 	bool highlight = ev->code == 421 || ev->code == 452;
+	struct diag_tmemo tm;
 	int sw;
 
 	memset(&in, 0, sizeof in);
 	in.d = d;
+	tm.n = 0;
+	in.tm = &tm;
 	ev->highlight = highlight;
 	in.now = diag_secs(&ev->ts);
 	h = diag_hist_touch(d, ev, in.now, &sess);
@@ -2199,11 +2305,14 @@ diag_explain(struct diag *d, int code, const char *enhanced, const char *text,
 	struct diag_input in;
 	const struct rule *r;
 	struct event_diag *x;
+	struct diag_tmemo tm;
 	char *t = NULL, verb[16];
 	size_t i;
 
 	memset(&in, 0, sizeof in);
 	in.d = d;
+	tm.n = 0;
+	in.tm = &tm;
 	in.code = code;
 	in.server = -1;
 	diag_set_enhanced(&in, enhanced);
