@@ -1305,6 +1305,41 @@ diag_is_cause_rule(const struct rule *r)
 }
 
 /*
+ * The rules that may match a reply of this code, in precedence order: those
+ * whose codes: list it (every rule for a code outside 0-999).  The lists are
+ * a cache, not a change of the engine.
+ */
+static const struct diag_rlist *
+diag_rules_for(const struct diag *dc, int code)
+{
+	struct diag *d = (struct diag *)dc;
+	struct diag_rlist *l;
+	const struct rule *r;
+	size_t i, j, n;
+	bool all = code < 0 || code >= DIAG_CODES;
+
+	if (d->bycode == NULL)
+		d->bycode = xcalloc(DIAG_CODES + 1, sizeof *d->bycode);
+	l = &d->bycode[all ? DIAG_CODES : code];
+	if (l->built)
+		return l;
+	n = rules_count(d->builtin);
+	for (i = 0; i < d->nsite; i++)
+		n += rules_count(d->site[i]);
+	l->v = xcalloc(n > 0 ? n : 1, sizeof *l->v);
+	for (i = 0; i <= d->nsite; i++) {
+		const struct rules *rs = i < d->nsite ? d->site[i] : d->builtin;
+
+		for (j = 0; (r = rules_get(rs, j)) != NULL; j++) {
+			if (all || diag_match_code(r, code))
+				l->v[l->n++] = r;
+		}
+	}
+	l->built = true;
+	return l;
+}
+
+/*
  * The first matching rule in precedence order; with after, the first one
  * that comes after that rule; with generic_only, rules with a vendor are
  * passed over (the generic advice for a reply whose vendor is a guess).
@@ -1313,25 +1348,25 @@ static const struct rule *
 diag_find(const struct diag *d, const struct diag_input *in,
     const struct rule *after, bool generic_only)
 {
+	/* after need not match this code: then the whole list. */
+	const struct diag_rlist *l =
+	    diag_rules_for(d, after == NULL ? in->code : -1);
 	const struct rule *r;
 	bool go = after == NULL;
-	size_t i, j;
+	size_t k;
 
-	for (i = 0; i <= d->nsite; i++) {
-		const struct rules *rs = i < d->nsite ? d->site[i] : d->builtin;
-
-		for (j = 0; (r = rules_get(rs, j)) != NULL; j++) {
-			if (!go) {
-				go = r == after;
-				continue;
-			}
-			if (generic_only && r->vendor != NULL)
-				continue;
-			if (diag_is_cause_rule(r))
-				continue;
-			if (diag_match(r, in))
-				return r;
+	for (k = 0; k < l->n; k++) {
+		r = l->v[k];
+		if (!go) {
+			go = r == after;
+			continue;
 		}
+		if (generic_only && r->vendor != NULL)
+			continue;
+		if (diag_is_cause_rule(r))
+			continue;
+		if (diag_match(r, in))
+			return r;
 	}
 	return NULL;
 }
@@ -1346,20 +1381,19 @@ static const struct rule *
 diag_find_burst(
     const struct diag *d, const struct diag_input *in, const struct rule *base)
 {
+	/* base matched this code, so it is in the list. */
+	const struct diag_rlist *l = diag_rules_for(d, in->code);
 	const struct rule *r;
-	size_t i, j;
+	size_t k;
 
-	for (i = 0; i <= d->nsite; i++) {
-		const struct rules *rs = i < d->nsite ? d->site[i] : d->builtin;
-
-		for (j = 0; (r = rules_get(rs, j)) != NULL; j++) {
-			if (r == base)
-				return base;
-			if (r->burst_sessions == 0 || diag_is_cause_rule(r))
-				continue;
-			if (diag_match(r, in))
-				return r;
-		}
+	for (k = 0; k < l->n; k++) {
+		r = l->v[k];
+		if (r == base)
+			return base;
+		if (r->burst_sessions == 0 || diag_is_cause_rule(r))
+			continue;
+		if (diag_match(r, in))
+			return r;
 	}
 	return NULL;
 }
@@ -1920,18 +1954,17 @@ static const struct rule *
 diag_cause_rule(const struct diag *d, const struct diag_input *in, int cause,
     bool situational)
 {
+	const struct diag_rlist *l = diag_rules_for(d, in->code);
 	const struct rule *r;
-	size_t i, j;
+	size_t k;
 
-	for (i = 0; i <= d->nsite; i++) {
-		const struct rules *rs = i < d->nsite ? d->site[i] : d->builtin;
-
-		for (j = 0; (r = rules_get(rs, j)) != NULL; j++) {
-			if (diag_is_cause_rule(r) && r->cause != NULL &&
-			    strcmp(r->cause, kb_causes[cause].id) == 0 &&
-			    (!situational || r->nnums > 0) && diag_match(r, in))
-				return r;
-		}
+	for (k = 0; k < l->n; k++) {
+		r = l->v[k];
+		if (diag_is_cause_rule(r) && r->cause != NULL &&
+		    (!situational || r->nnums > 0) &&
+		    strcmp(r->cause, kb_causes[cause].id) == 0 &&
+		    diag_match(r, in))
+			return r;
 	}
 	return NULL;
 }
