@@ -241,6 +241,14 @@ struct diag_wcache {
 
 #define DIAG_CODES 1000
 
+#define DIAG_XCACHE 256
+
+struct diag_xcache {
+	const char *tmpl; /* the address it was asked for */
+	char *src;	  /* a copy: an address can be reused */
+	char *out;
+};
+
 struct diag_rlist {
 	const struct rule **v;
 	size_t n;
@@ -279,6 +287,9 @@ struct diag {
 	   tried against these only.  Built when first needed, dropped when
 	   rules are added. */
 	struct diag_rlist *bycode;
+	/* Expanded texts of templates without placeholders (most of them),
+	   by address, DIAG_XCACHE of them; NULL until first needed. */
+	struct diag_xcache *xcache;
 };
 
 /* What a rule is matched against. */
@@ -358,6 +369,11 @@ diag_free(struct diag *d)
 	regfree(&d->busy_re);
 	free(d->hist);
 	diag_drop_lists(d);
+	for (i = 0; d->xcache != NULL && i < DIAG_XCACHE; i++) {
+		free(d->xcache[i].src);
+		free(d->xcache[i].out);
+	}
+	free(d->xcache);
 	free(d);
 }
 
@@ -1024,7 +1040,7 @@ diag_expand_span(struct diag_buf *b, const struct diag_input *in, const char *s,
 /* A template: [[ ... ]] segments are kept only when every placeholder in
    them is known.  Caller frees. */
 static char *
-diag_expand(const char *tmpl, const struct diag_input *in)
+diag_expand_all(const char *tmpl, const struct diag_input *in)
 {
 	struct diag_buf b = {NULL, 0, 0}, seg;
 	const char *s = tmpl, *open, *close, *name;
@@ -1075,6 +1091,32 @@ diag_expand(const char *tmpl, const struct diag_input *in)
 		*w = '\0';
 	}
 	return b.s;
+}
+
+/*
+ * diag_expand, through a cache for templates without a placeholder: their
+ * text is the same whatever the reply, and tidying it costs more than a
+ * copy.  Caller frees.
+ */
+static char *
+diag_expand(const char *tmpl, const struct diag_input *in)
+{
+	struct diag *d = (struct diag *)in->d; /* the cache is not the engine */
+	struct diag_xcache *c;
+
+	if (tmpl == NULL || d == NULL || strchr(tmpl, '{') != NULL)
+		return diag_expand_all(tmpl, in);
+	if (d->xcache == NULL)
+		d->xcache = xcalloc(DIAG_XCACHE, sizeof *d->xcache);
+	c = &d->xcache[((uintptr_t)tmpl >> 3) % DIAG_XCACHE];
+	if (c->tmpl != tmpl || strcmp(c->src, tmpl) != 0) {
+		free(c->src);
+		free(c->out);
+		c->tmpl = tmpl;
+		c->src = xstrdup(tmpl);
+		c->out = diag_expand_all(tmpl, in);
+	}
+	return xstrdup(c->out);
 }
 
 /* ---- matching ---- */
