@@ -239,6 +239,37 @@ struct diag_wcache {
 
 #define DIAG_WCACHE 64
 
+#define DIAG_CODES 1000
+
+#define DIAG_XCACHE 256
+
+struct diag_xcache {
+	const char *tmpl; /* the address it was asked for */
+	char *src;	  /* a copy: an address can be reused */
+	char *out;
+};
+
+struct diag_rlist {
+	const struct rule **v;
+	size_t n;
+	bool built;
+};
+
+/* The text expressions already run on this reply's text, and where they
+   matched: several steps of a diagnosis ask the same rule again. */
+#define DIAG_TMEMO 8
+
+struct diag_tmatch {
+	const struct rule *r;
+	bool ok, pos; /* pos: so and eo are known */
+	size_t so, eo;
+};
+
+struct diag_tmemo {
+	struct diag_tmatch v[DIAG_TMEMO];
+	size_t n;
+};
+
 struct diag {
 	struct rules *site[8]; /* --rules files, first has precedence */
 	size_t nsite;
@@ -251,6 +282,14 @@ struct diag {
 	regex_t busy_re;    /* texts that speak of load or connection limits */
 	struct diag_hserver *hist;
 	size_t nhist;
+	/* Per reply code 0-999 (DIAG_CODES: any other code), the rules whose
+	   codes: match it, site rules first, in precedence order: a reply is
+	   tried against these only.  Built when first needed, dropped when
+	   rules are added. */
+	struct diag_rlist *bycode;
+	/* Expanded texts of templates without placeholders (most of them),
+	   by address, DIAG_XCACHE of them; NULL until first needed. */
+	struct diag_xcache *xcache;
 };
 
 /* What a rule is matched against. */
@@ -272,6 +311,7 @@ struct diag_input {
 	const struct diag_kind *kind;  /* of this reply; NULL in --explain */
 	bool skip_burst;	       /* finding the base rule */
 	const struct rule *rule;       /* being expanded, NULL if generic */
+	struct diag_tmemo *tm;	       /* NULL: nothing remembered */
 	double now;
 	char *helo; /* sanitised copy, owned */
 };
@@ -298,6 +338,19 @@ diag_new(void)
 	return d;
 }
 
+static void
+diag_drop_lists(struct diag *d)
+{
+	size_t i;
+
+	if (d->bycode == NULL)
+		return;
+	for (i = 0; i <= DIAG_CODES; i++)
+		free(d->bycode[i].v);
+	free(d->bycode);
+	d->bycode = NULL;
+}
+
 void
 diag_free(struct diag *d)
 {
@@ -315,6 +368,12 @@ diag_free(struct diag *d)
 	free(d->server_re);
 	regfree(&d->busy_re);
 	free(d->hist);
+	diag_drop_lists(d);
+	for (i = 0; d->xcache != NULL && i < DIAG_XCACHE; i++) {
+		free(d->xcache[i].src);
+		free(d->xcache[i].out);
+	}
+	free(d->xcache);
 	free(d);
 }
 
@@ -353,6 +412,7 @@ diag_add_rules_take(struct diag *d, struct rules *r)
 		return;
 	}
 	d->site[d->nsite++] = r;
+	diag_drop_lists(d);
 }
 
 void
@@ -996,7 +1056,7 @@ diag_expand_span(struct diag_buf *b, const struct diag_input *in, const char *s,
 /* A template: [[ ... ]] segments are kept only when every placeholder in
    them is known.  Caller frees. */
 static char *
-diag_expand(const char *tmpl, const struct diag_input *in)
+diag_expand_all(const char *tmpl, const struct diag_input *in)
 {
 	struct diag_buf b = {NULL, 0, 0}, seg;
 	const char *s = tmpl, *open, *close, *name;
@@ -1047,6 +1107,32 @@ diag_expand(const char *tmpl, const struct diag_input *in)
 		*w = '\0';
 	}
 	return b.s;
+}
+
+/*
+ * diag_expand, through a cache for templates without a placeholder: their
+ * text is the same whatever the reply, and tidying it costs more than a
+ * copy.  Caller frees.
+ */
+static char *
+diag_expand(const char *tmpl, const struct diag_input *in)
+{
+	struct diag *d = (struct diag *)in->d; /* the cache is not the engine */
+	struct diag_xcache *c;
+
+	if (tmpl == NULL || d == NULL || strchr(tmpl, '{') != NULL)
+		return diag_expand_all(tmpl, in);
+	if (d->xcache == NULL)
+		d->xcache = xcalloc(DIAG_XCACHE, sizeof *d->xcache);
+	c = &d->xcache[((uintptr_t)tmpl >> 3) % DIAG_XCACHE];
+	if (c->tmpl != tmpl || strcmp(c->src, tmpl) != 0) {
+		free(c->src);
+		free(c->out);
+		c->tmpl = tmpl;
+		c->src = xstrdup(tmpl);
+		c->out = diag_expand_all(tmpl, in);
+	}
+	return xstrdup(c->out);
 }
 
 /* ---- matching ---- */
@@ -1157,6 +1243,65 @@ diag_match_bool(enum rules_tri want, bool v)
 	return want == RULES_ANY || (want == RULES_YES) == v;
 }
 
+/*
+ * Whether rule r's text expression matches the reply text (r->has_text,
+ * in->text not NULL).  With so: whether it matched and where, false when
+ * that is not known.  The expression that reports where costs about what
+ * the one without does, so with a memo it is the one run, and once per rule
+ * and reply.
+ */
+static bool
+diag_text(
+    const struct diag_input *in, const struct rule *r, size_t *so, size_t *eo)
+{
+	struct diag_tmemo *tm = in->tm;
+	struct diag_tmatch *m = NULL;
+	size_t i, s0 = 0, e0 = 0;
+	bool ok, pos = false;
+
+	for (i = 0; tm != NULL && i < tm->n; i++) {
+		if (tm->v[i].r == r) {
+			m = &tm->v[i];
+			break;
+		}
+	}
+	if (m != NULL && (so == NULL || m->pos || !m->ok)) {
+		ok = m->ok;
+		pos = m->pos;
+		s0 = m->so;
+		e0 = m->eo;
+	} else {
+		if (r->text_src != NULL && (so != NULL || tm != NULL)) {
+			/* The rule's lazily compiled copy is a cache, not a
+			   change of it. */
+			ok = rules_text_words(
+			    (struct rule *)r, in->text, &s0, &e0);
+			pos = ok;
+			if (!ok && r->text_words == NULL) /* no copy */
+				ok = regexec(&r->text, in->text, 0, NULL, 0) ==
+				     0;
+		} else
+			ok = regexec(&r->text, in->text, 0, NULL, 0) == 0;
+		if (m == NULL && tm != NULL)
+			m = &tm->v[tm->n < DIAG_TMEMO ? tm->n++
+						      : DIAG_TMEMO - 1];
+		if (m != NULL) {
+			m->r = r;
+			m->ok = ok;
+			m->pos = pos;
+			m->so = s0;
+			m->eo = e0;
+		}
+	}
+	if (so != NULL) {
+		if (!ok || !pos)
+			return false;
+		*so = s0;
+		*eo = e0;
+	}
+	return ok;
+}
+
 static bool
 diag_match(const struct rule *r, const struct diag_input *in)
 {
@@ -1168,8 +1313,7 @@ diag_match(const struct rule *r, const struct diag_input *in)
 	if (r->answers != 0 &&
 	    (!in->answers_known || (r->answers & in->ans_bit) == 0))
 		return false;
-	if (r->has_text &&
-	    (in->text == NULL || regexec(&r->text, in->text, 0, NULL, 0) != 0))
+	if (r->has_text && (in->text == NULL || !diag_text(in, r, NULL, NULL)))
 		return false;
 	/* The greeting names other software: not this vendor's wording. */
 	if (r->vendor != NULL && in->server >= 0 &&
@@ -1219,6 +1363,41 @@ diag_is_cause_rule(const struct rule *r)
 }
 
 /*
+ * The rules that may match a reply of this code, in precedence order: those
+ * whose codes: list it (every rule for a code outside 0-999).  The lists are
+ * a cache, not a change of the engine.
+ */
+static const struct diag_rlist *
+diag_rules_for(const struct diag *dc, int code)
+{
+	struct diag *d = (struct diag *)dc;
+	struct diag_rlist *l;
+	const struct rule *r;
+	size_t i, j, n;
+	bool all = code < 0 || code >= DIAG_CODES;
+
+	if (d->bycode == NULL)
+		d->bycode = xcalloc(DIAG_CODES + 1, sizeof *d->bycode);
+	l = &d->bycode[all ? DIAG_CODES : code];
+	if (l->built)
+		return l;
+	n = rules_count(d->builtin);
+	for (i = 0; i < d->nsite; i++)
+		n += rules_count(d->site[i]);
+	l->v = xcalloc(n > 0 ? n : 1, sizeof *l->v);
+	for (i = 0; i <= d->nsite; i++) {
+		const struct rules *rs = i < d->nsite ? d->site[i] : d->builtin;
+
+		for (j = 0; (r = rules_get(rs, j)) != NULL; j++) {
+			if (all || diag_match_code(r, code))
+				l->v[l->n++] = r;
+		}
+	}
+	l->built = true;
+	return l;
+}
+
+/*
  * The first matching rule in precedence order; with after, the first one
  * that comes after that rule; with generic_only, rules with a vendor are
  * passed over (the generic advice for a reply whose vendor is a guess).
@@ -1227,25 +1406,25 @@ static const struct rule *
 diag_find(const struct diag *d, const struct diag_input *in,
     const struct rule *after, bool generic_only)
 {
+	/* after need not match this code: then the whole list. */
+	const struct diag_rlist *l =
+	    diag_rules_for(d, after == NULL ? in->code : -1);
 	const struct rule *r;
 	bool go = after == NULL;
-	size_t i, j;
+	size_t k;
 
-	for (i = 0; i <= d->nsite; i++) {
-		const struct rules *rs = i < d->nsite ? d->site[i] : d->builtin;
-
-		for (j = 0; (r = rules_get(rs, j)) != NULL; j++) {
-			if (!go) {
-				go = r == after;
-				continue;
-			}
-			if (generic_only && r->vendor != NULL)
-				continue;
-			if (diag_is_cause_rule(r))
-				continue;
-			if (diag_match(r, in))
-				return r;
+	for (k = 0; k < l->n; k++) {
+		r = l->v[k];
+		if (!go) {
+			go = r == after;
+			continue;
 		}
+		if (generic_only && r->vendor != NULL)
+			continue;
+		if (diag_is_cause_rule(r))
+			continue;
+		if (diag_match(r, in))
+			return r;
 	}
 	return NULL;
 }
@@ -1260,20 +1439,19 @@ static const struct rule *
 diag_find_burst(
     const struct diag *d, const struct diag_input *in, const struct rule *base)
 {
+	/* base matched this code, so it is in the list. */
+	const struct diag_rlist *l = diag_rules_for(d, in->code);
 	const struct rule *r;
-	size_t i, j;
+	size_t k;
 
-	for (i = 0; i <= d->nsite; i++) {
-		const struct rules *rs = i < d->nsite ? d->site[i] : d->builtin;
-
-		for (j = 0; (r = rules_get(rs, j)) != NULL; j++) {
-			if (r == base)
-				return base;
-			if (r->burst_sessions == 0 || diag_is_cause_rule(r))
-				continue;
-			if (diag_match(r, in))
-				return r;
-		}
+	for (k = 0; k < l->n; k++) {
+		r = l->v[k];
+		if (r == base)
+			return base;
+		if (r->burst_sessions == 0 || diag_is_cause_rule(r))
+			continue;
+		if (diag_match(r, in))
+			return r;
 	}
 	return NULL;
 }
@@ -1533,6 +1711,61 @@ struct diag_why {
 static void diag_ev(struct diag_why *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * vsnprintf(buf, size, fmt, ap) (size > 0) for formats of only %s, %u and
+ * %.*s, as the facts use: vsnprintf's setup cost more than the facts.
+ * Any other conversion goes to vsnprintf itself.
+ */
+static void
+diag_vfmt(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	const char *p, *s;
+	char tmp[16];
+	size_t o = 0, n, k;
+	unsigned u;
+	int prec;
+
+	for (p = fmt; *p != '\0'; p++) {
+		if (p[0] == '%' && p[1] != 's' && p[1] != 'u' &&
+		    !(p[1] == '.' && p[2] == '*' && p[3] == 's')) {
+			vsnprintf(buf, size, fmt, ap);
+			return;
+		}
+	}
+	for (p = fmt; *p != '\0'; p++) {
+		if (*p != '%') {
+			/* The run of text up to the next conversion. */
+			s = p;
+			n = strcspn(p, "%");
+			p += n - 1;
+		} else if (p[1] == 's') {
+			s = va_arg(ap, const char *);
+			n = strlen(s);
+			p++;
+		} else if (p[1] == 'u') {
+			u = va_arg(ap, unsigned);
+			k = sizeof tmp;
+			do {
+				tmp[--k] = (char)('0' + u % 10);
+				u /= 10;
+			} while (u != 0);
+			s = tmp + k;
+			n = sizeof tmp - k;
+			p++;
+		} else {
+			prec = va_arg(ap, int);
+			s = va_arg(ap, const char *);
+			n = prec < 0 ? strlen(s) : strnlen(s, (size_t)prec);
+			p += 3;
+		}
+		if (n > size - 1 - o)
+			n = size - 1 - o;
+		memcpy(buf + o, s, n);
+		o += n;
+	}
+	buf[o] = '\0';
+}
+
 /* Add one fact (bounded, no duplicates). */
 static void
 diag_ev(struct diag_why *w, const char *fmt, ...)
@@ -1542,7 +1775,7 @@ diag_ev(struct diag_why *w, const char *fmt, ...)
 	size_t i;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	diag_vfmt(buf, sizeof buf, fmt, ap);
 	va_end(ap);
 	if (w->nev == EVENT_DIAG_EVIDENCE_MAX)
 		return;
@@ -1629,13 +1862,14 @@ diag_pick(const struct diag_input *in, const int *cs, size_t n)
 
 /* The words of the reply that rule r's text: matched, lower case. */
 static void
-diag_rule_words(const struct rule *r, const char *text, char *buf, size_t len)
+diag_rule_words(
+    const struct diag_input *in, const struct rule *r, char *buf, size_t len)
 {
+	const char *text = in->text;
 	size_t i, o = 0, so, eo;
 
 	buf[0] = '\0';
-	/* The rule's lazily compiled copy is a cache, not a change of it. */
-	if (text == NULL || !rules_text_words((struct rule *)r, text, &so, &eo))
+	if (text == NULL || !r->has_text || !diag_text(in, r, &so, &eo))
 		return;
 	for (i = so; i < eo && o + 1 < len; i++) {
 		unsigned char ch = (unsigned char)text[i];
@@ -1776,7 +2010,7 @@ diag_decide(const struct diag_input *in, const struct rule *r, bool site,
 		w->cause = rc;
 		w->confidence =
 		    r->vendor != NULL && in->server < 0 ? "likely" : "certain";
-		diag_rule_words(r, in->text, buf, sizeof buf);
+		diag_rule_words(in, r, buf, sizeof buf);
 		if (*buf != '\0')
 			diag_ev(w, "text: '%s'", buf);
 		else if (words && hit.cause == rc)
@@ -1833,18 +2067,17 @@ static const struct rule *
 diag_cause_rule(const struct diag *d, const struct diag_input *in, int cause,
     bool situational)
 {
+	const struct diag_rlist *l = diag_rules_for(d, in->code);
 	const struct rule *r;
-	size_t i, j;
+	size_t k;
 
-	for (i = 0; i <= d->nsite; i++) {
-		const struct rules *rs = i < d->nsite ? d->site[i] : d->builtin;
-
-		for (j = 0; (r = rules_get(rs, j)) != NULL; j++) {
-			if (diag_is_cause_rule(r) && r->cause != NULL &&
-			    strcmp(r->cause, kb_causes[cause].id) == 0 &&
-			    (!situational || r->nnums > 0) && diag_match(r, in))
-				return r;
-		}
+	for (k = 0; k < l->n; k++) {
+		r = l->v[k];
+		if (diag_is_cause_rule(r) && r->cause != NULL &&
+		    (!situational || r->nnums > 0) &&
+		    strcmp(r->cause, kb_causes[cause].id) == 0 &&
+		    diag_match(r, in))
+			return r;
 	}
 	return NULL;
 }
@@ -2115,10 +2348,13 @@ diag_reply(struct diag *d, struct event *ev)
 	const struct rule *r, *base;
 	char *text, *greeting = NULL;
 	bool highlight = ev->code == 421 || ev->code == 452;
+	struct diag_tmemo tm;
 	int sw;
 
 	memset(&in, 0, sizeof in);
 	in.d = d;
+	tm.n = 0;
+	in.tm = &tm;
 	ev->highlight = highlight;
 	in.now = diag_secs(&ev->ts);
 	h = diag_hist_touch(d, ev, in.now, &sess);
@@ -2215,11 +2451,14 @@ diag_explain(struct diag *d, int code, const char *enhanced, const char *text,
 	struct diag_input in;
 	const struct rule *r;
 	struct event_diag *x;
+	struct diag_tmemo tm;
 	char *t = NULL, verb[16];
 	size_t i;
 
 	memset(&in, 0, sizeof in);
 	in.d = d;
+	tm.n = 0;
+	in.tm = &tm;
 	in.code = code;
 	in.server = -1;
 	diag_set_enhanced(&in, enhanced);

@@ -4,6 +4,7 @@
  * engine fills and names from them, and tests/unit/test_kb.c walks them.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -42,11 +43,23 @@ const size_t kb_ncauses = sizeof kb_causes / sizeof kb_causes[0];
 int
 kb_cause_index(const char *id)
 {
-	size_t i;
+	/* The diagnosis asks for the same few ids on every reply: remember
+	   where each string was found (checked again, as a string at the
+	   same address may have changed since). */
+	static _Thread_local struct {
+		const char *id;
+		size_t i;
+	} memo[16];
+	size_t i, h = (size_t)((uintptr_t)id >> 3) % 16;
 
+	if (memo[h].id == id && strcmp(kb_causes[memo[h].i].id, id) == 0)
+		return (int)memo[h].i;
 	for (i = 0; i < kb_ncauses; i++) {
-		if (strcmp(kb_causes[i].id, id) == 0)
+		if (strcmp(kb_causes[i].id, id) == 0) {
+			memo[h].id = id;
+			memo[h].i = i;
 			return (int)i;
+		}
 	}
 	return -1;
 }

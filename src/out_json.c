@@ -11,9 +11,13 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "explain.h"
 #include "vis.h"
@@ -30,13 +34,19 @@ struct jbuf {
  * made of dozens of them.
  */
 static inline void
-jb_put(struct jbuf *b, const char *s, size_t n)
+jb_reserve(struct jbuf *b, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
 		while (b->len + n + 1 > b->cap)
 			b->cap = b->cap * 2 + 256;
 		b->p = xrealloc(b->p, b->cap);
 	}
+}
+
+static inline void
+jb_put(struct jbuf *b, const char *s, size_t n)
+{
+	jb_reserve(b, n);
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 }
@@ -67,6 +77,7 @@ jb_key(struct jbuf *b, const char *k, size_t kn)
 	jb_put(b, k, kn);
 }
 
+#ifndef __SSE2__
 #define JB_ONES 0x0101010101010101ULL
 #define JB_HIGHS 0x8080808080808080ULL
 
@@ -101,12 +112,60 @@ jb_byte_special(unsigned char c)
 	return c < 0x20 || c >= 0x7f || c == '"' || c == '\\';
 }
 
+#endif
+
+#ifdef __SSE2__
+/*
+ * Bit i set when byte i of the sixteen at p is not plain.  A signed compare
+ * with 0x20 flags the controls and every byte from 0x80 on at once; the
+ * mask is exact.
+ */
+static inline unsigned
+jb_mask16(const unsigned char *p)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)p);
+	__m128i x =
+	    _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+			     _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))),
+		_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
+		    _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))));
+
+	return (unsigned)_mm_movemask_epi8(x);
+}
+#endif
+
 /* The offset of the first byte of p[0..n) that is not plain, or n. */
 static size_t
 jb_plain_len(const unsigned char *p, size_t n)
 {
+	size_t j = 0;
+
+#ifdef __SSE2__
+	/* Sixteen bytes at a time where the CPU has SSE2 (every x86-64). */
+	unsigned mask;
+
+	if (n < 16) {
+		/* A copy padded with plain bytes. */
+		unsigned char t[16];
+
+		memset(t, 'a', sizeof t);
+		memcpy(t, p, n);
+		mask = jb_mask16(t);
+		return mask != 0 ? (size_t)__builtin_ctz(mask) : n;
+	}
+	for (; j + 16 <= n; j += 16) {
+		mask = jb_mask16(p + j);
+		if (mask != 0)
+			return j + (size_t)__builtin_ctz(mask);
+	}
+	if (j == n)
+		return n;
+	/* The rest: the last sixteen bytes again, without those seen. */
+	mask = jb_mask16(p + n - 16) >> (j + 16 - n);
+	return mask != 0 ? j + (size_t)__builtin_ctz(mask) : n;
+#else
 	uint64_t w;
-	size_t j = 0, lim;
+	size_t lim;
 
 	for (;;) {
 		while (j + 8 <= n) {
@@ -123,6 +182,7 @@ jb_plain_len(const unsigned char *p, size_t n)
 		if (j < lim || j == n)
 			return j;
 	}
+#endif
 }
 
 /*
@@ -137,55 +197,62 @@ jb_strn(struct jbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
-	char *e, esc[6];
+	char *e, *o;
 	size_t j;
 
-	jb_put(b, "\"", 1);
+	/* Room for the quotes and every byte escaped as \u00XX, so that the
+	   pieces are written in place (bytes from 0x80 on go through
+	   jb_puts, which makes its own room). */
+	jb_reserve(b, n > SIZE_MAX / 8 ? SIZE_MAX / 2 : n * 6 + 2);
+	o = b->p + b->len;
+	*o++ = '"';
 	while (n > 0) {
-		/* A run of plain bytes, checked eight at a time. */
+		/* A run of plain bytes. */
 		j = jb_plain_len(p, n);
-		jb_put(b, s, j);
+		memcpy(o, s, j);
+		o += j;
 		s += j;
 		p += j;
 		n -= j;
 		if (n == 0)
 			break;
 		if (p[0] >= 0x80) {
+			b->len = (size_t)(o - b->p);
 			e = vis_json(s, n);
 			jb_puts(b, e);
 			free(e);
-			break;
+			jb_put(b, "\"", 1);
+			return;
 		}
-		esc[0] = '\\';
+		*o++ = '\\';
 		switch (p[0]) {
 		case '"':
 		case '\\':
-			esc[1] = (char)p[0];
-			jb_put(b, esc, 2);
+			*o++ = (char)p[0];
 			break;
 		case '\n':
-			jb_put(b, "\\n", 2);
+			*o++ = 'n';
 			break;
 		case '\r':
-			jb_put(b, "\\r", 2);
+			*o++ = 'r';
 			break;
 		case '\t':
-			jb_put(b, "\\t", 2);
+			*o++ = 't';
 			break;
 		default:
-			esc[1] = 'u';
-			esc[2] = '0';
-			esc[3] = '0';
-			esc[4] = hex[p[0] >> 4];
-			esc[5] = hex[p[0] & 15];
-			jb_put(b, esc, 6);
+			*o++ = 'u';
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hex[p[0] >> 4];
+			*o++ = hex[p[0] & 15];
 			break;
 		}
 		s++;
 		p++;
 		n--;
 	}
-	jb_put(b, "\"", 1);
+	*o++ = '"';
+	b->len = (size_t)(o - b->p);
 }
 
 /* A string value, or null when s is NULL. */

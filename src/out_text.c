@@ -8,6 +8,7 @@
 #include "out_text.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,37 @@ ot_u64(struct ot_buf *b, uint64_t v)
 		v /= 10;
 	} while (v != 0);
 	ot_put(b, tmp + i, sizeof tmp - i);
+}
+
+/*
+ * A number as %.3f writes it.  Below 2^32 thousandths v * 1000 is within
+ * 1e-6 of the exact product, so away from a tie rounding it to nearest
+ * gives printf's digits (as out_json's numbers); else ask printf.
+ */
+static void
+ot_num3(struct ot_buf *b, double v)
+{
+	char tmp[64];
+	double x = v * 1000.0, f;
+	uint64_t n;
+
+	if (!signbit(v) && x < 4294967296.0) {
+		n = (uint64_t)x;
+		f = x - (double)n;
+		if (f < 0.5 - 1e-6 || f > 0.5 + 1e-6) {
+			if (f > 0.5)
+				n++;
+			ot_u64(b, n / 1000);
+			tmp[0] = '.';
+			tmp[1] = (char)('0' + n / 100 % 10);
+			tmp[2] = (char)('0' + n / 10 % 10);
+			tmp[3] = (char)('0' + n % 10);
+			ot_put(b, tmp, 4);
+			return;
+		}
+	}
+	snprintf(tmp, sizeof tmp, "%.3f", v);
+	ot_puts(b, tmp);
 }
 
 /* Reply text with its line breaks shown as " | ". */
@@ -285,6 +317,56 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		}
 		ot_putc(&b, '\n');
 		break;
+	case EV_MESSAGE:
+		/* The sender is the client's MAIL argument: any bytes. */
+		s = vis_dup(ev->mail_from ? ev->mail_from : "",
+		    ev->mail_from ? strlen(ev->mail_from) : 0, utf8);
+		ot_puts(&b, ev->code >= 200 && ev->code < 300
+				? "-- message accepted ("
+				: "-- message NOT accepted (");
+		ot_num(&b, ev->code);
+		ot_puts(&b, "): ");
+		ot_u64(&b, ev->bytes);
+		ot_puts(&b, " byte");
+		ot_puts(&b, event_plural(ev->bytes));
+		ot_puts(&b, " from <");
+		ot_puts(&b, s);
+		ot_puts(&b, ">, ");
+		ot_u64(&b, ev->n_accepted);
+		ot_puts(&b, " recipient");
+		ot_puts(&b, event_plural(ev->n_accepted));
+		ot_puts(&b, " accepted, ");
+		ot_u64(&b, ev->n_rejected);
+		ot_puts(&b, " rejected, queue id ");
+		ot_puts(&b, ev->queue_id ? ev->queue_id : "-");
+		ot_putc(&b, '\n');
+		free(s);
+		break;
+	case EV_SESSION_CLOSE:
+		/* Up to the codes; the rare rest is printed below. */
+		ot_puts(&b, "-- session close (");
+		ot_puts(&b, ev->close_reason);
+		ot_puts(&b, ") after ");
+		ot_num3(&b, ev->duration);
+		ot_puts(&b, " s: ");
+		ot_num(&b, ev->commands);
+		ot_puts(&b, " command");
+		ot_puts(&b, event_plural(ev->commands));
+		ot_puts(&b, ", ");
+		ot_num(&b, ev->replies);
+		ot_puts(&b, ev->replies == 1 ? " reply, " : " replies, ");
+		ot_num(&b, ev->messages);
+		ot_puts(&b, " message");
+		ot_puts(&b, event_plural(ev->messages));
+		for (i = 0; i < ev->n_codes; i++) {
+			ot_puts(&b, i ? " " : "; ");
+			ot_num(&b, ev->codes[i].code);
+			ot_putc(&b, ':');
+			ot_num(&b, ev->codes[i].count);
+		}
+		if (!ev->no_payload)
+			ot_putc(&b, '\n');
+		break;
 	default:
 		break;
 	}
@@ -297,20 +379,7 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 	case EV_SESSION_OPEN:
 	case EV_COMMAND:
 	case EV_REPLY:
-		break;
 	case EV_MESSAGE:
-		/* The sender is the client's MAIL argument: any bytes. */
-		s = vis_dup(ev->mail_from ? ev->mail_from : "",
-		    ev->mail_from ? strlen(ev->mail_from) : 0, utf8);
-		fprintf(f,
-		    "-- message %s (%d): %" PRIu64 " byte%s from <%s>, %zu "
-		    "recipient%s accepted, %zu rejected, queue id %s\n",
-		    ev->code >= 200 && ev->code < 300 ? "accepted"
-						      : "NOT accepted",
-		    ev->code, ev->bytes, event_plural(ev->bytes), s,
-		    ev->n_accepted, event_plural(ev->n_accepted),
-		    ev->n_rejected, ev->queue_id ? ev->queue_id : "-");
-		free(s);
 		break;
 	case EV_TLS:
 		fprintf(f, "-- tls %s", ev->phase ? ev->phase : "?");
@@ -365,17 +434,7 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		fputc('\n', f);
 		break;
 	case EV_SESSION_CLOSE:
-		fprintf(f,
-		    "-- session close (%s) after %.3f s: %u command%s, %u "
-		    "repl%s, %u message%s",
-		    ev->close_reason, ev->duration, ev->commands,
-		    event_plural(ev->commands), ev->replies,
-		    ev->replies == 1 ? "y" : "ies", ev->messages,
-		    event_plural(ev->messages));
-		for (i = 0; i < ev->n_codes; i++)
-			fprintf(f, "%s%d:%u", i ? " " : "; ", ev->codes[i].code,
-			    ev->codes[i].count);
-		if (ev->no_payload)
+		if (ev->no_payload) {
 			fprintf(f,
 			    "; payload not captured: client %" PRIu64
 			    " packet%s, %" PRIu64 " byte%s, server %" PRIu64
@@ -388,7 +447,8 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 			    ev->dir_retrans[0] + ev->dir_retrans[1],
 			    event_plural(
 				ev->dir_retrans[0] + ev->dir_retrans[1]));
-		fputc('\n', f);
+			fputc('\n', f);
+		}
 		break;
 	case EV_LOG:
 		/* The MTA's line, as written (escaped), and how it was

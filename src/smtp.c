@@ -1188,7 +1188,14 @@ smtp_code_oddity(int code, char *buf, size_t size)
 	char want[8];
 	size_t i;
 
-	snprintf(want, sizeof want, "%03d", code);
+	/* Called for every reply: no snprintf for a three-digit code. */
+	if (code >= 0 && code <= 999) {
+		want[0] = (char)('0' + code / 100);
+		want[1] = (char)('0' + code / 10 % 10);
+		want[2] = (char)('0' + code % 10);
+		want[3] = '\0';
+	} else
+		snprintf(want, sizeof want, "%03d", code);
 	for (i = 0; i + 3 <= sizeof smtp_known_codes - 1; i += 4)
 		if (memcmp(smtp_known_codes + i, want, 3) == 0)
 			return NULL;
