@@ -39,6 +39,7 @@ struct store {
 	size_t max_bytes; /* store_bytes() at most; SIZE_MAX: no budget */
 	size_t pkt_max;	  /* packet copies' bytes at most */
 	struct store_session **sess; /* sess[off .. off+n) */
+	struct store_key *keys;	     /* keys[off .. off+n), parallel */
 	size_t off, n, cap;
 	uint64_t max_id;
 	uint64_t gen;
@@ -96,6 +97,7 @@ store_free(struct store *s)
 	for (i = 0; i < s->n; i++)
 		store_session_free(s->sess[s->off + i]);
 	free(s->sess);
+	free(s->keys);
 	free(s->servers.slot);
 	free(s->clients.slot);
 	event_free(s->stats.last_stats);
@@ -138,6 +140,44 @@ store_sessions(const struct store *s)
 	return s->n > 0 ? s->sess + s->off : NULL;
 }
 
+const struct store_key *
+store_keys(const struct store *s)
+{
+	return s->n > 0 ? s->keys + s->off : NULL;
+}
+
+uint64_t
+store_codesum(int code)
+{
+	uint64_t b;
+
+	if (code < 100 || code >= STORE_CODE_MAX)
+		return 0;
+	b = STORE_CODESUM_BIT(code / 100, (code / 10) % 10);
+	if (code == 421)
+		b |= STORE_CODESUM_421;
+	else if (code == 452)
+		b |= STORE_CODESUM_452;
+	return b;
+}
+
+/* The key of a session, from the session. */
+static void
+store_key_of(const struct store_session *ss, struct store_key *k)
+{
+	k->id = ss->id;
+	k->gen = ss->gen;
+	k->codes = ss->codesum;
+	k->search = ss->search;
+	k->search_len = (uint32_t)ss->search_len;
+	memcpy(k->search_off, ss->search_off, sizeof k->search_off);
+	k->flags = (uint16_t)(ss->flags & 0x7fff);
+	if (store_session_problem(ss))
+		k->flags |= STORE_K_PROBLEM;
+	k->client_w = ss->client_w;
+	k->server_w = ss->server_w;
+}
+
 struct store_session *
 store_find(const struct store *s, uint64_t id)
 {
@@ -170,9 +210,12 @@ store_remove_at(struct store *s, size_t i)
 	store_session_free(ss);
 	if (i == 0)
 		s->off++;
-	else
+	else {
 		memmove(&s->sess[s->off + i], &s->sess[s->off + i + 1],
 		    (s->n - i - 1) * sizeof *s->sess);
+		memmove(&s->keys[s->off + i], &s->keys[s->off + i + 1],
+		    (s->n - i - 1) * sizeof *s->keys);
+	}
 	s->n--;
 	if (s->n == 0)
 		s->off = 0;
@@ -182,7 +225,8 @@ size_t
 store_bytes(const struct store *s)
 {
 	return s->stats.packet_bytes + s->stats.event_bytes +
-	       s->n * sizeof(struct store_session) + s->cap * sizeof *s->sess;
+	       s->n * sizeof(struct store_session) +
+	       s->cap * (sizeof *s->sess + sizeof *s->keys);
 }
 
 void
@@ -291,15 +335,20 @@ store_append(struct store *s, const struct event *ev)
 		if (s->off > 0) {
 			memmove(
 			    s->sess, s->sess + s->off, s->n * sizeof *s->sess);
+			memmove(
+			    s->keys, s->keys + s->off, s->n * sizeof *s->keys);
 			s->off = 0;
 		} else {
 			s->cap = s->cap == 0 ? 64 : s->cap * 2;
 			s->sess =
 			    xreallocarray(s->sess, s->cap, sizeof *s->sess);
+			s->keys =
+			    xreallocarray(s->keys, s->cap, sizeof *s->keys);
 		}
 	}
 	s->sess[s->off + s->n++] = ss;
 	store_search_build(s, ss);
+	store_key_of(ss, &s->keys[s->off + s->n - 1]);
 	s->max_id = ev->session;
 	s->stats.sessions++;
 	return ss;
@@ -588,6 +637,7 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 			ss->rcpts_ok++;
 		if (code >= 0 && code < STORE_CODE_MAX) {
 			ss->codes_seen[code / 8] |= (uint8_t)(1u << (code % 8));
+			ss->codesum |= store_codesum(code);
 			s->codes[code]++;
 		}
 		store_count_minute(s, ev->ts.tv_sec, code);
@@ -719,6 +769,7 @@ store_add_take(struct store *s, struct event *ev)
 {
 	struct store_session *ss;
 	uint64_t id;
+	size_t i;
 
 	if (ev == NULL)
 		return NULL;
@@ -735,8 +786,10 @@ store_add_take(struct store *s, struct event *ev)
 		event_free(ev);
 		return NULL;
 	}
-	ss = store_find(s, ev->session);
-	if (ss == NULL) {
+	i = store_search(s, ev->session);
+	if (i < s->n && s->sess[s->off + i]->id == ev->session)
+		ss = s->sess[s->off + i];
+	else {
 		/* An id at or below the newest is an evicted session. */
 		if (ev->session <= s->max_id) {
 			s->stats.orphans++;
@@ -744,6 +797,7 @@ store_add_take(struct store *s, struct event *ev)
 			return NULL;
 		}
 		ss = store_append(s, ev);
+		i = s->n - 1;
 	}
 	ss->gen = s->gen;
 	id = ss->id;
@@ -753,6 +807,8 @@ store_add_take(struct store *s, struct event *ev)
 		store_columns(s, ss, ev);
 		store_add_event(s, ss, ev);
 	}
+	/* Nothing above moved the sessions: i is still ss's place. */
+	store_key_of(ss, &s->keys[s->off + i]);
 	store_evict(s);
 	/* The session itself may have been evicted (limit reached, all open).
 	 */
@@ -939,6 +995,37 @@ store_term_codes(const struct store_term *t, const struct store_session *ss)
 }
 
 /*
+ * A code term ("452", "4xx", "45x", "4x2") from the key's summary, reading
+ * the session's codes only when the summary cannot tell.
+ */
+static bool
+store_code_matches_key(
+    const struct store_key *k, const struct store_session *ss, const char *w)
+{
+	int c = w[0] - '0', d;
+	uint64_t cls = 0;
+
+	if (isdigit((unsigned char)w[1])) {
+		if ((k->codes & STORE_CODESUM_BIT(c, w[1] - '0')) == 0)
+			return false;
+		if (!isdigit((unsigned char)w[2]))
+			return true; /* "45x": the bit is the answer */
+		if (c == 4 && w[1] == '2' && w[2] == '1')
+			return (k->codes & STORE_CODESUM_421) != 0;
+		if (c == 4 && w[1] == '5' && w[2] == '2')
+			return (k->codes & STORE_CODESUM_452) != 0;
+		return store_code_matches(ss, w);
+	}
+	for (d = 0; d < 10; d++)
+		cls |= STORE_CODESUM_BIT(c, d);
+	if ((k->codes & cls) == 0)
+		return false;
+	if (!isdigit((unsigned char)w[2]))
+		return true; /* "4xx" */
+	return store_code_matches(ss, w);
+}
+
+/*
  * A substring term against one part of the search text (already lower
  * case): the same bytes as the separate string, read from the one block
  * the walk has loaded rather than from another allocation.  The
@@ -946,20 +1033,21 @@ store_term_codes(const struct store_term *t, const struct store_session *ss)
  * term's bytes.
  */
 static bool
-store_term_part(const struct store_term *t, const struct store_session *ss,
-    enum store_part part)
+store_term_part(
+    const struct store_term *t, const struct store_key *k, enum store_part part)
 {
-	size_t b = ss->search_off[part];
-	size_t e = part < STORE_PART_RCPT ? ss->search_off[part + 1] - 1
-					  : ss->search_len;
+	size_t b = k->search_off[part];
+	size_t e = part < STORE_PART_RCPT ? k->search_off[part + 1] - 1
+					  : k->search_len;
 
 	if (e <= b || e - b < t->len)
 		return false;
-	return memmem(ss->search + b, e - b, t->lower, t->len) != NULL;
+	return memmem(k->search + b, e - b, t->lower, t->len) != NULL;
 }
 
 static bool
-store_term_match(const struct store_term *t, const struct store_session *ss)
+store_term_match(const struct store_term *t, const struct store_key *k,
+    const struct store_session *ss)
 {
 	/* "from:" while it is being typed: no constraint yet. */
 	if (!t->is_re && t->text[0] == '\0')
@@ -967,16 +1055,23 @@ store_term_match(const struct store_term *t, const struct store_session *ss)
 	if (!t->is_re) {
 		switch (t->field) {
 		case STORE_FIELD_FROM:
-			return store_term_part(t, ss, STORE_PART_FROM);
+			return store_term_part(t, k, STORE_PART_FROM);
 		case STORE_FIELD_RCPT:
-			return store_term_part(t, ss, STORE_PART_RCPT);
+			return store_term_part(t, k, STORE_PART_RCPT);
 		case STORE_FIELD_HELO:
-			return store_term_part(t, ss, STORE_PART_HELO);
+			return store_term_part(t, k, STORE_PART_HELO);
 		case STORE_FIELD_CODE:
+			return t->code &&
+			       store_code_matches_key(k, ss, t->text);
+		case STORE_FIELD_TEXT:
+			/* A code or class is a code, never part of a port. */
+			if (t->code)
+				return store_code_matches_key(k, ss, t->text);
+			return memmem(k->search, k->search_len, t->lower,
+				   t->len) != NULL;
 		case STORE_FIELD_SERVER: /* in the session itself */
 		case STORE_FIELD_CLIENT:
 		case STORE_FIELD_CAUSE:
-		case STORE_FIELD_TEXT:
 			break;
 		}
 	}
@@ -1000,12 +1095,7 @@ store_term_match(const struct store_term *t, const struct store_session *ss)
 	case STORE_FIELD_TEXT:
 		break;
 	}
-	/* Free text: a code or class is a code, never part of a port. */
-	if (!t->is_re && t->code)
-		return store_code_matches(ss, t->text);
-	if (!t->is_re)
-		return memmem(ss->search, ss->search_len, t->lower, t->len) !=
-		       NULL;
+	/* Free text, a regular expression. */
 	return store_term_str(t, ss->client, strlen(ss->client)) ||
 	       store_term_str(t, ss->server, strlen(ss->server)) ||
 	       (ss->helo != NULL &&
@@ -1115,16 +1205,28 @@ store_filter_new(const char *text, char **cause)
 }
 
 bool
-store_filter_match(const struct store_filter *f, const struct store_session *ss)
+store_filter_match_key(const struct store_filter *f, const struct store_key *k,
+    const struct store_session *ss)
 {
 	size_t i;
 
 	if (f == NULL)
 		return true;
 	for (i = 0; i < f->n; i++)
-		if (!store_term_match(&f->terms[i], ss))
+		if (!store_term_match(&f->terms[i], k, ss))
 			return false;
 	return true;
+}
+
+bool
+store_filter_match(const struct store_filter *f, const struct store_session *ss)
+{
+	struct store_key k;
+
+	if (f == NULL)
+		return true;
+	store_key_of(ss, &k);
+	return store_filter_match_key(f, &k, ss);
 }
 
 /* Every session that the term b matches, a matches too. */
