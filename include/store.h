@@ -49,15 +49,17 @@ struct store_session {
 #define STORE_F_ENCRYPTED 0x10 /* some part was TLS */
 #define STORE_F_MIDSTREAM 0x20
 #define STORE_F_NO_PAYLOAD 0x40 /* seen from packet headers only */
+#define STORE_F_CAUSE 0x80	/* some reply has a diagnosis cause */
 	unsigned n421, n452, n4xx, n5xx;
 	uint8_t client_w, server_w; /* columns of client and server (":25"
 				       implied) */
 	/* What free text in the filter searches, in one block and in lower
-	   case: client, server, HELO, MAIL FROM and the recipients kept,
-	   NUL-separated (a filter's text holds no NUL, so a match never
-	   spans two fields). */
-	char *search;
-	size_t search_len;
+	   case (the blocks of all sessions share one arena, mostly in session
+	   order, so that a walk reads memory in order): client, server, HELO,
+	   MAIL FROM and the recipients kept, NUL-separated (a filter's text
+	   holds no NUL, so a match never spans two fields). */
+	char *search; /* in the store's search arena, at search_pos */
+	size_t search_len, search_pos;
 	/* Where server, HELO, MAIL FROM and the recipients start in search
 	   (the client starts at 0): a FIELD:VALUE term reads its part of the
 	   block instead of the separate strings. */
@@ -149,7 +151,13 @@ void store_free(struct store *);
  * STORE_PACKET_BYTES_MAX).  0: no budget but the caps.  Never fails.
  */
 void store_set_budget(struct store *, size_t bytes);
-/* Bytes held: events, packet copies, sessions.  Never fails. */
+/*
+ * Bytes a front end holds per session kept, outside the store (the list's
+ * views of it), to count in store_bytes and so in the budget.  Never fails.
+ */
+void store_set_overhead(struct store *, size_t per_session);
+/* Bytes held: events, packet copies, sessions, and the overhead per
+   session.  Never fails. */
 size_t store_bytes(const struct store *);
 /* Takes ev.  Returns the session it changed, or NULL. */
 struct store_session *store_add_take(struct store *, struct event *ev);

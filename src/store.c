@@ -38,8 +38,13 @@ struct store {
 	size_t limit;
 	size_t max_bytes; /* store_bytes() at most; SIZE_MAX: no budget */
 	size_t pkt_max;	  /* packet copies' bytes at most */
+	size_t overhead;  /* per session, held by the front end */
 	struct store_session **sess; /* sess[off .. off+n) */
 	struct store_key *keys;	     /* keys[off .. off+n), parallel */
+	/* The sessions' search texts, one after another; dead bytes are
+	   those of evicted sessions and of texts since rebuilt elsewhere. */
+	char *arena;
+	size_t arena_len, arena_cap, arena_dead;
 	size_t off, n, cap;
 	uint64_t max_id;
 	uint64_t gen;
@@ -83,7 +88,6 @@ store_session_free(struct store_session *ss)
 	free(ss->helo);
 	free(ss->mail_from);
 	free(ss->rcpt_text);
-	free(ss->search);
 	free(ss);
 }
 
@@ -98,6 +102,7 @@ store_free(struct store *s)
 		store_session_free(s->sess[s->off + i]);
 	free(s->sess);
 	free(s->keys);
+	free(s->arena);
 	free(s->servers.slot);
 	free(s->clients.slot);
 	event_free(s->stats.last_stats);
@@ -207,6 +212,7 @@ store_remove_at(struct store *s, size_t i)
 
 	s->stats.packet_bytes -= ss->pkt_bytes;
 	s->stats.event_bytes -= ss->ev_bytes;
+	s->arena_dead += ss->search_len;
 	store_session_free(ss);
 	if (i == 0)
 		s->off++;
@@ -225,8 +231,14 @@ size_t
 store_bytes(const struct store *s)
 {
 	return s->stats.packet_bytes + s->stats.event_bytes +
-	       s->n * sizeof(struct store_session) +
+	       s->n * (sizeof(struct store_session) + s->overhead) +
 	       s->cap * (sizeof *s->sess + sizeof *s->keys);
+}
+
+void
+store_set_overhead(struct store *s, size_t per_session)
+{
+	s->overhead = per_session;
 }
 
 void
@@ -271,42 +283,128 @@ enum store_part {
 	STORE_PART_RCPT
 };
 
-/* Append n bytes, lowered, and a NUL to the session's search text. */
+/* Point the sessions and their keys at their texts in a moved arena. */
 static void
-store_search_add(struct store_session *ss, const char *p, size_t n)
+store_arena_moved(struct store *s)
 {
+	struct store_session *ss;
 	size_t i;
 
-	ss->search = xrealloc(ss->search, ss->search_len + n + 1);
+	for (i = 0; i < s->n; i++) {
+		ss = s->sess[s->off + i];
+		ss->search = s->arena + ss->search_pos;
+		s->keys[s->off + i].search = ss->search;
+	}
+}
+
+/*
+ * Room for n more bytes at the end of the arena.  When more than half of
+ * it is dead, the live texts are copied into a new arena in session order
+ * (which a walk reads in order); else it grows.  Either may move every
+ * text: the sessions' and keys' pointers follow.  Amortised, each byte
+ * appended is copied a bounded number of times.
+ */
+static void
+store_arena_room(struct store *s, size_t n)
+{
+	struct store_session *ss;
+	size_t i, live = s->arena_len - s->arena_dead, cap;
+	char *a;
+
+	if (s->arena_len + n <= s->arena_cap)
+		return;
+	if (s->arena_dead > live) {
+		cap = 2 * (live + n) > 65536 ? 2 * (live + n) : 65536;
+		a = xmalloc(cap);
+		live = 0;
+		for (i = 0; i < s->n; i++) {
+			ss = s->sess[s->off + i];
+			if (ss->search_len > 0)
+				memcpy(a + live, ss->search, ss->search_len);
+			ss->search_pos = live;
+			live += ss->search_len;
+		}
+		free(s->arena);
+		s->arena = a;
+		s->arena_cap = cap;
+		s->arena_len = live;
+		s->arena_dead = 0;
+	} else {
+		cap = s->arena_cap > 0 ? s->arena_cap * 2 : 65536;
+		while (cap < s->arena_len + n)
+			cap *= 2;
+		s->arena = xrealloc(s->arena, cap);
+		s->arena_cap = cap;
+	}
+	store_arena_moved(s);
+}
+
+/* Write n bytes, lowered, and a NUL at the end of the arena. */
+static void
+store_arena_put(struct store *s, const char *p, size_t n)
+{
+	char *d = s->arena + s->arena_len;
+	size_t i;
+
 	for (i = 0; i < n; i++)
-		ss->search[ss->search_len + i] =
-		    (char)store_lower((unsigned char)p[i]);
-	ss->search[ss->search_len + n] = '\0';
+		d[i] = (char)store_lower((unsigned char)p[i]);
+	d[n] = '\0';
+	s->arena_len += n + 1;
+}
+
+/*
+ * Append n bytes, lowered, and a NUL to the session's search text: in
+ * place when the text ends the arena, else the text moves to the end.
+ */
+static void
+store_search_add(
+    struct store *s, struct store_session *ss, const char *p, size_t n)
+{
+	store_arena_room(s, ss->search_len + n + 1);
+	if (ss->search == NULL ||
+	    ss->search_pos + ss->search_len != s->arena_len) {
+		if (ss->search_len > 0)
+			memcpy(s->arena + s->arena_len, ss->search,
+			    ss->search_len);
+		s->arena_dead += ss->search_len;
+		ss->search_pos = s->arena_len;
+		s->arena_len += ss->search_len;
+	}
+	ss->search = s->arena + ss->search_pos;
+	store_arena_put(s, p, n);
 	ss->search_len += n + 1;
 }
 
 /*
- * Build the search text again (HELO or MAIL FROM changed).  Its bytes are
- * counted with the session's events, so the budget sees them.
+ * Build the search text again (HELO or MAIL FROM changed), at the end of
+ * the arena.  Its bytes are counted with the session's events, so the
+ * budget sees them.
  */
 static void
 store_search_build(struct store *s, struct store_session *ss)
 {
-	size_t before = ss->search_len;
+	size_t before = ss->search_len, lc = strlen(ss->client),
+	       ls = strlen(ss->server), lh = ss->helo ? strlen(ss->helo) : 0,
+	       lf = ss->mail_from ? strlen(ss->mail_from) : 0;
 
 	/* Each part is at most a command line (SMTP_LINE_MAX) or
 	   STORE_RCPT_TEXT_MAX long, so the offsets fit 32 bits. */
-	ss->search_len = 0;
-	store_search_add(ss, ss->client, strlen(ss->client));
-	ss->search_off[STORE_PART_SERVER] = (uint32_t)ss->search_len;
-	store_search_add(ss, ss->server, strlen(ss->server));
-	ss->search_off[STORE_PART_HELO] = (uint32_t)ss->search_len;
-	store_search_add(ss, ss->helo, ss->helo ? strlen(ss->helo) : 0);
-	ss->search_off[STORE_PART_FROM] = (uint32_t)ss->search_len;
-	store_search_add(
-	    ss, ss->mail_from, ss->mail_from ? strlen(ss->mail_from) : 0);
-	ss->search_off[STORE_PART_RCPT] = (uint32_t)ss->search_len;
-	store_search_add(ss, ss->rcpt_text, ss->rcpt_len);
+	store_arena_room(s, lc + ls + lh + lf + ss->rcpt_len + 5);
+	s->arena_dead += ss->search_len;
+	ss->search_pos = s->arena_len;
+	ss->search = s->arena + ss->search_pos;
+	store_arena_put(s, ss->client, lc);
+	ss->search_off[STORE_PART_SERVER] = (uint32_t)(lc + 1);
+	store_arena_put(s, ss->server, ls);
+	ss->search_off[STORE_PART_HELO] = (uint32_t)(lc + ls + 2);
+	store_arena_put(s, ss->helo, lh);
+	ss->search_off[STORE_PART_FROM] = (uint32_t)(lc + ls + lh + 3);
+	store_arena_put(s, ss->mail_from, lf);
+	ss->search_off[STORE_PART_RCPT] = (uint32_t)(lc + ls + lh + lf + 4);
+	/* The recipients: NUL-separated already (lowered by put). */
+	if (ss->rcpt_len > 0)
+		store_arena_put(s, ss->rcpt_text, ss->rcpt_len - 1);
+	ss->search_len = s->arena_len - ss->search_pos;
 	ss->ev_bytes += ss->search_len - before;
 	s->stats.event_bytes += ss->search_len - before;
 }
@@ -577,7 +675,7 @@ store_add_rcpt(struct store *s, struct store_session *ss, const char *arg)
 		ss->rcpt_text = xrealloc(ss->rcpt_text, ss->rcpt_len + n);
 		memcpy(ss->rcpt_text + ss->rcpt_len, a, n);
 		ss->rcpt_len += n;
-		store_search_add(ss, a, n - 1);
+		store_search_add(s, ss, a, n - 1);
 		ss->ev_bytes += n;
 		s->stats.event_bytes += n;
 	}
@@ -630,6 +728,8 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 	case EV_REPLY:
 		if (ev->encrypted)
 			ss->flags |= STORE_F_ENCRYPTED;
+		if (ev->diag != NULL && ev->diag->cause != NULL)
+			ss->flags |= STORE_F_CAUSE;
 		code = ev->code;
 		ss->last_code = code;
 		if (code >= 200 && code < 300 &&
@@ -934,6 +1034,9 @@ store_term_str(const struct store_term *t, const char *s, size_t n)
 		return false;
 	if (!t->is_re)
 		return store_contains(s, n, t->lower, t->len);
+	/* Strings of the session end with a NUL: no copy. */
+	if (s[n] == '\0')
+		return regexec(&t->re, s, 0, NULL, 0) == 0;
 	z = xstrndup(s, n);
 	hit = regexec(&t->re, z, 0, NULL, 0) == 0;
 	free(z);
@@ -951,8 +1054,11 @@ store_term_rcpts(const struct store_term *t, const struct store_session *ss)
 	if (!t->is_re)
 		return store_contains(
 		    ss->rcpt_text, ss->rcpt_len, t->lower, t->len);
+	/* Every recipient kept ends with its NUL (store_add_rcpt). */
 	while (o < ss->rcpt_len) {
 		l = strnlen(ss->rcpt_text + o, ss->rcpt_len - o);
+		if (o + l == ss->rcpt_len)
+			break;
 		if (store_term_str(t, ss->rcpt_text + o, l))
 			return true;
 		o += l + 1;
@@ -1091,7 +1197,9 @@ store_term_match(const struct store_term *t, const struct store_key *k,
 		return ss->helo != NULL &&
 		       store_term_str(t, ss->helo, strlen(ss->helo));
 	case STORE_FIELD_CAUSE:
-		return store_term_causes(t, ss);
+		/* Most sessions have no diagnosis: the flag says so. */
+		return (k->flags & STORE_F_CAUSE) != 0 &&
+		       store_term_causes(t, ss);
 	case STORE_FIELD_TEXT:
 		break;
 	}
