@@ -655,14 +655,16 @@ ui_list_jump(struct ui_ctx *ctx, int dir)
 {
 	size_t k, i, n = ctx->n_view;
 	const struct store_session *ss;
-
+	/* ui_list_key refreshed the list: its indexes are the store's. */
+	const struct store_key *keys = store_keys(ctx->store);
 	bool wrapped;
 
 	for (k = 1; k <= n; k++) {
 		i = dir > 0 ? (ctx->sel + k) % n : (ctx->sel + n - k % n) % n;
-		ss = ctx->view[i].ss;
-		if ((ss->flags & (STORE_F_421 | STORE_F_452)) == 0)
+		if ((keys[ctx->view[i].idx].flags &
+			(STORE_F_421 | STORE_F_452)) == 0)
 			continue;
+		ss = ctx->view[i].ss;
 		wrapped = dir > 0 ? ctx->sel + k >= n : k > ctx->sel;
 		ui_list_select(ctx, i);
 		ctx->follow = false;
