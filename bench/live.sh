@@ -12,6 +12,13 @@
 #   LIVE_MODES   any of "tcpdump json ui" (default all three)
 #   LIVE_PORT    the SMTP port the capture is moved to (default 18925)
 #   LIVE_ARGS    extra smtpscope options (e.g. "-B 2")
+#   LIVE_KEYS    keys (tmux key names) to press in the UI, one every
+#                LIVE_KEY_GAP seconds (default 0.5), while the capture is
+#                replayed, e.g. "g j NPage p p / 4 5 2 Enter G"; the UI row
+#                then also gives their latency from smtpscope's log
+#                (SMTPSCOPE_UI_TIMING): keys answered, and the elapsed and
+#                CPU time from reading a key to the end of its redraw,
+#                median and maximum
 #
 # The capture comes from bench/gen.c (198.18/15, port 25).  tcprewrite
 # moves it to 127.18/15 and LIVE_PORT; its Ethernet destinations are not
@@ -37,6 +44,8 @@ LIVE_MODES=${LIVE_MODES:-tcpdump json ui}
 LIVE_PORT=${LIVE_PORT:-18925}
 LIVE_ARGS=${LIVE_ARGS:-}
 SETTLE=${LIVE_SETTLE:-2}
+LIVE_KEYS=${LIVE_KEYS:-}
+LIVE_KEY_GAP=${LIVE_KEY_GAP:-0.5}
 
 die() { echo "live: $*" >&2; exit 2; }
 
@@ -125,14 +134,36 @@ run_json() {
 	note="packets $got of $pkts${lost:+, lost events $lost}"
 }
 
+# Sorted numbers on stdin: "median M max X ms".
+stat_ms() {
+	awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print "-"; exit }
+		printf "median %.1f max %.1f ms", v[int((NR + 1) / 2)], v[NR] }'
+}
+
 run_ui() {
 	s=smtpscope-live-$$
 	tmux kill-session -t "$s" 2>/dev/null || true
+	timing=$BENCH_DIR/ui-timing
+	: >"$timing"
+	chmod 666 "$timing" # smtpscope may run as nobody (-Z)
 	# shellcheck disable=SC2086
 	tmux new-session -d -s "$s" -x 200 -y 40 \
-	    "TERM=xterm-256color $bin -i lo -P $LIVE_PORT $LIVE_ARGS; sleep 60"
+	    "TERM=xterm-256color SMTPSCOPE_UI_TIMING=$timing $bin -i lo -P $LIVE_PORT $LIVE_ARGS; sleep 60"
 	sleep 1.5
+	kpid=
+	if [ -n "$LIVE_KEYS" ]; then
+		(
+			sleep 0.5
+			for k in $LIVE_KEYS; do
+				tmux send-keys -t "$s" "$k"
+				sleep "$LIVE_KEY_GAP"
+			done
+		) &
+		kpid=$!
+	fi
 	replay "$1"
+	[ -z "$kpid" ] || wait "$kpid"
 	sleep "$SETTLE"
 	tmux capture-pane -p -t "$s" >"$BENCH_DIR/ui.txt"
 	tmux send-keys -t "$s" q
@@ -146,6 +177,13 @@ run_ui() {
 	got=$(echo "$bar" | sed -n 's/.*pkts \([0-9]*\).*/\1/p')
 	seen=$((${a:-0} + ${b:-0}))
 	note="packets ${got:-?} of $pkts${lost:+, lost events $lost}"
+	if [ -n "$LIVE_KEYS" ]; then
+		# "key K E ms, cpu C ms" per batch of keys read.
+		el=$(awk '{ print $3 }' "$timing" | sort -n | stat_ms)
+		cpu=$(awk '{ print $6 }' "$timing" | sort -n | stat_ms)
+		keys="$(wc -l <"$timing") batches, elapsed $el, CPU $cpu"
+		note="$note; keys: $keys"
+	fi
 }
 
 echo "smtpscope: $bin"

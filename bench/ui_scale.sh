@@ -9,6 +9,9 @@
 #               108,000 sessions)
 #   UI_ARGS     smtpscope options (default "--limit 100000 --memory 8192":
 #               the store must be allowed to keep them all)
+#   UI_WAIT     seconds to wait, after the pane changed, for smtpscope to
+#               log the end of its redraws (default 0.3): a key answered in
+#               several batches (a filter pasted at once) is summed whole
 #
 # Opens the UI in tmux (200x50) on a `gen -d` capture, waits until it has
 # read the whole file ("[done]"), then sends keys one at a time and times
@@ -24,6 +27,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 BENCH_DIR=${BENCH_DIR:-/tmp/smtpscope-bench}
 UI_SIZE=${UI_SIZE:-1200M}
 UI_ARGS=${UI_ARGS:---limit 100000 --memory 8192}
+UI_WAIT=${UI_WAIT:-0.3}
 
 die() { echo "ui_scale: $*" >&2; exit 2; }
 command -v tmux >/dev/null 2>&1 || die "tmux is missing"
@@ -81,7 +85,16 @@ key() {
 		fi
 	done
 	el=$(($(now_ms) - t))
-	sleep 0.1 # let the log catch up with a key answered in two batches
+	# Wait for the log: until it has a new line and UI_WAIT passed
+	# without another (a key answered in several batches), 5 s at most.
+	n0=-1
+	while :; do
+		sleep "$UI_WAIT"
+		n1=$(wc -l <"$timing")
+		[ "$n1" -gt "$lines" ] && [ "$n1" = "$n0" ] && break
+		[ $(($(now_ms) - t)) -lt 5000 ] || break
+		n0=$n1
+	done
 	in=$(tail -n +$((lines + 1)) "$timing" |
 	    awk '{ t += $3; c += $6 } END { printf "%7.1f ms %7.1f ms", t, c }')
 	printf '%-28s %5d ms   %s\n' "$name" "$el" "$in"
@@ -121,6 +134,22 @@ key "filter: rcpt:" :
 key "filter: rcpt:a" a
 key "filter: clear (Ctrl-U)" C-u
 key "filter: Esc" Escape
+# A cause (read from the replies' diagnoses) and regular expressions,
+# each pasted at once: the figures are the sum of every batch.
+key "filter prompt (/)" /
+key "filter: cause:rcpt-limit" "cause:rcpt-limit"
+key "filter: Enter" Enter
+key "clear the filter (Esc)" Escape
+key "filter prompt (/)" /
+key "filter: from:/^sender1[0-9]*\\./" 'from:/^sender1[0-9]*\./'
+key "filter: Enter" Enter
+key "clear the filter (Esc)" Escape
+key "filter prompt (/)" /
+key "filter: /example\\.(com|net)\$/" '/example\.(com|net)$/'
+key "filter: Enter" Enter
+key "statistics (s)" s
+key "back (Esc)" Escape
+key "clear the filter (Esc)" Escape
 pid=$(pgrep -n -f "^$bin " || true) # any binary name
 if [ -n "$pid" ]; then
 	echo "RSS now: $(awk '/VmRSS/ { print $2 " " $3 }' /proc/"$pid"/status)," \

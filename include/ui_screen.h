@@ -166,12 +166,19 @@ struct ui_scroll {
 /* Lists kept for filters typed earlier (backspace reuses them). */
 #define UI_VIEWS_SAVED 8
 
+/* One listed session: where it is in the store (at view_gen) and its id. */
+struct ui_view_ent {
+	struct store_session *ss;
+	uint64_t id;
+	size_t idx; /* in store_sessions() and store_keys() */
+};
+
 /* A list built earlier: what it listed, for which filter and store. */
 struct ui_view_saved {
 	char key[UI_FILTER_MAX]; /* the filter; "" for one matching all */
 	bool problems;
 	uint64_t gen; /* store generation it was built at */
-	struct store_session **v;
+	struct ui_view_ent *v;
 	size_t n, cap;
 	int cw, sw;
 };
@@ -194,8 +201,9 @@ struct ui_ctx {
 	uint64_t snap_cut;		/* sessions whose payload -s cut */
 
 	/* List. */
-	struct store_session **view;
+	struct ui_view_ent *view;
 	size_t n_view, cap_view;
+	struct ui_view_ent *view_next; /* scratch of cap_view: a rebuild */
 	uint64_t view_gen;
 	bool view_stale;
 	/* The change since the view was built only narrowed it (a filter

@@ -39,7 +39,13 @@ struct store {
 	size_t limit;
 	size_t max_bytes; /* store_bytes() at most; SIZE_MAX: no budget */
 	size_t pkt_max;	  /* packet copies' bytes at most */
+	size_t overhead;  /* per session, held by the front end */
 	struct store_session **sess; /* sess[off .. off+n) */
+	struct store_key *keys;	     /* keys[off .. off+n), parallel */
+	/* The sessions' search texts, one after another; dead bytes are
+	   those of evicted sessions and of texts since rebuilt elsewhere. */
+	char *arena;
+	size_t arena_len, arena_cap, arena_dead;
 	size_t off, n, cap;
 	uint64_t max_id;
 	uint64_t gen;
@@ -83,7 +89,6 @@ store_session_free(struct store_session *ss)
 	free(ss->helo);
 	free(ss->mail_from);
 	free(ss->rcpt_text);
-	free(ss->search);
 	free(ss);
 }
 
@@ -97,6 +102,8 @@ store_free(struct store *s)
 	for (i = 0; i < s->n; i++)
 		store_session_free(s->sess[s->off + i]);
 	free(s->sess);
+	free(s->keys);
+	free(s->arena);
 	free(s->servers.slot);
 	free(s->clients.slot);
 	event_free(s->stats.last_stats);
@@ -139,6 +146,44 @@ store_sessions(const struct store *s)
 	return s->n > 0 ? s->sess + s->off : NULL;
 }
 
+const struct store_key *
+store_keys(const struct store *s)
+{
+	return s->n > 0 ? s->keys + s->off : NULL;
+}
+
+uint64_t
+store_codesum(int code)
+{
+	uint64_t b;
+
+	if (code < 100 || code >= STORE_CODE_MAX)
+		return 0;
+	b = STORE_CODESUM_BIT(code / 100, (code / 10) % 10);
+	if (code == 421)
+		b |= STORE_CODESUM_421;
+	else if (code == 452)
+		b |= STORE_CODESUM_452;
+	return b;
+}
+
+/* The key of a session, from the session. */
+static void
+store_key_of(const struct store_session *ss, struct store_key *k)
+{
+	k->id = ss->id;
+	k->gen = ss->gen;
+	k->codes = ss->codesum;
+	k->search = ss->search;
+	k->search_len = (uint32_t)ss->search_len;
+	memcpy(k->search_off, ss->search_off, sizeof k->search_off);
+	k->flags = (uint16_t)(ss->flags & 0x7fff);
+	if (store_session_problem(ss))
+		k->flags |= STORE_K_PROBLEM;
+	k->client_w = ss->client_w;
+	k->server_w = ss->server_w;
+}
+
 struct store_session *
 store_find(const struct store *s, uint64_t id)
 {
@@ -168,12 +213,16 @@ store_remove_at(struct store *s, size_t i)
 
 	s->stats.packet_bytes -= ss->pkt_bytes;
 	s->stats.event_bytes -= ss->ev_bytes;
+	s->arena_dead += ss->search_len;
 	store_session_free(ss);
 	if (i == 0)
 		s->off++;
-	else
+	else {
 		memmove(&s->sess[s->off + i], &s->sess[s->off + i + 1],
 		    (s->n - i - 1) * sizeof *s->sess);
+		memmove(&s->keys[s->off + i], &s->keys[s->off + i + 1],
+		    (s->n - i - 1) * sizeof *s->keys);
+	}
 	s->n--;
 	if (s->n == 0)
 		s->off = 0;
@@ -183,7 +232,14 @@ size_t
 store_bytes(const struct store *s)
 {
 	return s->stats.packet_bytes + s->stats.event_bytes +
-	       s->n * sizeof(struct store_session) + s->cap * sizeof *s->sess;
+	       s->n * (sizeof(struct store_session) + s->overhead) +
+	       s->cap * (sizeof *s->sess + sizeof *s->keys);
+}
+
+void
+store_set_overhead(struct store *s, size_t per_session)
+{
+	s->overhead = per_session;
 }
 
 void
@@ -228,42 +284,128 @@ enum store_part {
 	STORE_PART_RCPT
 };
 
-/* Append n bytes, lowered, and a NUL to the session's search text. */
+/* Point the sessions and their keys at their texts in a moved arena. */
 static void
-store_search_add(struct store_session *ss, const char *p, size_t n)
+store_arena_moved(struct store *s)
 {
+	struct store_session *ss;
 	size_t i;
 
-	ss->search = xrealloc(ss->search, ss->search_len + n + 1);
+	for (i = 0; i < s->n; i++) {
+		ss = s->sess[s->off + i];
+		ss->search = s->arena + ss->search_pos;
+		s->keys[s->off + i].search = ss->search;
+	}
+}
+
+/*
+ * Room for n more bytes at the end of the arena.  When more than half of
+ * it is dead, the live texts are copied into a new arena in session order
+ * (which a walk reads in order); else it grows.  Either may move every
+ * text: the sessions' and keys' pointers follow.  Amortised, each byte
+ * appended is copied a bounded number of times.
+ */
+static void
+store_arena_room(struct store *s, size_t n)
+{
+	struct store_session *ss;
+	size_t i, live = s->arena_len - s->arena_dead, cap;
+	char *a;
+
+	if (s->arena_len + n <= s->arena_cap)
+		return;
+	if (s->arena_dead > live) {
+		cap = 2 * (live + n) > 65536 ? 2 * (live + n) : 65536;
+		a = xmalloc(cap);
+		live = 0;
+		for (i = 0; i < s->n; i++) {
+			ss = s->sess[s->off + i];
+			if (ss->search_len > 0)
+				memcpy(a + live, ss->search, ss->search_len);
+			ss->search_pos = live;
+			live += ss->search_len;
+		}
+		free(s->arena);
+		s->arena = a;
+		s->arena_cap = cap;
+		s->arena_len = live;
+		s->arena_dead = 0;
+	} else {
+		cap = s->arena_cap > 0 ? s->arena_cap * 2 : 65536;
+		while (cap < s->arena_len + n)
+			cap *= 2;
+		s->arena = xrealloc(s->arena, cap);
+		s->arena_cap = cap;
+	}
+	store_arena_moved(s);
+}
+
+/* Write n bytes, lowered, and a NUL at the end of the arena. */
+static void
+store_arena_put(struct store *s, const char *p, size_t n)
+{
+	char *d = s->arena + s->arena_len;
+	size_t i;
+
 	for (i = 0; i < n; i++)
-		ss->search[ss->search_len + i] =
-		    (char)store_lower((unsigned char)p[i]);
-	ss->search[ss->search_len + n] = '\0';
+		d[i] = (char)store_lower((unsigned char)p[i]);
+	d[n] = '\0';
+	s->arena_len += n + 1;
+}
+
+/*
+ * Append n bytes, lowered, and a NUL to the session's search text: in
+ * place when the text ends the arena, else the text moves to the end.
+ */
+static void
+store_search_add(
+    struct store *s, struct store_session *ss, const char *p, size_t n)
+{
+	store_arena_room(s, ss->search_len + n + 1);
+	if (ss->search == NULL ||
+	    ss->search_pos + ss->search_len != s->arena_len) {
+		if (ss->search_len > 0)
+			memcpy(s->arena + s->arena_len, ss->search,
+			    ss->search_len);
+		s->arena_dead += ss->search_len;
+		ss->search_pos = s->arena_len;
+		s->arena_len += ss->search_len;
+	}
+	ss->search = s->arena + ss->search_pos;
+	store_arena_put(s, p, n);
 	ss->search_len += n + 1;
 }
 
 /*
- * Build the search text again (HELO or MAIL FROM changed).  Its bytes are
- * counted with the session's events, so the budget sees them.
+ * Build the search text again (HELO or MAIL FROM changed), at the end of
+ * the arena.  Its bytes are counted with the session's events, so the
+ * budget sees them.
  */
 static void
 store_search_build(struct store *s, struct store_session *ss)
 {
-	size_t before = ss->search_len;
+	size_t before = ss->search_len, lc = strlen(ss->client),
+	       ls = strlen(ss->server), lh = ss->helo ? strlen(ss->helo) : 0,
+	       lf = ss->mail_from ? strlen(ss->mail_from) : 0;
 
 	/* Each part is at most a command line (SMTP_LINE_MAX) or
 	   STORE_RCPT_TEXT_MAX long, so the offsets fit 32 bits. */
-	ss->search_len = 0;
-	store_search_add(ss, ss->client, strlen(ss->client));
-	ss->search_off[STORE_PART_SERVER] = (uint32_t)ss->search_len;
-	store_search_add(ss, ss->server, strlen(ss->server));
-	ss->search_off[STORE_PART_HELO] = (uint32_t)ss->search_len;
-	store_search_add(ss, ss->helo, ss->helo ? strlen(ss->helo) : 0);
-	ss->search_off[STORE_PART_FROM] = (uint32_t)ss->search_len;
-	store_search_add(
-	    ss, ss->mail_from, ss->mail_from ? strlen(ss->mail_from) : 0);
-	ss->search_off[STORE_PART_RCPT] = (uint32_t)ss->search_len;
-	store_search_add(ss, ss->rcpt_text, ss->rcpt_len);
+	store_arena_room(s, lc + ls + lh + lf + ss->rcpt_len + 5);
+	s->arena_dead += ss->search_len;
+	ss->search_pos = s->arena_len;
+	ss->search = s->arena + ss->search_pos;
+	store_arena_put(s, ss->client, lc);
+	ss->search_off[STORE_PART_SERVER] = (uint32_t)(lc + 1);
+	store_arena_put(s, ss->server, ls);
+	ss->search_off[STORE_PART_HELO] = (uint32_t)(lc + ls + 2);
+	store_arena_put(s, ss->helo, lh);
+	ss->search_off[STORE_PART_FROM] = (uint32_t)(lc + ls + lh + 3);
+	store_arena_put(s, ss->mail_from, lf);
+	ss->search_off[STORE_PART_RCPT] = (uint32_t)(lc + ls + lh + lf + 4);
+	/* The recipients: NUL-separated already (lowered by put). */
+	if (ss->rcpt_len > 0)
+		store_arena_put(s, ss->rcpt_text, ss->rcpt_len - 1);
+	ss->search_len = s->arena_len - ss->search_pos;
 	ss->ev_bytes += ss->search_len - before;
 	s->stats.event_bytes += ss->search_len - before;
 }
@@ -292,15 +434,20 @@ store_append(struct store *s, const struct event *ev)
 		if (s->off > 0) {
 			memmove(
 			    s->sess, s->sess + s->off, s->n * sizeof *s->sess);
+			memmove(
+			    s->keys, s->keys + s->off, s->n * sizeof *s->keys);
 			s->off = 0;
 		} else {
 			s->cap = s->cap == 0 ? 64 : s->cap * 2;
 			s->sess =
 			    xreallocarray(s->sess, s->cap, sizeof *s->sess);
+			s->keys =
+			    xreallocarray(s->keys, s->cap, sizeof *s->keys);
 		}
 	}
 	s->sess[s->off + s->n++] = ss;
 	store_search_build(s, ss);
+	store_key_of(ss, &s->keys[s->off + s->n - 1]);
 	s->max_id = ev->session;
 	s->stats.sessions++;
 	return ss;
@@ -529,7 +676,7 @@ store_add_rcpt(struct store *s, struct store_session *ss, const char *arg)
 		ss->rcpt_text = xrealloc(ss->rcpt_text, ss->rcpt_len + n);
 		memcpy(ss->rcpt_text + ss->rcpt_len, a, n);
 		ss->rcpt_len += n;
-		store_search_add(ss, a, n - 1);
+		store_search_add(s, ss, a, n - 1);
 		ss->ev_bytes += n;
 		s->stats.event_bytes += n;
 	}
@@ -583,6 +730,8 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 	case EV_REPLY:
 		if (ev->encrypted)
 			ss->flags |= STORE_F_ENCRYPTED;
+		if (ev->diag != NULL && ev->diag->cause != NULL)
+			ss->flags |= STORE_F_CAUSE;
 		code = ev->code;
 		ss->last_code = code;
 		if (code >= 200 && code < 300 &&
@@ -590,6 +739,7 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 			ss->rcpts_ok++;
 		if (code >= 0 && code < STORE_CODE_MAX) {
 			ss->codes_seen[code / 8] |= (uint8_t)(1u << (code % 8));
+			ss->codesum |= store_codesum(code);
 			s->codes[code]++;
 		}
 		store_count_minute(s, ev->ts.tv_sec, code);
@@ -742,6 +892,7 @@ store_add_take(struct store *s, struct event *ev)
 {
 	struct store_session *ss;
 	uint64_t id;
+	size_t i;
 
 	if (ev == NULL)
 		return NULL;
@@ -758,8 +909,10 @@ store_add_take(struct store *s, struct event *ev)
 		event_free(ev);
 		return NULL;
 	}
-	ss = store_find(s, ev->session);
-	if (ss == NULL) {
+	i = store_search(s, ev->session);
+	if (i < s->n && s->sess[s->off + i]->id == ev->session)
+		ss = s->sess[s->off + i];
+	else {
 		/* An id at or below the newest is an evicted session. */
 		if (ev->session <= s->max_id) {
 			s->stats.orphans++;
@@ -767,6 +920,7 @@ store_add_take(struct store *s, struct event *ev)
 			return NULL;
 		}
 		ss = store_append(s, ev);
+		i = s->n - 1;
 	}
 	ss->gen = s->gen;
 	id = ss->id;
@@ -776,6 +930,8 @@ store_add_take(struct store *s, struct event *ev)
 		store_columns(s, ss, ev);
 		store_add_event(s, ss, ev);
 	}
+	/* Nothing above moved the sessions: i is still ss's place. */
+	store_key_of(ss, &s->keys[s->off + i]);
 	store_evict(s);
 	/* The session itself may have been evicted (limit reached, all open).
 	 */
@@ -901,6 +1057,9 @@ store_term_str(const struct store_term *t, const char *s, size_t n)
 		return false;
 	if (!t->is_re)
 		return store_contains(s, n, t->lower, t->len);
+	/* Strings of the session end with a NUL: no copy. */
+	if (s[n] == '\0')
+		return regexec(&t->re, s, 0, NULL, 0) == 0;
 	z = xstrndup(s, n);
 	hit = regexec(&t->re, z, 0, NULL, 0) == 0;
 	free(z);
@@ -918,8 +1077,11 @@ store_term_rcpts(const struct store_term *t, const struct store_session *ss)
 	if (!t->is_re)
 		return store_contains(
 		    ss->rcpt_text, ss->rcpt_len, t->lower, t->len);
+	/* Every recipient kept ends with its NUL (store_add_rcpt). */
 	while (o < ss->rcpt_len) {
 		l = strnlen(ss->rcpt_text + o, ss->rcpt_len - o);
+		if (o + l == ss->rcpt_len)
+			break;
 		if (store_term_str(t, ss->rcpt_text + o, l))
 			return true;
 		o += l + 1;
@@ -962,6 +1124,37 @@ store_term_codes(const struct store_term *t, const struct store_session *ss)
 }
 
 /*
+ * A code term ("452", "4xx", "45x", "4x2") from the key's summary, reading
+ * the session's codes only when the summary cannot tell.
+ */
+static bool
+store_code_matches_key(
+    const struct store_key *k, const struct store_session *ss, const char *w)
+{
+	int c = w[0] - '0', d;
+	uint64_t cls = 0;
+
+	if (isdigit((unsigned char)w[1])) {
+		if ((k->codes & STORE_CODESUM_BIT(c, w[1] - '0')) == 0)
+			return false;
+		if (!isdigit((unsigned char)w[2]))
+			return true; /* "45x": the bit is the answer */
+		if (c == 4 && w[1] == '2' && w[2] == '1')
+			return (k->codes & STORE_CODESUM_421) != 0;
+		if (c == 4 && w[1] == '5' && w[2] == '2')
+			return (k->codes & STORE_CODESUM_452) != 0;
+		return store_code_matches(ss, w);
+	}
+	for (d = 0; d < 10; d++)
+		cls |= STORE_CODESUM_BIT(c, d);
+	if ((k->codes & cls) == 0)
+		return false;
+	if (!isdigit((unsigned char)w[2]))
+		return true; /* "4xx" */
+	return store_code_matches(ss, w);
+}
+
+/*
  * A substring term against one part of the search text (already lower
  * case): the same bytes as the separate string, read from the one block
  * the walk has loaded rather than from another allocation.  The
@@ -969,20 +1162,21 @@ store_term_codes(const struct store_term *t, const struct store_session *ss)
  * term's bytes.
  */
 static bool
-store_term_part(const struct store_term *t, const struct store_session *ss,
-    enum store_part part)
+store_term_part(
+    const struct store_term *t, const struct store_key *k, enum store_part part)
 {
-	size_t b = ss->search_off[part];
-	size_t e = part < STORE_PART_RCPT ? ss->search_off[part + 1] - 1
-					  : ss->search_len;
+	size_t b = k->search_off[part];
+	size_t e = part < STORE_PART_RCPT ? k->search_off[part + 1] - 1
+					  : k->search_len;
 
 	if (e <= b || e - b < t->len)
 		return false;
-	return memmem(ss->search + b, e - b, t->lower, t->len) != NULL;
+	return memmem(k->search + b, e - b, t->lower, t->len) != NULL;
 }
 
 static bool
-store_term_match(const struct store_term *t, const struct store_session *ss)
+store_term_match(const struct store_term *t, const struct store_key *k,
+    const struct store_session *ss)
 {
 	/* "from:" while it is being typed: no constraint yet. */
 	if (!t->is_re && t->text[0] == '\0')
@@ -990,16 +1184,23 @@ store_term_match(const struct store_term *t, const struct store_session *ss)
 	if (!t->is_re) {
 		switch (t->field) {
 		case STORE_FIELD_FROM:
-			return store_term_part(t, ss, STORE_PART_FROM);
+			return store_term_part(t, k, STORE_PART_FROM);
 		case STORE_FIELD_RCPT:
-			return store_term_part(t, ss, STORE_PART_RCPT);
+			return store_term_part(t, k, STORE_PART_RCPT);
 		case STORE_FIELD_HELO:
-			return store_term_part(t, ss, STORE_PART_HELO);
+			return store_term_part(t, k, STORE_PART_HELO);
 		case STORE_FIELD_CODE:
+			return t->code &&
+			       store_code_matches_key(k, ss, t->text);
+		case STORE_FIELD_TEXT:
+			/* A code or class is a code, never part of a port. */
+			if (t->code)
+				return store_code_matches_key(k, ss, t->text);
+			return memmem(k->search, k->search_len, t->lower,
+				   t->len) != NULL;
 		case STORE_FIELD_SERVER: /* in the session itself */
 		case STORE_FIELD_CLIENT:
 		case STORE_FIELD_CAUSE:
-		case STORE_FIELD_TEXT:
 			break;
 		}
 	}
@@ -1019,16 +1220,13 @@ store_term_match(const struct store_term *t, const struct store_session *ss)
 		return ss->helo != NULL &&
 		       store_term_str(t, ss->helo, strlen(ss->helo));
 	case STORE_FIELD_CAUSE:
-		return store_term_causes(t, ss);
+		/* Most sessions have no diagnosis: the flag says so. */
+		return (k->flags & STORE_F_CAUSE) != 0 &&
+		       store_term_causes(t, ss);
 	case STORE_FIELD_TEXT:
 		break;
 	}
-	/* Free text: a code or class is a code, never part of a port. */
-	if (!t->is_re && t->code)
-		return store_code_matches(ss, t->text);
-	if (!t->is_re)
-		return memmem(ss->search, ss->search_len, t->lower, t->len) !=
-		       NULL;
+	/* Free text, a regular expression. */
 	return store_term_str(t, ss->client, strlen(ss->client)) ||
 	       store_term_str(t, ss->server, strlen(ss->server)) ||
 	       (ss->helo != NULL &&
@@ -1146,16 +1344,28 @@ store_filter_new(const char *text, char **cause)
 }
 
 bool
-store_filter_match(const struct store_filter *f, const struct store_session *ss)
+store_filter_match_key(const struct store_filter *f, const struct store_key *k,
+    const struct store_session *ss)
 {
 	size_t i;
 
 	if (f == NULL)
 		return true;
 	for (i = 0; i < f->n; i++)
-		if (!store_term_match(&f->terms[i], ss))
+		if (!store_term_match(&f->terms[i], k, ss))
 			return false;
 	return true;
+}
+
+bool
+store_filter_match(const struct store_filter *f, const struct store_session *ss)
+{
+	struct store_key k;
+
+	if (f == NULL)
+		return true;
+	store_key_of(ss, &k);
+	return store_filter_match_key(f, &k, ss);
 }
 
 /* Every session that the term b matches, a matches too. */

@@ -1199,6 +1199,10 @@ ui_run(const struct ui_config *cfg)
 	if (cfg->maillog != NULL)
 		maillog_set_emit(cfg->maillog, ui_log_emit, &ctx);
 	store_set_budget(ctx.store, cfg->store_bytes);
+	/* The list and its scratch, and the views saved, hold an entry per
+	   session at most. */
+	store_set_overhead(
+	    ctx.store, (2 + UI_VIEWS_SAVED) * sizeof(struct ui_view_ent));
 	ctx.utf8 = MB_CUR_MAX > 1;
 	ctx.follow = true;
 	ctx.sess_scroll.follow = false;

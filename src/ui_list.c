@@ -122,38 +122,38 @@ ui_list_server(const char *ep, char *buf, size_t len)
 	/* "[2001:db8::1]" reads fine without the brackets too, keep them. */
 }
 
-static bool
-ui_list_listed(struct ui_ctx *ctx, const struct store_session *ss)
-{
-	if (ctx->problems && !store_session_problem(ss))
-		return false;
-	return store_filter_match(ctx->filt, ss);
-}
-
-static void
-ui_list_add(struct ui_ctx *ctx, struct store_session *ss)
-{
-	if (ss->client_w > ctx->view_cw)
-		ctx->view_cw = ss->client_w;
-	if (ss->server_w > ctx->view_sw)
-		ctx->view_sw = ss->server_w;
-	ctx->view[ctx->n_view++] = ss;
-}
-
 /*
- * How far ahead a walk asks for memory: sessions are scattered over the
- * heap, so loading the session UI_LIST_AHEAD on, and the text of the one
- * half as far, keeps several loads in flight instead of one at a time.
+ * How far ahead a walk asks for memory: the keys are read in order (the
+ * hardware follows them), but each points to its session's search text
+ * elsewhere on the heap; loading the text UI_LIST_AHEAD keys on keeps
+ * several loads in flight instead of one at a time.
  */
-#define UI_LIST_AHEAD 16
+#define UI_LIST_AHEAD 12
 
-static void
-ui_list_ahead(struct store_session *const *v, size_t i, size_t n)
+static inline bool
+ui_list_listed(const struct ui_ctx *ctx, const struct store_key *k,
+    struct store_session *const *all, size_t i, size_t n)
 {
 	if (i + UI_LIST_AHEAD < n)
-		__builtin_prefetch(v[i + UI_LIST_AHEAD]);
-	if (i + UI_LIST_AHEAD / 2 < n)
-		store_session_prefetch(v[i + UI_LIST_AHEAD / 2]);
+		__builtin_prefetch(k[UI_LIST_AHEAD].search);
+	if (ctx->problems && (k->flags & STORE_K_PROBLEM) == 0)
+		return false;
+	return store_filter_match_key(ctx->filt, k, all[i]);
+}
+
+/* Append store session i (its key k) to the list being built in out. */
+static inline void
+ui_list_add(struct ui_ctx *ctx, struct ui_view_ent *out, size_t *n,
+    const struct store_key *k, struct store_session *const *all, size_t i)
+{
+	if (k->client_w > ctx->view_cw)
+		ctx->view_cw = k->client_w;
+	if (k->server_w > ctx->view_sw)
+		ctx->view_sw = k->server_w;
+	out[*n].ss = all[i];
+	out[*n].id = k->id;
+	out[*n].idx = i;
+	(*n)++;
 }
 
 static void
@@ -171,8 +171,21 @@ ui_list_free(struct ui_ctx *ctx)
 {
 	ui_list_views_drop(ctx);
 	free(ctx->view);
-	ctx->view = NULL;
+	free(ctx->view_next);
+	ctx->view = ctx->view_next = NULL;
 	ctx->n_view = ctx->cap_view = 0;
+}
+
+/* Room for n entries in the view and its scratch. */
+static void
+ui_list_room(struct ui_ctx *ctx, size_t n)
+{
+	if (ctx->cap_view >= n && ctx->view != NULL)
+		return;
+	ctx->cap_view = n + n / 8 + 64;
+	ctx->view = xreallocarray(ctx->view, ctx->cap_view, sizeof *ctx->view);
+	ctx->view_next = xreallocarray(
+	    ctx->view_next, ctx->cap_view, sizeof *ctx->view_next);
 }
 
 /*
@@ -234,11 +247,7 @@ ui_list_views_restore(struct ui_ctx *ctx, const char *key)
 		if (sv->gen != store_gen(ctx->store) ||
 		    sv->problems != ctx->problems || strcmp(sv->key, key) != 0)
 			continue;
-		if (ctx->cap_view < sv->n) {
-			ctx->cap_view = sv->n + 64;
-			ctx->view = xreallocarray(
-			    ctx->view, ctx->cap_view, sizeof *ctx->view);
-		}
+		ui_list_room(ctx, sv->n);
 		if (sv->n > 0)
 			memcpy(ctx->view, sv->v, sv->n * sizeof *ctx->view);
 		ctx->n_view = sv->n;
@@ -254,14 +263,19 @@ ui_list_views_restore(struct ui_ctx *ctx, const char *key)
  * was in force earlier at the same store generation gets its list back
  * from the views saved.  A change that only narrowed the filter (the
  * common case: one more character typed) re-tests the sessions listed, not
- * the whole store; any other change walks the store.  The widest addresses
- * are found on the way, so that drawing touches only the rows on screen.
+ * the whole store.  When only the store changed (events arrived, sessions
+ * were evicted), the list is merged with the store's keys: only sessions
+ * changed since the list was built are tested again.  Any other change
+ * tests every key.  The widest addresses are found on the way, from the
+ * keys, so that drawing touches only the rows on screen.
  */
 void
 ui_list_refresh(struct ui_ctx *ctx)
 {
-	size_t i, n = store_count(ctx->store), listed = ctx->n_view;
-	struct store_session *ss, *const *all;
+	size_t i, j, n = store_count(ctx->store), listed = ctx->n_view, m = 0;
+	struct store_session *const *all;
+	const struct store_key *keys;
+	struct ui_view_ent *out, *tmp;
 	bool at_end = ctx->follow;
 	bool changed = ctx->view_gen != store_gen(ctx->store);
 	/* Every filter that matches all is the same list. */
@@ -273,31 +287,55 @@ ui_list_refresh(struct ui_ctx *ctx)
 		ui_list_views_drop(ctx);
 	else if (ctx->view_built)
 		ui_list_views_save(ctx);
+	all = n > 0 ? store_sessions(ctx->store) : NULL;
+	keys = n > 0 ? store_keys(ctx->store) : NULL;
 	if (!changed && ui_list_views_restore(ctx, key)) {
 		/* The list as it was for this filter. */
 	} else if (ctx->view_narrow && !changed) {
-		ctx->n_view = 0;
+		/* Same store: the indexes listed are still right. */
 		ctx->view_cw = ctx->view_sw = 0;
-		for (i = 0; i < listed; i++) {
-			ui_list_ahead(ctx->view, i, listed);
-			if (ui_list_listed(ctx, ctx->view[i]))
-				ui_list_add(ctx, ctx->view[i]);
+		for (j = 0; j < listed; j++) {
+			i = ctx->view[j].idx;
+			if (j + UI_LIST_AHEAD < listed)
+				__builtin_prefetch(
+				    keys[ctx->view[j + UI_LIST_AHEAD].idx]
+					.search);
+			if ((!ctx->problems ||
+				(keys[i].flags & STORE_K_PROBLEM)) &&
+			    store_filter_match_key(ctx->filt, &keys[i], all[i]))
+				ui_list_add(
+				    ctx, ctx->view, &m, &keys[i], all, i);
 		}
+		ctx->n_view = m;
 	} else {
-		ctx->n_view = 0;
+		ui_list_room(ctx, n);
+		out = ctx->view_next;
 		ctx->view_cw = ctx->view_sw = 0;
-		if (ctx->cap_view < n) {
-			ctx->cap_view = n + 64;
-			ctx->view = xreallocarray(
-			    ctx->view, ctx->cap_view, sizeof *ctx->view);
+		if (!ctx->view_stale && ctx->view_built) {
+			/* The same filter over a changed store: a session
+			   not changed since keeps its answer. */
+			for (i = 0, j = 0; i < n; i++) {
+				const struct store_key *k = &keys[i];
+				bool was;
+
+				while (j < listed && ctx->view[j].id < k->id)
+					j++;
+				was = j < listed && ctx->view[j].id == k->id;
+				if (k->gen <= ctx->view_gen
+					? was
+					: ui_list_listed(ctx, k, all, i, n))
+					ui_list_add(ctx, out, &m, k, all, i);
+			}
+		} else {
+			for (i = 0; i < n; i++)
+				if (ui_list_listed(ctx, &keys[i], all, i, n))
+					ui_list_add(
+					    ctx, out, &m, &keys[i], all, i);
 		}
-		all = n > 0 ? store_sessions(ctx->store) : NULL;
-		for (i = 0; i < n; i++) {
-			ui_list_ahead(all, i, n);
-			ss = all[i];
-			if (ui_list_listed(ctx, ss))
-				ui_list_add(ctx, ss);
-		}
+		tmp = ctx->view;
+		ctx->view = out;
+		ctx->view_next = tmp;
+		ctx->n_view = m;
 	}
 	ctx->view_gen = store_gen(ctx->store);
 	ctx->view_stale = false;
@@ -319,14 +357,14 @@ ui_list_refresh(struct ui_ctx *ctx)
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
 
-			if (ctx->view[mid]->id < ctx->sel_id)
+			if (ctx->view[mid].id < ctx->sel_id)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
 		ctx->sel = lo < ctx->n_view ? lo : ctx->n_view - 1;
 	}
-	ctx->sel_id = ctx->view[ctx->sel]->id;
+	ctx->sel_id = ctx->view[ctx->sel].id;
 }
 
 /*
@@ -343,7 +381,7 @@ ui_list_stale(struct ui_ctx *ctx, bool narrow)
 size_t
 ui_list_targets(struct ui_ctx *ctx, struct store_session ***out)
 {
-	size_t n;
+	size_t n, i;
 
 	ui_list_refresh(ctx);
 	*out = NULL;
@@ -352,11 +390,12 @@ ui_list_targets(struct ui_ctx *ctx, struct store_session ***out)
 	if (ctx->filter[0] != '\0' || ctx->problems) {
 		n = ctx->n_view;
 		*out = xcalloc(n, sizeof **out);
-		memcpy(*out, ctx->view, n * sizeof **out);
+		for (i = 0; i < n; i++)
+			(*out)[i] = ctx->view[i].ss;
 		return n;
 	}
 	*out = xcalloc(1, sizeof **out);
-	(*out)[0] = ctx->view[ctx->sel];
+	(*out)[0] = ctx->view[ctx->sel].ss;
 	return 1;
 }
 
@@ -543,7 +582,7 @@ ui_list_draw(struct ui_ctx *ctx)
 		if (i >= ctx->n_view)
 			break;
 		ui_list_row(
-		    ctx, UI_BODY_Y + 1 + y, ctx->view[i], i == ctx->sel, &c);
+		    ctx, UI_BODY_Y + 1 + y, ctx->view[i].ss, i == ctx->sel, &c);
 	}
 	if (ctx->n_view == 0) {
 		const char *m =
@@ -603,7 +642,7 @@ ui_list_select(struct ui_ctx *ctx, size_t i)
 	if (i >= ctx->n_view)
 		i = ctx->n_view - 1;
 	ctx->sel = i;
-	ctx->sel_id = ctx->view[i]->id;
+	ctx->sel_id = ctx->view[i].id;
 	ctx->follow = i == ctx->n_view - 1;
 }
 
@@ -616,14 +655,16 @@ ui_list_jump(struct ui_ctx *ctx, int dir)
 {
 	size_t k, i, n = ctx->n_view;
 	const struct store_session *ss;
-
+	/* ui_list_key refreshed the list: its indexes are the store's. */
+	const struct store_key *keys = store_keys(ctx->store);
 	bool wrapped;
 
 	for (k = 1; k <= n; k++) {
 		i = dir > 0 ? (ctx->sel + k) % n : (ctx->sel + n - k % n) % n;
-		ss = ctx->view[i];
-		if ((ss->flags & (STORE_F_421 | STORE_F_452)) == 0)
+		if ((keys[ctx->view[i].idx].flags &
+			(STORE_F_421 | STORE_F_452)) == 0)
 			continue;
+		ss = ctx->view[i].ss;
 		wrapped = dir > 0 ? ctx->sel + k >= n : k > ctx->sel;
 		ui_list_select(ctx, i);
 		ctx->follow = false;
@@ -668,7 +709,7 @@ ui_list_key(struct ui_ctx *ctx, enum ui_action act)
 		break;
 	case UI_A_OPEN:
 		if (ctx->n_view > 0)
-			ui_session_open(ctx, ctx->view[ctx->sel]->id);
+			ui_session_open(ctx, ctx->view[ctx->sel].id);
 		break;
 	case UI_A_NEXT:
 		ui_list_jump(ctx, 1);
@@ -710,7 +751,7 @@ ui_list_key(struct ui_ctx *ctx, enum ui_action act)
 		if (ctx->n_view == 0)
 			ui_message(ctx, true, "no session to save");
 		else
-			ui_save_text_prompt(ctx, ctx->view[ctx->sel]->id);
+			ui_save_text_prompt(ctx, ctx->view[ctx->sel].id);
 		break;
 	default:
 		return 0;
