@@ -172,6 +172,14 @@ struct event {
 	   session 0 when it was not joined to one. */
 	char *program;	  /* "postfix/smtpd", owned */
 	const char *join; /* static: a MAILLOG_JOIN_* string */
+	/* EV_LOG evidence: the line names the reason for the session's
+	   latest 421 or 452 (log_code 0: it does not).  Static strings:
+	   log_cause and log_diag_cause are kb_causes ids, log_says the words
+	   of the line that name it; log_diag_cause is the cause the reply's
+	   diagnosis gave, NULL when it had none. */
+	int log_code;
+	struct timeval log_reply_ts;
+	const char *log_cause, *log_says, *log_diag_cause;
 
 	/* EV_PACKET: a copy of one captured packet */
 	struct timeval pkt_ts;

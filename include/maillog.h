@@ -75,6 +75,17 @@ struct maillog_rec {
 int maillog_parse(
     const char *line, size_t len, time_t year_ref, struct maillog_rec *out);
 
+/*
+ * A reason a log line gives for a refusal: the words that name it and the
+ * cause id (kb_causes) they mean.  maillog_reason() returns the first entry
+ * of the table whose words the line holds (case-insensitive), or NULL.
+ */
+struct maillog_reason {
+	const char *says;
+	const char *cause;
+};
+const struct maillog_reason *maillog_reason(const char *line, size_t len);
+
 typedef void (*maillog_emit_fn)(void *arg, struct event *take);
 
 struct maillog;

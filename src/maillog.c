@@ -41,6 +41,7 @@
 #include "maillog.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -50,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kb.h"
 #include "xmalloc.h"
 
 const char MAILLOG_JOIN_ADDR_PORT[] = "addr-port";
@@ -78,6 +80,11 @@ struct ml_sess {
 	bool outbound;	/* a relay line claimed it */
 	char replies[ML_REPLIES][ML_REPLY_TEXT];
 	unsigned n_replies;
+	/* The latest 421 or 452 (hl_code 0: none yet), and the cause its
+	   diagnosis gave (a kb_causes id, NULL when none). */
+	int hl_code;
+	struct timeval hl_ts;
+	const char *hl_cause;
 };
 
 struct ml_pid {
@@ -787,6 +794,15 @@ maillog_observe(struct maillog *m, const struct event *ev)
 		break;
 	case EV_REPLY:
 		s = ml_sess_get(m, ev->session);
+		if (s != NULL && (ev->code == 421 || ev->code == 452)) {
+			int ci = ev->diag != NULL
+			    ? kb_cause_index(ev->diag->cause)
+			    : -1;
+
+			s->hl_code = ev->code;
+			s->hl_ts = ev->ts;
+			s->hl_cause = ci >= 0 ? kb_causes[ci].id : NULL;
+		}
 		if (s == NULL ||
 		    (ev->code < 400 && strcmp(ev->answers, "DATA-END") != 0))
 			break;
@@ -958,6 +974,81 @@ ml_join(struct maillog *m, const struct maillog_rec *r, uint64_t *sid)
 	return MAILLOG_JOIN_NONE;
 }
 
+/*
+ * What a log line can say about a refusal, most specific first: the words
+ * Postfix (smtpd, postscreen, anvil's warnings), Exim and Sendmail log, and
+ * the cause they mean.  A line that quotes the reply (Postfix's "NOQUEUE:
+ * reject: ... 452 4.5.3 Error: too many recipients", "status=deferred
+ * (... said: ...)") is read by the same words.
+ */
+static const struct maillog_reason ml_reasons[] = {
+    {"concurrency limit exceeded", "conn-limit"},
+    {"connection rate limit exceeded", "conn-rate"},
+    {"message delivery request rate limit", "msg-rate"},
+    {"recipient address rate limit", "rcpt-rate"},
+    {"too many connections from", "conn-limit"},
+    {"too many concurrent", "conn-limit"},
+    {"too many open connections", "conn-limit"},
+    {"refused: too many connections", "overload"},
+    {"too many connections", "conn-limit"},
+    {"all server ports busy", "overload"},
+    {"load average", "overload"},
+    {"too much load", "overload"},
+    {"not enough free space", "storage"},
+    {"low on free space", "storage"},
+    {"insufficient system storage", "storage"},
+    {"insufficient disk space", "storage"},
+    {"out of disk space", "storage"},
+    {"space shortage", "storage"},
+    {"no space left on device", "storage"},
+    {"too many recipients", "rcpt-limit"},
+    {"too many errors", "too-many-errors"},
+    {"too many bad commands", "too-many-errors"},
+    {"timeout after", "idle-timeout"},
+    {"pregreet", "protocol"},
+    {"command pipelining", "protocol"},
+    {"non-smtp command", "protocol"},
+    {"bare newline", "protocol"},
+    {"dnsbl rank", "reputation"},
+    {"greylist", "greylist"},
+    {"must issue a starttls", "tls-required"},
+    {"tls required", "tls-required"},
+    {"over quota", "mailbox-full"},
+    {"mailbox full", "mailbox-full"},
+    {"shutting down", "shutdown"},
+};
+
+/* Whether s[0..len) holds w (lower case ASCII), ignoring case. */
+static bool
+ml_has_ci(const char *s, size_t len, const char *w)
+{
+	size_t n = strlen(w), i, k;
+
+	if (n == 0 || n > len)
+		return false;
+	for (i = 0; i + n <= len; i++) {
+		for (k = 0; k < n; k++)
+			if (tolower((unsigned char)s[i + k]) != w[k])
+				break;
+		if (k == n)
+			return true;
+	}
+	return false;
+}
+
+const struct maillog_reason *
+maillog_reason(const char *line, size_t len)
+{
+	size_t i;
+
+	if (line == NULL)
+		return NULL;
+	for (i = 0; i < sizeof ml_reasons / sizeof *ml_reasons; i++)
+		if (ml_has_ci(line, len, ml_reasons[i].says))
+			return &ml_reasons[i];
+	return NULL;
+}
+
 /* Process-per-connection servers, whose pid names the session. */
 static bool
 ml_pid_per_session(const char *program)
@@ -972,6 +1063,7 @@ static void
 ml_process(struct maillog *m, struct ml_pending *pl)
 {
 	const struct maillog_rec *r = &pl->rec;
+	const struct maillog_reason *why;
 	struct event *ev;
 	struct ml_sess *s;
 	struct ml_pid *p;
@@ -1005,6 +1097,14 @@ ml_process(struct maillog *m, struct ml_pending *pl)
 	ev->program = xstrdup(r->program);
 	ev->queue_id = r->qid[0] != '\0' ? xstrdup(r->qid) : NULL;
 	ev->join = how;
+	if (s != NULL && s->hl_code != 0 &&
+	    (why = maillog_reason(ev->text, ev->text_len)) != NULL) {
+		ev->log_code = s->hl_code;
+		ev->log_reply_ts = s->hl_ts;
+		ev->log_cause = why->cause;
+		ev->log_says = why->says;
+		ev->log_diag_cause = s->hl_cause;
+	}
 	m->emit(m->arg, ev);
 }
 

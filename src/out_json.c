@@ -565,6 +565,19 @@ jb_event(struct jbuf *b, const struct event *ev)
 		jb_str(b, JB_K("program"), ev->program);
 		jb_str(b, JB_K("queue_id"), ev->queue_id);
 		jb_str(b, JB_K("join"), ev->join != NULL ? ev->join : "none");
+		if (ev->log_code != 0) {
+			/* The line names the reason for the session's
+			   latest 421 or 452. */
+			event_format_ts(ts, sizeof ts, &ev->log_reply_ts);
+			jb_key(b, JB_K("evidence"));
+			jb_puts(b, "{\"code\":");
+			jb_digits(b, (uint64_t)ev->log_code);
+			jb_str(b, JB_K("reply_ts"), ts);
+			jb_str(b, JB_K("says"), ev->log_says);
+			jb_str(b, JB_K("cause"), ev->log_cause);
+			jb_str(b, JB_K("diagnosis_cause"), ev->log_diag_cause);
+			jb_puts(b, "}");
+		}
 		break;
 	case EV_PACKET:
 		break;

@@ -455,8 +455,19 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		   joined to the session. */
 		s = vis_dup(ev->text ? ev->text : "",
 		    ev->text ? ev->text_len : 0, utf8);
-		fprintf(f, "L: %s  [log, join %s]\n", s,
+		fprintf(f, "L: %s  [log, join %s]", s,
 		    ev->join != NULL ? ev->join : "none");
+		if (ev->log_code != 0) {
+			/* The reason for the session's 421 or 452. */
+			fprintf(f, "  << the server's log says why the %d: %s (%s)",
+			    ev->log_code, ev->log_says, ev->log_cause);
+			if (ev->log_diag_cause != NULL &&
+			    strcmp(ev->log_diag_cause, ev->log_cause) != 0)
+				fprintf(f, "; the reply alone suggested %s",
+				    ev->log_diag_cause);
+			fputs(" >>", f);
+		}
+		fputc('\n', f);
 		free(s);
 		break;
 	case EV_STATS:

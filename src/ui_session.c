@@ -173,6 +173,12 @@ ui_session_log_reason(const struct store_session *ss)
 
 	if (ss == NULL)
 		return NULL;
+	/* A line the joiner read as the reason of a 421 or 452 comes
+	   first. */
+	for (i = 0; i < ss->n_events; i++)
+		if (ss->events[i]->type == EV_LOG &&
+		    ss->events[i]->log_code != 0 && ss->events[i]->text != NULL)
+			return ss->events[i];
 	for (i = 0; i < ss->n_events; i++) {
 		ev = ss->events[i];
 		if (ev->type != EV_LOG || ev->text == NULL)
@@ -306,7 +312,13 @@ ui_session_box(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 			const char *msg = ui_session_log_msg(lg, &n);
 			char *t = ui_vis(ctx, msg, n), *para = NULL;
 
-			xasprintf(&para, "the server's log says: %s", t);
+			if (lg->log_code != 0)
+				xasprintf(&para,
+				    "the server's log says: %s (%s: %s)", t,
+				    lg->log_says, lg->log_cause);
+			else
+				xasprintf(
+				    &para, "the server's log says: %s", t);
 			ui_session_box_para_safe(d, indent, inner, "Log", para);
 			free(para);
 			free(t);

@@ -14,7 +14,7 @@ if [ ! -f "$pcap" ] || [ ! -f "$log" ]; then
 	echo "1..0 # SKIP fixture maillog-conn-limit is missing"
 	exit 0
 fi
-echo "1..6"
+echo "1..8"
 start 140 45 -- -r "$pcap" -P 10672 --maillog "$log"
 wait_for 'done' 10
 pane
@@ -28,6 +28,8 @@ check "the warning line is in the transcript" \
     grep -q 'L: log postfix/smtpd\[[0-9]*\]: warning: Connection concurrency limit' "$WORK/pane"
 check "the 421 box quotes the server's log" \
     grep -q "Log.*the server's log says: postfix/smtpd\[[0-9]*\]: warning:" "$WORK/pane"
+check "the box names the cause the log line gives" \
+    grep -q "concurrency limit exceeded: conn-limit)" "$WORK/pane"
 # Time order: the connect line comes before the 421 reply.
 check "log lines are interleaved by time" sh -c "
     awk '/L: log .*connect from/ { c = NR } / 421 / && !r { r = NR }
@@ -39,4 +41,8 @@ keys L
 pane
 check "L shows them again" grep -q 'L: log' "$WORK/pane"
 keys Q
+# The same evidence headless: -N appends it to the log line.
+TZ=UTC "$SMTPSCOPE" -r "$pcap" -P 10672 --maillog "$log" -N >"$WORK/n.txt" 2>&1
+check "-N: the warning line ends with the reason of the 421" \
+    grep -q "L: .*concurrency limit exceeded.*\[log, join addr-port\]  << the server's log says why the 421: concurrency limit exceeded (conn-limit) >>\$" "$WORK/n.txt"
 [ "$fails" -eq 0 ]

@@ -235,6 +235,13 @@ test_join_rules(void **state)
 	assert_int_equal(s.ev[5]->session, 3);
 	assert_string_equal(s.ev[5]->join, MAILLOG_JOIN_RELAY_REPLY);
 	assert_string_equal(s.ev[5]->program, "postfix/smtp");
+	/* It quotes the 452's reason; the reply had no diagnosis here. */
+	assert_int_equal(s.ev[5]->log_code, 452);
+	assert_int_equal(s.ev[5]->log_reply_ts.tv_sec, T0 + 2);
+	assert_string_equal(s.ev[5]->log_cause, "rcpt-limit");
+	assert_null(s.ev[5]->log_diag_cause);
+	/* A reason in a session without a 421 or 452 is no evidence. */
+	assert_int_equal(s.ev[2]->log_code, 0);
 	assert_int_equal(s.ev[6]->session, 2);
 	assert_string_equal(s.ev[6]->join, MAILLOG_JOIN_PID);
 	/* After its disconnect the process names no session. */
@@ -248,6 +255,57 @@ test_join_rules(void **state)
 	assert_int_equal(too_long, 0);
 	sink_free(&s);
 	maillog_free(m);
+}
+
+#define REASON(line) maillog_reason(line, strlen(line))
+
+static void
+test_reasons(void **state)
+{
+	(void)state;
+	assert_string_equal(REASON("warning: Connection concurrency limit "
+				   "exceeded: 51 from a[192.0.2.1] for "
+				   "service smtp")
+				->cause,
+	    "conn-limit");
+	assert_string_equal(REASON("warning: Connection rate limit exceeded: "
+				   "61 from a[192.0.2.1] for service smtp")
+				->cause,
+	    "conn-rate");
+	assert_string_equal(REASON("NOQUEUE: reject: CONNECT from "
+				   "[192.0.2.1]:4242: all server ports busy")
+				->cause,
+	    "overload");
+	assert_string_equal(REASON("Connection from [192.0.2.1] refused: too "
+				   "many connections")
+				->cause,
+	    "overload");
+	assert_string_equal(REASON("Connection from [192.0.2.1] refused: too "
+				   "many connections from that IP address")
+				->cause,
+	    "conn-limit");
+	assert_string_equal(REASON("warning: not enough free space in mail "
+				   "queue: 10240 bytes < 1.5*message size "
+				   "limit")
+				->cause,
+	    "storage");
+	assert_string_equal(REASON("status=deferred (host b[192.0.2.9] said: "
+				   "452 4.5.3 TOO MANY RECIPIENTS)")
+				->cause,
+	    "rcpt-limit");
+	assert_string_equal(
+	    REASON("PREGREET 11 after 0.1 from [192.0.2.1]:4242")->cause,
+	    "protocol");
+	assert_string_equal(REASON("timeout after END-OF-MESSAGE from "
+				   "a[192.0.2.1]")
+				->cause,
+	    "idle-timeout");
+	assert_null(REASON("connect from a[192.0.2.1]"));
+	assert_null(REASON("disconnect from a[192.0.2.1] ehlo=1 quit=1"));
+	assert_null(maillog_reason("too many", 8));
+	/* Bounded by len, not by a NUL. */
+	assert_null(maillog_reason("load average", 11));
+	assert_null(maillog_reason(NULL, 0));
 }
 
 static void
@@ -287,6 +345,7 @@ main(void)
 	    cmocka_unit_test(test_parse_forms),
 	    cmocka_unit_test(test_parse_year),
 	    cmocka_unit_test(test_join_rules),
+	    cmocka_unit_test(test_reasons),
 	    cmocka_unit_test(test_too_long_and_pieces),
 	};
 
