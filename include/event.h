@@ -180,6 +180,13 @@ struct event {
 	int log_code;
 	struct timeval log_reply_ts;
 	const char *log_cause, *log_says, *log_diag_cause;
+	/* EV_LOG of an outbound delivery: what became of the message
+	   (static "sent", "deferred", "bounced"; NULL for other lines), the
+	   attempt this is for its queue id and recipient (1: the first the
+	   log showed), and the time of the attempt before it. */
+	const char *log_outcome;
+	unsigned log_attempt;
+	struct timeval log_prev_attempt;
 
 	/* EV_PACKET: a copy of one captured packet */
 	struct timeval pkt_ts;

@@ -32,6 +32,8 @@
 #define MAILLOG_PIDS_MAX 1024
 /* Queue ids known with their session. */
 #define MAILLOG_QIDS_MAX 8192
+/* Outbound (queue id, recipient) pairs remembered to count attempts. */
+#define MAILLOG_TRIES_MAX 8192
 /* Default skew tolerance between the capture's and the log's clock (s). */
 #define MAILLOG_SKEW_DEFAULT 5.0
 
@@ -43,6 +45,14 @@ extern const char MAILLOG_JOIN_QUEUE_ID[];
 extern const char MAILLOG_JOIN_RELAY_REPLY[];
 extern const char MAILLOG_JOIN_RELAY_TIME[];
 extern const char MAILLOG_JOIN_NONE[];
+
+/* What an outbound delivery line says became of the message. */
+enum maillog_outcome {
+	MAILLOG_NO_OUTCOME,
+	MAILLOG_SENT,
+	MAILLOG_DEFERRED, /* kept in the queue, to be tried again */
+	MAILLOG_BOUNCED,
+};
 
 enum maillog_kind {
 	MAILLOG_OTHER,
@@ -61,6 +71,8 @@ struct maillog_rec {
 	char relay[48];	  /* outbound: the server's address */
 	int relay_port;	  /* -1 when not logged */
 	char said[160];	  /* outbound: the reply the log quotes */
+	char rcpt[96];	  /* outbound: the recipient the line is about */
+	enum maillog_outcome outcome; /* outbound: sent, deferred, ... */
 	enum maillog_kind kind;
 	bool outbound; /* the MTA as a client (smtp, lmtp, remote_smtp) */
 };

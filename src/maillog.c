@@ -98,6 +98,13 @@ struct ml_qid {
 	uint64_t id;
 };
 
+/* An outbound delivery of one recipient of one queued message. */
+struct ml_try {
+	char key[32 + 1 + 96]; /* "qid rcpt"; "" when free */
+	unsigned attempts;
+	struct timeval last;
+};
+
 struct ml_pending {
 	struct maillog_rec rec;
 	char *line;
@@ -114,6 +121,9 @@ struct maillog {
 	size_t pid_next;
 	struct ml_qid *qids; /* MAILLOG_QIDS_MAX, lazily */
 	size_t qid_next;
+	struct ml_try *tries; /* MAILLOG_TRIES_MAX, lazily */
+	size_t try_next;
+	bool try_used; /* since the last reset */
 	bool sess_used, qid_used; /* since the last reset */
 
 	struct ml_pending *pend; /* FIFO: [head, head + n) */
@@ -353,6 +363,20 @@ ml_said(struct maillog_rec *r, const char *s, size_t len, size_t from,
 		ml_copy(r->said, sizeof r->said, s, from, end);
 }
 
+/* The recipient of a Postfix or Sendmail delivery line: to=<...>. */
+static void
+ml_rcpt_to(struct maillog_rec *r, const char *s, size_t len)
+{
+	size_t a = ml_find(s, len, 0, "to=<"), e;
+
+	if (a == len)
+		return;
+	a += 4;
+	for (e = a; e < len && s[e] != '>'; e++)
+		;
+	ml_copy(r->rcpt, sizeof r->rcpt, s, a, e);
+}
+
 static void
 ml_parse_postfix(struct maillog_rec *r, const char *s, size_t len)
 {
@@ -370,6 +394,13 @@ ml_parse_postfix(struct maillog_rec *r, const char *s, size_t len)
 		if (i < len && ml_bracket_addr(s, len, i, r->relay,
 				   sizeof r->relay, &r->relay_port) > 0) {
 			r->outbound = true;
+			ml_rcpt_to(r, s, len);
+			if (ml_find(s, len, 0, "status=sent") < len)
+				r->outcome = MAILLOG_SENT;
+			else if (ml_find(s, len, 0, "status=deferred") < len)
+				r->outcome = MAILLOG_DEFERRED;
+			else if (ml_find(s, len, 0, "status=bounced") < len)
+				r->outcome = MAILLOG_BOUNCED;
 			i = ml_find(s, len, 0, " said: ");
 			if (i < len)
 				ml_said(r, s, len, i + 7, " (in reply to ");
@@ -418,7 +449,16 @@ ml_parse_exim(struct maillog_rec *r, const char *s, size_t len)
 		/* A delivery: H= is the server (a remote transport). */
 		if (h < len && ml_bracket_addr(s, len, h, r->relay,
 				   sizeof r->relay, &r->relay_port) > 0) {
+			size_t a = i + 3, e = a;
+
 			r->outbound = true;
+			while (e < len && s[e] != ' ')
+				e++;
+			ml_copy(r->rcpt, sizeof r->rcpt, s, a, e);
+			r->outcome = s[i] == '=' && s[i + 1] == '='
+			    ? MAILLOG_DEFERRED
+			    : s[i] == '*' ? MAILLOG_BOUNCED
+					  : MAILLOG_SENT;
 			i = ml_find(
 			    s, len, 0, "SMTP error from remote mail server");
 			if (i < len && (i = ml_find(s, len, i, ": ")) < len)
@@ -446,6 +486,13 @@ ml_parse_sendmail(struct maillog_rec *r, const char *s, size_t len)
 		if (ml_bracket_addr(s, len, i, r->relay, sizeof r->relay,
 			&r->relay_port) > 0) {
 			r->outbound = true;
+			ml_rcpt_to(r, s, len);
+			if (ml_find(s, len, 0, "stat=Sent") < len)
+				r->outcome = MAILLOG_SENT;
+			else if (ml_find(s, len, 0, "stat=Deferred") < len)
+				r->outcome = MAILLOG_DEFERRED;
+			else if (ml_find(s, len, 0, "dsn=5.") < len)
+				r->outcome = MAILLOG_BOUNCED;
 			if ((i = ml_find(s, len, 0, "stat=Deferred: ")) < len)
 				ml_said(r, s, len, i + 15, NULL);
 			else if ((i = ml_find(s, len, 0, "stat=Sent (")) < len)
@@ -658,6 +705,7 @@ maillog_free(struct maillog *m)
 	free(m->pend);
 	free(m->sess);
 	free(m->qids);
+	free(m->tries);
 	free(m->path);
 	if (m->fd >= 0)
 		close(m->fd);
@@ -691,9 +739,11 @@ maillog_reset(struct maillog *m)
 		memset(m->sess, 0, MAILLOG_SESSIONS_MAX * sizeof *m->sess);
 	if (m->qids != NULL && m->qid_used)
 		memset(m->qids, 0, MAILLOG_QIDS_MAX * sizeof *m->qids);
-	m->sess_used = m->qid_used = false;
+	if (m->tries != NULL && m->try_used)
+		memset(m->tries, 0, MAILLOG_TRIES_MAX * sizeof *m->tries);
+	m->sess_used = m->qid_used = m->try_used = false;
 	memset(m->pids, 0, sizeof m->pids);
-	m->pid_next = m->qid_next = 0;
+	m->pid_next = m->qid_next = m->try_next = 0;
 	m->part_len = 0;
 	m->skipping = false;
 	m->lines = m->joined = m->too_long = m->unparsed = 0;
@@ -974,6 +1024,45 @@ ml_join(struct maillog *m, const struct maillog_rec *r, uint64_t *sid)
 	return MAILLOG_JOIN_NONE;
 }
 
+static const char *const ml_outcomes[] = {NULL, "sent", "deferred", "bounced"};
+
+/*
+ * Count the delivery attempts of one recipient of one queued message: a
+ * line for a (queue id, recipient) seen before is a later attempt (a
+ * deferred message is tried again; the MTA does not log when).
+ */
+static void
+ml_attempt(struct maillog *m, const struct maillog_rec *r, struct event *ev)
+{
+	char key[sizeof m->tries[0].key];
+	struct ml_try *t = NULL;
+	size_t k;
+
+	ev->log_outcome = ml_outcomes[r->outcome];
+	if (r->qid[0] == '\0')
+		return;
+	snprintf(key, sizeof key, "%s %s", r->qid, r->rcpt);
+	if (m->tries == NULL)
+		m->tries = xcalloc(MAILLOG_TRIES_MAX, sizeof *m->tries);
+	for (k = 0; k < MAILLOG_TRIES_MAX; k++)
+		if (m->tries[k].key[0] != '\0' &&
+		    strcmp(m->tries[k].key, key) == 0) {
+			t = &m->tries[k];
+			break;
+		}
+	m->try_used = true;
+	if (t == NULL) {
+		t = &m->tries[m->try_next];
+		m->try_next = (m->try_next + 1) % MAILLOG_TRIES_MAX;
+		memcpy(t->key, key, sizeof key);
+		t->attempts = 0;
+	} else
+		ev->log_prev_attempt = t->last;
+	t->attempts++;
+	t->last = r->ts;
+	ev->log_attempt = t->attempts;
+}
+
 /*
  * What a log line can say about a refusal, most specific first: the words
  * Postfix (smtpd, postscreen, anvil's warnings), Exim and Sendmail log, and
@@ -1097,6 +1186,8 @@ ml_process(struct maillog *m, struct ml_pending *pl)
 	ev->program = xstrdup(r->program);
 	ev->queue_id = r->qid[0] != '\0' ? xstrdup(r->qid) : NULL;
 	ev->join = how;
+	if (r->outbound && r->outcome != MAILLOG_NO_OUTCOME)
+		ml_attempt(m, r, ev);
 	if (s != NULL && s->hl_code != 0 &&
 	    (why = maillog_reason(ev->text, ev->text_len)) != NULL) {
 		ev->log_code = s->hl_code;

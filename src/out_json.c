@@ -565,6 +565,21 @@ jb_event(struct jbuf *b, const struct event *ev)
 		jb_str(b, JB_K("program"), ev->program);
 		jb_str(b, JB_K("queue_id"), ev->queue_id);
 		jb_str(b, JB_K("join"), ev->join != NULL ? ev->join : "none");
+		if (ev->log_outcome != NULL) {
+			/* An outbound delivery: what became of it, and
+			   which attempt it was. */
+			jb_key(b, JB_K("delivery"));
+			jb_puts(b, "{\"outcome\":");
+			jb_strn(b, ev->log_outcome, strlen(ev->log_outcome));
+			if (ev->log_attempt > 0)
+				jb_u64(b, JB_K("attempt"), ev->log_attempt);
+			if (ev->log_attempt > 1) {
+				event_format_ts(
+				    ts, sizeof ts, &ev->log_prev_attempt);
+				jb_str(b, JB_K("previous_attempt_ts"), ts);
+			}
+			jb_puts(b, "}");
+		}
 		if (ev->log_code != 0) {
 			/* The line names the reason for the session's
 			   latest 421 or 452. */

@@ -455,8 +455,20 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		   joined to the session. */
 		s = vis_dup(ev->text ? ev->text : "",
 		    ev->text ? ev->text_len : 0, utf8);
-		fprintf(f, "L: %s  [log, join %s]", s,
+		fprintf(f, "L: %s  [log, join %s", s,
 		    ev->join != NULL ? ev->join : "none");
+		if (ev->log_outcome != NULL) {
+			fprintf(f, ", %s", ev->log_outcome);
+			if (ev->log_attempt > 1) {
+				char pts[40];
+
+				event_format_ts(
+				    pts, sizeof pts, &ev->log_prev_attempt);
+				fprintf(f, ", attempt %u, the one before at %s",
+				    ev->log_attempt, pts);
+			}
+		}
+		fputc(']', f);
 		if (ev->log_code != 0) {
 			/* The reason for the session's 421 or 452. */
 			fprintf(f, "  << the server's log says why the %d: %s (%s)",

@@ -600,9 +600,17 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 		size_t n;
 		const char *msg = ui_session_log_msg(ev, &n);
 
+		char att[40] = "";
+
+		/* An outbound delivery tried again: which attempt. */
+		if (ev->log_attempt > 1)
+			snprintf(att, sizeof att, ", attempt %u",
+			    ev->log_attempt);
 		t = ui_vis(ctx, msg, n);
-		snprintf(buf, sizeof buf, "%s  [%s]", t,
-		    ev->join != NULL ? ev->join : "none");
+		snprintf(buf, sizeof buf, "%s  [%s%s%s%s]", t,
+		    ev->join != NULL ? ev->join : "none",
+		    ev->log_outcome != NULL ? ", " : "",
+		    ev->log_outcome != NULL ? ev->log_outcome : "", att);
 		free(t);
 		ui_session_wrapped(d, &ev->ts, true, "L: ", UI_TIME, "log ",
 		    UI_INFO, buf, width);

@@ -11,7 +11,8 @@
 #   1. swaks sends to 3 recipients: the 3rd RCPT gets 452 4.5.3;
 #   2. a silent client holds a connection and swaks gets 421 4.7.0;
 #   3. swaks sends to ok@ and full@: Postfix relays, aiosmtpd answers 452
-#      to full@ and Postfix logs status=deferred;
+#      to full@ and Postfix logs status=deferred; postqueue -f makes
+#      Postfix try full@ again (a second session, a second 452, attempt 2);
 #   4. `postfix logrotate` renames the log and a new one begins (rotation
 #      while following), and swaks sends once more.
 # The checks name the session ids the joined lines must carry.  Needs root,
@@ -116,6 +117,16 @@ sleep 0.5
 sw --to ok@remote.test,full@remote.test --body "relayed"
 wait_log 'status=deferred'
 sleep 1
+# 3b. The deferred recipient tried again now (postqueue -f), answered 452
+#     again: the second status=deferred line is attempt 2.
+postqueue -c "$tmp/pf/etc" -f >> "$tmp/swaks.log" 2>&1
+i=0
+while [ "$(grep -c 'status=deferred' "$tmp/pf/maillog" 2>/dev/null)" -lt 2 ] &&
+    [ $i -lt 50 ]; do
+	sleep 0.2
+	i=$((i + 1))
+done
+sleep 1
 # 4. Rotation while following, then one more session.
 postfix -c "$tmp/pf/etc" logrotate >> "$tmp/swaks.log" 2>&1
 rot=$?
@@ -134,7 +145,7 @@ wait $SPID
 src=$?
 SPID=
 
-tap_plan 8
+tap_plan 9
 tap_ok $src "smtpscope exits 0 on SIGINT (status $src)"
 tap_ok $rot "postfix logrotate renamed the log (status $rot)"
 
@@ -174,12 +185,29 @@ elif what == "421":
 elif what == "deferred":
     s = sessions(lambda e: e["event"] == "reply" and e["code"] == 452
                  and e["server"] == out)
-    if len(s) != 1:
-        fail("outbound 452 sessions: %r" % s)
+    if len(s) != 2:
+        fail("outbound 452 sessions (the first attempt and the retry): %r" % s)
     l = joined(s[0], "status=deferred")
     if not l or l[0]["join"] != "relay-reply":
         fail("status=deferred not joined to session %d by its reply: %r"
              % (s[0], [x for x in logs if "deferred" in x["line"]]))
+    d = l[0].get("delivery") or {}
+    if d.get("outcome") != "deferred" or d.get("attempt") != 1:
+        fail("first status=deferred: delivery %r" % d)
+    x = l[0].get("evidence") or {}
+    if x.get("code") != 452 or x.get("cause") != "mailbox-full":
+        fail("first status=deferred: evidence %r" % x)
+elif what == "retry":
+    s = sessions(lambda e: e["event"] == "reply" and e["code"] == 452
+                 and e["server"] == out)
+    l = joined(s[-1], "status=deferred") if len(s) == 2 else []
+    if not l:
+        fail("the retry's status=deferred is not joined to the second "
+             "outbound session: %r" % s)
+    d = l[0].get("delivery") or {}
+    first = joined(s[0], "status=deferred")[0]
+    if d.get("attempt") != 2 or d.get("previous_attempt_ts") != first["ts"]:
+        fail("retry: delivery %r, first attempt at %s" % (d, first["ts"]))
 elif what == "queue-id":
     # qmgr's lines name the queue id of the message the 250 named.
     q = [(e["session"], e["queue_id"]) for e in ev
@@ -213,6 +241,7 @@ PYEOF
 check 452;      tap_ok $? "452 session: its connect, client= and disconnect (rcpt=3) lines carry its id"
 check 421;      tap_ok $? "421 session: the concurrency limit warning carries its id"
 check deferred; tap_ok $? "outbound 452: status=deferred joined to the client-side session (relay-reply)"
+check retry;    tap_ok $? "postqueue -f: the second status=deferred is attempt 2, naming the first's time"
 check queue-id; tap_ok $? "qmgr lines joined by the queue id of the 250 after DATA"
 check rotation; tap_ok $? "after postfix logrotate the new file is followed and joined"
 check stats;    tap_ok $? "stats is the last line"

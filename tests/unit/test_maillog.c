@@ -66,6 +66,8 @@ test_parse_forms(void **state)
 	assert_string_equal(r.relay, "192.0.2.9");
 	assert_int_equal(r.relay_port, 25);
 	assert_string_equal(r.said, "452 4.5.3 Too many recipients");
+	assert_string_equal(r.rcpt, "a@b");
+	assert_int_equal(r.outcome, MAILLOG_DEFERRED);
 
 	/* Exim's main log, with pid; an Exim id. */
 	l = "2026-12-05 03:04:05 [77] 1t9Xyz-0001Ab-Cd <= s@x H=h "
@@ -86,6 +88,31 @@ test_parse_forms(void **state)
 	assert_string_equal(r.relay, "2001:db8::1");
 	assert_string_equal(r.said, "452 4.2.2 Mailbox full");
 	assert_string_equal(r.qid, "0B53456e012345");
+	assert_string_equal(r.rcpt, "a@b");
+	assert_int_equal(r.outcome, MAILLOG_DEFERRED);
+
+	/* Exim deliveries: == deferred, ** bounced, => sent. */
+	l = "2026-12-05 03:04:05 [8] 1t9Xyz-0001Ab-Cd == full@x R=r "
+	    "T=remote_smtp defer (-44) H=mx [192.0.2.9]:25: SMTP error from "
+	    "remote mail server after RCPT TO:<full@x>: 452 4.2.2 Full";
+	assert_int_equal(maillog_parse(l, strlen(l), T0, &r), 0);
+	assert_true(r.outbound);
+	assert_string_equal(r.rcpt, "full@x");
+	assert_int_equal(r.outcome, MAILLOG_DEFERRED);
+	l = "2026-12-05 03:04:05 [8] 1t9Xyz-0001Ab-Cd ** gone@x R=r "
+	    "T=remote_smtp H=mx [192.0.2.9]:25: SMTP error from remote mail "
+	    "server after RCPT TO:<gone@x>: 550 5.1.1 No such user";
+	assert_int_equal(maillog_parse(l, strlen(l), T0, &r), 0);
+	assert_int_equal(r.outcome, MAILLOG_BOUNCED);
+	l = "2026-12-05 03:04:05 [8] 1t9Xyz-0001Ab-Cd => ok@x R=r "
+	    "T=remote_smtp H=mx [192.0.2.9]:25 C=\"250 OK\"";
+	assert_int_equal(maillog_parse(l, strlen(l), T0, &r), 0);
+	assert_int_equal(r.outcome, MAILLOG_SENT);
+	/* Not a delivery: no outcome. */
+	l = "Dec  5 03:04:05 mx postfix/smtp[5]: connect to "
+	    "mx.b[192.0.2.9]:25: Connection refused";
+	assert_int_equal(maillog_parse(l, strlen(l), T0, &r), 0);
+	assert_int_equal(r.outcome, MAILLOG_NO_OUTCOME);
 
 	/* Not log lines, cut lines. */
 	assert_int_equal(maillog_parse("hello", 5, T0, &r), -1);
@@ -257,6 +284,44 @@ test_join_rules(void **state)
 	maillog_free(m);
 }
 
+/* The same recipient of the same message deferred, then tried again. */
+static void
+test_attempts(void **state)
+{
+	struct sink s = {0};
+	struct maillog *m = maillog_new(5, sink_emit, &s);
+
+	(void)state;
+	setenv("TZ", "UTC", 1);
+	feed(m, "Dec  5 03:04:05 mx postfix/smtp[5]: QQQQQ1: to=<a@b>, "
+		"relay=b[192.0.2.9]:25, status=deferred (host b[192.0.2.9] "
+		"said: 452 4.2.2 Full (in reply to RCPT TO command))\n"
+		"Dec  5 03:04:05 mx postfix/smtp[5]: QQQQQ1: to=<c@b>, "
+		"relay=b[192.0.2.9]:25, status=sent (250 OK)\n"
+		"Dec  5 03:09:05 mx postfix/smtp[6]: QQQQQ1: to=<a@b>, "
+		"relay=b[192.0.2.9]:25, status=deferred (host b[192.0.2.9] "
+		"said: 452 4.2.2 Full (in reply to RCPT TO command))\n"
+		"Dec  5 03:19:05 mx postfix/smtp[7]: QQQQQ1: to=<a@b>, "
+		"relay=c[192.0.2.10]:25, status=sent (250 OK)\n"
+		"Dec  5 03:19:06 mx postfix/qmgr[4]: QQQQQ1: removed\n");
+	maillog_finish(m);
+	assert_int_equal(s.n, 5);
+	assert_string_equal(s.ev[0]->log_outcome, "deferred");
+	assert_int_equal(s.ev[0]->log_attempt, 1);
+	assert_string_equal(s.ev[1]->log_outcome, "sent");
+	assert_int_equal(s.ev[1]->log_attempt, 1);
+	assert_int_equal(s.ev[2]->log_attempt, 2);
+	assert_int_equal(s.ev[2]->log_prev_attempt.tv_sec, T0);
+	/* Another MX, the same message and recipient: attempt 3. */
+	assert_string_equal(s.ev[3]->log_outcome, "sent");
+	assert_int_equal(s.ev[3]->log_attempt, 3);
+	assert_int_equal(s.ev[3]->log_prev_attempt.tv_sec, T0 + 300);
+	assert_null(s.ev[4]->log_outcome);
+	assert_int_equal(s.ev[4]->log_attempt, 0);
+	sink_free(&s);
+	maillog_free(m);
+}
+
 #define REASON(line) maillog_reason(line, strlen(line))
 
 static void
@@ -346,6 +411,7 @@ main(void)
 	    cmocka_unit_test(test_parse_year),
 	    cmocka_unit_test(test_join_rules),
 	    cmocka_unit_test(test_reasons),
+	    cmocka_unit_test(test_attempts),
 	    cmocka_unit_test(test_too_long_and_pieces),
 	};
 
