@@ -10,7 +10,8 @@
 #                            real clients and servers (swaks, aiosmtpd,
 #                            Postfix), tcpdump, tshark, tcpreplay, tmux,
 #                            the linters, clang with libFuzzer (make fuzz),
-#                            jq and promtool (package prometheus: --metrics).
+#                            jq and promtool (package prometheus: --metrics),
+#                            logrotate (checks contrib/smtpscope.logrotate).
 #   tools/deps.sh --other-mta
 #                            print the installed mail server packages other
 #                            than Postfix (nothing when there are none) and
@@ -29,7 +30,7 @@ libncurses-dev libssl-dev libbsd-dev"
 # Test framework, real servers, clients and tools used by the tests.
 TEST="libcmocka-dev swaks libnet-ssleay-perl tcpdump tshark wireshark-common tcpreplay python3
 python3-aiosmtpd iproute2 tmux openssl curl time procps
-clang-format clang-tidy cppcheck clang libclang-rt-dev jq prometheus"
+clang-format clang-tidy cppcheck clang libclang-rt-dev jq prometheus logrotate"
 
 # Installed packages that provide a mail transport agent, Postfix excepted.
 other_mta() {
