@@ -22,7 +22,7 @@
 #
 # Prints MB/s, packets/s, the throughput ratio smtpscope/bare loop and the
 # peak RSS of each reader.  Exits 1 when a target is missed, 2 on a setup
-# error.  The targets, as issue 2 sets them: a ratio >= 0.5 on the main
+# error.  The targets: a ratio >= 0.5 on the main
 # (BENCH_SIZE, 1 GB) capture, and smtpscope peak RSS <= 64 MiB on every
 # file.  The second file's ratio is printed for information: on a smaller
 # file smtpscope's fixed costs (about 5 ms to start, and closing the

@@ -50,7 +50,6 @@ typedef void (*capture_packet_fn)(void *arg, int linktype,
 struct capture *capture_open(const struct capture_config *, const char **what,
     const char **why, const char **hint, bool *usage);
 void capture_close(struct capture *);
-int capture_linktype(const struct capture *);
 bool capture_is_live(const struct capture *);
 /* Reading stdin or a pipe (packets arrive as the writer sends them). */
 bool capture_is_stream(const struct capture *);

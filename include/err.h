@@ -7,7 +7,7 @@
  * runs (the UI uses it to restore the terminal).
  */
 
-/* Exit statuses (SPEC section 2). */
+/* Exit statuses (EXIT STATUS in doc/smtpscope.1). */
 #define EXIT_OK 0
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2

@@ -9,7 +9,7 @@
 /*
  * Events: the self-contained records that flow from the pipeline (capture
  * thread) to the front ends (main thread).  An event owns every string it
- * points to; event_free() releases them.  The JSON names of SPEC section 3
+ * points to; event_free() releases them.  The JSON names (EVENTS in doc/smtpscope.1)
  * are produced from these fields by out_json.c.
  *
  * Also here: the bounded, thread-safe event queue with a wake-up pipe.
@@ -33,7 +33,7 @@ enum event_type {
 #define EV_DIR_CLIENT 0 /* client to server */
 #define EV_DIR_SERVER 1 /* server to client */
 
-/* Diagnosis attached to a reply (SPEC 3, "diagnosis"); all strings owned. */
+/* Diagnosis attached to a reply (the JSON "diagnosis"); all strings owned. */
 struct event_diag {
 	char *rule;
 	char *title;
@@ -41,7 +41,7 @@ struct event_diag {
 	char *when;
 	char *fix_sender;
 	char *fix_operator;
-	char *cause;	 /* a kb_causes id (SPEC 3), never NULL */
+	char *cause;	 /* a kb_causes id, never NULL */
 	char **evidence; /* the facts it rests on, each a few words */
 	size_t n_evidence;
 	const char *confidence; /* static: "certain", "likely" or "guess" */

@@ -7,7 +7,7 @@
 /*
  * The knowledge base's fixed tables, each defined once and used by the rules
  * parser, the diagnosis engine, --explain and the tests that keep the manual
- * honest: causes (SPEC section 3), server software recognised from a
+ * honest: causes (CAUSES in doc/smtpscope.1), server software recognised from a
  * greeting, and the placeholders rule texts may use.
  */
 

@@ -2,7 +2,7 @@
 #define SMTPSCOPE_OPTS_H
 
 /*
- * opts: the command line (SPEC section 2) parsed into a struct, without
+ * opts: the command line (OPTIONS in doc/smtpscope.1) parsed into a struct, without
  * printing or exiting, so that it can be tested and fuzzed.  main prints
  * the error string as "smtpscope: ERROR" with the usage hint and exits 2.
  */

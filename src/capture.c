@@ -622,12 +622,6 @@ capture_close(struct capture *c)
 	free(c);
 }
 
-int
-capture_linktype(const struct capture *c)
-{
-	return c->linktype;
-}
-
 bool
 capture_is_live(const struct capture *c)
 {

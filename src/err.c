@@ -1,5 +1,6 @@
 /*
- * err: the one-line error format of SPEC section 2, and fatalx for broken
+ * err: the one-line error format ("smtpscope: WHAT: WHY", then a hint line;
+ * EXIT STATUS in doc/smtpscope.1), and fatalx for broken
  * invariants.  A cleanup hook (the UI's endwin) runs before any exit so the
  * terminal is always restored.
  */

@@ -610,7 +610,7 @@ flow_create(struct flow_table *t, const struct decode_pkt *p, uint32_t hval)
 	f->midstream = (p->flags & DECODE_TH_SYN) == 0;
 	f->first_ts = f->last_ts = p->ts;
 	/* Known before the open callback: the greeting's latency runs from
-	   the client's SYN (SPEC 3). */
+	   the client's SYN (as the JSON's client and server). */
 	if (!src_server && (p->flags & DECODE_TH_SYN)) {
 		f->syn_seen = true;
 		f->syn_ts = p->ts;

@@ -10,7 +10,8 @@
 
 #include "kb.h"
 
-/* SPEC section 3: the cause ids are fixed (add, never rename). */
+/* The cause ids are part of the JSON output (diagnosis.cause, CAUSES in
+   doc/smtpscope.1): fixed, added to but never renamed. */
 const struct kb_cause kb_causes[] = {
     {"shutdown", "the server is shutting down or restarting"},
     {"overload", "the server is overloaded"},

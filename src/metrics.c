@@ -19,7 +19,7 @@
 
 typedef _Atomic uint64_t metrics_ctr;
 
-/* Commands of the latency histogram (SPEC 3 `answers` values). */
+/* Commands of the latency histogram (the reply's `answers` values). */
 static const char *const metrics_commands[] = {"CONNECT", "EHLO", "HELO",
     "LHLO", "MAIL", "RCPT", "DATA", "DATA-END", "BDAT", "STARTTLS", "AUTH",
     "RSET", "NOOP", "VRFY", "QUIT", "other", "none"};
@@ -393,7 +393,7 @@ metrics_render_replies(struct metrics *m, struct metrics_buf *mb)
 	uint64_t v;
 
 	metrics_head(mb, "smtpscope_replies_total", "counter",
-	    "SMTP replies by code and by the diagnosis cause id (SPEC 3), "
+	    "SMTP replies by code and by the diagnosis cause id, "
 	    "cause \"none\" when not diagnosed.");
 	for (code = 0; code < METRICS_CODES; code++)
 		for (cause = 0; cause < m->ncause; cause++) {

@@ -1,5 +1,5 @@
 /*
- * opts: getopt_long over the command line of SPEC section 2 into struct
+ * opts: getopt_long over the command line (OPTIONS in doc/smtpscope.1) into struct
  * opts, with every value checked.  Errors are returned as one string,
  * "OPTION: why", which main prints and exits on; nothing here prints,
  * exits or leaks, so the parser can be unit tested and fuzzed.

@@ -187,12 +187,6 @@ out_text_envelope(struct ot_buf *b, const struct event *ev, bool utf8)
 }
 
 int
-out_text_event(FILE *f, const struct event *ev, bool utf8)
-{
-	return out_text_write(f, ev, utf8, true);
-}
-
-int
 out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 {
 	struct ot_buf b;

@@ -1,6 +1,6 @@
 #!/bin/sh
-# badinput.sh: bad input and capture behaviour (issue 2, "Bad input" and
-# "Capture"; SPEC section 2).  Each failure must be exactly one line
+# badinput.sh: bad input and capture behaviour (EXIT STATUS in
+# doc/smtpscope.1).  Each failure must be exactly one line
 # "smtpscope: WHAT: WHY" (plus an optional "hint:" line) with exit status 1
 # (runtime) or 2 (usage), and a capture cut in the middle of a packet must
 # still report everything before the cut.  Also: every link-type fixture

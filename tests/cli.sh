@@ -1,5 +1,5 @@
 #!/bin/sh
-# cli.sh: the command line contract (SPEC section 2): help names every flag,
+# cli.sh: the command line contract (OPTIONS in doc/smtpscope.1): help names every flag,
 # -V names the libraries, usage errors are one "smtpscope: WHAT: WHY" line
 # (plus an optional "hint:" line) with exit status 2, -D lists devices.
 : "${SMTPSCOPE:=./smtpscope}"
@@ -131,7 +131,7 @@ fi
     2> "$tmp/ns2.err"
 check "no hint when a session was found" [ ! -s "$tmp/ns2.err" ]
 
-# 23-26: -N text: one line per event (SPEC); a highlighted reply's line
+# 23-26: -N text: one line per event; a highlighted reply's line
 # carries its envelope, the diagnosis title and its situation text (as in
 # JSON).
 demo=$top_srcdir/data/demo.pcap

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Diagnosis in context, on the project's own captures of real servers
-# (issue 4): the rule chosen and the concrete situation it describes.
+# Diagnosis in context, on the project's own captures of real servers:
+# the rule chosen and the concrete situation it describes.
 # TAP output.
 : "${top_srcdir:=.}" "${SMTPSCOPE:=./smtpscope}"
 fx="$top_srcdir/tests/fixtures"

@@ -11,7 +11,7 @@
 # stdin ("-r -"), which smtpscope reads on its own thread without read-ahead:
 # both ways must give the same bytes.
 #
-# Then the context checks of issue 4, which must hold whatever the wording of
+# Then the context checks, which must hold whatever the wording of
 # the rules: on the project's own captures, the diagnosis of a 452 or 421
 # states what the session itself shows (how many recipients were accepted,
 # how long the client was idle, how many sessions in a row got 421, how many

@@ -1114,7 +1114,8 @@ has_evidence(const struct event_diag *x, const char *part)
 	return false;
 }
 
-/* The cases issue 10 was filed for, as regressions. */
+/* Replies whose cause once came out generic (the seed's textbook 421
+   among them), as regressions. */
 static void
 test_causes(void **state)
 {

@@ -1,4 +1,4 @@
-/* Unit tests of out_json: exact SPEC section 3 objects. */
+/* Unit tests of out_json: exact objects, as EVENTS in doc/smtpscope.1 lists their keys. */
 #include "config.h"
 
 #include <setjmp.h>

@@ -1,7 +1,7 @@
 /*
  * Unit tests of out_text (-N): wire text reaches the line escaped.  The
  * sender of a message (the client's MAIL argument, any bytes) was printed
- * as it came until fuzz_output found it (issue 13).
+ * as it came until fuzz_output found it.
  */
 #include "config.h"
 
