@@ -38,6 +38,10 @@ start() {
 	shift
 	for _try in 1 2 3; do
 		port=$(metrics_free_port)
+		# Emptied here, not only by the child's redirection: under
+		# load the child may not have run yet when the loop below
+		# first looks, and the last run's stats line would pass.
+		: > "$tmp/out.json"
 		"$SMTPSCOPE" -r "$_cap" -j "$@" --metrics "127.0.0.1:$port" \
 		    --metrics-linger 60 > "$tmp/out.json" 2> "$tmp/err" &
 		pid=$!
@@ -178,6 +182,7 @@ tap_expect_error "--metrics-linger without --metrics" 2 "needs --metrics" \
     "$SMTPSCOPE" -r "$cap" -j --metrics-linger 5
 # [::1] where the host has IPv6 loopback.
 port=$(metrics_free_port)
+: > "$tmp/out.json"
 "$SMTPSCOPE" -r "$cap" -j --metrics "[::1]:$port" --metrics-linger 30 \
     > "$tmp/out.json" 2> "$tmp/err" &
 pid=$!
