@@ -23,8 +23,9 @@ void keylog_free(struct keylog *);
 /* Add lines from memory (tests); returns lines accepted. */
 size_t keylog_add_text(struct keylog *, const char *text, size_t len);
 /* Read what was appended since the last call.  Returns 1 when new keys
-   arrived, 0 when none, -1 on error (*why static). */
-int keylog_refresh(struct keylog *, const char **why);
+   arrived, 0 when none, -1 on error (*cause allocated, the caller frees
+   it; NULL otherwise). */
+int keylog_refresh(struct keylog *, char **cause);
 /* Look up a secret by label ("CLIENT_RANDOM", "SERVER_TRAFFIC_SECRET_0",
    ...) and client random.  Copies into secret (KEYLOG_SECRET_MAX bytes). */
 bool keylog_lookup(const struct keylog *, const char *label,

@@ -118,10 +118,9 @@ void maillog_reset(struct maillog *);
  * Read the log file at path.  With follow (live capture) reading starts at
  * its end and maillog_poll() reads what it grows by, like tail -F; without,
  * the first maillog_poll() reads it whole.  Returns 0, or -1 with *cause
- * (static) when the file cannot be opened.
+ * (allocated, the caller frees it) when the file cannot be opened.
  */
-int maillog_open(
-    struct maillog *, const char *path, bool follow, const char **cause);
+int maillog_open(struct maillog *, const char *path, bool follow, char **cause);
 /*
  * Read what the file holds now: new lines, from the start again after a
  * truncation or when the path names a new file (rotation).  Lines are

@@ -31,19 +31,19 @@ enum metrics_http_req metrics_http_parse(const char *buf, size_t len);
 
 /*
  * "[ADDR:]PORT": "9187" (127.0.0.1), "127.0.0.1:9187", "0.0.0.0:9187",
- * "[::1]:9187", "[::]:9187".  Returns 0, or -1 with *why set (static).
+ * "[::1]:9187", "[::]:9187".  Returns 0, or -1 with *cause set (allocated,
+ * the caller frees it; the convention of every module here).
  */
 int metrics_http_addr(
-    const char *spec, struct sockaddr_storage *, socklen_t *, const char **why);
+    const char *spec, struct sockaddr_storage *, socklen_t *, char **cause);
 
 struct metrics_http;
 
-/* Bind and listen (before dropping root).  NULL with *why on failure
-   (static storage). */
-struct metrics_http *metrics_http_open(const char *spec, const char **why);
-/* Start serving m on a thread.  Returns 0, or -1 with *why. */
-int metrics_http_start(
-    struct metrics_http *, struct metrics *m, const char **why);
+/* Bind and listen (before dropping root).  NULL with *cause (allocated)
+   on failure. */
+struct metrics_http *metrics_http_open(const char *spec, char **cause);
+/* Start serving m on a thread.  Returns 0, or -1 with *cause (allocated). */
+int metrics_http_start(struct metrics_http *, struct metrics *m, char **cause);
 /* Stop the thread and close; NULL is fine. */
 void metrics_http_close(struct metrics_http *);
 

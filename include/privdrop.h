@@ -9,10 +9,11 @@
  * give (may be NULL) is a file this process created as root just before:
  * when dropping to the sudo user it is handed over to them (a plain file
  * owned by root with one link only; anything else is left alone).
- * Returns 0, or -1 with *why set (static string) when the user is unknown,
- * a step of the drop fails, or root could be regained afterwards.
+ * Returns 0, or -1 with *cause set (allocated, the caller frees it) when
+ * the user is unknown, a step of the drop fails, or root could be regained
+ * afterwards.
  */
-int privdrop(const char *user, const char *give, const char **why);
+int privdrop(const char *user, const char *give, char **cause);
 /* The account root was given up for, or NULL when privdrop() did not. */
 const char *privdrop_user(void);
 

@@ -401,8 +401,9 @@ keylog_open(struct keylog *k, const char **why)
 	return 0;
 }
 
-int
-keylog_refresh(struct keylog *k, const char **why)
+/* keylog_refresh, with *why a static string. */
+static int
+keylog_read(struct keylog *k, const char **why)
 {
 	struct stat st;
 	char *buf;
@@ -452,6 +453,16 @@ keylog_refresh(struct keylog *k, const char **why)
 	if (*why != NULL && accepted == 0)
 		return -1;
 	return accepted > 0 ? 1 : 0;
+}
+
+int
+keylog_refresh(struct keylog *k, char **cause)
+{
+	const char *why = NULL;
+	int rc = keylog_read(k, &why);
+
+	*cause = rc < 0 ? xstrdup(why != NULL ? why : "read error") : NULL;
+	return rc;
 }
 
 bool

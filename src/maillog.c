@@ -1289,18 +1289,18 @@ maillog_feed(
 }
 
 int
-maillog_open(
-    struct maillog *m, const char *path, bool follow, const char **cause)
+maillog_open(struct maillog *m, const char *path, bool follow, char **cause)
 {
 	struct stat st;
 
+	*cause = NULL;
 	m->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (m->fd < 0) {
-		*cause = strerror(errno);
+		*cause = xstrdup(strerror(errno));
 		return -1;
 	}
 	if (fstat(m->fd, &st) != 0) {
-		*cause = strerror(errno);
+		*cause = xstrdup(strerror(errno));
 		close(m->fd);
 		m->fd = -1;
 		return -1;

@@ -646,13 +646,13 @@ main(int argc, char **argv)
 	struct keylog *kl = NULL;
 	struct maillog *ml = NULL;
 	char kwarn[512] = "";
-	char *kcause = NULL;
 	struct capture *cap;
 	struct pipeline *pipe;
 	struct main_sink sink;
 	struct metrics *metrics = NULL;
 	struct metrics_http *mhttp = NULL;
-	const char *what, *why, *hint, *pwhy, *env, *give = NULL;
+	const char *what, *why, *hint, *env, *give = NULL;
+	char *cause = NULL;
 	struct stat wst;
 	bool usage;
 	int status;
@@ -684,7 +684,6 @@ main(int argc, char **argv)
 
 	diag = diag_new();
 	if (o.rules_file != NULL) {
-		char *cause = NULL;
 		struct rules *r = rules_load(o.rules_file, &cause);
 
 		if (r == NULL)
@@ -692,11 +691,10 @@ main(int argc, char **argv)
 		diag_add_rules_take(diag, r);
 	}
 	if (o.lexicon_file != NULL) {
-		char *bad = NULL;
-		struct lexicon *lx = lexicon_load(o.lexicon_file, &bad);
+		struct lexicon *lx = lexicon_load(o.lexicon_file, &cause);
 
 		if (lx == NULL)
-			err_exit(EXIT_USAGE, "--lexicon", bad, NULL);
+			err_exit(EXIT_USAGE, "--lexicon", cause, NULL);
 		diag_add_lexicon_take(diag, lx);
 	}
 	if (o.explain) {
@@ -777,20 +775,22 @@ main(int argc, char **argv)
 		kl = keylog_new(o.keylog);
 		/* Read before dropping root, like the key log. */
 		if (o.tls_key != NULL &&
-		    keylog_load_server_key(kl, o.tls_key, &kcause) != 0)
-			err_exit(EXIT_RUNTIME, "--tls-key", kcause,
+		    keylog_load_server_key(kl, o.tls_key, &cause) != 0)
+			err_exit(EXIT_RUNTIME, "--tls-key", cause,
 			    "give the server's unencrypted PEM RSA key");
 	}
 	if (o.keylog != NULL) {
 		/* Not fatal: a client may create it once it runs. */
-		if (keylog_refresh(kl, &pwhy) < 0) {
+		if (keylog_refresh(kl, &cause) < 0) {
 			/* On stderr, and in the UI as a banner. */
 			snprintf(kwarn, sizeof kwarn,
 			    "key log %s: %s; it is read again as it appears or "
 			    "grows",
-			    o.keylog, pwhy);
+			    o.keylog, cause);
 			fprintf(stderr, "smtpscope: warning: %s\n", kwarn);
 			fflush(stderr);
+			free(cause);
+			cause = NULL;
 		}
 	}
 
@@ -812,10 +812,10 @@ main(int argc, char **argv)
 
 	/* Bound as root: the port may be a privileged one. */
 	if (o.metrics != NULL &&
-	    (mhttp = metrics_http_open(o.metrics, &pwhy)) == NULL) {
+	    (mhttp = metrics_http_open(o.metrics, &cause)) == NULL) {
 		capture_close(cap);
 		snprintf(wwhat, sizeof wwhat, "--metrics %s", o.metrics);
-		err_exit(EXIT_RUNTIME, wwhat, pwhy, NULL);
+		err_exit(EXIT_RUNTIME, wwhat, cause, NULL);
 	}
 	/*
 	 * The MTA's log is opened before dropping root (it is often
@@ -823,32 +823,30 @@ main(int argc, char **argv)
 	 * file is opened again by name, which needs the new user's rights.
 	 */
 	if (o.maillog != NULL) {
-		const char *mwhy = NULL;
-
 		ml = maillog_new((double)o.maillog_skew, main_write, &sink);
-		if (maillog_open(ml, o.maillog, capture_is_live(cap), &mwhy) !=
+		if (maillog_open(ml, o.maillog, capture_is_live(cap), &cause) !=
 		    0) {
 			capture_close(cap);
 			snprintf(
 			    wwhat, sizeof wwhat, "--maillog %s", o.maillog);
-			err_exit(EXIT_RUNTIME, wwhat, mwhy, NULL);
+			err_exit(EXIT_RUNTIME, wwhat, cause, NULL);
 		}
 	}
 
 	/* Drop root before the first packet is parsed. */
 	if (o.user_set || geteuid() == 0) {
-		if (privdrop(o.user, give, &pwhy) != 0) {
+		if (privdrop(o.user, give, &cause) != 0) {
 			capture_close(cap);
-			err_exit(EXIT_RUNTIME, "-Z", pwhy, NULL);
+			err_exit(EXIT_RUNTIME, "-Z", cause, NULL);
 		}
 	}
 
 	if (mhttp != NULL) {
 		metrics = metrics_new();
 		o.pipe.metrics = metrics;
-		if (metrics_http_start(mhttp, metrics, &pwhy) != 0) {
+		if (metrics_http_start(mhttp, metrics, &cause) != 0) {
 			capture_close(cap);
-			err_exit(EXIT_RUNTIME, "--metrics", pwhy, NULL);
+			err_exit(EXIT_RUNTIME, "--metrics", cause, NULL);
 		}
 	}
 

@@ -110,8 +110,9 @@ metrics_http_parse(const char *buf, size_t len)
 		   : METRICS_REQ_METRICS;
 }
 
-int
-metrics_http_addr(const char *spec, struct sockaddr_storage *ss,
+/* metrics_http_addr, with *why a static string. */
+static int
+metrics_http_parse_addr(const char *spec, struct sockaddr_storage *ss,
     socklen_t *sslen, const char **why)
 {
 	char host[64];
@@ -183,20 +184,33 @@ metrics_http_addr(const char *spec, struct sockaddr_storage *ss,
 	return 0;
 }
 
+int
+metrics_http_addr(const char *spec, struct sockaddr_storage *ss,
+    socklen_t *sslen, char **cause)
+{
+	const char *why = NULL;
+
+	*cause = NULL;
+	if (metrics_http_parse_addr(spec, ss, sslen, &why) == 0)
+		return 0;
+	*cause = xstrdup(why);
+	return -1;
+}
+
 struct metrics_http *
-metrics_http_open(const char *spec, const char **why)
+metrics_http_open(const char *spec, char **cause)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = 0;
 	struct metrics_http *h;
 	int one = 1, fd;
 
-	if (metrics_http_addr(spec, &ss, &sslen, why) != 0)
+	if (metrics_http_addr(spec, &ss, &sslen, cause) != 0)
 		return NULL;
 	fd =
 	    socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		*why = strerror(errno);
+		*cause = xstrdup(strerror(errno));
 		return NULL;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -204,7 +218,7 @@ metrics_http_open(const char *spec, const char **why)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 	if (bind(fd, (struct sockaddr *)&ss, sslen) != 0 ||
 	    listen(fd, 16) != 0) {
-		*why = strerror(errno);
+		*cause = xstrdup(strerror(errno));
 		close(fd);
 		return NULL;
 	}
@@ -400,14 +414,15 @@ metrics_http_main(void *arg)
 }
 
 int
-metrics_http_start(struct metrics_http *h, struct metrics *m, const char **why)
+metrics_http_start(struct metrics_http *h, struct metrics *m, char **cause)
 {
 	sigset_t all, old;
 	int rc;
 
+	*cause = NULL;
 	h->m = m;
 	if (pipe(h->stop) != 0) {
-		*why = strerror(errno);
+		*cause = xstrdup(strerror(errno));
 		return -1;
 	}
 	/* Signals go to the other threads. */
@@ -416,7 +431,7 @@ metrics_http_start(struct metrics_http *h, struct metrics *m, const char **why)
 	rc = pthread_create(&h->tid, NULL, metrics_http_main, h);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
-		*why = strerror(rc);
+		*cause = xstrdup(strerror(rc));
 		return -1;
 	}
 	h->started = 1;

@@ -373,10 +373,13 @@ opts_one(struct opts *o, int ch, char **argv)
 	case OPT_METRICS: {
 		struct sockaddr_storage mss;
 		socklen_t mlen;
-		const char *why;
+		char *cause;
 
-		if (metrics_http_addr(optarg, &mss, &mlen, &why) != 0)
-			return opts_fail(o, "--metrics", why);
+		if (metrics_http_addr(optarg, &mss, &mlen, &cause) != 0) {
+			opts_fail(o, "--metrics", cause);
+			free(cause);
+			return o->err;
+		}
 		o->metrics = optarg;
 		break;
 	}

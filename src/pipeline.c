@@ -1287,11 +1287,22 @@ pipeline_packet(struct pipeline *p, int linktype, const struct timeval *ts,
 	}
 }
 
+/* Read what the key log gained; true when new keys came.  A read error
+   is not reported here: the key log is read again at the next tick. */
+static bool
+pipeline_keylog_grew(struct pipeline *p)
+{
+	char *cause;
+	int rc = keylog_refresh(p->keylog, &cause);
+
+	free(cause);
+	return rc == 1;
+}
+
 void
 pipeline_tick(struct pipeline *p, const struct timeval *now)
 {
 	struct psess *ps;
-	const char *why;
 
 	if (now->tv_sec > p->now.tv_sec)
 		p->now = *now;
@@ -1302,7 +1313,7 @@ pipeline_tick(struct pipeline *p, const struct timeval *now)
 	if (p->keylog != NULL &&
 	    p->now.tv_sec - p->keylog_checked >= PIPELINE_KEYLOG_INTERVAL) {
 		p->keylog_checked = p->now.tv_sec;
-		if (keylog_refresh(p->keylog, &why) == 1)
+		if (pipeline_keylog_grew(p))
 			TAILQ_FOREACH(ps, &p->sessions, entry)
 		if (ps->tls != NULL) {
 			tls_conn_retry(ps->tls, &p->now);
@@ -1314,10 +1325,9 @@ pipeline_tick(struct pipeline *p, const struct timeval *now)
 void
 pipeline_finish(struct pipeline *p)
 {
-	const char *why;
 	struct psess *ps;
 
-	if (p->keylog != NULL && keylog_refresh(p->keylog, &why) == 1)
+	if (p->keylog != NULL && pipeline_keylog_grew(p))
 		TAILQ_FOREACH(ps, &p->sessions, entry)
 	if (ps->tls != NULL)
 		tls_conn_retry(ps->tls, &p->now);

@@ -27,6 +27,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "xmalloc.h"
+
 /* The account used when running as root and no -Z is given. */
 #define PRIVDROP_DEFAULT_USER "nobody"
 
@@ -82,9 +84,8 @@ privdrop_give(const char *path, uid_t uid, gid_t gid)
 }
 
 int
-privdrop(const char *user, const char *give, const char **why)
+privdrop(const char *user, const char *give, char **cause)
 {
-	static char msg[256];
 	char name[64];
 	struct passwd *pw;
 	unsigned long su, sg;
@@ -92,7 +93,7 @@ privdrop(const char *user, const char *give, const char **why)
 	uid_t uid;
 	gid_t gid;
 
-	*why = NULL;
+	*cause = NULL;
 	if (user == NULL) {
 		if (geteuid() != 0)
 			return 0;
@@ -114,8 +115,7 @@ privdrop(const char *user, const char *give, const char **why)
 	} else {
 		pw = getpwnam(user);
 		if (pw == NULL) {
-			snprintf(msg, sizeof msg, "unknown user '%s'", user);
-			*why = msg;
+			xasprintf(cause, "unknown user '%s'", user);
 			return -1;
 		}
 		uid = pw->pw_uid;
@@ -133,25 +133,22 @@ privdrop(const char *user, const char *give, const char **why)
 		privdrop_give(give, uid, gid);
 	if ((pw == NULL || initgroups(pw->pw_name, gid) != 0) &&
 	    setgroups(1, &gid) != 0) {
-		snprintf(msg, sizeof msg, "setgroups: %s", strerror(errno));
-		*why = msg;
+		xasprintf(cause, "setgroups: %s", strerror(errno));
 		return -1;
 	}
 	if (setresgid(gid, gid, gid) != 0) {
-		snprintf(msg, sizeof msg, "setgid %lu: %s", (unsigned long)gid,
+		xasprintf(cause, "setgid %lu: %s", (unsigned long)gid,
 		    strerror(errno));
-		*why = msg;
 		return -1;
 	}
 	if (setresuid(uid, uid, uid) != 0) {
-		snprintf(msg, sizeof msg, "setuid %lu (%s): %s",
-		    (unsigned long)uid, name, strerror(errno));
-		*why = msg;
+		xasprintf(cause, "setuid %lu (%s): %s", (unsigned long)uid,
+		    name, strerror(errno));
 		return -1;
 	}
 	/* Dropping to uid 0 itself (-Z root) is allowed and trivially true. */
 	if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
-		*why = "could regain root after dropping privileges";
+		*cause = xstrdup("could regain root after dropping privileges");
 		return -1;
 	}
 	if (uid != 0)

@@ -59,10 +59,11 @@ fuzz_write(const char *p, size_t len)
 static void
 fuzz_refresh(struct keylog *k)
 {
-	const char *why;
+	char *why;
 
 	if (keylog_refresh(k, &why) < 0)
 		fuzz_fail(why != NULL ? why : "refresh failed");
+	free(why);
 }
 
 static int

@@ -108,7 +108,7 @@ static void
 test_refresh_growth(void **state)
 {
 	char path[] = "/tmp/test_keylog.XXXXXX";
-	const char *why;
+	char *why = NULL;
 	struct keylog *k;
 	uint8_t r1[32], r2[32], got[KEYLOG_SECRET_MAX];
 	size_t len;
@@ -123,6 +123,7 @@ test_refresh_growth(void **state)
 	k = keylog_new("/nonexistent/smtpscope/keylog");
 	assert_int_equal(keylog_refresh(k, &why), -1);
 	assert_non_null(why);
+	free(why);
 	keylog_free(k);
 
 	fd = mkstemp(path);

@@ -296,7 +296,7 @@ test_http_addr(void **state)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	const char *why = NULL;
+	char *why = NULL;
 
 	(void)state;
 	assert_int_equal(metrics_http_addr("9187", &ss, &len, &why), 0);
@@ -305,13 +305,24 @@ test_http_addr(void **state)
 	assert_int_equal(metrics_http_addr("[::1]:9187", &ss, &len, &why), 0);
 	assert_int_equal(ss.ss_family, AF_INET6);
 	assert_int_equal(metrics_http_addr("::1:9187", &ss, &len, &why), -1);
+	assert_non_null(why);
+	free(why);
 	assert_int_equal(metrics_http_addr("[::1]9187", &ss, &len, &why), -1);
+	assert_non_null(why);
+	free(why);
 	assert_int_equal(metrics_http_addr("0", &ss, &len, &why), -1);
+	assert_non_null(why);
+	free(why);
 	assert_int_equal(metrics_http_addr("65536", &ss, &len, &why), -1);
+	assert_non_null(why);
+	free(why);
 	assert_int_equal(
 	    metrics_http_addr("localhost:9187", &ss, &len, &why), -1);
+	assert_non_null(why);
+	free(why);
 	assert_int_equal(metrics_http_addr("", &ss, &len, &why), -1);
 	assert_non_null(why);
+	free(why);
 }
 
 int
