@@ -9,8 +9,8 @@
 /*
  * Events: the self-contained records that flow from the pipeline (capture
  * thread) to the front ends (main thread).  An event owns every string it
- * points to; event_free() releases them.  The JSON names (EVENTS in doc/smtpscope.1)
- * are produced from these fields by out_json.c.
+ * points to; event_free() releases them.  The JSON names (EVENTS in
+ * doc/smtpscope.1) are produced from these fields by out_json.c.
  *
  * Also here: the bounded, thread-safe event queue with a wake-up pipe.
  */

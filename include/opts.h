@@ -2,9 +2,10 @@
 #define SMTPSCOPE_OPTS_H
 
 /*
- * opts: the command line (OPTIONS in doc/smtpscope.1) parsed into a struct, without
- * printing or exiting, so that it can be tested and fuzzed.  main prints
- * the error string as "smtpscope: ERROR" with the usage hint and exits 2.
+ * opts: the command line (OPTIONS in doc/smtpscope.1) parsed into a struct,
+ * without printing or exiting, so that it can be tested and fuzzed.  main
+ * prints the error string as "smtpscope: ERROR" with the usage hint and
+ * exits 2.
  */
 
 #include <stdbool.h>
@@ -49,7 +50,7 @@ struct opts {
 	bool explain;
 	const char *after;
 	const char *maillog; /* --maillog FILE, NULL: off */
-	long maillog_skew; /* --maillog-skew, seconds */
+	long maillog_skew;   /* --maillog-skew, seconds */
 	const char *metrics; /* --metrics [ADDR:]PORT, NULL: off */
 	long metrics_linger; /* --metrics-linger SECONDS */
 	/* The operands after the options (a BPF expression, or the reply of

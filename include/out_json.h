@@ -8,8 +8,8 @@
 #include "explain.h"
 
 /*
- * JSON Lines (EVENTS in doc/smtpscope.1): one object per event, keys in a fixed order,
- * UTF-8, a newline and a flush after each.  EV_PACKET is not written.
+ * JSON Lines (EVENTS in doc/smtpscope.1): one object per event, keys in a fixed
+ * order, UTF-8, a newline and a flush after each.  EV_PACKET is not written.
  * Returns 0, or -1 on a write error (e.g. EPIPE).
  */
 int out_json_event(FILE *, const struct event *);

@@ -123,7 +123,7 @@ struct maillog {
 	size_t qid_next;
 	struct ml_try *tries; /* MAILLOG_TRIES_MAX, lazily */
 	size_t try_next;
-	bool try_used; /* since the last reset */
+	bool try_used;		  /* since the last reset */
 	bool sess_used, qid_used; /* since the last reset */
 
 	struct ml_pending *pend; /* FIFO: [head, head + n) */
@@ -456,9 +456,9 @@ ml_parse_exim(struct maillog_rec *r, const char *s, size_t len)
 				e++;
 			ml_copy(r->rcpt, sizeof r->rcpt, s, a, e);
 			r->outcome = s[i] == '=' && s[i + 1] == '='
-			    ? MAILLOG_DEFERRED
-			    : s[i] == '*' ? MAILLOG_BOUNCED
-					  : MAILLOG_SENT;
+					 ? MAILLOG_DEFERRED
+				     : s[i] == '*' ? MAILLOG_BOUNCED
+						   : MAILLOG_SENT;
 			i = ml_find(
 			    s, len, 0, "SMTP error from remote mail server");
 			if (i < len && (i = ml_find(s, len, i, ": ")) < len)
@@ -846,8 +846,8 @@ maillog_observe(struct maillog *m, const struct event *ev)
 		s = ml_sess_get(m, ev->session);
 		if (s != NULL && (ev->code == 421 || ev->code == 452)) {
 			int ci = ev->diag != NULL
-			    ? kb_cause_index(ev->diag->cause)
-			    : -1;
+				     ? kb_cause_index(ev->diag->cause)
+				     : -1;
 
 			s->hl_code = ev->code;
 			s->hl_ts = ev->ts;

@@ -1,6 +1,6 @@
 /*
- * opts: getopt_long over the command line (OPTIONS in doc/smtpscope.1) into struct
- * opts, with every value checked.  Errors are returned as one string,
+ * opts: getopt_long over the command line (OPTIONS in doc/smtpscope.1) into
+ * struct opts, with every value checked.  Errors are returned as one string,
  * "OPTION: why", which main prints and exits on; nothing here prints,
  * exits or leaks, so the parser can be unit tested and fuzzed.
  */
@@ -350,8 +350,8 @@ opts_one(struct opts *o, int ch, char **argv)
 		o->maillog = optarg;
 		break;
 	case OPT_MAILLOG_SKEW:
-		if ((bad = opts_number(o, "--maillog-skew", optarg, 0, 3600,
-			 &v)) != NULL)
+		if ((bad = opts_number(
+			 o, "--maillog-skew", optarg, 0, 3600, &v)) != NULL)
 			return bad;
 		o->maillog_skew = (long)v;
 		break;
@@ -384,8 +384,8 @@ opts_one(struct opts *o, int ch, char **argv)
 		break;
 	}
 	case OPT_METRICS_LINGER:
-		if ((bad = opts_number(o, "--metrics-linger", optarg, 0, 86400,
-			 &v)) != NULL)
+		if ((bad = opts_number(
+			 o, "--metrics-linger", optarg, 0, 86400, &v)) != NULL)
 			return bad;
 		o->metrics_linger = (long)v;
 		break;

@@ -465,7 +465,8 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		fputc(']', f);
 		if (ev->log_code != 0) {
 			/* The reason for the session's 421 or 452. */
-			fprintf(f, "  << the server's log says why the %d: %s (%s)",
+			fprintf(f,
+			    "  << the server's log says why the %d: %s (%s)",
 			    ev->log_code, ev->log_says, ev->log_cause);
 			if (ev->log_diag_cause != NULL &&
 			    strcmp(ev->log_diag_cause, ev->log_cause) != 0)

@@ -875,7 +875,8 @@ store_add_event(struct store *s, struct store_session *ss, struct event *ev)
 		   joined a few seconds late). */
 		size_t at = ss->n_events;
 
-		while (at > 0 && store_ts_after(&ss->events[at - 1]->ts, &ev->ts))
+		while (
+		    at > 0 && store_ts_after(&ss->events[at - 1]->ts, &ev->ts))
 			at--;
 		memmove(ss->events + at + 1, ss->events + at,
 		    (ss->n_events - at) * sizeof *ss->events);

@@ -1,4 +1,5 @@
-/* Unit tests of out_json: exact objects, as EVENTS in doc/smtpscope.1 lists their keys. */
+/* Unit tests of out_json: exact objects, as EVENTS in doc/smtpscope.1 lists
+ * their keys. */
 #include "config.h"
 
 #include <setjmp.h>
