@@ -364,7 +364,7 @@ store_search_add(
 	store_arena_room(s, ss->search_len + n + 1);
 	if (ss->search == NULL ||
 	    ss->search_pos + ss->search_len != s->arena_len) {
-		if (ss->search_len > 0)
+		if (ss->search_len > 0 && ss->search != NULL)
 			memcpy(s->arena + s->arena_len, ss->search,
 			    ss->search_len);
 		s->arena_dead += ss->search_len;

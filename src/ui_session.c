@@ -604,8 +604,8 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 
 		/* An outbound delivery tried again: which attempt. */
 		if (ev->log_attempt > 1)
-			snprintf(att, sizeof att, ", attempt %u",
-			    ev->log_attempt);
+			snprintf(
+			    att, sizeof att, ", attempt %u", ev->log_attempt);
 		t = ui_vis(ctx, msg, n);
 		snprintf(buf, sizeof buf, "%s  [%s%s%s%s]", t,
 		    ev->join != NULL ? ev->join : "none",
