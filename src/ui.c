@@ -1,20 +1,22 @@
 /*
  * ui: the ncurses front end's driver.  ui_run owns two threads:
  *
- *  - the capture thread runs capture_loop -> pipeline and pushes events
- *    into a bounded event_queue (file input blocks when it is full, live
- *    input never does: overflow is counted and shown).  All signals are
- *    blocked there.
+ *  - the capture thread runs the runner (runner_run, RUNNER_QUEUE), which
+ *    pushes events into a bounded event_queue (file input blocks when it
+ *    is full, live input never does: overflow is counted and shown).  All
+ *    signals are blocked there.  The UI sees events, never the capture.
  *  - the calling (main) thread owns curses and the store: it poll()s the
  *    terminal, the queue's wake-up pipe and a self-pipe fed by the signal
  *    handler (SIGINT, SIGTERM, SIGHUP, SIGWINCH), drains events into the
  *    store and redraws at most every UI_FRAME_MS, only when something
  *    changed.
  *
- * Only the queue and the atomics of struct ui_cap are shared.
+ * Only the queue, the runner's stop and pause, and the state of struct
+ * ui_cap are shared.  The --maillog joiner runs on the main thread
+ * (runner_log_*), as events are applied.
  *
  * Pause (space): with a file the main thread stops draining the queue and
- * the capture thread stops reading (ui_cap_hold), so nothing is lost; a
+ * the capture thread stops reading (runner_pause), so nothing is lost; a
  * --replay clock stands still meanwhile (capture_replay_hold), so resuming
  * goes on at the same pace rather than catching up.  Live, events are
  * held on the main thread (up to UI_HELD_MAX) and applied on resume, so the
@@ -47,52 +49,33 @@
 
 #include <curses.h>
 
-#include "capture.h"
 #include "err.h"
 #include "event.h"
-#include "metrics.h"
-#include "maillog.h"
-#include "pipeline.h"
+#include "runner.h"
 #include "store.h"
 #include "ui_screen.h"
 #include "vis.h"
 #include "xmalloc.h"
 
-#define UI_FRAME_MS 66	    /* at most 15 redraws a second */
-#define UI_MAILLOG_S 0.2    /* --maillog followed this often when live */
-#define UI_QUEUE_CAP 262144 /* events between the threads */
-/* Their event_size() at most, unless the memory budget says otherwise. */
-#define UI_QUEUE_BYTES (64u * 1024 * 1024)
-#define UI_BATCH 256			    /* live: events pushed at once */
+#define UI_FRAME_MS 66	 /* at most 15 redraws a second */
+#define UI_MAILLOG_S 0.2 /* --maillog followed this often when live */
+#define UI_BATCH 256	 /* live: events pushed at once */
 #define UI_PREFAULT_MAX (64u * 1024 * 1024) /* live: heap touched at start */
 #define UI_PREFAULT_CHUNK (4u * 1024 * 1024)
 #define UI_DRAIN_MAX 4096  /* events applied between two looks at keys */
 #define UI_HELD_MAX 200000 /* events held during a live pause */
-#define UI_LOOP_MS 50	   /* live: timer granularity, longest batch wait */
-#define UI_STATS_MS 500	   /* progress stats from the capture thread */
 #define UI_MSG_SECONDS 8.0
 #define UI_TTY "/dev/tty"
 #define UI_QUIT_WAIT_MS 500 /* for a capture thread stuck in read() */
 
 enum ui_cap_state { UI_CAP_RUNNING, UI_CAP_DONE, UI_CAP_FAILED };
 
+/* The capture thread: the runner, and how its run ended. */
 struct ui_cap {
-	struct capture *cap;
-	struct pipeline *pipe;
-	struct event_queue *q;
-	bool live, dumping;
-	atomic_bool stop;
-	atomic_bool pause; /* files only: the callback waits */
+	struct runner *r;
+	bool live;
 	atomic_int state;
 	const char *why; /* written before state becomes FAILED */
-	time_t last_tick;
-	double last_stats;
-	struct timeval started;
-	/* Live: events gathered here and pushed UI_BATCH at a time, or when
-	   capture_loop comes back (every UI_LOOP_MS at the latest). */
-	struct event *batch[UI_BATCH];
-	size_t n_batch;
-	struct metrics *metrics; /* --metrics, NULL when off */
 };
 
 static int ui_sigpipe[2] = {-1, -1};
@@ -149,134 +132,16 @@ ui_prefault(size_t bytes)
 
 /* ---- capture thread */
 
-static void
-ui_cap_flush(struct ui_cap *c)
-{
-	if (c->n_batch > 0)
-		event_queue_push_batch(c->q, c->batch, c->n_batch, !c->live);
-	c->n_batch = 0;
-}
-
-/*
- * Live, the capture thread never waits for the screen: events go to the
- * queue in batches (one lock, one wake-up) and what does not fit is dropped
- * and counted.  A file waits for room instead, one event at a time.
- */
-static void
-ui_cap_emit(void *arg, struct event *ev)
-{
-	struct ui_cap *c = arg;
-
-	if (!c->live) {
-		event_queue_push(c->q, ev, true);
-		return;
-	}
-	c->batch[c->n_batch++] = ev;
-	if (c->n_batch == UI_BATCH)
-		ui_cap_flush(c);
-}
-
-static void
-ui_cap_stats(struct ui_cap *c, bool final)
-{
-	struct event *ev = event_new(EV_STATS);
-	struct timeval now;
-
-	char hint[512];
-
-	pipeline_fill_stats(c->pipe, ev);
-	/* The headless run's closing hint, shown as a banner meanwhile. */
-	if (pipeline_no_session_hint(c->pipe, hint, sizeof hint))
-		ev->detail = xstrdup(hint);
-	ev->dropped = capture_dropped(c->cap);
-	if (c->metrics != NULL)
-		metrics_drops(
-		    c->metrics, ev->dropped, event_queue_dropped(c->q));
-	gettimeofday(&now, NULL);
-	ev->elapsed = (double)(now.tv_sec - c->started.tv_sec) +
-		      (double)(now.tv_usec - c->started.tv_usec) / 1e6;
-	ev->session = 0;
-	ui_cap_flush(c);
-	/* Progress reports may be lost on a full live queue; the last not. */
-	event_queue_push(c->q, ev, final || !c->live);
-}
-
-static void
-ui_cap_periodic(struct ui_cap *c)
-{
-	double now = ui_now();
-
-	if ((now - c->last_stats) * 1000 >= UI_STATS_MS) {
-		c->last_stats = now;
-		ui_cap_stats(c, false);
-	}
-}
-
-/*
- * Wait while paused.  A --replay (and --demo) clock stands still meanwhile:
- * resuming goes on from the paused packet at the same pace.
- */
-static void
-ui_cap_hold(struct ui_cap *c)
-{
-	struct timespec nap = {0, 20 * 1000 * 1000};
-	double t0;
-
-	if (!atomic_load(&c->pause))
-		return;
-	t0 = ui_now();
-	while (atomic_load(&c->pause) && !atomic_load(&c->stop))
-		nanosleep(&nap, NULL);
-	capture_replay_hold(c->cap, (long long)((ui_now() - t0) * 1000));
-}
-
-static void
-ui_cap_packet(void *arg, int linktype, const struct timeval *ts,
-    const uint8_t *data, uint32_t caplen, uint32_t len)
-{
-	struct ui_cap *c = arg;
-
-	pipeline_packet(c->pipe, linktype, ts, data, caplen, len);
-	if (c->dumping && pipeline_last_smtp(c->pipe))
-		capture_dump_packet(c->cap, ts, data, caplen, len);
-	if (ts->tv_sec != c->last_tick) {
-		c->last_tick = ts->tv_sec;
-		pipeline_tick(c->pipe, ts);
-	}
-	ui_cap_periodic(c);
-	ui_cap_hold(c);
-	if (atomic_load(&c->stop))
-		capture_stop(c->cap);
-}
-
 static void *
 ui_cap_main(void *arg)
 {
 	struct ui_cap *c = arg;
-	struct timeval now;
 	const char *why = NULL;
 	int rc;
 
-	for (;;) {
-		/* Paused between packets (a replay waiting for the next). */
-		ui_cap_hold(c);
-		rc = capture_loop(c->cap, ui_cap_packet, c, UI_LOOP_MS, &why);
-		ui_cap_flush(c);
-		if (rc != 0 || atomic_load(&c->stop))
-			break;
-		if (c->live) {
-			gettimeofday(&now, NULL);
-			pipeline_tick(c->pipe, &now);
-		}
-		ui_cap_periodic(c);
-	}
-	if (!atomic_load(&c->stop)) {
-		pipeline_finish(c->pipe);
-		ui_cap_stats(c, true);
-	}
-	ui_cap_flush(c);
+	rc = runner_run(c->r, &why);
 	if (rc < 0) {
-		c->why = why != NULL ? why : "read error";
+		c->why = why;
 		atomic_store(&c->state, UI_CAP_FAILED);
 	} else
 		atomic_store(&c->state, UI_CAP_DONE);
@@ -824,7 +689,7 @@ ui_draw_status(struct ui_ctx *ctx)
 	it[3].role = st->n452 ? UI_STATUS_ALERT : UI_STATUS;
 	/* Drops only mean something live (or when there were some). */
 	ui_status_item_set(&it[4], "drops ", "drops ", "d", st->dropped);
-	it[4].on = st->dropped > 0 || capture_is_live(ctx->cfg->cap);
+	it[4].on = st->dropped > 0 || runner_is_live(ctx->cfg->runner);
 	ui_status_item_set(&it[5], "lost ", "lost ", "l", ctx->queue_dropped);
 	it[5].role = UI_STATUS_ALERT;
 	it[5].on = ctx->queue_dropped > 0;
@@ -1010,7 +875,8 @@ ui_resize(struct ui_ctx *ctx)
 static void
 ui_quit(struct ui_ctx *ctx)
 {
-	if (capture_is_live(ctx->cfg->cap) && strcmp(ctx->state, "done") != 0 &&
+	if (runner_is_live(ctx->cfg->runner) &&
+	    strcmp(ctx->state, "done") != 0 &&
 	    strcmp(ctx->state, "error") != 0) {
 		ctx->quit_asked = true;
 		ctx->dirty = true;
@@ -1092,15 +958,9 @@ ui_log_emit(void *arg, struct event *ev)
 static void
 ui_apply(struct ui_ctx *ctx, struct event *ev)
 {
-	struct maillog *ml = ctx->cfg->maillog;
-
 	/* The log lines the capture's clock made due, then the joiner
 	   learns from the event (as headless). */
-	if (ml != NULL && ev->type != EV_STATS && ev->type != EV_PACKET) {
-		if (ev->ts.tv_sec != 0)
-			maillog_advance(ml, &ev->ts);
-		maillog_observe(ml, ev);
-	}
+	runner_log_event(ctx->cfg->runner, ev);
 	if (ev->type == EV_ANOMALY && ev->what == EV_ANOM_TRUNCATED_PACKET)
 		ctx->snap_cut++;
 
@@ -1130,11 +990,11 @@ ui_toggle_pause(struct ui_ctx *ctx, struct ui_cap *c, struct ui_held *held,
 	if (!ui_paused_state(ctx)) {
 		ctx->state = "paused";
 		if (!c->live)
-			atomic_store(&c->pause, true);
+			runner_pause(c->r, true);
 		return;
 	}
 	ctx->state = running;
-	atomic_store(&c->pause, false);
+	runner_pause(c->r, false);
 	for (i = 0; i < held->n; i++)
 		ui_apply(ctx, held->ev[i]);
 	held->n = 0;
@@ -1167,6 +1027,7 @@ ui_run(const struct ui_config *cfg)
 {
 	struct ui_ctx ctx;
 	struct ui_cap c;
+	struct event_queue *q;
 	struct ui_held held;
 	struct sigaction sa;
 	sigset_t all, old;
@@ -1196,8 +1057,7 @@ ui_run(const struct ui_config *cfg)
 	if (timing_path != NULL && *timing_path != '\0')
 		timing = fopen(timing_path, "a");
 	ctx.store = store_new(cfg->limit);
-	if (cfg->maillog != NULL)
-		maillog_set_emit(cfg->maillog, ui_log_emit, &ctx);
+	runner_log_set_emit(cfg->runner, ui_log_emit, &ctx);
 	store_set_budget(ctx.store, cfg->store_bytes);
 	/* The list and its scratch, and the views saved, hold an entry per
 	   session at most. */
@@ -1206,19 +1066,10 @@ ui_run(const struct ui_config *cfg)
 	ctx.utf8 = MB_CUR_MAX > 1;
 	ctx.follow = true;
 	ctx.sess_scroll.follow = false;
-	c.cap = cfg->cap;
-	c.live = capture_is_live(cfg->cap);
-	c.dumping = cfg->dumping;
-	c.metrics = cfg->pipe_cfg->metrics;
-	c.q = event_queue_new(UI_QUEUE_CAP);
-	event_queue_limit_bytes(
-	    c.q, cfg->queue_bytes > 0 ? cfg->queue_bytes : UI_QUEUE_BYTES);
-	c.pipe = pipeline_new(
-	    cfg->pipe_cfg, cfg->diag, cfg->keylog, ui_cap_emit, &c);
-	atomic_init(&c.stop, false);
-	atomic_init(&c.pause, false);
+	c.r = cfg->runner;
+	c.live = runner_is_live(cfg->runner);
+	q = runner_queue(cfg->runner);
 	atomic_init(&c.state, UI_CAP_RUNNING);
-	gettimeofday(&c.started, NULL);
 	running = c.live ? "live" : cfg->demo ? "replay" : "reading";
 	ctx.state = running;
 
@@ -1302,7 +1153,8 @@ ui_run(const struct ui_config *cfg)
 			timeout = (int)(UI_FRAME_MS - (now - last_draw) * 1000);
 		else
 			timeout = 1000;
-		if (cfg->maillog != NULL && timeout > UI_MAILLOG_S * 1000)
+		if (runner_has_log(cfg->runner) &&
+		    timeout > UI_MAILLOG_S * 1000)
 			timeout = (int)(UI_MAILLOG_S * 1000);
 		if (timeout < 0)
 			timeout = 0;
@@ -1311,7 +1163,7 @@ ui_run(const struct ui_config *cfg)
 		pfd[1].fd = ui_sigpipe[0];
 		pfd[1].events = POLLIN;
 		/* A held queue stays readable: do not spin on it. */
-		pfd[2].fd = hold_queue ? -1 : event_queue_fd(c.q);
+		pfd[2].fd = hold_queue ? -1 : event_queue_fd(q);
 		pfd[2].events = POLLIN;
 		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
 			break;
@@ -1347,12 +1199,12 @@ ui_run(const struct ui_config *cfg)
 
 		more = false;
 		if (!hold_queue) {
-			event_queue_ack(c.q);
+			event_queue_ack(q);
 			for (i = 0; i < UI_DRAIN_MAX; i++) {
 				if (drained == n_drain) {
 					drained = 0;
 					n_drain = event_queue_pop_batch(
-					    c.q, drain, UI_BATCH);
+					    q, drain, UI_BATCH);
 					if (n_drain == 0)
 						break;
 				}
@@ -1378,15 +1230,14 @@ ui_run(const struct ui_config *cfg)
 			}
 			more = i == UI_DRAIN_MAX || drained < n_drain;
 		}
-		ctx.queue_dropped = event_queue_dropped(c.q);
-		ctx.queue_dropped_packets = event_queue_dropped_packets(c.q);
+		ctx.queue_dropped = event_queue_dropped(q);
+		ctx.queue_dropped_packets = event_queue_dropped_packets(q);
 
 		switch (atomic_load(&c.state)) {
 		case UI_CAP_DONE:
 			if (!ui_paused_state(&ctx) &&
 			    strcmp(ctx.state, "done") != 0 && !more) {
-				if (cfg->maillog != NULL)
-					maillog_finish(cfg->maillog);
+				runner_log_finish(cfg->runner);
 				ctx.state = "done";
 				ctx.dirty = true;
 			}
@@ -1403,14 +1254,10 @@ ui_run(const struct ui_config *cfg)
 			break;
 		}
 
-		if (cfg->maillog != NULL && maillog_following(cfg->maillog) &&
+		if (runner_log_following(cfg->runner) &&
 		    ui_now() - ml_last >= UI_MAILLOG_S) {
-			struct timeval tv;
-
 			ml_last = ui_now();
-			gettimeofday(&tv, NULL);
-			maillog_poll(cfg->maillog, &tv);
-			maillog_advance(cfg->maillog, &tv);
+			runner_log_poll(cfg->runner);
 		}
 		if (ctx.msg[0] != '\0' &&
 		    ui_now() - ctx.msg_time >= UI_MSG_SECONDS)
@@ -1434,10 +1281,8 @@ ui_run(const struct ui_config *cfg)
 	if (timing != NULL)
 		fclose(timing);
 
-	atomic_store(&c.stop, true);
-	atomic_store(&c.pause, false);
-	capture_stop(c.cap);
-	event_queue_close(c.q);
+	runner_stop(c.r);
+	event_queue_close(q);
 	ui_cleanup();
 	err_set_cleanup(NULL);
 	ui_summary(&ctx);
@@ -1467,8 +1312,6 @@ ui_run(const struct ui_config *cfg)
 	while (drained < n_drain)
 		event_free(drain[drained++]);
 	free(held.ev);
-	pipeline_free(c.pipe);
-	event_queue_free(c.q);
 	store_free(ctx.store);
 	store_filter_free(ctx.filt);
 	ui_doc_clear(&ctx.sess_doc);

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "capture.h"
+#include "pcap_writer.h"
 #include "privdrop.h"
 #include "ui_screen.h"
 #include "xmalloc.h"
@@ -117,7 +117,7 @@ ui_save_pcap(struct store_session **ss, size_t n, const char *path,
     size_t *written, char *why, size_t whylen)
 {
 	struct ui_save_pkt *all;
-	struct capture_writer *w;
+	struct pcap_writer *w;
 	const char *cause = NULL;
 	size_t total = 0, i, j, k = 0, skipped = 0;
 	uint64_t dropped = 0;
@@ -152,7 +152,7 @@ ui_save_pcap(struct store_session **ss, size_t n, const char *path,
 		}
 	qsort(all, total, sizeof *all, ui_save_pkt_cmp);
 	linktype = all[0].ev->linktype;
-	w = capture_writer_open(path, linktype, UI_SAVE_SNAPLEN, &cause);
+	w = pcap_writer_open(path, linktype, UI_SAVE_SNAPLEN, &cause);
 	if (w == NULL) {
 		snprintf(why, whylen, "%s: %s", path,
 		    cause != NULL ? cause : "cannot open");
@@ -168,12 +168,12 @@ ui_save_pcap(struct store_session **ss, size_t n, const char *path,
 			skipped++;
 			continue;
 		}
-		capture_writer_packet(
+		pcap_writer_packet(
 		    w, &ev->pkt_ts, ev->pkt_data, ev->pkt_caplen, ev->pkt_len);
 		(*written)++;
 	}
 	free(all);
-	if (capture_writer_close(w) != 0) {
+	if (pcap_writer_close(w) != 0) {
 		snprintf(why, whylen, "%s: write error", path);
 		return -1;
 	}
