@@ -258,7 +258,11 @@ struct ui_ctx {
 #define UI_KEY_ESC 27
 #define UI_KEY_CTRL(c) ((c)&0x1f)
 
-/* ui.c */
+/* ui_util.c: a leaf, used by every screen; calls nothing above it. */
+/* Monotonic seconds. */
+double ui_now(void);
+/* Colour pairs for the roles, or none (NO_COLOR, a terminal without). */
+void ui_colours_init(struct ui_ctx *);
 int ui_attr(struct ui_ctx *, enum ui_role);
 /* Draw safe text at (y, x) within w columns; returns columns used. */
 int ui_put(struct ui_ctx *, int y, int x, int w, enum ui_role, const char *);
@@ -277,6 +281,8 @@ void ui_fill(struct ui_ctx *, int y, int x, enum ui_role);
 char *ui_vis(struct ui_ctx *, const void *, size_t);
 /* Display width of safe text (columns). */
 int ui_width(const char *);
+/* Columns of one character of safe text at s, and its byte length. */
+int ui_char(const char *s, size_t *bytes);
 void ui_push(struct ui_ctx *, const struct ui_screen *);
 void ui_pop(struct ui_ctx *);
 void ui_message(struct ui_ctx *, bool error, const char *fmt, ...)
@@ -288,6 +294,14 @@ void ui_prompt(struct ui_ctx *, const char *label, const char *initial,
 /* Body rows: from UI_BODY_Y to ui_body_end() (exclusive). */
 #define UI_BODY_Y 1
 int ui_body_end(struct ui_ctx *);
+/*
+ * Banners: what headless mode would say on stderr, said on screen, one line
+ * each above the status bar.  ui_banners returns how many there are (at
+ * most UI_BANNERS_MAX), texts in out; ui_banner_count how many are shown.
+ */
+#define UI_BANNERS_MAX 3
+int ui_banners(struct ui_ctx *, char out[][256]);
+int ui_banner_count(struct ui_ctx *);
 /* Role of a reply code's class. */
 enum ui_role ui_reply_role(int code);
 /* "HH:MM:SS" or "HH:MM:SS.mmm" in local time. */
@@ -353,10 +367,14 @@ void ui_save_default_name(char *, size_t, const char *ext);
  */
 int ui_save_pcap(struct store_session **, size_t n, const char *path,
     size_t *written, char *why, size_t whylen);
-int ui_save_text(struct ui_ctx *, const struct store_session *,
+/* How a transcript is made (ui_session_doc): handed in by the screen that
+   asks, so that saving does not depend on the session screen. */
+typedef void (*ui_save_doc_fn)(
+    struct ui_ctx *, const struct store_session *, int width, struct ui_doc *);
+int ui_save_text(struct ui_ctx *, const struct store_session *, ui_save_doc_fn,
     const char *path, char *why, size_t whylen);
 /* Prompt for a file name and save (w / t keys). */
 void ui_save_pcap_prompt(struct ui_ctx *, struct store_session **, size_t n);
-void ui_save_text_prompt(struct ui_ctx *, uint64_t id);
+void ui_save_text_prompt(struct ui_ctx *, uint64_t id, ui_save_doc_fn);
 
 #endif

@@ -751,7 +751,8 @@ ui_list_key(struct ui_ctx *ctx, enum ui_action act)
 		if (ctx->n_view == 0)
 			ui_message(ctx, true, "no session to save");
 		else
-			ui_save_text_prompt(ctx, ctx->view[ctx->sel].id);
+			ui_save_text_prompt(
+			    ctx, ctx->view[ctx->sel].id, ui_session_doc);
 		break;
 	default:
 		return 0;

@@ -189,9 +189,12 @@ ui_save_pcap(struct store_session **ss, size_t n, const char *path,
 	return 0;
 }
 
+/* The transcript's builder, given with the prompt (ui_session_doc). */
+static ui_save_doc_fn ui_save_doc;
+
 int
 ui_save_text(struct ui_ctx *ctx, const struct store_session *ss,
-    const char *path, char *why, size_t whylen)
+    ui_save_doc_fn doc, const char *path, char *why, size_t whylen)
 {
 	struct ui_doc d;
 	FILE *f;
@@ -205,7 +208,7 @@ ui_save_text(struct ui_ctx *ctx, const struct store_session *ss,
 		return -1;
 	}
 	memset(&d, 0, sizeof d);
-	ui_session_doc(ctx, ss, 100, &d);
+	doc(ctx, ss, 100, &d);
 	rc = ui_doc_write(&d, f);
 	ui_doc_clear(&d);
 	free(d.lines);
@@ -287,14 +290,16 @@ ui_save_text_done(struct ui_ctx *ctx, const char *answer)
 	struct store_session *ss;
 	char why[512];
 
-	if (answer == NULL || *answer == '\0' || ui_save_n != 1) {
+	if (answer == NULL || *answer == '\0' || ui_save_n != 1 ||
+	    ui_save_doc == NULL) {
 		ui_message(ctx, false, "not saved");
 		goto out;
 	}
 	ss = store_find(ctx->store, ui_save_ids[0]);
 	if (ss == NULL)
 		ui_message(ctx, true, "save: the session was evicted");
-	else if (ui_save_text(ctx, ss, answer, why, sizeof why) != 0)
+	else if (ui_save_text(ctx, ss, ui_save_doc, answer, why, sizeof why) !=
+		 0)
 		ui_message(ctx, true, "save failed: %s", why);
 	else
 		ui_message(ctx, false,
@@ -307,10 +312,11 @@ out:
 }
 
 void
-ui_save_text_prompt(struct ui_ctx *ctx, uint64_t id)
+ui_save_text_prompt(struct ui_ctx *ctx, uint64_t id, ui_save_doc_fn doc)
 {
 	char name[256], label[64];
 
+	ui_save_doc = doc;
 	free(ui_save_ids);
 	ui_save_ids = xcalloc(1, sizeof *ui_save_ids);
 	ui_save_ids[0] = id;

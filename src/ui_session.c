@@ -604,8 +604,8 @@ ui_session_event(struct ui_ctx *ctx, struct ui_doc *d, const struct event *ev,
 
 		/* An outbound delivery tried again: which attempt. */
 		if (ev->log_attempt > 1)
-			snprintf(att, sizeof att, ", attempt %u",
-			    ev->log_attempt);
+			snprintf(
+			    att, sizeof att, ", attempt %u", ev->log_attempt);
 		t = ui_vis(ctx, msg, n);
 		snprintf(buf, sizeof buf, "%s  [%s%s%s%s]", t,
 		    ev->join != NULL ? ev->join : "none",
@@ -891,7 +891,7 @@ ui_session_key(struct ui_ctx *ctx, enum ui_action act)
 		if (ss == NULL)
 			ui_message(ctx, true, "this session was evicted");
 		else
-			ui_save_text_prompt(ctx, ss->id);
+			ui_save_text_prompt(ctx, ss->id, ui_session_doc);
 		return 1;
 	case UI_A_LOG:
 		ctx->sess_hide_log = !ctx->sess_hide_log;
