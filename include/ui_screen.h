@@ -21,6 +21,9 @@
 #include "ui.h"
 
 struct ui_ctx;
+struct ui_session_state;
+struct ui_stats_state;
+struct ui_help_state;
 
 /* Screens, as bits: a key binding names the screens it works on. */
 #define UI_SCR_LIST 0x01u
@@ -78,12 +81,34 @@ enum ui_action ui_key_action(unsigned screen, int key);
 /* The bottom line's hints for a screen: "KEY:what  KEY:what". */
 void ui_keys_hints(unsigned screen, char *buf, size_t len);
 
+/*
+ * What a screen's key handler asks of the driver (ui.c), instead of
+ * changing the stack or quitting itself.  Every key redraws.
+ */
+enum ui_result_kind {
+	UI_R_PASS, /* not handled: the common binding applies */
+	UI_R_DONE, /* handled */
+	UI_R_BACK, /* close this screen */
+	UI_R_OPEN  /* open screen `open` on session `id` */
+};
+struct ui_result {
+	enum ui_result_kind kind;
+	const struct ui_screen *open;
+	uint64_t id;
+};
+#define UI_RESULT(k) ((struct ui_result){(k), NULL, 0})
+
 struct ui_screen {
 	const char *name;
 	unsigned id; /* UI_SCR_* */
+	/* The screen's own state: made when the UI starts, freed when it
+	   ends.  NULL: none. */
+	void (*create)(struct ui_ctx *);
+	void (*destroy)(struct ui_ctx *);
+	/* Before it is pushed by UI_R_OPEN: show session id.  NULL: none. */
+	void (*open)(struct ui_ctx *, uint64_t id);
 	void (*draw)(struct ui_ctx *);
-	/* Returns 1 when the action was handled. */
-	int (*key)(struct ui_ctx *, enum ui_action);
+	struct ui_result (*key)(struct ui_ctx *, enum ui_action);
 	void (*resize)(struct ui_ctx *);
 };
 
@@ -224,22 +249,12 @@ struct ui_ctx {
 	struct store_filter *filt; /* filter compiled; NULL: none */
 	bool problems;
 
-	/* Session view. */
-	uint64_t sess_id;
-	struct ui_doc sess_doc;
-	uint64_t sess_gen;
-	int sess_width;
-	struct ui_scroll sess_scroll;
-	size_t sess_cur; /* line n/N went to last; SIZE_MAX: none */
-	char sess_search[UI_FILTER_MAX]; /* "" when no search is on */
-	char sess_search_saved[UI_FILTER_MAX];
-	bool sess_hide_log; /* L: the MTA's log lines hidden */
-
-	/* Statistics and help. */
-	struct ui_doc stats_doc;
-	struct ui_scroll stats_scroll;
-	struct ui_doc help_doc;
-	struct ui_scroll help_scroll;
+	/* Each screen's own state, made by its create and freed by its
+	   destroy (the types are private to ui_session.c, ui_stats.c and
+	   ui_help.c). */
+	struct ui_session_state *session;
+	struct ui_stats_state *stats;
+	struct ui_help_state *help;
 
 	/* The bottom line: a message, or a prompt being edited. */
 	char msg[256];
@@ -352,7 +367,6 @@ void ui_list_free(struct ui_ctx *);
 size_t ui_list_targets(struct ui_ctx *, struct store_session ***);
 
 /* ui_session.c */
-void ui_session_open(struct ui_ctx *, uint64_t id);
 void ui_session_doc(
     struct ui_ctx *, const struct store_session *, int width, struct ui_doc *);
 

@@ -545,6 +545,7 @@ ui_key(struct ui_ctx *ctx, int key)
 {
 	const struct ui_screen *s = ctx->stack[ctx->depth - 1];
 	enum ui_action act;
+	struct ui_result r;
 
 	ctx->dirty = true;
 	if (ctx->prompting) {
@@ -566,8 +567,23 @@ ui_key(struct ui_ctx *ctx, int key)
 	act = ui_key_action(s->id, key);
 	if (act == UI_A_NONE)
 		return;
-	if (s->key != NULL && s->key(ctx, act))
-		return;
+	if (s->key != NULL) {
+		r = s->key(ctx, act);
+		switch (r.kind) {
+		case UI_R_DONE:
+			return;
+		case UI_R_BACK:
+			ui_pop(ctx);
+			return;
+		case UI_R_OPEN:
+			if (r.open->open != NULL)
+				r.open->open(ctx, r.id);
+			ui_push(ctx, r.open);
+			return;
+		case UI_R_PASS:
+			break;
+		}
+	}
 	switch (act) {
 	case UI_A_HELP:
 		if (s != &ui_screen_help)
@@ -594,6 +610,15 @@ ui_key(struct ui_ctx *ctx, int key)
 		break;
 	}
 }
+
+/* Every screen, for their create and destroy. */
+static const struct ui_screen *const ui_screens[] = {
+    &ui_screen_list,
+    &ui_screen_session,
+    &ui_screen_stats,
+    &ui_screen_help,
+};
+#define UI_NSCREENS (sizeof ui_screens / sizeof ui_screens[0])
 
 struct ui_held {
 	struct event **ev;
@@ -719,7 +744,9 @@ ui_run(const struct ui_config *cfg)
 	    ctx.store, (2 + UI_VIEWS_SAVED) * sizeof(struct ui_view_ent));
 	ctx.utf8 = MB_CUR_MAX > 1;
 	ctx.follow = true;
-	ctx.sess_scroll.follow = false;
+	for (i = 0; (size_t)i < UI_NSCREENS; i++)
+		if (ui_screens[i]->create != NULL)
+			ui_screens[i]->create(&ctx);
 	c.r = cfg->runner;
 	c.live = runner_is_live(cfg->runner);
 	q = runner_queue(cfg->runner);
@@ -967,14 +994,9 @@ ui_run(const struct ui_config *cfg)
 		event_free(drain[drained++]);
 	free(held.ev);
 	store_free(ctx.store);
-	store_filter_free(ctx.filt);
-	ui_doc_clear(&ctx.sess_doc);
-	ui_doc_clear(&ctx.stats_doc);
-	ui_doc_clear(&ctx.help_doc);
-	free(ctx.sess_doc.lines);
-	free(ctx.stats_doc.lines);
-	free(ctx.help_doc.lines);
-	ui_list_free(&ctx);
+	for (i = 0; (size_t)i < UI_NSCREENS; i++)
+		if (ui_screens[i]->destroy != NULL)
+			ui_screens[i]->destroy(&ctx);
 	close(ui_sigpipe[0]);
 	close(ui_sigpipe[1]);
 	ui_sigpipe[0] = ui_sigpipe[1] = -1;
