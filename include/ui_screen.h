@@ -362,6 +362,10 @@ extern const struct ui_tls_mark ui_tls_marks[];
 extern const size_t ui_ntls_marks;
 void ui_list_refresh(struct ui_ctx *);
 void ui_list_free(struct ui_ctx *);
+/* For the title: "  [filter: F, problems only]" in buf, or false when the
+   list shows every session; and how many sessions it lists now. */
+bool ui_list_describe(struct ui_ctx *, char *buf, size_t len);
+size_t ui_list_count(struct ui_ctx *);
 /* The sessions `w` saves from the list: the filtered ones when a filter
    is on, else the selected one.  Caller frees the array. */
 size_t ui_list_targets(struct ui_ctx *, struct store_session ***);

@@ -264,20 +264,13 @@ ui_draw_title(struct ui_ctx *ctx)
 	snprintf(buf, sizeof buf, " smtpscope %s%s  %s", PACKAGE_VERSION,
 	    ctx->cfg->demo ? " (demo)" : "", s->name);
 	x = ui_put(ctx, 0, 0, ctx->cols, UI_TITLE, buf);
-	if (ctx->filter[0] != '\0' || ctx->problems) {
-		char *f = ui_vis(ctx, ctx->filter, strlen(ctx->filter));
-
-		snprintf(buf, sizeof buf, "  [%s%s%s%s]",
-		    ctx->filter[0] ? "filter: " : "", f,
-		    ctx->filter[0] && ctx->problems ? ", " : "",
-		    ctx->problems ? "problems only" : "");
-		free(f);
+	/* The list says what it narrows to, and how many it lists. */
+	if (ui_list_describe(ctx, buf, sizeof buf)) {
 		x += ui_put(ctx, 0, x, ctx->cols - x, UI_TITLE, buf);
 		/* Sessions, next to the status bar's reply counts. */
 		if (s == &ui_screen_list) {
-			ui_list_refresh(ctx);
 			snprintf(buf, sizeof buf, "  %zu of %zu sessions",
-			    ctx->n_view, store_count(ctx->store));
+			    ui_list_count(ctx), store_count(ctx->store));
 			if (ctx->cols - x - ui_width(buf) > 12)
 				x += ui_put(
 				    ctx, 0, x, ctx->cols - x, UI_TITLE, buf);

@@ -771,6 +771,28 @@ ui_list_destroy(struct ui_ctx *ctx)
 	ctx->filt = NULL;
 }
 
+bool
+ui_list_describe(struct ui_ctx *ctx, char *buf, size_t len)
+{
+	char *f;
+
+	if (ctx->filter[0] == '\0' && !ctx->problems)
+		return false;
+	f = ui_vis(ctx, ctx->filter, strlen(ctx->filter));
+	snprintf(buf, len, "  [%s%s%s%s]", ctx->filter[0] ? "filter: " : "", f,
+	    ctx->filter[0] && ctx->problems ? ", " : "",
+	    ctx->problems ? "problems only" : "");
+	free(f);
+	return true;
+}
+
+size_t
+ui_list_count(struct ui_ctx *ctx)
+{
+	ui_list_refresh(ctx);
+	return ctx->n_view;
+}
+
 const struct ui_screen ui_screen_list = {
     "Sessions",
     UI_SCR_LIST,
