@@ -84,14 +84,6 @@ int capture_dump_open(struct capture *, const char *path, const char **why);
 void capture_dump_packet(struct capture *, const struct timeval *ts,
     const uint8_t *data, uint32_t caplen, uint32_t len);
 
-/* Write packets to a new pcap file of the given link type (UI save). */
-struct capture_writer;
-struct capture_writer *capture_writer_open(
-    const char *path, int linktype, int snaplen, const char **why);
-void capture_writer_packet(struct capture_writer *, const struct timeval *ts,
-    const uint8_t *data, uint32_t caplen, uint32_t len);
-int capture_writer_close(struct capture_writer *);
-
 /* Print the capture devices (-D) to stdout, tcpdump style; -1 on error. */
 int capture_list_devices(const char **why);
 /* "libpcap version 1.10.3 (...)" */

@@ -21,6 +21,9 @@
 #include "ui.h"
 
 struct ui_ctx;
+struct ui_session_state;
+struct ui_stats_state;
+struct ui_help_state;
 
 /* Screens, as bits: a key binding names the screens it works on. */
 #define UI_SCR_LIST 0x01u
@@ -78,12 +81,34 @@ enum ui_action ui_key_action(unsigned screen, int key);
 /* The bottom line's hints for a screen: "KEY:what  KEY:what". */
 void ui_keys_hints(unsigned screen, char *buf, size_t len);
 
+/*
+ * What a screen's key handler asks of the driver (ui.c), instead of
+ * changing the stack or quitting itself.  Every key redraws.
+ */
+enum ui_result_kind {
+	UI_R_PASS, /* not handled: the common binding applies */
+	UI_R_DONE, /* handled */
+	UI_R_BACK, /* close this screen */
+	UI_R_OPEN  /* open screen `open` on session `id` */
+};
+struct ui_result {
+	enum ui_result_kind kind;
+	const struct ui_screen *open;
+	uint64_t id;
+};
+#define UI_RESULT(k) ((struct ui_result){(k), NULL, 0})
+
 struct ui_screen {
 	const char *name;
 	unsigned id; /* UI_SCR_* */
+	/* The screen's own state: made when the UI starts, freed when it
+	   ends.  NULL: none. */
+	void (*create)(struct ui_ctx *);
+	void (*destroy)(struct ui_ctx *);
+	/* Before it is pushed by UI_R_OPEN: show session id.  NULL: none. */
+	void (*open)(struct ui_ctx *, uint64_t id);
 	void (*draw)(struct ui_ctx *);
-	/* Returns 1 when the action was handled. */
-	int (*key)(struct ui_ctx *, enum ui_action);
+	struct ui_result (*key)(struct ui_ctx *, enum ui_action);
 	void (*resize)(struct ui_ctx *);
 };
 
@@ -224,22 +249,12 @@ struct ui_ctx {
 	struct store_filter *filt; /* filter compiled; NULL: none */
 	bool problems;
 
-	/* Session view. */
-	uint64_t sess_id;
-	struct ui_doc sess_doc;
-	uint64_t sess_gen;
-	int sess_width;
-	struct ui_scroll sess_scroll;
-	size_t sess_cur; /* line n/N went to last; SIZE_MAX: none */
-	char sess_search[UI_FILTER_MAX]; /* "" when no search is on */
-	char sess_search_saved[UI_FILTER_MAX];
-	bool sess_hide_log; /* L: the MTA's log lines hidden */
-
-	/* Statistics and help. */
-	struct ui_doc stats_doc;
-	struct ui_scroll stats_scroll;
-	struct ui_doc help_doc;
-	struct ui_scroll help_scroll;
+	/* Each screen's own state, made by its create and freed by its
+	   destroy (the types are private to ui_session.c, ui_stats.c and
+	   ui_help.c). */
+	struct ui_session_state *session;
+	struct ui_stats_state *stats;
+	struct ui_help_state *help;
 
 	/* The bottom line: a message, or a prompt being edited. */
 	char msg[256];
@@ -258,7 +273,11 @@ struct ui_ctx {
 #define UI_KEY_ESC 27
 #define UI_KEY_CTRL(c) ((c)&0x1f)
 
-/* ui.c */
+/* ui_util.c: a leaf, used by every screen; calls nothing above it. */
+/* Monotonic seconds. */
+double ui_now(void);
+/* Colour pairs for the roles, or none (NO_COLOR, a terminal without). */
+void ui_colours_init(struct ui_ctx *);
 int ui_attr(struct ui_ctx *, enum ui_role);
 /* Draw safe text at (y, x) within w columns; returns columns used. */
 int ui_put(struct ui_ctx *, int y, int x, int w, enum ui_role, const char *);
@@ -277,6 +296,8 @@ void ui_fill(struct ui_ctx *, int y, int x, enum ui_role);
 char *ui_vis(struct ui_ctx *, const void *, size_t);
 /* Display width of safe text (columns). */
 int ui_width(const char *);
+/* Columns of one character of safe text at s, and its byte length. */
+int ui_char(const char *s, size_t *bytes);
 void ui_push(struct ui_ctx *, const struct ui_screen *);
 void ui_pop(struct ui_ctx *);
 void ui_message(struct ui_ctx *, bool error, const char *fmt, ...)
@@ -288,6 +309,14 @@ void ui_prompt(struct ui_ctx *, const char *label, const char *initial,
 /* Body rows: from UI_BODY_Y to ui_body_end() (exclusive). */
 #define UI_BODY_Y 1
 int ui_body_end(struct ui_ctx *);
+/*
+ * Banners: what headless mode would say on stderr, said on screen, one line
+ * each above the status bar.  ui_banners returns how many there are (at
+ * most UI_BANNERS_MAX), texts in out; ui_banner_count how many are shown.
+ */
+#define UI_BANNERS_MAX 3
+int ui_banners(struct ui_ctx *, char out[][256]);
+int ui_banner_count(struct ui_ctx *);
 /* Role of a reply code's class. */
 enum ui_role ui_reply_role(int code);
 /* "HH:MM:SS" or "HH:MM:SS.mmm" in local time. */
@@ -333,12 +362,15 @@ extern const struct ui_tls_mark ui_tls_marks[];
 extern const size_t ui_ntls_marks;
 void ui_list_refresh(struct ui_ctx *);
 void ui_list_free(struct ui_ctx *);
+/* For the title: "  [filter: F, problems only]" in buf, or false when the
+   list shows every session; and how many sessions it lists now. */
+bool ui_list_describe(struct ui_ctx *, char *buf, size_t len);
+size_t ui_list_count(struct ui_ctx *);
 /* The sessions `w` saves from the list: the filtered ones when a filter
    is on, else the selected one.  Caller frees the array. */
 size_t ui_list_targets(struct ui_ctx *, struct store_session ***);
 
 /* ui_session.c */
-void ui_session_open(struct ui_ctx *, uint64_t id);
 void ui_session_doc(
     struct ui_ctx *, const struct store_session *, int width, struct ui_doc *);
 
@@ -353,10 +385,14 @@ void ui_save_default_name(char *, size_t, const char *ext);
  */
 int ui_save_pcap(struct store_session **, size_t n, const char *path,
     size_t *written, char *why, size_t whylen);
-int ui_save_text(struct ui_ctx *, const struct store_session *,
+/* How a transcript is made (ui_session_doc): handed in by the screen that
+   asks, so that saving does not depend on the session screen. */
+typedef void (*ui_save_doc_fn)(
+    struct ui_ctx *, const struct store_session *, int width, struct ui_doc *);
+int ui_save_text(struct ui_ctx *, const struct store_session *, ui_save_doc_fn,
     const char *path, char *why, size_t whylen);
 /* Prompt for a file name and save (w / t keys). */
 void ui_save_pcap_prompt(struct ui_ctx *, struct store_session **, size_t n);
-void ui_save_text_prompt(struct ui_ctx *, uint64_t id);
+void ui_save_text_prompt(struct ui_ctx *, uint64_t id, ui_save_doc_fn);
 
 #endif

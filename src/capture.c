@@ -178,12 +178,6 @@ struct capture {
 	struct timespec dump_flushed;
 };
 
-struct capture_writer {
-	pcap_t *p;
-	pcap_dumper_t *d;
-	bool failed;
-};
-
 /* Message storage for capture_open's results (see capture.h). */
 static char capture_what[512];
 static char capture_why[PCAP_ERRBUF_SIZE + 256];
@@ -1158,61 +1152,6 @@ capture_dump_packet(struct capture *c, const struct timeval *ts,
 	/* Live: keep the file usable while running, at bounded cost. */
 	if (c->live && capture_ms_since(&c->dump_flushed) >= CAPTURE_FLUSH_MS)
 		capture_flush(c);
-}
-
-struct capture_writer *
-capture_writer_open(
-    const char *path, int linktype, int snaplen, const char **why)
-{
-	struct capture_writer *w;
-	static char msg[PCAP_ERRBUF_SIZE + 64];
-
-	w = xcalloc(1, sizeof *w);
-	w->p = pcap_open_dead(linktype, snaplen > 0 ? snaplen : 262144);
-	if (w->p == NULL) {
-		*why = "cannot create a pcap handle";
-		free(w);
-		return NULL;
-	}
-	errno = 0;
-	w->d = pcap_dump_open(w->p, path);
-	if (w->d == NULL) {
-		snprintf(msg, sizeof msg, "%s",
-		    errno != 0 ? strerror(errno) : pcap_geterr(w->p));
-		*why = msg;
-		pcap_close(w->p);
-		free(w);
-		return NULL;
-	}
-	return w;
-}
-
-void
-capture_writer_packet(struct capture_writer *w, const struct timeval *ts,
-    const uint8_t *data, uint32_t caplen, uint32_t len)
-{
-	struct pcap_pkthdr h;
-
-	memset(&h, 0, sizeof h);
-	h.ts = *ts;
-	h.caplen = caplen;
-	h.len = len;
-	pcap_dump((u_char *)w->d, &h, data);
-}
-
-int
-capture_writer_close(struct capture_writer *w)
-{
-	int rc = 0;
-
-	if (w == NULL)
-		return 0;
-	if (pcap_dump_flush(w->d) != 0 || ferror(pcap_dump_file(w->d)))
-		rc = -1;
-	pcap_dump_close(w->d);
-	pcap_close(w->p);
-	free(w);
-	return rc;
 }
 
 int

@@ -40,6 +40,7 @@
 #include "privdrop.h"
 #include "lexicon.h"
 #include "rules.h"
+#include "runner.h"
 #include "ui.h"
 #include "vis.h"
 #include "xmalloc.h"
@@ -441,15 +442,15 @@ main_explain(
 /* ---- headless run */
 
 static volatile sig_atomic_t main_stop_flag;
-static struct capture *main_capture;
+static struct runner *main_runner;
 
 static void
 main_on_signal(int sig)
 {
 	(void)sig;
 	main_stop_flag = 1;
-	if (main_capture != NULL)
-		capture_stop(main_capture);
+	if (main_runner != NULL)
+		runner_stop(main_runner);
 }
 
 struct main_sink {
@@ -457,18 +458,11 @@ struct main_sink {
 	bool utf8;
 	bool broken;	 /* stdout went away */
 	bool flush_each; /* flush after every event */
-	struct capture *cap;
-	struct pipeline *pipe;
-	struct maillog *ml; /* NULL without --maillog */
-	bool dumping;
-	time_t last_tick;
-	const struct pipeline_config *pcfg;
-	struct metrics *metrics; /* --metrics, NULL when off */
+	struct runner *runner;
 };
 
-/* Live headless output: longest time an event waits in the buffer (ms), and
-   the buffer's size. */
-#define MAIN_FLUSH_MS 50
+/* Live headless output: the buffer's size.  It is written out at least every
+   RUNNER_FLUSH_MS (ms) and whenever the capture goes idle. */
 #define MAIN_OUT_BUF (64 * 1024)
 
 /*
@@ -482,12 +476,14 @@ main_no_session_hint(const struct main_sink *s)
 {
 	char hint[512];
 
-	if (!pipeline_no_session_hint(s->pipe, hint, sizeof hint))
+	if (!runner_hint(s->runner, hint, sizeof hint))
 		return;
 	fprintf(stderr, "hint: %s\n", hint);
 	fflush(stderr);
 }
 
+/* An event of the runner (the --maillog joiner saw it already), or a log
+   line the joiner made: written. */
 static void
 main_write(void *arg, struct event *ev)
 {
@@ -501,106 +497,40 @@ main_write(void *arg, struct event *ev)
 			rc = out_text_write(stdout, ev, s->utf8, s->flush_each);
 		if (rc != 0) {
 			s->broken = true;
-			if (s->cap != NULL)
-				capture_stop(s->cap);
+			if (s->runner != NULL)
+				runner_stop(s->runner);
 		}
 	}
 	event_free(ev);
 }
 
-/*
- * An event of the pipeline: first the log lines it makes due (the capture's
- * clock passed their time plus the skew), then the joiner learns from it,
- * then it is written.
- */
-static void
-main_emit(void *arg, struct event *ev)
+/* Live output is written in blocks: out by now at the latest (the capture
+   went idle, or RUNNER_FLUSH_MS passed). */
+static bool
+main_idle(void *arg)
 {
 	struct main_sink *s = arg;
 
-	if (s->ml != NULL && ev->type != EV_STATS && ev->type != EV_PACKET) {
-		if (ev->ts.tv_sec != 0)
-			maillog_advance(s->ml, &ev->ts);
-		maillog_observe(s->ml, ev);
+	if (s->broken)
+		return false;
+	if (!s->flush_each && fflush(stdout) == EOF) {
+		s->broken = true;
+		return false;
 	}
-	main_write(s, ev);
-}
-
-/* --maillog: the log is read every MAIN_MAILLOG_MS when capturing live. */
-#define MAIN_MAILLOG_MS 200
-
-static void
-main_packet(void *arg, int linktype, const struct timeval *ts,
-    const uint8_t *data, uint32_t caplen, uint32_t len)
-{
-	struct main_sink *s = arg;
-
-	pipeline_packet(s->pipe, linktype, ts, data, caplen, len);
-	if (s->dumping && pipeline_last_smtp(s->pipe))
-		capture_dump_packet(s->cap, ts, data, caplen, len);
-	if (ts->tv_sec != s->last_tick) {
-		s->last_tick = ts->tv_sec;
-		pipeline_tick(s->pipe, ts);
-	}
+	return true;
 }
 
 static int
-main_headless(struct main_sink *s, struct capture *cap)
+main_headless(struct main_sink *s)
 {
-	struct timeval start, end, now, ml_last = {0, 0};
-	struct event *ev;
 	const char *why = NULL;
 	int rc, status = EXIT_OK;
 
-	gettimeofday(&start, NULL);
-	for (;;) {
-		rc = capture_loop(cap, main_packet, s,
-		    capture_is_live(cap) ? MAIN_FLUSH_MS : 250, &why);
-		if (s->metrics != NULL)
-			metrics_drops(s->metrics, capture_dropped(cap), 0);
-		if (rc != 0 || main_stop_flag || s->broken)
-			break;
-		/* Live output is written in blocks: out by now at the latest
-		   (the capture went idle, or MAIN_FLUSH_MS passed). */
-		if (!s->flush_each && fflush(stdout) == EOF) {
-			s->broken = true;
-			break;
-		}
-		gettimeofday(&now, NULL);
-		if (capture_is_live(cap))
-			pipeline_tick(s->pipe, &now);
-		if (s->ml != NULL && capture_is_live(cap) &&
-		    (now.tv_sec - ml_last.tv_sec) * 1000 +
-			    (now.tv_usec - ml_last.tv_usec) / 1000 >=
-			MAIN_MAILLOG_MS) {
-			ml_last = now;
-			maillog_poll(s->ml, &now);
-			maillog_advance(s->ml, &now);
-		}
-	}
-	pipeline_finish(s->pipe);
-	if (s->ml != NULL) {
-		if (capture_is_live(cap)) {
-			gettimeofday(&now, NULL);
-			maillog_poll(s->ml, &now);
-		}
-		maillog_finish(s->ml);
-	}
-	gettimeofday(&end, NULL);
-	if (!s->broken) {
-		ev = event_new(EV_STATS);
-		pipeline_fill_stats(s->pipe, ev);
-		ev->dropped = capture_dropped(cap);
-		if (s->metrics != NULL)
-			metrics_drops(s->metrics, ev->dropped, 0);
-		ev->elapsed = (double)(end.tv_sec - start.tv_sec) +
-			      (double)(end.tv_usec - start.tv_usec) / 1e6;
-		main_emit(s, ev);
-	}
+	rc = runner_run(s->runner, &why);
 	if (fflush(stdout) == EOF)
 		s->broken = true;
 	if (rc < 0) {
-		err_print(capture_source(cap), why, NULL);
+		err_print(runner_source(s->runner), why, NULL);
 		status = EXIT_RUNTIME;
 	} else if (!s->broken)
 		main_no_session_hint(s);
@@ -647,7 +577,8 @@ main(int argc, char **argv)
 	struct maillog *ml = NULL;
 	char kwarn[512] = "";
 	struct capture *cap;
-	struct pipeline *pipe;
+	struct runner *runner;
+	struct runner_config rc;
 	struct main_sink sink;
 	struct metrics *metrics = NULL;
 	struct metrics_http *mhttp = NULL;
@@ -852,16 +783,12 @@ main(int argc, char **argv)
 
 	memset(&sink, 0, sizeof sink);
 	sink.mode = o.mode;
-	sink.metrics = metrics;
 	sink.utf8 = MB_CUR_MAX > 1;
-	sink.cap = cap;
-	sink.dumping = o.write_file != NULL;
-	sink.pcfg = &o.pipe;
 	/*
 	 * Events are flushed line by line when someone may be watching them
 	 * arrive and the next packet may take long: a stream on stdin or a
 	 * pipe, --replay.  Live capture writes in blocks, flushed at least
-	 * every MAIN_FLUSH_MS and whenever the capture goes idle, so a
+	 * every RUNNER_FLUSH_MS and whenever the capture goes idle, so a
 	 * reader (| jq) follows along without one write per event at line
 	 * rate.  A capture file read as fast as possible is written in full
 	 * buffers of the same size (not stdio's 4 KiB for a pipe); the
@@ -890,44 +817,50 @@ main(int argc, char **argv)
 	o.pipe.memory = o.mode == OPTS_MODE_UI ? mem / 2 : mem;
 	if (o.pipe.flow.ooo_total > o.pipe.memory / 2)
 		o.pipe.flow.ooo_total = o.pipe.memory / 2;
+	memset(&rc, 0, sizeof rc);
+	rc.cap = cap;
+	rc.pipe_cfg = &o.pipe;
+	rc.diag = diag;
+	rc.keylog = kl;
+	rc.maillog = ml;
+	rc.dumping = o.write_file != NULL;
 	if (o.mode == OPTS_MODE_UI) {
 		struct ui_config uc;
 
-		pipe = NULL;
+		rc.mode = RUNNER_QUEUE;
+		rc.queue_bytes = mem / 8;
+		runner = runner_new(&rc);
 		memset(&uc, 0, sizeof uc);
-		uc.queue_bytes = mem / 8;
+		uc.runner = runner;
 		uc.store_bytes = mem - mem / 2 - mem / 8;
-		uc.cap = cap;
-		uc.pipe_cfg = &o.pipe;
-		uc.diag = diag;
-		uc.keylog = kl;
-		uc.dumping = o.write_file != NULL;
 		uc.limit = o.limit;
 		uc.demo = o.demo;
 		uc.source = capture_source(cap);
 		uc.warning = kwarn[0] != '\0' ? kwarn : NULL;
-		uc.maillog = ml;
 		status = ui_run(&uc);
 	} else {
 		struct sigaction sa;
 
+		rc.mode = RUNNER_DIRECT;
+		rc.emit = main_write;
+		rc.arg = &sink;
+		rc.idle = main_idle;
+		runner = runner_new(&rc);
+		sink.runner = runner;
 		signal(SIGPIPE, SIG_IGN);
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = main_on_signal;
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
-		main_capture = cap;
-		sink.ml = ml;
-		pipe = pipeline_new(&o.pipe, diag, kl, main_emit, &sink);
-		sink.pipe = pipe;
-		status = main_headless(&sink, cap);
+		main_runner = runner;
+		status = main_headless(&sink);
 		if (metrics != NULL)
 			main_linger(o.metrics_linger);
-		main_capture = NULL;
+		main_runner = NULL;
 	}
 	metrics_http_close(mhttp);
 	metrics_free(metrics);
-	pipeline_free(pipe);
+	runner_free(runner);
 	maillog_free(ml);
 	capture_close(cap);
 	keylog_free(kl);

@@ -1,20 +1,22 @@
 /*
  * ui: the ncurses front end's driver.  ui_run owns two threads:
  *
- *  - the capture thread runs capture_loop -> pipeline and pushes events
- *    into a bounded event_queue (file input blocks when it is full, live
- *    input never does: overflow is counted and shown).  All signals are
- *    blocked there.
+ *  - the capture thread runs the runner (runner_run, RUNNER_QUEUE), which
+ *    pushes events into a bounded event_queue (file input blocks when it
+ *    is full, live input never does: overflow is counted and shown).  All
+ *    signals are blocked there.  The UI sees events, never the capture.
  *  - the calling (main) thread owns curses and the store: it poll()s the
  *    terminal, the queue's wake-up pipe and a self-pipe fed by the signal
  *    handler (SIGINT, SIGTERM, SIGHUP, SIGWINCH), drains events into the
  *    store and redraws at most every UI_FRAME_MS, only when something
  *    changed.
  *
- * Only the queue and the atomics of struct ui_cap are shared.
+ * Only the queue, the runner's stop and pause, and the state of struct
+ * ui_cap are shared.  The --maillog joiner runs on the main thread
+ * (runner_log_*), as events are applied.
  *
  * Pause (space): with a file the main thread stops draining the queue and
- * the capture thread stops reading (ui_cap_hold), so nothing is lost; a
+ * the capture thread stops reading (runner_pause), so nothing is lost; a
  * --replay clock stands still meanwhile (capture_replay_hold), so resuming
  * goes on at the same pace rather than catching up.  Live, events are
  * held on the main thread (up to UI_HELD_MAX) and applied on resume, so the
@@ -47,65 +49,37 @@
 
 #include <curses.h>
 
-#include "capture.h"
 #include "err.h"
 #include "event.h"
-#include "metrics.h"
-#include "maillog.h"
-#include "pipeline.h"
+#include "runner.h"
 #include "store.h"
 #include "ui_screen.h"
 #include "vis.h"
 #include "xmalloc.h"
 
-#define UI_FRAME_MS 66	    /* at most 15 redraws a second */
-#define UI_MAILLOG_S 0.2    /* --maillog followed this often when live */
-#define UI_QUEUE_CAP 262144 /* events between the threads */
-/* Their event_size() at most, unless the memory budget says otherwise. */
-#define UI_QUEUE_BYTES (64u * 1024 * 1024)
-#define UI_BATCH 256			    /* live: events pushed at once */
+#define UI_FRAME_MS 66	 /* at most 15 redraws a second */
+#define UI_MAILLOG_S 0.2 /* --maillog followed this often when live */
+#define UI_BATCH 256	 /* live: events pushed at once */
 #define UI_PREFAULT_MAX (64u * 1024 * 1024) /* live: heap touched at start */
 #define UI_PREFAULT_CHUNK (4u * 1024 * 1024)
 #define UI_DRAIN_MAX 4096  /* events applied between two looks at keys */
 #define UI_HELD_MAX 200000 /* events held during a live pause */
-#define UI_LOOP_MS 50	   /* live: timer granularity, longest batch wait */
-#define UI_STATS_MS 500	   /* progress stats from the capture thread */
 #define UI_MSG_SECONDS 8.0
 #define UI_TTY "/dev/tty"
 #define UI_QUIT_WAIT_MS 500 /* for a capture thread stuck in read() */
 
 enum ui_cap_state { UI_CAP_RUNNING, UI_CAP_DONE, UI_CAP_FAILED };
 
+/* The capture thread: the runner, and how its run ended. */
 struct ui_cap {
-	struct capture *cap;
-	struct pipeline *pipe;
-	struct event_queue *q;
-	bool live, dumping;
-	atomic_bool stop;
-	atomic_bool pause; /* files only: the callback waits */
+	struct runner *r;
+	bool live;
 	atomic_int state;
 	const char *why; /* written before state becomes FAILED */
-	time_t last_tick;
-	double last_stats;
-	struct timeval started;
-	/* Live: events gathered here and pushed UI_BATCH at a time, or when
-	   capture_loop comes back (every UI_LOOP_MS at the latest). */
-	struct event *batch[UI_BATCH];
-	size_t n_batch;
-	struct metrics *metrics; /* --metrics, NULL when off */
 };
 
 static int ui_sigpipe[2] = {-1, -1};
 static bool ui_curses_on;
-
-static double
-ui_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* CPU time of this thread (s): a key's cost on a loaded machine. */
 static double
@@ -149,134 +123,16 @@ ui_prefault(size_t bytes)
 
 /* ---- capture thread */
 
-static void
-ui_cap_flush(struct ui_cap *c)
-{
-	if (c->n_batch > 0)
-		event_queue_push_batch(c->q, c->batch, c->n_batch, !c->live);
-	c->n_batch = 0;
-}
-
-/*
- * Live, the capture thread never waits for the screen: events go to the
- * queue in batches (one lock, one wake-up) and what does not fit is dropped
- * and counted.  A file waits for room instead, one event at a time.
- */
-static void
-ui_cap_emit(void *arg, struct event *ev)
-{
-	struct ui_cap *c = arg;
-
-	if (!c->live) {
-		event_queue_push(c->q, ev, true);
-		return;
-	}
-	c->batch[c->n_batch++] = ev;
-	if (c->n_batch == UI_BATCH)
-		ui_cap_flush(c);
-}
-
-static void
-ui_cap_stats(struct ui_cap *c, bool final)
-{
-	struct event *ev = event_new(EV_STATS);
-	struct timeval now;
-
-	char hint[512];
-
-	pipeline_fill_stats(c->pipe, ev);
-	/* The headless run's closing hint, shown as a banner meanwhile. */
-	if (pipeline_no_session_hint(c->pipe, hint, sizeof hint))
-		ev->detail = xstrdup(hint);
-	ev->dropped = capture_dropped(c->cap);
-	if (c->metrics != NULL)
-		metrics_drops(
-		    c->metrics, ev->dropped, event_queue_dropped(c->q));
-	gettimeofday(&now, NULL);
-	ev->elapsed = (double)(now.tv_sec - c->started.tv_sec) +
-		      (double)(now.tv_usec - c->started.tv_usec) / 1e6;
-	ev->session = 0;
-	ui_cap_flush(c);
-	/* Progress reports may be lost on a full live queue; the last not. */
-	event_queue_push(c->q, ev, final || !c->live);
-}
-
-static void
-ui_cap_periodic(struct ui_cap *c)
-{
-	double now = ui_now();
-
-	if ((now - c->last_stats) * 1000 >= UI_STATS_MS) {
-		c->last_stats = now;
-		ui_cap_stats(c, false);
-	}
-}
-
-/*
- * Wait while paused.  A --replay (and --demo) clock stands still meanwhile:
- * resuming goes on from the paused packet at the same pace.
- */
-static void
-ui_cap_hold(struct ui_cap *c)
-{
-	struct timespec nap = {0, 20 * 1000 * 1000};
-	double t0;
-
-	if (!atomic_load(&c->pause))
-		return;
-	t0 = ui_now();
-	while (atomic_load(&c->pause) && !atomic_load(&c->stop))
-		nanosleep(&nap, NULL);
-	capture_replay_hold(c->cap, (long long)((ui_now() - t0) * 1000));
-}
-
-static void
-ui_cap_packet(void *arg, int linktype, const struct timeval *ts,
-    const uint8_t *data, uint32_t caplen, uint32_t len)
-{
-	struct ui_cap *c = arg;
-
-	pipeline_packet(c->pipe, linktype, ts, data, caplen, len);
-	if (c->dumping && pipeline_last_smtp(c->pipe))
-		capture_dump_packet(c->cap, ts, data, caplen, len);
-	if (ts->tv_sec != c->last_tick) {
-		c->last_tick = ts->tv_sec;
-		pipeline_tick(c->pipe, ts);
-	}
-	ui_cap_periodic(c);
-	ui_cap_hold(c);
-	if (atomic_load(&c->stop))
-		capture_stop(c->cap);
-}
-
 static void *
 ui_cap_main(void *arg)
 {
 	struct ui_cap *c = arg;
-	struct timeval now;
 	const char *why = NULL;
 	int rc;
 
-	for (;;) {
-		/* Paused between packets (a replay waiting for the next). */
-		ui_cap_hold(c);
-		rc = capture_loop(c->cap, ui_cap_packet, c, UI_LOOP_MS, &why);
-		ui_cap_flush(c);
-		if (rc != 0 || atomic_load(&c->stop))
-			break;
-		if (c->live) {
-			gettimeofday(&now, NULL);
-			pipeline_tick(c->pipe, &now);
-		}
-		ui_cap_periodic(c);
-	}
-	if (!atomic_load(&c->stop)) {
-		pipeline_finish(c->pipe);
-		ui_cap_stats(c, true);
-	}
-	ui_cap_flush(c);
+	rc = runner_run(c->r, &why);
 	if (rc < 0) {
-		c->why = why != NULL ? why : "read error";
+		c->why = why;
 		atomic_store(&c->state, UI_CAP_FAILED);
 	} else
 		atomic_store(&c->state, UI_CAP_DONE);
@@ -328,290 +184,6 @@ ui_cleanup(void)
 	}
 }
 
-struct ui_colour {
-	short fg, bg;
-	int attr; /* with colour */
-	int mono; /* without colour */
-};
-
-/* Indexed by enum ui_role. */
-static const struct ui_colour ui_colours[UI_ROLE_MAX] = {
-    [UI_NORMAL] = {-1, -1, 0, 0},
-    [UI_TITLE] = {COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
-    [UI_HEADER] = {COLOR_BLACK, COLOR_GREEN, 0, A_BOLD | A_UNDERLINE},
-    [UI_STATUS] = {COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
-    [UI_STATUS_ALERT] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
-    [UI_KEY] = {COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
-    [UI_SELECTED] = {COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
-    [UI_HIGHLIGHT] = {COLOR_RED, -1, A_BOLD, A_BOLD},
-    [UI_HIGHLIGHT_SEL] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
-    [UI_FLAG] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
-    [UI_REPLY_2XX] = {COLOR_GREEN, -1, 0, 0},
-    [UI_REPLY_3XX] = {COLOR_CYAN, -1, 0, 0},
-    [UI_REPLY_4XX] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
-    [UI_REPLY_5XX] = {COLOR_RED, -1, A_BOLD, A_BOLD | A_UNDERLINE},
-    [UI_CLIENT] = {COLOR_MAGENTA, -1, A_BOLD, A_BOLD},
-    [UI_SERVER] = {COLOR_BLUE, -1, A_BOLD, 0},
-    [UI_TIME] = {-1, -1, A_DIM, 0},
-    [UI_INFO] = {COLOR_CYAN, -1, 0, 0},
-    [UI_WARN] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
-    [UI_ENCRYPTED] = {COLOR_MAGENTA, -1, 0, A_UNDERLINE},
-    [UI_BOX] = {COLOR_YELLOW, -1, 0, 0},
-    [UI_BOX_TITLE] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
-    [UI_BOX_TITLE_MINOR] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
-    [UI_BOX_LABEL] = {-1, -1, A_BOLD, A_BOLD},
-    [UI_BAR_421] = {COLOR_RED, -1, A_BOLD, A_BOLD},
-    [UI_BAR_452] = {COLOR_YELLOW, -1, A_BOLD, 0},
-    [UI_PROMPT] = {-1, -1, A_BOLD, A_BOLD},
-    [UI_ERROR] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
-    [UI_MATCH] = {COLOR_BLACK, COLOR_YELLOW, 0, A_REVERSE | A_UNDERLINE},
-    [UI_CURRENT] = {COLOR_BLACK, COLOR_WHITE, 0, A_REVERSE},
-};
-
-static void
-ui_colours_init(struct ui_ctx *ctx)
-{
-	const char *nc = getenv("NO_COLOR");
-	int i;
-
-	ctx->color = false;
-	/* https://no-color.org: present and not empty disables colour. */
-	if (nc != NULL && *nc != '\0')
-		return;
-	if (!has_colors() || start_color() == ERR || COLORS < 8)
-		return;
-	use_default_colors();
-	for (i = 1; i < UI_ROLE_MAX; i++)
-		init_pair((short)i, ui_colours[i].fg, ui_colours[i].bg);
-	ctx->color = true;
-}
-
-int
-ui_attr(struct ui_ctx *ctx, enum ui_role r)
-{
-	if (r <= UI_NORMAL || r >= UI_ROLE_MAX)
-		return A_NORMAL;
-	if (!ctx->color)
-		return ui_colours[r].mono;
-	return COLOR_PAIR(r) | ui_colours[r].attr;
-}
-
-/* Columns of one character of safe text at s, and its byte length. */
-static int
-ui_char(const char *s, size_t *bytes)
-{
-	mbstate_t st;
-	wchar_t wc;
-	size_t n;
-	int w;
-
-	if ((unsigned char)*s < 0x80) {
-		*bytes = 1;
-		return 1;
-	}
-	memset(&st, 0, sizeof st);
-	n = mbrtowc(&wc, s, MB_CUR_MAX, &st);
-	if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
-		*bytes = 1;
-		return 1;
-	}
-	*bytes = n;
-	w = wcwidth(wc);
-	return w < 0 ? 1 : w;
-}
-
-int
-ui_width(const char *s)
-{
-	size_t b;
-	int w = 0;
-
-	while (*s != '\0') {
-		w += ui_char(s, &b);
-		s += b;
-	}
-	return w;
-}
-
-int
-ui_put(
-    struct ui_ctx *ctx, int y, int x, int w, enum ui_role role, const char *s)
-{
-	const char *p = s;
-	size_t b;
-	int cols = 0, cw;
-
-	if (y < 0 || y >= ctx->rows || x >= ctx->cols || w <= 0)
-		return 0;
-	if (x + w > ctx->cols)
-		w = ctx->cols - x;
-	while (*p != '\0') {
-		cw = ui_char(p, &b);
-		if (cols + cw > w)
-			break;
-		cols += cw;
-		p += b;
-	}
-	attrset(ui_attr(ctx, role));
-	mvaddnstr(y, x, s, (int)(p - s));
-	attrset(A_NORMAL);
-	return cols;
-}
-
-int
-ui_put_cut(struct ui_ctx *ctx, int y, int x, int w, enum ui_role role,
-    const char *s, bool more)
-{
-	const char *ell = ctx->utf8 ? "…" : "...", *p = s, *sp = NULL;
-	int ew = ctx->utf8 ? 1 : 3, room, cols = 0, sp_cols = 0, cw, used;
-	bool blank = true, sp_blank = true;
-	size_t b, cut;
-	char *t;
-
-	if (w <= 0)
-		return 0;
-	if (!more && ui_width(s) <= w)
-		return ui_put(ctx, y, x, w, role, s);
-	if (w <= ew)
-		return ui_put(ctx, y, x, w, role, ell);
-	room = w - ew;
-	/* The longest prefix within room, and the last space in it. */
-	while (*p != '\0') {
-		cw = ui_char(p, &b);
-		if (cols + cw > room)
-			break;
-		if (*p == ' ') {
-			sp = p;
-			sp_cols = cols;
-			sp_blank = blank;
-		} else
-			blank = false;
-		cols += cw;
-		p += b;
-	}
-	cut = (size_t)(p - s);
-	/*
-	 * Mid-word: back up to the last space when that keeps at least half
-	 * the room, or when only blanks come before it (the segment's own
-	 * indentation: the cut then follows the text drawn before it).
-	 */
-	if (*p != '\0' && *p != ' ' && sp != NULL &&
-	    (sp_cols >= room / 2 || sp_blank)) {
-		cut = (size_t)(sp - s);
-		/* "overload,…" reads worse than "overload…". */
-		while (cut > 0 && strchr(" ,;:", s[cut - 1]) != NULL)
-			cut--;
-	}
-	while (cut > 0 && s[cut - 1] == ' ')
-		cut--;
-	t = xstrndup(s, cut);
-	used = ui_put(ctx, y, x, room, role, t);
-	free(t);
-	used += ui_put(ctx, y, x + used, w - used, role, ell);
-	return used;
-}
-
-void
-ui_cell(
-    struct ui_ctx *ctx, int y, int x, int w, enum ui_role role, const char *s)
-{
-	int used, tw;
-
-	if (w <= 0)
-		return;
-	tw = ui_width(s);
-	if (tw > w && w > 1) {
-		used = ui_put(ctx, y, x, w - 1, role, s);
-		ui_put(ctx, y, x + used, w - used, role, ctx->utf8 ? "…" : "~");
-		used++;
-	} else
-		used = ui_put(ctx, y, x, w, role, s);
-	attrset(ui_attr(ctx, role));
-	for (; used < w && x + used < ctx->cols; used++)
-		mvaddch(y, x + used, ' ');
-	attrset(A_NORMAL);
-}
-
-void
-ui_fill(struct ui_ctx *ctx, int y, int x, enum ui_role role)
-{
-	attrset(ui_attr(ctx, role));
-	for (; x < ctx->cols; x++)
-		mvaddch(y, x, ' ');
-	attrset(A_NORMAL);
-}
-
-char *
-ui_vis(struct ui_ctx *ctx, const void *p, size_t n)
-{
-	return vis_dup(p != NULL ? p : "", p != NULL ? n : 0, ctx->utf8);
-}
-
-enum ui_role
-ui_reply_role(int code)
-{
-	if (code >= 200 && code < 300)
-		return UI_REPLY_2XX;
-	if (code >= 300 && code < 400)
-		return UI_REPLY_3XX;
-	if (code >= 400 && code < 500)
-		return UI_REPLY_4XX;
-	if (code >= 500 && code < 600)
-		return UI_REPLY_5XX;
-	return UI_NORMAL;
-}
-
-void
-ui_format_time(char *buf, size_t len, const struct timeval *tv, bool ms)
-{
-	struct tm tm;
-	time_t t = tv->tv_sec;
-
-	if (localtime_r(&t, &tm) == NULL)
-		memset(&tm, 0, sizeof tm);
-	if (ms)
-		snprintf(buf, len, "%02d:%02d:%02d.%03ld", tm.tm_hour,
-		    tm.tm_min, tm.tm_sec, (long)(tv->tv_usec / 1000));
-	else
-		snprintf(buf, len, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min,
-		    tm.tm_sec);
-}
-
-/*
- * Banners: what headless mode would say on stderr, said on screen, one line
- * each above the status bar: no SMTP session but TCP traffic on other
- * ports, payloads cut by the snapshot length, the key log's problem.
- * Returns how many there are (at most UI_BANNERS_MAX), texts in out.
- */
-#define UI_BANNERS_MAX 3
-static int
-ui_banners(struct ui_ctx *ctx, char out[][256])
-{
-	const struct event *st = store_stats(ctx->store)->last_stats;
-	int n = 0;
-
-	if (st != NULL && st->detail != NULL && store_count(ctx->store) == 0)
-		snprintf(out[n++], 256, "%s", st->detail);
-	if (ctx->snap_cut > 0)
-		snprintf(out[n++], 256,
-		    "payload cut by the snapshot length (-s) in %" PRIu64
-		    " session%s: capture again with a larger -s",
-		    ctx->snap_cut, event_plural(ctx->snap_cut));
-	if (ctx->cfg->warning != NULL)
-		snprintf(out[n++], 256, "%s", ctx->cfg->warning);
-	return n;
-}
-
-static int
-ui_banner_count(struct ui_ctx *ctx)
-{
-	char b[UI_BANNERS_MAX][256];
-	int n = ui_banners(ctx, b);
-
-	/* Never more than a third of the screen. */
-	return n > ctx->rows / 3 ? ctx->rows / 3 : n;
-}
-
 static void
 ui_draw_banners(struct ui_ctx *ctx)
 {
@@ -627,59 +199,6 @@ ui_draw_banners(struct ui_ctx *ctx)
 		    ctx, y + i, 1, ctx->cols - 1, UI_STATUS_ALERT, t, false);
 		free(t);
 	}
-}
-
-int
-ui_body_end(struct ui_ctx *ctx)
-{
-	return ctx->rows - 2 - ui_banner_count(ctx);
-}
-
-void
-ui_push(struct ui_ctx *ctx, const struct ui_screen *s)
-{
-	if (ctx->depth < UI_STACK_MAX)
-		ctx->stack[ctx->depth++] = s;
-	else
-		ctx->stack[ctx->depth - 1] = s;
-	ctx->dirty = true;
-}
-
-void
-ui_pop(struct ui_ctx *ctx)
-{
-	if (ctx->depth > 1)
-		ctx->depth--;
-	ctx->dirty = true;
-}
-
-void
-ui_message(struct ui_ctx *ctx, bool error, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
-	va_end(ap);
-	ctx->msg_error = error;
-	ctx->msg_time = ui_now();
-	ctx->dirty = true;
-}
-
-void
-ui_prompt(struct ui_ctx *ctx, const char *label, const char *initial,
-    void (*done)(struct ui_ctx *, const char *),
-    void (*change)(struct ui_ctx *, const char *))
-{
-	ctx->prompting = true;
-	snprintf(ctx->prompt_label, sizeof ctx->prompt_label, "%s", label);
-	snprintf(ctx->prompt_buf, sizeof ctx->prompt_buf, "%s",
-	    initial != NULL ? initial : "");
-	ctx->prompt_len = strlen(ctx->prompt_buf);
-	ctx->prompt_done = done;
-	ctx->prompt_change = change;
-	ctx->msg[0] = '\0';
-	ctx->dirty = true;
 }
 
 static void
@@ -745,20 +264,13 @@ ui_draw_title(struct ui_ctx *ctx)
 	snprintf(buf, sizeof buf, " smtpscope %s%s  %s", PACKAGE_VERSION,
 	    ctx->cfg->demo ? " (demo)" : "", s->name);
 	x = ui_put(ctx, 0, 0, ctx->cols, UI_TITLE, buf);
-	if (ctx->filter[0] != '\0' || ctx->problems) {
-		char *f = ui_vis(ctx, ctx->filter, strlen(ctx->filter));
-
-		snprintf(buf, sizeof buf, "  [%s%s%s%s]",
-		    ctx->filter[0] ? "filter: " : "", f,
-		    ctx->filter[0] && ctx->problems ? ", " : "",
-		    ctx->problems ? "problems only" : "");
-		free(f);
+	/* The list says what it narrows to, and how many it lists. */
+	if (ui_list_describe(ctx, buf, sizeof buf)) {
 		x += ui_put(ctx, 0, x, ctx->cols - x, UI_TITLE, buf);
 		/* Sessions, next to the status bar's reply counts. */
 		if (s == &ui_screen_list) {
-			ui_list_refresh(ctx);
 			snprintf(buf, sizeof buf, "  %zu of %zu sessions",
-			    ctx->n_view, store_count(ctx->store));
+			    ui_list_count(ctx), store_count(ctx->store));
 			if (ctx->cols - x - ui_width(buf) > 12)
 				x += ui_put(
 				    ctx, 0, x, ctx->cols - x, UI_TITLE, buf);
@@ -824,7 +336,7 @@ ui_draw_status(struct ui_ctx *ctx)
 	it[3].role = st->n452 ? UI_STATUS_ALERT : UI_STATUS;
 	/* Drops only mean something live (or when there were some). */
 	ui_status_item_set(&it[4], "drops ", "drops ", "d", st->dropped);
-	it[4].on = st->dropped > 0 || capture_is_live(ctx->cfg->cap);
+	it[4].on = st->dropped > 0 || runner_is_live(ctx->cfg->runner);
 	ui_status_item_set(&it[5], "lost ", "lost ", "l", ctx->queue_dropped);
 	it[5].role = UI_STATUS_ALERT;
 	it[5].on = ctx->queue_dropped > 0;
@@ -1010,7 +522,8 @@ ui_resize(struct ui_ctx *ctx)
 static void
 ui_quit(struct ui_ctx *ctx)
 {
-	if (capture_is_live(ctx->cfg->cap) && strcmp(ctx->state, "done") != 0 &&
+	if (runner_is_live(ctx->cfg->runner) &&
+	    strcmp(ctx->state, "done") != 0 &&
 	    strcmp(ctx->state, "error") != 0) {
 		ctx->quit_asked = true;
 		ctx->dirty = true;
@@ -1025,6 +538,7 @@ ui_key(struct ui_ctx *ctx, int key)
 {
 	const struct ui_screen *s = ctx->stack[ctx->depth - 1];
 	enum ui_action act;
+	struct ui_result r;
 
 	ctx->dirty = true;
 	if (ctx->prompting) {
@@ -1046,8 +560,23 @@ ui_key(struct ui_ctx *ctx, int key)
 	act = ui_key_action(s->id, key);
 	if (act == UI_A_NONE)
 		return;
-	if (s->key != NULL && s->key(ctx, act))
-		return;
+	if (s->key != NULL) {
+		r = s->key(ctx, act);
+		switch (r.kind) {
+		case UI_R_DONE:
+			return;
+		case UI_R_BACK:
+			ui_pop(ctx);
+			return;
+		case UI_R_OPEN:
+			if (r.open->open != NULL)
+				r.open->open(ctx, r.id);
+			ui_push(ctx, r.open);
+			return;
+		case UI_R_PASS:
+			break;
+		}
+	}
 	switch (act) {
 	case UI_A_HELP:
 		if (s != &ui_screen_help)
@@ -1075,6 +604,15 @@ ui_key(struct ui_ctx *ctx, int key)
 	}
 }
 
+/* Every screen, for their create and destroy. */
+static const struct ui_screen *const ui_screens[] = {
+    &ui_screen_list,
+    &ui_screen_session,
+    &ui_screen_stats,
+    &ui_screen_help,
+};
+#define UI_NSCREENS (sizeof ui_screens / sizeof ui_screens[0])
+
 struct ui_held {
 	struct event **ev;
 	size_t n, cap;
@@ -1092,15 +630,9 @@ ui_log_emit(void *arg, struct event *ev)
 static void
 ui_apply(struct ui_ctx *ctx, struct event *ev)
 {
-	struct maillog *ml = ctx->cfg->maillog;
-
 	/* The log lines the capture's clock made due, then the joiner
 	   learns from the event (as headless). */
-	if (ml != NULL && ev->type != EV_STATS && ev->type != EV_PACKET) {
-		if (ev->ts.tv_sec != 0)
-			maillog_advance(ml, &ev->ts);
-		maillog_observe(ml, ev);
-	}
+	runner_log_event(ctx->cfg->runner, ev);
 	if (ev->type == EV_ANOMALY && ev->what == EV_ANOM_TRUNCATED_PACKET)
 		ctx->snap_cut++;
 
@@ -1130,11 +662,11 @@ ui_toggle_pause(struct ui_ctx *ctx, struct ui_cap *c, struct ui_held *held,
 	if (!ui_paused_state(ctx)) {
 		ctx->state = "paused";
 		if (!c->live)
-			atomic_store(&c->pause, true);
+			runner_pause(c->r, true);
 		return;
 	}
 	ctx->state = running;
-	atomic_store(&c->pause, false);
+	runner_pause(c->r, false);
 	for (i = 0; i < held->n; i++)
 		ui_apply(ctx, held->ev[i]);
 	held->n = 0;
@@ -1167,6 +699,7 @@ ui_run(const struct ui_config *cfg)
 {
 	struct ui_ctx ctx;
 	struct ui_cap c;
+	struct event_queue *q;
 	struct ui_held held;
 	struct sigaction sa;
 	sigset_t all, old;
@@ -1196,8 +729,7 @@ ui_run(const struct ui_config *cfg)
 	if (timing_path != NULL && *timing_path != '\0')
 		timing = fopen(timing_path, "a");
 	ctx.store = store_new(cfg->limit);
-	if (cfg->maillog != NULL)
-		maillog_set_emit(cfg->maillog, ui_log_emit, &ctx);
+	runner_log_set_emit(cfg->runner, ui_log_emit, &ctx);
 	store_set_budget(ctx.store, cfg->store_bytes);
 	/* The list and its scratch, and the views saved, hold an entry per
 	   session at most. */
@@ -1205,20 +737,13 @@ ui_run(const struct ui_config *cfg)
 	    ctx.store, (2 + UI_VIEWS_SAVED) * sizeof(struct ui_view_ent));
 	ctx.utf8 = MB_CUR_MAX > 1;
 	ctx.follow = true;
-	ctx.sess_scroll.follow = false;
-	c.cap = cfg->cap;
-	c.live = capture_is_live(cfg->cap);
-	c.dumping = cfg->dumping;
-	c.metrics = cfg->pipe_cfg->metrics;
-	c.q = event_queue_new(UI_QUEUE_CAP);
-	event_queue_limit_bytes(
-	    c.q, cfg->queue_bytes > 0 ? cfg->queue_bytes : UI_QUEUE_BYTES);
-	c.pipe = pipeline_new(
-	    cfg->pipe_cfg, cfg->diag, cfg->keylog, ui_cap_emit, &c);
-	atomic_init(&c.stop, false);
-	atomic_init(&c.pause, false);
+	for (i = 0; (size_t)i < UI_NSCREENS; i++)
+		if (ui_screens[i]->create != NULL)
+			ui_screens[i]->create(&ctx);
+	c.r = cfg->runner;
+	c.live = runner_is_live(cfg->runner);
+	q = runner_queue(cfg->runner);
 	atomic_init(&c.state, UI_CAP_RUNNING);
-	gettimeofday(&c.started, NULL);
 	running = c.live ? "live" : cfg->demo ? "replay" : "reading";
 	ctx.state = running;
 
@@ -1302,7 +827,8 @@ ui_run(const struct ui_config *cfg)
 			timeout = (int)(UI_FRAME_MS - (now - last_draw) * 1000);
 		else
 			timeout = 1000;
-		if (cfg->maillog != NULL && timeout > UI_MAILLOG_S * 1000)
+		if (runner_has_log(cfg->runner) &&
+		    timeout > UI_MAILLOG_S * 1000)
 			timeout = (int)(UI_MAILLOG_S * 1000);
 		if (timeout < 0)
 			timeout = 0;
@@ -1311,7 +837,7 @@ ui_run(const struct ui_config *cfg)
 		pfd[1].fd = ui_sigpipe[0];
 		pfd[1].events = POLLIN;
 		/* A held queue stays readable: do not spin on it. */
-		pfd[2].fd = hold_queue ? -1 : event_queue_fd(c.q);
+		pfd[2].fd = hold_queue ? -1 : event_queue_fd(q);
 		pfd[2].events = POLLIN;
 		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
 			break;
@@ -1347,12 +873,12 @@ ui_run(const struct ui_config *cfg)
 
 		more = false;
 		if (!hold_queue) {
-			event_queue_ack(c.q);
+			event_queue_ack(q);
 			for (i = 0; i < UI_DRAIN_MAX; i++) {
 				if (drained == n_drain) {
 					drained = 0;
 					n_drain = event_queue_pop_batch(
-					    c.q, drain, UI_BATCH);
+					    q, drain, UI_BATCH);
 					if (n_drain == 0)
 						break;
 				}
@@ -1378,15 +904,14 @@ ui_run(const struct ui_config *cfg)
 			}
 			more = i == UI_DRAIN_MAX || drained < n_drain;
 		}
-		ctx.queue_dropped = event_queue_dropped(c.q);
-		ctx.queue_dropped_packets = event_queue_dropped_packets(c.q);
+		ctx.queue_dropped = event_queue_dropped(q);
+		ctx.queue_dropped_packets = event_queue_dropped_packets(q);
 
 		switch (atomic_load(&c.state)) {
 		case UI_CAP_DONE:
 			if (!ui_paused_state(&ctx) &&
 			    strcmp(ctx.state, "done") != 0 && !more) {
-				if (cfg->maillog != NULL)
-					maillog_finish(cfg->maillog);
+				runner_log_finish(cfg->runner);
 				ctx.state = "done";
 				ctx.dirty = true;
 			}
@@ -1403,14 +928,10 @@ ui_run(const struct ui_config *cfg)
 			break;
 		}
 
-		if (cfg->maillog != NULL && maillog_following(cfg->maillog) &&
+		if (runner_log_following(cfg->runner) &&
 		    ui_now() - ml_last >= UI_MAILLOG_S) {
-			struct timeval tv;
-
 			ml_last = ui_now();
-			gettimeofday(&tv, NULL);
-			maillog_poll(cfg->maillog, &tv);
-			maillog_advance(cfg->maillog, &tv);
+			runner_log_poll(cfg->runner);
 		}
 		if (ctx.msg[0] != '\0' &&
 		    ui_now() - ctx.msg_time >= UI_MSG_SECONDS)
@@ -1434,10 +955,8 @@ ui_run(const struct ui_config *cfg)
 	if (timing != NULL)
 		fclose(timing);
 
-	atomic_store(&c.stop, true);
-	atomic_store(&c.pause, false);
-	capture_stop(c.cap);
-	event_queue_close(c.q);
+	runner_stop(c.r);
+	event_queue_close(q);
 	ui_cleanup();
 	err_set_cleanup(NULL);
 	ui_summary(&ctx);
@@ -1467,17 +986,10 @@ ui_run(const struct ui_config *cfg)
 	while (drained < n_drain)
 		event_free(drain[drained++]);
 	free(held.ev);
-	pipeline_free(c.pipe);
-	event_queue_free(c.q);
 	store_free(ctx.store);
-	store_filter_free(ctx.filt);
-	ui_doc_clear(&ctx.sess_doc);
-	ui_doc_clear(&ctx.stats_doc);
-	ui_doc_clear(&ctx.help_doc);
-	free(ctx.sess_doc.lines);
-	free(ctx.stats_doc.lines);
-	free(ctx.help_doc.lines);
-	ui_list_free(&ctx);
+	for (i = 0; (size_t)i < UI_NSCREENS; i++)
+		if (ui_screens[i]->destroy != NULL)
+			ui_screens[i]->destroy(&ctx);
 	close(ui_sigpipe[0]);
 	close(ui_sigpipe[1]);
 	ui_sigpipe[0] = ui_sigpipe[1] = -1;

@@ -10,6 +10,13 @@
 #include <string.h>
 
 #include "ui_screen.h"
+#include "xmalloc.h"
+
+/* The screen's own state: its document and where it is scrolled. */
+struct ui_help_state {
+	struct ui_doc doc;
+	struct ui_scroll scroll;
+};
 
 /* What the screens show, besides keys. */
 static const char *const ui_help_marks[][2] = {
@@ -128,22 +135,45 @@ static void
 ui_help_draw(struct ui_ctx *ctx)
 {
 	/* Cheap enough to build for every frame: it follows resizes. */
-	ui_help_build(&ctx->help_doc, ctx->cols);
-	ui_scroll_fix(&ctx->help_scroll, ctx->help_doc.n, ui_help_height(ctx));
-	ui_doc_draw(ctx, &ctx->help_doc, ctx->help_scroll.top, UI_BODY_Y,
+	ui_help_build(&ctx->help->doc, ctx->cols);
+	ui_scroll_fix(
+	    &ctx->help->scroll, ctx->help->doc.n, ui_help_height(ctx));
+	ui_doc_draw(ctx, &ctx->help->doc, ctx->help->scroll.top, UI_BODY_Y,
 	    ui_help_height(ctx));
 }
 
-static int
+static struct ui_result
 ui_help_key(struct ui_ctx *ctx, enum ui_action act)
 {
-	return ui_scroll_key(
-	    &ctx->help_scroll, act, ctx->help_doc.n, ui_help_height(ctx));
+	return ui_scroll_key(&ctx->help->scroll, act, ctx->help->doc.n,
+		   ui_help_height(ctx))
+		   ? UI_RESULT(UI_R_DONE)
+		   : UI_RESULT(UI_R_PASS);
+}
+
+static void
+ui_help_create(struct ui_ctx *ctx)
+{
+	ctx->help = xcalloc(1, sizeof *ctx->help);
+}
+
+static void
+ui_help_destroy(struct ui_ctx *ctx)
+{
+	if (ctx->help == NULL)
+		return;
+	ui_doc_clear(&ctx->help->doc);
+	free(ctx->help->doc.lines);
+	free(ctx->help);
+	ctx->help = NULL;
 }
 
 const struct ui_screen ui_screen_help = {
     "Help",
     UI_SCR_HELP,
+    ui_help_create,
+    ui_help_destroy,
+    NULL,
     ui_help_draw,
     ui_help_key,
     NULL,

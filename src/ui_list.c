@@ -679,7 +679,7 @@ ui_list_jump(struct ui_ctx *ctx, int dir)
 	ui_message(ctx, false, "no listed session has a 421 or 452 reply");
 }
 
-static int
+static struct ui_result
 ui_list_key(struct ui_ctx *ctx, enum ui_action act)
 {
 	size_t h = (size_t)ui_list_height(ctx);
@@ -709,7 +709,8 @@ ui_list_key(struct ui_ctx *ctx, enum ui_action act)
 		break;
 	case UI_A_OPEN:
 		if (ctx->n_view > 0)
-			ui_session_open(ctx, ctx->view[ctx->sel].id);
+			return (struct ui_result){UI_R_OPEN, &ui_screen_session,
+			    ctx->view[ctx->sel].id};
 		break;
 	case UI_A_NEXT:
 		ui_list_jump(ctx, 1);
@@ -734,7 +735,7 @@ ui_list_key(struct ui_ctx *ctx, enum ui_action act)
 		break;
 	case UI_A_BACK:
 		if (ctx->filter[0] == '\0' && !ctx->problems)
-			return 0;
+			return UI_RESULT(UI_R_PASS);
 		ui_list_filter_set(ctx, "");
 		ctx->problems = false;
 		ui_list_stale(ctx, false);
@@ -751,17 +752,53 @@ ui_list_key(struct ui_ctx *ctx, enum ui_action act)
 		if (ctx->n_view == 0)
 			ui_message(ctx, true, "no session to save");
 		else
-			ui_save_text_prompt(ctx, ctx->view[ctx->sel].id);
+			ui_save_text_prompt(
+			    ctx, ctx->view[ctx->sel].id, ui_session_doc);
 		break;
 	default:
-		return 0;
+		return UI_RESULT(UI_R_PASS);
 	}
-	return 1;
+	return UI_RESULT(UI_R_DONE);
+}
+
+/* The list's state lives in struct ui_ctx (the status bar and the save read
+   it); what it holds on the heap goes here. */
+static void
+ui_list_destroy(struct ui_ctx *ctx)
+{
+	ui_list_free(ctx);
+	store_filter_free(ctx->filt);
+	ctx->filt = NULL;
+}
+
+bool
+ui_list_describe(struct ui_ctx *ctx, char *buf, size_t len)
+{
+	char *f;
+
+	if (ctx->filter[0] == '\0' && !ctx->problems)
+		return false;
+	f = ui_vis(ctx, ctx->filter, strlen(ctx->filter));
+	snprintf(buf, len, "  [%s%s%s%s]", ctx->filter[0] ? "filter: " : "", f,
+	    ctx->filter[0] && ctx->problems ? ", " : "",
+	    ctx->problems ? "problems only" : "");
+	free(f);
+	return true;
+}
+
+size_t
+ui_list_count(struct ui_ctx *ctx)
+{
+	ui_list_refresh(ctx);
+	return ctx->n_view;
 }
 
 const struct ui_screen ui_screen_list = {
     "Sessions",
     UI_SCR_LIST,
+    NULL,
+    ui_list_destroy,
+    NULL,
     ui_list_draw,
     ui_list_key,
     NULL,

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "capture.h"
+#include "pcap_writer.h"
 #include "privdrop.h"
 #include "ui_screen.h"
 #include "xmalloc.h"
@@ -117,7 +117,7 @@ ui_save_pcap(struct store_session **ss, size_t n, const char *path,
     size_t *written, char *why, size_t whylen)
 {
 	struct ui_save_pkt *all;
-	struct capture_writer *w;
+	struct pcap_writer *w;
 	const char *cause = NULL;
 	size_t total = 0, i, j, k = 0, skipped = 0;
 	uint64_t dropped = 0;
@@ -152,7 +152,7 @@ ui_save_pcap(struct store_session **ss, size_t n, const char *path,
 		}
 	qsort(all, total, sizeof *all, ui_save_pkt_cmp);
 	linktype = all[0].ev->linktype;
-	w = capture_writer_open(path, linktype, UI_SAVE_SNAPLEN, &cause);
+	w = pcap_writer_open(path, linktype, UI_SAVE_SNAPLEN, &cause);
 	if (w == NULL) {
 		snprintf(why, whylen, "%s: %s", path,
 		    cause != NULL ? cause : "cannot open");
@@ -168,12 +168,12 @@ ui_save_pcap(struct store_session **ss, size_t n, const char *path,
 			skipped++;
 			continue;
 		}
-		capture_writer_packet(
+		pcap_writer_packet(
 		    w, &ev->pkt_ts, ev->pkt_data, ev->pkt_caplen, ev->pkt_len);
 		(*written)++;
 	}
 	free(all);
-	if (capture_writer_close(w) != 0) {
+	if (pcap_writer_close(w) != 0) {
 		snprintf(why, whylen, "%s: write error", path);
 		return -1;
 	}
@@ -189,9 +189,12 @@ ui_save_pcap(struct store_session **ss, size_t n, const char *path,
 	return 0;
 }
 
+/* The transcript's builder, given with the prompt (ui_session_doc). */
+static ui_save_doc_fn ui_save_doc;
+
 int
 ui_save_text(struct ui_ctx *ctx, const struct store_session *ss,
-    const char *path, char *why, size_t whylen)
+    ui_save_doc_fn doc, const char *path, char *why, size_t whylen)
 {
 	struct ui_doc d;
 	FILE *f;
@@ -205,7 +208,7 @@ ui_save_text(struct ui_ctx *ctx, const struct store_session *ss,
 		return -1;
 	}
 	memset(&d, 0, sizeof d);
-	ui_session_doc(ctx, ss, 100, &d);
+	doc(ctx, ss, 100, &d);
 	rc = ui_doc_write(&d, f);
 	ui_doc_clear(&d);
 	free(d.lines);
@@ -287,14 +290,16 @@ ui_save_text_done(struct ui_ctx *ctx, const char *answer)
 	struct store_session *ss;
 	char why[512];
 
-	if (answer == NULL || *answer == '\0' || ui_save_n != 1) {
+	if (answer == NULL || *answer == '\0' || ui_save_n != 1 ||
+	    ui_save_doc == NULL) {
 		ui_message(ctx, false, "not saved");
 		goto out;
 	}
 	ss = store_find(ctx->store, ui_save_ids[0]);
 	if (ss == NULL)
 		ui_message(ctx, true, "save: the session was evicted");
-	else if (ui_save_text(ctx, ss, answer, why, sizeof why) != 0)
+	else if (ui_save_text(ctx, ss, ui_save_doc, answer, why, sizeof why) !=
+		 0)
 		ui_message(ctx, true, "save failed: %s", why);
 	else
 		ui_message(ctx, false,
@@ -307,10 +312,11 @@ out:
 }
 
 void
-ui_save_text_prompt(struct ui_ctx *ctx, uint64_t id)
+ui_save_text_prompt(struct ui_ctx *ctx, uint64_t id, ui_save_doc_fn doc)
 {
 	char name[256], label[64];
 
+	ui_save_doc = doc;
 	free(ui_save_ids);
 	ui_save_ids = xcalloc(1, sizeof *ui_save_ids);
 	ui_save_ids[0] = id;

@@ -26,6 +26,19 @@
 #include "ui_screen.h"
 #include "xmalloc.h"
 
+/* The session screen's own state. */
+struct ui_session_state {
+	uint64_t id;
+	struct ui_doc doc;
+	uint64_t gen;
+	int width;
+	struct ui_scroll scroll;
+	size_t cur;		    /* line n/N went to last; SIZE_MAX: none */
+	char search[UI_FILTER_MAX]; /* "" when no search is on */
+	char search_saved[UI_FILTER_MAX];
+	bool hide_log; /* L: the MTA's log lines hidden */
+};
+
 /* "HH:MM:SS.mmm " */
 #define UI_TS_COLS 13
 /* "S: " */
@@ -677,7 +690,7 @@ ui_session_doc(struct ui_ctx *ctx, const struct store_session *ss, int width,
 		if (ev->type == EV_LOG) {
 			/* Not part of the dialogue: prev stays the last
 			   command or reply. */
-			if (!ctx->sess_hide_log)
+			if (!ctx->session->hide_log)
 				ui_session_event(ctx, d, ev, width, &w);
 			continue;
 		}
@@ -693,17 +706,34 @@ ui_session_doc(struct ui_ctx *ctx, const struct store_session *ss, int width,
 	}
 }
 
-void
+static void
+ui_session_create(struct ui_ctx *ctx)
+{
+	ctx->session = xcalloc(1, sizeof *ctx->session);
+	ctx->session->cur = SIZE_MAX;
+}
+
+static void
+ui_session_destroy(struct ui_ctx *ctx)
+{
+	if (ctx->session == NULL)
+		return;
+	ui_doc_clear(&ctx->session->doc);
+	free(ctx->session->doc.lines);
+	free(ctx->session);
+	ctx->session = NULL;
+}
+
+static void
 ui_session_open(struct ui_ctx *ctx, uint64_t id)
 {
-	ctx->sess_id = id;
-	ctx->sess_gen = 0;
-	ctx->sess_width = 0;
-	ctx->sess_scroll.top = 0;
-	ctx->sess_scroll.follow = false;
-	ctx->sess_cur = SIZE_MAX;
-	ctx->sess_search[0] = '\0';
-	ui_push(ctx, &ui_screen_session);
+	ctx->session->id = id;
+	ctx->session->gen = 0;
+	ctx->session->width = 0;
+	ctx->session->scroll.top = 0;
+	ctx->session->scroll.follow = false;
+	ctx->session->cur = SIZE_MAX;
+	ctx->session->search[0] = '\0';
 }
 
 static int
@@ -718,25 +748,25 @@ ui_session_height(struct ui_ctx *ctx)
 static struct store_session *
 ui_session_current(struct ui_ctx *ctx)
 {
-	struct store_session *ss = store_find(ctx->store, ctx->sess_id);
+	struct store_session *ss = store_find(ctx->store, ctx->session->id);
 
 	if (ss == NULL)
 		return NULL;
-	if (ss->gen != ctx->sess_gen || ctx->sess_width != ctx->cols) {
-		ui_session_doc(ctx, ss, ctx->cols, &ctx->sess_doc);
-		ctx->sess_gen = ss->gen;
-		ctx->sess_width = ctx->cols;
+	if (ss->gen != ctx->session->gen || ctx->session->width != ctx->cols) {
+		ui_session_doc(ctx, ss, ctx->cols, &ctx->session->doc);
+		ctx->session->gen = ss->gen;
+		ctx->session->width = ctx->cols;
 	}
 	ui_scroll_fix(
-	    &ctx->sess_scroll, ctx->sess_doc.n, ui_session_height(ctx));
+	    &ctx->session->scroll, ctx->session->doc.n, ui_session_height(ctx));
 	return ss;
 }
 
 static void
 ui_session_draw(struct ui_ctx *ctx)
 {
-	const struct ui_doc *d = &ctx->sess_doc;
-	size_t top = ctx->sess_scroll.top, cur = ctx->sess_cur;
+	const struct ui_doc *d = &ctx->session->doc;
+	size_t top = ctx->session->scroll.top, cur = ctx->session->cur;
 	int h = ui_session_height(ctx);
 
 	if (ui_session_current(ctx) == NULL) {
@@ -750,21 +780,21 @@ ui_session_draw(struct ui_ctx *ctx)
 	    d->lines[cur].n > 0 && d->lines[cur].segs[0].text != NULL)
 		ui_put(ctx, UI_BODY_Y + (int)(cur - top), 0, UI_TS_COLS - 1,
 		    UI_CURRENT, d->lines[cur].segs[0].text);
-	ui_doc_draw_matches(ctx, d, top, UI_BODY_Y, h, ctx->sess_search);
+	ui_doc_draw_matches(ctx, d, top, UI_BODY_Y, h, ctx->session->search);
 }
 
 /* Is line i a target of n/N: a 421/452 reply, or a search match? */
 static bool
 ui_session_target(struct ui_ctx *ctx, size_t i)
 {
-	const struct ui_dline *l = &ctx->sess_doc.lines[i];
+	const struct ui_dline *l = &ctx->session->doc.lines[i];
 	bool hit;
 	char *t;
 
-	if (ctx->sess_search[0] == '\0')
+	if (ctx->session->search[0] == '\0')
 		return l->mark == 1;
 	t = ui_doc_line_text(l);
-	hit = ui_find(t, ctx->sess_search) != NULL;
+	hit = ui_find(t, ctx->session->search) != NULL;
 	free(t);
 	return hit;
 }
@@ -778,17 +808,18 @@ ui_session_target(struct ui_ctx *ctx, size_t i)
 static void
 ui_session_jump(struct ui_ctx *ctx, int dir)
 {
-	const struct ui_doc *d = &ctx->sess_doc;
-	size_t top = ctx->sess_scroll.top, h = (size_t)ui_session_height(ctx);
+	const struct ui_doc *d = &ctx->session->doc;
+	size_t top = ctx->session->scroll.top,
+	       h = (size_t)ui_session_height(ctx);
 	size_t i, k, from, found = SIZE_MAX, nth = 0, total = 0;
-	bool wrapped = false, cur_on = ctx->sess_cur < d->n &&
-				       ctx->sess_cur >= top &&
-				       ctx->sess_cur < top + h;
+	bool wrapped = false, cur_on = ctx->session->cur < d->n &&
+				       ctx->session->cur >= top &&
+				       ctx->session->cur < top + h;
 	char what[UI_FILTER_MAX + 32];
 
-	if (ctx->sess_search[0] != '\0') {
-		char *v =
-		    ui_vis(ctx, ctx->sess_search, strlen(ctx->sess_search));
+	if (ctx->session->search[0] != '\0') {
+		char *v = ui_vis(
+		    ctx, ctx->session->search, strlen(ctx->session->search));
 
 		snprintf(what, sizeof what, "match for \"%s\"", v);
 		free(v);
@@ -799,9 +830,9 @@ ui_session_jump(struct ui_ctx *ctx, int dir)
 		return;
 	}
 	if (dir > 0)
-		from = cur_on ? ctx->sess_cur + 1 : top;
+		from = cur_on ? ctx->session->cur + 1 : top;
 	else
-		from = cur_on ? ctx->sess_cur + d->n - 1
+		from = cur_on ? ctx->session->cur + d->n - 1
 			      : (top + h < d->n ? top + h : d->n) + d->n - 1;
 	/* At most one turn around the document, starting at from. */
 	for (k = 0; k < d->n; k++) {
@@ -822,11 +853,11 @@ ui_session_jump(struct ui_ctx *ctx, int dir)
 			if (i <= found)
 				nth++;
 		}
-	ctx->sess_cur = found;
+	ctx->session->cur = found;
 	/* A few lines of context above the line. */
-	ctx->sess_scroll.top = found > 3 ? found - 3 : 0;
-	ctx->sess_scroll.follow = false;
-	ui_scroll_fix(&ctx->sess_scroll, d->n, (int)h);
+	ctx->session->scroll.top = found > 3 ? found - 3 : 0;
+	ctx->session->scroll.follow = false;
+	ui_scroll_fix(&ctx->session->scroll, d->n, (int)h);
 	ui_message(ctx, false, "%s %zu of %zu%s", what, nth, total,
 	    !wrapped  ? ""
 	    : dir > 0 ? " (wrapped: back to the first)"
@@ -836,24 +867,25 @@ ui_session_jump(struct ui_ctx *ctx, int dir)
 static void
 ui_session_search_change(struct ui_ctx *ctx, const char *text)
 {
-	snprintf(ctx->sess_search, sizeof ctx->sess_search, "%s", text);
+	snprintf(ctx->session->search, sizeof ctx->session->search, "%s", text);
 }
 
 static void
 ui_session_search_done(struct ui_ctx *ctx, const char *answer)
 {
 	if (answer == NULL) {
-		snprintf(ctx->sess_search, sizeof ctx->sess_search, "%s",
-		    ctx->sess_search_saved);
+		snprintf(ctx->session->search, sizeof ctx->session->search,
+		    "%s", ctx->session->search_saved);
 		return;
 	}
-	snprintf(ctx->sess_search, sizeof ctx->sess_search, "%s", answer);
-	ctx->sess_cur = SIZE_MAX;
+	snprintf(
+	    ctx->session->search, sizeof ctx->session->search, "%s", answer);
+	ctx->session->cur = SIZE_MAX;
 	if (answer[0] != '\0')
 		ui_session_jump(ctx, 1);
 }
 
-static int
+static struct ui_result
 ui_session_key(struct ui_ctx *ctx, enum ui_action act)
 {
 	struct store_session *ss = ui_session_current(ctx);
@@ -861,56 +893,61 @@ ui_session_key(struct ui_ctx *ctx, enum ui_action act)
 	switch (act) {
 	case UI_A_BACK:
 		/* Esc first ends a search, then goes back. */
-		if (ctx->sess_search[0] != '\0') {
-			ctx->sess_search[0] = '\0';
+		if (ctx->session->search[0] != '\0') {
+			ctx->session->search[0] = '\0';
 			ui_message(ctx, false,
 			    "search cleared: n/N go to 421/452 replies");
-			return 1;
+			return UI_RESULT(UI_R_DONE);
 		}
-		ui_pop(ctx);
-		return 1;
+		return UI_RESULT(UI_R_BACK);
 	case UI_A_NEXT:
 		ui_session_jump(ctx, 1);
-		return 1;
+		return UI_RESULT(UI_R_DONE);
 	case UI_A_PREV:
 		ui_session_jump(ctx, -1);
-		return 1;
+		return UI_RESULT(UI_R_DONE);
 	case UI_A_FIND:
-		snprintf(ctx->sess_search_saved, sizeof ctx->sess_search_saved,
-		    "%s", ctx->sess_search);
-		ui_prompt(ctx, "Search: ", ctx->sess_search,
+		snprintf(ctx->session->search_saved,
+		    sizeof ctx->session->search_saved, "%s",
+		    ctx->session->search);
+		ui_prompt(ctx, "Search: ", ctx->session->search,
 		    ui_session_search_done, ui_session_search_change);
-		return 1;
+		return UI_RESULT(UI_R_DONE);
 	case UI_A_SAVE_PCAP:
 		if (ss == NULL)
 			ui_message(ctx, true, "this session was evicted");
 		else
 			ui_save_pcap_prompt(ctx, &ss, 1);
-		return 1;
+		return UI_RESULT(UI_R_DONE);
 	case UI_A_SAVE_TEXT:
 		if (ss == NULL)
 			ui_message(ctx, true, "this session was evicted");
 		else
-			ui_save_text_prompt(ctx, ss->id);
-		return 1;
+			ui_save_text_prompt(ctx, ss->id, ui_session_doc);
+		return UI_RESULT(UI_R_DONE);
 	case UI_A_LOG:
-		ctx->sess_hide_log = !ctx->sess_hide_log;
-		ctx->sess_gen = 0; /* rebuild the transcript */
+		ctx->session->hide_log = !ctx->session->hide_log;
+		ctx->session->gen = 0; /* rebuild the transcript */
 		ui_message(ctx, false,
-		    ctx->sess_hide_log ? "the MTA's log lines are hidden"
-				       : "the MTA's log lines are shown "
-					 "(--maillog)");
-		return 1;
+		    ctx->session->hide_log ? "the MTA's log lines are hidden"
+					   : "the MTA's log lines are shown "
+					     "(--maillog)");
+		return UI_RESULT(UI_R_DONE);
 	default:
 		break;
 	}
-	return ui_scroll_key(
-	    &ctx->sess_scroll, act, ctx->sess_doc.n, ui_session_height(ctx));
+	return ui_scroll_key(&ctx->session->scroll, act, ctx->session->doc.n,
+		   ui_session_height(ctx))
+		   ? UI_RESULT(UI_R_DONE)
+		   : UI_RESULT(UI_R_PASS);
 }
 
 const struct ui_screen ui_screen_session = {
     "Session",
     UI_SCR_SESSION,
+    ui_session_create,
+    ui_session_destroy,
+    ui_session_open,
     ui_session_draw,
     ui_session_key,
     NULL,

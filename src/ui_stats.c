@@ -19,6 +19,12 @@
 #include "ui_screen.h"
 #include "xmalloc.h"
 
+/* The screen's own state: its document and where it is scrolled. */
+struct ui_stats_state {
+	struct ui_doc doc;
+	struct ui_scroll scroll;
+};
+
 /* Up to this many minutes the chart shows quiet minutes too. */
 #define UI_STATS_DENSE 30
 #define UI_STATS_TOP 10
@@ -207,23 +213,45 @@ ui_stats_height(struct ui_ctx *ctx)
 static void
 ui_stats_draw(struct ui_ctx *ctx)
 {
-	ui_stats_build(ctx, &ctx->stats_doc);
+	ui_stats_build(ctx, &ctx->stats->doc);
 	ui_scroll_fix(
-	    &ctx->stats_scroll, ctx->stats_doc.n, ui_stats_height(ctx));
-	ui_doc_draw(ctx, &ctx->stats_doc, ctx->stats_scroll.top, UI_BODY_Y,
+	    &ctx->stats->scroll, ctx->stats->doc.n, ui_stats_height(ctx));
+	ui_doc_draw(ctx, &ctx->stats->doc, ctx->stats->scroll.top, UI_BODY_Y,
 	    ui_stats_height(ctx));
 }
 
-static int
+static struct ui_result
 ui_stats_key(struct ui_ctx *ctx, enum ui_action act)
 {
-	return ui_scroll_key(
-	    &ctx->stats_scroll, act, ctx->stats_doc.n, ui_stats_height(ctx));
+	return ui_scroll_key(&ctx->stats->scroll, act, ctx->stats->doc.n,
+		   ui_stats_height(ctx))
+		   ? UI_RESULT(UI_R_DONE)
+		   : UI_RESULT(UI_R_PASS);
+}
+
+static void
+ui_stats_create(struct ui_ctx *ctx)
+{
+	ctx->stats = xcalloc(1, sizeof *ctx->stats);
+}
+
+static void
+ui_stats_destroy(struct ui_ctx *ctx)
+{
+	if (ctx->stats == NULL)
+		return;
+	ui_doc_clear(&ctx->stats->doc);
+	free(ctx->stats->doc.lines);
+	free(ctx->stats);
+	ctx->stats = NULL;
 }
 
 const struct ui_screen ui_screen_stats = {
     "Statistics",
     UI_SCR_STATS,
+    ui_stats_create,
+    ui_stats_destroy,
+    NULL,
     ui_stats_draw,
     ui_stats_key,
     NULL,
