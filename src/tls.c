@@ -28,6 +28,11 @@
  * directions, in arrival order, at most TLS_PENDING_MAX bytes) and replayed
  * by tls_conn_retry() when the key log grew.
  *
+ * Each direction's life is two enums: its framing (enum tls_frame: new,
+ * records, dead, clear) changed only by tls_dir_frame(), and its protection
+ * (enum tls_crypt: clear, keys needed, keyed, failed) changed only by
+ * tls_dir_crypt().
+ *
  * Invariants: a direction that lost its framing (garbage, gap, over-size
  * record) or failed to decrypt is never parsed again, and reports that once;
  * plaintext is handed on only after its record authenticated; nothing from
@@ -233,20 +238,33 @@ enum tls_epoch {
 	TLS_EP_APP,
 };
 
+/* How a direction's bytes are framed; changed only by tls_dir_frame(). */
+enum tls_frame {
+	TLS_FR_NEW,	/* no valid record header yet */
+	TLS_FR_RECORDS, /* records are being framed */
+	TLS_FR_DEAD,	/* framing lost: the rest is ignored */
+	TLS_FR_CLEAR,	/* plain text instead of TLS: passed on */
+};
+
+/* Whether a direction's records are protected and can be opened; changed
+   only by tls_dir_crypt(). */
+enum tls_crypt {
+	TLS_CR_CLEAR,	  /* records are in the clear */
+	TLS_CR_NEED_KEYS, /* encrypted from here on, no key installed */
+	TLS_CR_KEYED,	  /* key material installed */
+	TLS_CR_FAILED,	  /* decryption failed: the rest is ignored */
+};
+
 struct tls_dir {
 	uint8_t *rec; /* one partial record, header included */
 	size_t rec_len, rec_cap;
 	uint8_t *hs; /* partial handshake messages (plaintext) */
 	size_t hs_len, hs_cap;
-	bool started; /* a valid record header was seen */
-	bool dead;    /* framing lost: ignore the rest */
+	enum tls_frame frame;
+	enum tls_crypt crypt;
 	bool hs_dead; /* handshake reassembly gave up */
-	bool failed;  /* decryption failed: ignore the rest */
-	bool clear;   /* plain text instead of TLS: passed on */
 
-	bool cipher_on;	      /* records are encrypted from here on */
 	enum tls_epoch epoch; /* TLS 1.3 */
-	bool keys;	      /* key material installed */
 	EVP_CIPHER_CTX *ctx;
 	uint8_t key[32];
 	uint8_t iv[16];
@@ -338,6 +356,28 @@ static void tls_record(struct tls_conn *, int, uint8_t, uint16_t,
     const uint8_t *, size_t, const struct timeval *);
 static void tls_transcript_drop(struct tls_conn *);
 static bool tls_key_only(const struct tls_conn *);
+
+/* The one place a direction's framing changes.  Clear is final; dead
+   is too, but for plain text found where TLS should start. */
+static void
+tls_dir_frame(struct tls_dir *d, enum tls_frame to)
+{
+	if (d->frame == TLS_FR_CLEAR ||
+	    (d->frame == TLS_FR_DEAD && to != TLS_FR_CLEAR))
+		return;
+	d->frame = to;
+}
+
+/* The one place a direction's protection changes.  A failure is final;
+   TLS_CR_NEED_KEYS (a CCS, a TLS 1.3 ServerHello, a new epoch) drops
+   installed keys. */
+static void
+tls_dir_crypt(struct tls_dir *d, enum tls_crypt to)
+{
+	if (d->crypt == TLS_CR_FAILED)
+		return;
+	d->crypt = to;
+}
 
 static const char *
 tls_dir_name(int dir)
@@ -1080,7 +1120,7 @@ tls_keys_install(struct tls_conn *t, int dir, const char **why)
 		*why = "the cipher could not be set up";
 		return -1;
 	}
-	d->keys = true;
+	tls_dir_crypt(d, TLS_CR_KEYED);
 	return 0;
 }
 
@@ -1265,7 +1305,7 @@ tls_decrypt(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
 	long n;
 	int r;
 
-	if (!d->keys) {
+	if (d->crypt != TLS_CR_KEYED) {
 		r = tls_keys_install(t, dir, why);
 		if (r == 1)
 			return -2;
@@ -1525,12 +1565,10 @@ tls_server_hello(struct tls_conn *t, struct rd *r, const struct timeval *ts)
 	if (tls13(t)) {
 		/* Everything after the ServerHello is encrypted with the
 		   handshake secrets (RFC 8446 2). */
-		t->d[EV_DIR_SERVER].cipher_on = true;
+		tls_dir_crypt(&t->d[EV_DIR_SERVER], TLS_CR_NEED_KEYS);
 		t->d[EV_DIR_SERVER].epoch = TLS_EP_HANDSHAKE;
-		t->d[EV_DIR_CLIENT].cipher_on = true;
+		tls_dir_crypt(&t->d[EV_DIR_CLIENT], TLS_CR_NEED_KEYS);
 		t->d[EV_DIR_CLIENT].epoch = TLS_EP_HANDSHAKE;
-		t->d[EV_DIR_CLIENT].keys = false;
-		t->d[EV_DIR_SERVER].keys = false;
 		tls_report_handshake(t, ts);
 	}
 }
@@ -1681,7 +1719,8 @@ tls13_next_epoch(struct tls_conn *t, int dir)
 	if (d->epoch != TLS_EP_HANDSHAKE)
 		return;
 	d->epoch = TLS_EP_APP;
-	d->keys = false;
+	if (d->crypt == TLS_CR_KEYED)
+		tls_dir_crypt(d, TLS_CR_NEED_KEYS);
 	d->seq = 0;
 	(void)t;
 }
@@ -1823,8 +1862,7 @@ tls_content(struct tls_conn *t, int dir, uint8_t type, const uint8_t *p,
 		if (!tls13(t) && t->have_sh && !decrypted) {
 			/* TLS 1.2: this direction is encrypted from the next
 			   record on (RFC 5246 7.1). */
-			d->cipher_on = true;
-			d->keys = false;
+			tls_dir_crypt(d, TLS_CR_NEED_KEYS);
 			d->seq = 0;
 			if (dir == EV_DIR_SERVER)
 				tls_report_handshake(t, ts);
@@ -1839,11 +1877,11 @@ tls_content(struct tls_conn *t, int dir, uint8_t type, const uint8_t *p,
 	case TLS_CT_APPDATA:
 		t->app_seen = true;
 		if (!decrypted) {
-			if (d->cipher_on)
+			if (d->crypt != TLS_CR_CLEAR)
 				break;
 			/* Application data without a handshake: the
 			   capture began mid-session (or 0-RTT data). */
-			d->cipher_on = true;
+			tls_dir_crypt(d, TLS_CR_NEED_KEYS);
 			if (t->no_decrypt == NULL)
 				t->no_decrypt = xstrdup(
 				    t->have_ch
@@ -1901,7 +1939,7 @@ tls_wait_for_keys(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
 
 	/* As in tls_record: is application data flowing?  (TLS 1.3: the
 	   client's first protected record is its Finished.) */
-	if (type == TLS_CT_APPDATA && d->cipher_on &&
+	if (type == TLS_CT_APPDATA && d->crypt != TLS_CR_CLEAR &&
 	    (!tls13(t) || (dir == EV_DIR_CLIENT && ++d->queued_app >= 2)))
 		t->app_seen = true;
 	if (tls_pend_push(t, dir, type, version, body, len, ts))
@@ -1932,11 +1970,11 @@ tls_record(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
 	d->records++;
 	/* In TLS 1.3 only application_data records are protected; a CCS
 	   or an alert in the clear may still appear. */
-	if (!d->cipher_on || (tls13(t) && type != TLS_CT_APPDATA)) {
+	if (d->crypt == TLS_CR_CLEAR || (tls13(t) && type != TLS_CT_APPDATA)) {
 		tls_content(t, dir, type, body, len, false, ts);
 		return;
 	}
-	if (d->failed)
+	if (d->crypt == TLS_CR_FAILED)
 		return;
 	/* Application data is flowing when the client sends more than its
 	   Finished (TLS 1.3), or any application_data (TLS 1.2). */
@@ -1962,7 +2000,7 @@ tls_record(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
 		d->sealed--;
 		if (++d->opaque_records <= TLS_OPAQUE_MAX)
 			return;
-		d->failed = true;
+		tls_dir_crypt(d, TLS_CR_FAILED);
 		tls_anomaly(t, EV_ANOM_TLS_DECRYPT, ts,
 		    "%u records from the %s do not open with the key log's "
 		    "application traffic secret; decryption of this direction "
@@ -1975,7 +2013,7 @@ tls_record(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
 		return;
 	}
 	if (n < 0) {
-		d->failed = true;
+		tls_dir_crypt(d, TLS_CR_FAILED);
 		tls_anomaly(t, EV_ANOM_TLS_DECRYPT, ts,
 		    "record %llu from the %s: %s; the key log's secrets do not "
 		    "fit this session, decryption of this direction stops",
@@ -1988,8 +2026,8 @@ tls_record(struct tls_conn *t, int dir, uint8_t type, uint16_t version,
 	tls_content(t, dir, inner, t->pt, (size_t)n, true, ts);
 	if (d->key_update) {
 		d->key_update = false;
-		if (d->keys && !tls13_key_update(t, d)) {
-			d->failed = true;
+		if (d->crypt == TLS_CR_KEYED && !tls13_key_update(t, d)) {
+			tls_dir_crypt(d, TLS_CR_FAILED);
 			tls_anomaly(t, EV_ANOM_TLS_DECRYPT, ts,
 			    "KeyUpdate from the %s: key derivation failed",
 			    tls_dir_name(dir));
@@ -2011,8 +2049,7 @@ tls_pend_run(struct tls_conn *t)
 	while (t->pend != NULL && t->pend_len - off >= sizeof h) {
 		memcpy(&h, t->pend + off, sizeof h);
 		d = &t->d[h.dir];
-		if (d->cipher_on && !d->keys && !d->failed &&
-		    t->no_decrypt == NULL &&
+		if (d->crypt == TLS_CR_NEED_KEYS && t->no_decrypt == NULL &&
 		    (!tls13(t) || h.type == TLS_CT_APPDATA) &&
 		    tls_keys_install(t, h.dir, &why) == 1)
 			break;
@@ -2046,24 +2083,25 @@ tls_bad_start(struct tls_conn *t, int dir, const uint8_t *h, size_t have,
 {
 	struct tls_dir *d = &t->d[dir];
 	size_t i, n = have < 4 ? have : 4;
-	bool text = n > 0;
+	bool text = n > 0, started = d->frame == TLS_FR_RECORDS;
 
-	d->dead = true;
+	tls_dir_frame(d, TLS_FR_DEAD);
 	for (i = 0; i < n; i++)
 		if (h[i] < 0x20 || h[i] >= 0x7f)
 			text = false;
-	if (!d->started && have >= 3 && (h[0] & 0x80) && h[2] == 1)
+	if (!started && have >= 3 && (h[0] & 0x80) && h[2] == 1)
 		tls_anomaly(t, EV_ANOM_TLS_RECORD, ts,
 		    "SSLv2-compatible ClientHello from the %s: not "
 		    "supported, the rest of this direction is ignored",
 		    tls_dir_name(dir));
-	else if (!d->started && text) {
+	else if (!started && text) {
 		/* After STARTTLS this is seen in captures of TLS proxies and
 		   in decrypted exports: the dialogue goes on in clear, so let
 		   the SMTP engine read it rather than lose it.  On an
 		   implicit-TLS port it is a server that does not speak TLS
 		   there: the anomaly says so. */
-		d->clear = t->starttls;
+		if (t->starttls)
+			tls_dir_frame(d, TLS_FR_CLEAR);
 		tls_anomaly(t, EV_ANOM_TLS_RECORD, ts,
 		    "plain text from the %s where TLS was expected%s",
 		    tls_dir_name(dir),
@@ -2085,7 +2123,7 @@ tls_pass_clear(struct tls_conn *t, int dir, const uint8_t *rest, size_t len,
 {
 	struct tls_dir *d = &t->d[dir];
 
-	if (!d->clear)
+	if (d->frame != TLS_FR_CLEAR)
 		return;
 	if (d->rec_len > 0)
 		t->ops->plaintext(t->arg, dir, d->rec, d->rec_len, ts);
@@ -2186,11 +2224,11 @@ tls_conn_feed(struct tls_conn *t, int dir, const uint8_t *data, size_t len,
 	if (dir != EV_DIR_CLIENT && dir != EV_DIR_SERVER)
 		return;
 	d = &t->d[dir];
-	if (d->clear) {
+	if (d->frame == TLS_FR_CLEAR) {
 		t->ops->plaintext(t->arg, dir, data, len, ts);
 		return;
 	}
-	while (len > 0 && !d->dead) {
+	while (len > 0 && d->frame != TLS_FR_DEAD) {
 		/* The header first, then exactly the announced body. */
 		need = TLS_HDR;
 		if (d->rec_len >= TLS_HDR)
@@ -2212,7 +2250,7 @@ tls_conn_feed(struct tls_conn *t, int dir, const uint8_t *data, size_t len,
 			}
 			rlen = (uint16_t)(d->rec[3] << 8 | d->rec[4]);
 			if (rlen > TLS_RECORD_MAX) {
-				d->dead = true;
+				tls_dir_frame(d, TLS_FR_DEAD);
 				tls_anomaly(t, EV_ANOM_TLS_RECORD, ts,
 				    "record of %u bytes from the %s exceeds "
 				    "the limit of %u; the rest of this "
@@ -2221,7 +2259,7 @@ tls_conn_feed(struct tls_conn *t, int dir, const uint8_t *data, size_t len,
 				    (unsigned)TLS_RECORD_MAX);
 				break;
 			}
-			d->started = true;
+			tls_dir_frame(d, TLS_FR_RECORDS);
 			if (rlen > 0)
 				continue;
 		}
@@ -2235,7 +2273,7 @@ tls_conn_feed(struct tls_conn *t, int dir, const uint8_t *data, size_t len,
 	}
 	/* Fewer than 5 bytes of garbage still deserve a report at the end;
 	   an SSLv2 hello is recognisable from its first 3 bytes. */
-	if (!d->dead && !d->started && d->rec_len >= 3 &&
+	if (d->frame == TLS_FR_NEW && d->rec_len >= 3 &&
 	    !tls_header_ok(d->rec)) {
 		tls_bad_start(t, dir, d->rec, d->rec_len, ts);
 		tls_pass_clear(t, dir, NULL, 0, ts);
@@ -2256,7 +2294,7 @@ tls_conn_gap(
 	/* Record boundaries and sequence numbers are lost: this direction
 	   cannot be followed any more (the gap itself is reported by the
 	   pipeline). */
-	d->dead = true;
+	tls_dir_frame(d, TLS_FR_DEAD);
 	d->rec_len = 0;
 }
 
@@ -2314,7 +2352,8 @@ tls_conn_finish(struct tls_conn *t, const struct timeval *ts)
 	}
 	for (i = 0; i < 2; i++)
 		if (t->d[i].hs_opaque && t->d[i].epoch == TLS_EP_HANDSHAKE &&
-		    !t->d[i].failed && t->d[i].opaque_records > 0)
+		    t->d[i].crypt != TLS_CR_FAILED &&
+		    t->d[i].opaque_records > 0)
 			tls_report_verdict(t,
 			    "the key log's application secrets do not "
 			    "decrypt this session",
@@ -2332,11 +2371,12 @@ tls_conn_finish(struct tls_conn *t, const struct timeval *ts)
 bool
 tls_conn_decrypting(const struct tls_conn *t)
 {
-	return t->decrypted_any && !t->d[0].failed && !t->d[1].failed;
+	return t->decrypted_any && t->d[0].crypt != TLS_CR_FAILED &&
+	       t->d[1].crypt != TLS_CR_FAILED;
 }
 
 bool
 tls_conn_clear(const struct tls_conn *t, int dir)
 {
-	return (dir == 0 || dir == 1) && t->d[dir].clear;
+	return (dir == 0 || dir == 1) && t->d[dir].frame == TLS_FR_CLEAR;
 }
