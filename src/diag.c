@@ -1551,6 +1551,8 @@ struct diag_why {
 
 static void diag_ev(struct diag_why *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+static void diag_vfmt(char *buf, size_t size, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /*
  * vsnprintf(buf, size, fmt, ap) (size > 0) for formats of only %s, %u and
