@@ -270,6 +270,8 @@ diag_drop_site(struct diag *d)
 	for (i = 0; i < d->nsite; i++)
 		rules_free(d->site[i]);
 	d->nsite = 0;
+	/* The per-code lists point into the rules just freed. */
+	diag_drop_lists(d);
 	/* The built-in lexicon is the last one. */
 	for (i = 0; i + 1 < d->nlex; i++)
 		lexicon_free((struct lexicon *)d->lex[i]);
