@@ -1,6 +1,8 @@
 /*
  * tls_int: what the parts of the TLS layer share (src/tls.c, tls_hs.c,
- * tls_crypt.c, tls_cert.c); not for other modules, which use tls.h.
+ * tls_crypt.c, tls_cert.c, tls_base.c); not for other modules, which use
+ * tls.h.  Calls go one way: tls.c -> tls_hs.c -> tls_crypt.c, tls_cert.c
+ * -> tls_base.c.
  */
 #ifndef SMTPSCOPE_TLS_INT_H
 #define SMTPSCOPE_TLS_INT_H
@@ -204,7 +206,7 @@ struct tls_conn {
 	bool stall; /* a drained record still lacked its key */
 };
 
-/* tls.c: helpers, events, alerts, records */
+/* tls_base.c: suites, names, events, key log lookups */
 void tls_dir_crypt(struct tls_dir *d, enum tls_crypt to);
 const char *tls_dir_name(int dir);
 const struct tls_suite *tls_suite_find(uint16_t id);
@@ -220,6 +222,11 @@ void tls_report_established(struct tls_conn *t, const struct timeval *ts);
 void tls_report_verdict(
     struct tls_conn *t, const char *reason, const struct timeval *ts);
 
+struct event *tls_event(
+    struct tls_conn *t, const char *phase, const struct timeval *ts);
+bool tls_keys_known(struct tls_conn *t, int dir);
+const char *tls13_label(int dir, enum tls_epoch ep);
+
 /* tls_hs.c: handshake messages */
 void tls_handshake(struct tls_conn *t, int dir, const uint8_t *p, size_t len,
     const struct timeval *ts);
@@ -227,7 +234,6 @@ void tls_handshake(struct tls_conn *t, int dir, const uint8_t *p, size_t len,
 /* tls_crypt.c: key derivation and record decryption */
 bool tls_prf(const char *md, const uint8_t *secret, size_t slen,
     const uint8_t *seed, size_t seedlen, uint8_t *out, size_t outlen);
-bool tls_keys_known(struct tls_conn *t, int dir);
 int tls_keys_install(struct tls_conn *t, int dir, const char **why);
 bool tls13_key_update(struct tls_conn *t, struct tls_dir *d);
 long tls_decrypt(struct tls_conn *t, int dir, uint8_t type, uint16_t version,

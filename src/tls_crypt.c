@@ -189,41 +189,6 @@ tls_ctx_init(struct tls_conn *t, struct tls_dir *d)
 	return true;
 }
 
-static const char *
-tls13_label(int dir, enum tls_epoch ep)
-{
-	if (ep == TLS_EP_HANDSHAKE)
-		return dir == EV_DIR_CLIENT ? "CLIENT_HANDSHAKE_TRAFFIC_SECRET"
-					    : "SERVER_HANDSHAKE_TRAFFIC_SECRET";
-	return dir == EV_DIR_CLIENT ? "CLIENT_TRAFFIC_SECRET_0"
-				    : "SERVER_TRAFFIC_SECRET_0";
-}
-
-bool
-tls_keys_known(struct tls_conn *t, int dir)
-{
-	uint8_t secret[KEYLOG_SECRET_MAX];
-	size_t len;
-
-	if (t->kl == NULL || !t->have_ch || t->no_decrypt != NULL)
-		return false;
-	if (tls13(t))
-		return (t->d[dir].epoch != TLS_EP_APP &&
-			   keylog_lookup(t->kl,
-			       tls13_label(dir, TLS_EP_HANDSHAKE),
-			       t->client_random, secret, &len)) ||
-		       keylog_lookup(t->kl, tls13_label(dir, TLS_EP_APP),
-			   t->client_random, secret, &len);
-	/* RSA key exchange with the server's key: known once the
-	   ClientKeyExchange is read (a failure there is reported then). */
-	if (t->have_master ||
-	    (t->suite != NULL && !t->resumed && tls_suite_rsa_kex(t->suite) &&
-		keylog_has_server_key(t->kl)))
-		return true;
-	return keylog_lookup(
-	    t->kl, "CLIENT_RANDOM", t->client_random, secret, &len);
-}
-
 /*
  * Install the keys of dir for its current epoch.  Returns 0 when installed,
  * 1 when the key log does not have them (yet), -1 on failure (*why set).
