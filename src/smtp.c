@@ -21,7 +21,12 @@
  * RCPT lists, message bytes) are kept apart; the transaction is cleared by
  * RSET, EHLO/HELO, STARTTLS and the end of a message (RFC 5321 4.1.4).
  * The client-side parse mode is an explicit enum changed only through
- * smtp_enter_state().
+ * smtp_enter_state(); the connection phase (before the greeting, open,
+ * over after 221 or 421) is another, changed only through
+ * smtp_enter_phase(), and the mode's two qualifiers (resynchronising,
+ * waiting for DATA's reply) only through smtp_client_flag().  All three
+ * are traced when the caller asks.  Anomalies said once per session are
+ * bits behind smtp_note_once().
  *
  * Invariants: memory per session is bounded by SMTP_LINE_MAX per direction,
  * SMTP_REPLY_MAX for the reply being assembled, SMTP_PENDING_MAX outstanding
@@ -72,6 +77,35 @@ static const char *const smtp_state_names[] = {
     "tls",
     "closed",
 };
+
+/* Where the connection is, apart from how client bytes are parsed: the
+   two change independently (a 421 may come in any parse mode). */
+enum smtp_phase {
+	SMTP_PH_UNGREETED, /* no greeting yet */
+	SMTP_PH_OPEN,	   /* greeted: replies answer commands */
+	SMTP_PH_OVER,	   /* 221 to QUIT: no more replies expected */
+	SMTP_PH_OVER_421,  /* 421: the server closed the channel */
+};
+
+static const char *const smtp_phase_names[] = {
+    "ungreeted",
+    "open",
+    "over",
+    "over-421",
+};
+
+/* Qualifiers of the client-side parse mode (struct smtp_session.cflags),
+   set and cleared only through smtp_client_flag(). */
+#define SMTP_CF_RESYNC 0x1u    /* skip lines until a known verb */
+#define SMTP_CF_DATA_WAIT 0x2u /* DATA sent, its reply not seen */
+
+/* Anomalies reported at most once per session (struct
+   smtp_session.noted), through smtp_note_once(). */
+#define SMTP_NOTE_BARE_LF 0x01u
+#define SMTP_NOTE_EARLY 0x02u
+#define SMTP_NOTE_421 0x04u
+#define SMTP_NOTE_354 0x08u
+#define SMTP_NOTE_CAP 0x10u
 
 /* Which command an outstanding entry stands for. */
 enum smtp_kind {
@@ -193,18 +227,15 @@ struct smtp_session {
 	struct timeval last_ts; /* last byte seen in either direction */
 	struct timeval body_ts; /* last message byte seen (DATA) */
 
-	bool greeted; /* greeting seen (or not expected) */
-	bool over;    /* 421 or 221: no more replies expected */
-	bool after_421;
-	bool quit; /* QUIT answered by 221 */
+	enum smtp_phase phase; /* changed only by smtp_enter_phase() */
+	unsigned cflags;       /* SMTP_CF_*, changed by smtp_client_flag() */
+	bool quit;	       /* QUIT answered by 221 */
 	bool tls_active;
 	bool decrypting; /* the TLS layer hands us plaintext */
 	bool tls_dirs;	 /* 220 to STARTTLS: both directions TLS */
 	bool cmd_seen;
-	bool resync;	/* client: skip lines until a known verb */
 	bool auth_open; /* an AUTH exchange is unfinished */
 	uint64_t auth_seq;
-	bool data_wait; /* DATA sent, its reply not seen */
 	uint64_t data_seq;
 	uint64_t bdat_seq;
 	uint64_t bdat_left;
@@ -218,8 +249,7 @@ struct smtp_session {
 	bool body_spec;	    /* body sent before DATA's reply */
 	bool body_rejected; /* ... and DATA was refused */
 
-	/* Anomalies reported at most once per session. */
-	bool noted_bare_lf, noted_early, noted_421, noted_354, noted_cap;
+	unsigned noted; /* SMTP_NOTE_*: anomalies already reported */
 
 	char *greeting;
 	char *helo;
@@ -405,6 +435,69 @@ smtp_enter_state(struct smtp_session *s, enum smtp_state to, const char *why)
 		s->cfg.trace(s->cfg.trace_arg, buf);
 	}
 	s->state = to;
+}
+
+/* The one place the connection phase changes; traced like the mode. */
+static void
+smtp_enter_phase(struct smtp_session *s, enum smtp_phase to, const char *why)
+{
+	char buf[128];
+
+	if (s->phase == to)
+		return;
+	if (s->cfg.trace != NULL) {
+		snprintf(buf, sizeof buf, "phase %s -> %s (%s)",
+		    smtp_phase_names[s->phase], smtp_phase_names[to], why);
+		s->cfg.trace(s->cfg.trace_arg, buf);
+	}
+	s->phase = to;
+}
+
+static bool
+smtp_greeted(const struct smtp_session *s)
+{
+	return s->phase != SMTP_PH_UNGREETED;
+}
+
+/* 421 or 221: no more replies expected. */
+static bool
+smtp_over(const struct smtp_session *s)
+{
+	return s->phase == SMTP_PH_OVER || s->phase == SMTP_PH_OVER_421;
+}
+
+/* Set (on) or clear a SMTP_CF_* qualifier; traced when it changes. */
+static void
+smtp_client_flag(
+    struct smtp_session *s, unsigned flag, bool on, const char *why)
+{
+	char buf[128];
+	unsigned to = on ? s->cflags | flag : s->cflags & ~flag;
+
+	if (to == s->cflags)
+		return;
+	if (s->cfg.trace != NULL) {
+		snprintf(buf, sizeof buf, "%c%s (%s)", on ? '+' : '-',
+		    flag == SMTP_CF_RESYNC ? "resync" : "data-wait", why);
+		s->cfg.trace(s->cfg.trace_arg, buf);
+	}
+	s->cflags = to;
+}
+
+static bool
+smtp_client_has(const struct smtp_session *s, unsigned flag)
+{
+	return (s->cflags & flag) != 0;
+}
+
+/* True the first time a SMTP_NOTE_* anomaly is due in this session. */
+static bool
+smtp_note_once(struct smtp_session *s, unsigned note)
+{
+	if (s->noted & note)
+		return false;
+	s->noted |= note;
+	return true;
 }
 
 /* Append part to the comma-separated list in what (size bytes). */
@@ -792,7 +885,7 @@ smtp_cmd_data(struct smtp_session *s, uint64_t seq, const char *arg,
 	(void)arglen;
 	(void)ts;
 	(void)encrypted;
-	s->data_wait = true;
+	smtp_client_flag(s, SMTP_CF_DATA_WAIT, true, "DATA sent");
 	s->data_seq = seq;
 }
 
@@ -843,7 +936,7 @@ smtp_cmd_bdat(struct smtp_session *s, uint64_t seq, const char *arg,
 		 * and hangs up, like Postfix's 521 5.5.4).
 		 */
 		smtp_anomaly(s, EV_ANOM_BAD_BDAT, arg, ts);
-		s->resync = true;
+		smtp_client_flag(s, SMTP_CF_RESYNC, true, "bad BDAT");
 		return;
 	}
 	if (p != NULL)
@@ -976,7 +1069,7 @@ smtp_reply_data(struct smtp_session *s, struct smtp_pending *p,
 	bool spec_done;
 
 	(void)p;
-	s->data_wait = false;
+	smtp_client_flag(s, SMTP_CF_DATA_WAIT, false, "reply to DATA");
 	/* A body sent before this reply may be complete already: its
 	   DATA-END entry follows DATA directly. */
 	spec_done = h != NULL && h->v->kind == SMTP_K_DATAEND && h->spec;
@@ -1042,7 +1135,7 @@ smtp_reply_quit(struct smtp_session *s, struct smtp_pending *p,
 	(void)p;
 	if (rep->code == 221) {
 		s->quit = true;
-		s->over = true;
+		smtp_enter_phase(s, SMTP_PH_OVER, "221 to QUIT");
 	}
 }
 
@@ -1254,29 +1347,26 @@ smtp_codeless_line(struct smtp_session *s, const char *line, size_t len,
 	smtp_emit(s, ev);
 }
 
-/* A complete reply: match it, describe it, emit it, apply it. */
+/* What matching a reply found. */
+struct smtp_match {
+	struct smtp_pending ans; /* the command answered (arg owned) */
+	bool have;		 /* ans was taken off the FIFO */
+	bool challenge;		 /* 334 to AUTH: ans is a copy, no arg */
+	bool in_body;		 /* client bytes were a body */
+	size_t outstanding;	 /* commands outstanding when it came */
+};
+
+/* Match a complete reply (fields of ev: what it answers, its latency). */
 static void
-smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
+smtp_reply_match(struct smtp_session *s, struct event *ev, struct smtp_match *m,
+    const struct timeval *ts)
 {
 	struct smtp_reply *r = &s->rep;
-	struct smtp_pending *h, ans;
-	struct event *ev = event_new(EV_REPLY);
-	bool have = false, challenge = false, in_body;
-	const char *rest;
-	size_t outstanding = s->fifo.count;
+	struct smtp_pending *h;
 
-	memset(&ans, 0, sizeof ans);
-	/* A reply is stamped with its first byte, the moment latency_ms runs
-	   to: the first line of a multi-line reply, not the last. */
-	ev->ts = r->first_ts;
-	ev->code = r->code;
-	memcpy(ev->enhanced, r->enhanced, sizeof ev->enhanced);
-	ev->text = xmemdup0(r->text != NULL ? r->text : "", r->text_len);
-	ev->text_len = r->text_len;
-	ev->lines = r->lines;
-	ev->encrypted = r->encrypted;
-	ev->cut = r->cut;
-	if (s->greeted && !s->over && s->state == SMTP_ST_DATA &&
+	memset(m, 0, sizeof *m);
+	m->outstanding = s->fifo.count;
+	if (smtp_greeted(s) && !smtp_over(s) && s->state == SMTP_ST_DATA &&
 	    s->fifo.count == 0 && r->code != 421) {
 		/*
 		 * The server answers while the body has not ended by the
@@ -1288,15 +1378,16 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 		/* The message ended with its last byte, not with this
 		   reply: the verdict's latency runs from there. */
 		smtp_body_end(s, &s->body_ts);
-		outstanding = s->fifo.count;
+		m->outstanding = s->fifo.count;
 	}
-	in_body = s->state == SMTP_ST_DATA || s->state == SMTP_ST_BDAT;
+	m->in_body = s->state == SMTP_ST_DATA || s->state == SMTP_ST_BDAT;
 
-	h = s->greeted ? smtp_anchor(s, r->code) : smtp_fifo_head(&s->fifo);
-	if (!s->greeted) {
+	h = smtp_greeted(s) ? smtp_anchor(s, r->code)
+			    : smtp_fifo_head(&s->fifo);
+	if (!smtp_greeted(s)) {
 		/* The greeting answers the connection (RFC 5321 3.1); an
 		   early talker's commands stay queued behind it. */
-		s->greeted = true;
+		smtp_enter_phase(s, SMTP_PH_OPEN, "greeting");
 		if (s->state == SMTP_ST_GREETING)
 			smtp_enter_state(s, SMTP_ST_READY, "greeting");
 		smtp_copy(ev->answers, sizeof ev->answers, "CONNECT");
@@ -1305,30 +1396,31 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 		free(s->greeting);
 		s->greeting = xstrdup(ev->text);
 		s->greeting_len = strlen(s->greeting);
-		outstanding = 0;
-	} else if (s->over) {
+		m->outstanding = 0;
+	} else if (smtp_over(s)) {
 		/* After 421 or 221 (Exim keeps answering): nothing to match. */
 		ev->ctx.unsolicited = true;
 	} else if (h != NULL && h->v->kind == SMTP_K_SKIP) {
 		/* A line of a refused body, answered as a command. */
 		if (--h->lines == 0) {
-			smtp_fifo_pop(&s->fifo, &ans);
-			free(ans.arg);
-			memset(&ans, 0, sizeof ans);
+			smtp_fifo_pop(&s->fifo, &m->ans);
+			free(m->ans.arg);
+			memset(&m->ans, 0, sizeof m->ans);
 		}
 	} else if (h != NULL) {
 		smtp_copy(ev->answers, sizeof ev->answers, h->verb);
 		ev->latency_ms = smtp_ms(&r->first_ts, &h->ts);
 		if (h->v->kind == SMTP_K_AUTH && r->code == 334) {
 			/* A challenge: the exchange goes on (RFC 4954 4). */
-			challenge = true;
-			ans = *h;
-			ans.arg = NULL;
+			m->challenge = true;
+			m->ans = *h;
+			m->ans.arg = NULL;
 			ev->ctx.last_arg = h->arg ? xstrdup(h->arg) : NULL;
 		} else {
-			smtp_fifo_pop(&s->fifo, &ans);
-			have = true;
-			ev->ctx.last_arg = ans.arg ? xstrdup(ans.arg) : NULL;
+			smtp_fifo_pop(&s->fifo, &m->ans);
+			m->have = true;
+			ev->ctx.last_arg =
+			    m->ans.arg ? xstrdup(m->ans.arg) : NULL;
 		}
 	} else if (s->fifo.over_total > 0) {
 		/* A command that only the overflow remembers: its verb. */
@@ -1337,39 +1429,50 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 		(void)smtp_over_pop(&s->fifo, verb, sizeof verb);
 		smtp_copy(ev->answers, sizeof ev->answers, verb);
 		/* The end of the session still counts as a QUIT. */
-		if (strcmp(verb, "QUIT") == 0 && r->code == 221)
-			s->quit = s->over = true;
+		if (strcmp(verb, "QUIT") == 0 && r->code == 221) {
+			s->quit = true;
+			smtp_enter_phase(s, SMTP_PH_OVER, "221 to QUIT");
+		}
 	} else {
 		ev->ctx.unsolicited = true;
 		/* A 421 may come at any time (RFC 5321 3.8); a reply while
 		   the body is still arriving is the server giving up on it;
 		   mid-stream, earlier commands were not seen. */
-		if (r->code != 421 && !in_body &&
+		if (r->code != 421 && !m->in_body &&
 		    !(s->midstream && !s->cmd_seen) &&
 		    !s->d[EV_DIR_CLIENT].ignore)
 			smtp_anomaly(
 			    s, EV_ANOM_REPLY_WITHOUT_COMMAND, NULL, ts);
 	}
+}
 
-	/* The situation before this reply, for the diagnosis. */
-	ev->ctx.rcpt_seen =
-	    s->txn.rcpt_seen + ((have && ans.v->kind == SMTP_K_RCPT) ? 1 : 0);
+/* The situation before the reply, for the diagnosis. */
+static void
+smtp_reply_context(
+    struct smtp_session *s, struct event *ev, const struct smtp_match *m)
+{
+	const struct smtp_reply *r = &s->rep;
+	const struct smtp_pending *ans = &m->ans;
+	const char *rest;
+
+	ev->ctx.rcpt_seen = s->txn.rcpt_seen +
+			    ((m->have && ans->v->kind == SMTP_K_RCPT) ? 1 : 0);
 	ev->ctx.rcpt_accepted = s->txn.rcpt_accepted;
 	ev->ctx.rcpt_rejected = s->txn.rcpt_rejected;
 	ev->ctx.messages = s->messages;
 	ev->ctx.mail_size = s->txn.mail_size;
 	ev->ctx.ehlo_size = s->ehlo_size;
-	if (have &&
-	    (ans.v->kind == SMTP_K_DATAEND || ans.v->kind == SMTP_K_BDAT))
-		ev->ctx.data_bytes = ans.bytes;
-	else if (in_body)
+	if (m->have &&
+	    (ans->v->kind == SMTP_K_DATAEND || ans->v->kind == SMTP_K_BDAT))
+		ev->ctx.data_bytes = ans->bytes;
+	else if (m->in_body)
 		ev->ctx.data_bytes = s->msg_bytes;
 	ev->ctx.idle_ms = r->idle_ms;
 	ev->ctx.session_ms = smtp_ms(&r->first_ts, &s->start);
 	ev->ctx.in_transaction = s->txn.active;
 	ev->ctx.tls_active = s->tls_active;
 	ev->ctx.pipelining =
-	    (have || challenge) && (ans.pipelined || outstanding > 1);
+	    (m->have || m->challenge) && (ans->pipelined || m->outstanding > 1);
 	/* Only the diagnosis of a failure reads these: a copy for every
 	   reply would cost more than the rest of the context. */
 	if (r->code >= 400 && r->code <= 599) {
@@ -1379,41 +1482,69 @@ smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
 	}
 	/* Whom the reply concerns: the reply to MAIL belongs to the
 	   transaction that MAIL tries to open, whatever its code. */
-	if (have && ans.v->kind == SMTP_K_MAIL && ans.arg != NULL)
-		ev->ctx.mail_from = smtp_path(ans.arg, "FROM:", &rest);
+	if (m->have && ans->v->kind == SMTP_K_MAIL && ans->arg != NULL)
+		ev->ctx.mail_from = smtp_path(ans->arg, "FROM:", &rest);
 	else if (s->txn.active && s->txn.mail_from != NULL)
 		ev->ctx.mail_from = xstrdup(s->txn.mail_from);
-	if (have && ans.v->kind == SMTP_K_RCPT && ans.arg != NULL)
-		ev->ctx.rcpt = smtp_path(ans.arg, "TO:", &rest);
+	if (m->have && ans->v->kind == SMTP_K_RCPT && ans->arg != NULL)
+		ev->ctx.rcpt = smtp_path(ans->arg, "TO:", &rest);
+}
 
-	s->replies++;
-	smtp_count_code(s, r->code);
-	smtp_emit(s, ev);
-	{
-		char odd[128];
+/* What the reply does to the session, once it is emitted. */
+static void
+smtp_reply_apply(
+    struct smtp_session *s, struct smtp_match *m, const struct timeval *ts)
+{
+	const struct smtp_reply *r = &s->rep;
 
-		if (smtp_code_oddity(r->code, odd, sizeof odd) != NULL)
-			smtp_anomaly(s, EV_ANOM_ODD_CODE, odd, ts);
-	}
-
-	if (challenge) {
+	if (m->challenge) {
 		smtp_enter_state(s, SMTP_ST_AUTH, "334 challenge");
-	} else if (have && ans.v->reply != NULL)
-		ans.v->reply(s, &ans, r, ts);
-	free(ans.arg);
+	} else if (m->have && m->ans.v->reply != NULL)
+		m->ans.v->reply(s, &m->ans, r, ts);
+	free(m->ans.arg);
+	m->ans.arg = NULL;
 
 	if (r->code == 421) {
 		/* The server is closing the channel: pipelined commands get
 		   no replies and the transaction is abandoned. */
-		s->over = true;
-		s->after_421 = true;
+		smtp_enter_phase(s, SMTP_PH_OVER_421, "421");
 		smtp_fifo_clear(&s->fifo);
 		s->auth_open = false;
-		s->data_wait = false;
+		smtp_client_flag(s, SMTP_CF_DATA_WAIT, false, "421");
 		if (s->state == SMTP_ST_AUTH || s->state == SMTP_ST_STARTTLS)
 			smtp_enter_state(s, SMTP_ST_READY, "421");
 	}
+}
+
+/* A complete reply: match it, describe it, emit it, apply it. */
+static void
+smtp_reply_done(struct smtp_session *s, const struct timeval *ts)
+{
+	struct smtp_reply *r = &s->rep;
+	struct event *ev = event_new(EV_REPLY);
+	struct smtp_match m;
+	char odd[128];
+
+	/* A reply is stamped with its first byte, the moment latency_ms runs
+	   to: the first line of a multi-line reply, not the last. */
+	ev->ts = r->first_ts;
+	ev->code = r->code;
+	memcpy(ev->enhanced, r->enhanced, sizeof ev->enhanced);
+	ev->text = xmemdup0(r->text != NULL ? r->text : "", r->text_len);
+	ev->text_len = r->text_len;
+	ev->lines = r->lines;
+	ev->encrypted = r->encrypted;
+	ev->cut = r->cut;
+	smtp_reply_match(s, ev, &m, ts);
+	smtp_reply_context(s, ev, &m);
+
+	s->replies++;
+	smtp_count_code(s, r->code);
+	smtp_emit(s, ev);
 	/* ev was handed over in smtp_emit: do not touch it below. */
+	if (smtp_code_oddity(r->code, odd, sizeof odd) != NULL)
+		smtp_anomaly(s, EV_ANOM_ODD_CODE, odd, ts);
+	smtp_reply_apply(s, &m, ts);
 	smtp_reply_reset(r);
 }
 
@@ -1528,9 +1659,8 @@ smtp_note_cap(struct smtp_session *s, const struct timeval *ts)
 {
 	char detail[160];
 
-	if (s->noted_cap)
+	if (!smtp_note_once(s, SMTP_NOTE_CAP))
 		return;
-	s->noted_cap = true;
 	snprintf(detail, sizeof detail,
 	    "more than %u commands without a reply: later ones are kept by "
 	    "verb only, and their replies matched in order",
@@ -1546,7 +1676,7 @@ smtp_body_end(struct smtp_session *s, const struct timeval *ts)
 
 	s->body_lines++;
 	smtp_enter_state(s, SMTP_ST_READY, "end of data");
-	if (s->over) {
+	if (smtp_over(s)) {
 		s->body_spec = s->body_rejected = false;
 		return;
 	}
@@ -1708,113 +1838,79 @@ smtp_line_verb(const char *line, size_t len, char *verb, size_t vsize)
 	return smtp_verb_find(verb);
 }
 
-/* A complete client line (terminator stripped). */
+/* A client line whose verb is not printable ASCII: binary in the command
+   stream. */
 static void
-smtp_client_line(struct smtp_session *s, const char *line, size_t len,
-    const struct timeval *ts, bool encrypted)
+smtp_client_binary(struct smtp_session *s, const struct timeval *ts)
 {
 	struct smtp_dir *d = &s->d[EV_DIR_CLIENT];
-	struct smtp_pending p, *a;
-	const struct smtp_verb *v;
-	char verb[16], *arg;
-	const char *sp;
-	size_t vlen, i, alen;
+	struct smtp_pending p;
+
+	if (smtp_client_has(s, SMTP_CF_RESYNC))
+		return;
+	if (!d->valid && !s->midstream) {
+		smtp_anomaly(s, EV_ANOM_NON_SMTP, "client", ts);
+		d->ignore = true;
+		return;
+	}
+	if (!d->garbage_noted) {
+		smtp_anomaly(s, EV_ANOM_NON_SMTP, "client", ts);
+		d->garbage_noted = true;
+	}
+	/* A server usually answers such a line with 500: keep a nameless
+	   entry so later replies stay matched.  No event, and no cap
+	   anomaly for a flood of them. */
+	if (!smtp_over(s) && smtp_greeted(s)) {
+		memset(&p, 0, sizeof p);
+		p.v = &smtp_verb_other;
+		p.ts = *ts;
+		p.pipelined = s->fifo.count > 0;
+		(void)smtp_fifo_push(&s->fifo, &p);
+	}
+}
+
+/*
+ * Bytes after DATA before its reply, not a command (v is NULL): a body
+ * sent without waiting for 354 (RFC 2920 3.1 says DATA ends a group).
+ * Counted as the body; false when the line is not that.
+ */
+static bool
+smtp_client_spec_body(struct smtp_session *s, const struct smtp_verb *v,
+    const char *line, size_t len, const struct timeval *ts)
+{
+	const struct smtp_dir *d = &s->d[EV_DIR_CLIENT];
+
+	if (!smtp_client_has(s, SMTP_CF_DATA_WAIT) || v != NULL ||
+	    smtp_over(s) || smtp_fifo_at(&s->fifo, s->data_seq) == NULL ||
+	    s->data_seq != s->fifo.popped + s->fifo.count - 1)
+		return false;
+	if (smtp_note_once(s, SMTP_NOTE_354))
+		smtp_anomaly(s, EV_ANOM_DATA_WITHOUT_354, NULL, ts);
+	s->body_spec = true;
+	smtp_body_start(s);
+	smtp_body_scan(s, (const uint8_t *)line, len, ts);
+	if (s->state == SMTP_ST_DATA)
+		smtp_body_scan(s, (const uint8_t *)(d->crlf ? "\r\n" : "\n"),
+		    d->crlf ? 2 : 1, ts);
+	return true;
+}
+
+/* Queue a command (its argument arg, owned, alen bytes as received in
+   raw) and run its verb's handler. */
+static void
+smtp_client_apply(struct smtp_session *s, const struct smtp_verb *v,
+    const char *verb, char *arg, const char *raw, size_t alen,
+    const struct timeval *ts, bool encrypted)
+{
+	struct smtp_pending p;
 	uint64_t seq;
 
-	if (s->state == SMTP_ST_AUTH) {
-		/* A SASL response (or "*" to cancel): not a command and
-		   never shown. */
-		if ((a = smtp_fifo_at(&s->fifo, s->auth_seq)) != NULL)
-			a->ts = *ts;
-		return;
-	}
-	sp = memchr(line, ' ', len);
-	vlen = sp != NULL ? (size_t)(sp - line) : len;
-	for (i = 0; i < vlen; i++)
-		if ((unsigned char)line[i] < 0x21 ||
-		    (unsigned char)line[i] > 0x7e)
-			break;
-	if (i < vlen) {
-		/* Binary in the command stream. */
-		if (s->resync)
-			return;
-		if (!d->valid && !s->midstream) {
-			smtp_anomaly(s, EV_ANOM_NON_SMTP, "client", ts);
-			d->ignore = true;
-			return;
-		}
-		if (!d->garbage_noted) {
-			smtp_anomaly(s, EV_ANOM_NON_SMTP, "client", ts);
-			d->garbage_noted = true;
-		}
-		/* A server usually answers such a line with 500: keep a
-		   nameless entry so later replies stay matched.  No event, and
-		   no cap anomaly for a flood of them. */
-		if (!s->over && s->greeted && !s->resync) {
-			memset(&p, 0, sizeof p);
-			p.v = &smtp_verb_other;
-			p.ts = *ts;
-			p.pipelined = s->fifo.count > 0;
-			(void)smtp_fifo_push(&s->fifo, &p);
-		}
-		return;
-	}
-	v = smtp_line_verb(line, len, verb, sizeof verb);
-	if (s->resync) {
-		if (v == NULL)
-			return;
-		s->resync = false;
-	}
-	if (s->data_wait && v == NULL && !s->over &&
-	    smtp_fifo_at(&s->fifo, s->data_seq) != NULL &&
-	    s->data_seq == s->fifo.popped + s->fifo.count - 1) {
-		/*
-		 * Bytes after DATA before its reply, not a command: a body
-		 * sent without waiting for 354 (RFC 2920 3.1 says DATA ends a
-		 * group).  Count it as the body.
-		 */
-		if (!s->noted_354) {
-			s->noted_354 = true;
-			smtp_anomaly(s, EV_ANOM_DATA_WITHOUT_354, NULL, ts);
-		}
-		s->body_spec = true;
-		smtp_body_start(s);
-		smtp_body_scan(s, (const uint8_t *)line, len, ts);
-		if (s->state == SMTP_ST_DATA)
-			smtp_body_scan(s,
-			    (const uint8_t *)(d->crlf ? "\r\n" : "\n"),
-			    d->crlf ? 2 : 1, ts);
-		return;
-	}
-	d->valid = true;
-	d->garbage_noted = false;
-
-	/* Upper-case verb, cut to what the event holds. */
-	for (i = 0; i < vlen && i + 1 < sizeof verb; i++)
-		verb[i] = (char)smtp_upper((unsigned char)line[i]);
-	verb[i] = '\0';
-	alen = sp != NULL ? len - vlen - 1 : 0;
-	if (v != NULL && v->kind == SMTP_K_AUTH && !s->cfg.show_auth &&
-	    sp != NULL && memchr(sp + 1, ' ', alen) != NULL) {
-		arg = smtp_mask_auth(s, sp + 1, alen);
-		alen = strlen(arg);
-	} else
-		arg = xmemdup0(sp != NULL ? sp + 1 : "", alen);
-	smtp_emit_command(s, verb, arg, alen, ts, encrypted);
-	s->cmd_seen = true;
-	if (!s->greeted && !s->noted_early) {
-		/* RFC 5321 3.1: the client waits for the greeting; Exim's
-		   PIPE_CONNECT does not. */
-		s->noted_early = true;
-		smtp_anomaly(s, EV_ANOM_EARLY_TALKER, NULL, ts);
-	}
-	if (s->over) {
+	if (smtp_over(s)) {
 		/* A QUIT after the 421 is what a polite client does. */
-		if (s->after_421 && !s->noted_421 &&
-		    (v == NULL || v->kind != SMTP_K_QUIT)) {
-			s->noted_421 = true;
+		if (s->phase == SMTP_PH_OVER_421 &&
+		    (v == NULL || v->kind != SMTP_K_QUIT) &&
+		    smtp_note_once(s, SMTP_NOTE_421))
 			smtp_anomaly(s, EV_ANOM_AFTER_421, NULL, ts);
-		}
 		free(arg);
 		return;
 	}
@@ -1841,7 +1937,70 @@ smtp_client_line(struct smtp_session *s, const char *line, size_t len,
 		return;
 	}
 	if (p.v->cmd != NULL)
-		p.v->cmd(s, seq, sp != NULL ? sp + 1 : "", alen, ts, encrypted);
+		p.v->cmd(s, seq, raw, alen, ts, encrypted);
+}
+
+/* A complete client line (terminator stripped): match it (a SASL
+   response, binary, a body sent early, a command), describe it in a
+   command event, apply it. */
+static void
+smtp_client_line(struct smtp_session *s, const char *line, size_t len,
+    const struct timeval *ts, bool encrypted)
+{
+	struct smtp_dir *d = &s->d[EV_DIR_CLIENT];
+	struct smtp_pending *a;
+	const struct smtp_verb *v;
+	char verb[16], *arg;
+	const char *sp;
+	size_t vlen, i, alen;
+
+	if (s->state == SMTP_ST_AUTH) {
+		/* A SASL response (or "*" to cancel): not a command and
+		   never shown. */
+		if ((a = smtp_fifo_at(&s->fifo, s->auth_seq)) != NULL)
+			a->ts = *ts;
+		return;
+	}
+	sp = memchr(line, ' ', len);
+	vlen = sp != NULL ? (size_t)(sp - line) : len;
+	for (i = 0; i < vlen; i++)
+		if ((unsigned char)line[i] < 0x21 ||
+		    (unsigned char)line[i] > 0x7e)
+			break;
+	if (i < vlen) {
+		smtp_client_binary(s, ts);
+		return;
+	}
+	v = smtp_line_verb(line, len, verb, sizeof verb);
+	if (smtp_client_has(s, SMTP_CF_RESYNC)) {
+		if (v == NULL)
+			return;
+		smtp_client_flag(s, SMTP_CF_RESYNC, false, "known verb");
+	}
+	if (smtp_client_spec_body(s, v, line, len, ts))
+		return;
+	d->valid = true;
+	d->garbage_noted = false;
+
+	/* Upper-case verb, cut to what the event holds. */
+	for (i = 0; i < vlen && i + 1 < sizeof verb; i++)
+		verb[i] = (char)smtp_upper((unsigned char)line[i]);
+	verb[i] = '\0';
+	alen = sp != NULL ? len - vlen - 1 : 0;
+	if (v != NULL && v->kind == SMTP_K_AUTH && !s->cfg.show_auth &&
+	    sp != NULL && memchr(sp + 1, ' ', alen) != NULL) {
+		arg = smtp_mask_auth(s, sp + 1, alen);
+		alen = strlen(arg);
+	} else
+		arg = xmemdup0(sp != NULL ? sp + 1 : "", alen);
+	smtp_emit_command(s, verb, arg, alen, ts, encrypted);
+	s->cmd_seen = true;
+	/* RFC 5321 3.1: the client waits for the greeting; Exim's
+	   PIPE_CONNECT does not. */
+	if (!smtp_greeted(s) && smtp_note_once(s, SMTP_NOTE_EARLY))
+		smtp_anomaly(s, EV_ANOM_EARLY_TALKER, NULL, ts);
+	smtp_client_apply(
+	    s, v, verb, arg, sp != NULL ? sp + 1 : "", alen, ts, encrypted);
 }
 
 /* ---- line framing ---- */
@@ -1921,11 +2080,9 @@ smtp_take_line(struct smtp_session *s, int dir, const uint8_t *p, size_t n,
 		d->crlf = true;
 	} else {
 		d->crlf = false;
-		if (!s->noted_bare_lf) {
-			s->noted_bare_lf = true;
+		if (smtp_note_once(s, SMTP_NOTE_BARE_LF))
 			smtp_anomaly(s, EV_ANOM_BARE_LF,
 			    dir == EV_DIR_SERVER ? "server" : "client", ts);
-		}
 	}
 	return take + 1;
 }
@@ -2046,9 +2203,10 @@ smtp_tls_started(struct smtp_session *s, bool decrypting)
 	s->helo_len = 0;
 	s->ehlo_size = 0;
 	s->auth_open = false;
-	s->data_wait = false;
-	s->resync = false;
-	s->greeted = true;
+	smtp_client_flag(s, SMTP_CF_DATA_WAIT, false, "TLS started");
+	smtp_client_flag(s, SMTP_CF_RESYNC, false, "TLS started");
+	if (s->phase == SMTP_PH_UNGREETED)
+		smtp_enter_phase(s, SMTP_PH_OPEN, "TLS started");
 	smtp_reply_reset(&s->rep);
 	for (i = 0; i < 2; i++) {
 		s->d[i].len = 0;
@@ -2136,7 +2294,7 @@ smtp_gap(
 		}
 		/* The hole ran past the chunk: framing is lost. */
 		(void)smtp_bdat_take(s, (size_t)s->bdat_left, ts);
-		s->resync = true;
+		smtp_client_flag(s, SMTP_CF_RESYNC, true, "hole past chunk");
 	}
 	/*
 	 * Resynchronise.  The client: drop lines until one starts with a
@@ -2153,7 +2311,7 @@ smtp_gap(
 	d->overflow = false;
 	d->any = true;
 	if (dir == EV_DIR_CLIENT)
-		s->resync = true;
+		smtp_client_flag(s, SMTP_CF_RESYNC, true, "hole");
 	else
 		d->garbage_noted = true;
 }
@@ -2212,9 +2370,9 @@ smtp_new(const struct smtp_config *cfg, const struct smtp_ops *ops, void *arg,
 	if (midstream) {
 		/* Joined late: no greeting will come, and the client may be
 		   in the middle of a body, so wait for a known verb. */
-		s->greeted = true;
+		s->phase = SMTP_PH_OPEN;
 		s->state = SMTP_ST_READY;
-		s->resync = true;
+		s->cflags = SMTP_CF_RESYNC;
 	}
 	return s;
 }

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "diag.h"
+#include "diag_tables.h"
 #include "kb.h"
 #include "lexicon.h"
 #include "event.h"
@@ -1217,6 +1218,35 @@ test_causes(void **state)
 
 /* The fixed tables: every cause has its texts and a place in the manual,
    every server id and pattern works, every placeholder renders. */
+/* The knowledge tables: the idle defaults are found by the server ids the
+   knowledge base gives, and the code tables answer for the codes. */
+static void
+test_knowledge_tables(void **state)
+{
+	static const char *const ids[] = {"postfix", "exim", "haraka"};
+	const struct diag_idle_default *def;
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+		def = diag_idle_default(ids[i]);
+		assert_non_null(def);
+		assert_true(def->ms == 300000);
+		assert_non_null(strstr(def->knob, "default"));
+		for (j = 0; j < kb_nservers; j++)
+			if (strcmp(kb_servers[j].id, ids[i]) == 0)
+				break;
+		assert_true(j < kb_nservers);
+	}
+	assert_null(diag_idle_default("no-such-server"));
+	assert_non_null(diag_code_name(421));
+	assert_non_null(diag_code_meaning(452));
+	assert_null(diag_code_name(299));
+	assert_null(diag_first_digit[1]);
+	assert_non_null(strstr(diag_first_digit[4], "transient"));
+	assert_non_null(strstr(diag_second_digit[2], "connection"));
+}
+
 static void
 test_tables(void **state)
 {
@@ -1334,6 +1364,7 @@ main(void)
 	    cmocka_unit_test(test_corpus),
 	    cmocka_unit_test(test_causes),
 	    cmocka_unit_test(test_tables),
+	    cmocka_unit_test(test_knowledge_tables),
 	};
 
 	return cmocka_run_group_tests_name("diag", tests, NULL, NULL);

@@ -833,6 +833,10 @@ test_421_greeting(void **state)
 
 	(void)state;
 	check(&sc, want, NW(want), &r);
+	/* The connection phase is traced apart from the parse mode. */
+	assert_non_null(strstr(r.trace, "phase ungreeted -> open (greeting);"
+					"greeting -> ready (greeting);"
+					"phase open -> over-421 (421);"));
 	result_free(&r);
 }
 
@@ -1170,6 +1174,11 @@ test_body_without_354(void **state)
 
 	(void)state;
 	check(&sc, want, NW(want), &r);
+	/* The client-side qualifiers are traced as they change. */
+	assert_non_null(strstr(r.trace, "+data-wait (DATA sent);"
+					"ready -> data (message body);"));
+	assert_non_null(strstr(r.trace, "-data-wait (reply to DATA);"));
+	assert_non_null(strstr(r.trace, "phase open -> over (221 to QUIT);"));
 	result_free(&r);
 	check(&sc2, want2, NW(want2), &r);
 	result_free(&r);
