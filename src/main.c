@@ -1,7 +1,8 @@
 /*
- * main: the command line (tcpdump and sngrep habits, SPEC section 2), and the
- * wiring of capture -> pipeline -> front end.  Headless modes (-j, -N) run
- * the whole pipeline on this thread; the UI runs it on a capture thread.
+ * main: the command line (tcpdump and sngrep habits; OPTIONS in
+ * doc/smtpscope.1), and the wiring of capture -> runner -> front end.
+ * Headless modes (-j, -N) run the runner on this thread; the UI runs it on a
+ * capture thread of its own.
  */
 #include "config.h"
 

@@ -442,7 +442,7 @@ tls_handshake(struct tls_conn *t, int dir, const uint8_t *p, size_t len,
 	uint8_t type;
 
 	/* An empty record adds nothing, and the buffer may still be NULL:
-	   copying zero bytes to it is undefined behaviour (issue 13). */
+	   copying zero bytes to it is undefined behaviour. */
 	if (d->hs_dead || len == 0)
 		return;
 	if (xcapped_grow((void **)&d->hs, &d->hs_cap, d->hs_len + len,

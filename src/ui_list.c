@@ -1,6 +1,6 @@
 /*
- * ui_list: the session list, one row per session (SPEC section 4): start
- * time, client, server, HELO, MAIL FROM, recipients, TLS, last reply and
+ * ui_list: the session list, one row per session (KEYS in doc/smtpscope.1):
+ * start time, client, server, HELO, MAIL FROM, recipients, TLS, last reply and
  * flags.  Sessions with 421 or 452 stand out (colour, or bold with a
  * reverse flag on monochrome terminals).  The view is rebuilt from the store
  * when it changed, with the filter and "problems only" applied; the
