@@ -291,7 +291,7 @@ ui_list_refresh(struct ui_ctx *ctx)
 	keys = n > 0 ? store_keys(ctx->store) : NULL;
 	if (!changed && ui_list_views_restore(ctx, key)) {
 		/* The list as it was for this filter. */
-	} else if (ctx->view_narrow && !changed) {
+	} else if (ctx->view_narrow && !changed && n > 0) {
 		/* Same store: the indexes listed are still right. */
 		ctx->view_cw = ctx->view_sw = 0;
 		for (j = 0; j < listed; j++) {
