@@ -41,14 +41,16 @@ typedef void (*capture_packet_fn)(void *arg, int linktype,
     const struct timeval *ts, const uint8_t *data, uint32_t caplen,
     uint32_t len);
 
+/* capture_open's failures: the user's input, or the environment. */
+#define CAPTURE_EUSAGE (-2)   /* a bad BPF expression */
+#define CAPTURE_ERUNTIME (-1) /* a device, permissions, a file */
 /*
- * Open the capture.  On failure returns NULL and sets *what, *why and *hint
- * (hint may be NULL) to strings in static storage, valid until the next
- * capture_open; *usage is set to true when the failure is the user's input (a
- * bad BPF expression) rather than the environment.
+ * Open the capture into *out.  Returns 0, or CAPTURE_EUSAGE or
+ * CAPTURE_ERUNTIME with *out NULL and *cause the whole message, "WHAT: WHY"
+ * with err_cause's hint line when there is advice (caller frees).
  */
-struct capture *capture_open(const struct capture_config *, const char **what,
-    const char **why, const char **hint, bool *usage);
+int capture_open(
+    const struct capture_config *, struct capture **out, char **cause);
 void capture_close(struct capture *);
 bool capture_is_live(const struct capture *);
 /* Reading stdin or a pipe (packets arrive as the writer sends them). */
@@ -58,7 +60,8 @@ const char *capture_source(const struct capture *);
 
 /*
  * Read packets until end of file, count reached, error, or capture_stop().
- * Returns 1 at end of input (or count/stop), -1 on a read error (*why set;
+ * Returns 1 at end of input (or count/stop), -1 on a read error (*cause set,
+ * caller frees;
  * a file cut in the middle of a packet is reported here after the complete
  * packets were delivered).  For live captures timeout_ms bounds each wait so
  * the caller can run timers; it returns 0 when it came back for that, or
@@ -66,7 +69,7 @@ const char *capture_source(const struct capture *);
  * went idle: a moment to write out what they made).
  */
 int capture_loop(struct capture *, capture_packet_fn, void *arg, int timeout_ms,
-    const char **why);
+    char **cause);
 /* Safe from another thread or a signal handler. */
 void capture_stop(struct capture *);
 /*
@@ -80,12 +83,14 @@ void capture_replay_hold(struct capture *, long long ms);
 uint64_t capture_dropped(struct capture *);
 
 /* Also write packets that dump_packet() is called for to this pcap file. */
-int capture_dump_open(struct capture *, const char *path, const char **why);
+/* -1 with *cause set (the WHY; caller frees) when it cannot be created. */
+int capture_dump_open(struct capture *, const char *path, char **cause);
 void capture_dump_packet(struct capture *, const struct timeval *ts,
     const uint8_t *data, uint32_t caplen, uint32_t len);
 
-/* Print the capture devices (-D) to stdout, tcpdump style; -1 on error. */
-int capture_list_devices(const char **why);
+/* Print the capture devices (-D) to stdout, tcpdump style; -1 with *cause
+   set (caller frees) on error. */
+int capture_list_devices(char **cause);
 /* "libpcap version 1.10.3 (...)" */
 const char *capture_lib_version(void);
 

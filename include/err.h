@@ -15,6 +15,13 @@
 void err_set_cleanup(void (*)(void));
 /* Print "smtpscope: what: why" (and "hint: hint" when hint is not NULL). */
 void err_print(const char *what, const char *why, const char *hint);
+/*
+ * A whole message as one string, for a module that knows what failed and
+ * what to do about it: "what: why", then "\nhint: hint" when hint is not
+ * NULL.  err_print(msg, NULL, NULL) prints it as err_print(what, why, hint)
+ * would.  Caller frees.
+ */
+char *err_cause(const char *what, const char *why, const char *hint);
 /* err_print, run the cleanup hook, exit(status). */
 __attribute__((noreturn)) void err_exit(
     int status, const char *what, const char *why, const char *hint);

@@ -12,9 +12,9 @@
  */
 struct pcap_writer;
 
-/* NULL on failure, *why set (static storage, valid until the next call). */
+/* NULL on failure, with *cause set (the WHY; caller frees). */
 struct pcap_writer *pcap_writer_open(
-    const char *path, int linktype, int snaplen, const char **why);
+    const char *path, int linktype, int snaplen, char **cause);
 void pcap_writer_packet(struct pcap_writer *, const struct timeval *ts,
     const uint8_t *data, uint32_t caplen, uint32_t len);
 /* Flush and close; -1 when a write failed.  NULL is a no-op. */

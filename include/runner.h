@@ -68,11 +68,11 @@ struct runner *runner_new(const struct runner_config *);
 void runner_free(struct runner *);
 /*
  * Run until the end of the input, -c, an error or runner_stop.  Returns 1 at
- * the end (or stop), -1 on a read error with *why set (static storage).  In
+ * the end (or stop), -1 on a read error with *cause set (caller frees).  In
  * RUNNER_DIRECT the open sessions are closed and the final EV_STATS emitted
  * in every case; in RUNNER_QUEUE only when not stopped (the front end went).
  */
-int runner_run(struct runner *, const char **why);
+int runner_run(struct runner *, char **cause);
 /* Ask the run to end soon.  Safe from another thread or a signal handler. */
 void runner_stop(struct runner *);
 /* RUNNER_QUEUE, files: hold the capture (a --replay clock stands still). */

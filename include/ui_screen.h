@@ -379,18 +379,17 @@ void ui_session_doc(
    directory when it is writable, else in $TMPDIR or /tmp. */
 void ui_save_default_name(char *, size_t, const char *ext);
 /*
- * Write the sessions' kept packets in capture order; 0 or -1 with *why.
- * On success *why is "" or says what the file lacks: the packet copies the
- * store dropped (store_session.pkt_dropped), other link types skipped.
+ * Write the sessions' kept packets in capture order; 0 or -1 with *cause
+ * set.  On success *cause is NULL, or says what the file lacks: the packet
+ * copies the store dropped (store_session.pkt_dropped), other link types
+ * skipped.  Caller frees.
  */
 int ui_save_pcap(struct store_session **, size_t n, const char *path,
-    size_t *written, char *why, size_t whylen);
+    size_t *written, char **cause);
 /* How a transcript is made (ui_session_doc): handed in by the screen that
    asks, so that saving does not depend on the session screen. */
 typedef void (*ui_save_doc_fn)(
     struct ui_ctx *, const struct store_session *, int width, struct ui_doc *);
-int ui_save_text(struct ui_ctx *, const struct store_session *, ui_save_doc_fn,
-    const char *path, char *why, size_t whylen);
 /* Prompt for a file name and save (w / t keys). */
 void ui_save_pcap_prompt(struct ui_ctx *, struct store_session **, size_t n);
 void ui_save_text_prompt(struct ui_ctx *, uint64_t id, ui_save_doc_fn);

@@ -75,6 +75,7 @@
 #include <pcap/pcap.h>
 
 #include "decode.h"
+#include "err.h"
 #include "xmalloc.h"
 
 /* Pacing sleeps in slices this long so a stop is noticed quickly. */
@@ -178,17 +179,11 @@ struct capture {
 	struct timespec dump_flushed;
 };
 
-/* Message storage for capture_open's results (see capture.h). */
-static char capture_what[512];
-static char capture_why[PCAP_ERRBUF_SIZE + 256];
-static char capture_hint[256];
-static char capture_loop_why[PCAP_ERRBUF_SIZE + 128];
-
 static void capture_ra_stop(struct capture *);
 
-static const char capture_perm_hint[] =
-    "run as root or grant CAP_NET_RAW "
-    "(setcap cap_net_raw,cap_net_admin=eip $(command -v smtpscope))";
+#define CAPTURE_PERM_HINT                                                      \
+	"run as root or grant CAP_NET_RAW "                                    \
+	"(setcap cap_net_raw,cap_net_admin=eip $(command -v smtpscope))"
 
 static void
 capture_now(struct timespec *ts)
@@ -252,48 +247,43 @@ capture_filter_text(const struct capture_config *cfg, bool live, int dlt)
 	return out;
 }
 
-/* Check the user's expression on its own, for a message about it alone. */
-static const char *
+/*
+ * Check the user's expression on its own, for a message about it alone.
+ * Returns NULL when it compiles, else the error (caller frees).
+ */
+static char *
 capture_check_bpf(const char *bpf, int dlt)
 {
-	static char msg[PCAP_ERRBUF_SIZE];
 	struct bpf_program prog;
 	pcap_t *dead;
-	const char *why = NULL;
+	char *cause = NULL;
 
 	dead = pcap_open_dead(dlt, 262144);
 	if (dead == NULL)
 		return NULL;
-	if (pcap_compile(dead, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-		snprintf(msg, sizeof msg, "%s", pcap_geterr(dead));
-		why = msg;
-	} else
+	if (pcap_compile(dead, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0)
+		xasprintf(&cause, "bad BPF expression '%s': %s", bpf,
+		    pcap_geterr(dead));
+	else
 		pcap_freecode(&prog);
 	pcap_close(dead);
-	return why;
+	return cause;
 }
 
+/* Returns 0, or CAPTURE_EUSAGE or CAPTURE_ERUNTIME with *cause set. */
 static int
-capture_set_filter(struct capture *c, const struct capture_config *cfg,
-    const char **what, const char **why, bool *usage)
+capture_set_filter(
+    struct capture *c, const struct capture_config *cfg, char **cause)
 {
 	struct bpf_program prog;
 	bpf_u_int32 net = 0, mask = PCAP_NETMASK_UNKNOWN;
 	char errbuf[PCAP_ERRBUF_SIZE];
 	char *text;
-	const char *bad;
 
 	if (cfg->bpf != NULL && *cfg->bpf != '\0') {
-		bad = capture_check_bpf(cfg->bpf, c->linktype);
-		if (bad != NULL) {
-			snprintf(capture_what, sizeof capture_what,
-			    "bad BPF expression '%s'", cfg->bpf);
-			snprintf(capture_why, sizeof capture_why, "%s", bad);
-			*what = capture_what;
-			*why = capture_why;
-			*usage = true;
-			return -1;
-		}
+		*cause = capture_check_bpf(cfg->bpf, c->linktype);
+		if (*cause != NULL)
+			return CAPTURE_EUSAGE;
 	}
 	text = capture_filter_text(cfg, c->live, c->linktype);
 	if (text == NULL)
@@ -302,50 +292,42 @@ capture_set_filter(struct capture *c, const struct capture_config *cfg,
 	if (c->live && pcap_lookupnet(c->source, &net, &mask, errbuf) != 0)
 		mask = PCAP_NETMASK_UNKNOWN;
 	if (pcap_compile(c->p, &prog, text, 1, mask) != 0) {
-		snprintf(capture_what, sizeof capture_what,
-		    "bad BPF expression '%s'", cfg->bpf ? cfg->bpf : text);
-		snprintf(
-		    capture_why, sizeof capture_why, "%s", pcap_geterr(c->p));
-		*what = capture_what;
-		*why = capture_why;
-		*usage = cfg->bpf != NULL;
+		xasprintf(cause, "bad BPF expression '%s': %s",
+		    cfg->bpf != NULL ? cfg->bpf : text, pcap_geterr(c->p));
 		free(text);
-		return -1;
+		return cfg->bpf != NULL ? CAPTURE_EUSAGE : CAPTURE_ERUNTIME;
 	}
 	free(text);
 	if (pcap_setfilter(c->p, &prog) != 0) {
-		snprintf(capture_what, sizeof capture_what, "%s", c->source);
-		snprintf(capture_why, sizeof capture_why,
-		    "cannot set the filter: %s", pcap_geterr(c->p));
-		*what = capture_what;
-		*why = capture_why;
+		xasprintf(cause, "%s: cannot set the filter: %s", c->source,
+		    pcap_geterr(c->p));
 		pcap_freecode(&prog);
-		return -1;
+		return CAPTURE_ERUNTIME;
 	}
 	pcap_freecode(&prog);
 	return 0;
 }
 
-/* The default device, as tcpdump picks it: the first libpcap lists. */
-static const char *
-capture_default_device(const char **why)
+/*
+ * The default device, as tcpdump picks it: the first libpcap lists, into
+ * c->source.  Returns -1 with *cause set when there is none.
+ */
+static int
+capture_default_device(struct capture *c, char **cause)
 {
-	static char name[256];
 	char errbuf[PCAP_ERRBUF_SIZE];
 	pcap_if_t *all = NULL;
 
-	if (pcap_findalldevs(&all, errbuf) != 0) {
-		snprintf(capture_why, sizeof capture_why, "%s", errbuf);
-		*why = capture_why;
-		return NULL;
+	errbuf[0] = '\0';
+	if (pcap_findalldevs(&all, errbuf) != 0 || all == NULL) {
+		*cause = err_cause("cannot find a capture device",
+		    errbuf[0] != '\0' ? errbuf : "no capture device found",
+		    "name one with -i, or " CAPTURE_PERM_HINT);
+		return -1;
 	}
-	if (all == NULL) {
-		*why = "no capture device found";
-		return NULL;
-	}
-	snprintf(name, sizeof name, "%s", all->name);
+	snprintf(c->source, sizeof c->source, "%s", all->name);
 	pcap_freealldevs(all);
-	return name;
+	return 0;
 }
 
 /*
@@ -370,32 +352,22 @@ capture_pick_linktype(struct capture *c)
 }
 
 static int
-capture_open_live(struct capture *c, const struct capture_config *cfg,
-    const char **what, const char **why, const char **hint)
+capture_open_live(
+    struct capture *c, const struct capture_config *cfg, char **cause)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
-	const char *dev = cfg->iface;
+	const char *why, *hint = NULL;
 	long long bytes;
 	int rc;
 
-	if (dev == NULL) {
-		dev = capture_default_device(why);
-		if (dev == NULL) {
-			*what = "cannot find a capture device";
-			snprintf(capture_hint, sizeof capture_hint,
-			    "name one with -i, or %s", capture_perm_hint);
-			*hint = capture_hint;
-			return -1;
-		}
-	}
-	snprintf(c->source, sizeof c->source, "%s", dev);
-	snprintf(capture_what, sizeof capture_what, "%s", dev);
-	*what = capture_what;
+	if (cfg->iface != NULL)
+		snprintf(c->source, sizeof c->source, "%s", cfg->iface);
+	else if (capture_default_device(c, cause) != 0)
+		return -1;
 	errbuf[0] = '\0';
-	c->p = pcap_create(dev, errbuf);
+	c->p = pcap_create(c->source, errbuf);
 	if (c->p == NULL) {
-		snprintf(capture_why, sizeof capture_why, "%s", errbuf);
-		*why = capture_why;
+		*cause = err_cause(c->source, errbuf, NULL);
 		return -1;
 	}
 	c->live = true;
@@ -411,90 +383,106 @@ capture_open_live(struct capture *c, const struct capture_config *cfg,
 	rc = pcap_activate(c->p);
 	if (rc < 0) {
 		const char *detail = pcap_geterr(c->p);
+		char *perm = NULL;
 
 		switch (rc) {
 		case PCAP_ERROR_PERM_DENIED:
-			snprintf(capture_why, sizeof capture_why,
-			    "permission denied (%s)", detail);
-			*hint = capture_perm_hint;
+			xasprintf(&perm, "permission denied (%s)", detail);
+			why = perm;
+			hint = CAPTURE_PERM_HINT;
 			break;
 		case PCAP_ERROR_PROMISC_PERM_DENIED:
-			snprintf(capture_why, sizeof capture_why,
-			    "no permission to enable promiscuous mode");
-			*hint = "use -p to capture without promiscuous mode";
+			why = "no permission to enable promiscuous mode";
+			hint = "use -p to capture without promiscuous mode";
 			break;
 		case PCAP_ERROR_NO_SUCH_DEVICE:
-			snprintf(
-			    capture_why, sizeof capture_why, "no such device");
-			*hint = "list the capture devices with smtpscope -D";
+			why = "no such device";
+			hint = "list the capture devices with smtpscope -D";
 			break;
 		case PCAP_ERROR_IFACE_NOT_UP:
-			snprintf(capture_why, sizeof capture_why,
-			    "the interface is down");
+			why = "the interface is down";
 			break;
 		case PCAP_ERROR_RFMON_NOTSUP:
 		case PCAP_ERROR_NOT_RFMON:
 		default:
-			snprintf(capture_why, sizeof capture_why, "%s",
-			    *detail != '\0' ? detail : pcap_statustostr(rc));
+			why = *detail != '\0' ? detail : pcap_statustostr(rc);
 			break;
 		}
-		*why = capture_why;
+		*cause = err_cause(c->source, why, hint);
+		free(perm);
 		return -1;
 	}
 	/* rc > 0 is a warning (e.g. promiscuous mode not supported on
 	   "any"): capturing works, so carry on. */
 	capture_pick_linktype(c);
 	if (pcap_setnonblock(c->p, 1, errbuf) != 0) {
-		snprintf(capture_why, sizeof capture_why, "%s", errbuf);
-		*why = capture_why;
+		*cause = err_cause(c->source, errbuf, NULL);
 		return -1;
 	}
 	return 0;
 }
 
+/* The file's WHY of a failed open, or NULL. */
+static const char *
+capture_file_unusable(FILE *f, struct capture *c)
+{
+	struct stat st;
+
+	if (fstat(fileno(f), &st) != 0)
+		return NULL;
+	if (!S_ISREG(st.st_mode))
+		c->stream = true;
+	if (S_ISDIR(st.st_mode))
+		return "is a directory";
+	if (S_ISREG(st.st_mode) && st.st_size == 0)
+		return "empty file (not a pcap or pcapng capture)";
+	return NULL;
+}
+
+/* libpcap's text for a file it refused -> the WHY of our error. */
+static const char *
+capture_file_refused(const char *errbuf)
+{
+	if (strstr(errbuf, "unknown file format") != NULL)
+		return "not a pcap or pcapng capture file";
+	/* Not even the 4-byte magic number: nothing came.  libpcap also says
+	   "only got 0" after a magic number alone. */
+	if (strstr(errbuf, "truncated") != NULL &&
+	    strstr(errbuf, " 4 file header bytes, only got 0") != NULL)
+		return "empty input (not a pcap or pcapng capture)";
+	if (strstr(errbuf, "truncated") != NULL)
+		return "capture file is truncated (cut in its header)";
+	return errbuf;
+}
+
 static int
-capture_open_file(struct capture *c, const struct capture_config *cfg,
-    const char **what, const char **why)
+capture_open_file(
+    struct capture *c, const struct capture_config *cfg, char **cause)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
-	const char *base;
-	struct stat st;
+	const char *base, *what = cfg->file, *why;
 	FILE *f;
 
-	snprintf(capture_what, sizeof capture_what, "%s", cfg->file);
-	*what = capture_what;
 	if (strcmp(cfg->file, "-") == 0) {
 		f = stdin;
 		c->stream = true;
 		snprintf(c->source, sizeof c->source, "stdin");
-		snprintf(capture_what, sizeof capture_what, "stdin");
+		what = "stdin";
 	} else {
 		f = fopen(cfg->file, "rb");
 		if (f == NULL) {
-			snprintf(capture_why, sizeof capture_why, "%s",
-			    strerror(errno));
-			*why = capture_why;
+			*cause = err_cause(what, strerror(errno), NULL);
 			return -1;
 		}
 		base = strrchr(cfg->file, '/');
 		base = base != NULL && base[1] != '\0' ? base + 1 : cfg->file;
 		snprintf(c->source, sizeof c->source, "%s", base);
 	}
-	if (fstat(fileno(f), &st) == 0) {
-		if (!S_ISREG(st.st_mode))
-			c->stream = true;
-		if (S_ISDIR(st.st_mode)) {
-			*why = "is a directory";
+	if ((why = capture_file_unusable(f, c)) != NULL) {
+		*cause = err_cause(what, why, NULL);
+		if (f != stdin)
 			fclose(f);
-			return -1;
-		}
-		if (S_ISREG(st.st_mode) && st.st_size == 0) {
-			*why = "empty file (not a pcap or pcapng capture)";
-			if (f != stdin)
-				fclose(f);
-			return -1;
-		}
+		return -1;
 	}
 	/*
 	 * Before libpcap's first read, as setvbuf requires.  Not on stdin,
@@ -517,38 +505,23 @@ capture_open_file(struct capture *c, const struct capture_config *cfg,
 		/* libpcap did not take the stream: close it ourselves. */
 		if (f != stdin)
 			fclose(f);
-		if (strstr(errbuf, "unknown file format") != NULL)
-			*why = "not a pcap or pcapng capture file";
-		/* Not even the 4-byte magic number: nothing came.  libpcap
-		   also says "only got 0" after a magic number alone. */
-		else if (strstr(errbuf, "truncated") != NULL &&
-			 strstr(errbuf, " 4 file header bytes, only got 0") !=
-			     NULL)
-			*why = "empty input (not a pcap or pcapng capture)";
-		else if (strstr(errbuf, "truncated") != NULL)
-			*why = "capture file is truncated (cut in its header)";
-		else {
-			snprintf(capture_why, sizeof capture_why, "%s", errbuf);
-			*why = capture_why;
-		}
+		*cause = err_cause(what, capture_file_refused(errbuf), NULL);
 		return -1;
 	}
 	return 0;
 }
 
-struct capture *
-capture_open(const struct capture_config *cfg, const char **what,
-    const char **why, const char **hint, bool *usage)
+int
+capture_open(
+    const struct capture_config *cfg, struct capture **out, char **cause)
 {
 	struct capture *c = xcalloc(1, sizeof *c);
-	const char *bad = NULL;
-	char name[64];
+	char *bad = NULL;
+	char name[64], why[128];
 	int rc;
 
-	*what = "capture";
-	*why = "unknown error";
-	*hint = NULL;
-	*usage = false;
+	*out = NULL;
+	*cause = NULL;
 	atomic_init(&c->stop, 0);
 	c->count = cfg->count;
 	c->replay = cfg->file != NULL ? cfg->replay : 0;
@@ -563,41 +536,35 @@ capture_open(const struct capture_config *cfg, const char **what,
 		bad = capture_check_bpf(cfg->bpf, DLT_EN10MB);
 
 	if (cfg->file != NULL)
-		rc = capture_open_file(c, cfg, what, why);
+		rc = capture_open_file(c, cfg, cause);
 	else
-		rc = capture_open_live(c, cfg, what, why, hint);
+		rc = capture_open_live(c, cfg, cause);
 	if (rc != 0) {
-		if (bad != NULL) {
-			snprintf(capture_what, sizeof capture_what,
-			    "bad BPF expression '%s'", cfg->bpf);
-			snprintf(capture_why, sizeof capture_why, "%s", bad);
-			*what = capture_what;
-			*why = capture_why;
-			*hint = NULL;
-			*usage = true;
-		}
 		capture_close(c);
-		return NULL;
+		if (bad == NULL)
+			return CAPTURE_ERUNTIME;
+		free(*cause);
+		*cause = bad;
+		return CAPTURE_EUSAGE;
 	}
+	free(bad);
 	c->linktype = pcap_datalink(c->p);
 	if (!decode_linktype_supported(c->linktype)) {
-		snprintf(capture_what, sizeof capture_what, "%s", c->source);
-		snprintf(capture_why, sizeof capture_why,
-		    "unsupported link type %s (%d)",
+		snprintf(why, sizeof why, "unsupported link type %s (%d)",
 		    decode_linktype_name(c->linktype, name, sizeof name),
 		    c->linktype);
-		*what = capture_what;
-		*why = capture_why;
-		*hint = "supported: Ethernet (with VLAN tags), Linux cooked "
-			"(SLL, SLL2), BSD loopback, raw IPv4/IPv6";
+		*cause = err_cause(c->source, why,
+		    "supported: Ethernet (with VLAN tags), Linux cooked (SLL, "
+		    "SLL2), BSD loopback, raw IPv4/IPv6");
 		capture_close(c);
-		return NULL;
+		return CAPTURE_ERUNTIME;
 	}
-	if (capture_set_filter(c, cfg, what, why, usage) != 0) {
+	if ((rc = capture_set_filter(c, cfg, cause)) != 0) {
 		capture_close(c);
-		return NULL;
+		return rc;
 	}
-	return c;
+	*out = c;
+	return 0;
 }
 
 void
@@ -716,15 +683,12 @@ capture_sleep_ms(long long ms)
 
 /* pcap's text for a failed read -> the WHY of our one-line error. */
 static void
-capture_read_error(const char *e, const char **why)
+capture_read_error(const char *e, char **cause)
 {
-	if (strstr(e, "truncated") != NULL)
-		*why = "capture file is truncated (cut in the middle of a "
-		       "packet)";
-	else {
-		snprintf(capture_loop_why, sizeof capture_loop_why, "%s", e);
-		*why = capture_loop_why;
-	}
+	*cause = xstrdup(strstr(e, "truncated") != NULL
+			     ? "capture file is truncated (cut in the middle "
+			       "of a packet)"
+			     : e);
 }
 
 /*
@@ -895,7 +859,7 @@ capture_ra_stop(struct capture *c)
 
 /* Analysis side of the read-ahead: deliver the blocks in order. */
 static int
-capture_loop_ahead(struct capture *c, const char **why)
+capture_loop_ahead(struct capture *c, char **cause)
 {
 	struct capture_ra *ra = c->ra;
 	struct capture_block *b;
@@ -940,7 +904,7 @@ capture_loop_ahead(struct capture *c, const char **why)
 			ra->off = b->used;
 			if (end > 0 || c->done || atomic_load(&c->stop))
 				return 1;
-			capture_read_error(ra->why, why);
+			capture_read_error(ra->why, cause);
 			return -1;
 		}
 		pthread_mutex_lock(&ra->lock);
@@ -952,7 +916,7 @@ capture_loop_ahead(struct capture *c, const char **why)
 }
 
 static int
-capture_loop_file(struct capture *c, int timeout_ms, const char **why)
+capture_loop_file(struct capture *c, int timeout_ms, char **cause)
 {
 	struct pcap_pkthdr *h;
 	const u_char *data;
@@ -963,7 +927,7 @@ capture_loop_file(struct capture *c, int timeout_ms, const char **why)
 	if (c->replay <= 0 && !c->stream && !c->ra_failed) {
 		if (c->ra != NULL ||
 		    (capture_multicore() && capture_ra_start(c) == 0))
-			return capture_loop_ahead(c, why);
+			return capture_loop_ahead(c, cause);
 		c->ra_failed = true;
 	}
 	capture_now(&start);
@@ -981,7 +945,7 @@ capture_loop_file(struct capture *c, int timeout_ms, const char **why)
 				/* A signal interrupting a read on stdin. */
 				if (atomic_load(&c->stop))
 					return 1;
-				capture_read_error(pcap_geterr(c->p), why);
+				capture_read_error(pcap_geterr(c->p), cause);
 				return -1;
 			}
 		}
@@ -1013,7 +977,7 @@ capture_loop_file(struct capture *c, int timeout_ms, const char **why)
 }
 
 static int
-capture_loop_live(struct capture *c, int timeout_ms, const char **why)
+capture_loop_live(struct capture *c, int timeout_ms, char **cause)
 {
 	struct pollfd pfd;
 	struct timespec start;
@@ -1037,10 +1001,7 @@ capture_loop_live(struct capture *c, int timeout_ms, const char **why)
 			pfd.revents = 0;
 			n = poll(&pfd, 1, left < 0 ? -1 : (int)left);
 			if (n < 0 && errno != EINTR) {
-				snprintf(capture_loop_why,
-				    sizeof capture_loop_why, "poll: %s",
-				    strerror(errno));
-				*why = capture_loop_why;
+				xasprintf(cause, "poll: %s", strerror(errno));
 				return -1;
 			}
 			if (n <= 0)
@@ -1055,9 +1016,7 @@ capture_loop_live(struct capture *c, int timeout_ms, const char **why)
 		if (n == PCAP_ERROR_BREAK)
 			return 1;
 		if (n < 0) {
-			snprintf(capture_loop_why, sizeof capture_loop_why,
-			    "%s", pcap_geterr(c->p));
-			*why = capture_loop_why;
+			*cause = xstrdup(pcap_geterr(c->p));
 			return -1;
 		}
 		if (n == 0 && fd < 0) {
@@ -1080,17 +1039,17 @@ capture_loop_live(struct capture *c, int timeout_ms, const char **why)
 
 int
 capture_loop(struct capture *c, capture_packet_fn fn, void *arg, int timeout_ms,
-    const char **why)
+    char **cause)
 {
 	int rc;
 
-	*why = NULL;
+	*cause = NULL;
 	c->fn = fn;
 	c->arg = arg;
 	if (c->live)
-		rc = capture_loop_live(c, timeout_ms, why);
+		rc = capture_loop_live(c, timeout_ms, cause);
 	else
-		rc = capture_loop_file(c, timeout_ms, why);
+		rc = capture_loop_file(c, timeout_ms, cause);
 	if (rc != 0)
 		capture_flush(c);
 	return rc;
@@ -1118,7 +1077,7 @@ capture_dropped(struct capture *c)
 }
 
 int
-capture_dump_open(struct capture *c, const char *path, const char **why)
+capture_dump_open(struct capture *c, const char *path, char **cause)
 {
 	if (c->dump != NULL)
 		return 0;
@@ -1126,9 +1085,8 @@ capture_dump_open(struct capture *c, const char *path, const char **why)
 	c->dump = pcap_dump_open(c->p, path);
 	if (c->dump == NULL) {
 		/* pcap's text repeats the path, which is already the WHAT. */
-		snprintf(capture_loop_why, sizeof capture_loop_why, "%s",
-		    errno != 0 ? strerror(errno) : pcap_geterr(c->p));
-		*why = capture_loop_why;
+		*cause =
+		    xstrdup(errno != 0 ? strerror(errno) : pcap_geterr(c->p));
 		return -1;
 	}
 	capture_now(&c->dump_flushed);
@@ -1155,18 +1113,18 @@ capture_dump_packet(struct capture *c, const struct timeval *ts,
 }
 
 int
-capture_list_devices(const char **why)
+capture_list_devices(char **cause)
 {
-	static char msg[PCAP_ERRBUF_SIZE];
+	char msg[PCAP_ERRBUF_SIZE];
 	pcap_if_t *all = NULL, *d;
 	int i = 0;
 
 	if (pcap_findalldevs(&all, msg) != 0) {
-		*why = msg;
+		*cause = xstrdup(msg);
 		return -1;
 	}
 	if (all == NULL) {
-		*why = "no capture devices found";
+		*cause = xstrdup("no capture devices found");
 		return -1;
 	}
 	for (d = all; d != NULL; d = d->next) {
@@ -1179,7 +1137,7 @@ capture_list_devices(const char **why)
 	}
 	pcap_freealldevs(all);
 	if (fflush(stdout) != 0) {
-		*why = strerror(errno);
+		*cause = xstrdup(strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -32,6 +32,22 @@ err_print(const char *what, const char *why, const char *hint)
 	fflush(stderr);
 }
 
+char *
+err_cause(const char *what, const char *why, const char *hint)
+{
+	char *s;
+	int n;
+
+	/* Not xasprintf: xmalloc.c calls fatalx, and err is below it. */
+	if (hint != NULL)
+		n = asprintf(&s, "%s: %s\nhint: %s", what, why, hint);
+	else
+		n = asprintf(&s, "%s: %s", what, why);
+	if (n < 0)
+		fatalx("out of memory in err_cause");
+	return s;
+}
+
 void
 err_exit(int status, const char *what, const char *why, const char *hint)
 {

@@ -524,17 +524,18 @@ main_idle(void *arg)
 static int
 main_headless(struct main_sink *s)
 {
-	const char *why = NULL;
+	char *cause = NULL;
 	int rc, status = EXIT_OK;
 
-	rc = runner_run(s->runner, &why);
+	rc = runner_run(s->runner, &cause);
 	if (fflush(stdout) == EOF)
 		s->broken = true;
 	if (rc < 0) {
-		err_print(runner_source(s->runner), why, NULL);
+		err_print(runner_source(s->runner), cause, NULL);
 		status = EXIT_RUNTIME;
 	} else if (!s->broken)
 		main_no_session_hint(s);
+	free(cause);
 	return status;
 }
 
@@ -583,11 +584,10 @@ main(int argc, char **argv)
 	struct main_sink sink;
 	struct metrics *metrics = NULL;
 	struct metrics_http *mhttp = NULL;
-	const char *what, *why, *hint, *env, *give = NULL;
+	const char *env, *give = NULL;
 	char *cause = NULL;
 	struct stat wst;
-	bool usage;
-	int status;
+	int status, crc;
 	size_t mem;
 	char wwhat[PATH_MAX + 32];
 
@@ -636,8 +636,8 @@ main(int argc, char **argv)
 		return status;
 	}
 	if (o.list_devices) {
-		if (capture_list_devices(&why) != 0)
-			err_exit(EXIT_RUNTIME, "cannot list devices", why,
+		if (capture_list_devices(&cause) != 0)
+			err_exit(EXIT_RUNTIME, "cannot list devices", cause,
 			    "run as root or grant CAP_NET_RAW");
 		diag_free(diag);
 		return EXIT_OK;
@@ -678,9 +678,10 @@ main(int argc, char **argv)
 	o.cap.ports = o.pipe.ports;
 	o.cap.n_ports = o.pipe.n_ports;
 	o.cap.any_port = o.pipe.flow.any_port;
-	cap = capture_open(&o.cap, &what, &why, &hint, &usage);
-	if (cap == NULL)
-		err_exit(usage ? EXIT_USAGE : EXIT_RUNTIME, what, why, hint);
+	crc = capture_open(&o.cap, &cap, &cause);
+	if (crc != 0)
+		err_exit(crc == CAPTURE_EUSAGE ? EXIT_USAGE : EXIT_RUNTIME,
+		    cause, NULL, NULL);
 
 	/* The key log is opened before dropping root, and kept open. */
 	if (o.keylog == NULL && (env = getenv("SSLKEYLOGFILE")) != NULL &&
@@ -735,11 +736,11 @@ main(int argc, char **argv)
 	    errno == ENOENT)
 		give = o.write_file;
 	if (o.write_file != NULL &&
-	    capture_dump_open(cap, o.write_file, &why) != 0) {
-		capture_close(cap); /* why is static: still valid */
+	    capture_dump_open(cap, o.write_file, &cause) != 0) {
+		capture_close(cap);
 		snprintf(
 		    wwhat, sizeof wwhat, "-w output file %s", o.write_file);
-		err_exit(EXIT_RUNTIME, wwhat, why, NULL);
+		err_exit(EXIT_RUNTIME, wwhat, cause, NULL);
 	}
 
 	/* Bound as root: the port may be a privileged one. */

@@ -21,24 +21,22 @@ struct pcap_writer {
 };
 
 struct pcap_writer *
-pcap_writer_open(const char *path, int linktype, int snaplen, const char **why)
+pcap_writer_open(const char *path, int linktype, int snaplen, char **cause)
 {
 	struct pcap_writer *w;
-	static char msg[PCAP_ERRBUF_SIZE + 64];
 
 	w = xcalloc(1, sizeof *w);
 	w->p = pcap_open_dead(linktype, snaplen > 0 ? snaplen : 262144);
 	if (w->p == NULL) {
-		*why = "cannot create a pcap handle";
+		*cause = xstrdup("cannot create a pcap handle");
 		free(w);
 		return NULL;
 	}
 	errno = 0;
 	w->d = pcap_dump_open(w->p, path);
 	if (w->d == NULL) {
-		snprintf(msg, sizeof msg, "%s",
-		    errno != 0 ? strerror(errno) : pcap_geterr(w->p));
-		*why = msg;
+		*cause =
+		    xstrdup(errno != 0 ? strerror(errno) : pcap_geterr(w->p));
 		pcap_close(w->p);
 		free(w);
 		return NULL;

@@ -245,7 +245,7 @@ runner_direct_between(struct runner *r, struct timeval *ml_last)
 }
 
 static int
-runner_run_direct(struct runner *r, const char **why)
+runner_run_direct(struct runner *r, char **cause)
 {
 	struct timeval now, ml_last = {0, 0};
 	struct event *ev;
@@ -253,7 +253,7 @@ runner_run_direct(struct runner *r, const char **why)
 
 	for (;;) {
 		rc = capture_loop(r->cap, runner_packet, r,
-		    r->live ? RUNNER_FLUSH_MS : RUNNER_FILE_MS, why);
+		    r->live ? RUNNER_FLUSH_MS : RUNNER_FILE_MS, cause);
 		if (r->metrics != NULL)
 			metrics_drops(r->metrics, capture_dropped(r->cap), 0);
 		if (rc != 0 || atomic_load(&r->stop))
@@ -277,7 +277,7 @@ runner_run_direct(struct runner *r, const char **why)
 }
 
 static int
-runner_run_queue(struct runner *r, const char **why)
+runner_run_queue(struct runner *r, char **cause)
 {
 	struct timeval now;
 	int rc;
@@ -286,7 +286,7 @@ runner_run_queue(struct runner *r, const char **why)
 		/* Paused between packets (a replay waiting for the next). */
 		runner_hold(r);
 		rc = capture_loop(
-		    r->cap, runner_packet, r, RUNNER_FLUSH_MS, why);
+		    r->cap, runner_packet, r, RUNNER_FLUSH_MS, cause);
 		runner_flush(r);
 		if (rc != 0 || atomic_load(&r->stop))
 			break;
@@ -305,18 +305,18 @@ runner_run_queue(struct runner *r, const char **why)
 }
 
 int
-runner_run(struct runner *r, const char **why)
+runner_run(struct runner *r, char **cause)
 {
 	int rc;
 
-	*why = NULL;
+	*cause = NULL;
 	gettimeofday(&r->started, NULL);
 	if (r->cfg.mode == RUNNER_DIRECT)
-		rc = runner_run_direct(r, why);
+		rc = runner_run_direct(r, cause);
 	else
-		rc = runner_run_queue(r, why);
-	if (rc < 0 && *why == NULL)
-		*why = "read error";
+		rc = runner_run_queue(r, cause);
+	if (rc < 0 && *cause == NULL)
+		*cause = xstrdup("read error");
 	return rc;
 }
 

@@ -75,7 +75,7 @@ struct ui_cap {
 	struct runner *r;
 	bool live;
 	atomic_int state;
-	const char *why; /* written before state becomes FAILED */
+	char *why; /* written before state becomes FAILED; freed at the end */
 };
 
 static int ui_sigpipe[2] = {-1, -1};
@@ -127,7 +127,7 @@ static void *
 ui_cap_main(void *arg)
 {
 	struct ui_cap *c = arg;
-	const char *why = NULL;
+	char *why = NULL;
 	int rc;
 
 	rc = runner_run(c->r, &why);
@@ -980,6 +980,7 @@ ui_run(const struct ui_config *cfg)
 		fclose(keys);
 	if (status != EXIT_OK && c.why != NULL)
 		err_print("read error", c.why, NULL);
+	free(c.why);
 
 	for (i = 0; (size_t)i < held.n; i++)
 		event_free(held.ev[i]);

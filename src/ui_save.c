@@ -65,18 +65,18 @@ ui_save_default_name(char *buf, size_t len, const char *ext)
  * typed the command as root), so say who is writing and what to do.
  */
 static void
-ui_save_error(char *why, size_t whylen, const char *path, int e)
+ui_save_error(char **cause, const char *path, int e)
 {
 	const char *user = privdrop_user();
 	const char *dir = ui_save_dir();
 
 	if ((e == EACCES || e == EPERM) && user != NULL)
-		snprintf(why, whylen,
+		xasprintf(cause,
 		    "%s: %s (running as %s: save under %s, or start with -Z "
 		    "root)",
 		    path, strerror(e), user, *dir != '\0' ? dir : "/tmp");
 	else
-		snprintf(why, whylen, "%s: %s", path, strerror(e));
+		xasprintf(cause, "%s: %s", path, strerror(e));
 }
 
 /*
@@ -84,16 +84,15 @@ ui_save_error(char *why, size_t whylen, const char *path, int e)
  * are one step, and a refusal comes with its errno.
  */
 static int
-ui_save_create(const char *path, char *why, size_t whylen)
+ui_save_create(const char *path, char **cause)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 
 	if (fd == -1) {
 		if (errno == EEXIST)
-			snprintf(
-			    why, whylen, "%s exists; not overwritten", path);
+			xasprintf(cause, "%s exists; not overwritten", path);
 		else
-			ui_save_error(why, whylen, path, errno);
+			ui_save_error(cause, path, errno);
 		return -1;
 	}
 	return fd;
@@ -114,33 +113,34 @@ ui_save_pkt_cmp(const void *a, const void *b)
 
 int
 ui_save_pcap(struct store_session **ss, size_t n, const char *path,
-    size_t *written, char *why, size_t whylen)
+    size_t *written, char **cause)
 {
 	struct ui_save_pkt *all;
 	struct pcap_writer *w;
-	const char *cause = NULL;
+	char *why = NULL;
 	size_t total = 0, i, j, k = 0, skipped = 0;
 	uint64_t dropped = 0;
 	int linktype = -1, fd;
 
 	*written = 0;
+	*cause = NULL;
 	for (i = 0; i < n; i++) {
 		total += ss[i]->n_packets;
 		dropped += ss[i]->pkt_dropped;
 	}
 	if (total == 0) {
 		if (dropped > 0)
-			snprintf(why, whylen,
+			xasprintf(cause,
 			    "no packets kept for %s: %" PRIu64
 			    " cop%s dropped under the memory budget",
 			    n == 1 ? "this session" : "these sessions", dropped,
 			    dropped == 1 ? "y" : "ies");
 		else
-			snprintf(why, whylen, "no packets kept for %s",
+			xasprintf(cause, "no packets kept for %s",
 			    n == 1 ? "this session" : "these sessions");
 		return -1;
 	}
-	if ((fd = ui_save_create(path, why, whylen)) == -1)
+	if ((fd = ui_save_create(path, cause)) == -1)
 		return -1;
 	close(fd);
 	all = xcalloc(total, sizeof *all);
@@ -152,10 +152,10 @@ ui_save_pcap(struct store_session **ss, size_t n, const char *path,
 		}
 	qsort(all, total, sizeof *all, ui_save_pkt_cmp);
 	linktype = all[0].ev->linktype;
-	w = pcap_writer_open(path, linktype, UI_SAVE_SNAPLEN, &cause);
+	w = pcap_writer_open(path, linktype, UI_SAVE_SNAPLEN, &why);
 	if (w == NULL) {
-		snprintf(why, whylen, "%s: %s", path,
-		    cause != NULL ? cause : "cannot open");
+		xasprintf(cause, "%s: %s", path, why);
+		free(why);
 		unlink(path); /* the empty file made above */
 		free(all);
 		return -1;
@@ -174,36 +174,41 @@ ui_save_pcap(struct store_session **ss, size_t n, const char *path,
 	}
 	free(all);
 	if (pcap_writer_close(w) != 0) {
-		snprintf(why, whylen, "%s: write error", path);
+		xasprintf(cause, "%s: write error", path);
 		return -1;
 	}
-	why[0] = '\0';
-	if (dropped > 0)
-		snprintf(why, whylen,
+	if (dropped > 0 && skipped > 0)
+		xasprintf(cause,
 		    "INCOMPLETE: %" PRIu64 " packet%s not kept (memory budget "
-		    "for the save)%s",
-		    dropped, dropped == 1 ? "" : "s", skipped > 0 ? "; " : "");
-	if (skipped > 0)
-		snprintf(why + strlen(why), whylen - strlen(why),
-		    "%zu packets of another link type skipped", skipped);
+		    "for the save); %zu packets of another link type skipped",
+		    dropped, dropped == 1 ? "" : "s", skipped);
+	else if (dropped > 0)
+		xasprintf(cause,
+		    "INCOMPLETE: %" PRIu64 " packet%s not kept (memory budget "
+		    "for the save)",
+		    dropped, dropped == 1 ? "" : "s");
+	else if (skipped > 0)
+		xasprintf(
+		    cause, "%zu packets of another link type skipped", skipped);
 	return 0;
 }
 
 /* The transcript's builder, given with the prompt (ui_session_doc). */
 static ui_save_doc_fn ui_save_doc;
 
-int
+/* Write the transcript doc makes of ss to path; -1 with *cause set. */
+static int
 ui_save_text(struct ui_ctx *ctx, const struct store_session *ss,
-    ui_save_doc_fn doc, const char *path, char *why, size_t whylen)
+    ui_save_doc_fn doc, const char *path, char **cause)
 {
 	struct ui_doc d;
 	FILE *f;
 	int rc, fd;
 
-	if ((fd = ui_save_create(path, why, whylen)) == -1)
+	if ((fd = ui_save_create(path, cause)) == -1)
 		return -1;
 	if ((f = fdopen(fd, "w")) == NULL) {
-		ui_save_error(why, whylen, path, errno);
+		ui_save_error(cause, path, errno);
 		close(fd);
 		return -1;
 	}
@@ -213,7 +218,7 @@ ui_save_text(struct ui_ctx *ctx, const struct store_session *ss,
 	ui_doc_clear(&d);
 	free(d.lines);
 	if (fclose(f) != 0 || rc != 0) {
-		snprintf(why, whylen, "%s: write error", path);
+		xasprintf(cause, "%s: write error", path);
 		return -1;
 	}
 	return 0;
@@ -223,7 +228,7 @@ static void
 ui_save_pcap_done(struct ui_ctx *ctx, const char *answer)
 {
 	struct store_session **ss;
-	char why[512];
+	char *why = NULL, *lost = NULL;
 	size_t n = 0, i, written;
 
 	if (answer == NULL || *answer == '\0') {
@@ -236,27 +241,26 @@ ui_save_pcap_done(struct ui_ctx *ctx, const char *answer)
 			n++;
 	if (n == 0)
 		ui_message(ctx, true, "save: the sessions were evicted");
-	else if (ui_save_pcap(ss, n, answer, &written, why, sizeof why) != 0)
+	else if (ui_save_pcap(ss, n, answer, &written, &why) != 0)
 		ui_message(ctx, true, "save failed: %s", why);
 	else {
 		/* Live, copies dropped on a full queue are not counted per
 		   session: say that some may be missing. */
-		if (ctx->queue_dropped_packets > 0) {
-			size_t l = strlen(why);
-
-			snprintf(why + l, sizeof why - l,
-			    "%s%" PRIu64 " packet cop%s of any session lost on "
+		if (ctx->queue_dropped_packets > 0)
+			xasprintf(&lost,
+			    "%" PRIu64 " packet cop%s of any session lost on "
 			    "the full live queue",
-			    l > 0 ? "; " : "", ctx->queue_dropped_packets,
+			    ctx->queue_dropped_packets,
 			    ctx->queue_dropped_packets == 1 ? "y" : "ies");
-		}
 		/* Packets missing from the file are a warning, not news. */
-		ui_message(ctx, why[0] != '\0',
-		    "saved %zu packets of %zu session%s to "
-		    "%s%s%s",
-		    written, n, n == 1 ? "" : "s", answer, why[0] ? "; " : "",
-		    why);
+		ui_message(ctx, why != NULL || lost != NULL,
+		    "saved %zu packets of %zu session%s to %s%s%s%s%s", written,
+		    n, n == 1 ? "" : "s", answer, why != NULL ? "; " : "",
+		    why != NULL ? why : "", lost != NULL ? "; " : "",
+		    lost != NULL ? lost : "");
 	}
+	free(why);
+	free(lost);
 	free(ss);
 out:
 	free(ui_save_ids);
@@ -288,7 +292,7 @@ static void
 ui_save_text_done(struct ui_ctx *ctx, const char *answer)
 {
 	struct store_session *ss;
-	char why[512];
+	char *why = NULL;
 
 	if (answer == NULL || *answer == '\0' || ui_save_n != 1 ||
 	    ui_save_doc == NULL) {
@@ -298,13 +302,13 @@ ui_save_text_done(struct ui_ctx *ctx, const char *answer)
 	ss = store_find(ctx->store, ui_save_ids[0]);
 	if (ss == NULL)
 		ui_message(ctx, true, "save: the session was evicted");
-	else if (ui_save_text(ctx, ss, ui_save_doc, answer, why, sizeof why) !=
-		 0)
+	else if (ui_save_text(ctx, ss, ui_save_doc, answer, &why) != 0)
 		ui_message(ctx, true, "save failed: %s", why);
 	else
 		ui_message(ctx, false,
 		    "saved the transcript of session %" PRIu64 " to %s", ss->id,
 		    answer);
+	free(why);
 out:
 	free(ui_save_ids);
 	ui_save_ids = NULL;

@@ -82,10 +82,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_sum got = {0, 0}, want = {0, 0};
 	struct pcap_pkthdr *h;
 	const u_char *pkt;
-	const char *what, *why, *hint;
+	char *why = NULL;
 	struct capture *c;
 	pcap_t *p;
-	bool usage;
 	int rc, wrc = 1, n;
 
 	if (fuzz_fd == -1) {
@@ -111,13 +110,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&cfg, 0, sizeof cfg);
 	cfg.file = fuzz_path;
 	cfg.snaplen = 262144;
-	c = capture_open(&cfg, &what, &why, &hint, &usage);
-	if (c == NULL)
+	if (capture_open(&cfg, &c, &why) != 0) {
+		free(why);
 		return 0; /* e.g. a link type smtpscope does not decode */
+	}
 	if (p == NULL)
 		fuzz_fail("capture_open opened what libpcap refused");
 	for (n = 0; n < 100000; n++) {
 		rc = capture_loop(c, fuzz_packet, &got, 0, &why);
+		free(why);
+		why = NULL;
 		if (rc != 0)
 			break;
 	}

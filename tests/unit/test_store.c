@@ -235,7 +235,7 @@ test_packet_dropped_save(void **state)
 {
 	struct store *s = store_new(10);
 	struct store_session *a, *b;
-	char dir[] = "/tmp/test_store.XXXXXX", path[64], why[512];
+	char dir[] = "/tmp/test_store.XXXXXX", path[64], *why = NULL;
 	size_t i, written;
 	FILE *f;
 	long len;
@@ -269,16 +269,15 @@ test_packet_dropped_save(void **state)
 
 	/* Nothing kept: no file, and the reason counts the copies. */
 	snprintf(path, sizeof path, "%s/a.pcap", dir);
-	assert_int_equal(
-	    ui_save_pcap(&a, 1, path, &written, why, sizeof why), -1);
+	assert_int_equal(ui_save_pcap(&a, 1, path, &written, &why), -1);
 	assert_string_equal(why, "no packets kept for this session: 3 copies "
 				 "dropped under the memory budget");
+	free(why);
 	assert_null(fopen(path, "r"));
 
 	/* Some kept: saved, and the message says what the file lacks. */
 	snprintf(path, sizeof path, "%s/b.pcap", dir);
-	assert_int_equal(
-	    ui_save_pcap(&b, 1, path, &written, why, sizeof why), 0);
+	assert_int_equal(ui_save_pcap(&b, 1, path, &written, &why), 0);
 	assert_int_equal(written, b->n_packets);
 	{
 		char want[128];
@@ -288,6 +287,7 @@ test_packet_dropped_save(void **state)
 		    "save)",
 		    (unsigned long long)b->pkt_dropped);
 		assert_string_equal(why, want);
+		free(why);
 	}
 	/* The file holds the kept ones: 24-byte header, 16 per record. */
 	f = fopen(path, "rb");
