@@ -61,7 +61,8 @@ const char *decode_linktype_name(int dlt, char *buf, size_t len);
 enum decode_result decode_packet(int dlt, const uint8_t *data, size_t caplen,
     const struct timeval *ts, struct decode_pkt *out, const char **why);
 
-/* Format an address and port the SPEC way: "a.b.c.d:p" or "[v6]:p". */
+/* Format an address and port as the events show them: "a.b.c.d:p" or
+   "[v6]:p". */
 void decode_format_endpoint(
     char *buf, size_t len, int af, const uint8_t *addr, uint16_t port);
 

@@ -99,8 +99,8 @@ struct flow_stats {
 	uint64_t fragments;
 };
 
-/* The SPEC name of a close reason: "fin", "rst", "timeout", "evicted",
-   "end-of-capture".  Static; never fails. */
+/* The JSON name of a close reason (EVENTS in doc/smtpscope.1): "fin", "rst",
+   "timeout", "evicted", "end-of-capture".  Static; never fails. */
 const char *flow_close_reason_name(enum flow_close_reason);
 /* Defaults for a busy MTA. */
 void flow_config_default(struct flow_config *);

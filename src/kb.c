@@ -36,7 +36,8 @@ const struct kb_cause kb_causes[] = {
     {"size", "the message is too large"},
     {"temporary", "an unspecified temporary fault at the server"},
     {"unknown", "the cause is not stated"},
-    /* Added to SPEC's list: a refusal of the address itself. */
+    /* Beyond the causes of the 421/452 study: a refusal of the address
+       itself. */
     {"bad-address", "the address does not exist or is not valid"},
 };
 const size_t kb_ncauses = sizeof kb_causes / sizeof kb_causes[0];

@@ -1,9 +1,9 @@
 /*
  * out_json: JSON Lines (EVENTS in doc/smtpscope.1).  Keys appear in a fixed
  * order: the common header (event, ts, session, client, server), then the
- * event's own keys as the SPEC table lists them, then keys we add.  Every wire
- * string goes through vis_json, so the output is valid UTF-8 JSON whatever the
- * bytes were.
+ * event's own keys in the order the man page's EVENTS lists them, then keys
+ * we add.  Every wire string goes through vis_json, so the output is valid
+ * UTF-8 JSON whatever the bytes were.
  */
 #include "config.h"
 

@@ -282,7 +282,7 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 			out_text_envelope(&b, ev, utf8);
 		if (ev->diag != NULL && ev->diag->title != NULL) {
 			/*
-			 * SPEC: one line per event.  Under a 421 or 452 the
+			 * One line per event.  Under a 421 or 452 the
 			 * line also carries what the diagnosis inferred from
 			 * this session (e.g. the server's recipient limit);
 			 * the fixes are in the UI, -j and --explain.
