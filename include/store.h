@@ -66,6 +66,7 @@ struct store_session {
 	uint32_t search_off[4];
 	uint8_t codes_seen[STORE_CODE_MAX / 8];
 	uint64_t codesum; /* store_codesum() of every code seen */
+	uint64_t causes;  /* store_cause_bit() of every diagnosis cause */
 
 	struct timeval start, last;
 	char client[64], server[64];
@@ -105,6 +106,7 @@ struct store_key {
 	uint64_t id;
 	uint64_t gen;	    /* the session's gen */
 	uint64_t codes;	    /* STORE_CODESUM_* bits of the codes seen */
+	uint64_t causes;    /* as in the session */
 	const char *search; /* the session's search text */
 	uint32_t search_len;
 	uint32_t search_off[4]; /* as in the session */
@@ -122,6 +124,13 @@ struct store_key {
 #define STORE_CODESUM_452 (UINT64_C(1) << 51)
 /* The summary bits of one code (0 outside 100-599). */
 uint64_t store_codesum(int code);
+/*
+ * The bit of a diagnosis cause (a kb_causes id): bit i for kb_causes[i],
+ * STORE_CAUSE_MORE for an index past 62 or an unknown id, which a cause:
+ * filter then reads from the session's replies.
+ */
+#define STORE_CAUSE_MORE (UINT64_C(1) << 63)
+uint64_t store_cause_bit(const char *cause);
 
 struct store_stats {
 	uint64_t packets, bytes, dropped; /* from the last EV_STATS */

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kb.h"
 #include "xmalloc.h"
 
 /* Open addressing, twice STORE_HOSTS_MAX slots: never full. */
@@ -167,6 +168,14 @@ store_codesum(int code)
 	return b;
 }
 
+uint64_t
+store_cause_bit(const char *cause)
+{
+	int i = kb_cause_index(cause);
+
+	return i >= 0 && i < 63 ? UINT64_C(1) << i : STORE_CAUSE_MORE;
+}
+
 /* The key of a session, from the session. */
 static void
 store_key_of(const struct store_session *ss, struct store_key *k)
@@ -174,6 +183,7 @@ store_key_of(const struct store_session *ss, struct store_key *k)
 	k->id = ss->id;
 	k->gen = ss->gen;
 	k->codes = ss->codesum;
+	k->causes = ss->causes;
 	k->search = ss->search;
 	k->search_len = (uint32_t)ss->search_len;
 	memcpy(k->search_off, ss->search_off, sizeof k->search_off);
@@ -730,8 +740,10 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 	case EV_REPLY:
 		if (ev->encrypted)
 			ss->flags |= STORE_F_ENCRYPTED;
-		if (ev->diag != NULL && ev->diag->cause != NULL)
+		if (ev->diag != NULL && ev->diag->cause != NULL) {
 			ss->flags |= STORE_F_CAUSE;
+			ss->causes |= store_cause_bit(ev->diag->cause);
+		}
 		code = ev->code;
 		ss->last_code = code;
 		if (code >= 200 && code < 300 &&
@@ -1004,6 +1016,9 @@ struct store_term {
 	bool is_re;
 	bool code; /* text is a code or class: "452", "4xx" */
 	regex_t re;
+	/* cause: the store_cause_bit()s of the causes it matches, and
+	   STORE_CAUSE_MORE (those the bits cannot tell). */
+	uint64_t causes;
 };
 
 struct store_filter {
@@ -1088,6 +1103,18 @@ store_term_rcpts(const struct store_term *t, const struct store_session *ss)
 		o += l + 1;
 	}
 	return false;
+}
+
+/* A cause: term against the fixed list of cause ids, once. */
+static void
+store_term_cause_bits(struct store_term *t)
+{
+	size_t i;
+
+	t->causes = STORE_CAUSE_MORE;
+	for (i = 0; i < kb_ncauses && i < 63; i++)
+		if (store_term_str(t, kb_causes[i].id, strlen(kb_causes[i].id)))
+			t->causes |= UINT64_C(1) << i;
 }
 
 static bool
@@ -1221,8 +1248,11 @@ store_term_match(const struct store_term *t, const struct store_key *k,
 		return ss->helo != NULL &&
 		       store_term_str(t, ss->helo, strlen(ss->helo));
 	case STORE_FIELD_CAUSE:
-		/* Most sessions have no diagnosis: the flag says so. */
-		return (k->flags & STORE_F_CAUSE) != 0 &&
+		/* The bits answer for every known cause; only a cause past
+		   them (STORE_CAUSE_MORE) needs the session's replies. */
+		if ((k->causes & t->causes & ~STORE_CAUSE_MORE) != 0)
+			return true;
+		return (k->causes & STORE_CAUSE_MORE) != 0 &&
 		       store_term_causes(t, ss);
 	case STORE_FIELD_TEXT:
 		break;
@@ -1339,6 +1369,8 @@ store_filter_new(const char *text, char **cause)
 			t->lower[k] =
 			    (char)store_lower((unsigned char)t->lower[k]);
 		t->code = !t->is_re && store_code_pattern(t->text, t->len);
+		if (t->field == STORE_FIELD_CAUSE)
+			store_term_cause_bits(t);
 		f->n++;
 	}
 	return f;

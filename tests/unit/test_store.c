@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "event.h"
+#include "kb.h"
 #include "store.h"
 #include "ui_screen.h"
 #include "xmalloc.h"
@@ -546,6 +547,22 @@ test_filter_fields(void **state)
 	assert_true(store_session_match(a, "cause:rcpt"));
 	assert_false(store_session_match(b, "cause:rcpt"));
 	assert_false(store_session_match(a, "cause:overload"));
+	assert_true(store_session_match(a, "cause:/^rcpt-(limit|rate)$/"));
+	assert_false(store_session_match(a, "cause:/^limit/"));
+	assert_true(store_session_match(a, "cause:"));
+	assert_false(store_session_match(b, "cause:/./"));
+	/* A cause id past the ones the bits name is read from the replies. */
+	assert_int_equal(store_cause_bit("no-such-cause"), STORE_CAUSE_MORE);
+	assert_int_equal(store_cause_bit("rcpt-limit"),
+	    UINT64_C(1) << kb_cause_index("rcpt-limit"));
+	ev = ev_make(EV_REPLY, 2, 100);
+	ev->code = 421;
+	ev->diag = xcalloc(1, sizeof *ev->diag);
+	ev->diag->cause = xstrdup("no-such-cause");
+	store_add_take(s, ev);
+	assert_true(store_session_match(b, "cause:no-such"));
+	assert_false(store_session_match(b, "cause:rcpt"));
+	assert_true(store_session_match(a, "cause:rcpt"));
 	/* Free text between slashes, with a space inside. */
 	assert_true(store_session_match(a, "/^relay\\.ex/"));
 	assert_true(store_session_match(a, "/a (b|z)/ code:452") == false);
