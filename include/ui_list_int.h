@@ -1,7 +1,8 @@
 /*
  * ui_list_int: the session list's own state, private to src/ui_list.c.  No
- * other file of src/ includes this header: the rest of the UI reaches the
- * list through the few functions ui_screen.h declares under "ui_list.c".
+ * other file of src/ includes this header (tests/structure.sh checks): the
+ * rest of the UI reaches the list through the few functions ui_screen.h
+ * declares under "ui_list.c".
  *
  * It is a header, not accessor functions, for the unit test
  * (tests/unit/test_ui_nav.c), which checks the view row by row against a
