@@ -7,6 +7,12 @@
  * the semantic colour roles, and a "document" (lines of styled segments)
  * that the scrolling screens draw and that `t` writes as plain text.
  *
+ * Each screen owns its state: a struct private to its file, made by its
+ * create and freed by its destroy, that struct ui_ctx only points to.
+ * What others need of a screen goes through the functions declared below
+ * under the screen's file (the status bar asks the list what it shows,
+ * `w` which sessions to save), never through its fields.
+ *
  * Everything here runs on the main thread.  Text given to ui_put() and kept
  * in documents is already safe (made by vis_*() or by us); wire bytes go
  * through ui_vis() first.
@@ -21,6 +27,7 @@
 #include "ui.h"
 
 struct ui_ctx;
+struct ui_list_state;
 struct ui_session_state;
 struct ui_stats_state;
 struct ui_help_state;
@@ -187,26 +194,7 @@ struct ui_scroll {
 };
 
 #define UI_STACK_MAX 8
-#define UI_FILTER_MAX 128
-/* Lists kept for filters typed earlier (backspace reuses them). */
-#define UI_VIEWS_SAVED 8
-
-/* One listed session: where it is in the store (at view_gen) and its id. */
-struct ui_view_ent {
-	struct store_session *ss;
-	uint64_t id;
-	size_t idx; /* in store_sessions() and store_keys() */
-};
-
-/* A list built earlier: what it listed, for which filter and store. */
-struct ui_view_saved {
-	char key[UI_FILTER_MAX]; /* the filter; "" for one matching all */
-	bool problems;
-	uint64_t gen; /* store generation it was built at */
-	struct ui_view_ent *v;
-	size_t n, cap;
-	int cw, sw;
-};
+#define UI_FILTER_MAX 128 /* a filter or a search, typed */
 
 struct ui_ctx {
 	const struct ui_config *cfg;
@@ -225,33 +213,10 @@ struct ui_ctx {
 	uint64_t queue_dropped_packets; /* packet copies, any session */
 	uint64_t snap_cut;		/* sessions whose payload -s cut */
 
-	/* List. */
-	struct ui_view_ent *view;
-	size_t n_view, cap_view;
-	struct ui_view_ent *view_next; /* scratch of cap_view: a rebuild */
-	uint64_t view_gen;
-	bool view_stale;
-	/* The change since the view was built only narrowed it (a filter
-	   typed further, problems only on): re-test the listed sessions. */
-	bool view_narrow;
-	int view_cw, view_sw; /* widest client and server listed */
-	/* What the view was built for (view_built), and the views built
-	   before it at the same store generation, oldest first. */
-	bool view_built;
-	char view_key[UI_FILTER_MAX];
-	bool view_problems;
-	struct ui_view_saved views[UI_VIEWS_SAVED];
-	size_t n_views;
-	uint64_t sel_id;
-	size_t sel, top;
-	bool follow;
-	char filter[UI_FILTER_MAX];
-	struct store_filter *filt; /* filter compiled; NULL: none */
-	bool problems;
-
 	/* Each screen's own state, made by its create and freed by its
-	   destroy (the types are private to ui_session.c, ui_stats.c and
-	   ui_help.c). */
+	   destroy (the types are private to ui_list.c, ui_session.c,
+	   ui_stats.c and ui_help.c). */
+	struct ui_list_state *list;
 	struct ui_session_state *session;
 	struct ui_stats_state *stats;
 	struct ui_help_state *help;
@@ -360,8 +325,6 @@ struct ui_tls_mark {
 };
 extern const struct ui_tls_mark ui_tls_marks[];
 extern const size_t ui_ntls_marks;
-void ui_list_refresh(struct ui_ctx *);
-void ui_list_free(struct ui_ctx *);
 /* For the title: "  [filter: F, problems only]" in buf, or false when the
    list shows every session; and how many sessions it lists now. */
 bool ui_list_describe(struct ui_ctx *, char *buf, size_t len);

@@ -731,12 +731,7 @@ ui_run(const struct ui_config *cfg)
 	ctx.store = store_new(cfg->limit);
 	runner_log_set_emit(cfg->runner, ui_log_emit, &ctx);
 	store_set_budget(ctx.store, cfg->store_bytes);
-	/* The list and its scratch, and the views saved, hold an entry per
-	   session at most. */
-	store_set_overhead(
-	    ctx.store, (2 + UI_VIEWS_SAVED) * sizeof(struct ui_view_ent));
 	ctx.utf8 = MB_CUR_MAX > 1;
-	ctx.follow = true;
 	for (i = 0; (size_t)i < UI_NSCREENS; i++)
 		if (ui_screens[i]->create != NULL)
 			ui_screens[i]->create(&ctx);

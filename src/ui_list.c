@@ -6,6 +6,10 @@
  * when it changed, with the filter and "problems only" applied; the
  * selection follows its session by id, and sticks to the bottom while it is
  * there (autoscroll).
+ *
+ * The state is the screen's own (struct ui_list_state in ui_list_int.h,
+ * which only this file and its unit test include): the rest of the UI asks
+ * through ui_list_describe, ui_list_count and ui_list_targets.
  */
 #include "config.h"
 
@@ -16,6 +20,7 @@
 
 #include <curses.h>
 
+#include "ui_list_int.h"
 #include "ui_screen.h"
 #include "xmalloc.h"
 
@@ -131,25 +136,25 @@ ui_list_server(const char *ep, char *buf, size_t len)
 #define UI_LIST_AHEAD 12
 
 static inline bool
-ui_list_listed(const struct ui_ctx *ctx, const struct store_key *k,
+ui_list_listed(const struct ui_list_state *ls, const struct store_key *k,
     struct store_session *const *all, size_t i, size_t n)
 {
 	if (i + UI_LIST_AHEAD < n)
 		__builtin_prefetch(k[UI_LIST_AHEAD].search);
-	if (ctx->problems && (k->flags & STORE_K_PROBLEM) == 0)
+	if (ls->problems && (k->flags & STORE_K_PROBLEM) == 0)
 		return false;
-	return store_filter_match_key(ctx->filt, k, all[i]);
+	return store_filter_match_key(ls->filt, k, all[i]);
 }
 
 /* Append store session i (its key k) to the list being built in out. */
 static inline void
-ui_list_add(struct ui_ctx *ctx, struct ui_view_ent *out, size_t *n,
+ui_list_add(struct ui_list_state *ls, struct ui_view_ent *out, size_t *n,
     const struct store_key *k, struct store_session *const *all, size_t i)
 {
-	if (k->client_w > ctx->view_cw)
-		ctx->view_cw = k->client_w;
-	if (k->server_w > ctx->view_sw)
-		ctx->view_sw = k->server_w;
+	if (k->client_w > ls->view_cw)
+		ls->view_cw = k->client_w;
+	if (k->server_w > ls->view_sw)
+		ls->view_sw = k->server_w;
 	out[*n].ss = all[i];
 	out[*n].id = k->id;
 	out[*n].idx = i;
@@ -157,35 +162,35 @@ ui_list_add(struct ui_ctx *ctx, struct ui_view_ent *out, size_t *n,
 }
 
 static void
-ui_list_views_drop(struct ui_ctx *ctx)
+ui_list_views_drop(struct ui_list_state *ls)
 {
 	size_t i;
 
-	for (i = 0; i < ctx->n_views; i++)
-		free(ctx->views[i].v);
-	ctx->n_views = 0;
+	for (i = 0; i < ls->n_views; i++)
+		free(ls->views[i].v);
+	ls->n_views = 0;
 }
 
-void
-ui_list_free(struct ui_ctx *ctx)
+static void
+ui_list_free(struct ui_list_state *ls)
 {
-	ui_list_views_drop(ctx);
-	free(ctx->view);
-	free(ctx->view_next);
-	ctx->view = ctx->view_next = NULL;
-	ctx->n_view = ctx->cap_view = 0;
+	ui_list_views_drop(ls);
+	free(ls->view);
+	free(ls->view_next);
+	ls->view = ls->view_next = NULL;
+	ls->n_view = ls->cap_view = 0;
 }
 
 /* Room for n entries in the view and its scratch. */
 static void
-ui_list_room(struct ui_ctx *ctx, size_t n)
+ui_list_room(struct ui_list_state *ls, size_t n)
 {
-	if (ctx->cap_view >= n && ctx->view != NULL)
+	if (ls->cap_view >= n && ls->view != NULL)
 		return;
-	ctx->cap_view = n + n / 8 + 64;
-	ctx->view = xreallocarray(ctx->view, ctx->cap_view, sizeof *ctx->view);
-	ctx->view_next = xreallocarray(
-	    ctx->view_next, ctx->cap_view, sizeof *ctx->view_next);
+	ls->cap_view = n + n / 8 + 64;
+	ls->view = xreallocarray(ls->view, ls->cap_view, sizeof *ls->view);
+	ls->view_next =
+	    xreallocarray(ls->view_next, ls->cap_view, sizeof *ls->view_next);
 }
 
 /*
@@ -194,65 +199,65 @@ ui_list_room(struct ui_ctx *ctx, size_t n)
  * of walking the store.  The oldest goes when all slots are taken.
  */
 static void
-ui_list_views_save(struct ui_ctx *ctx)
+ui_list_views_save(struct ui_list_state *ls)
 {
 	struct ui_view_saved *sv = NULL, keep;
 	size_t i;
 
-	for (i = 0; i < ctx->n_views; i++)
-		if (ctx->views[i].problems == ctx->view_problems &&
-		    strcmp(ctx->views[i].key, ctx->view_key) == 0)
+	for (i = 0; i < ls->n_views; i++)
+		if (ls->views[i].problems == ls->view_problems &&
+		    strcmp(ls->views[i].key, ls->view_key) == 0)
 			break;
-	if (i == ctx->n_views && ctx->n_views == UI_VIEWS_SAVED) {
-		free(ctx->views[0].v);
-		memmove(&ctx->views[0], &ctx->views[1],
-		    (UI_VIEWS_SAVED - 1) * sizeof ctx->views[0]);
-		ctx->n_views--;
-		i = ctx->n_views;
+	if (i == ls->n_views && ls->n_views == UI_VIEWS_SAVED) {
+		free(ls->views[0].v);
+		memmove(&ls->views[0], &ls->views[1],
+		    (UI_VIEWS_SAVED - 1) * sizeof ls->views[0]);
+		ls->n_views--;
+		i = ls->n_views;
 	}
-	if (i == ctx->n_views) {
-		memset(&ctx->views[i], 0, sizeof ctx->views[i]);
-		ctx->n_views++;
+	if (i == ls->n_views) {
+		memset(&ls->views[i], 0, sizeof ls->views[i]);
+		ls->n_views++;
 	}
 	/* The newest last. */
-	keep = ctx->views[i];
-	memmove(&ctx->views[i], &ctx->views[i + 1],
-	    (ctx->n_views - i - 1) * sizeof ctx->views[0]);
-	sv = &ctx->views[ctx->n_views - 1];
+	keep = ls->views[i];
+	memmove(&ls->views[i], &ls->views[i + 1],
+	    (ls->n_views - i - 1) * sizeof ls->views[0]);
+	sv = &ls->views[ls->n_views - 1];
 	*sv = keep;
-	if (sv->cap < ctx->n_view) {
-		sv->cap = ctx->n_view;
+	if (sv->cap < ls->n_view) {
+		sv->cap = ls->n_view;
 		free(sv->v);
 		sv->v = xcalloc(sv->cap, sizeof *sv->v);
 	}
-	if (ctx->n_view > 0)
-		memcpy(sv->v, ctx->view, ctx->n_view * sizeof *sv->v);
-	sv->n = ctx->n_view;
-	snprintf(sv->key, sizeof sv->key, "%s", ctx->view_key);
-	sv->problems = ctx->view_problems;
-	sv->gen = ctx->view_gen;
-	sv->cw = ctx->view_cw;
-	sv->sw = ctx->view_sw;
+	if (ls->n_view > 0)
+		memcpy(sv->v, ls->view, ls->n_view * sizeof *sv->v);
+	sv->n = ls->n_view;
+	snprintf(sv->key, sizeof sv->key, "%s", ls->view_key);
+	sv->problems = ls->view_problems;
+	sv->gen = ls->view_gen;
+	sv->cw = ls->view_cw;
+	sv->sw = ls->view_sw;
 }
 
 /* The view saved for this filter at this store generation, copied back. */
 static bool
-ui_list_views_restore(struct ui_ctx *ctx, const char *key)
+ui_list_views_restore(struct ui_list_state *ls, uint64_t gen, const char *key)
 {
 	const struct ui_view_saved *sv;
 	size_t i;
 
-	for (i = 0; i < ctx->n_views; i++) {
-		sv = &ctx->views[i];
-		if (sv->gen != store_gen(ctx->store) ||
-		    sv->problems != ctx->problems || strcmp(sv->key, key) != 0)
+	for (i = 0; i < ls->n_views; i++) {
+		sv = &ls->views[i];
+		if (sv->gen != gen || sv->problems != ls->problems ||
+		    strcmp(sv->key, key) != 0)
 			continue;
-		ui_list_room(ctx, sv->n);
+		ui_list_room(ls, sv->n);
 		if (sv->n > 0)
-			memcpy(ctx->view, sv->v, sv->n * sizeof *ctx->view);
-		ctx->n_view = sv->n;
-		ctx->view_cw = sv->cw;
-		ctx->view_sw = sv->sw;
+			memcpy(ls->view, sv->v, sv->n * sizeof *ls->view);
+		ls->n_view = sv->n;
+		ls->view_cw = sv->cw;
+		ls->view_sw = sv->sw;
 		return true;
 	}
 	return false;
@@ -272,99 +277,99 @@ ui_list_views_restore(struct ui_ctx *ctx, const char *key)
 void
 ui_list_refresh(struct ui_ctx *ctx)
 {
-	size_t i, j, n = store_count(ctx->store), listed = ctx->n_view, m = 0;
+	struct ui_list_state *ls = ctx->list;
+	size_t i, j, n = store_count(ctx->store), listed = ls->n_view, m = 0;
 	struct store_session *const *all;
 	const struct store_key *keys;
 	struct ui_view_ent *out, *tmp;
-	bool at_end = ctx->follow;
-	bool changed = ctx->view_gen != store_gen(ctx->store);
+	bool at_end = ls->follow;
+	bool changed = ls->view_gen != store_gen(ctx->store);
 	/* Every filter that matches all is the same list. */
-	const char *key = store_filter_all(ctx->filt) ? "" : ctx->filter;
+	const char *key = store_filter_all(ls->filt) ? "" : ls->filter;
 
-	if (!ctx->view_stale && !changed)
+	if (!ls->view_stale && !changed)
 		return;
 	if (changed)
-		ui_list_views_drop(ctx);
-	else if (ctx->view_built)
-		ui_list_views_save(ctx);
+		ui_list_views_drop(ls);
+	else if (ls->view_built)
+		ui_list_views_save(ls);
 	all = n > 0 ? store_sessions(ctx->store) : NULL;
 	keys = n > 0 ? store_keys(ctx->store) : NULL;
-	if (!changed && ui_list_views_restore(ctx, key)) {
+	if (!changed && ui_list_views_restore(ls, store_gen(ctx->store), key)) {
 		/* The list as it was for this filter. */
-	} else if (ctx->view_narrow && !changed && n > 0) {
+	} else if (ls->view_narrow && !changed && n > 0) {
 		/* Same store: the indexes listed are still right. */
-		ctx->view_cw = ctx->view_sw = 0;
+		ls->view_cw = ls->view_sw = 0;
 		for (j = 0; j < listed; j++) {
-			i = ctx->view[j].idx;
+			i = ls->view[j].idx;
 			if (j + UI_LIST_AHEAD < listed)
 				__builtin_prefetch(
-				    keys[ctx->view[j + UI_LIST_AHEAD].idx]
+				    keys[ls->view[j + UI_LIST_AHEAD].idx]
 					.search);
-			if ((!ctx->problems ||
+			if ((!ls->problems ||
 				(keys[i].flags & STORE_K_PROBLEM)) &&
-			    store_filter_match_key(ctx->filt, &keys[i], all[i]))
-				ui_list_add(
-				    ctx, ctx->view, &m, &keys[i], all, i);
+			    store_filter_match_key(ls->filt, &keys[i], all[i]))
+				ui_list_add(ls, ls->view, &m, &keys[i], all, i);
 		}
-		ctx->n_view = m;
+		ls->n_view = m;
 	} else {
-		ui_list_room(ctx, n);
-		out = ctx->view_next;
-		ctx->view_cw = ctx->view_sw = 0;
-		if (!ctx->view_stale && ctx->view_built) {
+		ui_list_room(ls, n);
+		out = ls->view_next;
+		ls->view_cw = ls->view_sw = 0;
+		if (!ls->view_stale && ls->view_built) {
 			/* The same filter over a changed store: a session
 			   not changed since keeps its answer. */
 			for (i = 0, j = 0; i < n; i++) {
 				const struct store_key *k = &keys[i];
 				bool was;
 
-				while (j < listed && ctx->view[j].id < k->id)
+				while (j < listed && ls->view[j].id < k->id)
 					j++;
-				was = j < listed && ctx->view[j].id == k->id;
-				if (k->gen <= ctx->view_gen
+				was = j < listed && ls->view[j].id == k->id;
+				if (k->gen <= ls->view_gen
 					? was
-					: ui_list_listed(ctx, k, all, i, n))
-					ui_list_add(ctx, out, &m, k, all, i);
+					: ui_list_listed(ls, k, all, i, n))
+					ui_list_add(ls, out, &m, k, all, i);
 			}
 		} else {
 			for (i = 0; i < n; i++)
-				if (ui_list_listed(ctx, &keys[i], all, i, n))
+				if (ui_list_listed(ls, &keys[i], all, i, n))
 					ui_list_add(
-					    ctx, out, &m, &keys[i], all, i);
+					    ls, out, &m, &keys[i], all, i);
 		}
-		tmp = ctx->view;
-		ctx->view = out;
-		ctx->view_next = tmp;
-		ctx->n_view = m;
+		tmp = ls->view;
+		ls->view = out;
+		ls->view_next = tmp;
+		ls->n_view = m;
 	}
-	ctx->view_gen = store_gen(ctx->store);
-	ctx->view_stale = false;
-	ctx->view_narrow = false;
-	ctx->view_built = true;
-	snprintf(ctx->view_key, sizeof ctx->view_key, "%s", key);
-	ctx->view_problems = ctx->problems;
-	if (ctx->n_view == 0) {
-		ctx->sel = 0;
+	ls->view_gen = store_gen(ctx->store);
+	ls->view_stale = false;
+	ls->view_narrow = false;
+	ls->view_built = true;
+	snprintf(ls->view_key, sizeof ls->view_key, "%s", key);
+	ls->view_problems = ls->problems;
+	if (ls->n_view == 0) {
+		ls->sel = 0;
 		return;
 	}
 	if (at_end) {
-		ctx->sel = ctx->n_view - 1;
+		ls->sel = ls->n_view - 1;
 	} else {
 		/* Keep the selected session; else the next one after it
 		   (ids increase along the view). */
-		size_t lo = 0, hi = ctx->n_view;
+		size_t lo = 0, hi = ls->n_view;
 
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
 
-			if (ctx->view[mid].id < ctx->sel_id)
+			if (ls->view[mid].id < ls->sel_id)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		ctx->sel = lo < ctx->n_view ? lo : ctx->n_view - 1;
+		ls->sel = lo < ls->n_view ? lo : ls->n_view - 1;
 	}
-	ctx->sel_id = ctx->view[ctx->sel].id;
+	ls->sel_id = ls->view[ls->sel].id;
 }
 
 /*
@@ -372,30 +377,31 @@ ui_list_refresh(struct ui_ctx *ctx)
  * listed.  Narrowings in a row stay one; anything else means a full walk.
  */
 static void
-ui_list_stale(struct ui_ctx *ctx, bool narrow)
+ui_list_stale(struct ui_list_state *ls, bool narrow)
 {
-	ctx->view_narrow = narrow && (!ctx->view_stale || ctx->view_narrow);
-	ctx->view_stale = true;
+	ls->view_narrow = narrow && (!ls->view_stale || ls->view_narrow);
+	ls->view_stale = true;
 }
 
 size_t
 ui_list_targets(struct ui_ctx *ctx, struct store_session ***out)
 {
+	struct ui_list_state *ls = ctx->list;
 	size_t n, i;
 
 	ui_list_refresh(ctx);
 	*out = NULL;
-	if (ctx->n_view == 0)
+	if (ls->n_view == 0)
 		return 0;
-	if (ctx->filter[0] != '\0' || ctx->problems) {
-		n = ctx->n_view;
+	if (ls->filter[0] != '\0' || ls->problems) {
+		n = ls->n_view;
 		*out = xcalloc(n, sizeof **out);
 		for (i = 0; i < n; i++)
-			(*out)[i] = ctx->view[i].ss;
+			(*out)[i] = ls->view[i].ss;
 		return n;
 	}
 	*out = xcalloc(1, sizeof **out);
-	(*out)[0] = ctx->view[ctx->sel].ss;
+	(*out)[0] = ls->view[ls->sel].ss;
 	return 1;
 }
 
@@ -558,6 +564,7 @@ ui_list_height(struct ui_ctx *ctx)
 static void
 ui_list_draw(struct ui_ctx *ctx)
 {
+	struct ui_list_state *ls = ctx->list;
 	struct ui_list_cols c;
 	int h = ui_list_height(ctx), y;
 	size_t i;
@@ -567,24 +574,23 @@ ui_list_draw(struct ui_ctx *ctx)
 	    store_count(ctx->store) > 0
 		? store_at(ctx->store, store_count(ctx->store) - 1)->id
 		: 1,
-	    ctx->view_cw, ctx->view_sw, &c);
+	    ls->view_cw, ls->view_sw, &c);
 	ui_list_header(ctx, UI_BODY_Y, &c);
 	/* Keep the selection on screen. */
-	if (ctx->sel < ctx->top)
-		ctx->top = ctx->sel;
-	if (ctx->sel >= ctx->top + (size_t)h)
-		ctx->top = ctx->sel - (size_t)h + 1;
-	if (ctx->top + (size_t)h > ctx->n_view)
-		ctx->top =
-		    ctx->n_view > (size_t)h ? ctx->n_view - (size_t)h : 0;
+	if (ls->sel < ls->top)
+		ls->top = ls->sel;
+	if (ls->sel >= ls->top + (size_t)h)
+		ls->top = ls->sel - (size_t)h + 1;
+	if (ls->top + (size_t)h > ls->n_view)
+		ls->top = ls->n_view > (size_t)h ? ls->n_view - (size_t)h : 0;
 	for (y = 0; y < h; y++) {
-		i = ctx->top + (size_t)y;
-		if (i >= ctx->n_view)
+		i = ls->top + (size_t)y;
+		if (i >= ls->n_view)
 			break;
 		ui_list_row(
-		    ctx, UI_BODY_Y + 1 + y, ctx->view[i].ss, i == ctx->sel, &c);
+		    ctx, UI_BODY_Y + 1 + y, ls->view[i].ss, i == ls->sel, &c);
 	}
-	if (ctx->n_view == 0) {
+	if (ls->n_view == 0) {
 		const char *m =
 		    store_count(ctx->store) == 0
 			? "No SMTP sessions yet."
@@ -598,14 +604,15 @@ ui_list_draw(struct ui_ctx *ctx)
  * The filter applies as it is typed.  Text with an invalid regular
  * expression leaves the previous filter in force and says why.
  */
-static void
+void
 ui_list_filter_set(struct ui_ctx *ctx, const char *text)
 {
+	struct ui_list_state *ls = ctx->list;
 	struct store_filter *f;
 	char *cause = NULL;
 
 	/* Enter on what is already in force: nothing to redo. */
-	if (strcmp(text, ctx->filter) == 0) {
+	if (strcmp(text, ls->filter) == 0) {
 		ctx->msg[0] = '\0';
 		return;
 	}
@@ -615,10 +622,10 @@ ui_list_filter_set(struct ui_ctx *ctx, const char *text)
 		free(cause);
 		return;
 	}
-	ui_list_stale(ctx, store_filter_narrows(ctx->filt, f));
-	store_filter_free(ctx->filt);
-	ctx->filt = f;
-	snprintf(ctx->filter, sizeof ctx->filter, "%s", text);
+	ui_list_stale(ls, store_filter_narrows(ls->filt, f));
+	store_filter_free(ls->filt);
+	ls->filt = f;
+	snprintf(ls->filter, sizeof ls->filter, "%s", text);
 	ctx->msg[0] = '\0';
 }
 
@@ -635,15 +642,15 @@ ui_list_filter_done(struct ui_ctx *ctx, const char *answer)
 }
 
 static void
-ui_list_select(struct ui_ctx *ctx, size_t i)
+ui_list_select(struct ui_list_state *ls, size_t i)
 {
-	if (ctx->n_view == 0)
+	if (ls->n_view == 0)
 		return;
-	if (i >= ctx->n_view)
-		i = ctx->n_view - 1;
-	ctx->sel = i;
-	ctx->sel_id = ctx->view[i].id;
-	ctx->follow = i == ctx->n_view - 1;
+	if (i >= ls->n_view)
+		i = ls->n_view - 1;
+	ls->sel = i;
+	ls->sel_id = ls->view[i].id;
+	ls->follow = i == ls->n_view - 1;
 }
 
 /*
@@ -653,21 +660,22 @@ ui_list_select(struct ui_ctx *ctx, size_t i)
 static void
 ui_list_jump(struct ui_ctx *ctx, int dir)
 {
-	size_t k, i, n = ctx->n_view;
+	struct ui_list_state *ls = ctx->list;
+	size_t k, i, n = ls->n_view;
 	const struct store_session *ss;
 	/* ui_list_key refreshed the list: its indexes are the store's. */
 	const struct store_key *keys = store_keys(ctx->store);
 	bool wrapped;
 
 	for (k = 1; k <= n; k++) {
-		i = dir > 0 ? (ctx->sel + k) % n : (ctx->sel + n - k % n) % n;
-		if ((keys[ctx->view[i].idx].flags &
+		i = dir > 0 ? (ls->sel + k) % n : (ls->sel + n - k % n) % n;
+		if ((keys[ls->view[i].idx].flags &
 			(STORE_F_421 | STORE_F_452)) == 0)
 			continue;
-		ss = ctx->view[i].ss;
-		wrapped = dir > 0 ? ctx->sel + k >= n : k > ctx->sel;
-		ui_list_select(ctx, i);
-		ctx->follow = false;
+		ss = ls->view[i].ss;
+		wrapped = dir > 0 ? ls->sel + k >= n : k > ls->sel;
+		ui_list_select(ls, i);
+		ls->follow = false;
 		ui_message(ctx, false,
 		    "session %" PRIu64 ": %u x 421, %u x 452%s", ss->id,
 		    ss->n421, ss->n452,
@@ -682,6 +690,7 @@ ui_list_jump(struct ui_ctx *ctx, int dir)
 static struct ui_result
 ui_list_key(struct ui_ctx *ctx, enum ui_action act)
 {
+	struct ui_list_state *ls = ctx->list;
 	size_t h = (size_t)ui_list_height(ctx);
 	struct store_session **t;
 	size_t n;
@@ -689,28 +698,28 @@ ui_list_key(struct ui_ctx *ctx, enum ui_action act)
 	ui_list_refresh(ctx);
 	switch (act) {
 	case UI_A_UP:
-		ui_list_select(ctx, ctx->sel > 0 ? ctx->sel - 1 : 0);
+		ui_list_select(ls, ls->sel > 0 ? ls->sel - 1 : 0);
 		break;
 	case UI_A_DOWN:
-		ui_list_select(ctx, ctx->sel + 1);
+		ui_list_select(ls, ls->sel + 1);
 		break;
 	case UI_A_PGUP:
-		ui_list_select(ctx, ctx->sel > h ? ctx->sel - h : 0);
+		ui_list_select(ls, ls->sel > h ? ls->sel - h : 0);
 		break;
 	case UI_A_PGDN:
-		ui_list_select(ctx, ctx->sel + h);
+		ui_list_select(ls, ls->sel + h);
 		break;
 	case UI_A_HOME:
-		ui_list_select(ctx, 0);
+		ui_list_select(ls, 0);
 		break;
 	case UI_A_END:
-		ui_list_select(ctx, ctx->n_view);
-		ctx->follow = true;
+		ui_list_select(ls, ls->n_view);
+		ls->follow = true;
 		break;
 	case UI_A_OPEN:
-		if (ctx->n_view > 0)
+		if (ls->n_view > 0)
 			return (struct ui_result){UI_R_OPEN, &ui_screen_session,
-			    ctx->view[ctx->sel].id};
+			    ls->view[ls->sel].id};
 		break;
 	case UI_A_NEXT:
 		ui_list_jump(ctx, 1);
@@ -720,25 +729,25 @@ ui_list_key(struct ui_ctx *ctx, enum ui_action act)
 		break;
 	case UI_A_FIND:
 		snprintf(ctx->prompt_saved, sizeof ctx->prompt_saved, "%s",
-		    ctx->filter);
+		    ls->filter);
 		ui_prompt(ctx,
-		    "Filter (code:452 from: rcpt: /re/...): ", ctx->filter,
+		    "Filter (code:452 from: rcpt: /re/...): ", ls->filter,
 		    ui_list_filter_done, ui_list_filter_change);
 		break;
 	case UI_A_PROBLEMS:
-		ctx->problems = !ctx->problems;
-		ui_list_stale(ctx, ctx->problems);
+		ls->problems = !ls->problems;
+		ui_list_stale(ls, ls->problems);
 		ui_message(ctx, false,
-		    ctx->problems
+		    ls->problems
 			? "problems only: sessions with 4xx/5xx replies or gaps"
 			: "all sessions");
 		break;
 	case UI_A_BACK:
-		if (ctx->filter[0] == '\0' && !ctx->problems)
+		if (ls->filter[0] == '\0' && !ls->problems)
 			return UI_RESULT(UI_R_PASS);
 		ui_list_filter_set(ctx, "");
-		ctx->problems = false;
-		ui_list_stale(ctx, false);
+		ls->problems = false;
+		ui_list_stale(ls, false);
 		break;
 	case UI_A_SAVE_PCAP:
 		n = ui_list_targets(ctx, &t);
@@ -749,11 +758,11 @@ ui_list_key(struct ui_ctx *ctx, enum ui_action act)
 		free(t);
 		break;
 	case UI_A_SAVE_TEXT:
-		if (ctx->n_view == 0)
+		if (ls->n_view == 0)
 			ui_message(ctx, true, "no session to save");
 		else
 			ui_save_text_prompt(
-			    ctx, ctx->view[ctx->sel].id, ui_session_doc);
+			    ctx, ls->view[ls->sel].id, ui_session_doc);
 		break;
 	default:
 		return UI_RESULT(UI_R_PASS);
@@ -761,27 +770,43 @@ ui_list_key(struct ui_ctx *ctx, enum ui_action act)
 	return UI_RESULT(UI_R_DONE);
 }
 
-/* The list's state lives in struct ui_ctx (the status bar and the save read
-   it); what it holds on the heap goes here. */
+static void
+ui_list_create(struct ui_ctx *ctx)
+{
+	ctx->list = xcalloc(1, sizeof *ctx->list);
+	/* New sessions show up selected until a key moves away. */
+	ctx->list->follow = true;
+	/* The list and its scratch, and the views saved, hold an entry per
+	   session at most: the store counts them in its budget. */
+	store_set_overhead(
+	    ctx->store, (2 + UI_VIEWS_SAVED) * sizeof(struct ui_view_ent));
+}
+
 static void
 ui_list_destroy(struct ui_ctx *ctx)
 {
-	ui_list_free(ctx);
-	store_filter_free(ctx->filt);
-	ctx->filt = NULL;
+	struct ui_list_state *ls = ctx->list;
+
+	if (ls == NULL)
+		return;
+	ui_list_free(ls);
+	store_filter_free(ls->filt);
+	free(ls);
+	ctx->list = NULL;
 }
 
 bool
 ui_list_describe(struct ui_ctx *ctx, char *buf, size_t len)
 {
+	struct ui_list_state *ls = ctx->list;
 	char *f;
 
-	if (ctx->filter[0] == '\0' && !ctx->problems)
+	if (ls->filter[0] == '\0' && !ls->problems)
 		return false;
-	f = ui_vis(ctx, ctx->filter, strlen(ctx->filter));
-	snprintf(buf, len, "  [%s%s%s%s]", ctx->filter[0] ? "filter: " : "", f,
-	    ctx->filter[0] && ctx->problems ? ", " : "",
-	    ctx->problems ? "problems only" : "");
+	f = ui_vis(ctx, ls->filter, strlen(ls->filter));
+	snprintf(buf, len, "  [%s%s%s%s]", ls->filter[0] ? "filter: " : "", f,
+	    ls->filter[0] && ls->problems ? ", " : "",
+	    ls->problems ? "problems only" : "");
 	free(f);
 	return true;
 }
@@ -790,13 +815,13 @@ size_t
 ui_list_count(struct ui_ctx *ctx)
 {
 	ui_list_refresh(ctx);
-	return ctx->n_view;
+	return ctx->list->n_view;
 }
 
 const struct ui_screen ui_screen_list = {
     "Sessions",
     UI_SCR_LIST,
-    NULL,
+    ui_list_create,
     ui_list_destroy,
     NULL,
     ui_list_draw,

@@ -6,10 +6,13 @@
 #   2. Data flows one way: no src/ui*.c includes the headers of the stages
 #      before the event queue (capture, pipeline, maillog, metrics).
 #   3. Every module in the library is in the README's Layout table.
+#   4. A private header, include/X_int.h, is included in src/ and include/
+#      only by the files of its module: src/X.c and src/X_*.c (tls_int.h by
+#      the TLS layer, ui_list_int.h by the session list alone).
 # TAP output.
 . "$(dirname "$0")/lib.sh"
 tap_init
-tap_plan 3
+tap_plan 4
 
 lib=$top_builddir/libsmtpscope.a
 if [ ! -f "$lib" ] || ! command -v nm > /dev/null ||
@@ -36,3 +39,21 @@ done
 [ -z "$missing" ]
 tap_ok $? "the README's Layout table names every file of src/"
 [ -z "$missing" ] || tap_diag "not named:$missing"
+
+leaked=
+for h in "$top_srcdir"/include/*_int.h; do
+	[ -f "$h" ] || continue
+	hb=$(basename "$h")
+	mod=${hb%_int.h}
+	for f in $(grep -l "^#include \"$hb\"" "$top_srcdir"/src/*.c \
+	    "$top_srcdir"/include/*.h); do
+		b=$(basename "$f")
+		case $b in
+		"$mod".c | "$mod"_*.c) ;;
+		*) leaked="$leaked $b:$hb" ;;
+		esac
+	done
+done
+[ -z "$leaked" ]
+tap_ok $? "a private header (include/*_int.h) stays in its module"
+[ -z "$leaked" ] || tap_diag "included outside:$leaked"

@@ -20,6 +20,7 @@
 
 #include "event.h"
 #include "store.h"
+#include "ui_list_int.h"
 #include "ui_screen.h"
 #include "xmalloc.h"
 
@@ -225,46 +226,48 @@ nav_match(const struct store_session *ss, const char *filter, bool problems)
 static void
 nav_check(struct ui_ctx *ctx)
 {
+	const struct ui_list_state *ls = ctx->list;
 	size_t i, j = 0, n = store_count(ctx->store);
 	struct store_session *ss;
 
 	ui_list_refresh(ctx);
 	for (i = 0; i < n; i++) {
 		ss = store_at(ctx->store, i);
-		if (!nav_match(ss, ctx->filter, ctx->problems))
+		if (!nav_match(ss, ls->filter, ls->problems))
 			continue;
-		if (j >= ctx->n_view)
+		if (j >= ls->n_view)
 			fail_msg("filter \"%s\"%s: session %llu missing",
-			    ctx->filter, ctx->problems ? " (problems)" : "",
+			    ls->filter, ls->problems ? " (problems)" : "",
 			    (unsigned long long)ss->id);
-		if (ctx->view[j].ss != ss || ctx->view[j].id != ss->id)
+		if (ls->view[j].ss != ss || ls->view[j].id != ss->id)
 			fail_msg("filter \"%s\"%s: row %zu is %llu, not %llu",
-			    ctx->filter, ctx->problems ? " (problems)" : "", j,
-			    (unsigned long long)ctx->view[j].id,
+			    ls->filter, ls->problems ? " (problems)" : "", j,
+			    (unsigned long long)ls->view[j].id,
 			    (unsigned long long)ss->id);
 		assert_ptr_equal(
-		    store_sessions(ctx->store)[ctx->view[j].idx], ss);
+		    store_sessions(ctx->store)[ls->view[j].idx], ss);
 		j++;
 	}
-	if (j != ctx->n_view)
-		fail_msg("filter \"%s\": %zu listed, %zu expected", ctx->filter,
-		    ctx->n_view, j);
+	if (j != ls->n_view)
+		fail_msg("filter \"%s\": %zu listed, %zu expected", ls->filter,
+		    ls->n_view, j);
 }
 
-/* Set the filter as ui_list does (narrowing told), then check. */
+/* Set the filter as typing it does, then check. */
 static void
 nav_filter(struct ui_ctx *ctx, const char *text)
 {
-	char *cause = NULL;
-	struct store_filter *f = store_filter_new(text, &cause);
+	ui_list_filter_set(ctx, text);
+	assert_string_equal(ctx->list->filter, text);
+	nav_check(ctx);
+}
 
-	assert_non_null(f);
-	ctx->view_narrow = store_filter_narrows(ctx->filt, f) &&
-			   (!ctx->view_stale || ctx->view_narrow);
-	ctx->view_stale = true;
-	store_filter_free(ctx->filt);
-	ctx->filt = f;
-	snprintf(ctx->filter, sizeof ctx->filter, "%s", text);
+/* Problems only on or off, as p does. */
+static void
+nav_problems(struct ui_ctx *ctx, bool on)
+{
+	ctx->list->problems = on;
+	ctx->list->view_stale = true;
 	nav_check(ctx);
 }
 
@@ -273,9 +276,9 @@ static void
 nav_type(struct ui_ctx *ctx, const char *text)
 {
 	char buf[UI_FILTER_MAX];
-	size_t base = strlen(ctx->filter), i, l = strlen(text);
+	size_t base = strlen(ctx->list->filter), i, l = strlen(text);
 
-	snprintf(buf, sizeof buf, "%s", ctx->filter);
+	snprintf(buf, sizeof buf, "%s", ctx->list->filter);
 	for (i = 0; i < l && base + i + 1 < sizeof buf; i++) {
 		buf[base + i] = text[i];
 		buf[base + i + 1] = '\0';
@@ -312,24 +315,19 @@ test_view_matches_reference(void **state)
 	(void)state;
 	memset(&ctx, 0, sizeof ctx);
 	ctx.store = s;
+	ui_screen_list.create(&ctx);
 	nav_fill(s, 1, 2500);
 	nav_check(&ctx);
 	nav_all_filters(&ctx);
-	ctx.problems = true;
-	ctx.view_stale = true;
-	nav_check(&ctx);
+	nav_problems(&ctx, true);
 	nav_all_filters(&ctx);
-	ctx.problems = false;
-	ctx.view_stale = true;
-	nav_check(&ctx);
+	nav_problems(&ctx, false);
 
 	/* Live: events for old and new sessions, evictions, the same filter
 	   in force; the list is merged, not rebuilt. */
 	for (round = 0; round < 40; round++) {
 		nav_filter(&ctx, nav_typed[round % 8]);
-		ctx.problems = round % 3 == 0;
-		ctx.view_stale = true;
-		nav_check(&ctx);
+		nav_problems(&ctx, round % 3 == 0);
 		for (id = 0; id < 30; id++)
 			nav_event(s, 1 + nav_rand() % (2500 + 40 * 60));
 		nav_fill(s, 2501 + (uint64_t)round * 60,
@@ -338,8 +336,8 @@ test_view_matches_reference(void **state)
 		/* Nothing changed: the list stays. */
 		nav_check(&ctx);
 	}
-	store_filter_free(ctx.filt);
-	ui_list_free(&ctx);
+	ui_screen_list.destroy(&ctx);
+	assert_null(ctx.list);
 	store_free(s);
 }
 
