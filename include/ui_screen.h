@@ -329,9 +329,6 @@ extern const size_t ui_ntls_marks;
    list shows every session; and how many sessions it lists now. */
 bool ui_list_describe(struct ui_ctx *, char *buf, size_t len);
 size_t ui_list_count(struct ui_ctx *);
-/* The sessions `w` saves from the list: the filtered ones when a filter
-   is on, else the selected one.  Caller frees the array. */
-size_t ui_list_targets(struct ui_ctx *, struct store_session ***);
 
 /* ui_session.c */
 void ui_session_doc(

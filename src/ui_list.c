@@ -383,7 +383,9 @@ ui_list_stale(struct ui_list_state *ls, bool narrow)
 	ls->view_stale = true;
 }
 
-size_t
+/* The sessions `w` saves from the list: the filtered ones when a filter is
+   on, else the selected one.  Caller frees the array. */
+static size_t
 ui_list_targets(struct ui_ctx *ctx, struct store_session ***out)
 {
 	struct ui_list_state *ls = ctx->list;
