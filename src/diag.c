@@ -87,6 +87,7 @@ struct diag_hsess {
 
 struct diag_hserver {
 	char server[64];
+	uint32_t server_hash; /* diag_server_hash of server */
 	double last_seen;
 	int software; /* 1 + kb_servers index named by a 220 greeting */
 	/* The last greeting looked at, by hash, and what it named (-1:
@@ -383,6 +384,18 @@ diag_client_addr(char *buf, size_t len, const char *client)
 	diag_copy(buf, len, client, n);
 }
 
+/* FNV-1a of a server address, so that the history is searched by a number
+   and only an equal one is compared as text. */
+static uint32_t
+diag_server_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
 /* The server's entry and this session's in it, created when new. */
 static struct diag_hserver *
 diag_hist_touch(
@@ -391,9 +404,11 @@ diag_hist_touch(
 	struct diag_hserver *h = NULL;
 	struct diag_hsess *s = NULL;
 	size_t i, oldest = 0;
+	uint32_t hv = diag_server_hash(ev->server);
 
 	for (i = 0; i < d->nhist; i++) {
-		if (strcmp(d->hist[i].server, ev->server) == 0) {
+		if (d->hist[i].server_hash == hv &&
+		    strcmp(d->hist[i].server, ev->server) == 0) {
 			h = &d->hist[i];
 			break;
 		}
@@ -410,6 +425,7 @@ diag_hist_touch(
 		memset(h, 0, sizeof *h);
 		diag_copy(h->server, sizeof h->server, ev->server,
 		    strlen(ev->server));
+		h->server_hash = diag_server_hash(h->server);
 	}
 	h->last_seen = now;
 	for (i = 0; i < h->n; i++) {
