@@ -717,13 +717,34 @@ diag_idle_timeout(const struct diag_input *in, double ms, char *buf, size_t len)
  * known from the context; otherwise buf holds a neutral phrase, used when
  * the placeholder is outside a [[ ]] segment.
  */
+/* snprintf(buf, len, "%s", s) without its cost (len > 0). */
+static void
+diag_scopy(char *buf, size_t len, const char *s)
+{
+	diag_copy(buf, len, s, strlen(s));
+}
+
+/* snprintf(buf, len, "%u", v) without its cost (len > 0). */
+static void
+diag_ucopy(char *buf, size_t len, unsigned v)
+{
+	char tmp[16];
+	size_t i = sizeof tmp;
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	diag_copy(buf, len, tmp + i, sizeof tmp - i);
+}
+
 /* A count placeholder: known when above zero. */
 static bool
 diag_count(unsigned v, char *buf, size_t len)
 {
 	if (v == 0)
 		return false;
-	snprintf(buf, len, "%u", v);
+	diag_ucopy(buf, len, v);
 	return true;
 }
 
@@ -758,7 +779,7 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 	const struct event_reply_ctx *c = in->ctx;
 	unsigned n;
 
-	snprintf(buf, len, "%s", kb_placeholders[ph].unknown);
+	diag_scopy(buf, len, kb_placeholders[ph].unknown);
 	switch (ph) {
 	case KB_PH_CODE:
 		snprintf(buf, len, "%d", in->code);
@@ -766,12 +787,12 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 	case KB_PH_ENHANCED:
 		if (!in->has_enh)
 			return false;
-		snprintf(buf, len, "%s", in->enhanced);
+		diag_scopy(buf, len, in->enhanced);
 		return true;
 	case KB_PH_ANSWERS:
 		if (!in->answers_known || *in->answers == '\0')
 			return false;
-		snprintf(buf, len, "%s", in->answers);
+		diag_scopy(buf, len, in->answers);
 		return true;
 	case KB_PH_PHASE:
 		snprintf(
@@ -810,12 +831,12 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 	case KB_PH_SERVER_SOFTWARE:
 		if (in->server < 0)
 			return false;
-		snprintf(buf, len, "%s", kb_servers[in->server].name);
+		diag_scopy(buf, len, kb_servers[in->server].name);
 		return true;
 	case KB_PH_HELO:
 		if (in->helo == NULL)
 			return false;
-		snprintf(buf, len, "%s", in->helo);
+		diag_scopy(buf, len, in->helo);
 		return true;
 	case KB_PH_BURST: {
 		unsigned k, t;
@@ -846,7 +867,7 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 		    c->rcpt_accepted >= 100 ||
 		    (in->ans_bit & RULES_ANS_RCPT) == 0)
 			return false;
-		snprintf(buf, len, "%u", c->rcpt_accepted);
+		diag_ucopy(buf, len, c->rcpt_accepted);
 		return true;
 	case KB_PH_IDLE_TIMEOUT:
 		if (c == NULL || c->idle_ms < 1000)
