@@ -75,7 +75,7 @@ jb_puts(struct jbuf *b, const char *s)
  */
 #define JB_K(k) ",\"" k "\":", sizeof(",\"" k "\":") - 1
 
-static void
+static inline void
 jb_key(struct jbuf *b, const char *k, size_t kn)
 {
 	jb_put(b, k, kn);
@@ -260,7 +260,7 @@ jb_strn(struct jbuf *b, const char *s, size_t n)
 }
 
 /* A string value, or null when s is NULL. */
-static void
+static inline void
 jb_str(struct jbuf *b, const char *k, size_t kn, const char *s)
 {
 	jb_key(b, k, kn);
@@ -271,7 +271,7 @@ jb_str(struct jbuf *b, const char *k, size_t kn, const char *s)
 }
 
 /* A string value, or null when s is empty. */
-static void
+static inline void
 jb_str_or_null(struct jbuf *b, const char *k, size_t kn, const char *s)
 {
 	jb_str(b, k, kn, s[0] == '\0' ? NULL : s);
@@ -306,14 +306,14 @@ jb_per_dir(struct jbuf *b, const char *k, size_t kn, const uint64_t v[2])
 	JB_LIT(b, "}");
 }
 
-static void
+static inline void
 jb_u64(struct jbuf *b, const char *k, size_t kn, uint64_t v)
 {
 	jb_key(b, k, kn);
 	jb_digits(b, v);
 }
 
-static void
+static inline void
 jb_int(struct jbuf *b, const char *k, size_t kn, long v)
 {
 	jb_key(b, k, kn);
@@ -324,7 +324,7 @@ jb_int(struct jbuf *b, const char *k, size_t kn, long v)
 		jb_digits(b, (uint64_t)v);
 }
 
-static void
+static inline void
 jb_bool(struct jbuf *b, const char *k, size_t kn, bool v)
 {
 	jb_key(b, k, kn);
