@@ -2111,7 +2111,7 @@ diag_set_enhanced(struct diag_input *in, const char *enhanced)
 {
 	if (enhanced != NULL && diag_parse_enhanced(enhanced, in->enh) == 0) {
 		in->has_enh = true;
-		snprintf(in->enhanced, sizeof in->enhanced, "%s", enhanced);
+		diag_scopy(in->enhanced, sizeof in->enhanced, enhanced);
 	}
 }
 
@@ -2295,8 +2295,7 @@ diag_reply(struct diag *d, struct event *ev)
 	memset(&kind, 0, sizeof kind);
 	kind.code = ev->code;
 	if (in.has_enh)
-		snprintf(
-		    kind.enhanced, sizeof kind.enhanced, "%s", in.enhanced);
+		diag_scopy(kind.enhanced, sizeof kind.enhanced, in.enhanced);
 	kind.rule = base;
 	kind.ans_bit = in.ans_bit;
 	in.kind = &kind;
