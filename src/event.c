@@ -311,6 +311,7 @@ event_format_ts(char *buf, size_t len, const struct timeval *ts)
 	   per thread and per second. */
 	static _Thread_local time_t cached = -1;
 	static _Thread_local char tmp[32];
+	static _Thread_local size_t tmp_len;
 	time_t t = ts->tv_sec;
 	struct tm tm;
 	long us = (long)ts->tv_usec;
@@ -322,6 +323,7 @@ event_format_ts(char *buf, size_t len, const struct timeval *ts)
 		if (gmtime_r(&t, &tm) == NULL)
 			memset(&tm, 0, sizeof tm);
 		strftime(tmp, sizeof tmp, "%Y-%m-%dT%H:%M:%S", &tm);
+		tmp_len = strlen(tmp);
 		cached = t;
 	}
 	if (us < 0 || us > 999999)
@@ -336,7 +338,7 @@ event_format_ts(char *buf, size_t len, const struct timeval *ts)
 	/* snprintf(buf, len, "%s%s", tmp, frac), at a fraction of its cost */
 	if (len == 0)
 		return;
-	n = strlen(tmp);
+	n = tmp_len;
 	if (n > len - 1)
 		n = len - 1;
 	memcpy(buf, tmp, n);
