@@ -143,6 +143,7 @@ struct capture_ra {
 	atomic_int quit;	    /* capture_close: the reader must stop */
 	struct capture_block *cur;  /* being delivered, NULL between blocks */
 	size_t off;		    /* next record in cur */
+	size_t pf;		    /* cur is prefetched up to here */
 	char why[PCAP_ERRBUF_SIZE]; /* pcap's text for end == -1 */
 };
 
@@ -876,6 +877,7 @@ capture_loop_ahead(struct capture *c, char **cause)
 				pthread_cond_wait(&ra->filled, &ra->lock);
 			ra->cur = &ra->blk[ra->tail % CAPTURE_RA_BLOCKS];
 			ra->off = 0;
+			ra->pf = 0;
 			pthread_mutex_unlock(&ra->lock);
 		}
 		b = ra->cur;
@@ -887,12 +889,15 @@ capture_loop_ahead(struct capture *c, char **cause)
 			h.caplen = rec.caplen;
 			h.len = rec.len;
 			/* The next packet was written on the other core:
-			   fetch it while this one is analysed. */
+			   fetch it while this one is analysed.  The windows
+			   of small packets overlap: each line is asked for
+			   once (ra->pf), not once per packet before it. */
 			next = ra->off + capture_rec_size(rec.caplen);
-			for (pf = next;
+			for (pf = next > ra->pf ? next : ra->pf;
 			     pf < next + CAPTURE_RA_PREFETCH && pf < b->used;
 			     pf += 64)
 				__builtin_prefetch(b->buf + pf);
+			ra->pf = pf;
 			capture_deliver(c, &h, b->buf + ra->off + sizeof rec);
 			ra->off = next;
 		}

@@ -87,6 +87,7 @@ struct diag_hsess {
 
 struct diag_hserver {
 	char server[64];
+	uint32_t server_hash; /* diag_server_hash of server */
 	double last_seen;
 	int software; /* 1 + kb_servers index named by a 220 greeting */
 	/* The last greeting looked at, by hash, and what it named (-1:
@@ -383,6 +384,18 @@ diag_client_addr(char *buf, size_t len, const char *client)
 	diag_copy(buf, len, client, n);
 }
 
+/* FNV-1a of a server address, so that the history is searched by a number
+   and only an equal one is compared as text. */
+static uint32_t
+diag_server_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
 /* The server's entry and this session's in it, created when new. */
 static struct diag_hserver *
 diag_hist_touch(
@@ -391,9 +404,11 @@ diag_hist_touch(
 	struct diag_hserver *h = NULL;
 	struct diag_hsess *s = NULL;
 	size_t i, oldest = 0;
+	uint32_t hv = diag_server_hash(ev->server);
 
 	for (i = 0; i < d->nhist; i++) {
-		if (strcmp(d->hist[i].server, ev->server) == 0) {
+		if (d->hist[i].server_hash == hv &&
+		    strcmp(d->hist[i].server, ev->server) == 0) {
 			h = &d->hist[i];
 			break;
 		}
@@ -410,6 +425,7 @@ diag_hist_touch(
 		memset(h, 0, sizeof *h);
 		diag_copy(h->server, sizeof h->server, ev->server,
 		    strlen(ev->server));
+		h->server_hash = diag_server_hash(h->server);
 	}
 	h->last_seen = now;
 	for (i = 0; i < h->n; i++) {
@@ -701,13 +717,34 @@ diag_idle_timeout(const struct diag_input *in, double ms, char *buf, size_t len)
  * known from the context; otherwise buf holds a neutral phrase, used when
  * the placeholder is outside a [[ ]] segment.
  */
+/* snprintf(buf, len, "%s", s) without its cost (len > 0). */
+static void
+diag_scopy(char *buf, size_t len, const char *s)
+{
+	diag_copy(buf, len, s, strlen(s));
+}
+
+/* snprintf(buf, len, "%u", v) without its cost (len > 0). */
+static void
+diag_ucopy(char *buf, size_t len, unsigned v)
+{
+	char tmp[16];
+	size_t i = sizeof tmp;
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	diag_copy(buf, len, tmp + i, sizeof tmp - i);
+}
+
 /* A count placeholder: known when above zero. */
 static bool
 diag_count(unsigned v, char *buf, size_t len)
 {
 	if (v == 0)
 		return false;
-	snprintf(buf, len, "%u", v);
+	diag_ucopy(buf, len, v);
 	return true;
 }
 
@@ -742,7 +779,7 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 	const struct event_reply_ctx *c = in->ctx;
 	unsigned n;
 
-	snprintf(buf, len, "%s", kb_placeholders[ph].unknown);
+	diag_scopy(buf, len, kb_placeholders[ph].unknown);
 	switch (ph) {
 	case KB_PH_CODE:
 		snprintf(buf, len, "%d", in->code);
@@ -750,12 +787,12 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 	case KB_PH_ENHANCED:
 		if (!in->has_enh)
 			return false;
-		snprintf(buf, len, "%s", in->enhanced);
+		diag_scopy(buf, len, in->enhanced);
 		return true;
 	case KB_PH_ANSWERS:
 		if (!in->answers_known || *in->answers == '\0')
 			return false;
-		snprintf(buf, len, "%s", in->answers);
+		diag_scopy(buf, len, in->answers);
 		return true;
 	case KB_PH_PHASE:
 		snprintf(
@@ -794,12 +831,12 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 	case KB_PH_SERVER_SOFTWARE:
 		if (in->server < 0)
 			return false;
-		snprintf(buf, len, "%s", kb_servers[in->server].name);
+		diag_scopy(buf, len, kb_servers[in->server].name);
 		return true;
 	case KB_PH_HELO:
 		if (in->helo == NULL)
 			return false;
-		snprintf(buf, len, "%s", in->helo);
+		diag_scopy(buf, len, in->helo);
 		return true;
 	case KB_PH_BURST: {
 		unsigned k, t;
@@ -830,7 +867,7 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 		    c->rcpt_accepted >= 100 ||
 		    (in->ans_bit & RULES_ANS_RCPT) == 0)
 			return false;
-		snprintf(buf, len, "%u", c->rcpt_accepted);
+		diag_ucopy(buf, len, c->rcpt_accepted);
 		return true;
 	case KB_PH_IDLE_TIMEOUT:
 		if (c == NULL || c->idle_ms < 1000)
@@ -2074,7 +2111,7 @@ diag_set_enhanced(struct diag_input *in, const char *enhanced)
 {
 	if (enhanced != NULL && diag_parse_enhanced(enhanced, in->enh) == 0) {
 		in->has_enh = true;
-		snprintf(in->enhanced, sizeof in->enhanced, "%s", enhanced);
+		diag_scopy(in->enhanced, sizeof in->enhanced, enhanced);
 	}
 }
 
@@ -2258,8 +2295,7 @@ diag_reply(struct diag *d, struct event *ev)
 	memset(&kind, 0, sizeof kind);
 	kind.code = ev->code;
 	if (in.has_enh)
-		snprintf(
-		    kind.enhanced, sizeof kind.enhanced, "%s", in.enhanced);
+		diag_scopy(kind.enhanced, sizeof kind.enhanced, in.enhanced);
 	kind.rule = base;
 	kind.ans_bit = in.ans_bit;
 	in.kind = &kind;

@@ -51,11 +51,45 @@ const char EV_ANOM_NO_REPLY_CODE[] = "reply line without a reply code";
 const char EV_ANOM_DATA_END_EARLY[] =
     "reply before the end of data (no CRLF.CRLF)";
 
+/*
+ * A few freed events are kept for the next event_new: an event is large
+ * (most of its fields belong to other types), and a cleared spare costs far
+ * less than a calloc of it and its free.  Any thread may make or free
+ * events, so the spares are under a lock.  Sanitizer builds free at once,
+ * so that a use after free is still caught.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define EVENT_SPARES 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EVENT_SPARES 0
+#endif
+#endif
+#ifndef EVENT_SPARES
+#define EVENT_SPARES 16
+#endif
+
+#if EVENT_SPARES > 0
+static pthread_mutex_t event_spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct event *event_spare[EVENT_SPARES];
+static size_t event_nspare;
+#endif
+
 struct event *
 event_new(enum event_type type)
 {
-	struct event *ev = xcalloc(1, sizeof *ev);
+	struct event *ev = NULL;
 
+#if EVENT_SPARES > 0
+	pthread_mutex_lock(&event_spare_lock);
+	if (event_nspare > 0)
+		ev = event_spare[--event_nspare];
+	pthread_mutex_unlock(&event_spare_lock);
+	if (ev != NULL)
+		memset(ev, 0, sizeof *ev);
+	else
+#endif
+		ev = xcalloc(1, sizeof *ev);
 	ev->type = type;
 	ev->latency_ms = -1;
 	ev->ctx.idle_ms = -1;
@@ -175,6 +209,14 @@ event_free(struct event *ev)
 	EVENT_FREE(ev->program);
 	EVENT_FREE(ev->codes);
 	EVENT_FREE(ev->pkt_data);
+#if EVENT_SPARES > 0
+	pthread_mutex_lock(&event_spare_lock);
+	if (event_nspare < EVENT_SPARES) {
+		event_spare[event_nspare++] = ev;
+		ev = NULL;
+	}
+	pthread_mutex_unlock(&event_spare_lock);
+#endif
 	free(ev);
 }
 
@@ -269,6 +311,7 @@ event_format_ts(char *buf, size_t len, const struct timeval *ts)
 	   per thread and per second. */
 	static _Thread_local time_t cached = -1;
 	static _Thread_local char tmp[32];
+	static _Thread_local size_t tmp_len;
 	time_t t = ts->tv_sec;
 	struct tm tm;
 	long us = (long)ts->tv_usec;
@@ -280,6 +323,7 @@ event_format_ts(char *buf, size_t len, const struct timeval *ts)
 		if (gmtime_r(&t, &tm) == NULL)
 			memset(&tm, 0, sizeof tm);
 		strftime(tmp, sizeof tmp, "%Y-%m-%dT%H:%M:%S", &tm);
+		tmp_len = strlen(tmp);
 		cached = t;
 	}
 	if (us < 0 || us > 999999)
@@ -294,7 +338,7 @@ event_format_ts(char *buf, size_t len, const struct timeval *ts)
 	/* snprintf(buf, len, "%s%s", tmp, frac), at a fraction of its cost */
 	if (len == 0)
 		return;
-	n = strlen(tmp);
+	n = tmp_len;
 	if (n > len - 1)
 		n = len - 1;
 	memcpy(buf, tmp, n);

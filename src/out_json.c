@@ -65,13 +65,17 @@ jb_puts(struct jbuf *b, const char *s)
 	jb_put(b, s, strlen(s));
 }
 
+/* A string literal: its length is known when compiled, and the copy of a
+   few bytes is inlined (jb_puts is a call, a strlen and a memcpy). */
+#define JB_LIT(b, lit) jb_put((b), (lit), sizeof(lit) - 1)
+
 /*
  * A key as its whole separator, `,"key":`, built from a string literal at
  * compile time: one copy per key instead of three, and no strlen.
  */
 #define JB_K(k) ",\"" k "\":", sizeof(",\"" k "\":") - 1
 
-static void
+static inline void
 jb_key(struct jbuf *b, const char *k, size_t kn)
 {
 	jb_put(b, k, kn);
@@ -256,18 +260,18 @@ jb_strn(struct jbuf *b, const char *s, size_t n)
 }
 
 /* A string value, or null when s is NULL. */
-static void
+static inline void
 jb_str(struct jbuf *b, const char *k, size_t kn, const char *s)
 {
 	jb_key(b, k, kn);
 	if (s == NULL)
-		jb_puts(b, "null");
+		JB_LIT(b, "null");
 	else
 		jb_strn(b, s, strlen(s));
 }
 
 /* A string value, or null when s is empty. */
-static void
+static inline void
 jb_str_or_null(struct jbuf *b, const char *k, size_t kn, const char *s)
 {
 	jb_str(b, k, kn, s[0] == '\0' ? NULL : s);
@@ -295,21 +299,21 @@ static void
 jb_per_dir(struct jbuf *b, const char *k, size_t kn, const uint64_t v[2])
 {
 	jb_key(b, k, kn);
-	jb_puts(b, "{\"client\":");
+	JB_LIT(b, "{\"client\":");
 	jb_digits(b, v[EV_DIR_CLIENT]);
-	jb_puts(b, ",\"server\":");
+	JB_LIT(b, ",\"server\":");
 	jb_digits(b, v[EV_DIR_SERVER]);
-	jb_puts(b, "}");
+	JB_LIT(b, "}");
 }
 
-static void
+static inline void
 jb_u64(struct jbuf *b, const char *k, size_t kn, uint64_t v)
 {
 	jb_key(b, k, kn);
 	jb_digits(b, v);
 }
 
-static void
+static inline void
 jb_int(struct jbuf *b, const char *k, size_t kn, long v)
 {
 	jb_key(b, k, kn);
@@ -320,11 +324,14 @@ jb_int(struct jbuf *b, const char *k, size_t kn, long v)
 		jb_digits(b, (uint64_t)v);
 }
 
-static void
+static inline void
 jb_bool(struct jbuf *b, const char *k, size_t kn, bool v)
 {
 	jb_key(b, k, kn);
-	jb_puts(b, v ? "true" : "false");
+	if (v)
+		JB_LIT(b, "true");
+	else
+		JB_LIT(b, "false");
 }
 
 /* Milliseconds or seconds with three decimals; null when negative. */
@@ -337,7 +344,7 @@ jb_num3(struct jbuf *b, const char *k, size_t kn, double v)
 
 	jb_key(b, k, kn);
 	if (v < 0) {
-		jb_puts(b, "null");
+		JB_LIT(b, "null");
 		return;
 	}
 	/*
@@ -373,20 +380,20 @@ jb_strv(struct jbuf *b, const char *k, size_t kn, char **v, size_t n)
 	size_t i;
 
 	jb_key(b, k, kn);
-	jb_puts(b, "[");
+	JB_LIT(b, "[");
 	for (i = 0; i < n; i++) {
 		if (i > 0)
-			jb_puts(b, ",");
+			JB_LIT(b, ",");
 		jb_strn(b, v[i], strlen(v[i]));
 	}
-	jb_puts(b, "]");
+	JB_LIT(b, "]");
 }
 
 static void
 jb_diag(struct jbuf *b, const struct event_diag *d)
 {
 	jb_key(b, JB_K("diagnosis"));
-	jb_puts(b, "{\"rule\":");
+	JB_LIT(b, "{\"rule\":");
 	jb_strn(b, d->rule ? d->rule : "", d->rule ? strlen(d->rule) : 0);
 	jb_str(b, JB_K("title"), d->title);
 	jb_str(b, JB_K("meaning"), d->meaning);
@@ -397,7 +404,7 @@ jb_diag(struct jbuf *b, const struct event_diag *d)
 	jb_strv(b, JB_K("evidence"), d->evidence, d->n_evidence);
 	jb_str(b, JB_K("confidence"),
 	    d->confidence != NULL ? d->confidence : "guess");
-	jb_puts(b, "}");
+	JB_LIT(b, "}");
 }
 
 static void
@@ -407,9 +414,9 @@ jb_event(struct jbuf *b, const struct event *ev)
 	size_t i;
 
 	event_format_ts(ts, sizeof ts, &ev->ts);
-	jb_puts(b, "{\"event\":\"");
+	JB_LIT(b, "{\"event\":\"");
 	jb_puts(b, event_type_name(ev->type));
-	jb_puts(b, "\"");
+	JB_LIT(b, "\"");
 	jb_str(b, JB_K("ts"), ts);
 	jb_u64(b, JB_K("session"), ev->session);
 	/* Every event has client and server.  The run's stats and an
@@ -504,19 +511,22 @@ jb_event(struct jbuf *b, const struct event *ev)
 		jb_int(b, JB_K("replies"), (long)ev->replies);
 		jb_int(b, JB_K("messages"), (long)ev->messages);
 		jb_key(b, JB_K("codes"));
-		jb_puts(b, "{");
+		JB_LIT(b, "{");
 		for (i = 0; i < ev->n_codes; i++) {
 			/* "%s\"%d\":%u" without snprintf */
-			jb_puts(b, i ? ",\"" : "\"");
+			if (i)
+				JB_LIT(b, ",\"");
+			else
+				JB_LIT(b, "\"");
 			if (ev->codes[i].code < 0) {
 				jb_put(b, "-", 1);
 				jb_digits(b, -(uint64_t)ev->codes[i].code);
 			} else
 				jb_digits(b, (uint64_t)ev->codes[i].code);
-			jb_puts(b, "\":");
+			JB_LIT(b, "\":");
 			jb_digits(b, ev->codes[i].count);
 		}
-		jb_puts(b, "}");
+		JB_LIT(b, "}");
 		if (ev->no_payload) {
 			/* Only then: what the packets alone tell. */
 			jb_str(b, JB_K("payload"), "not captured");
@@ -549,7 +559,7 @@ jb_event(struct jbuf *b, const struct event *ev)
 				    ev->cap_mem_trim, ev->cap_mem_evict);
 				jb_puts(b, tmp);
 			}
-			jb_puts(b, "}");
+			JB_LIT(b, "}");
 			if (ev->no_handshake > 0) {
 				snprintf(tmp, sizeof tmp,
 				    ",\"no_handshake\":%" PRIu64,
@@ -569,7 +579,7 @@ jb_event(struct jbuf *b, const struct event *ev)
 			/* An outbound delivery: what became of it, and
 			   which attempt it was. */
 			jb_key(b, JB_K("delivery"));
-			jb_puts(b, "{\"outcome\":");
+			JB_LIT(b, "{\"outcome\":");
 			jb_strn(b, ev->log_outcome, strlen(ev->log_outcome));
 			if (ev->log_attempt > 0)
 				jb_u64(b, JB_K("attempt"), ev->log_attempt);
@@ -578,26 +588,26 @@ jb_event(struct jbuf *b, const struct event *ev)
 				    ts, sizeof ts, &ev->log_prev_attempt);
 				jb_str(b, JB_K("previous_attempt_ts"), ts);
 			}
-			jb_puts(b, "}");
+			JB_LIT(b, "}");
 		}
 		if (ev->log_code != 0) {
 			/* The line names the reason for the session's
 			   latest 421 or 452. */
 			event_format_ts(ts, sizeof ts, &ev->log_reply_ts);
 			jb_key(b, JB_K("evidence"));
-			jb_puts(b, "{\"code\":");
+			JB_LIT(b, "{\"code\":");
 			jb_digits(b, (uint64_t)ev->log_code);
 			jb_str(b, JB_K("reply_ts"), ts);
 			jb_str(b, JB_K("says"), ev->log_says);
 			jb_str(b, JB_K("cause"), ev->log_cause);
 			jb_str(b, JB_K("diagnosis_cause"), ev->log_diag_cause);
-			jb_puts(b, "}");
+			JB_LIT(b, "}");
 		}
 		break;
 	case EV_PACKET:
 		break;
 	}
-	jb_puts(b, "}");
+	JB_LIT(b, "}");
 }
 
 char *

@@ -28,20 +28,30 @@ struct ot_buf {
 };
 
 static void
+ot_grow(struct ot_buf *b, size_t n)
+{
+	while (b->len + n > b->cap)
+		b->cap = b->cap * 2 + 256;
+	if (b->p == b->local) {
+		b->p = xmalloc(b->cap);
+		memcpy(b->p, b->local, b->len);
+	} else
+		b->p = xrealloc(b->p, b->cap);
+}
+
+/* Inline, the growth apart: a line is made of dozens of pieces, most of a
+   few bytes. */
+static inline void
 ot_put(struct ot_buf *b, const char *s, size_t n)
 {
-	if (b->len + n > b->cap) {
-		while (b->len + n > b->cap)
-			b->cap = b->cap * 2 + 256;
-		if (b->p == b->local) {
-			b->p = xmalloc(b->cap);
-			memcpy(b->p, b->local, b->len);
-		} else
-			b->p = xrealloc(b->p, b->cap);
-	}
+	if (b->len + n > b->cap)
+		ot_grow(b, n);
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 }
+
+/* A string literal, its length known when compiled. */
+#define OT_LIT(b, lit) ot_put((b), (lit), sizeof(lit) - 1)
 
 static void
 ot_puts(struct ot_buf *b, const char *s)
@@ -168,17 +178,17 @@ out_text_envelope(struct ot_buf *b, const struct event *ev, bool utf8)
 
 	if (ev->ctx.mail_from == NULL && ev->ctx.rcpt == NULL)
 		return;
-	ot_puts(b, " [");
+	OT_LIT(b, " [");
 	if (ev->ctx.mail_from != NULL) {
 		s = vis_dup(ev->ctx.mail_from, strlen(ev->ctx.mail_from), utf8);
-		ot_puts(b, "from <");
+		OT_LIT(b, "from <");
 		ot_puts(b, s);
 		ot_puts(b, ev->ctx.rcpt != NULL ? "> " : ">");
 		free(s);
 	}
 	if (ev->ctx.rcpt != NULL) {
 		s = vis_dup(ev->ctx.rcpt, strlen(ev->ctx.rcpt), utf8);
-		ot_puts(b, "to <");
+		OT_LIT(b, "to <");
 		ot_puts(b, s);
 		ot_putc(b, '>');
 		free(s);
@@ -224,48 +234,55 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 	if (ev->session != 0) {
 		/* "TS #N client > server " */
 		ot_puts(&b, ts);
-		ot_puts(&b, " #");
+		OT_LIT(&b, " #");
 		ot_u64(&b, ev->session);
 		ot_putc(&b, ' ');
 		ot_puts(&b, ev->client);
-		ot_puts(&b, " > ");
+		OT_LIT(&b, " > ");
 		ot_puts(&b, ev->server);
 		ot_putc(&b, ' ');
 	} else {
 		/* No session (connection attempts without a handshake, per
 		   server): no number, no single client. */
 		ot_puts(&b, ts);
-		ot_puts(&b, " (no session) ");
+		OT_LIT(&b, " (no session) ");
 		if (ev->server[0] != '\0') {
-			ot_puts(&b, "> ");
+			OT_LIT(&b, "> ");
 			ot_puts(&b, ev->server);
 			ot_putc(&b, ' ');
 		}
 	}
 	switch (ev->type) {
 	case EV_SESSION_OPEN:
-		ot_puts(&b, "-- session open");
+		OT_LIT(&b, "-- session open");
 		ot_puts(&b, ev->tls_implicit ? " (implicit TLS)" : "");
 		ot_puts(&b, ev->midstream ? " (mid-stream)" : "");
 		ot_putc(&b, '\n');
 		break;
 	case EV_COMMAND:
 		s = vis_dup(ev->arg ? ev->arg : "", event_arg_len(ev), utf8);
-		ot_puts(&b, ev->encrypted ? "C:[tls] " : "C: ");
+		if (ev->encrypted)
+			OT_LIT(&b, "C:[tls] ");
+		else
+			OT_LIT(&b, "C: ");
 		ot_puts(&b, ev->verb);
 		if (*s != '\0') {
 			ot_putc(&b, ' ');
 			ot_puts(&b, s);
 		}
 		if (ev->cut)
-			ot_puts(&b, " [cut: not all captured]");
+			OT_LIT(&b, " [cut: not all captured]");
 		ot_putc(&b, '\n');
 		free(s);
 		break;
 	case EV_REPLY:
 		s = out_text_reply(ev, utf8);
-		ot_puts(&b, ev->encrypted ? "S:[tls] " : "S: ");
-		ot_puts(&b, ev->highlight ? "!! " : "");
+		if (ev->encrypted)
+			OT_LIT(&b, "S:[tls] ");
+		else
+			OT_LIT(&b, "S: ");
+		if (ev->highlight)
+			OT_LIT(&b, "!! ");
 		ot_num(&b, ev->code);
 		if (ev->enhanced[0] != '\0') {
 			ot_putc(&b, ' ');
@@ -277,7 +294,7 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 		}
 		free(s);
 		if (ev->cut)
-			ot_puts(&b, " [cut: not all captured]");
+			OT_LIT(&b, " [cut: not all captured]");
 		if (ev->code >= 400)
 			out_text_envelope(&b, ev, utf8);
 		if (ev->diag != NULL && ev->diag->title != NULL) {
@@ -287,13 +304,13 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 			 * this session (e.g. the server's recipient limit);
 			 * the fixes are in the UI, -j and --explain.
 			 */
-			ot_puts(&b, "  << ");
+			OT_LIT(&b, "  << ");
 			ot_puts(&b, out_text_title(ev));
 			if (ev->highlight && ev->diag->when != NULL &&
 			    *ev->diag->when != '\0') {
 				s = vis_dup(ev->diag->when,
 				    strlen(ev->diag->when), utf8);
-				ot_puts(&b, ". ");
+				OT_LIT(&b, ". ");
 				ot_puts(&b, s);
 				free(s);
 			}
@@ -301,13 +318,13 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 				char *why = event_diag_why(ev->diag, 3);
 
 				s = vis_dup(why, strlen(why), utf8);
-				ot_puts(&b, " [cause ");
+				OT_LIT(&b, " [cause ");
 				ot_puts(&b, s);
 				ot_putc(&b, ']');
 				free(s);
 				free(why);
 			}
-			ot_puts(&b, " >>");
+			OT_LIT(&b, " >>");
 		}
 		ot_putc(&b, '\n');
 		break;
@@ -319,38 +336,38 @@ out_text_write(FILE *f, const struct event *ev, bool utf8, bool flush)
 				? "-- message accepted ("
 				: "-- message NOT accepted (");
 		ot_num(&b, ev->code);
-		ot_puts(&b, "): ");
+		OT_LIT(&b, "): ");
 		ot_u64(&b, ev->bytes);
-		ot_puts(&b, " byte");
+		OT_LIT(&b, " byte");
 		ot_puts(&b, event_plural(ev->bytes));
-		ot_puts(&b, " from <");
+		OT_LIT(&b, " from <");
 		ot_puts(&b, s);
-		ot_puts(&b, ">, ");
+		OT_LIT(&b, ">, ");
 		ot_u64(&b, ev->n_accepted);
-		ot_puts(&b, " recipient");
+		OT_LIT(&b, " recipient");
 		ot_puts(&b, event_plural(ev->n_accepted));
-		ot_puts(&b, " accepted, ");
+		OT_LIT(&b, " accepted, ");
 		ot_u64(&b, ev->n_rejected);
-		ot_puts(&b, " rejected, queue id ");
+		OT_LIT(&b, " rejected, queue id ");
 		ot_puts(&b, ev->queue_id ? ev->queue_id : "-");
 		ot_putc(&b, '\n');
 		free(s);
 		break;
 	case EV_SESSION_CLOSE:
 		/* Up to the codes; the rare rest is printed below. */
-		ot_puts(&b, "-- session close (");
+		OT_LIT(&b, "-- session close (");
 		ot_puts(&b, ev->close_reason);
-		ot_puts(&b, ") after ");
+		OT_LIT(&b, ") after ");
 		ot_num3(&b, ev->duration);
-		ot_puts(&b, " s: ");
+		OT_LIT(&b, " s: ");
 		ot_num(&b, ev->commands);
-		ot_puts(&b, " command");
+		OT_LIT(&b, " command");
 		ot_puts(&b, event_plural(ev->commands));
-		ot_puts(&b, ", ");
+		OT_LIT(&b, ", ");
 		ot_num(&b, ev->replies);
 		ot_puts(&b, ev->replies == 1 ? " reply, " : " replies, ");
 		ot_num(&b, ev->messages);
-		ot_puts(&b, " message");
+		OT_LIT(&b, " message");
 		ot_puts(&b, event_plural(ev->messages));
 		for (i = 0; i < ev->n_codes; i++) {
 			ot_puts(&b, i ? " " : "; ");

@@ -244,9 +244,15 @@ psess_emit(void *arg, struct event *ev)
 	   certificate against it. */
 	if (ev->type == EV_REPLY && ev->code == 220 &&
 	    strcmp(ev->answers, "CONNECT") == 0 &&
-	    ps->greeting_host[0] == '\0' && ev->text != NULL)
-		snprintf(ps->greeting_host, sizeof ps->greeting_host, "%.*s",
-		    (int)strcspn(ev->text, " \r\n"), ev->text);
+	    ps->greeting_host[0] == '\0' && ev->text != NULL) {
+		/* snprintf "%.*s" without its cost: once per session */
+		size_t n = strcspn(ev->text, " \r\n");
+
+		if (n > sizeof ps->greeting_host - 1)
+			n = sizeof ps->greeting_host - 1;
+		memcpy(ps->greeting_host, ev->text, n);
+		ps->greeting_host[n] = '\0';
+	}
 	pipeline_out(ps->p, ev);
 }
 

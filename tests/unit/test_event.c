@@ -31,6 +31,45 @@ test_new_defaults(void **state)
 	event_free(NULL);
 }
 
+/* A freed event may be handed out again by event_new: it must come back
+   as clear as a new one, whatever the event it was. */
+static void
+test_new_after_free_is_clear(void **state)
+{
+	struct event *ev[40], want;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 40; i++) {
+		ev[i] = event_new(i % 2 ? EV_REPLY : EV_MESSAGE);
+		ev[i]->session = 7 + i;
+		ev[i]->code = 452;
+		ev[i]->latency_ms = 3.5;
+		ev[i]->dir = EV_DIR_SERVER;
+		ev[i]->highlight = true;
+		strcpy(ev[i]->client, "192.0.2.1:2525");
+		strcpy(ev[i]->answers, "RCPT");
+		ev[i]->text = xstrdup("4.5.3 Too many recipients");
+		ev[i]->text_len = strlen(ev[i]->text);
+		ev[i]->ctx.idle_ms = 12;
+		ev[i]->ctx.rcpt = xstrdup("r@example.test");
+		ev[i]->mail_from = xstrdup("s@example.test");
+	}
+	for (i = 0; i < 40; i++)
+		event_free(ev[i]);
+	for (i = 0; i < 40; i++) {
+		ev[i] = event_new(EV_COMMAND);
+		memset(&want, 0, sizeof want);
+		want.type = EV_COMMAND;
+		want.latency_ms = -1;
+		want.ctx.idle_ms = -1;
+		want.dir = -1;
+		assert_memory_equal(ev[i], &want, sizeof want);
+	}
+	for (i = 0; i < 40; i++)
+		event_free(ev[i]);
+}
+
 static void
 test_dup_is_deep(void **state)
 {
@@ -216,6 +255,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_new_defaults),
+	    cmocka_unit_test(test_new_after_free_is_clear),
 	    cmocka_unit_test(test_dup_is_deep),
 	    cmocka_unit_test(test_format_ts),
 	    cmocka_unit_test(test_queue_order_and_drop),
