@@ -8,6 +8,8 @@
 #   SMTPSCOPE    binary to measure (else BUILDDIR/smtpscope)
 #   BENCH_DIR    work directory (default /tmp/smtpscope-live)
 #   LIVE_SIZE    size of the generated capture (default 100M)
+#   LIVE_SHAPE   data (the default: DATA-heavy sessions) or dialogue (short
+#                sessions, many refused: gen -d, the shape of a busy MX)
 #   LIVE_RATES   replay rates in Mbit/s (default "20 200 1000")
 #   LIVE_MODES   any of "tcpdump json ui" (default all three)
 #   LIVE_PORT    the SMTP port the capture is moved to (default 18925)
@@ -39,6 +41,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 BENCH_DIR=${BENCH_DIR:-/tmp/smtpscope-live}
 LIVE_SIZE=${LIVE_SIZE:-100M}
+LIVE_SHAPE=${LIVE_SHAPE:-data}
 LIVE_RATES=${LIVE_RATES:-20 200 1000}
 LIVE_MODES=${LIVE_MODES:-tcpdump json ui}
 LIVE_PORT=${LIVE_PORT:-18925}
@@ -66,10 +69,16 @@ if [ ! -x "$gen" ] || [ -n "$(find "$here/gen.c" -newer "$gen")" ]; then
 	${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -O2 -o "$gen" "$here/gen.c" \
 	    $(pkg-config --cflags --libs libpcap) || die "cannot build gen"
 fi
-raw=$BENCH_DIR/smtp-$LIVE_SIZE.pcap
-lo=$BENCH_DIR/smtp-$LIVE_SIZE-lo-$LIVE_PORT.pcap
+case $LIVE_SHAPE in
+data) shape= name=smtp ;;
+dialogue) shape=-d name=smtp-dialogue ;;
+*) die "LIVE_SHAPE is data or dialogue" ;;
+esac
+raw=$BENCH_DIR/$name-$LIVE_SIZE.pcap
+lo=$BENCH_DIR/$name-$LIVE_SIZE-lo-$LIVE_PORT.pcap
 if [ ! -s "$raw" ]; then
-	"$gen" "$raw.tmp" "$LIVE_SIZE" >&2 || die "gen failed"
+	# shellcheck disable=SC2086
+	"$gen" $shape "$raw.tmp" "$LIVE_SIZE" >&2 || die "gen failed"
 	mv "$raw.tmp" "$raw"
 fi
 if [ ! -s "$lo" ]; then

@@ -701,6 +701,30 @@ store_tls_dec(struct store_session *ss)
 		strcat(ss->tls, "+dec");
 }
 
+/*
+ * The store-wide counts of a reply: the status bar's 421 and 452, the
+ * statistics' codes, minutes and hosts.  They count every reply, also one
+ * of a session already evicted, so that a busy capture under --limit or
+ * --memory still shows how many 421 and 452 replies went by.
+ */
+static void
+store_count_reply(struct store *s, const struct event *ev)
+{
+	int code = ev->code;
+
+	if (code >= 0 && code < STORE_CODE_MAX)
+		s->codes[code]++;
+	store_count_minute(s, ev->ts.tv_sec, code);
+	if (code == 421)
+		s->stats.n421++;
+	else if (code == 452)
+		s->stats.n452++;
+	if (code >= 400 && code < 500) {
+		store_count_host(&s->servers, ev->server, code);
+		store_count_host(&s->clients, ev->client, code);
+	}
+}
+
 /* Update the list columns from one event. */
 static void
 store_columns(struct store *s, struct store_session *ss, const struct event *ev)
@@ -752,23 +776,17 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 		if (code >= 0 && code < STORE_CODE_MAX) {
 			ss->codes_seen[code / 8] |= (uint8_t)(1u << (code % 8));
 			ss->codesum |= store_codesum(code);
-			s->codes[code]++;
 		}
-		store_count_minute(s, ev->ts.tv_sec, code);
 		if (code == 421) {
 			ss->n421++;
 			ss->flags |= STORE_F_421;
-			s->stats.n421++;
 		} else if (code == 452) {
 			ss->n452++;
 			ss->flags |= STORE_F_452;
-			s->stats.n452++;
 		}
-		if (code >= 400 && code < 500) {
+		if (code >= 400 && code < 500)
 			ss->n4xx++;
-			store_count_host(&s->servers, ev->server, code);
-			store_count_host(&s->clients, ev->client, code);
-		} else if (code >= 500 && code < 600)
+		else if (code >= 500 && code < 600)
 			ss->n5xx++;
 		if (code == 220 && strcmp(ev->answers, "STARTTLS") == 0 &&
 		    strcmp(ss->tls, "none") == 0)
@@ -922,6 +940,8 @@ store_add_take(struct store *s, struct event *ev)
 		event_free(ev);
 		return NULL;
 	}
+	if (ev->type == EV_REPLY)
+		store_count_reply(s, ev);
 	i = store_search(s, ev->session);
 	if (i < s->n && s->sess[s->off + i]->id == ev->session)
 		ss = s->sess[s->off + i];

@@ -141,6 +141,22 @@ test_eviction_order(void **state)
 	assert_null(store_find(s, 2));
 	assert_int_equal(store_stats(s)->orphans, 1);
 	assert_int_equal(store_count(s), 3);
+	/* ... and its 421 and 452 still count where the status bar reads. */
+	reply(s, 1, 106, 452);
+	reply(s, 1, 106, 421);
+	assert_int_equal(store_stats(s)->orphans, 3);
+	assert_int_equal(store_stats(s)->n452, 1);
+	assert_int_equal(store_stats(s)->n421, 1);
+	{
+		struct event_code_count cc[8];
+		size_t k, n = store_code_counts(s, cc, 8);
+		unsigned n452 = 0;
+
+		for (k = 0; k < n; k++)
+			if (cc[k].code == 452)
+				n452 = cc[k].count;
+		assert_int_equal(n452, 1);
+	}
 	store_free(s);
 }
 
