@@ -1782,7 +1782,7 @@ diag_enh_causes(const struct diag_input *in, int *cs, size_t *n, bool *specific)
 	    in->d->lex, in->d->nlex, in->enh[1], in->enh[2], cs, n);
 	subj =
 	    lexicon_enhanced(in->d->lex, in->d->nlex, in->enh[1], -1, tmp, &tn);
-	*specific = m != NULL && m != subj && in->enh[2] != 0 &&
+	*specific = m != NULL && *n > 0 && m != subj && in->enh[2] != 0 &&
 		    !(*n == 1 && cs[0] == kb_cause_index("unknown"));
 	return m;
 }

@@ -165,6 +165,10 @@ lexicon_enh_line(struct lexicon *lx, char *rest, char **why, const char *fname,
 			return lexicon_error(
 			    why, fname, line, "unknown cause", c);
 	}
+	/* "," alone is a list of nothing: a code must mean some cause. */
+	if (e.ncauses == 0)
+		return lexicon_error(
+		    why, fname, line, "enhanced: names no cause", NULL);
 	while (*rest == ' ' || *rest == '\t')
 		rest++;
 	if (*rest == '\0')

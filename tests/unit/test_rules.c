@@ -382,6 +382,11 @@ test_lexicon(void **state)
 		"t:1: enhanced: the meaning is missing"},
 	    {"enhanced x.2 shutdown m\n", NULL},
 	    {"enhanced 3.2 a,b m\n", "t:1: unknown cause 'a'"},
+	    /* fuzz_rules (campaign of 2026-12-05): a list of no cause was
+	       taken, and diag_decide then read an unset cause index. */
+	    {"#t\nenhanced 3.2 ,  shutdown, e (91 \n",
+		"t:2: enhanced: names no cause"},
+	    {"enhanced 3.2 ,,, m\n", "t:1: enhanced: names no cause"},
 	    {"enhanced 3.2 shutdown,overload,temporary,unknown,policy m\n",
 		"t:1: enhanced: at most 4 causes"},
 	    {"other 1 2\n",
