@@ -2,6 +2,8 @@
 #define SMTPSCOPE_VIS_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 /*
  * Making wire text safe to show.  Nothing from the wire reaches a terminal
@@ -22,5 +24,27 @@ char *vis_dup(const void *in, size_t inlen, int utf8);
  * become U+FFFD.  Caller frees.
  */
 char *vis_json(const void *in, size_t inlen);
+
+/* Enough for any uint64_t in decimal (20 digits). */
+#define VIS_U64_LEN 20
+
+/*
+ * v in decimal, without a NUL, at the start of out (VIS_U64_LEN bytes or
+ * more); returns the number of digits.  The writers' one number formatter:
+ * printf's %llu costs a format parse per number on the hot output path.
+ */
+static inline size_t
+vis_u64(char *out, uint64_t v)
+{
+	char tmp[VIS_U64_LEN];
+	size_t i = sizeof tmp;
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	memcpy(out, tmp + i, sizeof tmp - i);
+	return sizeof tmp - i;
+}
 
 #endif

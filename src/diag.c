@@ -35,6 +35,7 @@
 #include "err.h"
 #include "kb.h"
 #include "lexicon.h"
+#include "vis.h"
 #include "xmalloc.h"
 
 #define DIAG_HIST_SERVERS 256
@@ -728,14 +729,9 @@ diag_scopy(char *buf, size_t len, const char *s)
 static void
 diag_ucopy(char *buf, size_t len, unsigned v)
 {
-	char tmp[16];
-	size_t i = sizeof tmp;
+	char tmp[VIS_U64_LEN];
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	diag_copy(buf, len, tmp + i, sizeof tmp - i);
+	diag_copy(buf, len, tmp, vis_u64(tmp, v));
 }
 
 /* A count placeholder: known when above zero. */
@@ -1602,8 +1598,8 @@ static void
 diag_vfmt(char *buf, size_t size, const char *fmt, va_list ap)
 {
 	const char *p, *s;
-	char tmp[16];
-	size_t o = 0, n, k;
+	char tmp[VIS_U64_LEN];
+	size_t o = 0, n;
 	unsigned u;
 	int prec;
 
@@ -1626,13 +1622,8 @@ diag_vfmt(char *buf, size_t size, const char *fmt, va_list ap)
 			p++;
 		} else if (p[1] == 'u') {
 			u = va_arg(ap, unsigned);
-			k = sizeof tmp;
-			do {
-				tmp[--k] = (char)('0' + u % 10);
-				u /= 10;
-			} while (u != 0);
-			s = tmp + k;
-			n = sizeof tmp - k;
+			s = tmp;
+			n = vis_u64(tmp, u);
 			p++;
 		} else {
 			prec = va_arg(ap, int);

@@ -284,14 +284,9 @@ jb_str_or_null(struct jbuf *b, const char *k, size_t kn, const char *s)
 static void
 jb_digits(struct jbuf *b, uint64_t v)
 {
-	char tmp[20];
-	size_t i = sizeof tmp;
+	char tmp[VIS_U64_LEN];
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	jb_put(b, tmp + i, sizeof tmp - i);
+	jb_put(b, tmp, vis_u64(tmp, v));
 }
 
 /* "key":{"client":N,"server":N}, from a per-direction pair. */

@@ -69,31 +69,22 @@ ot_putc(struct ot_buf *b, char c)
 static void
 ot_num(struct ot_buf *b, long long v)
 {
-	char tmp[24];
-	size_t i = sizeof tmp;
-	unsigned long long u =
-	    v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	char tmp[1 + VIS_U64_LEN];
 
-	do {
-		tmp[--i] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	if (v < 0)
-		tmp[--i] = '-';
-	ot_put(b, tmp + i, sizeof tmp - i);
+	if (v >= 0) {
+		ot_put(b, tmp, vis_u64(tmp, (uint64_t)v));
+		return;
+	}
+	tmp[0] = '-';
+	ot_put(b, tmp, 1 + vis_u64(tmp + 1, 0ULL - (uint64_t)v));
 }
 
 static void
 ot_u64(struct ot_buf *b, uint64_t v)
 {
-	char tmp[24];
-	size_t i = sizeof tmp;
+	char tmp[VIS_U64_LEN];
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	ot_put(b, tmp + i, sizeof tmp - i);
+	ot_put(b, tmp, vis_u64(tmp, v));
 }
 
 /*
