@@ -142,6 +142,7 @@ struct smtp_pending {
 	const struct smtp_verb *v;
 	char verb[16];	   /* what "answers" says */
 	char *arg;	   /* as reported (AUTH masked), owned */
+	size_t arg_len;	   /* strlen(arg), kept by smtp_fifo_push */
 	struct timeval ts; /* when it (or its last part) was sent */
 	bool pipelined;	   /* sent while others were outstanding */
 	bool last;	   /* BDAT ... LAST */
@@ -614,6 +615,7 @@ smtp_fifo_push(struct smtp_fifo *f, const struct smtp_pending *p)
 			nr->arg = xrealloc(nr->arg, SMTP_PENDING_ARG_MAX + 1);
 			i = SMTP_PENDING_ARG_MAX;
 		}
+		nr->arg_len = i;
 		f->arg_bytes += i + 1;
 	}
 	f->count++;
@@ -626,7 +628,7 @@ smtp_fifo_pop(struct smtp_fifo *f, struct smtp_pending *out)
 {
 	*out = f->ring[f->first];
 	if (out->arg != NULL)
-		f->arg_bytes -= strlen(out->arg) + 1;
+		f->arg_bytes -= out->arg_len + 1;
 	f->first = (f->first + 1) % f->cap;
 	f->count--;
 	f->popped++;
@@ -1420,7 +1422,8 @@ smtp_reply_match(struct smtp_session *s, struct event *ev, struct smtp_match *m,
 			smtp_fifo_pop(&s->fifo, &m->ans);
 			m->have = true;
 			ev->ctx.last_arg =
-			    m->ans.arg ? xstrdup(m->ans.arg) : NULL;
+			    m->ans.arg ? xmemdup0(m->ans.arg, m->ans.arg_len)
+				       : NULL;
 		}
 	} else if (s->fifo.over_total > 0) {
 		/* A command that only the overflow remembers: its verb. */
