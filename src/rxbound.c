@@ -202,5 +202,5 @@ rxbound_check(const char *pattern)
 		return NULL;
 big:
 	return "the regular expression is too large once its repetitions "
-	       "are counted out (over 10000 parts)";
+	       "are counted out (over 4000 parts)";
 }

@@ -519,6 +519,12 @@ test_regex_too_big(void **state)
 					     "((((((((a))))))))))))))))))))))"
 					     "))))))))))))))))"),
 	    "32 deep"));
+	/* fuzz_rules (fourth campaign): stacked repetitions of a part that
+	   may match nothing, 8,255 parts, took seconds to compile. */
+	assert_non_null(
+	    strstr(rxbound_check("gr[ae]y.?lt+ic++++++*++++++f+ix_++pt"),
+		"over 4000 parts"));
+	assert_non_null(strstr(rxbound_check("x{1000}{5}"), "over 4000"));
 	/* What is in bounds still compiles. */
 	assert_null(rxbound_check("a{1000}"));
 	assert_null(rxbound_check("(too many|excessive) (recipients|rcpt)"));
