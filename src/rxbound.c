@@ -14,6 +14,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* A bound as the text of its messages says it. */
+#define RXBOUND_STR_(x) #x
+#define RXBOUND_STR(x) RXBOUND_STR_(x)
+
 /* One level of parentheses: the parts before the last element, and the
    last element's own (what a following repetition copies). */
 struct rxbound_frame {
@@ -202,5 +206,6 @@ rxbound_check(const char *pattern)
 		return NULL;
 big:
 	return "the regular expression is too large once its repetitions "
-	       "are counted out (over 4000 parts)";
+	       "are counted out (over " RXBOUND_STR(
+		   RXBOUND_PARTS_MAX) " parts)";
 }
