@@ -25,4 +25,15 @@
    string). */
 const char *rxbound_check(const char *pattern);
 
+/*
+ * regcomp in the C locale, whatever the user's: the diagnosis's patterns
+ * (rules, lexicon, the server software) then match the same bytes under
+ * cron's C locale as in a UTF-8 terminal, a byte at a time and
+ * case-insensitive for ASCII letters only, and regexec takes glibc's
+ * single-byte path (in a multibyte locale REG_ICASE converts every text
+ * to wide characters first).  Same arguments and result as regcomp.
+ */
+#include <regex.h>
+int rxbound_regcomp(regex_t *, const char *pattern, int cflags);
+
 #endif

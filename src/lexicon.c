@@ -104,7 +104,7 @@ lexicon_word_line(struct lexicon *lx, char *rest, char **why, const char *fname,
 		    why, fname, line, "bad regular expression:", big);
 	lx->w = xreallocarray(lx->w, lx->nw + 1, sizeof *lx->w);
 	w = &lx->w[lx->nw];
-	if ((rc = regcomp(
+	if ((rc = rxbound_regcomp(
 		 &w->re, rest, REG_EXTENDED | REG_ICASE | REG_NOSUB)) != 0) {
 		regerror(rc, &w->re, buf, sizeof buf);
 		return lexicon_error(
@@ -334,8 +334,8 @@ lexicon_where(struct lexicon_word *w, const char *text, regmatch_t *m)
 {
 	if (w->re_words == NULL) {
 		w->re_words = xmalloc(sizeof *w->re_words);
-		if (regcomp(w->re_words, w->src, REG_EXTENDED | REG_ICASE) !=
-		    0) {
+		if (rxbound_regcomp(
+			w->re_words, w->src, REG_EXTENDED | REG_ICASE) != 0) {
 			free(w->re_words);
 			w->re_words = NULL;
 			return false;

@@ -425,7 +425,7 @@ rules_parse_regex(
 	if ((big = rxbound_check(value)) != NULL)
 		return rules_error(
 		    p, "bad regular expression in %s: %s", key, big);
-	rc = regcomp(re, value, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+	rc = rxbound_regcomp(re, value, REG_EXTENDED | REG_ICASE | REG_NOSUB);
 	if (rc != 0) {
 		regerror(rc, re, buf, sizeof buf);
 		regfree(re);
@@ -611,7 +611,7 @@ rules_text_words(struct rule *r, const char *text, size_t *so, size_t *eo)
 	   reports where it matched is compiled apart, once. */
 	if (r->text_words == NULL) {
 		r->text_words = xmalloc(sizeof *r->text_words);
-		if (regcomp(r->text_words, r->text_src,
+		if (rxbound_regcomp(r->text_words, r->text_src,
 			REG_EXTENDED | REG_ICASE) != 0) {
 			free(r->text_words);
 			r->text_words = NULL;

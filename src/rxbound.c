@@ -11,6 +11,7 @@
 
 #include "rxbound.h"
 
+#include <locale.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -208,4 +209,21 @@ big:
 	return "the regular expression is too large once its repetitions "
 	       "are counted out (over " RXBOUND_STR(
 		   RXBOUND_PARTS_MAX) " parts)";
+}
+
+int
+rxbound_regcomp(regex_t *re, const char *pattern, int cflags)
+{
+	locale_t c, old;
+	int rc;
+
+	/* Thread-local: another thread's matching is left alone. */
+	c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+	if (c == (locale_t)0)
+		return regcomp(re, pattern, cflags);
+	old = uselocale(c);
+	rc = regcomp(re, pattern, cflags);
+	uselocale(old);
+	freelocale(c);
+	return rc;
 }

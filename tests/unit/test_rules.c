@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <locale.h>
+#include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -533,6 +535,48 @@ test_regex_too_big(void **state)
 	lexicon_free(lexicon_builtin());
 }
 
+/* The diagnosis's patterns compile in the C locale: "." is one byte and
+   case folds for ASCII only, under a UTF-8 terminal as under cron. */
+static void
+test_regcomp_c_locale(void **state)
+{
+	regex_t re;
+	const char *e_acute = "\xc3\xa9", *E_acute = "\xc3\x89";
+
+	(void)state;
+	if (setlocale(LC_ALL, "C.UTF-8") == NULL) {
+		skip();
+		return;
+	}
+	/* The user's locale would take "é" as one character. */
+	assert_int_equal(regcomp(&re, "^.$", REG_EXTENDED | REG_NOSUB), 0);
+	assert_int_equal(regexec(&re, e_acute, 0, NULL, 0), 0);
+	regfree(&re);
+	assert_int_equal(
+	    rxbound_regcomp(&re, "^.$", REG_EXTENDED | REG_NOSUB), 0);
+	assert_int_equal(regexec(&re, e_acute, 0, NULL, 0), REG_NOMATCH);
+	regfree(&re);
+	assert_int_equal(
+	    rxbound_regcomp(&re, "^..$", REG_EXTENDED | REG_NOSUB), 0);
+	assert_int_equal(regexec(&re, e_acute, 0, NULL, 0), 0);
+	regfree(&re);
+	assert_int_equal(
+	    rxbound_regcomp(&re, e_acute, REG_EXTENDED | REG_ICASE | REG_NOSUB),
+	    0);
+	assert_int_equal(regexec(&re, E_acute, 0, NULL, 0), REG_NOMATCH);
+	assert_int_equal(regexec(&re, e_acute, 0, NULL, 0), 0);
+	regfree(&re);
+	assert_int_equal(rxbound_regcomp(&re, "service SHUTTING",
+			     REG_EXTENDED | REG_ICASE | REG_NOSUB),
+	    0);
+	assert_int_equal(
+	    regexec(&re, "4.3.2 Service shutting down", 0, NULL, 0), 0);
+	regfree(&re);
+	/* The caller's locale is left as it was. */
+	assert_non_null(strstr(setlocale(LC_ALL, NULL), "UTF-8"));
+	setlocale(LC_ALL, "C");
+}
+
 int
 main(void)
 {
@@ -546,6 +590,7 @@ main(void)
 	    cmocka_unit_test(test_builtin),
 	    cmocka_unit_test(test_answers_bit),
 	    cmocka_unit_test(test_regex_too_big),
+	    cmocka_unit_test(test_regcomp_c_locale),
 	};
 
 	return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
