@@ -13,9 +13,10 @@
  * (diag_tables.c).  Other 4xx/5xx replies get a diagnosis only from a real
  * rule, to keep the output lean.
  *
- * Bounds: the history holds DIAG_HIST_SERVERS servers (least recently seen
- * evicted) of DIAG_HIST_SESSIONS sessions each; reply text given to regexec
- * is cut at DIAG_TEXT_MAX bytes; expanded texts at DIAG_OUT_MAX bytes.
+ * Bounds: the history holds DIAG_HIST_SERVERS servers (the least recently
+ * touched is evicted) of DIAG_HIST_SESSIONS sessions each; reply text
+ * given to regexec is cut at DIAG_TEXT_MAX bytes; expanded texts at
+ * DIAG_OUT_MAX bytes.
  */
 #include "config.h"
 
@@ -36,9 +37,12 @@
 #include "kb.h"
 #include "lexicon.h"
 #include "vis.h"
+#include "rxbound.h"
 #include "xmalloc.h"
 
 #define DIAG_HIST_SERVERS 256
+/* Chains of the servers' index: a power of two, twice the servers. */
+#define DIAG_HIST_BUCKETS 512
 #define DIAG_LEX_MAX 9 /* lexicons: 8 --lexicon files and the built-in */
 #define DIAG_HIST_SESSIONS 16
 #define DIAG_TEXT_MAX 4096
@@ -89,8 +93,7 @@ struct diag_hsess {
 struct diag_hserver {
 	char server[64];
 	uint32_t server_hash; /* diag_server_hash of server */
-	double last_seen;
-	int software; /* 1 + kb_servers index named by a 220 greeting */
+	int software;	      /* 1 + kb_servers index named by a 220 greeting */
 	/* The last greeting looked at, by hash, and what it named (-1:
 	   nothing): a server greets every session alike, and matching it
 	   against every known software is costly. */
@@ -105,6 +108,10 @@ struct diag_hserver {
 	bool ctx_greet_seen;
 	struct diag_hsess s[DIAG_HIST_SESSIONS];
 	size_t n;
+	/* diag_hist_touch's links, each 1 + an index into diag.hist (0:
+	   none): the next entry of the index chain, and the neighbours in
+	   the order of last touch. */
+	uint16_t chain, newer, older;
 };
 
 /* One remembered lexicon answer. */
@@ -160,6 +167,9 @@ struct diag {
 	regex_t busy_re;    /* texts that speak of load or connection limits */
 	struct diag_hserver *hist;
 	size_t nhist;
+	/* By diag_server_hash: 1 + the index of a chain's first entry. */
+	uint16_t hist_bucket[DIAG_HIST_BUCKETS];
+	uint16_t hist_oldest, hist_newest; /* 1 + index, 0: none */
 	/* Per reply code 0-999 (DIAG_CODES: any other code), the rules whose
 	   codes: match it, site rules first, in precedence order: a reply is
 	   tried against these only.  Built when first needed, dropped when
@@ -204,11 +214,11 @@ diag_new(void)
 	d->lex[d->nlex++] = lexicon_builtin();
 	d->server_re = xcalloc(kb_nservers, sizeof *d->server_re);
 	for (i = 0; i < kb_nservers; i++) {
-		if (regcomp(&d->server_re[i], kb_servers[i].pattern,
+		if (rxbound_regcomp(&d->server_re[i], kb_servers[i].pattern,
 			REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
 			fatalx("diag: bad server pattern %s", kb_servers[i].id);
 	}
-	if (regcomp(&d->busy_re,
+	if (rxbound_regcomp(&d->busy_re,
 		"too many (concurrent )?(smtp )?(connections|sessions)|busy|"
 		"load|rate limit|throttl|resources|congest",
 		REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
@@ -261,6 +271,8 @@ diag_forget(struct diag *d)
 	/* The array stays for reuse: diag_hist() clears an entry it
 	   hands out. */
 	d->nhist = 0;
+	memset(d->hist_bucket, 0, sizeof d->hist_bucket);
+	d->hist_oldest = d->hist_newest = 0;
 	memset(d->wcache, 0, sizeof d->wcache);
 }
 
@@ -397,38 +409,98 @@ diag_server_hash(const char *s)
 	return h;
 }
 
-/* The server's entry and this session's in it, created when new. */
+/* Take entry h off the order of last touch. */
+static void
+diag_hist_unlink(struct diag *d, struct diag_hserver *h)
+{
+	if (h->older != 0)
+		d->hist[h->older - 1].newer = h->newer;
+	else
+		d->hist_oldest = h->newer;
+	if (h->newer != 0)
+		d->hist[h->newer - 1].older = h->older;
+	else
+		d->hist_newest = h->older;
+	h->newer = h->older = 0;
+}
+
+/* Put entry h, 1 + index k, at the newest end of that order. */
+static void
+diag_hist_append(struct diag *d, struct diag_hserver *h, uint16_t k)
+{
+	h->older = d->hist_newest;
+	h->newer = 0;
+	if (d->hist_newest != 0)
+		d->hist[d->hist_newest - 1].newer = k;
+	else
+		d->hist_oldest = k;
+	d->hist_newest = k;
+}
+
+/* Take entry h, 1 + index k, out of its index chain. */
+static void
+diag_hist_unchain(struct diag *d, const struct diag_hserver *h, uint16_t k)
+{
+	uint16_t *link =
+	    &d->hist_bucket[h->server_hash & (DIAG_HIST_BUCKETS - 1)];
+
+	while (*link != 0 && *link != k)
+		link = &d->hist[*link - 1].chain;
+	if (*link == k)
+		*link = h->chain;
+}
+
+/*
+ * The server's entry and this session's in it, created when new.  Found
+ * through the hash index and kept in the order of last touch, so that a
+ * capture with many servers costs no more per reply than one with a few:
+ * when all DIAG_HIST_SERVERS are taken, the least recently touched one
+ * makes room.
+ */
 static struct diag_hserver *
 diag_hist_touch(
     struct diag *d, const struct event *ev, double now, struct diag_hsess **sp)
 {
 	struct diag_hserver *h = NULL;
 	struct diag_hsess *s = NULL;
-	size_t i, oldest = 0;
+	size_t i;
 	uint32_t hv = diag_server_hash(ev->server);
+	uint16_t k, *bucket = &d->hist_bucket[hv & (DIAG_HIST_BUCKETS - 1)];
 
-	for (i = 0; i < d->nhist; i++) {
-		if (d->hist[i].server_hash == hv &&
-		    strcmp(d->hist[i].server, ev->server) == 0) {
-			h = &d->hist[i];
+	_Static_assert(DIAG_HIST_SERVERS < UINT16_MAX &&
+			   (DIAG_HIST_BUCKETS & (DIAG_HIST_BUCKETS - 1)) == 0,
+	    "diag_hist_touch: links are 16-bit, buckets a power of two");
+	for (k = *bucket; k != 0; k = d->hist[k - 1].chain) {
+		if (d->hist[k - 1].server_hash == hv &&
+		    strcmp(d->hist[k - 1].server, ev->server) == 0) {
+			h = &d->hist[k - 1];
 			break;
 		}
-		if (d->hist[i].last_seen < d->hist[oldest].last_seen)
-			oldest = i;
 	}
 	if (h == NULL) {
 		if (d->hist == NULL)
 			d->hist = xcalloc(DIAG_HIST_SERVERS, sizeof *d->hist);
-		if (d->nhist < DIAG_HIST_SERVERS)
-			h = &d->hist[d->nhist++];
-		else
-			h = &d->hist[oldest]; /* evict least recently seen */
+		if (d->nhist < DIAG_HIST_SERVERS) {
+			k = (uint16_t)++d->nhist;
+			h = &d->hist[k - 1];
+		} else {
+			/* Evict the least recently touched. */
+			k = d->hist_oldest;
+			h = &d->hist[k - 1];
+			diag_hist_unchain(d, h, k);
+			diag_hist_unlink(d, h);
+		}
 		memset(h, 0, sizeof *h);
 		diag_copy(h->server, sizeof h->server, ev->server,
 		    strlen(ev->server));
-		h->server_hash = diag_server_hash(h->server);
+		h->server_hash = hv;
+		h->chain = *bucket;
+		*bucket = k;
+		diag_hist_append(d, h, k);
+	} else if (d->hist_newest != k) {
+		diag_hist_unlink(d, h);
+		diag_hist_append(d, h, k);
 	}
-	h->last_seen = now;
 	for (i = 0; i < h->n; i++) {
 		if (h->s[i].session == ev->session) {
 			s = &h->s[i];
