@@ -5,7 +5,10 @@
  * anchor and operator; a repeated part counts once per copy glibc makes
  * of it: "{m,n}" makes max(m, n) copies, "+" two, "*" and "?" one.
  * Alternatives all count (each is compiled).  Saturating arithmetic keeps
- * the count from overflowing on "x{1000}{1000}{1000}".
+ * the count from overflowing on "x{1000}{1000}{1000}".  Alongside, it
+ * follows which parts can match the empty string and the anchors a path
+ * can pass without matching a character, as those make regcomp's closure
+ * computation exponential (see rxbound.h).
  */
 #include "config.h"
 
@@ -19,12 +22,163 @@
 #define RXBOUND_STR_(x) #x
 #define RXBOUND_STR(x) RXBOUND_STR_(x)
 
+/*
+ * What an element, an alternative or a group does for glibc's epsilon
+ * closures: whether it can match the empty string, and how many anchors
+ * ("^", "$", "\b", "\B", "\<", "\>", "\`", "\'") a path can pass with no
+ * character matched: at its start (lead), at its end (trail), and right
+ * through it when it matches nothing (thru).  Counts saturate just above
+ * RXBOUND_ANCHORS_MAX.
+ */
+struct rxbound_elem {
+	bool empty;
+	unsigned lead, trail, thru;
+};
+
 /* One level of parentheses: the parts before the last element, and the
-   last element's own (what a following repetition copies). */
+   last element's own (what a following repetition copies); the
+   alternatives closed so far, the current one up to its last element, and
+   that element. */
 struct rxbound_frame {
 	size_t sum;
 	size_t last;
+	bool has_alts, has_last;
+	struct rxbound_elem alts, seq, elem;
 };
+
+static const struct rxbound_elem rxbound_nothing = {true, 0, 0, 0};
+static const struct rxbound_elem rxbound_char = {false, 0, 0, 0};
+static const struct rxbound_elem rxbound_anchor = {true, 1, 1, 1};
+
+static const char rxbound_why_anchors[] =
+    "the regular expression has more than " RXBOUND_STR(
+	RXBOUND_ANCHORS_MAX) " anchors (^ $ \\b \\B \\< \\>) with nothing "
+			     "that must match between them";
+static const char rxbound_why_empty[] =
+    "the regular expression repeats a part that can match nothing (such "
+    "as \"(x*)+\", \"(a|)*\" or \"(^|$){2}\"); repeat a part that must "
+    "match something";
+
+static unsigned
+rxbound_a(unsigned a, unsigned b)
+{
+	return a + b > RXBOUND_ANCHORS_MAX ? RXBOUND_ANCHORS_MAX + 1 : a + b;
+}
+
+static unsigned
+rxbound_max(unsigned a, unsigned b)
+{
+	return a > b ? a : b;
+}
+
+/* s becomes the sequence s followed by e; false when that makes too long
+   a run of anchors. */
+static bool
+rxbound_cat(struct rxbound_elem *s, const struct rxbound_elem *e)
+{
+	struct rxbound_elem r;
+
+	if (rxbound_a(s->trail, e->lead) > RXBOUND_ANCHORS_MAX)
+		return false;
+	r.empty = s->empty && e->empty;
+	r.lead = s->empty ? rxbound_max(s->lead, rxbound_a(s->thru, e->lead))
+			  : s->lead;
+	r.trail = e->empty ? rxbound_max(e->trail, rxbound_a(s->trail, e->thru))
+			   : e->trail;
+	r.thru = r.empty ? rxbound_a(s->thru, e->thru) : 0;
+	*s = r;
+	return r.lead <= RXBOUND_ANCHORS_MAX && r.trail <= RXBOUND_ANCHORS_MAX;
+}
+
+/* Another alternative b beside a: every path through either counts. */
+static void
+rxbound_alt(struct rxbound_elem *a, const struct rxbound_elem *b)
+{
+	a->lead = rxbound_a(a->lead, b->lead);
+	a->trail = rxbound_a(a->trail, b->trail);
+	a->thru = rxbound_a(a->empty ? a->thru : 0, b->empty ? b->thru : 0);
+	a->empty = a->empty || b->empty;
+}
+
+/* Ends the frame's last element: appended to the current alternative. */
+static bool
+rxbound_commit(struct rxbound_frame *f)
+{
+	if (!f->has_last)
+		return true;
+	f->has_last = false;
+	return rxbound_cat(&f->seq, &f->elem);
+}
+
+/* Ends the frame's current alternative. */
+static bool
+rxbound_close_alt(struct rxbound_frame *f)
+{
+	if (!rxbound_commit(f))
+		return false;
+	if (f->has_alts)
+		rxbound_alt(&f->alts, &f->seq);
+	else
+		f->alts = f->seq;
+	f->has_alts = true;
+	f->seq = rxbound_nothing;
+	return true;
+}
+
+static bool
+rxbound_push(struct rxbound_frame *f, const struct rxbound_elem *e)
+{
+	if (!rxbound_commit(f))
+		return false;
+	f->elem = *e;
+	f->has_last = true;
+	return true;
+}
+
+static void
+rxbound_frame_init(struct rxbound_frame *f)
+{
+	f->sum = f->last = 0;
+	f->has_alts = f->has_last = false;
+	f->seq = rxbound_nothing;
+}
+
+/*
+ * The last element repeated at least min times and at most max (-1: no
+ * bound): NULL, or why not.  Repeating what can match nothing makes
+ * glibc's closures grow exponentially with the anchors near it ("$n*++++"
+ * alone took seconds, a fuzzing finding), and never matches more than
+ * the part once.  "x?" only adds a way around x.
+ */
+static const char *
+rxbound_repeat(struct rxbound_frame *f, long min, long max)
+{
+	struct rxbound_elem *e = &f->elem;
+
+	if (!f->has_last)
+		return rxbound_push(f, &rxbound_char) ? NULL
+						      : rxbound_why_anchors;
+	if (min == 1 && max == 1)
+		return NULL;
+	if (min == 0 && max == 1) {
+		if (!e->empty) {
+			e->empty = true;
+			e->thru = 0;
+		}
+		return NULL;
+	}
+	if (e->empty)
+		return rxbound_why_empty;
+	/* A copy's end runs into the next copy's start. */
+	if (rxbound_a(e->lead, e->trail) > RXBOUND_ANCHORS_MAX)
+		return rxbound_why_anchors;
+	if (min == 0) {
+		e->lead = e->trail = rxbound_a(e->lead, e->trail);
+		e->empty = true;
+		e->thru = 0;
+	}
+	return NULL;
+}
 
 static size_t
 rxbound_add(size_t a, size_t b)
@@ -61,12 +215,12 @@ rxbound_num(const char **p)
 
 /*
  * An interval "{m}", "{m,}", "{m,n}" or "{,n}" at p (just after its
- * "{"): *copies is the copies it makes, and the return value the byte
- * after its "}", or NULL when it is not an interval (then "{" is taken
- * as a literal, which counts the same or more).
+ * "{"): *min and *max its bounds (*max -1 for none), and the return value
+ * the byte after its "}", or NULL when it is not an interval (then "{" is
+ * taken as a literal, which counts the same or more).
  */
 static const char *
-rxbound_interval(const char *p, long *copies)
+rxbound_interval(const char *p, long *min, long *max)
 {
 	long m, n;
 	bool comma = false;
@@ -82,27 +236,36 @@ rxbound_interval(const char *p, long *copies)
 		return NULL;
 	if (m < 0)
 		m = 0;
-	if (n < 0)
-		n = comma ? m + 1 : m;
-	*copies = n > m ? n : m;
+	*min = m;
+	*max = n < 0 && comma ? -1 : n;
 	return p + 1;
+}
+
+/* Does the escape "\c" stand for an anchor? */
+static bool
+rxbound_is_anchor_escape(char c)
+{
+	return c == 'b' || c == 'B' || c == '<' || c == '>' || c == '`' ||
+	       c == '\'';
 }
 
 const char *
 rxbound_check(const char *pattern)
 {
 	struct rxbound_frame st[RXBOUND_DEPTH_MAX + 1];
+	struct rxbound_elem grp;
 	size_t depth = 0, len = 0, g;
-	const char *p = pattern, *q;
-	long copies;
+	const char *p = pattern, *q, *why;
+	long min, max, copies;
 
 	while (pattern[len] != '\0')
 		if (++len > RXBOUND_LEN_MAX)
 			return "the regular expression is longer than 2048 "
 			       "bytes";
-	st[0].sum = st[0].last = 0;
+	rxbound_frame_init(&st[0]);
 	while (*p != '\0') {
 		struct rxbound_frame *f = &st[depth];
+		const struct rxbound_elem *e = &rxbound_char;
 
 		switch (*p) {
 		case '(':
@@ -111,43 +274,60 @@ rxbound_check(const char *pattern)
 				       "parentheses more than 32 deep";
 			f->sum = rxbound_add(f->sum, f->last);
 			f->last = 0;
+			if (!rxbound_commit(f))
+				return rxbound_why_anchors;
 			depth++;
-			st[depth].sum = st[depth].last = 0;
+			rxbound_frame_init(&st[depth]);
 			p++;
 			continue;
 		case ')':
 			if (depth == 0)
 				break; /* a literal, or regcomp refuses it */
 			g = rxbound_add(rxbound_add(f->sum, f->last), 1);
+			if (!rxbound_close_alt(f))
+				return rxbound_why_anchors;
+			grp = f->alts;
 			depth--;
 			st[depth].last = g;
+			if (!rxbound_push(&st[depth], &grp))
+				return rxbound_why_anchors;
 			p++;
 			goto check;
 		case '|':
 			f->sum = rxbound_add(rxbound_add(f->sum, f->last), 1);
 			f->last = 0;
+			if (!rxbound_close_alt(f))
+				return rxbound_why_anchors;
 			p++;
 			continue;
 		case '*':
 		case '?':
 			f->last = rxbound_add(f->last, 1);
+			if ((why = rxbound_repeat(f, 0, *p == '?' ? 1 : -1)) !=
+			    NULL)
+				return why;
 			p++;
 			goto check;
 		case '+':
 			f->last = rxbound_add(rxbound_mul(f->last, 2), 1);
+			if ((why = rxbound_repeat(f, 1, -1)) != NULL)
+				return why;
 			p++;
 			goto check;
 		case '{':
-			q = rxbound_interval(p + 1, &copies);
+			q = rxbound_interval(p + 1, &min, &max);
 			if (q == NULL)
 				break;
-			if (copies > RXBOUND_DUP_MAX)
+			if (min > RXBOUND_DUP_MAX || max > RXBOUND_DUP_MAX)
 				return "a repetition count in the regular "
 				       "expression is over 1000";
+			copies = max < 0 ? min + 1 : max > min ? max : min;
 			f->last =
 			    rxbound_add(rxbound_mul(f->last,
 					    copies > 0 ? (size_t)copies : 1),
 				1);
+			if ((why = rxbound_repeat(f, min, max)) != NULL)
+				return why;
 			p = q;
 			goto check;
 		case '[':
@@ -176,19 +356,34 @@ rxbound_check(const char *pattern)
 			}
 			f->sum = rxbound_add(f->sum, f->last);
 			f->last = 1;
+			if (!rxbound_push(f, &rxbound_char))
+				return rxbound_why_anchors;
 			p = *q == ']' ? q + 1 : q;
 			goto check;
 		case '\\':
 			f->sum = rxbound_add(f->sum, f->last);
 			f->last = 1;
+			/* A back-reference may match nothing. */
+			if (rxbound_is_anchor_escape(p[1]))
+				e = &rxbound_anchor;
+			else if (p[1] >= '1' && p[1] <= '9')
+				e = &rxbound_nothing;
+			if (!rxbound_push(f, e))
+				return rxbound_why_anchors;
 			p += p[1] != '\0' ? 2 : 1;
 			goto check;
+		case '^':
+		case '$':
+			e = &rxbound_anchor;
+			break;
 		default:
 			break;
 		}
 		/* Anything else is one part. */
 		f->sum = rxbound_add(f->sum, f->last);
 		f->last = 1;
+		if (!rxbound_push(f, e))
+			return rxbound_why_anchors;
 		p++;
 	check:
 		if (rxbound_add(st[depth].sum, st[depth].last) >
@@ -198,6 +393,8 @@ rxbound_check(const char *pattern)
 	/* Unclosed parentheses: regcomp refuses them, but count them. */
 	g = 0;
 	for (;;) {
+		if (!rxbound_close_alt(&st[depth]))
+			return rxbound_why_anchors;
 		g = rxbound_add(g, rxbound_add(st[depth].sum, st[depth].last));
 		if (depth == 0)
 			break;

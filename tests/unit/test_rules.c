@@ -475,6 +475,8 @@ test_regex_too_big(void **state)
 	    "a{2000}",
 	    "(x{100}){100}{100}",
 	    "(a|b){0,200}(c{0,200}){0,200}",
+	    "$n*+++++",
+	    "(\\b|\\B)(\\b|\\B)(\\b|\\B)(\\b|\\B)(\\b|\\B)",
 	};
 	char buf[512], plus[128];
 	char *cause = NULL;
@@ -522,10 +524,38 @@ test_regex_too_big(void **state)
 					     "))))))))))))))))"),
 	    "32 deep"));
 	/* fuzz_rules (fourth campaign): stacked repetitions of a part that
-	   may match nothing, 8,255 parts, took seconds to compile. */
+	   may match nothing, 8,255 parts, took seconds to compile; fifth
+	   campaign: the same after an anchor, 575 parts, over 10 s. */
 	assert_non_null(
 	    strstr(rxbound_check("gr[ae]y.?lt+ic++++++*++++++f+ix_++pt"),
-		"over 4000 parts"));
+		"can match nothing"));
+	assert_non_null(strstr(rxbound_check("gr+ic++oe+$n++*+++++++fix_++pt"),
+	    "can match nothing"));
+	assert_non_null(strstr(rxbound_check("x+(a*)+"), "can match nothing"));
+	assert_non_null(strstr(rxbound_check("(^|$|\\b)*"), "can match"));
+	assert_non_null(strstr(rxbound_check("(a|)+"), "can match nothing"));
+	assert_non_null(strstr(rxbound_check("(a?b?){2}"), "can match"));
+	assert_non_null(strstr(rxbound_check("(x)\\1*"), "can match"));
+	/* Anchors with nothing that must match between them: 9 in a row,
+	   through optional parts, through alternatives, across a group's
+	   edge, and from a repeated group's end back to its start. */
+	assert_non_null(strstr(
+	    rxbound_check("\\b\\B\\b\\B\\b\\B\\b\\B^"), "more than 8 anchors"));
+	assert_non_null(strstr(rxbound_check("\\ba?\\Bb?\\ba?\\Bb?\\ba?"
+					     "\\Bb?\\ba?\\Bb?\\b"),
+	    "anchors"));
+	assert_non_null(
+	    strstr(rxbound_check("(\\b|\\B)(\\b|\\B)(\\b|\\B)(\\b|\\B)"
+				 "(\\b|\\B)"),
+		"anchors"));
+	assert_non_null(
+	    strstr(rxbound_check("\\b\\B\\b\\B\\b(\\<\\>\\<\\>x)"), "anchors"));
+	assert_non_null(strstr(
+	    rxbound_check("(\\<\\>\\<\\>x\\<\\>\\<\\>\\b)+"), "anchors"));
+	assert_null(rxbound_check("\\b\\B\\b\\B\\b\\B\\b\\B"));
+	assert_null(rxbound_check("(\\<\\>\\<\\>x\\<\\>\\<\\>)+"));
+	assert_null(rxbound_check("^\\b(4\\.7\\.1|greylist(ed|ing)?)\\b.*$"));
+	assert_null(rxbound_check(".*?(a|b)?x{0,3}"));
 	assert_non_null(strstr(rxbound_check("x{1000}{5}"), "over 4000"));
 	/* What is in bounds still compiles. */
 	assert_null(rxbound_check("a{1000}"));
