@@ -1,7 +1,7 @@
 /*
  * gen: write a large synthetic SMTP capture for the benchmark.
  *
- * usage: gen [-d] [-s SEED] [-c CONCURRENT] OUTFILE [SIZE]
+ * usage: gen [-d] [-s SEED] [-c CONCURRENT] [-S SERVERS] OUTFILE [SIZE]
  *
  * SIZE takes a K, M or G suffix (powers of 1024); the default is 1G.  The
  * file is Ethernet/IPv4/TCP, thousands of sessions interleaved the way a
@@ -21,6 +21,9 @@
  * (550 unknown user, or 450 greylisted: the client then quits without
  * DATA when none was accepted), bodies of 2-16 KB.  About 90,000 sessions
  * per GiB, a mean frame of about 300 bytes.
+ *
+ * -S SERVERS: the sessions go to that many servers, 198.19.0.1 up (16 by
+ * default), round robin.
  */
 
 #include <errno.h>
@@ -51,6 +54,8 @@
 
 /* -d: the dialogue-heavy shape (see the top of this file). */
 static int	 dialogue;
+/* Servers the sessions go to, 198.19.0.1 up (16 by default; -S). */
+static unsigned long nservers = 16;
 #define D_GREET421	100		/* per mille, instead of P_GREET421 */
 #define D_REJECT	250		/* a RCPT refused: 550 user unknown */
 #define D_GREY		100		/* a RCPT refused: 450 greylisted */
@@ -486,7 +491,7 @@ session_new(struct session *s)
 	memset(s, 0, sizeof *s);
 	/* 198.18.0.0/15 is the benchmarking range (RFC 2544). */
 	s->cip = 0xc6120000u | (uint32_t)(1 + i % 65533);
-	s->sip = 0xc6130000u | (uint32_t)(1 + i % 16);
+	s->sip = 0xc6130000u | (uint32_t)(1 + i % nservers);
 	s->cport = (uint16_t)(1024 + (i / 65533 * 7919 + i) % 64000);
 	s->sport = 25;
 	s->seq[C2S] = (uint32_t)rnd();
@@ -656,7 +661,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: gen [-d] [-s SEED] [-c CONCURRENT] OUTFILE [SIZE]\n");
+	    "usage: gen [-d] [-s SEED] [-c CONCURRENT] [-S SERVERS] OUTFILE "
+	    "[SIZE]\n");
 	exit(2);
 }
 
@@ -671,7 +677,7 @@ main(int argc, char **argv)
 	int		 ch;
 
 	rng_state = 0x5eed5eed12345678ULL;
-	while ((ch = getopt(argc, argv, "ds:c:")) != -1) {
+	while ((ch = getopt(argc, argv, "ds:c:S:")) != -1) {
 		switch (ch) {
 		case 'd':
 			dialogue = 1;
@@ -681,6 +687,11 @@ main(int argc, char **argv)
 			    0x9e3779b97f4a7c15ULL;
 			if (rng_state == 0)
 				rng_state = 1;
+			break;
+		case 'S':
+			nservers = strtoul(optarg, NULL, 10);
+			if (nservers == 0 || nservers > 65533)
+				usage();
 			break;
 		case 'c':
 			conc = strtoul(optarg, NULL, 10);
