@@ -53,7 +53,9 @@ static const struct rxbound_elem rxbound_anchor = {true, 1, 1, 1};
 static const char rxbound_why_anchors[] =
     "the regular expression has more than " RXBOUND_STR(
 	RXBOUND_ANCHORS_MAX) " anchors (^ $ \\b \\B \\< \\>) with nothing "
-			     "that must match between them";
+			     "that must match between them (the anchors "
+			     "opening alternatives add up: write \"\\b(a|b)\" "
+			     "rather than \"(\\ba|\\bb)\")";
 static const char rxbound_why_empty[] =
     "the regular expression repeats a part that can match nothing (such "
     "as \"(x*)+\", \"(a|)*\" or \"(^|$){2}\"); repeat a part that must "

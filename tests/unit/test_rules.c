@@ -556,6 +556,11 @@ test_regex_too_big(void **state)
 	assert_null(rxbound_check("(\\<\\>\\<\\>x\\<\\>\\<\\>)+"));
 	assert_null(rxbound_check("^\\b(4\\.7\\.1|greylist(ed|ing)?)\\b.*$"));
 	assert_null(rxbound_check(".*?(a|b)?x{0,3}"));
+	/* Anchors opening alternatives add up; factored out they do not. */
+	assert_non_null(strstr(rxbound_check("(\\ba|\\bb|\\bc|\\bd|\\be|"
+					     "\\bf|\\bg|\\bh|\\bi)"),
+	    "\\b(a|b)"));
+	assert_null(rxbound_check("\\b(a|b|c|d|e|f|g|h|i|j|k|l)\\b"));
 	assert_non_null(strstr(rxbound_check("x{1000}{5}"), "over 4000"));
 	/* What is in bounds still compiles. */
 	assert_null(rxbound_check("a{1000}"));
