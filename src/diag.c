@@ -36,8 +36,8 @@
 #include "err.h"
 #include "kb.h"
 #include "lexicon.h"
-#include "vis.h"
 #include "rxbound.h"
+#include "vis.h"
 #include "xmalloc.h"
 
 #define DIAG_HIST_SERVERS 256

@@ -198,6 +198,16 @@ rxbound_mul(size_t a, size_t b)
 	return a > (RXBOUND_PARTS_MAX + 1) / b ? RXBOUND_PARTS_MAX + 1 : a * b;
 }
 
+/* A new element of the given parts: the last one's parts join the sum. */
+static bool
+rxbound_part(
+    struct rxbound_frame *f, const struct rxbound_elem *e, size_t parts)
+{
+	f->sum = rxbound_add(f->sum, f->last);
+	f->last = parts;
+	return rxbound_push(f, e);
+}
+
 /* A decimal number at *p, saturated just above RXBOUND_DUP_MAX; -1 when
    there are no digits. */
 static long
@@ -290,8 +300,7 @@ rxbound_check(const char *pattern)
 				return rxbound_why_anchors;
 			grp = f->alts;
 			depth--;
-			st[depth].last = g;
-			if (!rxbound_push(&st[depth], &grp))
+			if (!rxbound_part(&st[depth], &grp, g))
 				return rxbound_why_anchors;
 			p++;
 			goto check;
@@ -356,21 +365,17 @@ rxbound_check(const char *pattern)
 				} else
 					q++;
 			}
-			f->sum = rxbound_add(f->sum, f->last);
-			f->last = 1;
-			if (!rxbound_push(f, &rxbound_char))
+			if (!rxbound_part(f, &rxbound_char, 1))
 				return rxbound_why_anchors;
 			p = *q == ']' ? q + 1 : q;
 			goto check;
 		case '\\':
-			f->sum = rxbound_add(f->sum, f->last);
-			f->last = 1;
 			/* A back-reference may match nothing. */
 			if (rxbound_is_anchor_escape(p[1]))
 				e = &rxbound_anchor;
 			else if (p[1] >= '1' && p[1] <= '9')
 				e = &rxbound_nothing;
-			if (!rxbound_push(f, e))
+			if (!rxbound_part(f, e, 1))
 				return rxbound_why_anchors;
 			p += p[1] != '\0' ? 2 : 1;
 			goto check;
@@ -382,9 +387,7 @@ rxbound_check(const char *pattern)
 			break;
 		}
 		/* Anything else is one part. */
-		f->sum = rxbound_add(f->sum, f->last);
-		f->last = 1;
-		if (!rxbound_push(f, e))
+		if (!rxbound_part(f, e, 1))
 			return rxbound_why_anchors;
 		p++;
 	check:
