@@ -5,15 +5,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <bsd/sys/queue.h>
+
 #include "event.h"
 
 /*
  * The bounded session store of the UI (main thread): sessions built from
  * events, each with its transcript (the events themselves) and, when kept,
- * its packets.  At most `limit` sessions are kept: the oldest closed ones
- * are evicted first (the oldest open one when none is closed).  Per-session
- * transcripts and packets are capped too, and so are packets in total; every
- * cap hit is counted in store_stats.
+ * its packets.  At most `limit` sessions are kept: the one that closed
+ * longest ago is evicted first (the oldest open one when none is closed).
+ * Per-session transcripts and packets are capped too, and so are packets in
+ * total; every cap hit is counted in store_stats.
  *
  * The statistics (codes, 421/452 per minute, top hosts by 4xx) are counted
  * as events arrive, so they cover evicted sessions too.
@@ -94,6 +96,12 @@ struct store_session {
 	   under the per-session caps and the budget: a save lacks them. */
 	uint64_t pkt_dropped;
 	int linktype;
+	/* The store's lists of closed sessions, in the order they closed:
+	   all of them (eviction), and those holding packet copies (the
+	   packet budget's reclaim).  Store-private. */
+	TAILQ_ENTRY(store_session) closed_entry;
+	TAILQ_ENTRY(store_session) pkt_entry;
+	bool pkt_listed;
 };
 
 /*
@@ -155,8 +163,8 @@ struct store;
 struct store *store_new(size_t limit);
 void store_free(struct store *);
 /*
- * Also keep what the store holds (store_bytes) under bytes, evicting the
- * oldest closed sessions first; packet copies get at most half of it (and
+ * Also keep what the store holds (store_bytes) under bytes, evicting as
+ * store_add_take does; packet copies get at most half of it (and
  * STORE_PACKET_BYTES_MAX).  0: no budget but the caps.  Never fails.
  */
 void store_set_budget(struct store *, size_t bytes);

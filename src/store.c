@@ -57,6 +57,12 @@ struct store {
 	bool have_minutes;
 	int64_t first_minute, last_minute;
 	struct store_hosts servers, clients;
+	/* Closed sessions in the order they closed: all (store_evict), and
+	   those still holding packet copies (store_reclaim_packets).  Both
+	   take from the head, so neither walks past sessions it cannot use:
+	   with thousands of sessions open, a scan from the oldest for every
+	   packet or every new session made the UI fall behind live. */
+	TAILQ_HEAD(, store_session) closed, pkt_closed;
 };
 
 struct store *
@@ -70,6 +76,8 @@ store_new(size_t limit)
 	s->pkt_max = STORE_PACKET_BYTES_MAX;
 	for (i = 0; i < STORE_MINUTES; i++)
 		s->minutes[i].minute = -1;
+	TAILQ_INIT(&s->closed);
+	TAILQ_INIT(&s->pkt_closed);
 	return s;
 }
 
@@ -125,15 +133,23 @@ store_at(const struct store *s, size_t i)
 	return s->sess[s->off + i];
 }
 
-/* Index of the session with id, or of where it would go. */
+/*
+ * Index of the session with id, or of where it would go.  It reads the
+ * dense keys, not the sessions: every event is looked up, and a step
+ * through the session pointers cost two cache misses instead of one.
+ */
 static size_t
 store_search(const struct store *s, uint64_t id)
 {
+	const struct store_key *k = s->keys + s->off;
 	size_t lo = 0, hi = s->n, mid;
 
+	/* A new session's first event: after the newest. */
+	if (hi == 0 || k[hi - 1].id < id)
+		return hi;
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (s->sess[s->off + mid]->id < id)
+		if (k[mid].id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -224,10 +240,21 @@ store_remove_at(struct store *s, size_t i)
 	s->stats.packet_bytes -= ss->pkt_bytes;
 	s->stats.event_bytes -= ss->ev_bytes;
 	s->arena_dead += ss->search_len;
+	if (ss->closed)
+		TAILQ_REMOVE(&s->closed, ss, closed_entry);
+	if (ss->pkt_listed)
+		TAILQ_REMOVE(&s->pkt_closed, ss, pkt_entry);
 	store_session_free(ss);
-	if (i == 0)
+	/* Close the hole from the nearer end: evictions take sessions near
+	   the oldest, and moving every later one (a key is 64 bytes) cost
+	   megabytes per new session at --limit 100000. */
+	if (i < s->n / 2) {
+		memmove(&s->sess[s->off + 1], &s->sess[s->off],
+		    i * sizeof *s->sess);
+		memmove(&s->keys[s->off + 1], &s->keys[s->off],
+		    i * sizeof *s->keys);
 		s->off++;
-	else {
+	} else {
 		memmove(&s->sess[s->off + i], &s->sess[s->off + i + 1],
 		    (s->n - i - 1) * sizeof *s->sess);
 		memmove(&s->keys[s->off + i], &s->keys[s->off + i + 1],
@@ -261,19 +288,19 @@ store_set_budget(struct store *s, size_t bytes)
 			 : bytes / 2;
 }
 
-/* Keep at most limit sessions and max_bytes: the oldest closed first (the
-   newest session stays, whatever it holds). */
+/* Keep at most limit sessions and max_bytes: first the session that
+   closed longest ago, the oldest open one when none is closed (the newest
+   session stays, whatever it holds). */
 static void
 store_evict(struct store *s)
 {
+	struct store_session *ss;
 	size_t i;
 
 	while (s->n > s->limit || (s->n > 1 && store_bytes(s) > s->max_bytes)) {
-		for (i = 0; i < s->n; i++)
-			if (s->sess[s->off + i]->closed)
-				break;
-		if (i == s->n)
-			i = 0;
+		i = 0;
+		if ((ss = TAILQ_FIRST(&s->closed)) != NULL)
+			i = store_search(s, ss->id);
 		store_remove_at(s, i);
 		s->stats.evicted++;
 	}
@@ -440,8 +467,12 @@ store_append(struct store *s, const struct event *ev)
 	ss->server_w = (uint8_t)n;
 	strcpy(ss->tls, "none");
 	ss->linktype = -1;
+	/* Full at the end: slide down when a quarter of the array is free at
+	   its start (so that each slide is paid for by as many evictions),
+	   else grow.  Sliding whenever off > 0 made every new session move
+	   them all once the limit was one short of the capacity. */
 	if (s->off + s->n == s->cap) {
-		if (s->off > 0) {
+		if (s->off > 0 && s->off >= s->cap / 4) {
 			memmove(
 			    s->sess, s->sess + s->off, s->n * sizeof *s->sess);
 			memmove(
@@ -725,6 +756,17 @@ store_count_reply(struct store *s, const struct event *ev)
 	}
 }
 
+/* A closed session holding packet copies goes on the list that the packet
+   budget takes them back from (once). */
+static void
+store_pkt_list(struct store *s, struct store_session *ss)
+{
+	if (ss->closed && ss->n_packets > 0 && !ss->pkt_listed) {
+		TAILQ_INSERT_TAIL(&s->pkt_closed, ss, pkt_entry);
+		ss->pkt_listed = true;
+	}
+}
+
 /* Update the list columns from one event. */
 static void
 store_columns(struct store *s, struct store_session *ss, const struct event *ev)
@@ -809,7 +851,11 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 			ss->flags |= STORE_F_NO_PAYLOAD;
 		break;
 	case EV_SESSION_CLOSE:
-		ss->closed = true;
+		if (!ss->closed) {
+			ss->closed = true;
+			TAILQ_INSERT_TAIL(&s->closed, ss, closed_entry);
+			store_pkt_list(s, ss);
+		}
 		ss->close_reason = ev->close_reason;
 		break;
 	case EV_MESSAGE:
@@ -820,19 +866,18 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 	}
 }
 
-/* Release the packets of the oldest closed sessions to make room. */
+/* Release the packets of the sessions that closed longest ago to make
+   room. */
 static bool
 store_reclaim_packets(struct store *s, size_t need)
 {
-	size_t i, j;
+	struct store_session *ss;
+	size_t j;
 
-	for (i = 0; i < s->n; i++) {
-		struct store_session *ss = s->sess[s->off + i];
-
-		if (s->stats.packet_bytes + need <= s->pkt_max)
-			break;
-		if (!ss->closed || ss->n_packets == 0)
-			continue;
+	while (s->stats.packet_bytes + need > s->pkt_max &&
+	       (ss = TAILQ_FIRST(&s->pkt_closed)) != NULL) {
+		TAILQ_REMOVE(&s->pkt_closed, ss, pkt_entry);
+		ss->pkt_listed = false;
 		for (j = 0; j < ss->n_packets; j++)
 			event_free(ss->packets[j]);
 		s->stats.packets_capped += ss->n_packets;
@@ -874,6 +919,7 @@ store_add_packet(struct store *s, struct store_session *ss, struct event *ev)
 	ss->n_packets++;
 	ss->pkt_bytes += need;
 	s->stats.packet_bytes += need;
+	store_pkt_list(s, ss);
 }
 
 /* a is later than b (timercmp(a, b, >), which cppcheck cannot parse). */

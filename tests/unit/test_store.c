@@ -244,6 +244,96 @@ test_packet_caps(void **state)
 }
 
 /*
+ * The session that closed first is evicted first, whatever its id, and the
+ * packet budget takes copies back from closed sessions in the order they
+ * closed, never from an open one.  Both take from a list of closed
+ * sessions: thousands of open sessions are not walked for each packet.
+ */
+static void
+test_closed_order(void **state)
+{
+	enum { PKT = 65536 };
+	struct store *s = store_new(4);
+	uint64_t id;
+
+	(void)state;
+	for (id = 1; id <= 4; id++)
+		open_s(s, id, 100);
+	close_s(s, 3, 101);
+	close_s(s, 2, 102);
+	close_s(s, 3, 103); /* a second close changes nothing */
+	open_s(s, 5, 104);
+	assert_null(store_find(s, 3));
+	assert_non_null(store_find(s, 2));
+	open_s(s, 6, 105);
+	assert_null(store_find(s, 2));
+	/* None closed: the oldest open one. */
+	open_s(s, 7, 106);
+	assert_null(store_find(s, 1));
+	assert_int_equal(store_stats(s)->evicted, 3);
+	store_free(s);
+
+	/* A hole near either end is closed from that end: the order stays. */
+	s = store_new(6);
+	for (id = 1; id <= 6; id++)
+		open_s(s, id, 100);
+	close_s(s, 5, 101); /* near the end */
+	close_s(s, 2, 101); /* near the start */
+	open_s(s, 7, 102);
+	open_s(s, 8, 102);
+	{
+		static const uint64_t want[] = {1, 3, 4, 6, 7, 8};
+		size_t k;
+
+		assert_int_equal(store_count(s), 6);
+		for (k = 0; k < 6; k++) {
+			assert_int_equal(store_at(s, k)->id, want[k]);
+			assert_ptr_equal(
+			    store_find(s, want[k]), store_at(s, k));
+			assert_int_equal(store_keys(s)[k].id, want[k]);
+		}
+	}
+	store_free(s);
+
+	/* Packets: room for ten copies of 64 KiB (the copies dominate the
+	   budget, so that no session is evicted for them). */
+	s = store_new(100);
+	store_set_budget(s, 2 * 10 * (PKT + sizeof(struct event)));
+	for (id = 1; id <= 10; id++) {
+		open_s(s, id, 100);
+		packet(s, id, PKT);
+	}
+	for (id = 1; id <= 10; id++)
+		assert_int_equal(store_find(s, id)->n_packets, 1);
+	/* Full, and nothing closed: the copy is not kept, none is freed. */
+	packet(s, 1, PKT);
+	assert_int_equal(store_find(s, 1)->n_packets, 1);
+	assert_true(store_find(s, 1)->packets_truncated);
+	for (id = 10; id >= 6; id--)
+		close_s(s, id, 101);
+	packet(s, 2, PKT);
+	packet(s, 2, PKT);
+	/* 10 then 9 closed first: their copies went; 8 and the open kept. */
+	assert_int_equal(store_find(s, 10)->n_packets, 0);
+	assert_true(store_find(s, 10)->packets_truncated);
+	assert_int_equal(store_find(s, 9)->n_packets, 0);
+	assert_int_equal(store_find(s, 8)->n_packets, 1);
+	assert_false(store_find(s, 8)->packets_truncated);
+	assert_int_equal(store_find(s, 2)->n_packets, 3);
+	/* Sessions listed, reclaimed or not, then evicted: no dangling
+	   entry (ASan would see one). */
+	for (id = 11; id <= 300; id++) {
+		open_s(s, id, 102);
+		packet(s, id, PKT);
+		close_s(s, id, 102);
+	}
+	assert_int_equal(store_count(s), 100);
+	assert_true(
+	    store_stats(s)->packet_bytes <= 10 * (PKT + sizeof(struct event)));
+	store_free(s);
+}
+
+/*
  * Packet copies that the budget or a cap drops are counted per session, and
  * the pcap save (the UI's w) says the file lacks them.
  */
@@ -679,6 +769,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_columns),
 	    cmocka_unit_test(test_eviction_order),
+	    cmocka_unit_test(test_closed_order),
 	    cmocka_unit_test(test_many_sessions),
 	    cmocka_unit_test(test_event_cap),
 	    cmocka_unit_test(test_packet_caps),
