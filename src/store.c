@@ -62,7 +62,8 @@ struct store {
 	   take from the head, so neither walks past sessions it cannot use:
 	   with thousands of sessions open, a scan from the oldest for every
 	   packet or every new session made the UI fall behind live. */
-	TAILQ_HEAD(, store_session) closed, pkt_closed;
+	TAILQ_HEAD(store_closed, store_session) closed;
+	struct store_closed pkt_closed;
 };
 
 struct store *
