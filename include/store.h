@@ -101,7 +101,6 @@ struct store_session {
 	   packet budget's reclaim).  Store-private. */
 	TAILQ_ENTRY(store_session) closed_entry;
 	TAILQ_ENTRY(store_session) pkt_entry;
-	bool pkt_listed;
 };
 
 /*

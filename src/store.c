@@ -58,7 +58,8 @@ struct store {
 	int64_t first_minute, last_minute;
 	struct store_hosts servers, clients;
 	/* Closed sessions in the order they closed: all (store_evict), and
-	   those still holding packet copies (store_reclaim_packets).  Both
+	   those still holding packet copies (store_reclaim_packets; a
+	   session is on it exactly when closed and n_packets > 0).  Both
 	   take from the head, so neither walks past sessions it cannot use:
 	   with thousands of sessions open, a scan from the oldest for every
 	   packet or every new session made the UI fall behind live. */
@@ -243,7 +244,7 @@ store_remove_at(struct store *s, size_t i)
 	s->arena_dead += ss->search_len;
 	if (ss->closed)
 		TAILQ_REMOVE(&s->closed, ss, closed_entry);
-	if (ss->pkt_listed)
+	if (ss->closed && ss->n_packets > 0)
 		TAILQ_REMOVE(&s->pkt_closed, ss, pkt_entry);
 	store_session_free(ss);
 	/* Close the hole from the nearer end: evictions take sessions near
@@ -757,17 +758,6 @@ store_count_reply(struct store *s, const struct event *ev)
 	}
 }
 
-/* A closed session holding packet copies goes on the list that the packet
-   budget takes them back from (once). */
-static void
-store_pkt_list(struct store *s, struct store_session *ss)
-{
-	if (ss->closed && ss->n_packets > 0 && !ss->pkt_listed) {
-		TAILQ_INSERT_TAIL(&s->pkt_closed, ss, pkt_entry);
-		ss->pkt_listed = true;
-	}
-}
-
 /* Update the list columns from one event. */
 static void
 store_columns(struct store *s, struct store_session *ss, const struct event *ev)
@@ -855,7 +845,9 @@ store_columns(struct store *s, struct store_session *ss, const struct event *ev)
 		if (!ss->closed) {
 			ss->closed = true;
 			TAILQ_INSERT_TAIL(&s->closed, ss, closed_entry);
-			store_pkt_list(s, ss);
+			if (ss->n_packets > 0)
+				TAILQ_INSERT_TAIL(
+				    &s->pkt_closed, ss, pkt_entry);
 		}
 		ss->close_reason = ev->close_reason;
 		break;
@@ -878,7 +870,6 @@ store_reclaim_packets(struct store *s, size_t need)
 	while (s->stats.packet_bytes + need > s->pkt_max &&
 	       (ss = TAILQ_FIRST(&s->pkt_closed)) != NULL) {
 		TAILQ_REMOVE(&s->pkt_closed, ss, pkt_entry);
-		ss->pkt_listed = false;
 		for (j = 0; j < ss->n_packets; j++)
 			event_free(ss->packets[j]);
 		s->stats.packets_capped += ss->n_packets;
@@ -920,7 +911,8 @@ store_add_packet(struct store *s, struct store_session *ss, struct event *ev)
 	ss->n_packets++;
 	ss->pkt_bytes += need;
 	s->stats.packet_bytes += need;
-	store_pkt_list(s, ss);
+	if (ss->closed && ss->n_packets == 1)
+		TAILQ_INSERT_TAIL(&s->pkt_closed, ss, pkt_entry);
 }
 
 /* a is later than b (timercmp(a, b, >), which cppcheck cannot parse). */
