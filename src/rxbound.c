@@ -209,18 +209,27 @@ rxbound_part(
 }
 
 /* A decimal number at *p, saturated just above RXBOUND_DUP_MAX; -1 when
-   there are no digits. */
+   there are no digits.  glibc reads "\0" in a count as the digit 0 (so
+   "a{4,112\04}" is a{4,11204}, a gigabyte to compile: a fuzzing
+   finding), and so does this. */
 static long
 rxbound_num(const char **p)
 {
 	long v = -1;
+	int d;
 
-	while (**p >= '0' && **p <= '9') {
+	for (;;) {
+		if (**p >= '0' && **p <= '9')
+			d = *(*p)++ - '0';
+		else if ((*p)[0] == '\\' && (*p)[1] == '0') {
+			d = 0;
+			*p += 2;
+		} else
+			break;
 		if (v < 0)
 			v = 0;
 		if (v <= RXBOUND_DUP_MAX)
-			v = v * 10 + (**p - '0');
-		(*p)++;
+			v = v * 10 + d;
 	}
 	return v;
 }

@@ -11,10 +11,9 @@
 #include "config.h"
 
 #include "store.h"
-#include "rxbound.h"
+#include "rx.h"
 
 #include <ctype.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1073,8 +1072,9 @@ struct store_term {
 	char *lower; /* text in lower case (substring search) */
 	size_t len;  /* of text */
 	bool is_re;
-	bool code; /* text is a code or class: "452", "4xx" */
-	regex_t re;
+	bool code;     /* text is a code or class: "452", "4xx" */
+	struct rx *re; /* is_re */
+	bool re_empty; /* re matches the empty string */
 	/* cause: the store_cause_bit()s of the causes it matches, and
 	   STORE_CAUSE_MORE (those the bits cannot tell). */
 	uint64_t causes;
@@ -1125,20 +1125,11 @@ store_code_matches(const struct store_session *ss, const char *w)
 static bool
 store_term_str(const struct store_term *t, const char *s, size_t n)
 {
-	char *z;
-	bool hit;
-
 	if (s == NULL)
 		return false;
 	if (!t->is_re)
 		return store_contains(s, n, t->lower, t->len);
-	/* Strings of the session end with a NUL: no copy. */
-	if (s[n] == '\0')
-		return regexec(&t->re, s, 0, NULL, 0) == 0;
-	z = xstrndup(s, n);
-	hit = regexec(&t->re, z, 0, NULL, 0) == 0;
-	free(z);
-	return hit;
+	return rx_test(t->re, s, n);
 }
 
 static bool
@@ -1204,7 +1195,7 @@ store_term_codes(const struct store_term *t, const struct store_session *ss)
 		if (!store_session_has_code(ss, c))
 			continue;
 		snprintf(buf, sizeof buf, "%d", c);
-		if (regexec(&t->re, buf, 0, NULL, 0) == 0)
+		if (rx_test(t->re, buf, strlen(buf)))
 			return true;
 	}
 	return false;
@@ -1261,6 +1252,73 @@ store_term_part(
 	return memmem(k->search + b, e - b, t->lower, t->len) != NULL;
 }
 
+/*
+ * A regular expression against the search text's part for one field
+ * (client, server, HELO or MAIL FROM), read from the key's block like a
+ * substring: no pointer chased to the session.  The block is in lower
+ * case, which a case-insensitive expression cannot tell.  A field the
+ * session lacks (no HELO yet) has an empty part, as an empty field would:
+ * only an expression that matches nothing at all needs the session to
+ * tell them apart.
+ */
+static bool
+store_term_re_part(const struct store_term *t, const struct store_key *k,
+    const struct store_session *ss, int part)
+{
+	size_t b = part < 0 ? 0 : k->search_off[part];
+	size_t e = k->search_off[part + 1] - 1;
+
+	if (e > b || part < STORE_PART_HELO)
+		return rx_test(t->re, k->search + b, e - b);
+	if (!t->re_empty)
+		return false;
+	return part == STORE_PART_HELO ? ss->helo != NULL
+				       : ss->mail_from != NULL;
+}
+
+/* The recipients' part: each address ends with its NUL. */
+static bool
+store_term_re_rcpts(const struct store_term *t, const struct store_key *k)
+{
+	size_t o = k->search_off[STORE_PART_RCPT], l;
+
+	while (o < k->search_len) {
+		l = strnlen(k->search + o, k->search_len - o);
+		if (rx_test(t->re, k->search + o, l))
+			return true;
+		o += l + 1;
+	}
+	return false;
+}
+
+static bool
+store_term_re(const struct store_term *t, const struct store_key *k,
+    const struct store_session *ss)
+{
+	switch (t->field) {
+	case STORE_FIELD_CLIENT:
+		return store_term_re_part(t, k, ss, -1);
+	case STORE_FIELD_SERVER:
+		return store_term_re_part(t, k, ss, STORE_PART_SERVER);
+	case STORE_FIELD_HELO:
+		return store_term_re_part(t, k, ss, STORE_PART_HELO);
+	case STORE_FIELD_FROM:
+		return store_term_re_part(t, k, ss, STORE_PART_FROM);
+	case STORE_FIELD_RCPT:
+		return store_term_re_rcpts(t, k);
+	case STORE_FIELD_TEXT:
+		return store_term_re_part(t, k, ss, -1) ||
+		       store_term_re_part(t, k, ss, STORE_PART_SERVER) ||
+		       store_term_re_part(t, k, ss, STORE_PART_HELO) ||
+		       store_term_re_part(t, k, ss, STORE_PART_FROM) ||
+		       store_term_re_rcpts(t, k);
+	case STORE_FIELD_CODE:
+	case STORE_FIELD_CAUSE:
+		break;
+	}
+	return false;
+}
+
 static bool
 store_term_match(const struct store_term *t, const struct store_key *k,
     const struct store_session *ss)
@@ -1290,7 +1348,9 @@ store_term_match(const struct store_term *t, const struct store_key *k,
 		case STORE_FIELD_CAUSE:
 			break;
 		}
-	}
+	} else if (t->field != STORE_FIELD_CODE &&
+		   t->field != STORE_FIELD_CAUSE)
+		return store_term_re(t, k, ss);
 	switch (t->field) {
 	case STORE_FIELD_CODE:
 		return store_term_codes(t, ss);
@@ -1334,8 +1394,7 @@ store_filter_free(struct store_filter *f)
 	if (f == NULL)
 		return;
 	for (i = 0; i < f->n; i++) {
-		if (f->terms[i].is_re)
-			regfree(&f->terms[i].re);
+		rx_free(f->terms[i].re);
 		free(f->terms[i].text);
 		free(f->terms[i].lower);
 	}
@@ -1368,9 +1427,7 @@ store_filter_new(const char *text, char **cause)
 	struct store_term *t;
 	const char *p = text != NULL ? text : "", *v, *e;
 	size_t cap = 0, skip, k;
-	char err[128];
-	const char *big;
-	int rc;
+	char *why;
 
 	*cause = NULL;
 	for (;;) {
@@ -1399,22 +1456,14 @@ store_filter_new(const char *text, char **cause)
 			t->text = xstrndup(v, (size_t)(e - v));
 			t->is_re = true;
 			p = *e == '/' ? e + 1 : e;
-			/* Refused before regcomp could take gigabytes. */
-			if ((big = rxbound_check(t->text)) != NULL) {
-				xasprintf(cause, "/%s/: %s", t->text, big);
+			if ((t->re = rx_new(t->text, &why)) == NULL) {
+				xasprintf(cause, "/%s/: %s", t->text, why);
+				free(why);
 				free(t->text);
 				store_filter_free(f);
 				return NULL;
 			}
-			rc = regcomp(&t->re, t->text,
-			    REG_EXTENDED | REG_ICASE | REG_NOSUB);
-			if (rc != 0) {
-				regerror(rc, &t->re, err, sizeof err);
-				xasprintf(cause, "/%s/: %s", t->text, err);
-				free(t->text);
-				store_filter_free(f);
-				return NULL;
-			}
+			t->re_empty = rx_test(t->re, "", 0);
 		} else {
 			e = strchr(v, ' ');
 			if (e == NULL)

@@ -110,6 +110,7 @@ run full "libpcap-dev|
 libncurses-dev|
 libssl-dev|
 libbsd-dev|
+libpcre2-dev|
 build-essential|
 autoconf|
 automake|

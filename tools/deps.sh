@@ -26,7 +26,7 @@
 set -e
 
 BUILD="build-essential autoconf automake pkg-config libpcap-dev
-libncurses-dev libssl-dev libbsd-dev"
+libncurses-dev libssl-dev libbsd-dev libpcre2-dev"
 # Test framework, real servers, clients and tools used by the tests.
 TEST="libcmocka-dev swaks libnet-ssleay-perl tcpdump tshark wireshark-common tcpreplay python3
 python3-aiosmtpd iproute2 tmux openssl curl time procps

@@ -395,13 +395,28 @@ def build_opts(o):
               b"\0".join(a.encode() for a in args))
 
 
+def build_rx(o):
+    # Filter expressions against the texts they are typed for: an even
+    # first byte is the C locale, an odd one C.UTF-8.
+    pats = [b"^bob@", b"example\\.(com|net)$", b"^sender1[0-9]*\\.",
+            b"\\<word\\>", b"[[:space:]]+x", b"a{,2}", b"[]a]", b"[^a-z]",
+            b"\\w+@\\S+", b"(a|aa)*b", b"(a)\\1", b"a+?", b"\xc3\xa9.",
+            b"^4[0-9]{2} ", b"[[:upper:]]"]
+    texts = [b"bob@example.com", b"Alice@Example.NET", b"sender17.x",
+             b"a word", b"\xc3\x89t\xc3\xa9", b"452 4.5.3 Too many",
+             b"a\xff", b"aaaab"]
+    for i, p in enumerate(pats):
+        for j, t in enumerate(texts):
+            o.put("rx", "rx-%02d-%d" % (i, j), bytes([j & 1]) + p + b"\0" + t)
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         TOP, "tests", "fuzz", "corpus")
     o = Out(root)
     for build in (build_decode, build_capture, build_pipeline, build_smtp, build_tls,
                   build_keylog, build_maillog, build_reasm, build_explain, build_output,
-                  build_rules, build_opts, build_metrics_http):
+                  build_rules, build_opts, build_metrics_http, build_rx):
         build(o)
     for name in sorted(o.count):
         print("%s: %d seeds" % (name, o.count[name]))

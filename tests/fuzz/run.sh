@@ -17,7 +17,7 @@ src=$1
 build=$2
 shift 2
 secs=${FUZZ_SECONDS:-60}
-targets=${*:-"decode smtp tls rules pipeline explain reasm keylog output capture opts metrics_http maillog"}
+targets=${*:-"decode smtp tls rules pipeline explain reasm keylog output capture opts metrics_http maillog rx"}
 fz=$build/tests/fuzz
 seeds=$src/tests/fuzz/corpus
 [ -d "$seeds" ] || seeds=$fz/corpus
@@ -46,6 +46,7 @@ dict_for() {
 	keylog) echo keylog ;;
 	opts) echo opts ;;
 	maillog) echo maillog ;;
+	rx) echo rx ;;
 	esac
 }
 

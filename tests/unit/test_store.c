@@ -673,6 +673,25 @@ test_filter_fields(void **state)
 	assert_true(store_session_match(a, "/^relay\\.ex/"));
 	assert_true(store_session_match(a, "/a (b|z)/ code:452") == false);
 	assert_true(store_session_match(a, "/^(alice|zed)@/ code:452"));
+	/* Each field's expression reads its own part of the search block,
+	   case-insensitive; a field the session lacks matches nothing, not
+	   even an expression that matches the empty string. */
+	assert_true(store_session_match(a, "helo:/^RELAY\\.example\\.COM$/"));
+	assert_false(store_session_match(a, "helo:/^alice\\./"));
+	assert_true(store_session_match(b, "helo:/^alice\\./"));
+	assert_true(store_session_match(a, "from:/x*/"));
+	assert_false(store_session_match(b, "from:/x*/"));
+	assert_false(store_session_match(b, "from:/^$/"));
+	assert_true(store_session_match(a, "rcpt:/^carol@/"));
+	assert_false(store_session_match(a, "rcpt:/^alice@/"));
+	assert_false(store_session_match(b, "rcpt:/./"));
+	assert_true(
+	    store_session_match(a, "server:/^198\\.51\\.100\\.[0-9]+:25$/"));
+	assert_false(store_session_match(a, "server:/^192\\./"));
+	assert_true(store_session_match(a, "client:/^192\\.0\\.2\\./"));
+	assert_true(store_session_match(a, "/@example\\.com$/"));
+	assert_false(store_session_match(b, "/@example\\.com$/"));
+	assert_false(store_session_match(a, "/org\\.net/"));
 	/* An empty value while typing, and an unknown field as text. */
 	assert_true(store_session_match(a, "from:"));
 	assert_false(store_session_match(a, "nosuch:x"));
