@@ -35,7 +35,11 @@ static const char *const pats[] = {"a", "bob", "^bob@", "\\.net$",
     "(ab)+c", "(a|bc)?d", "((a)|b)+", "ÄB", "é.", "^é$", "[é]", "[^é]",
     "\\w\\w", "Straße", "a**", "a+?", "a{1}*", "(a)\\1", "\\d", "\\n",
     "[[=a=]]", "[[.-.]]", "(a|aa)*b", "4[0-9]{2}", "^4.2 ", "5\\.7\\.1",
-    "Too many", "452", "4.3.2", "^(421|452)", "rcpt", "@example\\.com>?$"};
+    "Too many", "452", "4.3.2", "^(421|452)", "rcpt", "@example\\.com>?$",
+    /* fuzzing findings: PCRE2 10.42's JIT, glibc's C-locale ranges past
+       ASCII and its anchors around a newline */
+    "(a|)b*a", "(a|)[bc]*a", "(|a)b*a", "(a|b{0})c*a", "(a|^)c*a", "[^a-\xd4]a",
+    "\\b", "a$.", "a.^x", "a$[[:space:]]"};
 
 /* Texts: ASCII, UTF-8, bytes that are not UTF-8, newlines. */
 static const char *const texts[] = {"", "a", "A", "b", "ab", "abc", "aa", "aaa",
@@ -47,9 +51,7 @@ static const char *const texts[] = {"", "a", "A", "b", "ab", "abc", "aa", "aaa",
     "É", "straße", "STRASSE", "\xe9", "a\xff", "\xc3", "\xc3\xa9\xc3",
     "452 4.5.3 Too many", "421 4.3.2 Service shutting down", "4x2", "d1", "1a",
     "ab12ef", "<bob@example.com>", "AbcD", "_", "a_b", "abcd", "bcd", "acd",
-    "aab", "-a", ">\xe0\xe0\xe0", "[^a-\xd4]a",
-    "\xd4"
-    "a"};
+    "aab", "-a", ">\xe0\xe0\xe0", "[^a-\xd4]a", "\xd4\x61", "a\nx"};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
