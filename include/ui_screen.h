@@ -232,6 +232,7 @@ struct ui_ctx {
 	char prompt_saved[UI_FILTER_MAX];
 	void (*prompt_done)(struct ui_ctx *, const char *answer);
 	void (*prompt_change)(struct ui_ctx *, const char *text);
+	bool prompt_pending; /* text changed, prompt_change not yet called */
 };
 
 /* Keys that curses does not name. */

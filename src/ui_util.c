@@ -362,6 +362,7 @@ ui_prompt(struct ui_ctx *ctx, const char *label, const char *initial,
 	ctx->prompt_len = strlen(ctx->prompt_buf);
 	ctx->prompt_done = done;
 	ctx->prompt_change = change;
+	ctx->prompt_pending = false;
 	ctx->msg[0] = '\0';
 	ctx->dirty = true;
 }
