@@ -439,7 +439,7 @@ rx_compile_fast(struct rx *r, const char *pattern)
 	   string (see rx_alts).  Without the JIT (a CPU it does not know),
 	   PCRE2 interprets. */
 	if (jit)
-		(void)pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE);
+		r->jit = pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE) == 0;
 	free(t);
 }
 
@@ -504,18 +504,33 @@ rx_regexec(const struct rx *r, const char *s, size_t n)
 bool
 rx_test(struct rx *r, const char *s, size_t n)
 {
+	unsigned char high = 0;
+	bool newline = false;
+	size_t i;
 	int rc;
 
-	n = strnlen(s, n);
+	/* Up to a NUL, as regexec; whether the text has a newline, or a
+	   byte past ASCII, on the way. */
+	for (i = 0; i < n && s[i] != '\0'; i++) {
+		high |= (unsigned char)s[i];
+		newline |= s[i] == '\n';
+	}
+	n = i;
 	/* Around a newline of the text glibc's anchors follow rules of
 	   their own ("a$." matches "a\nx", "a$" does not; a fuzzing
 	   finding): such a text, rare in a session's fields, goes to
 	   regexec. */
-	if (!rx_fast(r) || memchr(s, '\n', n) != NULL)
+	if (!rx_fast(r) || newline)
 		return rx_regexec(r, s, n);
-	/* pcre2_match runs the JIT code, after checking that a text is
-	   UTF-8 where it must be (pcre2_jit_match would not check). */
-	rc = pcre2_match(r->code, (PCRE2_SPTR)s, n, 0, 0, r->md, r->mc);
+	/* ASCII is valid UTF-8: the JIT code runs straight away.  Other
+	   texts go through pcre2_match, which checks that a text is UTF-8
+	   where it must be (pcre2_jit_match would not) and then runs the
+	   JIT code. */
+	if (r->jit && high < 0x80)
+		rc = pcre2_jit_match(
+		    r->code, (PCRE2_SPTR)s, n, 0, 0, r->md, r->mc);
+	else
+		rc = pcre2_match(r->code, (PCRE2_SPTR)s, n, 0, 0, r->md, r->mc);
 	if (rc >= 0)
 		return true;
 	if (rc == PCRE2_ERROR_NOMATCH)

@@ -139,8 +139,10 @@ static inline bool
 ui_list_listed(const struct ui_list_state *ls, const struct store_key *k,
     struct store_session *const *all, size_t i, size_t n)
 {
-	if (i + UI_LIST_AHEAD < n)
+	if (i + UI_LIST_AHEAD < n) {
 		__builtin_prefetch(k[UI_LIST_AHEAD].search);
+		__builtin_prefetch(k[UI_LIST_AHEAD].search + 64);
+	}
 	if (ls->problems && (k->flags & STORE_K_PROBLEM) == 0)
 		return false;
 	return store_filter_match_key(ls->filt, k, all[i]);
