@@ -37,9 +37,12 @@ static const char *const pats[] = {"a", "bob", "^bob@", "\\.net$",
     "[[=a=]]", "[[.-.]]", "(a|aa)*b", "4[0-9]{2}", "^4.2 ", "5\\.7\\.1",
     "Too many", "452", "4.3.2", "^(421|452)", "rcpt", "@example\\.com>?$",
     /* fuzzing findings: PCRE2 10.42's JIT, glibc's C-locale ranges past
-       ASCII and its anchors around a newline */
+       ASCII, its anchors around a newline */
     "(a|)b*a", "(a|)[bc]*a", "(|a)b*a", "(a|b{0})c*a", "(a|^)c*a", "[^a-\xd4]a",
-    "\\b", "a$.", "a.^x", "a$[[:space:]]"};
+    "\\b", "a$.", "a.^x", "a$[[:space:]]",
+    /* and glibc's ranges under REG_ICASE */
+    "[^\x01-a+aeaz]\x01", "[^!-a]", "[!-a]", "[A-Z]", "[^A-Z]", "[a-f0-9]+$",
+    "[0-z]", "[]-a]", "[%--]x"};
 
 /* Texts: ASCII, UTF-8, bytes that are not UTF-8, newlines. */
 static const char *const texts[] = {"", "a", "A", "b", "ab", "abc", "aa", "aaa",
@@ -130,9 +133,10 @@ test_fast_or_not(void **state)
 {
 	static const char *const fast[] = {"^bob@", "example\\.(com|net)$",
 	    "^sender1[0-9]*\\.", "\\<word\\>", "[[:digit:]]{3}", "a{,2}",
-	    "[]a]", "\\w+@\\S+"};
+	    "[]a]", "\\w+@\\S+", "[A-Z]+", "[^a-f0-9]"};
 	static const char *const slow[] = {"(a)\\1", "a+?", "a{1}*",
-	    "[[:upper:]]", "[^[:lower:]]", "\\d", "[[=a=]]", "[[.-.]]"};
+	    "[[:upper:]]", "[^[:lower:]]", "[^!-a]", "[0-z]", "\\d", "[[=a=]]",
+	    "[[.-.]]"};
 	struct rx *r;
 	char *cause = NULL;
 	size_t i;
