@@ -21,3 +21,20 @@ bench_bin() {
 		return 1
 	fi
 }
+
+#   bench_dialogue_capture HERE SIZE
+#       set f to the dialogue-heavy capture of SIZE (gen -d) in $BENCH_DIR,
+#       building gen from HERE/gen.c and making the file when missing.
+bench_dialogue_capture() {
+	gen=$BENCH_DIR/gen
+	if [ ! -x "$gen" ] || [ -n "$(find "$1/gen.c" -newer "$gen")" ]; then
+		# shellcheck disable=SC2046
+		${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -O2 -o "$gen" "$1/gen.c" \
+		    $(pkg-config --cflags --libs libpcap) || die "cannot build gen"
+	fi
+	f=$BENCH_DIR/smtp-dialogue-$2.pcap
+	if [ ! -s "$f" ]; then
+		"$gen" -d "$f.tmp" "$2" >&2 || die "gen failed"
+		mv "$f.tmp" "$f"
+	fi
+}

@@ -30,23 +30,12 @@ UI_ROUNDS=${UI_ROUNDS:-8}
 
 die() { echo "ui_filters: $*" >&2; exit 2; }
 command -v tmux >/dev/null 2>&1 || die "tmux is missing"
-[ $# -ge 1 ] || die "name the binary: bench/ui_filters.sh BUILDDIR"
-if [ -d "$1" ]; then bin=$1/smtpscope; else bin=$1; fi
-[ -x "$bin" ] || die "$bin: not executable"
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+bench_bin "$@" || die "name the binary: bench/ui_filters.sh BUILDDIR"
 case $bin in /*) ;; *) bin=$(pwd)/$bin ;; esac
 mkdir -p "$BENCH_DIR"
-
-gen=$BENCH_DIR/gen
-if [ ! -x "$gen" ] || [ -n "$(find "$here/gen.c" -newer "$gen")" ]; then
-	# shellcheck disable=SC2046
-	${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -O2 -o "$gen" "$here/gen.c" \
-	    $(pkg-config --cflags --libs libpcap) || die "cannot build gen"
-fi
-f=$BENCH_DIR/smtp-dialogue-$UI_SIZE.pcap
-if [ ! -s "$f" ]; then
-	"$gen" -d "$f.tmp" "$UI_SIZE" >&2 || die "gen failed"
-	mv "$f.tmp" "$f"
-fi
+bench_dialogue_capture "$here" "$UI_SIZE"
 
 s=smtpscope-uifilters-$$
 timing=$BENCH_DIR/ui-filters.$$

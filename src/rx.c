@@ -283,7 +283,7 @@ rx_translate(const char *p, bool *jit_ok)
 	struct rx_buf b = {NULL, 0, 0};
 	struct rx_alts alts;
 	enum rx_prev prev = RX_NONE;
-	size_t i = 0, next, depth = 0;
+	size_t i = 0, next;
 	const char *gnu;
 	bool zero;
 
@@ -319,17 +319,15 @@ rx_translate(const char *p, bool *jit_ok)
 		case '(':
 			if (!rx_alts_open(&alts))
 				goto inexact;
-			depth++;
 			rx_putc(&b, '(');
 			prev = RX_NONE;
 			break;
 		case ')':
-			if (depth == 0) {
+			if (alts.d == 0) {
 				rx_put(
 				    &b, "\\)"); /* glibc: a lone ')' is text */
 				rx_alts_atom(&alts, true);
 			} else {
-				depth--;
 				rx_putc(&b, ')');
 				rx_alts_close(&alts);
 			}
@@ -410,7 +408,7 @@ rx_translate(const char *p, bool *jit_ok)
 		}
 		i++;
 	}
-	if (depth != 0)
+	if (alts.d != 0)
 		goto inexact; /* regcomp refuses it */
 	if (alts.alt[0] && !alts.pos[0])
 		alts.jit_ok = false;
