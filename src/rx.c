@@ -95,22 +95,18 @@ rx_bracket_char(struct rx_buf *b, char c)
 }
 
 /*
- * A range lo-hi.  Under REG_ICASE glibc lowers both ends and each text
- * character before it compares them; PCRE2 takes a character when it or
- * its other case is in the range.  The two agree when the lowered range
- * holds no upper-case letter (then PCRE2 gets the lowered ends); "[!-a]"
- * holds A-Z, which glibc's lowered "B" (b) is outside of and PCRE2's
- * other case of "b" is inside of (a fuzzing finding).  Only ASCII ends.
- * False when the range is not translated.
+ * A range lo-hi: translated only between two digits or two letters of
+ * the same case, which REG_ICASE and PCRE2's caseless matching read
+ * alike.  Other ranges glibc folds its own way ("[^!-a]" takes "b" and
+ * "B", "[^a-|]" does not take "]": fuzzing findings).  False when the
+ * range is not translated.
  */
 static bool
 rx_bracket_range(struct rx_buf *b, unsigned char lo, unsigned char hi)
 {
-	if (lo >= 0x80 || hi >= 0x80)
-		return false;
-	lo = (unsigned char)tolower(lo);
-	hi = (unsigned char)tolower(hi);
-	if (lo > hi || (lo <= 'Z' && hi >= 'A'))
+	if (lo > hi ||
+	    !((isdigit(lo) && isdigit(hi)) || (islower(lo) && islower(hi)) ||
+		(isupper(lo) && isupper(hi))))
 		return false;
 	rx_bracket_char(b, (char)lo);
 	rx_putc(b, '-');

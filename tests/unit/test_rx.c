@@ -42,7 +42,7 @@ static const char *const pats[] = {"a", "bob", "^bob@", "\\.net$",
     "\\b", "a$.", "a.^x", "a$[[:space:]]",
     /* and glibc's ranges under REG_ICASE */
     "[^\x01-a+aeaz]\x01", "[^!-a]", "[!-a]", "[A-Z]", "[^A-Z]", "[a-f0-9]+$",
-    "[0-z]", "[]-a]", "[%--]x"};
+    "[0-z]", "[]-a]", "[%--]x", "[^a-|]", "[a-{]", "[^A-F]"};
 
 /* Texts: ASCII, UTF-8, bytes that are not UTF-8, newlines. */
 static const char *const texts[] = {"", "a", "A", "b", "ab", "abc", "aa", "aaa",
@@ -135,8 +135,8 @@ test_fast_or_not(void **state)
 	    "^sender1[0-9]*\\.", "\\<word\\>", "[[:digit:]]{3}", "a{,2}",
 	    "[]a]", "\\w+@\\S+", "[A-Z]+", "[^a-f0-9]"};
 	static const char *const slow[] = {"(a)\\1", "a+?", "a{1}*",
-	    "[[:upper:]]", "[^[:lower:]]", "[^!-a]", "[0-z]", "\\d", "[[=a=]]",
-	    "[[.-.]]"};
+	    "[[:upper:]]", "[^[:lower:]]", "[^!-a]", "[0-z]", "[^a-|]", "\\d",
+	    "[[=a=]]", "[[.-.]]"};
 	struct rx *r;
 	char *cause = NULL;
 	size_t i;
