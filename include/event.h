@@ -207,6 +207,9 @@ struct event *event_new_anomaly(
 size_t event_arg_len(const struct event *);
 /* Free an event and everything it owns; NULL is fine. */
 void event_free(struct event *);
+/* Release the calling thread's spare events (event_free keeps a few per
+   thread): before a thread that made or freed events ends. */
+void event_thread_done(void);
 /* A deep copy; never fails; caller frees. */
 struct event *event_dup(const struct event *);
 void event_diag_free(struct event_diag *);

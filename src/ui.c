@@ -131,6 +131,7 @@ ui_cap_main(void *arg)
 	int rc;
 
 	rc = runner_run(c->r, &why);
+	event_thread_done();
 	if (rc < 0) {
 		c->why = why;
 		atomic_store(&c->state, UI_CAP_FAILED);
