@@ -108,6 +108,11 @@ struct diag_hserver {
 	bool ctx_greet_seen;
 	struct diag_hsess s[DIAG_HIST_SESSIONS];
 	size_t n;
+	/* s[i].session and s[i].last again, side by side: every reply
+	   looks its session up, and a session new to a full server looks
+	   for the oldest; each s[i] is several cache lines. */
+	uint64_t sid[DIAG_HIST_SESSIONS];
+	double slast[DIAG_HIST_SESSIONS];
 	/* diag_hist_touch's links, each 1 + an index into diag.hist (0:
 	   none): the next entry of the index chain, and the neighbours in
 	   the order of last touch. */
@@ -502,28 +507,31 @@ diag_hist_touch(
 		diag_hist_append(d, h, k);
 	}
 	for (i = 0; i < h->n; i++) {
-		if (h->s[i].session == ev->session) {
-			s = &h->s[i];
+		if (h->sid[i] == ev->session)
 			break;
-		}
 	}
-	if (s == NULL) {
+	if (i == h->n) {
 		if (h->n < DIAG_HIST_SESSIONS)
-			s = &h->s[h->n++];
+			i = h->n++;
 		else {
 			/* Replace the session with the oldest activity. */
-			s = &h->s[0];
-			for (i = 1; i < h->n; i++) {
-				if (h->s[i].last < s->last)
-					s = &h->s[i];
+			size_t j;
+
+			for (i = 0, j = 1; j < h->n; j++) {
+				if (h->slast[j] < h->slast[i])
+					i = j;
 			}
 		}
+		s = &h->s[i];
 		memset(s, 0, sizeof *s);
 		s->session = ev->session;
+		h->sid[i] = ev->session;
 		s->open = true;
 		diag_client_addr(s->client, sizeof s->client, ev->client);
 	}
+	s = &h->s[i];
 	s->last = now;
+	h->slast[i] = now;
 	*sp = s;
 	return h;
 }
