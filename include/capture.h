@@ -41,6 +41,15 @@ typedef void (*capture_packet_fn)(void *arg, int linktype,
     const struct timeval *ts, const uint8_t *data, uint32_t caplen,
     uint32_t len);
 
+/*
+ * Optional, told of a packet a little before it is delivered (files read
+ * ahead, which have the next packets at hand): the consumer may fetch
+ * into the cache what it will need for it.  data is borrowed for the call
+ * and may be cut short (caplen); nothing may depend on the call being made.
+ */
+typedef void (*capture_peek_fn)(
+    void *arg, int linktype, const uint8_t *data, uint32_t caplen);
+
 /* capture_open's failures: the user's input, or the environment. */
 #define CAPTURE_EUSAGE (-2)   /* a bad BPF expression */
 #define CAPTURE_ERUNTIME (-1) /* a device, permissions, a file */
@@ -72,6 +81,8 @@ int capture_loop(struct capture *, capture_packet_fn, void *arg, int timeout_ms,
     char **cause);
 /* Safe from another thread or a signal handler. */
 void capture_stop(struct capture *);
+/* Set (or with fn NULL clear) the peek callback; before capture_loop. */
+void capture_set_peek(struct capture *, capture_peek_fn fn, void *arg);
 /*
  * --replay: the reader was held for ms milliseconds (a pause), so the
  * replay clock moves on by as much and the next packet keeps its pace

@@ -87,6 +87,11 @@ struct flow_ops {
 	   opened): f->pre must be freed.  May be NULL. */
 	void (*aborted)(void *arg, struct flow *, enum flow_close_reason,
 	    const struct timeval *ts);
+	/* Optional hint (flow_prefetch): f->user (not NULL) will be needed
+	   soon.  Level 1: the state f->user points to is asked for; level
+	   2, a packet later, what that state points to; level 3 one more
+	   step down. */
+	void (*prefetch)(void *arg, const struct flow *, int level);
 };
 
 struct flow_stats {
@@ -126,6 +131,8 @@ void flow_expire(struct flow_table *, const struct timeval *now);
 void flow_finish(struct flow_table *, const struct timeval *now);
 /* The flow a decoded packet belongs to, or NULL. */
 struct flow *flow_lookup(struct flow_table *, const struct decode_pkt *);
+/* A hint (p NULL: not a TCP/IP packet): p's flow will be looked up soon. */
+void flow_prefetch(struct flow_table *, const struct decode_pkt *);
 const struct flow_stats *flow_table_stats(const struct flow_table *);
 /* Heap bytes of the table: entries (tombstones included), buckets and the
    out-of-order bytes held.  Never fails. */

@@ -49,6 +49,9 @@ struct pipeline *pipeline_new(const struct pipeline_config *, struct diag *,
     struct keylog *, pipeline_emit_fn, void *arg);
 void pipeline_free(struct pipeline *);
 /* One captured frame; data borrowed. */
+/* A packet that pipeline_packet will get soon (capture_peek_fn). */
+void pipeline_peek(
+    struct pipeline *, int linktype, const uint8_t *data, uint32_t caplen);
 void pipeline_packet(struct pipeline *, int linktype, const struct timeval *ts,
     const uint8_t *data, uint32_t caplen, uint32_t len);
 /* Periodic work with the current capture time: idle timeouts, key log. */

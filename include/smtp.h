@@ -67,6 +67,9 @@ struct smtp_session *smtp_new(const struct smtp_config *,
     const struct smtp_ops *, void *arg, const struct timeval *start,
     const struct timeval *syn_ts, bool implicit_tls, bool midstream);
 void smtp_free(struct smtp_session *);
+/* A hint: s will be fed soon.  Asks for s itself from memory, or (deep,
+   once s is there) what it points to. */
+void smtp_prefetch(const struct smtp_session *, bool deep);
 
 /*
  * Feed in-order bytes of one direction (EV_DIR_CLIENT/EV_DIR_SERVER).

@@ -106,6 +106,9 @@
 #define CAPTURE_RA_PKT_MAX (16 * 1024 * 1024)
 /* Bytes of the next packet prefetched (a full Ethernet frame). */
 #define CAPTURE_RA_PREFETCH 1600
+/* The packet shown to the peek callback: this many after the one about to
+   be delivered. */
+#define CAPTURE_PEEK_AHEAD 5
 
 /* One packet in a read-ahead block: this header, then caplen bytes,
    padded to the header's alignment. */
@@ -167,6 +170,8 @@ struct capture {
 	bool done;
 	capture_packet_fn fn;
 	void *arg;
+	capture_peek_fn peek; /* NULL when none */
+	void *peek_arg;
 
 	/* Replay: the first packet's timestamp and when it was delivered. */
 	bool have_base;
@@ -870,6 +875,33 @@ capture_ra_stop(struct capture *c)
 }
 
 /* Analysis side of the read-ahead: deliver the blocks in order. */
+/*
+ * Show the peek callback the packet CAPTURE_PEEK_AHEAD packets ahead (off
+ * is the next one's record), so that what it asks for from memory, a chain
+ * of a few pointers followed one step per packet, has arrived by the time
+ * the packet is analysed.  Only within the block.
+ */
+static void
+capture_peek_ahead(struct capture *c, const struct capture_block *b, size_t off)
+{
+	struct capture_rec rec;
+	int i;
+
+	if (off + sizeof rec > b->used)
+		return;
+	for (i = 1; i < CAPTURE_PEEK_AHEAD; i++) {
+		memcpy(&rec, b->buf + off, sizeof rec);
+		off += capture_rec_size(rec.caplen);
+		if (off + sizeof rec > b->used)
+			return;
+	}
+	memcpy(&rec, b->buf + off, sizeof rec);
+	if (off + sizeof rec + rec.caplen > b->used)
+		return;
+	c->peek(
+	    c->peek_arg, c->linktype, b->buf + off + sizeof rec, rec.caplen);
+}
+
 static int
 capture_loop_ahead(struct capture *c, char **cause)
 {
@@ -911,6 +943,8 @@ capture_loop_ahead(struct capture *c, char **cause)
 			     pf += 64)
 				__builtin_prefetch(b->buf + pf);
 			ra->pf = pf;
+			if (c->peek != NULL)
+				capture_peek_ahead(c, b, next);
 			capture_deliver(c, &h, b->buf + ra->off + sizeof rec);
 			ra->off = next;
 		}
@@ -1055,6 +1089,13 @@ capture_loop_live(struct capture *c, int timeout_ms, char **cause)
 			}
 		}
 	}
+}
+
+void
+capture_set_peek(struct capture *c, capture_peek_fn fn, void *arg)
+{
+	c->peek = fn;
+	c->peek_arg = arg;
 }
 
 int

@@ -970,6 +970,22 @@ pipeline_flow_anomaly(void *arg, struct flow *f, const char *what,
 	pipeline_out(p, event_new_anomaly(ts, what, detail));
 }
 
+static void
+pipeline_flow_prefetch(void *arg, const struct flow *f, int level)
+{
+	const struct psess *ps = f->user;
+
+	(void)arg;
+	if (level == 1) {
+		/* What every packet reads: not the greeting's host name */
+		__builtin_prefetch(ps);
+		__builtin_prefetch(ps->client);
+		__builtin_prefetch(&ps->smtp);
+		__builtin_prefetch(&ps->sniffed);
+	} else if (ps->smtp != NULL)
+		smtp_prefetch(ps->smtp, level > 2);
+}
+
 static const struct flow_ops pipeline_flow_ops = {
     pipeline_flow_open,
     pipeline_flow_data,
@@ -977,6 +993,7 @@ static const struct flow_ops pipeline_flow_ops = {
     pipeline_flow_close,
     pipeline_flow_anomaly,
     pipeline_flow_aborted,
+    pipeline_flow_prefetch,
 };
 
 struct pipeline *
@@ -1225,6 +1242,20 @@ size_t
 pipeline_mem(const struct pipeline *p)
 {
 	return sizeof *p + p->mem_sessions + flow_table_mem(p->flows);
+}
+
+void
+pipeline_peek(
+    struct pipeline *p, int linktype, const uint8_t *data, uint32_t caplen)
+{
+	struct decode_pkt pkt;
+	const char *why = NULL;
+
+	if (decode_packet(linktype, data, caplen, NULL, &pkt, &why) ==
+	    DECODE_OK)
+		flow_prefetch(p->flows, &pkt);
+	else
+		flow_prefetch(p->flows, NULL);
 }
 
 void

@@ -167,6 +167,14 @@ runner_hold(struct runner *r)
 }
 
 static void
+runner_peek(void *arg, int linktype, const uint8_t *data, uint32_t caplen)
+{
+	struct runner *r = arg;
+
+	pipeline_peek(r->pipe, linktype, data, caplen);
+}
+
+static void
 runner_packet(void *arg, int linktype, const struct timeval *ts,
     const uint8_t *data, uint32_t caplen, uint32_t len)
 {
@@ -206,6 +214,7 @@ runner_new(const struct runner_config *cfg)
 	}
 	r->pipe =
 	    pipeline_new(cfg->pipe_cfg, cfg->diag, cfg->keylog, runner_emit, r);
+	capture_set_peek(r->cap, runner_peek, r);
 	gettimeofday(&r->started, NULL);
 	return r;
 }

@@ -268,6 +268,34 @@ struct smtp_session {
 
 static void smtp_cmd_helo(struct smtp_session *, uint64_t, const char *, size_t,
     const struct timeval *, bool);
+
+void
+smtp_prefetch(const struct smtp_session *s, bool deep)
+{
+	const struct smtp_fifo *f = &s->fifo;
+	size_t off;
+	int d;
+
+	if (!deep) {
+		for (off = 0; off < sizeof *s; off += 64)
+			__builtin_prefetch((const char *)s + off);
+		return;
+	}
+	/* What a reply or a command reads behind s: the line being
+	   assembled, the reply's text, the oldest outstanding command and
+	   the next free slot, the per-code counts. */
+	for (d = 0; d < 2; d++)
+		if (s->d[d].buf != NULL)
+			__builtin_prefetch(s->d[d].buf);
+	if (s->rep.text != NULL)
+		__builtin_prefetch(s->rep.text);
+	if (f->ring != NULL && f->cap > 0) {
+		__builtin_prefetch(&f->ring[f->first]);
+		__builtin_prefetch(&f->ring[(f->first + f->count) % f->cap]);
+	}
+	if (s->codes != NULL)
+		__builtin_prefetch(s->codes);
+}
 static void smtp_cmd_data(struct smtp_session *, uint64_t, const char *, size_t,
     const struct timeval *, bool);
 static void smtp_cmd_bdat(struct smtp_session *, uint64_t, const char *, size_t,

@@ -131,7 +131,7 @@ sd_flow_anomaly(void *arg, struct flow *f, const char *what, const char *detail,
 }
 
 static const struct flow_ops sd_ops = {sd_flow_open, sd_flow_data, sd_flow_gap,
-    sd_flow_close, sd_flow_anomaly, NULL};
+    sd_flow_close, sd_flow_anomaly, NULL, NULL};
 
 static void
 usage(void)

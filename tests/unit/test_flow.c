@@ -138,7 +138,7 @@ cb_aborted(void *arg, struct flow *f, enum flow_close_reason why,
 }
 
 static const struct flow_ops ops = {
-    cb_open, cb_data, cb_gap, cb_close, cb_anomaly, cb_aborted};
+    cb_open, cb_data, cb_gap, cb_close, cb_anomaly, cb_aborted, NULL};
 static const uint16_t smtp_ports[] = {25, 465, 587};
 
 static struct flow_config
@@ -711,6 +711,98 @@ test_snaplen_cut(void **state)
 	flow_table_free(t);
 }
 
+/* flow_prefetch: the consumer's hook, one level deeper per call. */
+static int pf_user;
+
+static void
+pf_open(void *arg, struct flow *f, const struct timeval *ts)
+{
+	cb_open(arg, f, ts);
+	f->user = &pf_user;
+}
+
+static void
+pf_close(void *arg, struct flow *f, enum flow_close_reason why,
+    const struct timeval *ts)
+{
+	cb_close(arg, f, why, ts);
+	f->user = NULL;
+}
+
+static void
+pf_hook(void *arg, const struct flow *f, int level)
+{
+	(void)arg;
+	log_check_alive(f);
+	assert_ptr_equal(f->user, &pf_user);
+	log_add("prefetch %llu L%d\n", (unsigned long long)f->id, level);
+}
+
+static const struct flow_ops pf_ops = {
+    pf_open, cb_data, cb_gap, pf_close, cb_anomaly, cb_aborted, pf_hook};
+
+static struct decode_pkt
+pf_pkt(struct ep src, struct ep dst)
+{
+	struct decode_pkt p;
+
+	memset(&p, 0, sizeof p);
+	p.af = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, src.addr, p.src), 1);
+	assert_int_equal(inet_pton(AF_INET, dst.addr, p.dst), 1);
+	p.sport = src.port;
+	p.dport = dst.port;
+	return p;
+}
+
+static void
+test_prefetch(void **state)
+{
+	struct flow_config cfg = cfg_default();
+	struct flow_table *t = flow_table_new(&cfg, &pf_ops, NULL);
+	struct ep c2 = {"10.0.0.3", 40001};
+	struct decode_pkt p1 = pf_pkt(C1, S1), p2 = pf_pkt(S1, c2);
+	size_t mark;
+
+	(void)state;
+	now_sec = 9000;
+	handshake(t, C1, S1);
+	handshake(t, c2, S1);
+	mark = lg.len;
+	/* bucket of 1; bucket of 2 and entry of 1; then the levels */
+	flow_prefetch(t, &p1);
+	flow_prefetch(t, &p2);
+	assert_int_equal(lg.len, mark);
+	flow_prefetch(t, NULL);
+	assert_string_equal(lg.buf + mark, "prefetch 1 L1\n");
+	flow_prefetch(t, NULL);
+	flow_prefetch(t, NULL);
+	flow_prefetch(t, NULL);
+	assert_string_equal(lg.buf + mark, "prefetch 1 L1\n"
+					   "prefetch 1 L2\n"
+					   "prefetch 2 L1\n"
+					   "prefetch 1 L3\n"
+					   "prefetch 2 L2\n"
+					   "prefetch 2 L3\n");
+	/* A closed flow has no consumer state: no hook. */
+	send_pkt(t, C1, S1, 1001, 5001, F_RST, NULL);
+	mark = lg.len;
+	flow_prefetch(t, &p1);
+	flow_prefetch(t, NULL);
+	flow_prefetch(t, NULL);
+	assert_int_equal(lg.len, mark);
+	/* An entry freed between two calls (its 4-tuple reused by a new
+	   SYN) is forgotten: under ASan a read of it would fail. */
+	flow_prefetch(t, &p1);
+	flow_prefetch(t, NULL);
+	send_pkt(t, C1, S1, 7000, 0, F_SYN, NULL);
+	flow_prefetch(t, NULL);
+	flow_prefetch(t, NULL);
+	flow_prefetch(t, NULL);
+	assert_null(strstr(lg.buf + mark, "prefetch"));
+	flow_table_free(t);
+}
+
 static void
 test_finish_declares_gaps(void **state)
 {
@@ -752,6 +844,7 @@ main(void)
 	    cmocka_unit_test_setup(test_ooo_cap_and_ack_gap, setup),
 	    cmocka_unit_test_setup(test_snaplen_cut, setup),
 	    cmocka_unit_test_setup(test_finish_declares_gaps, setup),
+	    cmocka_unit_test_setup(test_prefetch, setup),
 	};
 
 	return cmocka_run_group_tests_name("flow", tests, NULL, NULL);
