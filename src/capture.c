@@ -149,6 +149,7 @@ struct capture_ra {
 	struct capture_block *cur;  /* being delivered, NULL between blocks */
 	size_t off;		    /* next record in cur */
 	size_t pf;		    /* cur is prefetched up to here */
+	size_t pk;		    /* the record last shown to peek, or 0 */
 	char why[PCAP_ERRBUF_SIZE]; /* pcap's text for end == -1 */
 };
 
@@ -874,33 +875,51 @@ capture_ra_stop(struct capture *c)
 	c->ra = NULL;
 }
 
-/* Analysis side of the read-ahead: deliver the blocks in order. */
 /*
- * Show the peek callback the packet CAPTURE_PEEK_AHEAD packets ahead (off
+ * Show the peek callback the packet CAPTURE_PEEK_AHEAD packets ahead (next
  * is the next one's record), so that what it asks for from memory, a chain
  * of a few pointers followed one step per packet, has arrived by the time
- * the packet is analysed.  Only within the block.
+ * the packet is analysed.  Only within the block.  ra->pk remembers the
+ * record shown last: after the first packets of a block, one step.
  */
 static void
-capture_peek_ahead(struct capture *c, const struct capture_block *b, size_t off)
+capture_peek_ahead(struct capture *c, struct capture_ra *ra,
+    const struct capture_block *b, size_t next)
 {
 	struct capture_rec rec;
+	size_t off = ra->pk;
 	int i;
 
-	if (off + sizeof rec > b->used)
+	if (off >= b->used)
 		return;
-	for (i = 1; i < CAPTURE_PEEK_AHEAD; i++) {
+	if (off > next) {
+		/* one record further than last time */
 		memcpy(&rec, b->buf + off, sizeof rec);
 		off += capture_rec_size(rec.caplen);
-		if (off + sizeof rec > b->used)
-			return;
+	} else {
+		off = next;
+		for (i = 1;
+		     i < CAPTURE_PEEK_AHEAD && off + sizeof rec <= b->used;
+		     i++) {
+			memcpy(&rec, b->buf + off, sizeof rec);
+			off += capture_rec_size(rec.caplen);
+		}
+	}
+	if (off + sizeof rec > b->used) {
+		ra->pk = b->used; /* nothing more to show in this block */
+		return;
 	}
 	memcpy(&rec, b->buf + off, sizeof rec);
-	if (off + sizeof rec + rec.caplen > b->used)
+	if (off + sizeof rec + rec.caplen > b->used) {
+		ra->pk = b->used;
 		return;
+	}
+	ra->pk = off;
 	c->peek(
 	    c->peek_arg, c->linktype, b->buf + off + sizeof rec, rec.caplen);
 }
+
+/* Analysis side of the read-ahead: deliver the blocks in order. */
 
 static int
 capture_loop_ahead(struct capture *c, char **cause)
@@ -923,6 +942,7 @@ capture_loop_ahead(struct capture *c, char **cause)
 			ra->cur = &ra->blk[ra->tail % CAPTURE_RA_BLOCKS];
 			ra->off = 0;
 			ra->pf = 0;
+			ra->pk = 0;
 			pthread_mutex_unlock(&ra->lock);
 		}
 		b = ra->cur;
@@ -944,7 +964,7 @@ capture_loop_ahead(struct capture *c, char **cause)
 				__builtin_prefetch(b->buf + pf);
 			ra->pf = pf;
 			if (c->peek != NULL)
-				capture_peek_ahead(c, b, next);
+				capture_peek_ahead(c, ra, b, next);
 			capture_deliver(c, &h, b->buf + ra->off + sizeof rec);
 			ra->off = next;
 		}
