@@ -78,11 +78,12 @@ rx_putc(struct rx_buf *b, char c)
 	rx_put(b, s);
 }
 
-/* POSIX character class names, which glibc and PCRE2 read alike (under
-   REG_ICASE, glibc's [:upper:] and [:lower:] take letters of either
-   case, PCRE2's do not: those two stay with regexec). */
+/* POSIX character class names, which glibc and PCRE2 read alike.  Under
+   REG_ICASE glibc's regcomp reads [:upper:] and [:lower:] as [:alpha:]
+   (letters of either case, "ª" and "ʰ" too), which is what they are
+   translated to; PCRE2's caseless [:upper:] is not that. */
 static const char *const rx_classes[] = {"alnum", "alpha", "blank", "cntrl",
-    "digit", "graph", "print", "punct", "space", "xdigit"};
+    "digit", "graph", "print", "punct", "space", "xdigit", "upper", "lower"};
 
 /* One character of a bracket expression, escaped where PCRE2 would
    read it otherwise (a backslash is itself in ERE brackets). */
@@ -152,10 +153,15 @@ rx_bracket(const char *p, size_t i, struct rx_buf *b)
 					known = true;
 			if (!known)
 				return 0;
-			rx_put(b, "[:");
-			for (k = 0; k < n; k++)
-				rx_putc(b, p[i + 2 + k]);
-			rx_put(b, ":]");
+			if ((n == 5 && strncmp(p + i + 2, "upper", 5) == 0) ||
+			    (n == 5 && strncmp(p + i + 2, "lower", 5) == 0))
+				rx_put(b, "[:alpha:]");
+			else {
+				rx_put(b, "[:");
+				for (k = 0; k < n; k++)
+					rx_putc(b, p[i + 2 + k]);
+				rx_put(b, ":]");
+			}
 			i += n + 3; /* the loop steps past the last ']' */
 			continue;
 		}

@@ -42,7 +42,10 @@ static const char *const pats[] = {"a", "bob", "^bob@", "\\.net$",
     "\\b", "a$.", "a.^x", "a$[[:space:]]",
     /* and glibc's ranges under REG_ICASE */
     "[^\x01-a+aeaz]\x01", "[^!-a]", "[!-a]", "[A-Z]", "[^A-Z]", "[a-f0-9]+$",
-    "[0-z]", "[]-a]", "[%--]x", "[^a-|]", "[a-{]", "[^A-F]"};
+    "[0-z]", "[]-a]", "[%--]x", "[^a-|]", "[a-{]", "[^A-F]",
+    /* and its [:upper:] and [:lower:] under REG_ICASE */
+    "^[[:upper:]]$", "^[^[:lower:]]$", "[[:upper:]]y", "[[:lower:][:digit:]]+$",
+    "^[^[:upper:]]+$"};
 
 /* Texts: ASCII, UTF-8, bytes that are not UTF-8, newlines. */
 static const char *const texts[] = {"", "a", "A", "b", "ab", "abc", "aa", "aaa",
@@ -54,7 +57,8 @@ static const char *const texts[] = {"", "a", "A", "b", "ab", "abc", "aa", "aaa",
     "É", "straße", "STRASSE", "\xe9", "a\xff", "\xc3", "\xc3\xa9\xc3",
     "452 4.5.3 Too many", "421 4.3.2 Service shutting down", "4x2", "d1", "1a",
     "ab12ef", "<bob@example.com>", "AbcD", "_", "a_b", "abcd", "bcd", "acd",
-    "aab", "-a", ">\xe0\xe0\xe0", "[^a-\xd4]a", "\xd4\x61", "a\nx"};
+    "aab", "-a", ">\xe0\xe0\xe0", "[^a-\xd4]a", "\xd4\x61", "a\nx", "\xc2\xaa",
+    "\xca\xb0", "\xc7\x85", "\xe1\xba\x9e", "Ay", "\xc3\x89y"};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -133,10 +137,10 @@ test_fast_or_not(void **state)
 {
 	static const char *const fast[] = {"^bob@", "example\\.(com|net)$",
 	    "^sender1[0-9]*\\.", "\\<word\\>", "[[:digit:]]{3}", "a{,2}",
-	    "[]a]", "\\w+@\\S+", "[A-Z]+", "[^a-f0-9]"};
-	static const char *const slow[] = {"(a)\\1", "a+?", "a{1}*",
-	    "[[:upper:]]", "[^[:lower:]]", "[^!-a]", "[0-z]", "[^a-|]", "\\d",
-	    "[[=a=]]", "[[.-.]]"};
+	    "[]a]", "\\w+@\\S+", "[A-Z]+", "[^a-f0-9]", "[[:upper:]]",
+	    "[^[:lower:]]"};
+	static const char *const slow[] = {"(a)\\1", "a+?", "a{1}*", "[^!-a]",
+	    "[0-z]", "[^a-|]", "\\d", "[[=a=]]", "[[.-.]]"};
 	struct rx *r;
 	char *cause = NULL;
 	size_t i;
@@ -167,6 +171,8 @@ test_translate(void **state)
 	    {"[]a[]", "[\\]a\\[]"},
 	    {"[^]a]", "[^\\]a]"},
 	    {"[[:alpha:]]", "[[:alpha:]]"},
+	    {"[^[:upper:]x]", "[^[:alpha:]x]"},
+	    {"[[:lower:]]", "[[:alpha:]]"},
 	    {"a)", "a\\)"},
 	    {"\\`a\\'", "\\Aa\\z"},
 	    {"[[:nope:]]", NULL},
