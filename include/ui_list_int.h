@@ -66,6 +66,14 @@ struct ui_list_state {
 	char filter[UI_FILTER_MAX];
 	struct store_filter *filt; /* filter compiled; NULL: none */
 	bool problems;
+	/* A full walk over many sessions runs in two halves, the second on
+	   a helper thread with its own copy of the filter (a compiled
+	   expression is not shared between threads), compiled from
+	   filt2_text; hit[] holds both halves' answers, cap_hit entries. */
+	struct store_filter *filt2;
+	char filt2_text[UI_FILTER_MAX];
+	uint8_t *hit;
+	size_t cap_hit;
 };
 
 /* Rebuild the view if the store or the filter changed since. */

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,16 +137,118 @@ ui_list_server(const char *ep, char *buf, size_t len)
 #define UI_LIST_AHEAD 12
 
 static inline bool
-ui_list_listed(const struct ui_list_state *ls, const struct store_key *k,
-    struct store_session *const *all, size_t i, size_t n)
+ui_list_listed_by(const struct store_filter *filt, bool problems,
+    const struct store_key *k, struct store_session *const *all, size_t i,
+    size_t n)
 {
 	if (i + UI_LIST_AHEAD < n) {
 		__builtin_prefetch(k[UI_LIST_AHEAD].search);
 		__builtin_prefetch(k[UI_LIST_AHEAD].search + 64);
 	}
-	if (ls->problems && (k->flags & STORE_K_PROBLEM) == 0)
+	if (problems && (k->flags & STORE_K_PROBLEM) == 0)
 		return false;
-	return store_filter_match_key(ls->filt, k, all[i]);
+	return store_filter_match_key(filt, k, all[i]);
+}
+
+static inline bool
+ui_list_listed(const struct ui_list_state *ls, const struct store_key *k,
+    struct store_session *const *all, size_t i, size_t n)
+{
+	return ui_list_listed_by(ls->filt, ls->problems, k, all, i, n);
+}
+
+/*
+ * Sessions from which a full walk (a new filter over the whole store) is
+ * split between this thread and a helper: with 100,000 sessions a regular
+ * expression takes tens of milliseconds, and on two cores half of it is
+ * spent in parallel.  Below this, a thread costs more than it saves.
+ */
+#define UI_LIST_PAR_MIN 16384
+
+/* One half of a split walk: the answers for entries [from, to) of the
+   walk, which are the store's sessions in order, or those of view. */
+struct ui_list_half {
+	const struct store_filter *filt;
+	bool problems;
+	const struct store_key *keys;
+	struct store_session *const *all;
+	const struct ui_view_ent *view; /* NULL: the store in order */
+	size_t from, to, n;
+	uint8_t *hit;
+};
+
+static void *
+ui_list_half_run(void *arg)
+{
+	const struct ui_list_half *h = arg;
+	const struct store_key *keys = h->keys;
+	size_t i, j;
+
+	if (h->view == NULL) {
+		for (i = h->from; i < h->to; i++)
+			h->hit[i] = ui_list_listed_by(
+			    h->filt, h->problems, &keys[i], h->all, i, h->n);
+		return NULL;
+	}
+	for (j = h->from; j < h->to; j++) {
+		i = h->view[j].idx;
+		if (j + UI_LIST_AHEAD < h->to)
+			__builtin_prefetch(
+			    keys[h->view[j + UI_LIST_AHEAD].idx].search);
+		h->hit[j] =
+		    (!h->problems || (keys[i].flags & STORE_K_PROBLEM)) &&
+		    store_filter_match_key(h->filt, &keys[i], h->all[i]);
+	}
+	return NULL;
+}
+
+/*
+ * The answers of the current filter for the n entries of a walk (the
+ * store's sessions, or those of view) into ls->hit, in two halves at
+ * once.  false when the walk is not worth splitting or the helper's
+ * filter cannot be had: the caller walks on its own then.
+ */
+static bool
+ui_list_walk_split(struct ui_list_state *ls, const struct store_key *keys,
+    struct store_session *const *all, const struct ui_view_ent *view, size_t n)
+{
+	struct ui_list_half a, b;
+	pthread_t helper;
+	char *cause = NULL;
+	bool helped;
+
+	/* The helper's filter is compiled from ls->filter: not when that
+	   may be cut short (a pasted filter longer than it holds). */
+	if (n < UI_LIST_PAR_MIN || ls->filt == NULL ||
+	    strlen(ls->filter) + 1 >= sizeof ls->filter)
+		return false;
+	if (ls->filt2 == NULL || strcmp(ls->filt2_text, ls->filter) != 0) {
+		store_filter_free(ls->filt2);
+		ls->filt2 = store_filter_new(ls->filter, &cause);
+		free(cause);
+		if (ls->filt2 == NULL)
+			return false;
+		snprintf(
+		    ls->filt2_text, sizeof ls->filt2_text, "%s", ls->filter);
+	}
+	if (ls->cap_hit < n) {
+		free(ls->hit);
+		ls->cap_hit = n + n / 8 + 64;
+		ls->hit = xmalloc(ls->cap_hit);
+	}
+	a = (struct ui_list_half){
+	    ls->filt, ls->problems, keys, all, view, 0, n / 2, n, ls->hit};
+	b = a;
+	b.filt = ls->filt2;
+	b.from = n / 2;
+	b.to = n;
+	helped = pthread_create(&helper, NULL, ui_list_half_run, &b) == 0;
+	if (!helped)
+		a.to = n;
+	ui_list_half_run(&a);
+	if (helped)
+		pthread_join(helper, NULL);
+	return true;
 }
 
 /* Append store session i (its key k) to the list being built in out. */
@@ -181,6 +284,9 @@ ui_list_free(struct ui_list_state *ls)
 	free(ls->view_next);
 	ls->view = ls->view_next = NULL;
 	ls->n_view = ls->cap_view = 0;
+	free(ls->hit);
+	ls->hit = NULL;
+	ls->cap_hit = 0;
 }
 
 /* Room for n entries in the view and its scratch. */
@@ -302,6 +408,15 @@ ui_list_refresh(struct ui_ctx *ctx)
 	} else if (ls->view_narrow && !changed && n > 0) {
 		/* Same store: the indexes listed are still right. */
 		ls->view_cw = ls->view_sw = 0;
+		if (ui_list_walk_split(ls, keys, all, ls->view, listed)) {
+			/* in place: entry j is read before it is written */
+			for (j = 0; j < listed; j++)
+				if (ls->hit[j])
+					ui_list_add(ls, ls->view, &m,
+					    &keys[ls->view[j].idx], all,
+					    ls->view[j].idx);
+			listed = 0;
+		}
 		for (j = 0; j < listed; j++) {
 			i = ls->view[j].idx;
 			if (j + UI_LIST_AHEAD < listed)
@@ -333,6 +448,11 @@ ui_list_refresh(struct ui_ctx *ctx)
 					: ui_list_listed(ls, k, all, i, n))
 					ui_list_add(ls, out, &m, k, all, i);
 			}
+		} else if (ui_list_walk_split(ls, keys, all, NULL, n)) {
+			for (i = 0; i < n; i++)
+				if (ls->hit[i])
+					ui_list_add(
+					    ls, out, &m, &keys[i], all, i);
 		} else {
 			for (i = 0; i < n; i++)
 				if (ui_list_listed(ls, &keys[i], all, i, n))
@@ -781,9 +901,10 @@ ui_list_create(struct ui_ctx *ctx)
 	/* New sessions show up selected until a key moves away. */
 	ctx->list->follow = true;
 	/* The list and its scratch, and the views saved, hold an entry per
-	   session at most: the store counts them in its budget. */
+	   session at most, and a split walk a byte: the store counts them in
+	   its budget. */
 	store_set_overhead(
-	    ctx->store, (2 + UI_VIEWS_SAVED) * sizeof(struct ui_view_ent));
+	    ctx->store, (2 + UI_VIEWS_SAVED) * sizeof(struct ui_view_ent) + 1);
 }
 
 static void
@@ -795,6 +916,7 @@ ui_list_destroy(struct ui_ctx *ctx)
 		return;
 	ui_list_free(ls);
 	store_filter_free(ls->filt);
+	store_filter_free(ls->filt2);
 	free(ls);
 	ctx->list = NULL;
 }

@@ -341,6 +341,39 @@ test_view_matches_reference(void **state)
 	store_free(s);
 }
 
+/* Past UI_LIST_PAR_MIN sessions a walk is split with a helper thread
+   (its own copy of the filter): the same list, whichever path builds it
+   (a filter that narrows the list, one that does not, problems only). */
+static void
+test_split_walk(void **state)
+{
+	static const char *const pasted[] = {"452", "rcpt:acme", "example",
+	    "from:bounce 4xx", "10.3.", "zz-nothing", "code:55x", "helo:MX"};
+	struct store *s = store_new(30000);
+	struct ui_ctx ctx;
+	size_t i;
+
+	(void)state;
+	memset(&ctx, 0, sizeof ctx);
+	ctx.store = s;
+	ui_screen_list.create(&ctx);
+	nav_fill(s, 1, 20000);
+	nav_check(&ctx);
+	for (i = 0; i < sizeof pasted / sizeof pasted[0]; i++) {
+		/* from the whole list (it narrows), then from another */
+		nav_filter(&ctx, "");
+		nav_filter(&ctx, pasted[i]);
+		assert_non_null(ctx.list->hit);
+		nav_filter(&ctx, pasted[(i + 3) % 8]);
+		nav_problems(&ctx, true);
+		nav_problems(&ctx, false);
+	}
+	/* Typed a character at a time, as before. */
+	nav_type(&ctx, "rcpt:example.org");
+	ui_screen_list.destroy(&ctx);
+	store_free(s);
+}
+
 /* One part of a session's search text is str, lowered, and a NUL. */
 static void
 nav_part(const struct store_key *k, size_t part, const char *str)
@@ -444,6 +477,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_view_matches_reference),
+	    cmocka_unit_test(test_split_walk),
 	    cmocka_unit_test(test_keys_follow_sessions),
 	    cmocka_unit_test(test_codesum),
 	};
