@@ -166,7 +166,9 @@ ui_list_listed(const struct ui_list_state *ls, const struct store_key *k,
 #define UI_LIST_PAR_MIN 16384
 
 /* One half of a split walk: the answers for entries [from, to) of the
-   walk, which are the store's sessions in order, or those of view. */
+   walk, which are the store's sessions in order, or those of view.  The
+   helper's half compiles its own filter first when compile is set (made:
+   the result, NULL when it could not). */
 struct ui_list_half {
 	const struct store_filter *filt;
 	bool problems;
@@ -175,15 +177,25 @@ struct ui_list_half {
 	const struct ui_view_ent *view; /* NULL: the store in order */
 	size_t from, to, n;
 	uint8_t *hit;
+	const char *compile;
+	struct store_filter *made;
 };
 
 static void *
 ui_list_half_run(void *arg)
 {
-	const struct ui_list_half *h = arg;
+	struct ui_list_half *h = arg;
 	const struct store_key *keys = h->keys;
+	char *cause = NULL;
 	size_t i, j;
 
+	if (h->compile != NULL) {
+		h->made = store_filter_new(h->compile, &cause);
+		free(cause);
+		if (h->made == NULL)
+			return NULL;
+		h->filt = h->made;
+	}
 	if (h->view == NULL) {
 		for (i = h->from; i < h->to; i++)
 			h->hit[i] = ui_list_listed_by(
@@ -205,8 +217,10 @@ ui_list_half_run(void *arg)
 /*
  * The answers of the current filter for the n entries of a walk (the
  * store's sessions, or those of view) into ls->hit, in two halves at
- * once.  false when the walk is not worth splitting or the helper's
- * filter cannot be had: the caller walks on its own then.
+ * once.  A filter new to the helper is compiled on the helper's thread,
+ * while this one walks its half: an expression that is slow to compile
+ * does not make the UI wait twice.  false when the walk is not worth
+ * splitting: the caller walks on its own then.
  */
 static bool
 ui_list_walk_split(struct ui_list_state *ls, const struct store_key *keys,
@@ -214,7 +228,6 @@ ui_list_walk_split(struct ui_list_state *ls, const struct store_key *keys,
 {
 	struct ui_list_half a, b;
 	pthread_t helper;
-	char *cause = NULL;
 	bool helped;
 
 	/* The helper's filter is compiled from ls->filter: not when that
@@ -222,32 +235,42 @@ ui_list_walk_split(struct ui_list_state *ls, const struct store_key *keys,
 	if (n < UI_LIST_PAR_MIN || ls->filt == NULL ||
 	    strlen(ls->filter) + 1 >= sizeof ls->filter)
 		return false;
-	if (ls->filt2 == NULL || strcmp(ls->filt2_text, ls->filter) != 0) {
-		store_filter_free(ls->filt2);
-		ls->filt2 = store_filter_new(ls->filter, &cause);
-		free(cause);
-		if (ls->filt2 == NULL)
-			return false;
-		snprintf(
-		    ls->filt2_text, sizeof ls->filt2_text, "%s", ls->filter);
-	}
 	if (ls->cap_hit < n) {
 		free(ls->hit);
 		ls->cap_hit = n + n / 8 + 64;
 		ls->hit = xmalloc(ls->cap_hit);
 	}
-	a = (struct ui_list_half){
-	    ls->filt, ls->problems, keys, all, view, 0, n / 2, n, ls->hit};
+	a = (struct ui_list_half){ls->filt, ls->problems, keys, all, view, 0,
+	    n / 2, n, ls->hit, NULL, NULL};
 	b = a;
-	b.filt = ls->filt2;
 	b.from = n / 2;
 	b.to = n;
+	if (ls->filt2 != NULL && strcmp(ls->filt2_text, ls->filter) == 0)
+		b.filt = ls->filt2;
+	else {
+		store_filter_free(ls->filt2);
+		ls->filt2 = NULL;
+		b.compile = ls->filter;
+	}
 	helped = pthread_create(&helper, NULL, ui_list_half_run, &b) == 0;
 	if (!helped)
 		a.to = n;
 	ui_list_half_run(&a);
-	if (helped)
-		pthread_join(helper, NULL);
+	if (!helped)
+		return true;
+	pthread_join(helper, NULL);
+	if (b.compile != NULL) {
+		if (b.made == NULL) {
+			/* The same text compiled here: not expected. */
+			a.from = n / 2;
+			a.to = n;
+			ui_list_half_run(&a);
+			return true;
+		}
+		ls->filt2 = b.made;
+		snprintf(
+		    ls->filt2_text, sizeof ls->filt2_text, "%s", ls->filter);
+	}
 	return true;
 }
 
