@@ -10,7 +10,10 @@
  * from the file, in order, with the same times, lengths and bytes (a
  * running hash of each), and a file cut in the middle of a packet gives
  * -1 after the complete packets.  Every packet is copied into a buffer of
- * exactly its caplen so that ASan sees a read past it.
+ * exactly its caplen so that ASan sees a read past it.  The packets shown
+ * to the peek callback (capture_set_peek) are, in order, among those
+ * delivered afterwards, each one delivered after it was shown, and are
+ * copied the same way.
  */
 #include "config.h"
 
@@ -32,6 +35,14 @@ struct fuzz_sum {
 	uint64_t n;
 	uint64_t hash;
 };
+
+/* Packets peeked at and not yet delivered, oldest first. */
+struct fuzz_peeks {
+	uint64_t *h;
+	size_t head, n, cap;
+};
+
+static struct fuzz_peeks fuzz_pk;
 
 static char fuzz_path[64];
 static int fuzz_fd = -1;
@@ -60,6 +71,38 @@ fuzz_mix(struct fuzz_sum *s, const struct timeval *ts, const uint8_t *data,
 	s->n++;
 }
 
+/* A packet's bytes and caplen, read from an exact copy. */
+static uint64_t
+fuzz_bytes(const uint8_t *data, uint32_t caplen)
+{
+	uint8_t *copy = malloc(caplen ? caplen : 1);
+	uint64_t h = 0xcbf29ce484222325ULL ^ caplen;
+	uint32_t i;
+
+	if (copy == NULL)
+		abort();
+	memcpy(copy, data, caplen);
+	for (i = 0; i < caplen; i++)
+		h = (h ^ copy[i]) * 0x100000001b3ULL;
+	free(copy);
+	return h;
+}
+
+static void
+fuzz_peek(void *arg, int linktype, const uint8_t *data, uint32_t caplen)
+{
+	struct fuzz_peeks *q = arg;
+
+	(void)linktype;
+	if (q->head + q->n == q->cap) {
+		q->cap = q->cap * 2 + 64;
+		q->h = realloc(q->h, q->cap * sizeof *q->h);
+		if (q->h == NULL)
+			abort();
+	}
+	q->h[q->head + q->n++] = fuzz_bytes(data, caplen);
+}
+
 static void
 fuzz_packet(void *arg, int linktype, const struct timeval *ts,
     const uint8_t *data, uint32_t caplen, uint32_t len)
@@ -72,6 +115,12 @@ fuzz_packet(void *arg, int linktype, const struct timeval *ts,
 	memcpy(copy, data, caplen);
 	fuzz_mix(arg, ts, copy, caplen, len);
 	free(copy);
+	/* the oldest packet peeked at, if this is it */
+	if (fuzz_pk.n > 0 &&
+	    fuzz_pk.h[fuzz_pk.head] == fuzz_bytes(data, caplen)) {
+		fuzz_pk.head++;
+		fuzz_pk.n--;
+	}
 }
 
 int
@@ -116,6 +165,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (p == NULL)
 		fuzz_fail("capture_open opened what libpcap refused");
+	fuzz_pk.head = fuzz_pk.n = 0;
+	capture_set_peek(c, fuzz_peek, &fuzz_pk);
 	for (n = 0; n < 100000; n++) {
 		rc = capture_loop(c, fuzz_packet, &got, 0, &why);
 		free(why);
@@ -128,5 +179,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_fail("the end differs from libpcap's");
 	if (got.n != want.n || got.hash != want.hash)
 		fuzz_fail("the packets differ from libpcap's");
+	if (fuzz_pk.n != 0)
+		fuzz_fail("a packet peeked at was not delivered after");
 	return 0;
 }
