@@ -562,6 +562,12 @@ test_regex_too_big(void **state)
 	    "\\b(a|b)"));
 	assert_null(rxbound_check("\\b(a|b|c|d|e|f|g|h|i|j|k|l)\\b"));
 	assert_non_null(strstr(rxbound_check("x{1000}{5}"), "over 4000"));
+	/* "{,}" is glibc's {0,}: a part that can match nothing. */
+	assert_non_null(
+	    strstr(rxbound_check("a{,}{2,6}{9,}"), "can match nothing"));
+	assert_non_null(
+	    strstr(rxbound_check("(a{,}){3}"), "can match nothing"));
+	assert_null(rxbound_check("a{,}b"));
 	/* What is in bounds still compiles. */
 	assert_null(rxbound_check("a{1000}"));
 	assert_null(rxbound_check("(too many|excessive) (recipients|rcpt)"));
