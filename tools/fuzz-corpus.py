@@ -402,7 +402,7 @@ def build_rx(o):
             b"\\<word\\>", b"[[:space:]]+x", b"a{,2}", b"[]a]", b"[^a-z]",
             b"\\w+@\\S+", b"(a|aa)*b", b"(a)\\1", b"a+?", b"\xc3\xa9.",
             b"^4[0-9]{2} ", b"[[:upper:]]", b"[^[:lower:]]y",
-            b"^[[:upper:][:digit:]]+$"]
+            b"^[[:upper:][:digit:]]+$", b"x(s|)y", b"(|a||bc)d*a"]
     texts = [b"bob@example.com", b"Alice@Example.NET", b"sender17.x",
              b"a word", b"\xc3\x89t\xc3\xa9", b"452 4.5.3 Too many",
              b"a\xff", b"aaaab", b"\xc2\xaay\xca\xb0", b"\xc7\x85Y"]
