@@ -920,7 +920,6 @@ capture_peek_ahead(struct capture *c, struct capture_ra *ra,
 }
 
 /* Analysis side of the read-ahead: deliver the blocks in order. */
-
 static int
 capture_loop_ahead(struct capture *c, char **cause)
 {

@@ -361,16 +361,18 @@ flow_find(const struct flow_table *t, const struct decode_pkt *p, uint32_t hval,
 
 /*
  * With thousands of connections open, finding a packet's flow is two cache
- * misses in a row: the bucket, then the entry.  Shown each packet about two
- * packets before flow_input gets it, this asks for the packet's bucket,
- * and for the first entry of the bucket asked for at the previous call,
- * which has arrived meanwhile.  Only hints: nothing changes.
+ * misses in a row, the bucket, then the entry, and its consumer's state a
+ * few more.  Shown each packet a few packets before flow_input gets it
+ * (capture's CAPTURE_PEEK_AHEAD), this asks for the packet's bucket, for
+ * the first entry of the bucket asked for at the previous call, which has
+ * arrived meanwhile, and through ops->prefetch for the state behind the
+ * entries of the calls before, one level per call.  Only hints: nothing
+ * changes.
  */
 void
 flow_prefetch(struct flow_table *t, const struct decode_pkt *p)
 {
 	const struct flow_entry *e;
-
 	size_t off;
 	int level;
 

@@ -158,8 +158,9 @@ ui_list_listed(const struct ui_list_state *ls, const struct store_key *k,
 }
 
 /*
- * Sessions from which a full walk (a new filter over the whole store) is
- * split between this thread and a helper: with 100,000 sessions a regular
+ * Sessions from which a walk (a new filter over the whole store, or over
+ * the list shown when it narrows it) is split between this thread and a
+ * helper: with 100,000 sessions a regular
  * expression takes tens of milliseconds, and on two cores half of it is
  * spent in parallel.  Below this, a thread costs more than it saves.
  */
