@@ -218,31 +218,34 @@ ui_list_half_run(void *arg)
 /*
  * The answers of the current filter for the n entries of a walk (the
  * store's sessions, or those of view) into ls->hit, in two halves at
- * once.  A filter new to the helper is compiled on the helper's thread,
- * while this one walks its half: an expression that is slow to compile
- * does not make the UI wait twice.  false when the walk is not worth
- * splitting: the caller walks on its own then.
+ * once when that is worth it, else on this thread alone.  A filter new to
+ * the helper is compiled on the helper's thread, while this one walks its
+ * half: an expression that is slow to compile does not make the UI wait
+ * twice.
  */
-static bool
-ui_list_walk_split(struct ui_list_state *ls, const struct store_key *keys,
+static void
+ui_list_walk(struct ui_list_state *ls, const struct store_key *keys,
     struct store_session *const *all, const struct ui_view_ent *view, size_t n)
 {
 	struct ui_list_half a, b;
 	pthread_t helper;
 	bool helped;
 
-	/* The helper's filter is compiled from ls->filter: not when that
-	   may be cut short (a pasted filter longer than it holds). */
-	if (n < UI_LIST_PAR_MIN || ls->filt == NULL ||
-	    strlen(ls->filter) + 1 >= sizeof ls->filter)
-		return false;
-	if (ls->cap_hit < n) {
+	if (ls->cap_hit < n || ls->hit == NULL) {
 		free(ls->hit);
 		ls->cap_hit = n + n / 8 + 64;
 		ls->hit = xmalloc(ls->cap_hit);
 	}
-	a = (struct ui_list_half){ls->filt, ls->problems, keys, all, view, 0,
-	    n / 2, n, ls->hit, NULL, NULL};
+	a = (struct ui_list_half){ls->filt, ls->problems, keys, all, view, 0, n,
+	    n, ls->hit, NULL, NULL};
+	/* The helper's filter is compiled from ls->filter: not when that
+	   may be cut short (a pasted filter longer than it holds). */
+	if (n < UI_LIST_PAR_MIN || ls->filt == NULL ||
+	    strlen(ls->filter) + 1 >= sizeof ls->filter) {
+		ui_list_half_run(&a);
+		return;
+	}
+	a.to = n / 2;
 	b = a;
 	b.from = n / 2;
 	b.to = n;
@@ -258,7 +261,7 @@ ui_list_walk_split(struct ui_list_state *ls, const struct store_key *keys,
 		a.to = n;
 	ui_list_half_run(&a);
 	if (!helped)
-		return true;
+		return;
 	pthread_join(helper, NULL);
 	if (b.compile != NULL) {
 		if (b.made == NULL) {
@@ -266,13 +269,12 @@ ui_list_walk_split(struct ui_list_state *ls, const struct store_key *keys,
 			a.from = n / 2;
 			a.to = n;
 			ui_list_half_run(&a);
-			return true;
+			return;
 		}
 		ls->filt2 = b.made;
 		snprintf(
 		    ls->filt2_text, sizeof ls->filt2_text, "%s", ls->filter);
 	}
-	return true;
 }
 
 /* Append store session i (its key k) to the list being built in out. */
@@ -432,24 +434,11 @@ ui_list_refresh(struct ui_ctx *ctx)
 	} else if (ls->view_narrow && !changed && n > 0) {
 		/* Same store: the indexes listed are still right. */
 		ls->view_cw = ls->view_sw = 0;
-		if (ui_list_walk_split(ls, keys, all, ls->view, listed)) {
-			/* in place: entry j is read before it is written */
-			for (j = 0; j < listed; j++)
-				if (ls->hit[j])
-					ui_list_add(ls, ls->view, &m,
-					    &keys[ls->view[j].idx], all,
-					    ls->view[j].idx);
-			listed = 0;
-		}
+		ui_list_walk(ls, keys, all, ls->view, listed);
+		/* in place: entry j is read before it is written */
 		for (j = 0; j < listed; j++) {
 			i = ls->view[j].idx;
-			if (j + UI_LIST_AHEAD < listed)
-				__builtin_prefetch(
-				    keys[ls->view[j + UI_LIST_AHEAD].idx]
-					.search);
-			if ((!ls->problems ||
-				(keys[i].flags & STORE_K_PROBLEM)) &&
-			    store_filter_match_key(ls->filt, &keys[i], all[i]))
+			if (ls->hit[j])
 				ui_list_add(ls, ls->view, &m, &keys[i], all, i);
 		}
 		ls->n_view = m;
@@ -472,14 +461,10 @@ ui_list_refresh(struct ui_ctx *ctx)
 					: ui_list_listed(ls, k, all, i, n))
 					ui_list_add(ls, out, &m, k, all, i);
 			}
-		} else if (ui_list_walk_split(ls, keys, all, NULL, n)) {
+		} else {
+			ui_list_walk(ls, keys, all, NULL, n);
 			for (i = 0; i < n; i++)
 				if (ls->hit[i])
-					ui_list_add(
-					    ls, out, &m, &keys[i], all, i);
-		} else {
-			for (i = 0; i < n; i++)
-				if (ui_list_listed(ls, &keys[i], all, i, n))
 					ui_list_add(
 					    ls, out, &m, &keys[i], all, i);
 		}

@@ -304,20 +304,30 @@ nav_all_filters(struct ui_ctx *ctx)
 		nav_type(ctx, nav_typed[i]);
 }
 
+/* A list screen over a store of limit sessions, sessions 1..n in it,
+   checked once. */
+static struct store *
+nav_open(struct ui_ctx *ctx, size_t limit, uint64_t n)
+{
+	struct store *s = store_new(limit);
+
+	memset(ctx, 0, sizeof *ctx);
+	ctx->store = s;
+	ui_screen_list.create(ctx);
+	nav_fill(s, 1, n);
+	nav_check(ctx);
+	return s;
+}
+
 static void
 test_view_matches_reference(void **state)
 {
-	struct store *s = store_new(3000);
 	struct ui_ctx ctx;
+	struct store *s = nav_open(&ctx, 3000, 2500);
 	uint64_t id;
 	int round;
 
 	(void)state;
-	memset(&ctx, 0, sizeof ctx);
-	ctx.store = s;
-	ui_screen_list.create(&ctx);
-	nav_fill(s, 1, 2500);
-	nav_check(&ctx);
 	nav_all_filters(&ctx);
 	nav_problems(&ctx, true);
 	nav_all_filters(&ctx);
@@ -349,16 +359,11 @@ test_split_walk(void **state)
 {
 	static const char *const pasted[] = {"452", "rcpt:acme", "example",
 	    "from:bounce 4xx", "10.3.", "zz-nothing", "code:55x", "helo:MX"};
-	struct store *s = store_new(30000);
 	struct ui_ctx ctx;
+	struct store *s = nav_open(&ctx, 30000, 20000);
 	size_t i;
 
 	(void)state;
-	memset(&ctx, 0, sizeof ctx);
-	ctx.store = s;
-	ui_screen_list.create(&ctx);
-	nav_fill(s, 1, 20000);
-	nav_check(&ctx);
 	for (i = 0; i < sizeof pasted / sizeof pasted[0]; i++) {
 		/* from the whole list (it narrows), then from another */
 		nav_filter(&ctx, "");
