@@ -117,6 +117,9 @@ struct event {
 		     the reply (or command) early: its text is incomplete */
 	double latency_ms;	 /* < 0 means null */
 	struct event_diag *diag; /* NULL when none */
+	/* Internal: a session's event whose diagnosis is still to be made
+	   (pipeline_event_finish), set when the pipeline defers it. */
+	bool diagnose;
 	struct event_reply_ctx ctx;
 
 	/* EV_MESSAGE */

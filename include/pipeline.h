@@ -36,6 +36,10 @@ struct pipeline_config {
 	/* --metrics: every event, packet and payload byte is counted here
 	   (borrowed; NULL: off). */
 	struct metrics *metrics;
+	/* The diagnosis and the --metrics count of each event are left to
+	   whoever takes the events, through pipeline_event_finish, in the
+	   order they were emitted (headless output on its own thread). */
+	bool defer_finish;
 };
 
 typedef void (*pipeline_emit_fn)(void *arg, struct event *take);
@@ -48,6 +52,15 @@ void pipeline_config_default(struct pipeline_config *);
 struct pipeline *pipeline_new(const struct pipeline_config *, struct diag *,
     struct keylog *, pipeline_emit_fn, void *arg);
 void pipeline_free(struct pipeline *);
+/*
+ * What happens to an event between the session and the sink: its diagnosis
+ * (replies, session open and close: diag state follows the events in
+ * order), then the --metrics count (metrics may be NULL).  The pipeline
+ * calls it itself unless defer_finish is set; then the taker must, once for
+ * every event, in the order emitted, and may on another thread (diag is
+ * then touched by that thread only).
+ */
+void pipeline_event_finish(struct diag *, struct metrics *, struct event *);
 /* One captured frame; data borrowed. */
 /* A packet that pipeline_packet will get soon (capture_peek_fn). */
 void pipeline_peek(

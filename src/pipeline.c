@@ -203,9 +203,27 @@ psess_codeless_title(struct event *ev)
 static inline void
 pipeline_out(struct pipeline *p, struct event *ev)
 {
-	if (p->cfg.metrics != NULL)
-		metrics_event(p->cfg.metrics, ev);
+	if (!p->cfg.defer_finish)
+		pipeline_event_finish(p->diag, p->cfg.metrics, ev);
 	p->emit(p->arg, ev);
+}
+
+void
+pipeline_event_finish(struct diag *d, struct metrics *m, struct event *ev)
+{
+	if (ev->diagnose) {
+		ev->diagnose = false;
+		if (ev->type == EV_REPLY || ev->type == EV_ANOMALY) {
+			diag_reply(d, ev);
+			if (ev->type == EV_ANOMALY) {
+				ev->highlight = false; /* not a reply */
+				psess_codeless_title(ev);
+			}
+		} else
+			diag_session(d, ev);
+	}
+	if (m != NULL)
+		metrics_event(m, ev);
 }
 
 /* Stamp the header, diagnose replies, hand to the sink. */
@@ -231,15 +249,12 @@ psess_emit(void *arg, struct event *ev)
 			ev->dir_retrans[d] = ps->flow->retrans[d];
 		}
 	}
-	if (ev->type == EV_REPLY ||
-	    (ev->type == EV_ANOMALY && ev->what == EV_ANOM_NO_REPLY_CODE)) {
-		diag_reply(ps->p->diag, ev);
-		if (ev->type == EV_ANOMALY) {
-			ev->highlight = false; /* not a reply */
-			psess_codeless_title(ev);
-		}
-	} else if (ev->type == EV_SESSION_OPEN || ev->type == EV_SESSION_CLOSE)
-		diag_session(ps->p->diag, ev);
+	/* Diagnosed in pipeline_event_finish, here or on the output's thread:
+	   replies, and session open and close (the history diag keeps). */
+	ev->diagnose =
+	    ev->type == EV_REPLY ||
+	    (ev->type == EV_ANOMALY && ev->what == EV_ANOM_NO_REPLY_CODE) ||
+	    ev->type == EV_SESSION_OPEN || ev->type == EV_SESSION_CLOSE;
 	/* The server's name from its greeting: the TLS layer checks the
 	   certificate against it. */
 	if (ev->type == EV_REPLY && ev->code == 220 &&
