@@ -16,6 +16,9 @@ int out_json_event(FILE *, const struct event *);
 /* The same, flushing only when flush is true (a file read as fast as it
    goes needs no flush per line). */
 int out_json_write(FILE *, const struct event *, bool flush);
+/* Release the calling thread's line buffer (out_json_write keeps one per
+   thread): before a thread that wrote events ends. */
+void out_json_thread_done(void);
 /* The same object into a new string without newline; caller frees. */
 char *out_json_string(const struct event *);
 /*

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <locale.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@
 #include "runner.h"
 #include "ui.h"
 #include "vis.h"
+#include "writer.h"
 #include "xmalloc.h"
 
 static void
@@ -457,10 +459,19 @@ main_on_signal(int sig)
 struct main_sink {
 	enum opts_mode mode;
 	bool utf8;
-	bool broken;	 /* stdout went away */
-	bool flush_each; /* flush after every event */
+	atomic_bool broken; /* stdout went away */
+	bool flush_each;    /* flush after every event */
 	struct runner *runner;
+	/* Output on its own thread (NULL: written by the capture side), with
+	   what it needs to finish each event there. */
+	struct writer *writer;
+	struct diag *diag;
+	struct metrics *metrics;
 };
+
+/* The bytes of events handed to the output thread and not yet written:
+   a sixteenth of the memory budget, at most MAIN_WRITER_MAX. */
+#define MAIN_WRITER_MAX (8 * 1024 * 1024)
 
 /* Live headless output: the buffer's size.  It is written out at least every
    RUNNER_FLUSH_MS (ms) and whenever the capture goes idle. */
@@ -486,23 +497,73 @@ main_no_session_hint(const struct main_sink *s)
 /* An event of the runner (the --maillog joiner saw it already), or a log
    line the joiner made: written. */
 static void
-main_write(void *arg, struct event *ev)
+main_output(struct main_sink *s, const struct event *ev)
 {
-	struct main_sink *s = arg;
 	int rc;
 
-	if (!s->broken) {
+	if (!atomic_load(&s->broken)) {
 		if (s->mode == OPTS_MODE_JSON)
 			rc = out_json_write(stdout, ev, s->flush_each);
 		else
 			rc = out_text_write(stdout, ev, s->utf8, s->flush_each);
 		if (rc != 0) {
-			s->broken = true;
+			atomic_store(&s->broken, true);
 			if (s->runner != NULL)
 				runner_stop(s->runner);
 		}
 	}
+}
+
+static void
+main_write(void *arg, struct event *ev)
+{
+	main_output(arg, ev);
 	event_free(ev);
+}
+
+/* With the output thread: the runner's events are handed to it ... */
+static void
+main_put(void *arg, struct event *ev)
+{
+	struct main_sink *s = arg;
+
+	writer_put(s->writer, ev);
+}
+
+/* ... which diagnoses, counts and writes each (the pipeline left that to
+   it: defer_finish), and frees the diagnosis it made: the rest of the
+   event goes back to be freed where it was made. */
+static void
+main_write_finish(void *arg, struct event *ev)
+{
+	struct main_sink *s = arg;
+
+	pipeline_event_finish(s->diag, s->metrics, ev);
+	main_output(s, ev);
+	if (ev->diag != NULL) {
+		event_diag_free(ev->diag);
+		ev->diag = NULL;
+	}
+}
+
+/* The output thread ends: its line buffer goes. */
+static void
+main_writer_end(void *arg)
+{
+	(void)arg;
+	out_json_thread_done();
+}
+
+/* The output thread wrote all it was given: out with it. */
+static void
+main_writer_idle(void *arg)
+{
+	struct main_sink *s = arg;
+
+	if (!atomic_load(&s->broken) && fflush(stdout) == EOF) {
+		atomic_store(&s->broken, true);
+		runner_stop(s->runner);
+	}
 }
 
 /* Live output is written in blocks: out by now at the latest (the capture
@@ -512,10 +573,15 @@ main_idle(void *arg)
 {
 	struct main_sink *s = arg;
 
-	if (s->broken)
+	if (s->writer != NULL) {
+		/* Handed over now, flushed once written (main_writer_idle). */
+		writer_kick(s->writer);
+		return !atomic_load(&s->broken);
+	}
+	if (atomic_load(&s->broken))
 		return false;
 	if (!s->flush_each && fflush(stdout) == EOF) {
-		s->broken = true;
+		atomic_store(&s->broken, true);
 		return false;
 	}
 	return true;
@@ -528,12 +594,15 @@ main_headless(struct main_sink *s)
 	int rc, status = EXIT_OK;
 
 	rc = runner_run(s->runner, &cause);
+	/* Everything handed over is written before the last flush. */
+	writer_free(s->writer);
+	s->writer = NULL;
 	if (fflush(stdout) == EOF)
-		s->broken = true;
+		atomic_store(&s->broken, true);
 	if (rc < 0) {
 		err_print(runner_source(s->runner), cause, NULL);
 		status = EXIT_RUNTIME;
-	} else if (!s->broken)
+	} else if (!atomic_load(&s->broken))
 		main_no_session_hint(s);
 	free(cause);
 	return status;
@@ -847,6 +916,26 @@ main(int argc, char **argv)
 		rc.emit = main_write;
 		rc.arg = &sink;
 		rc.idle = main_idle;
+		/*
+		 * Output written in blocks goes through its own thread, which
+		 * also makes each event's diagnosis: on a second core, beside
+		 * the capture.  Not with --maillog (its joiner reads the
+		 * diagnoses on the capture side), nor when every event is
+		 * flushed at once (a stream, --replay: no rate to keep up).
+		 */
+		if (!sink.flush_each && ml == NULL) {
+			size_t wbytes = mem / 16;
+
+			if (wbytes > MAIN_WRITER_MAX)
+				wbytes = MAIN_WRITER_MAX;
+			o.pipe.memory -= wbytes;
+			o.pipe.defer_finish = true;
+			sink.diag = diag;
+			sink.metrics = metrics;
+			sink.writer = writer_new(main_write_finish,
+			    main_writer_idle, main_writer_end, &sink, wbytes);
+			rc.emit = main_put;
+		}
 		runner = runner_new(&rc);
 		sink.runner = runner;
 		signal(SIGPIPE, SIG_IGN);

@@ -615,23 +615,33 @@ out_json_string(const struct event *ev)
 	return b.p;
 }
 
+/*
+ * One buffer per thread, kept from line to line: growing a fresh one for
+ * every event cost a malloc, reallocs and a free each time.  It only grows
+ * as large as the longest line.
+ */
+static _Thread_local struct jbuf out_json_line;
+
+void
+out_json_thread_done(void)
+{
+	free(out_json_line.p);
+	memset(&out_json_line, 0, sizeof out_json_line);
+}
+
 int
 out_json_write(FILE *f, const struct event *ev, bool flush)
 {
-	/*
-	 * One buffer per thread, kept from line to line: growing a fresh one
-	 * for every event cost a malloc, reallocs and a free each time.  It
-	 * only grows as large as the longest line.
-	 */
-	static _Thread_local struct jbuf b;
+	struct jbuf *bp = &out_json_line;
 	int rc = 0;
 
 	if (ev->type == EV_PACKET)
 		return 0;
-	b.len = 0;
-	jb_event(&b, ev);
-	jb_put(&b, "\n", 1);
-	if (fwrite(b.p, 1, b.len, f) != b.len || (flush && fflush(f) == EOF))
+	bp->len = 0;
+	jb_event(bp, ev);
+	jb_put(bp, "\n", 1);
+	if (fwrite(bp->p, 1, bp->len, f) != bp->len ||
+	    (flush && fflush(f) == EOF))
 		rc = -1;
 	return rc;
 }

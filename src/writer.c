@@ -1,0 +1,236 @@
+/*
+ * writer: headless output on a thread of its own.  Reading a file of short
+ * sessions, the diagnosis and the formatting of each event cost about as
+ * much as everything before them; on a second core they run beside the
+ * capture instead of after it.
+ *
+ * The capture side fills a batch of its own without any lock and hands it
+ * over whole: one lock and at most one wake-up per WRITER_BATCH events.
+ * Handed batches wait in a ring of WRITER_SLOTS, in order; the writer
+ * thread copies one out, and runs the callback on its events without the
+ * lock.  Whenever it has done all it was given it calls idle, so that the
+ * output is flushed when the capture side has nothing more to say (the
+ * capture went idle and handed over its partial batch, or the run ended).
+ *
+ * The events written go back to the capture side, which frees them: they
+ * were allocated there, and a thread that frees another's allocations
+ * fights it for the malloc arena's lock on every event (measured: a third
+ * more time than with no thread at all).  It takes them back when it hands
+ * over a batch, and frees two with each event it puts: a free just before
+ * the next event's allocations leaves malloc's per-thread cache what they
+ * need, where a batch freed at once overflows it (malloc and free then
+ * took a third of the capture side's time).
+ */
+#include "config.h"
+
+#include "writer.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "err.h"
+#include "xmalloc.h"
+
+#define WRITER_BATCH 256
+#define WRITER_SLOTS 8
+#define WRITER_DONE_MAX ((WRITER_SLOTS + 1) * WRITER_BATCH)
+
+struct writer_batch {
+	struct event *ev[WRITER_BATCH];
+	size_t n, bytes;
+};
+
+struct writer {
+	writer_fn fn;
+	writer_idle_fn idle, end;
+	void *arg;
+	size_t max_bytes;
+
+	/* The capture side's batch being filled, and the written events it
+	   frees: its own, no lock. */
+	struct writer_batch cur;
+	struct event *freeing[WRITER_DONE_MAX];
+	size_t nfreeing, ifreeing; /* freeing[ifreeing..nfreeing) are left */
+
+	pthread_mutex_t lock;
+	pthread_cond_t work; /* a batch was handed over, or closing */
+	pthread_cond_t room; /* a batch was written */
+	struct writer_batch ring[WRITER_SLOTS];
+	size_t head, count;
+	size_t inflight; /* bytes in the ring and being written */
+	/* Written, to be freed by the capture side.  Between two of its
+	   visits (writer_reclaim, just before it hands a batch over) the
+	   writer can write no more than what the ring held after the first
+	   (at most WRITER_SLOTS batches) and the batch it was writing then. */
+	struct event *done[WRITER_DONE_MAX];
+	size_t ndone;
+	bool closing;
+	pthread_t thread;
+};
+
+static void *
+writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct writer_batch b;
+	size_t i;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (w->count == 0 && !w->closing)
+			pthread_cond_wait(&w->work, &w->lock);
+		if (w->count == 0)
+			break;
+		b.n = w->ring[w->head].n;
+		b.bytes = w->ring[w->head].bytes;
+		memcpy(b.ev, w->ring[w->head].ev, b.n * sizeof b.ev[0]);
+		w->head = (w->head + 1) % WRITER_SLOTS;
+		w->count--;
+		pthread_mutex_unlock(&w->lock);
+
+		for (i = 0; i < b.n; i++)
+			w->fn(w->arg, b.ev[i]);
+
+		pthread_mutex_lock(&w->lock);
+		if (w->ndone + b.n > WRITER_DONE_MAX)
+			fatalx("writer: %zu events written and not freed",
+			    w->ndone + b.n);
+		memcpy(w->done + w->ndone, b.ev, b.n * sizeof b.ev[0]);
+		w->ndone += b.n;
+		w->inflight -= b.bytes;
+		pthread_cond_signal(&w->room);
+		if (w->count == 0) {
+			pthread_mutex_unlock(&w->lock);
+			w->idle(w->arg);
+			pthread_mutex_lock(&w->lock);
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (w->end != NULL)
+		w->end(w->arg);
+	event_thread_done();
+	return NULL;
+}
+
+struct writer *
+writer_new(writer_fn fn, writer_idle_fn idle, writer_idle_fn end, void *arg,
+    size_t max_bytes)
+{
+	struct writer *w = xcalloc(1, sizeof *w);
+	sigset_t all, old;
+	int rc;
+
+	w->fn = fn;
+	w->idle = idle;
+	w->end = end;
+	w->arg = arg;
+	w->max_bytes = max_bytes;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->work, NULL);
+	pthread_cond_init(&w->room, NULL);
+	/* Signals stay with the thread that handles them (SIGINT stops the
+	   capture; the writer then drains what it was given). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&w->thread, NULL, writer_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		fatalx("pthread_create: %s", strerror(rc));
+	return w;
+}
+
+static void
+writer_free_events(struct event **ev, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		event_free(ev[i]);
+}
+
+/* Under the lock: the events written since the last visit join those to
+   free (the ones left from before are freed first, to make room: two per
+   event put drain them unless the writer runs in bursts). */
+static void
+writer_reclaim(struct writer *w)
+{
+	writer_free_events(w->freeing + w->ifreeing, w->nfreeing - w->ifreeing);
+	memcpy(w->freeing, w->done, w->ndone * sizeof w->done[0]);
+	w->nfreeing = w->ndone;
+	w->ifreeing = 0;
+	w->ndone = 0;
+}
+
+static void
+writer_hand(struct writer *w)
+{
+	struct writer_batch *slot;
+
+	pthread_mutex_lock(&w->lock);
+	if (w->cur.n == 0) {
+		writer_reclaim(w);
+		pthread_mutex_unlock(&w->lock);
+		return;
+	}
+	while (w->count == WRITER_SLOTS ||
+	       (w->inflight > 0 && w->inflight + w->cur.bytes > w->max_bytes))
+		pthread_cond_wait(&w->room, &w->lock);
+	/* After the wait, so that done has room (WRITER_DONE_MAX). */
+	writer_reclaim(w);
+	slot = &w->ring[(w->head + w->count) % WRITER_SLOTS];
+	memcpy(slot->ev, w->cur.ev, w->cur.n * sizeof slot->ev[0]);
+	slot->n = w->cur.n;
+	slot->bytes = w->cur.bytes;
+	w->count++;
+	w->inflight += w->cur.bytes;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->lock);
+	w->cur.n = 0;
+	w->cur.bytes = 0;
+}
+
+void
+writer_put(struct writer *w, struct event *ev)
+{
+	size_t n = event_size(ev), i;
+
+	/* A diagnosis yet to be made will be held too. */
+	if (ev->diagnose)
+		n += EVENT_DIAG_SIZE_GUESS;
+	for (i = 0; i < 2 && w->ifreeing < w->nfreeing; i++)
+		event_free(w->freeing[w->ifreeing++]);
+	w->cur.ev[w->cur.n++] = ev;
+	w->cur.bytes += n;
+	/* A quarter of the bound per batch: several fit at once. */
+	if (w->cur.n == WRITER_BATCH || w->cur.bytes >= w->max_bytes / 4)
+		writer_hand(w);
+}
+
+void
+writer_kick(struct writer *w)
+{
+	writer_hand(w);
+}
+
+void
+writer_free(struct writer *w)
+{
+	if (w == NULL)
+		return;
+	writer_hand(w);
+	pthread_mutex_lock(&w->lock);
+	w->closing = true;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	writer_reclaim(w);
+	writer_free_events(w->freeing, w->nfreeing);
+	pthread_cond_destroy(&w->room);
+	pthread_cond_destroy(&w->work);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
