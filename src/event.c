@@ -52,13 +52,14 @@ const char EV_ANOM_DATA_END_EARLY[] =
     "reply before the end of data (no CRLF.CRLF)";
 
 /*
- * A few freed events are kept for the next event_new: an event is large
- * (most of its fields belong to other types), and a cleared spare costs far
- * less than a calloc of it and its free.  Any thread may make or free
- * events: each keeps its own spares (a lock per event cost a few per cent
- * of a dialogue-heavy run), so an event freed by the UI's thread waits
- * there for that thread's next event_new.  Sanitizer builds free at once,
- * so that a use after free is still caught.
+ * Freed events are kept for the next event_new: an event is large (most of
+ * its fields belong to other types), and a cleared spare costs far less
+ * than a calloc of it and its free.  Up to 256 per thread (about 230 KiB):
+ * headless output frees events in runs, some way behind their making.  Any
+ * thread may make or free events: each keeps its own spares (a lock per event
+ * cost a few per cent of a dialogue-heavy run), so an event freed by the UI's
+ * thread waits there for that thread's next event_new.  Sanitizer builds free
+ * at once, so that a use after free is still caught.
  */
 #if defined(__SANITIZE_ADDRESS__)
 #define EVENT_SPARES 0
@@ -68,7 +69,7 @@ const char EV_ANOM_DATA_END_EARLY[] =
 #endif
 #endif
 #ifndef EVENT_SPARES
-#define EVENT_SPARES 16
+#define EVENT_SPARES 256
 #endif
 
 #if EVENT_SPARES > 0

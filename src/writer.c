@@ -16,10 +16,11 @@
  * were allocated there, and a thread that frees another's allocations
  * fights it for the malloc arena's lock on every event (measured: a third
  * more time than with no thread at all).  It takes them back when it hands
- * over a batch, and frees two with each event it puts: a free just before
- * the next event's allocations leaves malloc's per-thread cache what they
- * need, where a batch freed at once overflows it (malloc and free then
- * took a third of the capture side's time).
+ * over a batch, and frees one with each event it puts, as many as it makes
+ * in the long run: a free just before the next event's allocations leaves
+ * malloc's per-thread cache (and event.c's spare events) what they need,
+ * where a batch freed at once overflows it (malloc and free then took a
+ * third of the capture side's time).
  */
 #include "config.h"
 
@@ -196,12 +197,12 @@ writer_hand(struct writer *w)
 void
 writer_put(struct writer *w, struct event *ev)
 {
-	size_t n = event_size(ev), i;
+	size_t n = event_size(ev);
 
 	/* A diagnosis yet to be made will be held too. */
 	if (ev->diagnose)
 		n += EVENT_DIAG_SIZE_GUESS;
-	for (i = 0; i < 2 && w->ifreeing < w->nfreeing; i++)
+	if (w->ifreeing < w->nfreeing)
 		event_free(w->freeing[w->ifreeing++]);
 	w->cur.ev[w->cur.n++] = ev;
 	w->cur.bytes += n;
