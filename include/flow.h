@@ -120,6 +120,9 @@ void flow_table_free(struct flow_table *);
    connection whose handshake is not complete, 0 when it belongs to none
    (not an SMTP port, or a lone ACK/FIN/RST of a connection never seen). */
 uint64_t flow_input(struct flow_table *, const struct decode_pkt *);
+/* The same, with the packet's hash that flow_prefetch returned for it. */
+uint64_t flow_input_hashed(
+    struct flow_table *, const struct decode_pkt *, uint32_t hval);
 /* The open or half-open flow of the last flow_input's packet, NULL when
    none (or it has closed).  Valid until the next call into the table. */
 struct flow *flow_last(struct flow_table *);
@@ -131,8 +134,9 @@ void flow_expire(struct flow_table *, const struct timeval *now);
 void flow_finish(struct flow_table *, const struct timeval *now);
 /* The flow a decoded packet belongs to, or NULL. */
 struct flow *flow_lookup(struct flow_table *, const struct decode_pkt *);
-/* A hint (p NULL: not a TCP/IP packet): p's flow will be looked up soon. */
-void flow_prefetch(struct flow_table *, const struct decode_pkt *);
+/* A hint (p NULL: not a TCP/IP packet): p's flow will be looked up soon.
+   Returns p's hash, for flow_input_hashed (0 for NULL). */
+uint32_t flow_prefetch(struct flow_table *, const struct decode_pkt *);
 const struct flow_stats *flow_table_stats(const struct flow_table *);
 /* Heap bytes of the table: entries (tombstones included), buckets and the
    out-of-order bytes held.  Never fails. */

@@ -369,7 +369,7 @@ flow_find(const struct flow_table *t, const struct decode_pkt *p, uint32_t hval,
  * entries of the calls before, one level per call.  Only hints: nothing
  * changes.
  */
-void
+uint32_t
 flow_prefetch(struct flow_table *t, const struct decode_pkt *p)
 {
 	const struct flow_entry *e;
@@ -395,10 +395,11 @@ flow_prefetch(struct flow_table *t, const struct decode_pkt *p)
 		}
 	}
 	t->pf_have = p != NULL && (p->af == AF_INET || p->af == AF_INET6);
-	if (t->pf_have) {
-		t->pf_hval = flow_hash(t, p);
-		__builtin_prefetch(&t->buckets[t->pf_hval & t->mask]);
-	}
+	if (!t->pf_have)
+		return 0;
+	t->pf_hval = flow_hash(t, p);
+	__builtin_prefetch(&t->buckets[t->pf_hval & t->mask]);
+	return t->pf_hval;
 }
 
 struct flow *
@@ -745,8 +746,26 @@ flow_clock(struct flow_table *t, const struct timeval *ts)
 							      : t->ts_last[1];
 }
 
+static uint64_t flow_input_at(
+    struct flow_table *, const struct decode_pkt *, const uint32_t *);
+
 uint64_t
 flow_input(struct flow_table *t, const struct decode_pkt *p)
+{
+	return flow_input_at(t, p, NULL);
+}
+
+uint64_t
+flow_input_hashed(
+    struct flow_table *t, const struct decode_pkt *p, uint32_t hval)
+{
+	return flow_input_at(t, p, &hval);
+}
+
+/* hashed: the packet's hash when known, else NULL. */
+static uint64_t
+flow_input_at(
+    struct flow_table *t, const struct decode_pkt *p, const uint32_t *hashed)
 {
 	struct flow_entry *e;
 	struct flow_cb c;
@@ -764,7 +783,7 @@ flow_input(struct flow_table *t, const struct decode_pkt *p)
 		return 0;
 	flow_clock(t, &p->ts);
 	syn = (p->flags & (DECODE_TH_SYN | DECODE_TH_ACK)) == DECODE_TH_SYN;
-	hval = flow_hash(t, p);
+	hval = hashed != NULL ? *hashed : flow_hash(t, p);
 	e = flow_find(t, p, hval, &dir);
 	if (e != NULL && !e->closed && syn && flow_syn_reuses(e, dir, p)) {
 		/* Its end was not captured: say so as a time-out. */

@@ -104,6 +104,21 @@ struct pipeline_holder {
 	size_t mem;
 };
 
+/* A packet pipeline_peek decoded; ts is filled in at delivery. */
+struct pipeline_peeked {
+	const uint8_t *data;
+	uint32_t caplen;
+	int linktype;
+	enum decode_result r;
+	const char *why;
+	struct decode_pkt pkt;
+	uint32_t hval; /* its flow hash (flow_prefetch), when r is DECODE_OK */
+};
+
+/* More than capture's look-ahead (CAPTURE_PEEK_AHEAD): the packets it did
+   not show (the first of each block) are delivered meanwhile. */
+#define PIPELINE_PEEKED 8
+
 struct pipeline {
 	struct pipeline_config cfg;
 	struct diag *diag;
@@ -132,6 +147,11 @@ struct pipeline {
 	   seen as a SYN's destination (bit set); allocated on first use. */
 	uint32_t *other;
 	uint8_t *other_syn;
+	/* Packets peeked at and decoded, oldest first: when one is then
+	   delivered (the same bytes at the same address) its decoding is
+	   taken from here instead of being done twice. */
+	struct pipeline_peeked peeked[PIPELINE_PEEKED];
+	size_t peeked_head, peeked_n;
 };
 
 void
@@ -1263,14 +1283,46 @@ void
 pipeline_peek(
     struct pipeline *p, int linktype, const uint8_t *data, uint32_t caplen)
 {
-	struct decode_pkt pkt;
-	const char *why = NULL;
+	struct pipeline_peeked *k;
 
-	if (decode_packet(linktype, data, caplen, NULL, &pkt, &why) ==
-	    DECODE_OK)
-		flow_prefetch(p->flows, &pkt);
-	else
-		flow_prefetch(p->flows, NULL);
+	if (p->peeked_n == PIPELINE_PEEKED) {
+		/* never delivered (cannot happen: each is, in order) */
+		p->peeked_head = (p->peeked_head + 1) % PIPELINE_PEEKED;
+		p->peeked_n--;
+	}
+	k = &p->peeked[(p->peeked_head + p->peeked_n) % PIPELINE_PEEKED];
+	p->peeked_n++;
+	k->data = data;
+	k->caplen = caplen;
+	k->linktype = linktype;
+	k->why = NULL;
+	k->r = decode_packet(linktype, data, caplen, NULL, &k->pkt, &k->why);
+	k->hval = flow_prefetch(p->flows, k->r == DECODE_OK ? &k->pkt : NULL);
+}
+
+/* The packet's decoding (and, *hashed set, its flow hash): the one
+   pipeline_peek made, when this is the packet it was shown (the oldest it
+   kept), else done now. */
+static enum decode_result
+pipeline_decode(struct pipeline *p, int linktype, const struct timeval *ts,
+    const uint8_t *data, uint32_t caplen, struct decode_pkt *pkt,
+    const char **why, uint32_t *hval, bool *hashed)
+{
+	struct pipeline_peeked *k = &p->peeked[p->peeked_head];
+
+	if (p->peeked_n > 0 && k->data == data && k->caplen == caplen &&
+	    k->linktype == linktype) {
+		p->peeked_head = (p->peeked_head + 1) % PIPELINE_PEEKED;
+		p->peeked_n--;
+		*pkt = k->pkt;
+		pkt->ts = *ts;
+		*why = k->why;
+		*hval = k->hval;
+		*hashed = true;
+		return k->r;
+	}
+	*hashed = false;
+	return decode_packet(linktype, data, caplen, ts, pkt, why);
 }
 
 void
@@ -1279,6 +1331,8 @@ pipeline_packet(struct pipeline *p, int linktype, const struct timeval *ts,
 {
 	struct decode_pkt pkt;
 	const char *why = NULL;
+	uint32_t hval;
+	bool hashed;
 	enum decode_result r;
 
 	p->packets++;
@@ -1288,10 +1342,13 @@ pipeline_packet(struct pipeline *p, int linktype, const struct timeval *ts,
 	p->now = *ts;
 	p->last_session = 0;
 	p->last_half_open = false;
-	r = decode_packet(linktype, data, caplen, ts, &pkt, &why);
+	r = pipeline_decode(
+	    p, linktype, ts, data, caplen, &pkt, &why, &hval, &hashed);
 	switch (r) {
 	case DECODE_OK:
-		p->last_session = flow_input(p->flows, &pkt);
+		p->last_session = hashed
+				      ? flow_input_hashed(p->flows, &pkt, hval)
+				      : flow_input(p->flows, &pkt);
 		if (p->last_session == FLOW_ID_HALF_OPEN) {
 			p->last_session = 0;
 			p->last_half_open = true;

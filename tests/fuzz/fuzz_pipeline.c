@@ -23,6 +23,12 @@
  *
  * Small caps make every limit reachable.  Each packet is copied into a
  * buffer of exactly its size so that ASan sees any overread.
+ *
+ * Every input runs twice: packet by packet, then as a capture file is read,
+ * each packet shown to pipeline_peek five packets before it is delivered
+ * (and the first few not shown, as at the start of a read-ahead block).
+ * The peek only prefetches and keeps the decoding for the delivery: both
+ * runs must emit the same events, byte for byte (checked as JSON).
  */
 #include "config.h"
 
@@ -34,6 +40,7 @@
 
 #include "diag.h"
 #include "event.h"
+#include "out_json.h"
 #include "pipeline.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -44,24 +51,86 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static struct diag *fuzz_diag;
 
+/* What a run emitted, as JSON, every event one after the other. */
+struct fuzz_out {
+	char *buf;
+	size_t len, cap;
+};
+
 static void
 fuzz_emit(void *arg, struct event *ev)
 {
-	(void)arg;
+	struct fuzz_out *o = arg;
+	char *s = out_json_string(ev);
+	size_t n = strlen(s);
+
+	if (o->len + n + 1 > o->cap) {
+		o->cap = (o->len + n + 1) * 2;
+		o->buf = realloc(o->buf, o->cap);
+		if (o->buf == NULL)
+			abort();
+	}
+	memcpy(o->buf + o->len, s, n);
+	o->buf[o->len + n] = '\n';
+	o->len += n + 1;
+	free(s);
 	event_free(ev);
 }
 
+/* The input's packets, each in a buffer of its own size, and the time
+   each is delivered at. */
+#define FUZZ_PKTS_MAX 4096
+#define FUZZ_PEEK_AHEAD 5
+
+struct fuzz_pkts {
+	uint8_t *data[FUZZ_PKTS_MAX];
+	uint32_t len[FUZZ_PKTS_MAX];
+	struct timeval ts[FUZZ_PKTS_MAX];
+	size_t n;
+};
+
 static void
-fuzz_feed(struct pipeline *p, const struct timeval *ts, const uint8_t *pkt,
+fuzz_feed(struct fuzz_pkts *k, const struct timeval *ts, const uint8_t *pkt,
     size_t len)
 {
-	uint8_t *copy = malloc(len ? len : 1);
+	uint8_t *copy;
 
-	if (copy == NULL)
+	if (k->n == FUZZ_PKTS_MAX || (copy = malloc(len ? len : 1)) == NULL)
 		return;
 	memcpy(copy, pkt, len);
-	pipeline_packet(p, DLT_RAW, ts, copy, (uint32_t)len, (uint32_t)len);
-	free(copy);
+	k->data[k->n] = copy;
+	k->len[k->n] = (uint32_t)len;
+	k->ts[k->n] = *ts;
+	k->n++;
+}
+
+/* One run over the packets, with or without the peek; the ticks a second
+   as the input's times cross them. */
+static void
+fuzz_run(const struct fuzz_pkts *k, bool peek, struct fuzz_out *o)
+{
+	struct pipeline_config cfg;
+	struct pipeline *p;
+	size_t i;
+
+	diag_forget(fuzz_diag);
+	pipeline_config_default(&cfg);
+	cfg.flow.max_flows = 3;
+	cfg.flow.ooo_per_dir = 4096;
+	cfg.flow.ooo_total = 8192;
+	cfg.flow.idle_timeout = 5;
+	p = pipeline_new(&cfg, fuzz_diag, NULL, fuzz_emit, o);
+	for (i = 0; i < k->n; i++) {
+		if (i > 0 && k->ts[i].tv_sec != k->ts[i - 1].tv_sec)
+			pipeline_tick(p, &k->ts[i]);
+		if (peek && i + FUZZ_PEEK_AHEAD < k->n)
+			pipeline_peek(p, DLT_RAW, k->data[i + FUZZ_PEEK_AHEAD],
+			    k->len[i + FUZZ_PEEK_AHEAD]);
+		pipeline_packet(
+		    p, DLT_RAW, &k->ts[i], k->data[i], k->len[i], k->len[i]);
+	}
+	pipeline_finish(p);
+	pipeline_free(p);
 }
 
 static void
@@ -148,21 +217,15 @@ fuzz_segment(uint8_t *pkt, uint8_t ctl, uint16_t seq_off, uint16_t ack_off,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct pipeline_config cfg;
-	struct pipeline *p;
+	static struct fuzz_pkts k;
+	struct fuzz_out plain = {NULL, 0, 0}, peeked = {NULL, 0, 0};
 	struct timeval ts = {1700000000, 0};
 	uint8_t pkt[FUZZ_IP6_HDR + FUZZ_TCP_HDR + 255];
-	size_t off = 0, n, plen;
+	size_t off = 0, n, plen, i;
 
 	if (fuzz_diag == NULL)
 		fuzz_diag = diag_new();
-	diag_forget(fuzz_diag);
-	pipeline_config_default(&cfg);
-	cfg.flow.max_flows = 3;
-	cfg.flow.ooo_per_dir = 4096;
-	cfg.flow.ooo_total = 8192;
-	cfg.flow.idle_timeout = 5;
-	p = pipeline_new(&cfg, fuzz_diag, NULL, fuzz_emit, NULL);
+	k.n = 0;
 	while (off < size) {
 		if (data[off] & 0x80) {
 			if (size - off < 3)
@@ -171,7 +234,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			off += 3;
 			if (n > size - off)
 				n = size - off;
-			fuzz_feed(p, &ts, data + off, n);
+			fuzz_feed(&k, &ts, data + off, n);
 			off += n;
 		} else {
 			if (size - off < 6)
@@ -184,16 +247,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    (uint16_t)(data[off + 3] << 8 | data[off + 4]),
 			    data + off + 6, plen);
 			off += 6 + plen;
-			fuzz_feed(p, &ts, pkt, n);
+			fuzz_feed(&k, &ts, pkt, n);
 		}
 		ts.tv_usec += 300000;
 		if (ts.tv_usec >= 1000000) {
 			ts.tv_usec -= 1000000;
 			ts.tv_sec++;
-			pipeline_tick(p, &ts);
 		}
 	}
-	pipeline_finish(p);
-	pipeline_free(p);
+	fuzz_run(&k, false, &plain);
+	fuzz_run(&k, true, &peeked);
+	/* The peek is only a hint: the same events either way. */
+	if (plain.len != peeked.len ||
+	    (plain.len > 0 && memcmp(plain.buf, peeked.buf, plain.len) != 0))
+		abort();
+	free(plain.buf);
+	free(peeked.buf);
+	for (i = 0; i < k.n; i++)
+		free(k.data[i]);
 	return 0;
 }
