@@ -23,6 +23,9 @@
 #include <unistd.h>
 
 #include <curses.h>
+#ifdef HAVE_MIMALLOC
+#include <mimalloc.h>
+#endif
 #include <openssl/opensslv.h>
 #include <openssl/crypto.h>
 
@@ -209,6 +212,27 @@ main_dump(const char *opt, const char *text, size_t len)
 	return EXIT_OK;
 }
 
+/* The allocator malloc is: mimalloc when linked (and a block malloc gave
+   is in its heap), else the C library's. */
+static void
+main_allocator_version(void)
+{
+#ifdef HAVE_MIMALLOC
+	void *p = malloc(16);
+	int v = mi_version();
+
+	if (p != NULL && mi_is_in_heap_region(p))
+		printf("mimalloc %d.%d.%d\n", v / 100, v / 10 % 10, v % 10);
+	else
+		printf("malloc of the C library (mimalloc %d.%d.%d is linked "
+		       "but not in use)\n",
+		    v / 100, v / 10 % 10, v % 10);
+	free(p);
+#else
+	printf("malloc of the C library\n");
+#endif
+}
+
 static void
 main_version(void)
 {
@@ -216,6 +240,7 @@ main_version(void)
 	printf("%s\n", capture_lib_version());
 	printf("%s\n", curses_version());
 	printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
+	main_allocator_version();
 }
 
 /* Print s wrapped at 76 columns, each line indented by indent spaces. */

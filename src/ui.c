@@ -816,7 +816,9 @@ ui_run(const struct ui_config *cfg)
 	 * glibc gives a second thread its own arena, and grows it by exactly
 	 * what each allocation needs (an mprotect and page faults, per packet
 	 * copy kept for the save): at line rate that was half the capture
-	 * thread's time.  One arena grows by M_TOP_PAD steps instead.
+	 * thread's time.  One arena grows by M_TOP_PAD steps instead.  (Built
+	 * with mimalloc, the mallopt calls here and in ui_prefault change
+	 * nothing: its heaps are per thread and grow in large segments.)
 	 */
 #ifdef M_ARENA_MAX
 	mallopt(M_ARENA_MAX, 1);

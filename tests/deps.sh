@@ -111,6 +111,7 @@ libncurses-dev|
 libssl-dev|
 libbsd-dev|
 libpcre2-dev|
+libmimalloc-dev|
 build-essential|
 autoconf|
 automake|

@@ -3,8 +3,8 @@
 # missing.  Uses sudo when not run as root.
 #
 #   tools/deps.sh            what building and running need: a compiler,
-#                            autotools and the libpcap, ncursesw, OpenSSL and
-#                            libbsd headers.  Never a mail server, never a
+#                            autotools and the libpcap, ncursesw, OpenSSL,
+#                            libbsd, PCRE2 and mimalloc headers.  Never a mail server, never a
 #                            test tool.
 #   tools/deps.sh --test     the above and what the test suite needs: cmocka,
 #                            real clients and servers (swaks, aiosmtpd,
@@ -26,7 +26,7 @@
 set -e
 
 BUILD="build-essential autoconf automake pkg-config libpcap-dev
-libncurses-dev libssl-dev libbsd-dev libpcre2-dev"
+libncurses-dev libssl-dev libbsd-dev libpcre2-dev libmimalloc-dev"
 # Test framework, real servers, clients and tools used by the tests.
 TEST="libcmocka-dev swaks libnet-ssleay-perl tcpdump tshark wireshark-common tcpreplay python3
 python3-aiosmtpd iproute2 tmux openssl curl time procps
