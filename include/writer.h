@@ -29,8 +29,23 @@ void writer_put(struct writer *, struct event *take);
 /* Hand over what was put so far (and free what was written); does not
    wait for it to be written. */
 void writer_kick(struct writer *);
+/*
+ * From a handler of SIGINT or SIGTERM (sig, the signal it got): from now
+ * on, when the capture side waits on the writer (for room, or for the end
+ * in writer_free) and the writer has finished nothing for 200 ms, it is
+ * stuck in a write (a full pipe no one reads): the capture side sends it
+ * sig, the write fails with EINTR (the handler must be installed without
+ * SA_RESTART), the callback can give the output up and the run end.  A
+ * writer that is only slow is left to finish.  Only sets an atomic:
+ * async-signal-safe.  NULL is fine.
+ */
+void writer_interrupt(struct writer *, int sig);
 /* Hand over the rest, wait until all of it went through fn and idle, end
-   the thread, free every event.  NULL is fine. */
+   the thread, free every event.  Only writer_free may follow.  NULL is
+   fine. */
+void writer_finish(struct writer *);
+/* writer_finish if it was not called, then free the writer.  NULL is
+   fine. */
 void writer_free(struct writer *);
 
 #endif

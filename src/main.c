@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -471,14 +472,17 @@ main_explain(
 
 static volatile sig_atomic_t main_stop_flag;
 static struct runner *main_runner;
+static struct writer *main_writer;
 
 static void
 main_on_signal(int sig)
 {
-	(void)sig;
 	main_stop_flag = 1;
 	if (main_runner != NULL)
 		runner_stop(main_runner);
+	/* The output's thread may be stuck writing to a reader that stopped
+	   reading: it is interrupted if it stays so (writer_interrupt). */
+	writer_interrupt(main_writer, sig);
 }
 
 struct main_sink {
@@ -620,9 +624,15 @@ main_headless(struct main_sink *s)
 
 	rc = runner_run(s->runner, &cause);
 	/* Everything handed over is written before the last flush. */
+	writer_finish(s->writer);
+	main_writer = NULL; /* the signal handler's; on this thread */
 	writer_free(s->writer);
 	s->writer = NULL;
-	if (fflush(stdout) == EOF)
+	if (atomic_load(&s->broken))
+		/* What could not be written is dropped, or exit would wait
+		   on the same reader to flush it. */
+		__fpurge(stdout);
+	else if (fflush(stdout) == EOF)
 		atomic_store(&s->broken, true);
 	if (rc < 0) {
 		err_print(runner_source(s->runner), cause, NULL);
@@ -959,6 +969,7 @@ main(int argc, char **argv)
 			sink.metrics = metrics;
 			sink.writer = writer_new(main_write_finish,
 			    main_writer_idle, main_writer_end, &sink, wbytes);
+			main_writer = sink.writer;
 			rc.emit = main_put;
 		}
 		runner = runner_new(&rc);

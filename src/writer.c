@@ -26,9 +26,12 @@
 
 #include "writer.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,15 +73,57 @@ struct writer {
 	struct event *done[WRITER_DONE_MAX];
 	size_t ndone;
 	bool closing;
+	bool finished;	 /* the thread is past its last callback */
+	bool joined;	 /* writer_finish is done */
+	size_t progress; /* batches written */
 	pthread_t thread;
+	/* writer_interrupt: the signal to interrupt a stuck write with, 0
+	   before it is called. */
+	atomic_int interrupt_sig;
 };
+
+/* After writer_interrupt, a writer that has not finished a batch for this
+   long, while the capture side waits on it, is stuck in a write. */
+#define WRITER_STUCK_MS 200
+
+/* Under the lock: wait on cond for at most WRITER_STUCK_MS; then, when
+   asked to (writer_interrupt) and the writer finished nothing meanwhile,
+   interrupt its write. */
+static void
+writer_wait(struct writer *w, pthread_cond_t *cond)
+{
+	struct timespec until;
+	size_t progress = w->progress;
+	int sig;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += WRITER_STUCK_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_cond_timedwait(cond, &w->lock, &until) == ETIMEDOUT &&
+	    w->progress == progress && !w->finished &&
+	    (sig = atomic_load(&w->interrupt_sig)) != 0)
+		pthread_kill(w->thread, sig);
+}
 
 static void *
 writer_main(void *arg)
 {
 	struct writer *w = arg;
 	struct writer_batch b;
+	sigset_t intr;
 	size_t i;
+
+	/* SIGINT and SIGTERM, which writer_wait sends it when it is stuck:
+	   a write blocked on a reader that stopped reading then fails with
+	   EINTR instead of holding the exit up.  (The kernel gives a signal
+	   sent to the process to its main thread first.) */
+	sigemptyset(&intr);
+	sigaddset(&intr, SIGINT);
+	sigaddset(&intr, SIGTERM);
+	pthread_sigmask(SIG_UNBLOCK, &intr, NULL);
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
@@ -103,6 +148,7 @@ writer_main(void *arg)
 		memcpy(w->done + w->ndone, b.ev, b.n * sizeof b.ev[0]);
 		w->ndone += b.n;
 		w->inflight -= b.bytes;
+		w->progress++;
 		pthread_cond_signal(&w->room);
 		if (w->count == 0) {
 			pthread_mutex_unlock(&w->lock);
@@ -114,6 +160,10 @@ writer_main(void *arg)
 	if (w->end != NULL)
 		w->end(w->arg);
 	event_thread_done();
+	pthread_mutex_lock(&w->lock);
+	w->finished = true;
+	pthread_cond_signal(&w->room);
+	pthread_mutex_unlock(&w->lock);
 	return NULL;
 }
 
@@ -134,7 +184,8 @@ writer_new(writer_fn fn, writer_idle_fn idle, writer_idle_fn end, void *arg,
 	pthread_cond_init(&w->work, NULL);
 	pthread_cond_init(&w->room, NULL);
 	/* Signals stay with the thread that handles them (SIGINT stops the
-	   capture; the writer then drains what it was given). */
+	   capture; the writer then drains what it was given), but for those
+	   writer_interrupt sends it. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(&w->thread, NULL, writer_main, w);
@@ -179,7 +230,7 @@ writer_hand(struct writer *w)
 	}
 	while (w->count == WRITER_SLOTS ||
 	       (w->inflight > 0 && w->inflight + w->cur.bytes > w->max_bytes))
-		pthread_cond_wait(&w->room, &w->lock);
+		writer_wait(w, &w->room);
 	/* After the wait, so that done has room (WRITER_DONE_MAX). */
 	writer_reclaim(w);
 	slot = &w->ring[(w->head + w->count) % WRITER_SLOTS];
@@ -218,18 +269,37 @@ writer_kick(struct writer *w)
 }
 
 void
-writer_free(struct writer *w)
+writer_interrupt(struct writer *w, int sig)
 {
-	if (w == NULL)
+	if (w != NULL)
+		atomic_store(&w->interrupt_sig, sig);
+}
+
+void
+writer_finish(struct writer *w)
+{
+	if (w == NULL || w->joined)
 		return;
 	writer_hand(w);
 	pthread_mutex_lock(&w->lock);
 	w->closing = true;
 	pthread_cond_signal(&w->work);
+	while (!w->finished)
+		writer_wait(w, &w->room);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
+	w->joined = true;
 	writer_reclaim(w);
 	writer_free_events(w->freeing, w->nfreeing);
+	w->nfreeing = w->ifreeing = 0;
+}
+
+void
+writer_free(struct writer *w)
+{
+	if (w == NULL)
+		return;
+	writer_finish(w);
 	pthread_cond_destroy(&w->room);
 	pthread_cond_destroy(&w->work);
 	pthread_mutex_destroy(&w->lock);

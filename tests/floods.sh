@@ -21,7 +21,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 # (rules, libraries, stdio) and malloc's slack.
 RSS_MAX=40960
 
-tap_plan 23
+tap_plan 24
 
 # flood NAME SMTPSCOPE-ARGS -- GEN-ARGS: run the generator into smtpscope -r -,
 # output in $tmp/NAME.out, peak RSS (KiB) in $tmp/NAME.rss.
@@ -143,5 +143,26 @@ n=$(grep '"event":"reply"' "$tmp/resync.out" | count '"answers":"RCPT"' -)
 tap_ok $? "resync: all 5000 RCPT replies answer RCPT ($n)"
 grep '"event":"session_close"' "$tmp/resync.out" | grep -q '"reason":"quit"'
 tap_ok $? "resync: the 221 past the cap still ends the session as quit"
+
+# 6. A reader that stops reading: the output's thread blocks in a write to
+# the full pipe; SIGINT must still end the run (it interrupts the write), not
+# wait for the reader.  A file, so that the output has its own thread.
+python3 "$gen" idle 2000 >"$tmp/idle.pcap"
+mkfifo "$tmp/fifo"
+(sleep 60 <"$tmp/fifo") &
+rp=$!
+"$SMTPSCOPE" -r "$tmp/idle.pcap" -j >"$tmp/fifo" 2>/dev/null &
+sp=$!
+sleep 1
+kill -INT $sp
+i=0
+while kill -0 $sp 2>/dev/null && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+! kill -0 $sp 2>/dev/null
+tap_ok $? "SIGINT ends a run whose reader stopped reading ($((i * 100)) ms)"
+kill $sp $rp 2>/dev/null
+wait 2>/dev/null
 
 exit $((TAP_FAILED > 0))
