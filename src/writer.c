@@ -96,7 +96,7 @@ writer_wait(struct writer *w, pthread_cond_t *cond)
 	size_t progress = w->progress;
 	int sig;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_nsec += WRITER_STUCK_MS * 1000000L;
 	if (until.tv_nsec >= 1000000000L) {
 		until.tv_sec++;
@@ -172,6 +172,7 @@ writer_new(writer_fn fn, writer_idle_fn idle, writer_idle_fn end, void *arg,
     size_t max_bytes)
 {
 	struct writer *w = xcalloc(1, sizeof *w);
+	pthread_condattr_t ca;
 	sigset_t all, old;
 	int rc;
 
@@ -182,7 +183,12 @@ writer_new(writer_fn fn, writer_idle_fn idle, writer_idle_fn end, void *arg,
 	w->max_bytes = max_bytes;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->work, NULL);
-	pthread_cond_init(&w->room, NULL);
+	/* The wait for room is timed (writer_wait): on the monotonic clock,
+	   which a change of the time of day does not move. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->room, &ca);
+	pthread_condattr_destroy(&ca);
 	/* Signals stay with the thread that handles them (SIGINT stops the
 	   capture; the writer then drains what it was given), but for those
 	   writer_interrupt sends it. */
@@ -205,8 +211,8 @@ writer_free_events(struct event **ev, size_t n)
 }
 
 /* Under the lock: the events written since the last visit join those to
-   free (the ones left from before are freed first, to make room: two per
-   event put drain them unless the writer runs in bursts). */
+   free (the ones left from before are freed first, to make room: one per
+   event put drains them unless the writer runs in bursts). */
 static void
 writer_reclaim(struct writer *w)
 {
