@@ -155,13 +155,8 @@ rp=$!
 sp=$!
 sleep 1
 kill -INT $sp
-i=0
-while kill -0 $sp 2>/dev/null && [ $i -lt 50 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-! kill -0 $sp 2>/dev/null
-tap_ok $? "SIGINT ends a run whose reader stopped reading ($((i * 100)) ms)"
+wait_gone $sp 50
+tap_ok $? "SIGINT ends a run whose reader stopped reading ($((WAITED * 100)) ms)"
 kill $sp $rp 2>/dev/null
 wait 2>/dev/null
 

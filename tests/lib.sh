@@ -96,6 +96,17 @@ wait_capturing() {
 	return 1
 }
 
+# wait_gone PID TENTHS: wait until PID has exited, at most TENTHS tenths of
+# a second; WAITED is set to the tenths waited.  Returns 0 when it is gone.
+wait_gone() {
+	WAITED=0
+	while kill -0 "$1" 2>/dev/null && [ "$WAITED" -lt "$2" ]; do
+		sleep 0.1
+		WAITED=$((WAITED + 1))
+	done
+	! kill -0 "$1" 2>/dev/null
+}
+
 # The SPEC's error format: one line "smtpscope: WHAT: WHY", maybe "hint: ".
 tap_one_error_line() {	# FILE
 	_lines=$(wc -l < "$1")

@@ -135,11 +135,7 @@ sw --to after@remote.test --body "after rotation"
 wait_log 'after@remote.test'
 sleep 1.5
 kill -INT $SPID
-i=0
-while kill -0 $SPID 2>/dev/null && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+wait_gone $SPID 100
 kill -KILL $SPID 2>/dev/null
 wait $SPID
 src=$?

@@ -110,11 +110,7 @@ grep -q '^smtpscope_messages_accepted_total 2$' "$tmp/scrape" &&
 tap_ok $? "two sessions, both closed, two messages accepted"
 
 kill -INT $SPID
-i=0
-while kill -0 $SPID 2> /dev/null && [ $i -lt 50 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+wait_gone $SPID 50
 kill -KILL $SPID 2> /dev/null
 wait $SPID
 rc=$?

@@ -71,11 +71,7 @@ swaks_rc=$?
 sleep 1
 kill -INT $SPID
 # Give it a moment to write the close and stats events, then force it.
-i=0
-while kill -0 $SPID 2>/dev/null && [ $i -lt 50 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+wait_gone $SPID 50
 kill -KILL $SPID 2>/dev/null
 wait $SPID
 src=$?
