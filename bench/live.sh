@@ -8,8 +8,10 @@
 #   SMTPSCOPE    binary to measure (else BUILDDIR/smtpscope)
 #   BENCH_DIR    work directory (default /tmp/smtpscope-live)
 #   LIVE_SIZE    size of the generated capture (default 100M)
-#   LIVE_SHAPE   data (the default: DATA-heavy sessions) or dialogue (short
-#                sessions, many refused: gen -d, the shape of a busy MX)
+#   LIVE_SHAPE   data (the default: DATA-heavy sessions), dialogue (short
+#                sessions, many refused: gen -d, the shape of a busy MX) or
+#                relay (the same sessions to 4,000 servers: gen -d -S 4000,
+#                the shape of an outbound relay)
 #   LIVE_RATES   replay rates in Mbit/s (default "20 200 1000")
 #   LIVE_MODES   any of "tcpdump json ui" (default all three)
 #   LIVE_PORT    the SMTP port the capture is moved to (default 18925)
@@ -72,7 +74,8 @@ fi
 case $LIVE_SHAPE in
 data) shape= name=smtp ;;
 dialogue) shape=-d name=smtp-dialogue ;;
-*) die "LIVE_SHAPE is data or dialogue" ;;
+relay) shape="-d -S 4000" name=smtp-relay ;;
+*) die "LIVE_SHAPE is data, dialogue or relay" ;;
 esac
 raw=$BENCH_DIR/$name-$LIVE_SIZE.pcap
 lo=$BENCH_DIR/$name-$LIVE_SIZE-lo-$LIVE_PORT.pcap
