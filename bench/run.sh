@@ -17,6 +17,9 @@
 #   BENCH_DIALOGUE 1 (default): also measure the dialogue-heavy shape
 #                 (gen -d: short sessions, many refused, ~90,000 sessions
 #                 and ~300-byte frames per GiB) at BENCH_SIZE; 0 skips it
+#   BENCH_DIALOGUE_BODIES  the dialogue shape's body sizes in KiB, gen's
+#                 -b MIN:MAX (default 2:16; 8:24 is the shape at the issue's
+#                 lower bound, ~55,000 sessions and ~400-byte frames per GiB)
 #   BENCH_MODES   smtpscope outputs measured (default "json"; also "text",
 #                 and "json-pipe"/"text-pipe" written into `| wc -c`)
 #
@@ -38,6 +41,7 @@ BENCH_SIZE2=${BENCH_SIZE2:-512M}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_COLD=${BENCH_COLD:-0}
 BENCH_DIALOGUE=${BENCH_DIALOGUE:-1}
+BENCH_DIALOGUE_BODIES=${BENCH_DIALOGUE_BODIES:-2:16}
 BENCH_MODES=${BENCH_MODES:-json}
 RATIO_MIN=0.5
 RSS_MAX_KIB=65536
@@ -83,9 +87,16 @@ fi
 # ---- the captures (reused when present)
 capture() { # SIZE [dialogue]
 	f=$BENCH_DIR/smtp-${2:+$2-}$1.pcap
+	b=
+	if [ -n "${2:-}" ] && [ "$BENCH_DIALOGUE_BODIES" != 2:16 ]; then
+		b="-b $BENCH_DIALOGUE_BODIES"
+		f=$BENCH_DIR/smtp-$2-b$(echo "$BENCH_DIALOGUE_BODIES" |
+		    tr : -)-$1.pcap
+	fi
 	if [ ! -s "$f" ] || [ -n "$(find "$BENCH_DIR/gen" -newer "$f")" ]; then
 		echo "generating $f ..." >&2
-		"$BENCH_DIR/gen" ${2:+-d} "$f.tmp" "$1" || die "gen failed"
+		# shellcheck disable=SC2086
+		"$BENCH_DIR/gen" ${2:+-d} $b "$f.tmp" "$1" || die "gen failed"
 		mv "$f.tmp" "$f"
 	fi
 	echo "$f"
@@ -231,7 +242,7 @@ if [ "$BENCH_DIALOGUE" = 1 ]; then
 	dial=$(capture "$BENCH_SIZE" dialogue)
 	judge_ratio=0
 	echo
-	echo "dialogue-heavy shape (gen -d):"
+	echo "dialogue-heavy shape (gen -d${BENCH_DIALOGUE_BODIES:+ -b $BENCH_DIALOGUE_BODIES}):"
 	bench "$dial"
 fi
 exit $status
