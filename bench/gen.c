@@ -1,8 +1,8 @@
 /*
  * gen: write a large synthetic SMTP capture for the benchmark.
  *
- * usage: gen [-d] [-b MIN:MAX] [-s SEED] [-c CONCURRENT] [-S SERVERS] OUTFILE
- *            [SIZE]
+ * usage: gen [-d] [-b MIN:MAX] [-g PERMILLE] [-s SEED] [-c CONCURRENT]
+ *            [-S SERVERS] OUTFILE [SIZE]
  *
  * SIZE takes a K, M or G suffix (powers of 1024); the default is 1G.  The
  * file is Ethernet/IPv4/TCP, thousands of sessions interleaved the way a
@@ -26,6 +26,10 @@
  * -b MIN:MAX: with -d, bodies of MIN to MAX KiB instead (at most 200):
  * -b 12:40 gives about 51,000 sessions and 2 million frames per GiB, a
  * mean frame of about 530 bytes.
+ *
+ * -g PERMILLE: with -d, that many sessions per thousand are refused at
+ * the greeting with 421 instead of 100: -g 900 is an outage, a storm of
+ * 421 "too many connections" (about 400,000 sessions per GiB).
  *
  * -S SERVERS: the sessions go to that many servers, 198.19.0.1 up (16 by
  * default), round robin.
@@ -64,6 +68,8 @@ static uint32_t	 body_min = 2 * 1024, body_max = 16 * 1024;
 /* Servers the sessions go to, 198.19.0.1 up (16 by default; -S). */
 static unsigned long nservers = 16;
 #define D_GREET421	100		/* per mille, instead of P_GREET421 */
+/* -d: sessions refused at the greeting with 421, per mille (-g). */
+static unsigned	 greet421 = D_GREET421;
 #define D_REJECT	250		/* a RCPT refused: 550 user unknown */
 #define D_GREY		100		/* a RCPT refused: 450 greylisted */
 
@@ -506,7 +512,7 @@ session_new(struct session *s)
 	s->state = S_HANDSHAKE;
 	s->closer = C2S;
 
-	if (chance(dialogue ? D_GREET421 : P_GREET421)) {
+	if (chance(dialogue ? greet421 : P_GREET421)) {
 		add_step(s, S2C, "421 4.7.0 mx%u.example.net Error: too many "
 		    "connections from 198.18.%u.%u\r\n", s->sip & 0xff,
 		    (s->cip >> 8) & 0xff, s->cip & 0xff);
@@ -668,8 +674,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: gen [-d] [-b MIN:MAX] [-s SEED] [-c CONCURRENT] "
-	    "[-S SERVERS] OUTFILE [SIZE]\n");
+	    "usage: gen [-d] [-b MIN:MAX] [-g PERMILLE] [-s SEED] "
+	    "[-c CONCURRENT] [-S SERVERS] OUTFILE [SIZE]\n");
 	exit(2);
 }
 
@@ -684,7 +690,7 @@ main(int argc, char **argv)
 	int		 ch;
 
 	rng_state = 0x5eed5eed12345678ULL;
-	while ((ch = getopt(argc, argv, "db:s:c:S:")) != -1) {
+	while ((ch = getopt(argc, argv, "db:g:s:c:S:")) != -1) {
 		switch (ch) {
 		case 'd':
 			dialogue = 1;
@@ -700,6 +706,11 @@ main(int argc, char **argv)
 			body_max = hi * 1024;
 			break;
 		}
+		case 'g':
+			greet421 = (unsigned)strtoul(optarg, NULL, 10);
+			if (greet421 > 1000)
+				usage();
+			break;
 		case 's':
 			rng_state ^= strtoull(optarg, NULL, 0) *
 			    0x9e3779b97f4a7c15ULL;

@@ -11,7 +11,9 @@
 #   LIVE_SHAPE   data (the default: DATA-heavy sessions), dialogue (short
 #                sessions, many refused: gen -d, the shape of a busy MX) or
 #                relay (the same sessions to 4,000 servers: gen -d -S 4000,
-#                the shape of an outbound relay)
+#                the shape of an outbound relay) or storm (nine sessions in
+#                ten refused at the greeting with 421: gen -d -g 900, an
+#                outage)
 #   LIVE_RATES   replay rates in Mbit/s (default "20 200 1000")
 #   LIVE_MODES   any of "tcpdump json ui" (default all three)
 #   LIVE_PORT    the SMTP port the capture is moved to (default 18925)
@@ -75,7 +77,8 @@ case $LIVE_SHAPE in
 data) shape= name=smtp ;;
 dialogue) shape=-d name=smtp-dialogue ;;
 relay) shape="-d -S 4000" name=smtp-relay ;;
-*) die "LIVE_SHAPE is data, dialogue or relay" ;;
+storm) shape="-d -g 900" name=smtp-storm ;;
+*) die "LIVE_SHAPE is data, dialogue, relay or storm" ;;
 esac
 raw=$BENCH_DIR/$name-$LIVE_SIZE.pcap
 lo=$BENCH_DIR/$name-$LIVE_SIZE-lo-$LIVE_PORT.pcap
