@@ -145,6 +145,33 @@ struct diag_rlist {
 	bool built;
 };
 
+/*
+ * A template with placeholders, read once (diag_compile): runs of plain
+ * text, placeholders by number, and [[ ]] segments as ops, so that each
+ * expansion only walks them.  DIAG_TCACHE of them, by address.
+ */
+#define DIAG_TCACHE 512
+
+enum diag_opk {
+	DIAG_OP_TEXT, /* off, len: bytes of the template */
+	DIAG_OP_PH,   /* ph: a placeholder (-1: a name not known) */
+	DIAG_OP_SEG,  /* [[ ... ]]: the next len ops, kept when all known */
+	DIAG_OP_BANG, /* [[!{ph} ...]]: the next len ops, when ph is not */
+};
+
+struct diag_op {
+	enum diag_opk k;
+	int ph;
+	size_t off, len;
+};
+
+struct diag_tcache {
+	const char *tmpl; /* the address it was asked for */
+	char *src;	  /* a copy: an address can be reused */
+	struct diag_op *ops;
+	size_t nops;
+};
+
 /* The text expressions already run on this reply's text, and where they
    matched: several steps of a diagnosis ask the same rule again. */
 #define DIAG_TMEMO 8
@@ -183,6 +210,9 @@ struct diag {
 	/* Expanded texts of templates without placeholders (most of them),
 	   by address, DIAG_XCACHE of them; NULL until first needed. */
 	struct diag_xcache *xcache;
+	/* Templates with placeholders, read (DIAG_TCACHE); NULL until
+	   first needed. */
+	struct diag_tcache *tcache;
 };
 
 /* What a rule is matched against. */
@@ -207,6 +237,20 @@ struct diag_input {
 	struct diag_tmemo *tm;	       /* NULL: nothing remembered */
 	double now;
 	char *helo; /* sanitised copy, owned */
+	/* Values several placeholders of one diagnosis ask for, counted
+	   once: {open_conns} (for hist, sess and now) and {burst} (for
+	   hist, kind and now). */
+	struct diag_vmemo *vm;
+};
+
+struct diag_vmemo {
+	bool open_done, burst_done;
+	const struct diag_hserver *open_hist, *burst_hist;
+	const struct diag_hsess *open_sess;
+	const struct diag_kind *burst_kind;
+	double open_now, burst_now;
+	unsigned open_n, burst_k, burst_t;
+	double burst_span;
 };
 
 struct diag *
@@ -267,6 +311,11 @@ diag_free(struct diag *d)
 		free(d->xcache[i].out);
 	}
 	free(d->xcache);
+	for (i = 0; d->tcache != NULL && i < DIAG_TCACHE; i++) {
+		free(d->tcache[i].src);
+		free(d->tcache[i].ops);
+	}
+	free(d->tcache);
 	free(d);
 }
 
@@ -919,8 +968,27 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 		double span;
 		char dur[32];
 
-		k = diag_hist_count(
-		    in->hist, in->kind, in->now, DIAG_BURST_WINDOW, &t, &span);
+		struct diag_vmemo *vm = in->vm;
+
+		if (vm != NULL && vm->burst_done &&
+		    vm->burst_hist == in->hist && vm->burst_kind == in->kind &&
+		    vm->burst_now == in->now) {
+			k = vm->burst_k;
+			t = vm->burst_t;
+			span = vm->burst_span;
+		} else {
+			k = diag_hist_count(in->hist, in->kind, in->now,
+			    DIAG_BURST_WINDOW, &t, &span);
+			if (vm != NULL) {
+				vm->burst_done = true;
+				vm->burst_hist = in->hist;
+				vm->burst_kind = in->kind;
+				vm->burst_now = in->now;
+				vm->burst_k = k;
+				vm->burst_t = t;
+				vm->burst_span = span;
+			}
+		}
 		if (c == NULL || k < 2)
 			return false;
 		diag_duration(dur, sizeof dur, span * 1000.0);
@@ -954,7 +1022,21 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 	case KB_PH_OPEN_CONNS_LOW:
 		if (c == NULL)
 			return false;
-		n = diag_hist_open(in->hist, in->sess, in->now);
+		if (in->vm != NULL && in->vm->open_done &&
+		    in->vm->open_hist == in->hist &&
+		    in->vm->open_sess == in->sess &&
+		    in->vm->open_now == in->now)
+			n = in->vm->open_n;
+		else {
+			n = diag_hist_open(in->hist, in->sess, in->now);
+			if (in->vm != NULL) {
+				in->vm->open_done = true;
+				in->vm->open_hist = in->hist;
+				in->vm->open_sess = in->sess;
+				in->vm->open_now = in->now;
+				in->vm->open_n = n;
+			}
+		}
 		/* Few: well below the defaults of the connection limits,
 		   so they cannot be what was hit. */
 		if (ph == KB_PH_OPEN_CONNS_LOW && n >= DIAG_FEW_CONNS)
@@ -966,47 +1048,156 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 	return false;
 }
 
-static bool
-diag_value(const struct diag_input *in, const char *name, size_t nlen,
-    char *buf, size_t len)
+/* diag_compile's ops for the span [s, e) of src (no segments): text up to
+   each "{name}" in one piece, the placeholder; a '{' without its '}' is
+   text. */
+static void
+diag_compile_span(struct diag_op **v, size_t *n, size_t *cap, const char *src,
+    const char *s, const char *e)
 {
-	int ph = kb_placeholder_find(name, nlen);
-
-	if (ph < 0) {
-		snprintf(buf, len, "?");
-		return false;
-	}
-	return diag_fill(in, (enum kb_ph)ph, buf, len);
-}
-
-/* Expand [s, e) without segments into b; returns false when a placeholder
-   was unknown. */
-static bool
-diag_expand_span(struct diag_buf *b, const struct diag_input *in, const char *s,
-    const char *e)
-{
-	char val[256];
 	const char *close, *open;
-	bool all = true;
+	struct diag_op op;
 
 	while (s < e) {
+		memset(&op, 0, sizeof op);
 		if (*s == '{' &&
 		    (close = memchr(s, '}', (size_t)(e - s))) != NULL) {
-			if (!diag_value(in, s + 1, (size_t)(close - s - 1), val,
-				sizeof val))
+			op.k = DIAG_OP_PH;
+			op.ph =
+			    kb_placeholder_find(s + 1, (size_t)(close - s - 1));
+			s = close + 1;
+		} else {
+			open = memchr(s + 1, '{', (size_t)(e - s - 1));
+			if (open == NULL)
+				open = e;
+			op.k = DIAG_OP_TEXT;
+			op.off = (size_t)(s - src);
+			op.len = (size_t)(open - s);
+			s = open;
+		}
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 16;
+			*v = xreallocarray(*v, *cap, sizeof **v);
+		}
+		(*v)[(*n)++] = op;
+	}
+}
+
+/* Append one op; returns its index. */
+static size_t
+diag_compile_op(
+    struct diag_op **v, size_t *n, size_t *cap, enum diag_opk k, int ph)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*v = xreallocarray(*v, *cap, sizeof **v);
+	}
+	memset(&(*v)[*n], 0, sizeof **v);
+	(*v)[*n].k = k;
+	(*v)[*n].ph = ph;
+	return (*n)++;
+}
+
+/*
+ * Read a template into ops (caller frees *ops): the reading of
+ * diag_expand_all, once.  A [[ ]] segment or a [[!{name} ...]] one is an
+ * op followed by the ops of its text (len of them).
+ */
+static void
+diag_compile(const char *tmpl, struct diag_op **ops, size_t *nops)
+{
+	const char *s = tmpl, *open, *close, *name;
+	size_t cap = 0, at;
+
+	*ops = NULL;
+	*nops = 0;
+	while (*s != '\0') {
+		open = strstr(s, "[[");
+		if (open == NULL) {
+			diag_compile_span(
+			    ops, nops, &cap, tmpl, s, s + strlen(s));
+			break;
+		}
+		diag_compile_span(ops, nops, &cap, tmpl, s, open);
+		close = strstr(open + 2, "]]");
+		if (close == NULL) /* the parser rejects this; be safe */
+			close = open + strlen(open);
+		if (open[2] == '!' && open[3] == '{' &&
+		    (name = memchr(
+			 open + 4, '}', (size_t)(close - open - 4))) != NULL) {
+			at = diag_compile_op(ops, nops, &cap, DIAG_OP_BANG,
+			    kb_placeholder_find(
+				open + 4, (size_t)(name - open - 4)));
+			diag_compile_span(
+			    ops, nops, &cap, tmpl, name + 1, close);
+		} else {
+			at = diag_compile_op(ops, nops, &cap, DIAG_OP_SEG, -1);
+			diag_compile_span(
+			    ops, nops, &cap, tmpl, open + 2, close);
+		}
+		(*ops)[at].len = *nops - at - 1;
+		s = *close != '\0' ? close + 2 : close;
+	}
+}
+
+/* A placeholder's value into val (diag_value, its name already looked
+   up: ph -1 for a name not known). */
+static bool
+diag_ph_value(const struct diag_input *in, int ph, char *val, size_t len)
+{
+	if (ph < 0) {
+		snprintf(val, len, "?");
+		return false;
+	}
+	return diag_fill(in, (enum kb_ph)ph, val, len);
+}
+
+/* Run n ops of a span (text and placeholders) into b; false when a
+   placeholder was not known. */
+static bool
+diag_run_span(struct diag_buf *b, const struct diag_input *in, const char *src,
+    const struct diag_op *op, size_t n)
+{
+	char val[256];
+	bool all = true;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (op[i].k == DIAG_OP_TEXT)
+			diag_put(b, src + op[i].off, op[i].len);
+		else {
+			if (!diag_ph_value(in, op[i].ph, val, sizeof val))
 				all = false;
 			diag_puts(b, val);
-			s = close + 1;
-			continue;
 		}
-		/* Plain text up to the next placeholder, in one piece. */
-		open = memchr(s + 1, '{', (size_t)(e - s - 1));
-		if (open == NULL)
-			open = e;
-		diag_put(b, s, (size_t)(open - s));
-		s = open;
 	}
 	return all;
+}
+
+/* A template read by diag_compile, from d's cache; with d NULL, read now
+   into own, whose ops the caller frees. */
+static const struct diag_tcache *
+diag_template(struct diag *d, const char *tmpl, struct diag_tcache *own)
+{
+	struct diag_tcache *c;
+
+	if (d == NULL) {
+		own->tmpl = tmpl;
+		own->src = NULL;
+		diag_compile(tmpl, &own->ops, &own->nops);
+		return own;
+	}
+	if (d->tcache == NULL)
+		d->tcache = xcalloc(DIAG_TCACHE, sizeof *d->tcache);
+	c = &d->tcache[((uintptr_t)tmpl >> 3) % DIAG_TCACHE];
+	if (c->tmpl != tmpl || strcmp(c->src, tmpl) != 0) {
+		free(c->src);
+		free(c->ops);
+		c->tmpl = tmpl;
+		c->src = xstrdup(tmpl);
+		diag_compile(tmpl, &c->ops, &c->nops);
+	}
+	return c;
 }
 
 /* A template: [[ ... ]] segments are kept only when every placeholder in
@@ -1015,40 +1206,47 @@ static char *
 diag_expand_all(const char *tmpl, const struct diag_input *in)
 {
 	struct diag_buf b = {NULL, 0, 0}, seg;
-	const char *s = tmpl, *open, *close, *name;
+	struct diag_tcache own;
+	const struct diag_tcache *t;
+	const struct diag_op *op;
 	char val[256];
+	size_t i, n;
 
 	diag_puts(&b, "");
 	if (tmpl == NULL)
 		return b.s;
-	while (*s != '\0') {
-		open = strstr(s, "[[");
-		if (open == NULL) {
-			diag_expand_span(&b, in, s, s + strlen(s));
-			break;
+	memset(&own, 0, sizeof own);
+	/* the cache is not the engine */
+	t = diag_template((struct diag *)in->d, tmpl, &own);
+	op = t->ops;
+	for (i = 0; i < t->nops; i += n) {
+		if (op[i].k == DIAG_OP_TEXT || op[i].k == DIAG_OP_PH) {
+			/* Outside segments: as it comes. */
+			for (n = 0;
+			     i + n < t->nops && (op[i + n].k == DIAG_OP_TEXT ||
+						    op[i + n].k == DIAG_OP_PH);
+			     n++)
+				;
+			diag_run_span(&b, in, tmpl, op + i, n);
+			continue;
 		}
-		diag_expand_span(&b, in, s, open);
-		close = strstr(open + 2, "]]");
-		if (close == NULL) /* the parser rejects this; be safe */
-			close = open + strlen(open);
 		seg.s = NULL;
 		seg.len = seg.cap = 0;
 		diag_puts(&seg, "");
-		if (open[2] == '!' && open[3] == '{' &&
-		    (name = memchr(
-			 open + 4, '}', (size_t)(close - open - 4))) != NULL) {
+		if (op[i].k == DIAG_OP_BANG) {
 			/* [[!{name} text]]: the text stands in for what the
 			   placeholder would say, so only when it is unknown. */
-			if (!diag_value(in, open + 4, (size_t)(name - open - 4),
-				val, sizeof val)) {
-				diag_expand_span(&seg, in, name + 1, close);
+			if (!diag_ph_value(in, op[i].ph, val, sizeof val)) {
+				diag_run_span(
+				    &seg, in, tmpl, op + i + 1, op[i].len);
 				diag_puts(&b, seg.s);
 			}
-		} else if (diag_expand_span(&seg, in, open + 2, close))
+		} else if (diag_run_span(&seg, in, tmpl, op + i + 1, op[i].len))
 			diag_puts(&b, seg.s);
 		free(seg.s);
-		s = *close != '\0' ? close + 2 : close;
+		n = 1 + op[i].len;
 	}
+	free(own.ops);
 	/* Tidy: no leading/trailing blanks, no double spaces left behind. */
 	{
 		char *r = b.s, *w = b.s;
@@ -2302,12 +2500,15 @@ diag_reply(struct diag *d, struct event *ev)
 	char *text, *greeting = NULL;
 	bool highlight = ev->code == 421 || ev->code == 452;
 	struct diag_tmemo tm;
+	struct diag_vmemo vm;
 	int sw;
 
 	memset(&in, 0, sizeof in);
+	memset(&vm, 0, sizeof vm);
 	in.d = d;
 	tm.n = 0;
 	in.tm = &tm;
+	in.vm = &vm;
 	ev->highlight = highlight;
 	in.now = diag_secs(&ev->ts);
 	h = diag_hist_touch(d, ev, in.now, &sess);
@@ -2404,13 +2605,16 @@ diag_explain(struct diag *d, int code, const char *enhanced, const char *text,
 	const struct rule *r;
 	struct event_diag *x;
 	struct diag_tmemo tm;
+	struct diag_vmemo vm;
 	char *t = NULL, verb[16];
 	size_t i;
 
 	memset(&in, 0, sizeof in);
+	memset(&vm, 0, sizeof vm);
 	in.d = d;
 	tm.n = 0;
 	in.tm = &tm;
+	in.vm = &vm;
 	in.code = code;
 	in.server = -1;
 	diag_set_enhanced(&in, enhanced);
