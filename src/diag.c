@@ -1048,41 +1048,6 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 	return false;
 }
 
-/* diag_compile's ops for the span [s, e) of src (no segments): text up to
-   each "{name}" in one piece, the placeholder; a '{' without its '}' is
-   text. */
-static void
-diag_compile_span(struct diag_op **v, size_t *n, size_t *cap, const char *src,
-    const char *s, const char *e)
-{
-	const char *close, *open;
-	struct diag_op op;
-
-	while (s < e) {
-		memset(&op, 0, sizeof op);
-		if (*s == '{' &&
-		    (close = memchr(s, '}', (size_t)(e - s))) != NULL) {
-			op.k = DIAG_OP_PH;
-			op.ph =
-			    kb_placeholder_find(s + 1, (size_t)(close - s - 1));
-			s = close + 1;
-		} else {
-			open = memchr(s + 1, '{', (size_t)(e - s - 1));
-			if (open == NULL)
-				open = e;
-			op.k = DIAG_OP_TEXT;
-			op.off = (size_t)(s - src);
-			op.len = (size_t)(open - s);
-			s = open;
-		}
-		if (*n == *cap) {
-			*cap = *cap ? *cap * 2 : 16;
-			*v = xreallocarray(*v, *cap, sizeof **v);
-		}
-		(*v)[(*n)++] = op;
-	}
-}
-
 /* Append one op; returns its index. */
 static size_t
 diag_compile_op(
@@ -1096,6 +1061,35 @@ diag_compile_op(
 	(*v)[*n].k = k;
 	(*v)[*n].ph = ph;
 	return (*n)++;
+}
+
+/* diag_compile's ops for the span [s, e) of src (no segments): text up to
+   each "{name}" in one piece, the placeholder; a '{' without its '}' is
+   text. */
+static void
+diag_compile_span(struct diag_op **v, size_t *n, size_t *cap, const char *src,
+    const char *s, const char *e)
+{
+	const char *close, *open;
+	size_t at;
+
+	while (s < e) {
+		if (*s == '{' &&
+		    (close = memchr(s, '}', (size_t)(e - s))) != NULL) {
+			diag_compile_op(v, n, cap, DIAG_OP_PH,
+			    kb_placeholder_find(
+				s + 1, (size_t)(close - s - 1)));
+			s = close + 1;
+		} else {
+			open = memchr(s + 1, '{', (size_t)(e - s - 1));
+			if (open == NULL)
+				open = e;
+			at = diag_compile_op(v, n, cap, DIAG_OP_TEXT, -1);
+			(*v)[at].off = (size_t)(s - src);
+			(*v)[at].len = (size_t)(open - s);
+			s = open;
+		}
+	}
 }
 
 /*
@@ -1174,6 +1168,22 @@ diag_run_span(struct diag_buf *b, const struct diag_input *in, const char *src,
 	return all;
 }
 
+/*
+ * A cache slot kept by a template's address, with a copy of its text (an
+ * address can be reused): true when it holds another template, which it
+ * now names (the caller makes the slot's result again).
+ */
+static bool
+diag_slot_stale(const char **slot, char **src, const char *tmpl)
+{
+	if (*slot == tmpl && strcmp(*src, tmpl) == 0)
+		return false;
+	free(*src);
+	*slot = tmpl;
+	*src = xstrdup(tmpl);
+	return true;
+}
+
 /* A template read by diag_compile, from d's cache; with d NULL, read now
    into own, whose ops the caller frees. */
 static const struct diag_tcache *
@@ -1190,11 +1200,8 @@ diag_template(struct diag *d, const char *tmpl, struct diag_tcache *own)
 	if (d->tcache == NULL)
 		d->tcache = xcalloc(DIAG_TCACHE, sizeof *d->tcache);
 	c = &d->tcache[((uintptr_t)tmpl >> 3) % DIAG_TCACHE];
-	if (c->tmpl != tmpl || strcmp(c->src, tmpl) != 0) {
-		free(c->src);
+	if (diag_slot_stale(&c->tmpl, &c->src, tmpl)) {
 		free(c->ops);
-		c->tmpl = tmpl;
-		c->src = xstrdup(tmpl);
 		diag_compile(tmpl, &c->ops, &c->nops);
 	}
 	return c;
@@ -1279,11 +1286,8 @@ diag_expand(const char *tmpl, const struct diag_input *in)
 	if (d->xcache == NULL)
 		d->xcache = xcalloc(DIAG_XCACHE, sizeof *d->xcache);
 	c = &d->xcache[((uintptr_t)tmpl >> 3) % DIAG_XCACHE];
-	if (c->tmpl != tmpl || strcmp(c->src, tmpl) != 0) {
-		free(c->src);
+	if (diag_slot_stale(&c->tmpl, &c->src, tmpl)) {
 		free(c->out);
-		c->tmpl = tmpl;
-		c->src = xstrdup(tmpl);
 		c->out = diag_expand_all(tmpl, in);
 	}
 	return xstrdup(c->out);
