@@ -9,7 +9,7 @@
 #   BENCH_DIR    work directory (default /tmp/smtpscope-live)
 #   LIVE_SIZE    size of the generated capture (default 100M)
 #   LIVE_SHAPE   data (the default: DATA-heavy sessions), dialogue (short
-#                sessions, many refused: gen -d, the shape of a busy MX) or
+#                sessions, many refused: gen -d, the shape of a busy MX),
 #                relay (the same sessions to 4,000 servers: gen -d -S 4000,
 #                the shape of an outbound relay) or storm (nine sessions in
 #                ten refused at the greeting with 421: gen -d -g 900, an
