@@ -91,7 +91,18 @@ struct event {
 	enum event_type type;
 	struct timeval ts;
 	uint64_t session; /* from 1 in order of first packet; 0 for stats */
-	char client[64];  /* "192.0.2.1:51234" or "[2001:db8::1]:25" */
+
+	/* EV_PACKET: a copy of one captured packet.  A packet event is
+	   allocated only up to client (EVENT_PACKET_HEAD bytes, see
+	   event_new_packet): nothing reads a field after this block before
+	   it has checked the type. */
+	struct timeval pkt_ts;
+	uint32_t pkt_len; /* original length */
+	uint32_t pkt_caplen;
+	uint8_t *pkt_data;
+	int linktype;
+
+	char client[64]; /* "192.0.2.1:51234" or "[2001:db8::1]:25" */
 	char server[64];
 
 	/* EV_SESSION_OPEN */
@@ -190,17 +201,19 @@ struct event {
 	const char *log_outcome;
 	unsigned log_attempt;
 	struct timeval log_prev_attempt;
-
-	/* EV_PACKET: a copy of one captured packet */
-	struct timeval pkt_ts;
-	uint32_t pkt_len; /* original length */
-	uint8_t *pkt_data;
-	uint32_t pkt_caplen;
-	int linktype;
 };
 
-/* A new zeroed event of the given type (latency_ms = -1). Never fails. */
+/* A new zeroed event of the given type (latency_ms = -1); for EV_PACKET
+   the short event of event_new_packet without data.  Never fails. */
 struct event *event_new(enum event_type);
+/* The bytes of a packet event (EV_PACKET) before its data. */
+#define EVENT_PACKET_HEAD offsetof(struct event, client)
+/* A packet event of session 0: the fields up to client, then a copy of
+   the caplen bytes of data in the same block (pkt_data points there).  A
+   packet is kept per captured packet in the UI, and the other fields of an
+   event, 800 bytes, cost more than the packet.  Never fails. */
+struct event *event_new_packet(const struct timeval *ts, int linktype,
+    const uint8_t *data, uint32_t caplen, uint32_t len);
 /* A new anomaly event: what is an EV_ANOM_* constant, detail (copied) may
    be NULL.  Never fails. */
 struct event *event_new_anomaly(

@@ -82,6 +82,11 @@ event_new(enum event_type type)
 {
 	struct event *ev = NULL;
 
+	if (type == EV_PACKET) {
+		ev = xcalloc(1, EVENT_PACKET_HEAD);
+		ev->type = EV_PACKET;
+		return ev;
+	}
 #if EVENT_SPARES > 0
 	if (event_nspare > 0)
 		ev = event_spare[--event_nspare];
@@ -94,6 +99,25 @@ event_new(enum event_type type)
 	ev->latency_ms = -1;
 	ev->ctx.idle_ms = -1;
 	ev->dir = -1;
+	return ev;
+}
+
+struct event *
+event_new_packet(const struct timeval *ts, int linktype, const uint8_t *data,
+    uint32_t caplen, uint32_t len)
+{
+	struct event *ev = xmalloc(EVENT_PACKET_HEAD + caplen);
+
+	memset(ev, 0, EVENT_PACKET_HEAD);
+	ev->type = EV_PACKET;
+	ev->ts = *ts;
+	ev->pkt_ts = *ts;
+	ev->pkt_len = len;
+	ev->pkt_caplen = caplen;
+	ev->linktype = linktype;
+	ev->pkt_data = (uint8_t *)ev + EVENT_PACKET_HEAD;
+	if (caplen > 0)
+		memcpy(ev->pkt_data, data, caplen);
 	return ev;
 }
 
@@ -177,6 +201,13 @@ event_free(struct event *ev)
 {
 	if (ev == NULL)
 		return;
+	if (ev->type == EV_PACKET) {
+		/* Its data follows it, or was given apart (event_new). */
+		if (ev->pkt_data != (uint8_t *)ev + EVENT_PACKET_HEAD)
+			free(ev->pkt_data);
+		free(ev);
+		return;
+	}
 	/* Most fields are NULL for a given type: a call to free(NULL) per
 	   field cost more than all the real frees of a short event. */
 	EVENT_FREE(ev->arg);
@@ -208,7 +239,6 @@ event_free(struct event *ev)
 	EVENT_FREE(ev->detail);
 	EVENT_FREE(ev->program);
 	EVENT_FREE(ev->codes);
-	EVENT_FREE(ev->pkt_data);
 #if EVENT_SPARES > 0
 	if (event_nspare < EVENT_SPARES) {
 		event_spare[event_nspare++] = ev;
@@ -250,8 +280,16 @@ strv_dup(char **v, size_t n)
 struct event *
 event_dup(const struct event *src)
 {
-	struct event *ev = xmalloc(sizeof *ev);
+	struct event *ev;
 
+	if (src->type == EV_PACKET) {
+		ev = event_new_packet(&src->pkt_ts, src->linktype,
+		    src->pkt_data, src->pkt_caplen, src->pkt_len);
+		ev->ts = src->ts;
+		ev->session = src->session;
+		return ev;
+	}
+	ev = xmalloc(sizeof *ev);
 	*ev = *src;
 	ev->arg_len = event_arg_len(src);
 	ev->arg = src->arg == NULL ? NULL : xmemdup0(src->arg, ev->arg_len);
@@ -303,10 +341,6 @@ event_dup(const struct event *src)
 	if (src->codes != NULL) {
 		ev->codes = xcalloc(src->n_codes + 1, sizeof *ev->codes);
 		memcpy(ev->codes, src->codes, src->n_codes * sizeof *ev->codes);
-	}
-	if (src->pkt_data != NULL) {
-		ev->pkt_data = xmalloc(src->pkt_caplen);
-		memcpy(ev->pkt_data, src->pkt_data, src->pkt_caplen);
 	}
 	return ev;
 }
@@ -405,8 +439,11 @@ struct event_queue {
 size_t
 event_size(const struct event *ev)
 {
-	size_t n = sizeof *ev + ev->text_len + ev->pkt_caplen;
+	size_t n;
 
+	if (ev->type == EV_PACKET)
+		return EVENT_PACKET_HEAD + ev->pkt_caplen;
+	n = sizeof *ev + ev->text_len;
 	if (ev->arg != NULL)
 		n += event_arg_len(ev) + 1;
 	if (ev->diag != NULL)

@@ -231,6 +231,8 @@ pipeline_out(struct pipeline *p, struct event *ev)
 void
 pipeline_event_finish(struct diag *d, struct metrics *m, struct event *ev)
 {
+	if (ev->type == EV_PACKET) /* nothing past its head */
+		return;
 	if (ev->diagnose) {
 		ev->diagnose = false;
 		if (ev->type == EV_REPLY || ev->type == EV_ANOMALY) {
@@ -1379,16 +1381,10 @@ pipeline_packet(struct pipeline *p, int linktype, const struct timeval *ts,
 	}
 	if ((p->last_session != 0 || p->last_half_open) &&
 	    p->cfg.keep_packets) {
-		struct event *ev = event_new(EV_PACKET);
+		struct event *ev =
+		    event_new_packet(ts, linktype, data, caplen, len);
 
-		ev->ts = *ts;
 		ev->session = p->last_session;
-		ev->pkt_ts = *ts;
-		ev->pkt_len = len;
-		ev->pkt_caplen = caplen;
-		ev->linktype = linktype;
-		ev->pkt_data = xmalloc(caplen);
-		memcpy(ev->pkt_data, data, caplen);
 		if (p->last_half_open)
 			pipeline_pre_add(p, ev);
 		else

@@ -456,10 +456,13 @@ store_append(struct store *s, const struct event *ev)
 
 	ss->id = ev->session;
 	ss->start = ss->last = ev->ts;
-	memcpy(ss->client, ev->client, sizeof ss->client);
-	ss->client[sizeof ss->client - 1] = '\0';
-	memcpy(ss->server, ev->server, sizeof ss->server);
-	ss->server[sizeof ss->server - 1] = '\0';
+	/* A packet event has no addresses (nor room for them). */
+	if (ev->type != EV_PACKET) {
+		memcpy(ss->client, ev->client, sizeof ss->client);
+		ss->client[sizeof ss->client - 1] = '\0';
+		memcpy(ss->server, ev->server, sizeof ss->server);
+		ss->server[sizeof ss->server - 1] = '\0';
+	}
 	n = strlen(ss->client);
 	ss->client_w = (uint8_t)n;
 	n = strlen(ss->server);
@@ -884,7 +887,7 @@ store_reclaim_packets(struct store *s, size_t need)
 static void
 store_add_packet(struct store *s, struct store_session *ss, struct event *ev)
 {
-	size_t need = ev->pkt_caplen + sizeof *ev;
+	size_t need = event_size(ev);
 
 	if (ss->n_packets >= STORE_PACKETS_PER_SESSION_MAX ||
 	    ss->pkt_bytes + need > STORE_PACKET_BYTES_PER_SESSION_MAX ||

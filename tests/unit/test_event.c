@@ -70,6 +70,41 @@ test_new_after_free_is_clear(void **state)
 		event_free(ev[i]);
 }
 
+/* A packet is a short event with its bytes in the same block: its size
+   is that, a copy of it is deep, and one given its data apart frees it. */
+static void
+test_packet_event(void **state)
+{
+	static const uint8_t data[] = {0x45, 0, 0, 40, 1, 2, 3, 4};
+	struct timeval ts = {1700000000, 250000};
+	struct event *ev, *copy;
+
+	(void)state;
+	ev = event_new_packet(&ts, 1, data, sizeof data, 60);
+	assert_int_equal(ev->type, EV_PACKET);
+	assert_int_equal(ev->ts.tv_sec, ts.tv_sec);
+	assert_int_equal(ev->pkt_ts.tv_usec, ts.tv_usec);
+	assert_int_equal(ev->pkt_caplen, sizeof data);
+	assert_int_equal(ev->pkt_len, 60);
+	assert_int_equal(ev->linktype, 1);
+	assert_int_equal(ev->session, 0);
+	assert_ptr_equal(ev->pkt_data, (uint8_t *)ev + EVENT_PACKET_HEAD);
+	assert_memory_equal(ev->pkt_data, data, sizeof data);
+	assert_int_equal(event_size(ev), EVENT_PACKET_HEAD + sizeof data);
+	assert_true(event_size(ev) < sizeof *ev);
+	ev->session = 7;
+	copy = event_dup(ev);
+	assert_int_equal(copy->session, 7);
+	assert_ptr_not_equal(copy->pkt_data, ev->pkt_data);
+	assert_memory_equal(copy->pkt_data, data, sizeof data);
+	event_free(ev);
+	event_free(copy);
+	ev = event_new(EV_PACKET);
+	ev->pkt_caplen = 4;
+	ev->pkt_data = xcalloc(1, 4);
+	event_free(ev);
+}
+
 static void
 test_dup_is_deep(void **state)
 {
@@ -233,8 +268,9 @@ test_queue_bytes(void **state)
 
 	(void)state;
 	event_queue_limit_bytes(q, 4 * one);
+	/* A packet counts its short head and its bytes. */
 	ev = event_new(EV_PACKET);
-	ev->pkt_caplen = (uint32_t)(2 * one);
+	ev->pkt_caplen = (uint32_t)(3 * one - EVENT_PACKET_HEAD);
 	ev->pkt_data = xcalloc(1, ev->pkt_caplen);
 	assert_int_equal(event_size(ev), 3 * one);
 	assert_int_equal(event_queue_push(q, ev, false), 0);
@@ -257,6 +293,7 @@ main(void)
 	    cmocka_unit_test(test_new_defaults),
 	    cmocka_unit_test(test_new_after_free_is_clear),
 	    cmocka_unit_test(test_dup_is_deep),
+	    cmocka_unit_test(test_packet_event),
 	    cmocka_unit_test(test_format_ts),
 	    cmocka_unit_test(test_queue_order_and_drop),
 	    cmocka_unit_test(test_queue_blocking),

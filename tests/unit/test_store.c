@@ -203,11 +203,12 @@ test_event_cap(void **state)
 static void
 packet(struct store *s, uint64_t id, uint32_t caplen)
 {
-	struct event *ev = ev_make(EV_PACKET, id, 100);
+	struct timeval ts = {100, 0};
+	uint8_t *data = xcalloc(1, caplen);
+	struct event *ev = event_new_packet(&ts, 1, data, caplen, caplen);
 
-	ev->pkt_caplen = ev->pkt_len = caplen;
-	ev->pkt_data = xcalloc(1, caplen);
-	ev->linktype = 1;
+	free(data);
+	ev->session = id;
 	store_add_take(s, ev);
 }
 
@@ -298,7 +299,7 @@ test_closed_order(void **state)
 	/* Packets: room for ten copies of 64 KiB (the copies dominate the
 	   budget, so that no session is evicted for them). */
 	s = store_new(100);
-	store_set_budget(s, 2 * 10 * (PKT + sizeof(struct event)));
+	store_set_budget(s, 2 * 10 * (PKT + EVENT_PACKET_HEAD));
 	for (id = 1; id <= 10; id++) {
 		open_s(s, id, 100);
 		packet(s, id, PKT);
@@ -329,7 +330,7 @@ test_closed_order(void **state)
 	}
 	assert_int_equal(store_count(s), 100);
 	assert_true(
-	    store_stats(s)->packet_bytes <= 10 * (PKT + sizeof(struct event)));
+	    store_stats(s)->packet_bytes <= 10 * (PKT + EVENT_PACKET_HEAD));
 	store_free(s);
 }
 
