@@ -49,6 +49,10 @@ struct event_diag *diag_explain(struct diag *, int code, const char *enhanced,
     const char *text, const char *answers);
 
 /* Meaning of a basic code / an enhanced code, or NULL. */
+/* A duration in milliseconds as the explanations say it, into buf (len >
+   0): "1.5 s" below 10 s (one decimal, rounded as printf's "%.1f"), then
+   "42 s", "5 min 2 s", "1 h 3 min". */
+void diag_duration(char *buf, size_t len, double ms);
 const char *diag_code_meaning(int code);
 const char *diag_enhanced_meaning(const struct diag *, const char *enhanced);
 

@@ -26,6 +26,9 @@
 
 #include <ctype.h>
 #include <regex.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -437,6 +440,85 @@ diag_copy(char *buf, size_t len, const char *s, size_t n)
 	buf[n] = '\0';
 }
 
+/*
+ * Text made piece by piece into buf (len > 0), truncated as snprintf
+ * would: the formats of the diagnosis' values are few, and snprintf's
+ * setup cost more than the words.
+ */
+struct diag_out {
+	char *buf;
+	size_t len, n;
+};
+
+static void
+diag_out_on(struct diag_out *o, char *buf, size_t len)
+{
+	o->buf = buf;
+	o->len = len;
+	o->n = 0;
+	buf[0] = '\0';
+}
+
+static void
+diag_out_put(struct diag_out *o, const char *s, size_t n)
+{
+	if (n > o->len - 1 - o->n)
+		n = o->len - 1 - o->n;
+	memcpy(o->buf + o->n, s, n);
+	o->n += n;
+	o->buf[o->n] = '\0';
+}
+
+static void
+diag_out_s(struct diag_out *o, const char *s)
+{
+	diag_out_put(o, s, strlen(s));
+}
+
+static void
+diag_out_u(struct diag_out *o, uint64_t v)
+{
+	char tmp[VIS_U64_LEN];
+
+	diag_out_put(o, tmp, vis_u64(tmp, v));
+}
+
+static void
+diag_out_d(struct diag_out *o, int v)
+{
+	if (v < 0) {
+		diag_out_put(o, "-", 1);
+		diag_out_u(o, (uint64_t)(-(int64_t)v));
+	} else
+		diag_out_u(o, (uint64_t)v);
+}
+
+/* "%.1f" of x, 0 <= x < 1e9: the tenths are rounded by hand unless x is
+   too near a half-tenth to tell (then by snprintf, which rounds the exact
+   value). */
+static void
+diag_out_tenths(struct diag_out *o, double x)
+{
+	double t = x * 10.0, f = 0.5;
+	uint64_t r = 0;
+	char tmp[32];
+
+	if (x >= 0 && x < 1e9) {
+		r = (uint64_t)t; /* the floor */
+		f = t - (double)r;
+	}
+	if (f > 0.5 - 1e-6 && f < 0.5 + 1e-6) {
+		snprintf(tmp, sizeof tmp, "%.1f", x);
+		diag_out_s(o, tmp);
+		return;
+	}
+	r += f > 0.5 ? 1 : 0;
+	diag_out_u(o, r / 10);
+	tmp[0] = '.';
+	tmp[1] = (char)('0' + r % 10);
+	diag_out_put(o, tmp, 2);
+}
+
 /* The address part of "192.0.2.1:51234" or "[2001:db8::1]:25". */
 static void
 diag_client_addr(char *buf, size_t len, const char *client)
@@ -689,17 +771,54 @@ diag_session(struct diag *d, const struct event *ev)
 struct diag_buf {
 	char *s;
 	size_t len, cap;
+	bool own; /* s is on the heap, not the caller's array (or NULL) */
 };
+
+/* A buffer that starts in the caller's array of n bytes (n > 0), and
+   moves to the heap only if it outgrows it. */
+static void
+diag_buf_on(struct diag_buf *b, char *arr, size_t n)
+{
+	b->s = arr;
+	b->len = 0;
+	b->cap = n;
+	b->own = false;
+	arr[0] = '\0';
+}
+
+/* The text, for the caller to free; b is spent. */
+static char *
+diag_buf_take(struct diag_buf *b)
+{
+	return b->own ? b->s : xmemdup0(b->s, b->len);
+}
+
+static void
+diag_buf_free(struct diag_buf *b)
+{
+	if (b->own)
+		free(b->s);
+}
 
 static void
 diag_put(struct diag_buf *b, const char *s, size_t n)
 {
+	char *t;
+
 	if (b->len + n > DIAG_OUT_MAX)
 		n = DIAG_OUT_MAX - b->len;
 	if (b->len + n + 1 > b->cap) {
 		b->cap =
 		    b->cap * 2 > b->len + n + 64 ? b->cap * 2 : b->len + n + 64;
-		b->s = xrealloc(b->s, b->cap);
+		if (b->own)
+			b->s = xrealloc(b->s, b->cap);
+		else {
+			t = xmalloc(b->cap);
+			if (b->len > 0)
+				memcpy(t, b->s, b->len);
+			b->s = t;
+			b->own = true;
+		}
 	}
 	memcpy(b->s + b->len, s, n);
 	b->len += n;
@@ -717,6 +836,8 @@ diag_ordinal(char *buf, size_t len, unsigned n)
 {
 	const char *suf = "th";
 
+	struct diag_out o;
+
 	if (n % 100 < 11 || n % 100 > 13) {
 		if (n % 10 == 1)
 			suf = "st";
@@ -725,29 +846,41 @@ diag_ordinal(char *buf, size_t len, unsigned n)
 		else if (n % 10 == 3)
 			suf = "rd";
 	}
-	snprintf(buf, len, "%u%s", n, suf);
+	diag_out_on(&o, buf, len);
+	diag_out_u(&o, n);
+	diag_out_s(&o, suf);
 }
 
-/* "5 min 2 s", "42 s", "1.5 s", "1 h 3 min". */
-static void
+void
 diag_duration(char *buf, size_t len, double ms)
 {
 	unsigned long s;
+	struct diag_out o;
 
+	diag_out_on(&o, buf, len);
 	if (ms < 10000) {
-		snprintf(buf, len, "%.1f s", ms / 1000.0);
+		diag_out_tenths(&o, ms / 1000.0);
+		diag_out_put(&o, " s", 2);
 		return;
 	}
 	s = (unsigned long)(ms / 1000.0 + 0.5);
-	if (s < 60)
-		snprintf(buf, len, "%lu s", s);
-	else if (s < 3600) {
-		if (s % 60 != 0)
-			snprintf(buf, len, "%lu min %lu s", s / 60, s % 60);
-		else
-			snprintf(buf, len, "%lu min", s / 60);
-	} else
-		snprintf(buf, len, "%lu h %lu min", s / 3600, (s % 3600) / 60);
+	if (s < 60) {
+		diag_out_u(&o, s);
+		diag_out_put(&o, " s", 2);
+	} else if (s < 3600) {
+		diag_out_u(&o, s / 60);
+		diag_out_put(&o, " min", 4);
+		if (s % 60 != 0) {
+			diag_out_put(&o, " ", 1);
+			diag_out_u(&o, s % 60);
+			diag_out_put(&o, " s", 2);
+		}
+	} else {
+		diag_out_u(&o, s / 3600);
+		diag_out_put(&o, " h ", 3);
+		diag_out_u(&o, (s % 3600) / 60);
+		diag_out_put(&o, " min", 4);
+	}
 }
 
 static void
@@ -906,9 +1039,13 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 
 	diag_scopy(buf, len, kb_placeholders[ph].unknown);
 	switch (ph) {
-	case KB_PH_CODE:
-		snprintf(buf, len, "%d", in->code);
+	case KB_PH_CODE: {
+		struct diag_out o;
+
+		diag_out_on(&o, buf, len);
+		diag_out_d(&o, in->code);
 		return true;
+	}
 	case KB_PH_ENHANCED:
 		if (!in->has_enh)
 			return false;
@@ -920,8 +1057,8 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 		diag_scopy(buf, len, in->answers);
 		return true;
 	case KB_PH_PHASE:
-		snprintf(
-		    buf, len, "%s", diag_phase(in->answers, in->answers_known));
+		diag_scopy(
+		    buf, len, diag_phase(in->answers, in->answers_known));
 		return in->answers_known;
 	case KB_PH_RCPT_SEEN:
 		return c != NULL && diag_count(c->rcpt_seen, buf, len);
@@ -967,6 +1104,7 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 		unsigned k, t;
 		double span;
 		char dur[32];
+		struct diag_out o;
 
 		struct diag_vmemo *vm = in->vm;
 
@@ -992,17 +1130,21 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 		if (c == NULL || k < 2)
 			return false;
 		diag_duration(dur, sizeof dur, span * 1000.0);
-		snprintf(buf, len,
-		    "%u of the last %u sessions to this server "
-		    "got this same %d within %s",
-		    k, t, in->code, dur);
+		diag_out_on(&o, buf, len);
+		diag_out_u(&o, k);
+		diag_out_s(&o, " of the last ");
+		diag_out_u(&o, t);
+		diag_out_s(&o, " sessions to this server got this same ");
+		diag_out_d(&o, in->code);
+		diag_out_s(&o, " within ");
+		diag_out_s(&o, dur);
 		return true;
 	}
 	case KB_PH_TLS:
 		if (c == NULL)
 			return false;
-		snprintf(buf, len, "%s",
-		    c->tls_active ? "inside TLS" : "in clear text");
+		diag_scopy(
+		    buf, len, c->tls_active ? "inside TLS" : "in clear text");
 		return true;
 	case KB_PH_RCPT_LIMIT_LOW:
 		/* The limit a 452 to RCPT revealed, when it is below the 100
@@ -1207,21 +1349,51 @@ diag_template(struct diag *d, const char *tmpl, struct diag_tcache *own)
 	return c;
 }
 
+/* Where the first blank followed by another is in s (n bytes, a NUL
+   after them), or the last blank when it ends s; n when neither. */
+static size_t
+diag_double_blank(const char *s, size_t n)
+{
+	size_t i = 0;
+
+#ifdef __SSE2__
+	const __m128i sp = _mm_set1_epi8(' ');
+	__m128i a, c;
+	unsigned m;
+
+	/* Sixteen pairs of neighbours at a time (every x86-64). */
+	for (; i + 17 <= n; i += 16) {
+		a = _mm_cmpeq_epi8(
+		    _mm_loadu_si128((const __m128i *)(s + i)), sp);
+		c = _mm_cmpeq_epi8(
+		    _mm_loadu_si128((const __m128i *)(s + i + 1)), sp);
+		m = (unsigned)_mm_movemask_epi8(_mm_and_si128(a, c));
+		if (m != 0)
+			return i + (size_t)__builtin_ctz(m);
+	}
+#endif
+	for (; i < n; i++) {
+		if (s[i] == ' ' && (i + 1 == n || s[i + 1] == ' '))
+			return i;
+	}
+	return n;
+}
+
 /* A template: [[ ... ]] segments are kept only when every placeholder in
    them is known.  Caller frees. */
 static char *
 diag_expand_all(const char *tmpl, const struct diag_input *in)
 {
-	struct diag_buf b = {NULL, 0, 0}, seg;
+	struct diag_buf b, seg;
 	struct diag_tcache own;
 	const struct diag_tcache *t;
 	const struct diag_op *op;
-	char val[256];
+	char val[256], barr[1024], segarr[512];
 	size_t i, n;
 
-	diag_puts(&b, "");
+	diag_buf_on(&b, barr, sizeof barr);
 	if (tmpl == NULL)
-		return b.s;
+		return diag_buf_take(&b);
 	memset(&own, 0, sizeof own);
 	/* the cache is not the engine */
 	t = diag_template((struct diag *)in->d, tmpl, &own);
@@ -1237,9 +1409,7 @@ diag_expand_all(const char *tmpl, const struct diag_input *in)
 			diag_run_span(&b, in, tmpl, op + i, n);
 			continue;
 		}
-		seg.s = NULL;
-		seg.len = seg.cap = 0;
-		diag_puts(&seg, "");
+		diag_buf_on(&seg, segarr, sizeof segarr);
 		if (op[i].k == DIAG_OP_BANG) {
 			/* [[!{name} text]]: the text stands in for what the
 			   placeholder would say, so only when it is unknown. */
@@ -1250,24 +1420,32 @@ diag_expand_all(const char *tmpl, const struct diag_input *in)
 			}
 		} else if (diag_run_span(&seg, in, tmpl, op + i + 1, op[i].len))
 			diag_puts(&b, seg.s);
-		free(seg.s);
+		diag_buf_free(&seg);
 		n = 1 + op[i].len;
 	}
 	free(own.ops);
-	/* Tidy: no leading/trailing blanks, no double spaces left behind. */
+	/* Tidy: no leading/trailing blanks, no double spaces left behind.
+	   Up to the first double blank, only the leading ones move. */
 	{
-		char *r = b.s, *w = b.s;
+		size_t lead = 0, k;
+		char *r, *w;
 
-		while (*r == ' ')
-			r++;
+		while (lead < b.len && b.s[lead] == ' ')
+			lead++;
+		k = diag_double_blank(b.s + lead, b.len - lead);
+		if (lead > 0)
+			memmove(b.s, b.s + lead, k);
+		w = b.s + k;
+		r = b.s + lead + k;
 		for (; *r != '\0'; r++) {
 			if (*r == ' ' && (r[1] == ' ' || r[1] == '\0'))
 				continue;
 			*w++ = *r;
 		}
 		*w = '\0';
+		b.len = (size_t)(w - b.s);
 	}
-	return b.s;
+	return diag_buf_take(&b);
 }
 
 /*
@@ -1657,7 +1835,7 @@ static char *
 diag_join_fix(
     const char *generic, const char *label, size_t llen, const char *vendor)
 {
-	struct diag_buf b = {NULL, 0, 0};
+	struct diag_buf b = {NULL, 0, 0, false};
 	const char *p = vendor, *e;
 	char *s, key[DIAG_SAME_ADVICE + 1];
 	size_t n;
@@ -1778,7 +1956,7 @@ diag_generic(const struct diag_input *in)
 	const char *em =
 	    in->has_enh ? diag_enhanced_meaning(in->d, in->enhanced) : NULL;
 	int d1 = in->code / 100, d2 = (in->code / 10) % 10;
-	struct diag_buf b = {NULL, 0, 0};
+	struct diag_buf b = {NULL, 0, 0, false};
 	const char *tmpl;
 
 	if (name != NULL) {
@@ -2586,10 +2764,19 @@ diag_reply(struct diag *d, struct event *ev)
 	    strstr(r->when, "{burst}") == NULL &&
 	    diag_hist_count(in.hist, in.kind, in.now, DIAG_BURST_WINDOW, NULL,
 		NULL) >= DIAG_BURST_NOTE) {
-		char *note = diag_expand("Pattern: {burst}", &in), *w;
+		char *note = diag_expand("Pattern: {burst}", &in);
+		const char *cause = diag_burst_cause(d, &in, base);
+		size_t a = strlen(ev->diag->when), b = strlen(note),
+		       c = strlen(cause);
+		char *w = xmalloc(a + 1 + b + 2 + c + 2);
 
-		xasprintf(&w, "%s %s: %s.", ev->diag->when, note,
-		    diag_burst_cause(d, &in, base));
+		/* "%s %s: %s." */
+		memcpy(w, ev->diag->when, a);
+		w[a] = ' ';
+		memcpy(w + a + 1, note, b);
+		memcpy(w + a + 1 + b, ": ", 2);
+		memcpy(w + a + 3 + b, cause, c);
+		memcpy(w + a + 3 + b + c, ".", 2);
 		free(ev->diag->when);
 		ev->diag->when = w;
 		free(note);

@@ -71,6 +71,8 @@ check_texts(const struct event_diag *x)
 		assert_null(strchr(f[i], '{'));
 		assert_null(strstr(f[i], "[["));
 		assert_null(strstr(f[i], "]]"));
+		assert_null(strstr(f[i], "  "));
+		assert_true(f[i][0] != ' ');
 	}
 }
 
@@ -569,6 +571,44 @@ test_site_precedence(void **state)
 	assert_string_equal(x->rule, "site-rcpt");
 	event_diag_free(x);
 	diag_drop_site(d);
+	diag_free(d);
+}
+
+/* An expanded text loses its leading and trailing blanks and the double
+   ones a dropped segment or the template left, wherever they fall (before
+   and after the sixteenth byte: the scan goes sixteen at a time). */
+static void
+test_tidy(void **state)
+{
+	static const char site[] =
+	    "rule: site-tidy\n"
+	    "code: 452\n"
+	    "answers: RCPT\n"
+	    "title: Tidy\n"
+	    "when:   Lead [[{helo} gone]] a  b [[{helo} gone]]  "
+	    "0123456789abcdefghij  [[{helo} x]] k {rcpt_accepted}   \n"
+	    "fix_operator: 0123456789abcdef  after sixteen  \n"
+	    "fix_sender: 0123456789abcde  at sixteen\n";
+	struct diag *d = diag_new();
+	struct rules *r;
+	struct event *ev;
+	char *cause = NULL;
+
+	(void)state;
+	r = rules_parse(site, strlen(site), "site.conf", &cause);
+	assert_non_null(r);
+	diag_add_rules_take(d, r);
+	ev = mkreply(1, "192.0.2.25:25", 0, 452, "4.5.3", "RCPT",
+	    "Error: too many recipients");
+	ev->ctx.rcpt_accepted = 7;
+	diag_reply(d, ev);
+	assert_string_equal(ev->diag->rule, "site-tidy");
+	assert_string_equal(
+	    ev->diag->when, "Lead a b 0123456789abcdefghij k 7");
+	assert_string_equal(
+	    ev->diag->fix_operator, "0123456789abcdef after sixteen");
+	assert_string_equal(ev->diag->fix_sender, "0123456789abcde at sixteen");
+	event_free(ev);
 	diag_free(d);
 }
 
@@ -1341,6 +1381,63 @@ test_tables(void **state)
 	rules_free(rs);
 }
 
+/* diag_duration as the snprintf formats it replaced: "%.1f s" below 10 s
+   (ties included: 1.25 s is "1.2 s" as printf rounds to even), whole
+   seconds, minutes and hours above. */
+static void
+test_duration(void **state)
+{
+	static const double ties[] = {50, 150, 250, 750, 1250, 1750, 2250, 9750,
+	    9950, 9999.999, 0.049, 0.05, 0, 9949.9999, 1000.0 / 3, -1500,
+	    -0.01};
+	char got[64], want[64];
+	unsigned long s;
+	double ms;
+	size_t i;
+	unsigned seed = 12345;
+
+	(void)state;
+	for (i = 0; i < sizeof ties / sizeof ties[0]; i++) {
+		diag_duration(got, sizeof got, ties[i]);
+		snprintf(want, sizeof want, "%.1f s", ties[i] / 1000.0);
+		assert_string_equal(got, want);
+	}
+	/* Every microsecond step of the first second, then a sweep. */
+	for (i = 0; i < 1000000; i++) {
+		ms = (double)i / 1000.0;
+		diag_duration(got, sizeof got, ms);
+		snprintf(want, sizeof want, "%.1f s", ms / 1000.0);
+		assert_string_equal(got, want);
+	}
+	for (i = 0; i < 200000; i++) {
+		seed = seed * 1103515245u + 12345u;
+		ms = (double)(seed % 10000000u) / 1000.0; /* below 10 s */
+		diag_duration(got, sizeof got, ms);
+		snprintf(want, sizeof want, "%.1f s", ms / 1000.0);
+		assert_string_equal(got, want);
+	}
+	for (ms = 10000; ms < 8000000; ms += 499.7) {
+		diag_duration(got, sizeof got, ms);
+		s = (unsigned long)(ms / 1000.0 + 0.5);
+		if (s < 60)
+			snprintf(want, sizeof want, "%lu s", s);
+		else if (s < 3600 && s % 60 != 0)
+			snprintf(
+			    want, sizeof want, "%lu min %lu s", s / 60, s % 60);
+		else if (s < 3600)
+			snprintf(want, sizeof want, "%lu min", s / 60);
+		else
+			snprintf(want, sizeof want, "%lu h %lu min", s / 3600,
+			    (s % 3600) / 60);
+		assert_string_equal(got, want);
+	}
+	/* Truncated as snprintf would. */
+	diag_duration(got, 4, 1500);
+	assert_string_equal(got, "1.5");
+	diag_duration(got, 1, 1500);
+	assert_string_equal(got, "");
+}
+
 int
 main(void)
 {
@@ -1362,6 +1459,8 @@ main(void)
 	    cmocka_unit_test(test_measured),
 	    cmocka_unit_test(test_explain_more),
 	    cmocka_unit_test(test_corpus),
+	    cmocka_unit_test(test_duration),
+	    cmocka_unit_test(test_tidy),
 	    cmocka_unit_test(test_causes),
 	    cmocka_unit_test(test_tables),
 	    cmocka_unit_test(test_knowledge_tables),
