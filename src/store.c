@@ -47,6 +47,10 @@ struct store {
 	char *arena;
 	size_t arena_len, arena_cap, arena_dead;
 	size_t off, n, cap;
+	/* The place (from off) of the session the last event went to, a
+	   guess checked before use: a session's events and packets come in
+	   runs, and a search of thousands of keys cost more than filing. */
+	size_t hint;
 	uint64_t max_id;
 	uint64_t gen;
 	uint64_t pkt_seq;
@@ -214,7 +218,9 @@ store_key_of(const struct store_session *ss, struct store_key *k)
 struct store_session *
 store_find(const struct store *s, uint64_t id)
 {
-	size_t i = store_search(s, id);
+	size_t i = s->hint < s->n && s->keys[s->off + s->hint].id == id
+		       ? s->hint
+		       : store_search(s, id);
 
 	if (i < s->n && s->sess[s->off + i]->id == id)
 		return s->sess[s->off + i];
@@ -264,6 +270,9 @@ store_remove_at(struct store *s, size_t i)
 	s->n--;
 	if (s->n == 0)
 		s->off = 0;
+	/* Either way, the later sessions' places went down by one. */
+	if (i < s->hint)
+		s->hint--;
 }
 
 size_t
@@ -300,7 +309,9 @@ store_evict(struct store *s)
 
 	while (s->n > s->limit || (s->n > 1 && store_bytes(s) > s->max_bytes)) {
 		i = 0;
-		if ((ss = TAILQ_FIRST(&s->closed)) != NULL)
+		/* Most often the oldest session is the first closed. */
+		if ((ss = TAILQ_FIRST(&s->closed)) != NULL &&
+		    s->sess[s->off] != ss)
 			i = store_search(s, ss->id);
 		store_remove_at(s, i);
 		s->stats.evicted++;
@@ -983,7 +994,9 @@ store_add_take(struct store *s, struct event *ev)
 	}
 	if (ev->type == EV_REPLY)
 		store_count_reply(s, ev);
-	i = store_search(s, ev->session);
+	i = s->hint < s->n && s->keys[s->off + s->hint].id == ev->session
+		? s->hint
+		: store_search(s, ev->session);
 	if (i < s->n && s->sess[s->off + i]->id == ev->session)
 		ss = s->sess[s->off + i];
 	else {
@@ -1006,6 +1019,7 @@ store_add_take(struct store *s, struct event *ev)
 	}
 	/* Nothing above moved the sessions: i is still ss's place. */
 	store_key_of(ss, &s->keys[s->off + i]);
+	s->hint = i;
 	store_evict(s);
 	/* The session itself may have been evicted (limit reached, all open).
 	 */
