@@ -493,9 +493,9 @@ diag_out_d(struct diag_out *o, int v)
 		diag_out_u(o, (uint64_t)v);
 }
 
-/* "%.1f" of x, 0 <= x < 1e9: the tenths are rounded by hand unless x is
-   too near a half-tenth to tell (then by snprintf, which rounds the exact
-   value). */
+/* "%.1f" of x: the tenths are rounded by hand for 0 <= x < 1e6 (where
+   x * 10 is off by less than 1e-9) unless x is too near a half-tenth to
+   tell; else by snprintf, which rounds the exact value. */
 static void
 diag_out_tenths(struct diag_out *o, double x)
 {
@@ -503,7 +503,7 @@ diag_out_tenths(struct diag_out *o, double x)
 	uint64_t r = 0;
 	char tmp[32];
 
-	if (x >= 0 && x < 1e9) {
+	if (x >= 0 && x < 1e6) {
 		r = (uint64_t)t; /* the floor */
 		f = t - (double)r;
 	}
