@@ -2766,17 +2766,17 @@ diag_reply(struct diag *d, struct event *ev)
 		NULL) >= DIAG_BURST_NOTE) {
 		char *note = diag_expand("Pattern: {burst}", &in);
 		const char *cause = diag_burst_cause(d, &in, base);
-		size_t a = strlen(ev->diag->when), b = strlen(note),
-		       c = strlen(cause);
-		char *w = xmalloc(a + 1 + b + 2 + c + 2);
+		char *w = xmalloc(strlen(ev->diag->when) + strlen(note) +
+				  strlen(cause) + 5),
+		     *p;
 
 		/* "%s %s: %s." */
-		memcpy(w, ev->diag->when, a);
-		w[a] = ' ';
-		memcpy(w + a + 1, note, b);
-		memcpy(w + a + 1 + b, ": ", 2);
-		memcpy(w + a + 3 + b, cause, c);
-		memcpy(w + a + 3 + b + c, ".", 2);
+		p = stpcpy(w, ev->diag->when);
+		p = stpcpy(p, " ");
+		p = stpcpy(p, note);
+		p = stpcpy(p, ": ");
+		p = stpcpy(p, cause);
+		(void)stpcpy(p, ".");
 		free(ev->diag->when);
 		ev->diag->when = w;
 		free(note);
