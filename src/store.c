@@ -46,7 +46,14 @@ struct store {
 	   those of evicted sessions and of texts since rebuilt elsewhere. */
 	char *arena;
 	size_t arena_len, arena_cap, arena_dead;
-	size_t off, n, cap;
+	/* Slots [off, off + n) are in use; ndead of them hold sessions
+	   evicted since the arrays were last closed up (sess NULL, the key's
+	   id kept so that the keys stay in order).  Closing the hole at each
+	   eviction moved thousands of slots when the session closed longest
+	   ago was not near an end (a storm of short sessions among longer
+	   ones): the holes are closed up together, when they are an eighth
+	   of the slots or before the arrays are shown (store_close_up). */
+	size_t off, n, cap, ndead;
 	/* The place (from off) of the session the last event went to, a
 	   guess checked before use: a session's events and packets come in
 	   runs, and a search of thousands of keys cost more than filing. */
@@ -114,7 +121,7 @@ store_free(struct store *s)
 	if (s == NULL)
 		return;
 	for (i = 0; i < s->n; i++)
-		store_session_free(s->sess[s->off + i]);
+		store_session_free(s->sess[s->off + i]); /* NULL is fine */
 	free(s->sess);
 	free(s->keys);
 	free(s->arena);
@@ -124,23 +131,55 @@ store_free(struct store *s)
 	free(s);
 }
 
+/* The arrays without the holes evictions left.  The store is not changed
+   as its user sees it, so the functions that show the arrays call it on a
+   const store. */
+static void
+store_close_up(struct store *s)
+{
+	size_t r, w = 0;
+
+	if (s->ndead == 0)
+		return;
+	for (r = 0; r < s->n; r++) {
+		if (s->sess[s->off + r] == NULL)
+			continue;
+		if (w != r) {
+			s->sess[s->off + w] = s->sess[s->off + r];
+			s->keys[s->off + w] = s->keys[s->off + r];
+		}
+		if (r == s->hint)
+			s->hint = w;
+		w++;
+	}
+	if (s->hint >= w)
+		s->hint = SIZE_MAX;
+	s->n = w;
+	s->ndead = 0;
+	if (s->n == 0)
+		s->off = 0;
+}
+
 size_t
 store_count(const struct store *s)
 {
+	store_close_up((struct store *)s);
 	return s->n;
 }
 
 struct store_session *
 store_at(const struct store *s, size_t i)
 {
+	store_close_up((struct store *)s);
 	if (i >= s->n)
 		return NULL;
 	return s->sess[s->off + i];
 }
 
 /*
- * Index of the session with id, or of where it would go.  It reads the
- * dense keys, not the sessions: every event is looked up, and a step
+ * Index of the session with id, or of where it would go (the slot of an
+ * evicted one may still hold its id: the caller checks the session).  It
+ * reads the dense keys, not the sessions: every event is looked up, and a step
  * through the session pointers cost two cache misses instead of one.
  */
 static size_t
@@ -165,12 +204,14 @@ store_search(const struct store *s, uint64_t id)
 struct store_session *const *
 store_sessions(const struct store *s)
 {
+	store_close_up((struct store *)s);
 	return s->n > 0 ? s->sess + s->off : NULL;
 }
 
 const struct store_key *
 store_keys(const struct store *s)
 {
+	store_close_up((struct store *)s);
 	return s->n > 0 ? s->keys + s->off : NULL;
 }
 
@@ -222,7 +263,8 @@ store_find(const struct store *s, uint64_t id)
 		       ? s->hint
 		       : store_search(s, id);
 
-	if (i < s->n && s->sess[s->off + i]->id == id)
+	if (i < s->n && s->sess[s->off + i] != NULL &&
+	    s->sess[s->off + i]->id == id)
 		return s->sess[s->off + i];
 	return NULL;
 }
@@ -252,34 +294,31 @@ store_remove_at(struct store *s, size_t i)
 	if (ss->closed && ss->n_packets > 0)
 		TAILQ_REMOVE(&s->pkt_closed, ss, pkt_entry);
 	store_session_free(ss);
-	/* Close the hole from the nearer end: evictions take sessions near
-	   the oldest, and moving every later one (a key is 64 bytes) cost
-	   megabytes per new session at --limit 100000. */
-	if (i < s->n / 2) {
-		memmove(&s->sess[s->off + 1], &s->sess[s->off],
-		    i * sizeof *s->sess);
-		memmove(&s->keys[s->off + 1], &s->keys[s->off],
-		    i * sizeof *s->keys);
-		s->off++;
-	} else {
-		memmove(&s->sess[s->off + i], &s->sess[s->off + i + 1],
-		    (s->n - i - 1) * sizeof *s->sess);
-		memmove(&s->keys[s->off + i], &s->keys[s->off + i + 1],
-		    (s->n - i - 1) * sizeof *s->keys);
+	/* A hole, closed up later; holes at either end go at once. */
+	s->sess[s->off + i] = NULL;
+	s->ndead++;
+	while (s->n > 0 && s->sess[s->off + s->n - 1] == NULL) {
+		s->n--;
+		s->ndead--;
 	}
-	s->n--;
+	while (s->n > 0 && s->sess[s->off] == NULL) {
+		s->off++;
+		s->n--;
+		s->ndead--;
+		s->hint = s->hint > 0 ? s->hint - 1 : SIZE_MAX;
+	}
 	if (s->n == 0)
 		s->off = 0;
-	/* Either way, the later sessions' places went down by one. */
-	if (i < s->hint)
-		s->hint--;
+	if (s->ndead > 64 && s->ndead > s->n / 8)
+		store_close_up(s);
 }
 
 size_t
 store_bytes(const struct store *s)
 {
 	return s->stats.packet_bytes + s->stats.event_bytes +
-	       s->n * (sizeof(struct store_session) + s->overhead) +
+	       (s->n - s->ndead) *
+		   (sizeof(struct store_session) + s->overhead) +
 	       s->cap * (sizeof *s->sess + sizeof *s->keys);
 }
 
@@ -307,8 +346,9 @@ store_evict(struct store *s)
 	struct store_session *ss;
 	size_t i;
 
-	while (s->n > s->limit || (s->n > 1 && store_bytes(s) > s->max_bytes)) {
-		i = 0;
+	while (s->n - s->ndead > s->limit ||
+	       (s->n - s->ndead > 1 && store_bytes(s) > s->max_bytes)) {
+		i = 0; /* the first slot is never a hole */
 		/* Most often the oldest session is the first closed. */
 		if ((ss = TAILQ_FIRST(&s->closed)) != NULL &&
 		    s->sess[s->off] != ss)
@@ -341,7 +381,8 @@ store_arena_moved(struct store *s)
 	size_t i;
 
 	for (i = 0; i < s->n; i++) {
-		ss = s->sess[s->off + i];
+		if ((ss = s->sess[s->off + i]) == NULL)
+			continue;
 		ss->search = s->arena + ss->search_pos;
 		s->keys[s->off + i].search = ss->search;
 	}
@@ -368,7 +409,8 @@ store_arena_room(struct store *s, size_t n)
 		a = xmalloc(cap);
 		live = 0;
 		for (i = 0; i < s->n; i++) {
-			ss = s->sess[s->off + i];
+			if ((ss = s->sess[s->off + i]) == NULL)
+				continue;
 			if (ss->search_len > 0)
 				memcpy(a + live, ss->search, ss->search_len);
 			ss->search_pos = live;
@@ -486,6 +528,8 @@ store_append(struct store *s, const struct event *ev)
 	   its start (so that each slide is paid for by as many evictions),
 	   else grow.  Sliding whenever off > 0 made every new session move
 	   them all once the limit was one short of the capacity. */
+	if (s->off + s->n == s->cap)
+		store_close_up(s);
 	if (s->off + s->n == s->cap) {
 		if (s->off > 0 && s->off >= s->cap / 4) {
 			memmove(
@@ -997,7 +1041,8 @@ store_add_take(struct store *s, struct event *ev)
 	i = s->hint < s->n && s->keys[s->off + s->hint].id == ev->session
 		? s->hint
 		: store_search(s, ev->session);
-	if (i < s->n && s->sess[s->off + i]->id == ev->session)
+	if (i < s->n && s->sess[s->off + i] != NULL &&
+	    s->sess[s->off + i]->id == ev->session)
 		ss = s->sess[s->off + i];
 	else {
 		/* An id at or below the newest is an evicted session. */

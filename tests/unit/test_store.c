@@ -73,6 +73,84 @@ reply(struct store *s, uint64_t id, time_t sec, int code)
 	store_add_take(s, ev);
 }
 
+/*
+ * A storm: many short sessions close among longer ones, so the session
+ * closed longest ago is far from either end when it is evicted.  The holes
+ * it leaves are closed up later; whatever the order, what the store shows
+ * is the kept sessions in id order, each found by its id, its key beside
+ * it, events of an evicted one counted as orphans, and later events filed
+ * where they belong.  Checked against a plain model after every step.
+ */
+static void
+test_holes(void **state)
+{
+	enum { LIMIT = 300, SESSIONS = 5000, LONG = 7 };
+	struct store *s = store_new(LIMIT);
+	static bool kept[SESSIONS + 1];
+	static uint64_t closed_at[SESSIONS + 1];
+	uint64_t id, next_close = 1, k, want_evicted = 0, orphans;
+	struct store_session *ss;
+	size_t i, n;
+	unsigned seed = 7;
+
+	(void)state;
+	for (id = 1; id <= SESSIONS; id++) {
+		open_s(s, id, (time_t)id);
+		kept[id] = true;
+		/* Every LONG-th session stays open a long while; the others
+		   close a few sessions later. */
+		seed = seed * 1103515245u + 12345u;
+		closed_at[id] =
+		    id % LONG == 0 ? id + 400 + seed % 200 : id + 1 + seed % 5;
+		for (k = next_close; k <= id; k++) {
+			if (closed_at[k] != 0 && closed_at[k] <= id &&
+			    kept[k]) {
+				cmd(s, k, (time_t)id, "QUIT", "");
+				close_s(s, k, (time_t)id);
+				closed_at[k] = 0;
+			}
+		}
+		while (next_close <= id && closed_at[next_close] == 0)
+			next_close++;
+		if (id % 97 == 0) {
+			n = store_count(s);
+			assert_true(n <= LIMIT);
+			for (i = 0; i < n; i++) {
+				ss = store_at(s, i);
+				assert_non_null(ss);
+				assert_int_equal(store_keys(s)[i].id, ss->id);
+				assert_ptr_equal(store_sessions(s)[i], ss);
+				assert_ptr_equal(store_find(s, ss->id), ss);
+				if (i > 0)
+					assert_true(
+					    store_at(s, i - 1)->id < ss->id);
+			}
+		}
+	}
+	/* Which were evicted: the model is what the store still finds. */
+	n = store_count(s);
+	assert_int_equal(n, LIMIT);
+	for (id = 1; id <= SESSIONS; id++) {
+		kept[id] = store_find(s, id) != NULL;
+		want_evicted += !kept[id];
+	}
+	assert_int_equal(store_stats(s)->evicted, want_evicted);
+	/* Events of evicted sessions are orphans; kept ones still file. */
+	orphans = store_stats(s)->orphans;
+	for (id = 1; id <= SESSIONS; id += 13) {
+		reply(s, id, 9999, 250);
+		if (kept[id])
+			assert_int_equal(store_find(s, id)->n_events > 0, 1);
+		else
+			assert_null(store_find(s, id));
+	}
+	k = 0;
+	for (id = 1; id <= SESSIONS; id += 13)
+		k += !kept[id];
+	assert_int_equal(store_stats(s)->orphans - orphans, k);
+	store_free(s);
+}
+
 static void
 test_columns(void **state)
 {
@@ -788,6 +866,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_columns),
+	    cmocka_unit_test(test_holes),
 	    cmocka_unit_test(test_eviction_order),
 	    cmocka_unit_test(test_closed_order),
 	    cmocka_unit_test(test_many_sessions),
