@@ -440,64 +440,106 @@ diag_copy(char *buf, size_t len, const char *s, size_t n)
 	buf[n] = '\0';
 }
 
-/*
- * Text made piece by piece into buf (len > 0), truncated as snprintf
- * would: the formats of the diagnosis' values are few, and snprintf's
- * setup cost more than the words.
- */
-struct diag_out {
-	char *buf;
-	size_t len, n;
+struct diag_buf {
+	char *s;
+	size_t len, cap;
+	bool own;   /* s is on the heap, not the caller's array (or NULL) */
+	bool fixed; /* the caller's array only: truncated as snprintf */
 };
 
+/* A buffer that starts in the caller's array of n bytes (n > 0), and
+   moves to the heap only if it outgrows it. */
 static void
-diag_out_on(struct diag_out *o, char *buf, size_t len)
+diag_buf_on(struct diag_buf *b, char *arr, size_t n)
 {
-	o->buf = buf;
-	o->len = len;
-	o->n = 0;
-	buf[0] = '\0';
+	b->s = arr;
+	b->len = 0;
+	b->cap = n;
+	b->own = false;
+	b->fixed = false;
+	arr[0] = '\0';
+}
+
+/* Text put together in the caller's array of n bytes (n > 0), truncated
+   to fit as snprintf would: the formats of the diagnosis' values are few,
+   and snprintf's setup cost more than the words. */
+static void
+diag_buf_fixed(struct diag_buf *b, char *arr, size_t n)
+{
+	diag_buf_on(b, arr, n);
+	b->fixed = true;
+}
+
+/* The text, for the caller to free; b is spent. */
+static char *
+diag_buf_take(struct diag_buf *b)
+{
+	return b->own ? b->s : xmemdup0(b->s, b->len);
 }
 
 static void
-diag_out_put(struct diag_out *o, const char *s, size_t n)
+diag_buf_free(struct diag_buf *b)
 {
-	if (n > o->len - 1 - o->n)
-		n = o->len - 1 - o->n;
-	memcpy(o->buf + o->n, s, n);
-	o->n += n;
-	o->buf[o->n] = '\0';
+	if (b->own)
+		free(b->s);
 }
 
 static void
-diag_out_s(struct diag_out *o, const char *s)
+diag_put(struct diag_buf *b, const char *s, size_t n)
 {
-	diag_out_put(o, s, strlen(s));
+	char *t;
+
+	if (b->len + n > DIAG_OUT_MAX)
+		n = DIAG_OUT_MAX - b->len;
+	if (b->fixed && b->len + n + 1 > b->cap)
+		n = b->cap - 1 - b->len;
+	if (b->len + n + 1 > b->cap) {
+		b->cap =
+		    b->cap * 2 > b->len + n + 64 ? b->cap * 2 : b->len + n + 64;
+		if (b->own)
+			b->s = xrealloc(b->s, b->cap);
+		else {
+			t = xmalloc(b->cap);
+			if (b->len > 0)
+				memcpy(t, b->s, b->len);
+			b->s = t;
+			b->own = true;
+		}
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
 }
 
 static void
-diag_out_u(struct diag_out *o, uint64_t v)
+diag_puts(struct diag_buf *b, const char *s)
+{
+	diag_put(b, s, strlen(s));
+}
+
+static void
+diag_put_u(struct diag_buf *b, uint64_t v)
 {
 	char tmp[VIS_U64_LEN];
 
-	diag_out_put(o, tmp, vis_u64(tmp, v));
+	diag_put(b, tmp, vis_u64(tmp, v));
 }
 
 static void
-diag_out_d(struct diag_out *o, int v)
+diag_put_d(struct diag_buf *b, int v)
 {
 	if (v < 0) {
-		diag_out_put(o, "-", 1);
-		diag_out_u(o, (uint64_t)(-(int64_t)v));
+		diag_put(b, "-", 1);
+		diag_put_u(b, (uint64_t)(-(int64_t)v));
 	} else
-		diag_out_u(o, (uint64_t)v);
+		diag_put_u(b, (uint64_t)v);
 }
 
 /* "%.1f" of x: the tenths are rounded by hand for 0 <= x < 1e6 (where
    x * 10 is off by less than 1e-9) unless x is too near a half-tenth to
    tell; else by snprintf, which rounds the exact value. */
 static void
-diag_out_tenths(struct diag_out *o, double x)
+diag_put_tenths(struct diag_buf *b, double x)
 {
 	double t = x * 10.0, f = 0.5;
 	uint64_t r = 0;
@@ -509,14 +551,14 @@ diag_out_tenths(struct diag_out *o, double x)
 	}
 	if (f > 0.5 - 1e-6 && f < 0.5 + 1e-6) {
 		snprintf(tmp, sizeof tmp, "%.1f", x);
-		diag_out_s(o, tmp);
+		diag_puts(b, tmp);
 		return;
 	}
 	r += f > 0.5 ? 1 : 0;
-	diag_out_u(o, r / 10);
+	diag_put_u(b, r / 10);
 	tmp[0] = '.';
 	tmp[1] = (char)('0' + r % 10);
-	diag_out_put(o, tmp, 2);
+	diag_put(b, tmp, 2);
 }
 
 /* The address part of "192.0.2.1:51234" or "[2001:db8::1]:25". */
@@ -768,75 +810,12 @@ diag_session(struct diag *d, const struct event *ev)
 
 /* ---- formatting helpers ---- */
 
-struct diag_buf {
-	char *s;
-	size_t len, cap;
-	bool own; /* s is on the heap, not the caller's array (or NULL) */
-};
-
-/* A buffer that starts in the caller's array of n bytes (n > 0), and
-   moves to the heap only if it outgrows it. */
-static void
-diag_buf_on(struct diag_buf *b, char *arr, size_t n)
-{
-	b->s = arr;
-	b->len = 0;
-	b->cap = n;
-	b->own = false;
-	arr[0] = '\0';
-}
-
-/* The text, for the caller to free; b is spent. */
-static char *
-diag_buf_take(struct diag_buf *b)
-{
-	return b->own ? b->s : xmemdup0(b->s, b->len);
-}
-
-static void
-diag_buf_free(struct diag_buf *b)
-{
-	if (b->own)
-		free(b->s);
-}
-
-static void
-diag_put(struct diag_buf *b, const char *s, size_t n)
-{
-	char *t;
-
-	if (b->len + n > DIAG_OUT_MAX)
-		n = DIAG_OUT_MAX - b->len;
-	if (b->len + n + 1 > b->cap) {
-		b->cap =
-		    b->cap * 2 > b->len + n + 64 ? b->cap * 2 : b->len + n + 64;
-		if (b->own)
-			b->s = xrealloc(b->s, b->cap);
-		else {
-			t = xmalloc(b->cap);
-			if (b->len > 0)
-				memcpy(t, b->s, b->len);
-			b->s = t;
-			b->own = true;
-		}
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void
-diag_puts(struct diag_buf *b, const char *s)
-{
-	diag_put(b, s, strlen(s));
-}
-
 static void
 diag_ordinal(char *buf, size_t len, unsigned n)
 {
 	const char *suf = "th";
 
-	struct diag_out o;
+	struct diag_buf o;
 
 	if (n % 100 < 11 || n % 100 > 13) {
 		if (n % 10 == 1)
@@ -846,40 +825,40 @@ diag_ordinal(char *buf, size_t len, unsigned n)
 		else if (n % 10 == 3)
 			suf = "rd";
 	}
-	diag_out_on(&o, buf, len);
-	diag_out_u(&o, n);
-	diag_out_s(&o, suf);
+	diag_buf_fixed(&o, buf, len);
+	diag_put_u(&o, n);
+	diag_puts(&o, suf);
 }
 
 void
 diag_duration(char *buf, size_t len, double ms)
 {
 	unsigned long s;
-	struct diag_out o;
+	struct diag_buf o;
 
-	diag_out_on(&o, buf, len);
+	diag_buf_fixed(&o, buf, len);
 	if (ms < 10000) {
-		diag_out_tenths(&o, ms / 1000.0);
-		diag_out_put(&o, " s", 2);
+		diag_put_tenths(&o, ms / 1000.0);
+		diag_put(&o, " s", 2);
 		return;
 	}
 	s = (unsigned long)(ms / 1000.0 + 0.5);
 	if (s < 60) {
-		diag_out_u(&o, s);
-		diag_out_put(&o, " s", 2);
+		diag_put_u(&o, s);
+		diag_put(&o, " s", 2);
 	} else if (s < 3600) {
-		diag_out_u(&o, s / 60);
-		diag_out_put(&o, " min", 4);
+		diag_put_u(&o, s / 60);
+		diag_put(&o, " min", 4);
 		if (s % 60 != 0) {
-			diag_out_put(&o, " ", 1);
-			diag_out_u(&o, s % 60);
-			diag_out_put(&o, " s", 2);
+			diag_put(&o, " ", 1);
+			diag_put_u(&o, s % 60);
+			diag_put(&o, " s", 2);
 		}
 	} else {
-		diag_out_u(&o, s / 3600);
-		diag_out_put(&o, " h ", 3);
-		diag_out_u(&o, (s % 3600) / 60);
-		diag_out_put(&o, " min", 4);
+		diag_put_u(&o, s / 3600);
+		diag_put(&o, " h ", 3);
+		diag_put_u(&o, (s % 3600) / 60);
+		diag_put(&o, " min", 4);
 	}
 }
 
@@ -1040,10 +1019,10 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 	diag_scopy(buf, len, kb_placeholders[ph].unknown);
 	switch (ph) {
 	case KB_PH_CODE: {
-		struct diag_out o;
+		struct diag_buf o;
 
-		diag_out_on(&o, buf, len);
-		diag_out_d(&o, in->code);
+		diag_buf_fixed(&o, buf, len);
+		diag_put_d(&o, in->code);
 		return true;
 	}
 	case KB_PH_ENHANCED:
@@ -1104,7 +1083,7 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 		unsigned k, t;
 		double span;
 		char dur[32];
-		struct diag_out o;
+		struct diag_buf o;
 
 		struct diag_vmemo *vm = in->vm;
 
@@ -1130,14 +1109,14 @@ diag_fill(const struct diag_input *in, enum kb_ph ph, char *buf, size_t len)
 		if (c == NULL || k < 2)
 			return false;
 		diag_duration(dur, sizeof dur, span * 1000.0);
-		diag_out_on(&o, buf, len);
-		diag_out_u(&o, k);
-		diag_out_s(&o, " of the last ");
-		diag_out_u(&o, t);
-		diag_out_s(&o, " sessions to this server got this same ");
-		diag_out_d(&o, in->code);
-		diag_out_s(&o, " within ");
-		diag_out_s(&o, dur);
+		diag_buf_fixed(&o, buf, len);
+		diag_put_u(&o, k);
+		diag_puts(&o, " of the last ");
+		diag_put_u(&o, t);
+		diag_puts(&o, " sessions to this server got this same ");
+		diag_put_d(&o, in->code);
+		diag_puts(&o, " within ");
+		diag_puts(&o, dur);
 		return true;
 	}
 	case KB_PH_TLS:
@@ -1835,7 +1814,7 @@ static char *
 diag_join_fix(
     const char *generic, const char *label, size_t llen, const char *vendor)
 {
-	struct diag_buf b = {NULL, 0, 0, false};
+	struct diag_buf b = {NULL, 0, 0, false, false};
 	const char *p = vendor, *e;
 	char *s, key[DIAG_SAME_ADVICE + 1];
 	size_t n;
@@ -1956,7 +1935,7 @@ diag_generic(const struct diag_input *in)
 	const char *em =
 	    in->has_enh ? diag_enhanced_meaning(in->d, in->enhanced) : NULL;
 	int d1 = in->code / 100, d2 = (in->code / 10) % 10;
-	struct diag_buf b = {NULL, 0, 0, false};
+	struct diag_buf b = {NULL, 0, 0, false, false};
 	const char *tmpl;
 
 	if (name != NULL) {

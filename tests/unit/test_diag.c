@@ -523,6 +523,29 @@ test_lean(void **state)
 	diag_free(d);
 }
 
+/* Site rules from text, added to d. */
+static void
+add_site(struct diag *d, const char *site)
+{
+	char *cause = NULL;
+	struct rules *r = rules_parse(site, strlen(site), "site.conf", &cause);
+
+	assert_non_null(r);
+	diag_add_rules_take(d, r);
+}
+
+/* Postfix's 452 to a RCPT after accepted recipients, diagnosed by d. */
+static struct event *
+rcpt_limit_reply(struct diag *d, unsigned accepted)
+{
+	struct event *ev = mkreply(1, "192.0.2.25:25", 0, 452, "4.5.3", "RCPT",
+	    "Error: too many recipients");
+
+	ev->ctx.rcpt_accepted = accepted;
+	diag_reply(d, ev);
+	return ev;
+}
+
 /* Site rules come first. */
 static void
 test_site_precedence(void **state)
@@ -533,19 +556,12 @@ test_site_precedence(void **state)
 				   "title: Our relay allows 50 recipients\n"
 				   "when: After {rcpt_accepted} recipients.\n";
 	struct diag *d = diag_new();
-	struct rules *r;
 	struct event *ev;
 	struct event_diag *x;
-	char *cause = NULL;
 
 	(void)state;
-	r = rules_parse(site, strlen(site), "site.conf", &cause);
-	assert_non_null(r);
-	diag_add_rules_take(d, r);
-	ev = mkreply(1, "192.0.2.25:25", 0, 452, "4.5.3", "RCPT",
-	    "Error: too many recipients");
-	ev->ctx.rcpt_accepted = 50;
-	diag_reply(d, ev);
+	add_site(d, site);
+	ev = rcpt_limit_reply(d, 50);
 	assert_string_equal(ev->diag->rule, "site-rcpt");
 	assert_string_equal(ev->diag->when, "After 50 recipients.");
 	event_free(ev);
@@ -564,9 +580,7 @@ test_site_precedence(void **state)
 	x = diag_explain(d, 452, NULL, NULL, "RCPT");
 	assert_string_not_equal(x->rule, "site-rcpt");
 	event_diag_free(x);
-	r = rules_parse(site, strlen(site), "site.conf", &cause);
-	assert_non_null(r);
-	diag_add_rules_take(d, r);
+	add_site(d, site);
 	x = diag_explain(d, 452, NULL, NULL, "RCPT");
 	assert_string_equal(x->rule, "site-rcpt");
 	event_diag_free(x);
@@ -590,18 +604,11 @@ test_tidy(void **state)
 	    "fix_operator: 0123456789abcdef  after sixteen  \n"
 	    "fix_sender: 0123456789abcde  at sixteen\n";
 	struct diag *d = diag_new();
-	struct rules *r;
 	struct event *ev;
-	char *cause = NULL;
 
 	(void)state;
-	r = rules_parse(site, strlen(site), "site.conf", &cause);
-	assert_non_null(r);
-	diag_add_rules_take(d, r);
-	ev = mkreply(1, "192.0.2.25:25", 0, 452, "4.5.3", "RCPT",
-	    "Error: too many recipients");
-	ev->ctx.rcpt_accepted = 7;
-	diag_reply(d, ev);
+	add_site(d, site);
+	ev = rcpt_limit_reply(d, 7);
 	assert_string_equal(ev->diag->rule, "site-tidy");
 	assert_string_equal(
 	    ev->diag->when, "Lead a b 0123456789abcdefghij k 7");
