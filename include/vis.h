@@ -47,4 +47,18 @@ vis_u64(char *out, uint64_t v)
 	return sizeof tmp - i;
 }
 
+/* Room for vis_fixed's text (printf's, for huge values, is cut to it). */
+#define VIS_FIXED_LEN 64
+
+/*
+ * v with 1 to 3 decimals, as printf's "%.*f" writes it, into out
+ * (VIS_FIXED_LEN bytes, NUL-terminated); returns its length.  printf rounds
+ * the exact binary value, ties to even, and is slow: below 2^32 units of
+ * the last decimal, v times the scale is within 1e-6 of the exact product,
+ * so when its fraction is farther than that from one half, rounding it to
+ * nearest gives printf's digits.  Near a tie, for -0, huge values, NaN and
+ * infinities, printf itself answers.
+ */
+size_t vis_fixed(char *out, double v, int decimals);
+
 #endif

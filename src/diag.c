@@ -535,30 +535,13 @@ diag_put_d(struct diag_buf *b, int v)
 		diag_put_u(b, (uint64_t)v);
 }
 
-/* "%.1f" of x: the tenths are rounded by hand for 0 <= x < 1e6 (where
-   x * 10 is off by less than 1e-9) unless x is too near a half-tenth to
-   tell; else by snprintf, which rounds the exact value. */
+/* "%.1f" of x. */
 static void
 diag_put_tenths(struct diag_buf *b, double x)
 {
-	double t = x * 10.0, f = 0.5;
-	uint64_t r = 0;
-	char tmp[32];
+	char tmp[VIS_FIXED_LEN];
 
-	if (x >= 0 && x < 1e6) {
-		r = (uint64_t)t; /* the floor */
-		f = t - (double)r;
-	}
-	if (f > 0.5 - 1e-6 && f < 0.5 + 1e-6) {
-		snprintf(tmp, sizeof tmp, "%.1f", x);
-		diag_puts(b, tmp);
-		return;
-	}
-	r += f > 0.5 ? 1 : 0;
-	diag_put_u(b, r / 10);
-	tmp[0] = '.';
-	tmp[1] = (char)('0' + r % 10);
-	diag_put(b, tmp, 2);
+	diag_put(b, tmp, vis_fixed(tmp, x, 1));
 }
 
 /* The address part of "192.0.2.1:51234" or "[2001:db8::1]:25". */

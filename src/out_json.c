@@ -10,7 +10,6 @@
 #include "out_json.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,40 +332,14 @@ jb_bool(struct jbuf *b, const char *k, size_t kn, bool v)
 static void
 jb_num3(struct jbuf *b, const char *k, size_t kn, double v)
 {
-	char tmp[64];
-	double x, f;
-	uint64_t n;
+	char tmp[VIS_FIXED_LEN];
 
 	jb_key(b, k, kn);
 	if (v < 0) {
 		JB_LIT(b, "null");
 		return;
 	}
-	/*
-	 * %.3f rounds the exact binary value to nearest, ties to even, and is
-	 * slow.  Below 2^32 thousandths the product v * 1000 is within 1e-6
-	 * of the exact one, so when its fraction is farther than that from
-	 * one half, rounding it to nearest gives the digits printf would.
-	 * Near a tie, for -0, huge values, NaN and infinities, ask printf.
-	 */
-	x = v * 1000.0;
-	if (!signbit(v) && x < 4294967296.0) {
-		n = (uint64_t)x;
-		f = x - (double)n;
-		if (f < 0.5 - 1e-6 || f > 0.5 + 1e-6) {
-			if (f > 0.5)
-				n++;
-			jb_digits(b, n / 1000);
-			tmp[0] = '.';
-			tmp[1] = (char)('0' + n / 100 % 10);
-			tmp[2] = (char)('0' + n / 10 % 10);
-			tmp[3] = (char)('0' + n % 10);
-			jb_put(b, tmp, 4);
-			return;
-		}
-	}
-	snprintf(tmp, sizeof tmp, "%.3f", v);
-	jb_puts(b, tmp);
+	jb_put(b, tmp, vis_fixed(tmp, v, 3));
 }
 
 static void

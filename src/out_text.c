@@ -8,7 +8,6 @@
 #include "out_text.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,35 +86,13 @@ ot_u64(struct ot_buf *b, uint64_t v)
 	ot_put(b, tmp, vis_u64(tmp, v));
 }
 
-/*
- * A number as %.3f writes it.  Below 2^32 thousandths v * 1000 is within
- * 1e-6 of the exact product, so away from a tie rounding it to nearest
- * gives printf's digits (as out_json's numbers); else ask printf.
- */
+/* A number as %.3f writes it. */
 static void
 ot_num3(struct ot_buf *b, double v)
 {
-	char tmp[64];
-	double x = v * 1000.0, f;
-	uint64_t n;
+	char tmp[VIS_FIXED_LEN];
 
-	if (!signbit(v) && x < 4294967296.0) {
-		n = (uint64_t)x;
-		f = x - (double)n;
-		if (f < 0.5 - 1e-6 || f > 0.5 + 1e-6) {
-			if (f > 0.5)
-				n++;
-			ot_u64(b, n / 1000);
-			tmp[0] = '.';
-			tmp[1] = (char)('0' + n / 100 % 10);
-			tmp[2] = (char)('0' + n / 10 % 10);
-			tmp[3] = (char)('0' + n % 10);
-			ot_put(b, tmp, 4);
-			return;
-		}
-	}
-	snprintf(tmp, sizeof tmp, "%.3f", v);
-	ot_puts(b, tmp);
+	ot_put(b, tmp, vis_fixed(tmp, v, 3));
 }
 
 /* Reply text with its line breaks shown as " | ". */

@@ -7,7 +7,9 @@
 
 #include "vis.h"
 
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "xmalloc.h"
@@ -244,4 +246,41 @@ vis_json(const void *in, size_t inlen)
 		i++;
 	}
 	return o.buf;
+}
+
+size_t
+vis_fixed(char *out, double v, int decimals)
+{
+	static const uint64_t scale[] = {1, 10, 100, 1000};
+	double x, f;
+	uint64_t n, frac;
+	size_t len;
+	int i, r;
+
+	if (decimals >= 1 && decimals <= 3 && !signbit(v)) {
+		x = v * (double)scale[decimals];
+		if (x < 4294967296.0) {
+			n = (uint64_t)x;
+			f = x - (double)n;
+			if (f < 0.5 - 1e-6 || f > 0.5 + 1e-6) {
+				if (f > 0.5)
+					n++;
+				len = vis_u64(out, n / scale[decimals]);
+				out[len++] = '.';
+				frac = n % scale[decimals];
+				for (i = decimals - 1; i >= 0; i--) {
+					out[len + (size_t)i] =
+					    (char)('0' + frac % 10);
+					frac /= 10;
+				}
+				len += (size_t)decimals;
+				out[len] = '\0';
+				return len;
+			}
+		}
+	}
+	r = snprintf(out, VIS_FIXED_LEN, "%.*f", decimals, v);
+	if (r < 0)
+		return 0;
+	return (size_t)r < VIS_FIXED_LEN ? (size_t)r : VIS_FIXED_LEN - 1;
 }

@@ -1,10 +1,12 @@
 /* Unit tests of vis: terminal and JSON escaping of wire bytes. */
 #include "config.h"
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,10 +96,48 @@ test_json(void **state)
 	free(s);
 }
 
+/* vis_fixed writes what printf's "%.*f" writes: ties (to even), values
+   just off them, -0, huge ones, NaN and infinities included. */
+static void
+test_fixed(void **state)
+{
+	static const double odd[] = {0, -0.0, 0.25, 0.75, 1.25, 2.5, 0.0005,
+	    0.0015, 1.0005, 0.05, 0.15, 1e-9, 4294967.2955, 4294967296.0, 1e300,
+	    -1.5, -1e-9, 0.1 + 0.2, 999.9995, 12345.6789};
+	char got[VIS_FIXED_LEN], want[VIS_FIXED_LEN];
+	unsigned seed = 99;
+	double v;
+	size_t i, n;
+	int d;
+
+	(void)state;
+	for (d = 1; d <= 3; d++) {
+		for (i = 0; i < sizeof odd / sizeof odd[0] + 3; i++) {
+			v = i < sizeof odd / sizeof odd[0]	  ? odd[i]
+			    : i == sizeof odd / sizeof odd[0]	  ? NAN
+			    : i == sizeof odd / sizeof odd[0] + 1 ? INFINITY
+								  : -INFINITY;
+			n = vis_fixed(got, v, d);
+			snprintf(want, sizeof want, "%.*f", d, v);
+			assert_string_equal(got, want);
+			assert_int_equal(n, strlen(want));
+		}
+		for (i = 0; i < 300000; i++) {
+			seed = seed * 1103515245u + 12345u;
+			v = (double)(seed % 100000000u) / 100000.0;
+			n = vis_fixed(got, v, d);
+			snprintf(want, sizeof want, "%.*f", d, v);
+			assert_string_equal(got, want);
+			assert_int_equal(n, strlen(want));
+		}
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_fixed),
 	    cmocka_unit_test(test_text_controls),
 	    cmocka_unit_test(test_text_utf8),
 	    cmocka_unit_test(test_text_truncates),
