@@ -83,9 +83,9 @@ event_new(enum event_type type)
 	struct event *ev = NULL;
 
 	if (type == EV_PACKET) {
-		ev = xcalloc(1, EVENT_PACKET_HEAD);
-		ev->type = EV_PACKET;
-		return ev;
+		static const struct timeval zero;
+
+		return event_new_packet(&zero, 0, NULL, 0, 0);
 	}
 #if EVENT_SPARES > 0
 	if (event_nspare > 0)

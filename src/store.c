@@ -256,8 +256,10 @@ store_key_of(const struct store_session *ss, struct store_key *k)
 	k->server_w = ss->server_w;
 }
 
-struct store_session *
-store_find(const struct store *s, uint64_t id)
+/* The place of the kept session with id, the hint tried first; s->n when
+   there is none. */
+static size_t
+store_locate(const struct store *s, uint64_t id)
 {
 	size_t i = s->hint < s->n && s->keys[s->off + s->hint].id == id
 		       ? s->hint
@@ -265,8 +267,16 @@ store_find(const struct store *s, uint64_t id)
 
 	if (i < s->n && s->sess[s->off + i] != NULL &&
 	    s->sess[s->off + i]->id == id)
-		return s->sess[s->off + i];
-	return NULL;
+		return i;
+	return s->n;
+}
+
+struct store_session *
+store_find(const struct store *s, uint64_t id)
+{
+	size_t i = store_locate(s, id);
+
+	return i < s->n ? s->sess[s->off + i] : NULL;
 }
 
 const struct store_stats *
@@ -1038,11 +1048,8 @@ store_add_take(struct store *s, struct event *ev)
 	}
 	if (ev->type == EV_REPLY)
 		store_count_reply(s, ev);
-	i = s->hint < s->n && s->keys[s->off + s->hint].id == ev->session
-		? s->hint
-		: store_search(s, ev->session);
-	if (i < s->n && s->sess[s->off + i] != NULL &&
-	    s->sess[s->off + i]->id == ev->session)
+	i = store_locate(s, ev->session);
+	if (i < s->n)
 		ss = s->sess[s->off + i];
 	else {
 		/* An id at or below the newest is an evicted session. */
