@@ -179,8 +179,11 @@ struct event {
 	/* Counters of every cap hit, for the stats line ("caps" object). */
 	uint64_t cap_flows, cap_ooo, cap_line, cap_tls;
 	/* Sessions trimmed and evicted for the memory budget; connection
-	   attempts that never completed a handshake (not sessions). */
-	uint64_t cap_mem_trim, cap_mem_evict, no_handshake;
+	   attempts that never completed a handshake (not sessions).  An
+	   EV_ANOMALY EV_ANOM_NO_HANDSHAKE (one server's interval) gives its
+	   own count in no_handshake, and in sources about how many client
+	   addresses made them (not in JSON: the detail says both). */
+	uint64_t cap_mem_trim, cap_mem_evict, no_handshake, sources;
 
 	/* EV_LOG: the line is text/text_len, queue_id the MTA's queue id;
 	   session 0 when it was not joined to one. */

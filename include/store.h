@@ -35,6 +35,9 @@
 /* Distinct hosts counted for the "top by 4xx" tables. */
 #define STORE_HOSTS_MAX 4096
 #define STORE_CODE_MAX 600
+/* Servers named in the table of connection attempts without a handshake;
+   the others are summed in one row (server ""). */
+#define STORE_HALF_MAX 32
 
 struct store_session {
 	/*
@@ -150,6 +153,20 @@ struct store_stats {
 	size_t packet_bytes;	  /* packet bytes kept now */
 	size_t event_bytes;	  /* event_size() of the events kept now */
 	struct event *last_stats; /* owned, NULL until one arrives */
+	/* Connection attempts without a handshake (not sessions), from the
+	   anomalies reporting them, and when the latest report came. */
+	uint64_t no_handshake;
+	struct timeval no_handshake_ts;
+};
+
+/* Connection attempts without a handshake to one server. */
+struct store_half {
+	char server[64]; /* address and port; "" for other servers */
+	uint64_t attempts;
+	/* The latest report (an interval of the pipeline's): its attempts,
+	   about how many sources made them, and its time. */
+	uint64_t last_attempts, last_sources;
+	struct timeval last_ts;
 };
 
 struct store_host {
@@ -205,6 +222,10 @@ bool store_minute_range(const struct store *, int64_t *first, int64_t *last);
 /* Top hosts by 4xx replies (servers or clients), most first. */
 size_t store_top(
     const struct store *, bool servers, struct store_host *out, size_t max);
+/* Servers by connection attempts without a handshake, most first: those
+   named (STORE_HALF_MAX at most; the rest only count in the stats'
+   no_handshake).  Never fails. */
+size_t store_half_top(const struct store *, struct store_half *out, size_t max);
 /*
  * Start loading what the filter reads of a session that a walk will reach
  * soon (a hint: it changes nothing).  Call it on the session a few ahead

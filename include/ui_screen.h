@@ -212,6 +212,13 @@ struct ui_ctx {
 	uint64_t queue_dropped;
 	uint64_t queue_dropped_packets; /* packet copies, any session */
 	uint64_t snap_cut;		/* sessions whose payload -s cut */
+	/* The latest report of connection attempts without a handshake:
+	   one anomaly per server, all stamped with the end of the interval,
+	   summed into one message. */
+	struct timeval half_ts;
+	uint64_t half_n, half_top_n;
+	unsigned half_servers;
+	char half_top[64];
 
 	/* Each screen's own state, made by its create and freed by its
 	   destroy (the types are private to ui_list.c, ui_session.c,
@@ -275,12 +282,15 @@ void ui_prompt(struct ui_ctx *, const char *label, const char *initial,
 /* Body rows: from UI_BODY_Y to ui_body_end() (exclusive). */
 #define UI_BODY_Y 1
 int ui_body_end(struct ui_ctx *);
+/* Connection attempts without a handshake so far: the pipeline's count
+   (the latest stats) or the reports', whichever is ahead. */
+uint64_t ui_no_handshake(struct ui_ctx *);
 /*
  * Banners: what headless mode would say on stderr, said on screen, one line
  * each above the status bar.  ui_banners returns how many there are (at
  * most UI_BANNERS_MAX), texts in out; ui_banner_count how many are shown.
  */
-#define UI_BANNERS_MAX 3
+#define UI_BANNERS_MAX 4
 int ui_banners(struct ui_ctx *, char out[][256]);
 int ui_banner_count(struct ui_ctx *);
 /* Role of a reply code's class. */

@@ -717,6 +717,8 @@ pipeline_half_flush(struct pipeline *p, const struct timeval *ts)
 		    PIPELINE_HALF_INTERVAL);
 		ev = event_new_anomaly(ts, EV_ANOM_NO_HANDSHAKE, detail);
 		snprintf(ev->server, sizeof ev->server, "%s", h->server);
+		ev->no_handshake = h->n;
+		ev->sources = src;
 		pipeline_out(p, ev);
 	}
 	p->n_half = 0;

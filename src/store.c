@@ -67,6 +67,10 @@ struct store {
 	bool have_minutes;
 	int64_t first_minute, last_minute;
 	struct store_hosts servers, clients;
+	/* Connection attempts without a handshake per server: the last slot
+	   sums the servers there is no room for. */
+	struct store_half half[STORE_HALF_MAX + 1];
+	size_t n_half;
 	/* Closed sessions in the order they closed: all (store_evict), and
 	   those still holding packet copies (store_reclaim_packets; a
 	   session is on it exactly when closed and n_packets > 0).  Both
@@ -684,6 +688,64 @@ store_minute_range(const struct store *s, int64_t *first, int64_t *last)
 	return true;
 }
 
+/* An anomaly of connection attempts without a handshake: to its server's
+   row (servers past STORE_HALF_MAX, and the pipeline's own sum of those
+   past its table, "" in both, share the last). */
+static void
+store_count_half(struct store *s, const struct event *ev)
+{
+	struct store_half *h = NULL;
+	size_t i;
+
+	if (ev->server[0] != '\0') {
+		for (i = 0; i < s->n_half; i++)
+			if (strcmp(s->half[i].server, ev->server) == 0) {
+				h = &s->half[i];
+				break;
+			}
+		if (h == NULL && s->n_half < STORE_HALF_MAX) {
+			h = &s->half[s->n_half++];
+			memcpy(h->server, ev->server, sizeof h->server);
+			h->server[sizeof h->server - 1] = '\0';
+		}
+	}
+	if (h == NULL)
+		h = &s->half[STORE_HALF_MAX];
+	h->attempts += ev->no_handshake;
+	h->last_attempts = ev->no_handshake;
+	h->last_sources = ev->sources;
+	h->last_ts = ev->ts;
+	s->stats.no_handshake += ev->no_handshake;
+	s->stats.no_handshake_ts = ev->ts;
+}
+
+static int
+store_half_cmp(const void *a, const void *b)
+{
+	const struct store_half *x = a, *y = b;
+
+	if (x->attempts != y->attempts)
+		return x->attempts > y->attempts ? -1 : 1;
+	return strcmp(x->server, y->server);
+}
+
+size_t
+store_half_top(const struct store *s, struct store_half *out, size_t max)
+{
+	struct store_half all[STORE_HALF_MAX];
+	size_t cnt = 0, i;
+
+	if (s->n_half == 0 || max == 0)
+		return 0;
+	for (i = 0; i < s->n_half; i++)
+		all[cnt++] = s->half[i];
+	qsort(all, cnt, sizeof *all, store_half_cmp);
+	if (cnt > max)
+		cnt = max;
+	memcpy(out, all, cnt * sizeof *out);
+	return cnt;
+}
+
 static int
 store_host_cmp(const void *a, const void *b)
 {
@@ -1043,6 +1105,8 @@ store_add_take(struct store *s, struct event *ev)
 		return NULL;
 	}
 	if (ev->session == 0) {
+		if (ev->type == EV_ANOMALY && ev->what == EV_ANOM_NO_HANDSHAKE)
+			store_count_half(s, ev);
 		event_free(ev);
 		return NULL;
 	}

@@ -647,6 +647,43 @@ ui_log_emit(void *arg, struct event *ev)
 }
 
 static void
+ui_half_message(struct ui_ctx *ctx, const struct event *ev)
+{
+	const char *to = ev->server[0] != '\0' ? ev->server : "other servers";
+
+	if (ev->what != EV_ANOM_NO_HANDSHAKE) {
+		if (ev->server[0] != '\0')
+			ui_message(ctx, true, "%s: %s", ev->server, ev->detail);
+		else
+			ui_message(ctx, true, "%s", ev->detail);
+		return;
+	}
+	if (ctx->half_servers == 0 || ev->ts.tv_sec != ctx->half_ts.tv_sec ||
+	    ev->ts.tv_usec != ctx->half_ts.tv_usec) {
+		ctx->half_ts = ev->ts;
+		ctx->half_n = ctx->half_top_n = 0;
+		ctx->half_servers = 0;
+	}
+	ctx->half_servers++;
+	ctx->half_n += ev->no_handshake;
+	/* The servers past the pipeline's table come summed (server ""):
+	   "most to" names a server. */
+	if (ev->server[0] != '\0' && ev->no_handshake > ctx->half_top_n) {
+		ctx->half_top_n = ev->no_handshake;
+		snprintf(ctx->half_top, sizeof ctx->half_top, "%s", to);
+	}
+	if (ctx->half_servers == 1)
+		ui_message(ctx, true, "%s: %s", to, ev->detail);
+	else
+		ui_message(ctx, true,
+		    "%" PRIu64 " connection attempts without a completed "
+		    "handshake, to %u servers (most to %s: %" PRIu64
+		    "); s for statistics",
+		    ctx->half_n, ctx->half_servers, ctx->half_top,
+		    ctx->half_top_n);
+}
+
+static void
 ui_apply(struct ui_ctx *ctx, struct event *ev)
 {
 	/* The log lines the capture's clock made due, then the joiner
@@ -656,9 +693,11 @@ ui_apply(struct ui_ctx *ctx, struct event *ev)
 		ctx->snap_cut++;
 
 	/* An anomaly of no session (connection attempts without a
-	   handshake, per server): shown on the message line. */
+	   handshake, per server): on the message line, the servers of one
+	   report together (the store keeps the count for the banner and the
+	   statistics). */
 	if (ev->type == EV_ANOMALY && ev->session == 0 && ev->detail != NULL)
-		ui_message(ctx, true, "%s: %s", ev->server, ev->detail);
+		ui_half_message(ctx, ev);
 	store_add_take(ctx->store, ev);
 }
 
@@ -693,7 +732,8 @@ ui_toggle_pause(struct ui_ctx *ctx, struct ui_cap *c, struct ui_held *held,
 
 /*
  * One line on the terminal once the UI is gone, so that what was seen is
- * not lost with the screen: sessions, 421 and 452 replies, drops.
+ * not lost with the screen: sessions, 421 and 452 replies, drops, and
+ * connection attempts without a handshake when there were some.
  */
 static void
 ui_summary(struct ui_ctx *ctx)
@@ -708,6 +748,9 @@ ui_summary(struct ui_ctx *ctx)
 	    st->dropped);
 	if (ctx->queue_dropped > 0)
 		printf(", lost: %" PRIu64, ctx->queue_dropped);
+	if (ui_no_handshake(ctx) > 0)
+		printf(", connection attempts without a handshake: %" PRIu64,
+		    ui_no_handshake(ctx));
 	printf("\n");
 	fflush(stdout);
 	free(v);

@@ -25,8 +25,9 @@ const struct ui_keydef ui_keydefs[] = {
     {UI_SCR_ALL, "Everywhere", NULL, NULL, NULL, {{0, UI_A_NONE}}},
     {UI_SCR_ALL, "?  F1", "this help", "?", "help",
 	{{'?', UI_A_HELP}, {KEY_F(1), UI_A_HELP}}},
-    {UI_SCR_ALL, "s", "statistics: codes, 421/452 per minute, top hosts by 4xx",
-	"s", "stats", {{'s', UI_A_STATS}, {'S', UI_A_STATS}}},
+    {UI_SCR_ALL, "s",
+	"statistics: codes, 421/452 per minute, hosts, SYN floods", "s",
+	"stats", {{'s', UI_A_STATS}, {'S', UI_A_STATS}}},
     {UI_SCR_ALL, "Space",
 	"pause / resume (a file stops being read, a replay goes on at the "
 	"same pace; live, new events wait until resumed)",

@@ -91,6 +91,68 @@ ui_stats_hosts(struct ui_ctx *ctx, struct ui_doc *d, bool servers)
 	}
 }
 
+/* Connection attempts without a handshake: the total, then per server
+   (most first) the attempts and the latest report. */
+static void
+ui_stats_half(struct ui_ctx *ctx, struct ui_doc *d)
+{
+	struct store_half h[UI_STATS_TOP];
+	uint64_t total = ui_no_handshake(ctx), shown, rest;
+	char tbuf[32], *t;
+	size_t n, i;
+	int hw;
+
+	ui_doc_line(d);
+	ui_doc_line(d);
+	ui_doc_seg(d, UI_BOX_LABEL,
+	    "Connection attempts without a handshake (not sessions)");
+	if (total == 0) {
+		ui_doc_line(d);
+		ui_doc_seg(d, UI_INFO, "  none");
+		return;
+	}
+	ui_doc_line(d);
+	ui_doc_segf(d, UI_HIGHLIGHT,
+	    "  %" PRIu64 " in all: the SYN went unanswered or was refused, "
+	    "or the client gave up before the handshake completed",
+	    total);
+	n = store_half_top(ctx->store, h, UI_STATS_TOP);
+	if (n == 0)
+		return;
+	shown = 0;
+	for (i = 0; i < n; i++)
+		shown += h[i].attempts;
+	/* An IPv6 server with its port needs up to 47 columns. */
+	hw = ctx->cols - 2 - 11 - 40;
+	if (hw > 47)
+		hw = 47;
+	if (hw < 21)
+		hw = 21;
+	ui_doc_line(d);
+	ui_doc_segf(d, UI_HEADER, "  %-*s %10s  %s", hw, "server", "attempts",
+	    "latest report");
+	for (i = 0; i < n; i++) {
+		t = ui_vis(ctx, h[i].server, strlen(h[i].server));
+		ui_format_time(tbuf, sizeof tbuf, &h[i].last_ts, false);
+		ui_doc_line(d);
+		ui_doc_segf(d, UI_NORMAL,
+		    "  %-*s %10" PRIu64 "  %" PRIu64 " from %s%" PRIu64
+		    " source%s, at %s",
+		    hw, t, h[i].attempts, h[i].last_attempts,
+		    h[i].last_sources >= 100 ? "about " : "", h[i].last_sources,
+		    event_plural(h[i].last_sources), tbuf);
+		free(t);
+	}
+	/* Servers past the table, and attempts not yet reported (a report
+	   comes at the end of its interval). */
+	rest = total > shown ? total - shown : 0;
+	if (rest > 0) {
+		ui_doc_line(d);
+		ui_doc_segf(d, UI_NORMAL, "  %-*s %10" PRIu64, hw,
+		    "(other servers, or not yet reported)", rest);
+	}
+}
+
 static void
 ui_stats_build(struct ui_ctx *ctx, struct ui_doc *d)
 {
@@ -177,6 +239,7 @@ ui_stats_build(struct ui_ctx *ctx, struct ui_doc *d)
 	}
 	ui_stats_hosts(ctx, d, true);
 	ui_stats_hosts(ctx, d, false);
+	ui_stats_half(ctx, d);
 
 	ui_doc_line(d);
 	ui_doc_line(d);

@@ -17,6 +17,7 @@
 #include <curses.h>
 
 #include "event.h"
+#include "store.h"
 #include "ui_screen.h"
 #include "vis.h"
 #include "xmalloc.h"
@@ -279,11 +280,46 @@ ui_format_time(char *buf, size_t len, const struct timeval *tv, bool ms)
 		    tm.tm_sec);
 }
 
+uint64_t
+ui_no_handshake(struct ui_ctx *ctx)
+{
+	const struct store_stats *st = store_stats(ctx->store);
+	uint64_t n = st->no_handshake;
+
+	if (st->last_stats != NULL && st->last_stats->no_handshake > n)
+		n = st->last_stats->no_handshake;
+	return n;
+}
+
+/* The banner of connection attempts without a handshake, when they are
+   what the capture is mostly about: no session kept, or at least as many
+   attempts as sessions (a few scanners beside a busy MX stay in the
+   statistics).  False when there is none to show. */
+static bool
+ui_half_banner(struct ui_ctx *ctx, char *out, size_t len)
+{
+	const struct store_stats *st = store_stats(ctx->store);
+	uint64_t n = ui_no_handshake(ctx);
+	struct store_half top;
+	char most[96] = "";
+
+	if (n == 0 || (store_count(ctx->store) > 0 && n < st->sessions))
+		return false;
+	if (store_half_top(ctx->store, &top, 1) == 1)
+		snprintf(most, sizeof most, ", most to %s", top.server);
+	snprintf(out, len,
+	    "%" PRIu64 " connection attempt%s without a handshake (not "
+	    "sessions)%s; a SYN flood? s: statistics",
+	    n, event_plural(n), most);
+	return true;
+}
+
 /*
  * Banners: what headless mode would say on stderr, said on screen, one line
  * each above the status bar: no SMTP session but TCP traffic on other
- * ports, payloads cut by the snapshot length, the key log's problem.
- * Returns how many there are (at most UI_BANNERS_MAX), texts in out.
+ * ports, connection attempts without a handshake, payloads cut by the
+ * snapshot length, the key log's problem.  Returns how many there are (at
+ * most UI_BANNERS_MAX), texts in out.
  */
 int
 ui_banners(struct ui_ctx *ctx, char out[][256])
@@ -293,6 +329,8 @@ ui_banners(struct ui_ctx *ctx, char out[][256])
 
 	if (st != NULL && st->detail != NULL && store_count(ctx->store) == 0)
 		snprintf(out[n++], 256, "%s", st->detail);
+	if (ui_half_banner(ctx, out[n], 256))
+		n++;
 	if (ctx->snap_cut > 0)
 		snprintf(out[n++], 256,
 		    "payload cut by the snapshot length (-s) in %" PRIu64

@@ -438,6 +438,49 @@ else
 	skip 2 "editcap is not installed"
 fi
 
+# ---- a SYN flood: no session, yet the screen says what happened and stays
+# saying it (the banner, the statistics, the summary line), not only on the
+# message line for a few seconds
+FLOOD="$top_srcdir/tests/scripts/make-flood.py"
+"$PY" "$FLOOD" syn 3000 3 >"$WORK/syn.pcap"
+start 120 40 -- -r "$WORK/syn.pcap"
+wait_for "\\[done\\]" 10
+check "SYN flood: the list says there is no session" \
+    grep -q "No SMTP sessions yet" "$WORK/pane"
+check "  ... one message for the servers of one report" \
+    grep -Eq "^3000 connection attempts without a completed handshake, to 3 servers \(most to 192\.0\.2\.[123]:25: 1000\); s for statistics" "$WORK/pane"
+check "  ... a banner that stays: the count, not sessions, the busiest server" \
+    grep -Eq "^ 3000 connection attempts without a handshake \(not sessions\), most to 192\.0\.2\.1:25; a SYN flood\? s: statistics" "$WORK/pane"
+keys s
+pane
+check "  ... the statistics: the total" \
+    sh -c "grep -A1 '^Connection attempts without a handshake (not sessions)' '$WORK/pane' | grep -q '^  3000 in all: '"
+check "  ... and per server: attempts, the latest report's sources" \
+    sh -c "[ \$(grep -Ec '^  192\.0\.2\.[123]:25 +1000  1000 from about [0-9]+ sources, at 22:13:20' '$WORK/pane') -eq 3 ]"
+keys Q
+wait_for "^EXIT=0" 5
+check "  ... and the summary line counts them" \
+    grep -q "^smtpscope: syn.pcap: 0 sessions, 421 replies: 0, 452 replies: 0, drops: 0, connection attempts without a handshake: 3000\$" "$WORK/pane"
+
+# A few attempts beside more sessions (a scanner at a busy MX): no banner,
+# the statistics still count them.
+"$PY" "$FLOOD" syn 5 1 >"$WORK/syn5.pcap"
+"$PY" - "$WORK/syn5.pcap" "$DEMO" "$WORK/scan.pcap" <<'PYEOF'
+import sys
+a = open(sys.argv[1], "rb").read()
+b = open(sys.argv[2], "rb").read()
+open(sys.argv[3], "wb").write(a + b[24:])
+PYEOF
+start 120 50 -- -r "$WORK/scan.pcap"
+wait_for "\\[done\\]" 10
+check "5 attempts beside 29 sessions: no banner" \
+    sh -c "grep -q 'sessions 29' '$WORK/pane' && ! grep -q 'connection attempts without a handshake (not sessions)' '$WORK/pane'"
+keys s
+pane
+check "  ... the statistics count them" \
+    sh -c "grep -q '^  5 in all: ' '$WORK/pane' && grep -Eq '^  192\.0\.2\.1:25 +5  5 from 5 sources' '$WORK/pane'"
+keys Q
+
 # ---- live: q asks first; the summary line on the way out
 if [ "$(id -u)" -ne 0 ]; then
 	skip 5 "live capture needs root"

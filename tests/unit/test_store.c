@@ -567,6 +567,76 @@ test_top_hosts(void **state)
 	store_free(s);
 }
 
+/* An anomaly of connection attempts without a handshake, as the pipeline
+   makes it at the end of an interval: session 0, no client. */
+static void
+half(struct store *s, const char *server, uint64_t n, uint64_t src, time_t sec)
+{
+	struct event *ev = event_new_anomaly(
+	    &(struct timeval){.tv_sec = sec}, EV_ANOM_NO_HANDSHAKE, "x");
+
+	snprintf(ev->server, sizeof ev->server, "%s", server);
+	ev->no_handshake = n;
+	ev->sources = src;
+	assert_null(store_add_take(s, ev));
+}
+
+/* Connection attempts without a handshake: per server, summed over the
+   reports, most first; no session made; the servers past the table and
+   the pipeline's own "other servers" row count in the total only. */
+static void
+test_half_open(void **state)
+{
+	struct store *s = store_new(10);
+	struct store_half h[STORE_HALF_MAX + 4];
+	char name[64];
+	size_t n, i;
+
+	(void)state;
+	assert_int_equal(store_half_top(s, h, 4), 0);
+	half(s, "192.0.2.1:25", 300, 120, 100);
+	half(s, "192.0.2.2:25", 500, 480, 100);
+	half(s, "", 70, 60, 100);
+	half(s, "192.0.2.1:25", 400, 9, 110);
+	assert_int_equal(store_count(s), 0);
+	assert_int_equal(store_stats(s)->sessions, 0);
+	assert_int_equal(store_stats(s)->no_handshake, 1270);
+	assert_int_equal(store_stats(s)->no_handshake_ts.tv_sec, 110);
+	n = store_half_top(s, h, 4);
+	assert_int_equal(n, 2);
+	assert_string_equal(h[0].server, "192.0.2.1:25");
+	assert_int_equal(h[0].attempts, 700);
+	assert_int_equal(h[0].last_attempts, 400);
+	assert_int_equal(h[0].last_sources, 9);
+	assert_int_equal(h[0].last_ts.tv_sec, 110);
+	assert_string_equal(h[1].server, "192.0.2.2:25");
+	assert_int_equal(h[1].attempts, 500);
+	assert_int_equal(store_half_top(s, h, 1), 1);
+	assert_string_equal(h[0].server, "192.0.2.1:25");
+	assert_int_equal(store_half_top(s, h, 0), 0);
+
+	/* Other anomalies of no session change nothing here. */
+	assert_null(store_add_take(
+	    s, event_new_anomaly(
+		   &(struct timeval){.tv_sec = 120}, EV_ANOM_FLOW_CAP, "y")));
+	assert_int_equal(store_stats(s)->no_handshake, 1270);
+
+	/* A full table: later servers are counted, not named. */
+	for (i = 0; i < STORE_HALF_MAX + 3; i++) {
+		snprintf(name, sizeof name, "198.51.100.%zu:25", i);
+		half(s, name, 1, 1, 130);
+	}
+	assert_int_equal(
+	    store_stats(s)->no_handshake, 1270 + STORE_HALF_MAX + 3);
+	n = store_half_top(s, h, STORE_HALF_MAX + 4);
+	assert_int_equal(n, STORE_HALF_MAX);
+	assert_int_equal(h[0].attempts, 700);
+	assert_int_equal(h[n - 1].attempts, 1);
+	for (i = 0; i < n; i++)
+		assert_true(h[i].server[0] != '\0');
+	store_free(s);
+}
+
 static void
 test_filters(void **state)
 {
@@ -875,6 +945,7 @@ main(void)
 	    cmocka_unit_test(test_packet_dropped_save),
 	    cmocka_unit_test(test_codes_minutes),
 	    cmocka_unit_test(test_top_hosts),
+	    cmocka_unit_test(test_half_open),
 	    cmocka_unit_test(test_filters),
 	    cmocka_unit_test(test_filter_narrows),
 	    cmocka_unit_test(test_filter_fields),
