@@ -182,7 +182,7 @@ struct event {
 	   attempts that never completed a handshake (not sessions).  An
 	   EV_ANOMALY EV_ANOM_NO_HANDSHAKE (one server's interval) gives its
 	   own count in no_handshake, and in sources about how many client
-	   addresses made them (not in JSON: the detail says both). */
+	   addresses made them (JSON "attempts" and "sources"). */
 	uint64_t cap_mem_trim, cap_mem_evict, no_handshake, sources;
 
 	/* EV_LOG: the line is text/text_len, queue_id the MTA's queue id;

@@ -461,6 +461,11 @@ jb_event(struct jbuf *b, const struct event *ev)
 		jb_str(b, JB_K("what"), ev->what);
 		if (ev->detail != NULL)
 			jb_str(b, JB_K("detail"), ev->detail);
+		if (ev->what == EV_ANOM_NO_HANDSHAKE) {
+			/* What the detail says, for scripts. */
+			jb_u64(b, JB_K("attempts"), ev->no_handshake);
+			jb_u64(b, JB_K("sources"), ev->sources);
+		}
 		if (ev->what == EV_ANOM_NO_REPLY_CODE) {
 			/* The line's own words, and what they mean. */
 			jb_str_or_null(b, JB_K("enhanced"), ev->enhanced);

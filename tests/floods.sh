@@ -21,7 +21,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 # (rules, libraries, stdio) and malloc's slack.
 RSS_MAX=40960
 
-tap_plan 24
+tap_plan 25
 
 # flood NAME SMTPSCOPE-ARGS -- GEN-ARGS: run the generator into smtpscope -r -,
 # output in $tmp/NAME.out, peak RSS (KiB) in $tmp/NAME.rss.
@@ -98,6 +98,10 @@ n=$(grep '"what":"connection attempts without a handshake"' "$tmp/syn.out" |
     grep -c '"session":0,"client":null,"server":"192.0.2.[123]:25".*"detail":"6666[67] connection attempts without a completed handshake .* from about [0-9]* sources, within 10 s"' || true)
 [ "$n" -eq 3 ]
 tap_ok $? "SYN flood: one anomaly per server, with the count and the sources"
+n=$(grep -o '"attempts":[0-9]*,"sources":[0-9]*}$' "$tmp/syn.out" |
+    awk -F'[:,}]' '{a += $2; if ($4 < 1 || $4 > $2) bad = 1} END {print bad ? -1 : a}')
+[ "$n" -eq 200000 ]
+tap_ok $? "SYN flood: the counts as numbers too (attempts add up to 200000, got $n)"
 grep -q '"sessions":0,.*"no_handshake":200000' "$tmp/syn.out"
 tap_ok $? "SYN flood: no session; stats no_handshake 200000"
 rss_ok syn "SYN flood"
