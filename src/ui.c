@@ -276,6 +276,7 @@ static void
 ui_draw_title(struct ui_ctx *ctx)
 {
 	const struct ui_screen *s = ctx->stack[ctx->depth - 1];
+	uint64_t evicted = store_stats(ctx->store)->evicted;
 	char buf[256];
 	int x;
 
@@ -283,17 +284,28 @@ ui_draw_title(struct ui_ctx *ctx)
 	snprintf(buf, sizeof buf, " smtpscope %s%s  %s", PACKAGE_VERSION,
 	    ctx->cfg->demo ? " (demo)" : "", s->name);
 	x = ui_put(ctx, 0, 0, ctx->cols, UI_TITLE, buf);
-	/* The list says what it narrows to, and how many it lists. */
+	/* The list says what it narrows to, and how many it lists; and
+	   when sessions were evicted (--limit, the memory budget), how
+	   many, since the status bar counts every session seen. */
 	if (ui_list_describe(ctx, buf, sizeof buf)) {
 		x += ui_put(ctx, 0, x, ctx->cols - x, UI_TITLE, buf);
 		/* Sessions, next to the status bar's reply counts. */
 		if (s == &ui_screen_list) {
 			snprintf(buf, sizeof buf, "  %zu of %zu sessions",
 			    ui_list_count(ctx), store_count(ctx->store));
+			if (evicted > 0)
+				snprintf(buf + strlen(buf),
+				    sizeof buf - strlen(buf),
+				    " (%" PRIu64 " evicted)", evicted);
 			if (ctx->cols - x - ui_width(buf) > 12)
 				x += ui_put(
 				    ctx, 0, x, ctx->cols - x, UI_TITLE, buf);
 		}
+	} else if (s == &ui_screen_list && evicted > 0) {
+		snprintf(buf, sizeof buf, "  %zu kept, %" PRIu64 " evicted",
+		    store_count(ctx->store), evicted);
+		if (ctx->cols - x - ui_width(buf) > 12)
+			x += ui_put(ctx, 0, x, ctx->cols - x, UI_TITLE, buf);
 	}
 	if (ctx->cols - x > 12)
 		ui_put(ctx, 0, ctx->cols - 10, 10, UI_TITLE, "  ?: help ");

@@ -481,6 +481,18 @@ check "  ... the statistics count them" \
     sh -c "grep -q '^  5 in all: ' '$WORK/pane' && grep -Eq '^  192\.0\.2\.1:25 +5  5 from 5 sources' '$WORK/pane'"
 keys Q
 
+# ---- evicted sessions: the status bar counts every session seen, the
+# list's title says how many it no longer holds
+start 100 20 -- -r "$DEMO" --limit 5
+wait_for "\\[done\\]" 10
+check "--limit 5: the title says 5 kept, 24 evicted" \
+    grep -q "^ smtpscope [^ ]*  Sessions  5 kept, 24 evicted " "$WORK/pane"
+keys p
+pane
+check "  ... and with a filter, of how many and the evicted" \
+    grep -q "  1 of 5 sessions (24 evicted) " "$WORK/pane"
+keys Q
+
 # ---- live: q asks first; the summary line on the way out
 if [ "$(id -u)" -ne 0 ]; then
 	skip 5 "live capture needs root"
