@@ -305,11 +305,13 @@ ui_half_banner(struct ui_ctx *ctx, char *out, size_t len)
 
 	if (n == 0 || (store_count(ctx->store) > 0 && n < st->sessions))
 		return false;
+	/* The busiest server before the explanation: a narrow terminal
+	   cuts the end. */
 	if (store_half_top(ctx->store, &top, 1) == 1)
 		snprintf(most, sizeof most, ", most to %s", top.server);
 	snprintf(out, len,
-	    "%" PRIu64 " connection attempt%s without a handshake (not "
-	    "sessions)%s; a SYN flood? s: statistics",
+	    "%" PRIu64 " connection attempt%s without a handshake%s (not "
+	    "sessions; a SYN flood? s: statistics)",
 	    n, event_plural(n), most);
 	return true;
 }

@@ -450,7 +450,7 @@ check "SYN flood: the list says there is no session" \
 check "  ... one message for the servers of one report" \
     grep -Eq "^3000 connection attempts without a completed handshake, to 3 servers \(most to 192\.0\.2\.[123]:25: 1000\); s for statistics" "$WORK/pane"
 check "  ... a banner that stays: the count, not sessions, the busiest server" \
-    grep -Eq "^ 3000 connection attempts without a handshake \(not sessions\), most to 192\.0\.2\.1:25; a SYN flood\? s: statistics" "$WORK/pane"
+    grep -Eq "^ 3000 connection attempts without a handshake, most to 192\.0\.2\.1:25 \(not sessions; a SYN flood\? s: statistics\)" "$WORK/pane"
 keys s
 pane
 check "  ... the statistics: the total" \
