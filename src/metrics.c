@@ -70,6 +70,8 @@ struct metrics {
 	metrics_ctr sessions, sessions_closed, messages, packets, wire_bytes;
 	metrics_ctr payload[2];
 	metrics_ctr kernel_drops, queue_drops;
+	/* Connection attempts without a handshake, as reported. */
+	metrics_ctr no_handshake;
 	/* [code][cause]: cause kb_ncauses is "none" (not diagnosed). */
 	metrics_ctr *replies;
 	size_t ncause;
@@ -286,6 +288,10 @@ metrics_event(struct metrics *m, const struct event *ev)
 		break;
 	case EV_ANOMALY:
 		metrics_add(&m->anomalies[metrics_anomaly_index(ev->what)], 1);
+		/* One report stands for many attempts: they are what a
+		   SYN flood alert wants. */
+		if (ev->what == EV_ANOM_NO_HANDSHAKE)
+			metrics_add(&m->no_handshake, ev->no_handshake);
 		break;
 	default:
 		break;
@@ -550,6 +556,14 @@ metrics_render(struct metrics *m, size_t *len)
 		    "smtpscope_anomalies_total{kind=\"%s\"} %" PRIu64 "\n", esc,
 		    metrics_get(&m->anomalies[i]));
 	}
+	metrics_head(&mb,
+	    "smtpscope_connection_attempts_without_handshake_total", "counter",
+	    "Connection attempts that never completed a handshake (not "
+	    "sessions), counted as reported.");
+	metrics_printf(&mb,
+	    "smtpscope_connection_attempts_without_handshake_total %" PRIu64
+	    "\n",
+	    metrics_get(&m->no_handshake));
 	metrics_render_latency(m, &mb);
 	*len = mb.len;
 	return mb.b;

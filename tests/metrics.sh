@@ -68,7 +68,7 @@ stop() {
 }
 
 n=$(grep -v '^#' "$tsv" | grep -c .)
-tap_plan $((2 * n + 9))
+tap_plan $((2 * n + 10))
 
 rows=$(grep -v '^#' "$tsv" | grep .)
 IFS='
@@ -111,6 +111,27 @@ ROW
 '
 done
 unset IFS
+
+# A SYN flood: one anomaly per server stands for a thousand attempts; the
+# attempts counter adds them up, as the JSON's "attempts" do.
+python3 "$top_srcdir/tests/scripts/make-flood.py" syn 3000 3 > "$tmp/syn.pcap"
+if ! start "$tmp/syn.pcap"; then
+	tap_fail "SYN flood: the attempts counter (smtpscope did not start)" \
+	    "$(cat "$tmp/err")"
+else
+	curl -sf "http://127.0.0.1:$port/metrics" > "$tmp/scrape"
+	stop
+	metrics_expected "$tmp/out.json" > "$tmp/want"
+	metrics_actual "$tmp/scrape" > "$tmp/got"
+	if diff -u "$tmp/want" "$tmp/got" > "$tmp/diff" &&
+	    grep -q '^smtpscope_connection_attempts_without_handshake_total 3000$' \
+		"$tmp/scrape"; then
+		tap_pass "SYN flood: the attempts counter is 3000, as the JSON says"
+	else
+		tap_fail "SYN flood: the attempts counter is 3000, as the JSON says" \
+		    "$(cat "$tmp/diff"; grep without_handshake "$tmp/scrape")"
+	fi
+fi
 
 # The HTTP side, on one lingering run.
 cap=$fix/postfix-rcpt-limit.pcap

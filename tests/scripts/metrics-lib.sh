@@ -29,7 +29,10 @@ metrics_expected() {
 	elif .event == "message" and .code >= 200 and .code < 300 then
 		"C smtpscope_messages_accepted_total"
 	elif .event == "anomaly" then
-		"C smtpscope_anomalies_total{kind=\"\(.what)\"}"
+		"C smtpscope_anomalies_total{kind=\"\(.what)\"}",
+		(if .attempts != null then
+			"N smtpscope_connection_attempts_without_handshake_total \(.attempts)"
+		 else empty end)
 	elif .event == "tls" and .decrypted == false and .reason != null and
 	    .phase != "alert" then "C decrypt_failures_all"
 	elif .event == "stats" and $live == "" then
@@ -38,6 +41,7 @@ metrics_expected() {
 		"V smtpscope_sessions_open 0"
 	else empty end' "$1" |
 		awk '$1 == "C" { sub(/^C /, ""); c[$0]++; next }
+		    $1 == "N" { c[$2] += $3; next }
 		    $1 == "V" { sub(/^V /, ""); print; next }
 		    END { for (k in c) print k, c[k] }' |
 		grep -v ' 0$' | LC_ALL=C sort
@@ -49,7 +53,7 @@ metrics_actual() {
 	/^#/ { next }
 	/^smtpscope_reply_latency_seconds_count/ { lat += $NF; next }
 	/^smtpscope_decrypt_failures_total/ { dec += $NF; next }
-	/^smtpscope_(sessions_total|replies_total|server_replies_total|messages_accepted_total|anomalies_total)[ {]/ {
+	/^smtpscope_(sessions_total|replies_total|server_replies_total|messages_accepted_total|anomalies_total|connection_attempts_without_handshake_total)[ {]/ {
 		print; next }
 	live == "" && /^smtpscope_(packets_total|captured_bytes_total|sessions_open) / {
 		print; next }
