@@ -154,9 +154,8 @@ struct store_stats {
 	size_t event_bytes;	  /* event_size() of the events kept now */
 	struct event *last_stats; /* owned, NULL until one arrives */
 	/* Connection attempts without a handshake (not sessions), from the
-	   anomalies reporting them, and when the latest report came. */
+	   anomalies reporting them. */
 	uint64_t no_handshake;
-	struct timeval no_handshake_ts;
 };
 
 /* Connection attempts without a handshake to one server. */

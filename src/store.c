@@ -716,7 +716,6 @@ store_count_half(struct store *s, const struct event *ev)
 	h->last_sources = ev->sources;
 	h->last_ts = ev->ts;
 	s->stats.no_handshake += ev->no_handshake;
-	s->stats.no_handshake_ts = ev->ts;
 }
 
 static int
@@ -733,12 +732,11 @@ size_t
 store_half_top(const struct store *s, struct store_half *out, size_t max)
 {
 	struct store_half all[STORE_HALF_MAX];
-	size_t cnt = 0, i;
+	size_t cnt = s->n_half;
 
-	if (s->n_half == 0 || max == 0)
+	if (cnt == 0 || max == 0)
 		return 0;
-	for (i = 0; i < s->n_half; i++)
-		all[cnt++] = s->half[i];
+	memcpy(all, s->half, cnt * sizeof *all);
 	qsort(all, cnt, sizeof *all, store_half_cmp);
 	if (cnt > max)
 		cnt = max;

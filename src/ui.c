@@ -664,10 +664,8 @@ ui_half_message(struct ui_ctx *ctx, const struct event *ev)
 	const char *to = ev->server[0] != '\0' ? ev->server : "other servers";
 
 	if (ev->what != EV_ANOM_NO_HANDSHAKE) {
-		if (ev->server[0] != '\0')
-			ui_message(ctx, true, "%s: %s", ev->server, ev->detail);
-		else
-			ui_message(ctx, true, "%s", ev->detail);
+		ui_message(ctx, true, "%s%s%s", ev->server,
+		    ev->server[0] != '\0' ? ": " : "", ev->detail);
 		return;
 	}
 	if (ctx->half_servers == 0 || ev->ts.tv_sec != ctx->half_ts.tv_sec ||
@@ -753,6 +751,7 @@ ui_summary(struct ui_ctx *ctx)
 	const struct store_stats *st = store_stats(ctx->store);
 	const char *src = ctx->cfg->source != NULL ? ctx->cfg->source : "";
 	char *v = vis_dup(src, strlen(src), ctx->utf8);
+	uint64_t half = ui_no_handshake(ctx);
 
 	printf("smtpscope: %s: %" PRIu64 " session%s, 421 replies: %" PRIu64
 	       ", 452 replies: %" PRIu64 ", drops: %" PRIu64,
@@ -760,9 +759,9 @@ ui_summary(struct ui_ctx *ctx)
 	    st->dropped);
 	if (ctx->queue_dropped > 0)
 		printf(", lost: %" PRIu64, ctx->queue_dropped);
-	if (ui_no_handshake(ctx) > 0)
+	if (half > 0)
 		printf(", connection attempts without a handshake: %" PRIu64,
-		    ui_no_handshake(ctx));
+		    half);
 	printf("\n");
 	fflush(stdout);
 	free(v);

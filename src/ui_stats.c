@@ -52,6 +52,16 @@ ui_stats_bar(struct ui_ctx *ctx, struct ui_doc *d, enum ui_role role,
 	free(bar);
 }
 
+/* Columns for a table's name column: what the others leave of the screen,
+   at least lo (the counts are what a table is for), at most hi. */
+static int
+ui_stats_name_width(struct ui_ctx *ctx, int others, int lo, int hi)
+{
+	int w = ctx->cols - 2 - others;
+
+	return w > hi ? hi : w < lo ? lo : w;
+}
+
 static void
 ui_stats_hosts(struct ui_ctx *ctx, struct ui_doc *d, bool servers)
 {
@@ -73,11 +83,7 @@ ui_stats_hosts(struct ui_ctx *ctx, struct ui_doc *d, bool servers)
 	}
 	/* The host column gives way on a narrow terminal: the counts are
 	   what the table is for (an IPv4 address needs 15 columns). */
-	hw = ctx->cols - 2 - 3 * 8 - 1;
-	if (hw > 40)
-		hw = 40;
-	if (hw < 15)
-		hw = 15;
+	hw = ui_stats_name_width(ctx, 3 * 8 + 1, 15, 40);
 	ui_doc_line(d);
 	ui_doc_segf(d, UI_HEADER, "  %-*s %7s %7s %7s", hw, "host", "4xx",
 	    "421", "452");
@@ -123,11 +129,7 @@ ui_stats_half(struct ui_ctx *ctx, struct ui_doc *d)
 	for (i = 0; i < n; i++)
 		shown += h[i].attempts;
 	/* An IPv6 server with its port needs up to 47 columns. */
-	hw = ctx->cols - 2 - 11 - 40;
-	if (hw > 47)
-		hw = 47;
-	if (hw < 21)
-		hw = 21;
+	hw = ui_stats_name_width(ctx, 11 + 40, 21, 47);
 	ui_doc_line(d);
 	ui_doc_segf(d, UI_HEADER, "  %-*s %10s  %s", hw, "server", "attempts",
 	    "latest report");
